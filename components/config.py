@@ -1,0 +1,571 @@
+"""The one typed model of an agent-platform stack.
+
+Every key a stack file may set is declared here, with its description and its
+default. Defaults are the secure, highly available choice; a stack file relaxes
+them explicitly (see Pulumi.dev.yaml). `load_stack_config` reads the project's
+namespace of `pulumi.Config`, rejects unknown keys, validates everything at once
+and raises `ConfigError` with one line per bad key before any resource exists.
+The README's config reference is generated from these models
+(`python -m components.config_reference`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+PROJECT = "agent-platform"
+
+# --------------------------------------------------------------------------- errors
+
+
+class ConfigError(Exception):
+    """Invalid stack configuration: one `file: key: problem` line per finding."""
+
+    def __init__(self, problems: list[str], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__("\n".join(prefix + p for p in problems))
+
+
+def rule(at: str, message: str) -> PydanticCustomError:
+    """A cross-field violation reported at the sub-key `at` of the model that raised it."""
+    return PydanticCustomError("rule", "{message}", {"at": at, "message": message})
+
+
+# --------------------------------------------------------------------------- scalar types
+
+# Kubernetes resource.Quantity grammar: a decimal number with an optional binary
+# (Ki..Ei), decimal (n, u, m, k, M..E) or exponent suffix.
+_QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_DNS_SUBDOMAIN = re.compile(rf"^(\*\.)?{_DNS_LABEL}(\.{_DNS_LABEL})*$")
+_DNS_1123_LABEL = re.compile(rf"^{_DNS_LABEL}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_SUFFIX_FACTOR = {
+    "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
+    "E": 1e18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}
+
+
+def quantity_value(text: str) -> float:
+    """The numeric value of a Kubernetes quantity ("500m" -> 0.5, "1Gi" -> 1073741824)."""
+    match = _QUANTITY.match(text)
+    if not match:
+        raise ValueError(text)
+    number, suffix = match.group(1), match.group(3) or ""
+    if suffix[:1] in ("e", "E") and len(suffix) > 1:
+        return float(number + suffix)
+    return float(number) * _SUFFIX_FACTOR[suffix]
+
+
+def _quantity(value: Any) -> str:
+    text = str(value)
+    if not _QUANTITY.match(text):
+        raise PydanticCustomError("quantity", "must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi, got {v!r}", {"v": text})
+    return text
+
+
+def _dns_name(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise PydanticCustomError("dns", "must be a lowercase DNS name (RFC 1123), got {v!r}", {"v": value})
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_1123_LABEL.match(value):
+        raise PydanticCustomError("label", "must be a lowercase DNS label (a-z, 0-9, '-', at most 63), got {v!r}", {"v": value})
+    return value
+
+
+def split_image(ref: str) -> tuple[str, Optional[str], Optional[str]]:
+    """Split `repo[:tag][@digest]` into (repository, tag, digest)."""
+    name, _, digest = ref.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = None
+    if ":" in last:
+        name, tag = name.rsplit(":", 1)
+    return name, tag, digest or None
+
+
+def _image(value: str) -> str:
+    repo, tag, digest = split_image(value)
+    if not repo or any(c.isspace() for c in value):
+        raise PydanticCustomError("image", "must be an image reference repo:tag or repo@sha256:..., got {v!r}", {"v": value})
+    if digest is not None and not _DIGEST.match(digest):
+        raise PydanticCustomError("image", "digest must be sha256:<64 hex>, got {v!r}", {"v": digest})
+    if tag is None and digest is None:
+        raise PydanticCustomError("image", "must carry a tag or a digest (an untagged image means `latest`), got {v!r}", {"v": value})
+    if tag == "latest":
+        raise PydanticCustomError("image", "must not use the mutable tag `latest`, got {v!r}", {"v": value})
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise PydanticCustomError("env", "must be an environment variable name, got {v!r}", {"v": value})
+    return value
+
+
+def _config_key(value: str) -> str:
+    if not _CONFIG_KEY.match(value) or ":" in value:
+        raise PydanticCustomError("key", "must be a config key of this project (letters, digits, '-', '_'), got {v!r}", {"v": value})
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+DnsName = Annotated[str, AfterValidator(_dns_name)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Image = Annotated[str, AfterValidator(_image)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+SecretKey = Annotated[str, AfterValidator(_config_key)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Percent = Annotated[int, Field(ge=1, le=100)]
+NonRootId = Annotated[int, Field(ge=10000, le=2**31 - 1, description="A numeric ID of at least 10000, outside any host range.")]
+
+
+class Model(BaseModel):
+    """camelCase keys as in a stack file; unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True,
+        validate_default=True,
+    )
+
+
+# --------------------------------------------------------------------------- common knobs
+# The same knobs sit in the same place on every workload (Bitnami-style):
+# image, resources, securityContext, persistence, networkPolicy, pdb.
+
+
+class ResourceAmounts(Model):
+    cpu: Quantity = Field(description="CPU, e.g. `250m` or `1`.")
+    memory: Quantity = Field(description="Memory, e.g. `256Mi` or `1Gi`.")
+
+
+class Resources(Model):
+    requests: ResourceAmounts = Field(description="What the scheduler reserves; the HPA's utilisation is relative to it.")
+    limits: ResourceAmounts = Field(description="The hard ceiling; memory over it OOM-kills the container.")
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "Resources":
+        for field in ("cpu", "memory"):
+            req, lim = getattr(self.requests, field), getattr(self.limits, field)
+            if quantity_value(req) > quantity_value(lim):
+                raise rule(f"requests.{field}", f"must be <= limits.{field} ({req} > {lim})")
+        return self
+
+
+class SecurityContext(Model):
+    run_as_user: NonRootId = Field(10001, description="UID the containers run as.")
+    run_as_group: NonRootId = Field(10001, description="GID the containers run as.")
+    fs_group: NonRootId = Field(10001, description="GID that owns mounted volumes.")
+    read_only_root_filesystem: bool = Field(True, description="Mount the image read-only; writable paths are emptyDirs.")
+
+
+class Persistence(Model):
+    enabled: bool = Field(True, description="Keep data on a PersistentVolumeClaim (false: an emptyDir that dies with the pod).")
+    size: Quantity = Field("10Gi", description="Requested volume size.")
+    storage_class: Optional[str] = Field(None, description="StorageClass name; unset uses the cluster default.")
+
+
+class NetworkPolicyToggle(Model):
+    enabled: bool = Field(True, description="Declare least-privilege NetworkPolicies for this workload.")
+
+
+class Pdb(Model):
+    enabled: bool = Field(True, description="Declare a PodDisruptionBudget.")
+    max_unavailable: Optional[int] = Field(None, ge=0, description="Pods that may be down in a voluntary disruption (default 1 when minAvailable is unset).")
+    min_available: Optional[int] = Field(None, ge=0, description="Pods that must stay up; exclusive with maxUnavailable.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "Pdb":
+        if self.max_unavailable is not None and self.min_available is not None:
+            raise rule("minAvailable", "set either minAvailable or maxUnavailable, not both")
+        if self.max_unavailable == 0:
+            raise rule("maxUnavailable", "must be >= 1: 0 blocks every node drain")
+        return self
+
+
+# --------------------------------------------------------------------------- agent services
+
+
+class Autoscaling(Model):
+    enabled: bool = Field(True, description="Declare a HorizontalPodAutoscaler (autoscaling/v2); spec.replicas is then left to it.")
+    min_replicas: int = Field(3, ge=1, description="Lower bound of the HPA.")
+    max_replicas: int = Field(10, ge=1, description="Upper bound of the HPA.")
+    target_cpu_percent: Optional[Percent] = Field(70, description="Average CPU utilisation (of requests) to hold.")
+    target_memory_percent: Optional[Percent] = Field(None, description="Average memory utilisation (of requests) to hold.")
+    pods_metric: Optional["PodsMetric"] = Field(None, description="A custom per-pod metric (e.g. in-flight streams) from a metrics adapter.")
+    scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600, description="How long the HPA waits before removing pods; long for streaming.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Autoscaling":
+        if self.min_replicas > self.max_replicas:
+            raise rule("minReplicas", f"must be <= maxReplicas ({self.min_replicas} > {self.max_replicas})")
+        if self.enabled and not (self.target_cpu_percent or self.target_memory_percent or self.pods_metric):
+            raise rule("targetCpuPercent", "an enabled autoscaler needs at least one metric")
+        return self
+
+
+class PodsMetric(Model):
+    name: str = Field(description="Metric name as served by the custom metrics API.")
+    target_average_value: Quantity = Field(description="Per-pod average to hold, e.g. `20`.")
+
+
+class Probe(Model):
+    path: str = Field(pattern=r"^/", description="HTTP path.")
+    initial_delay_seconds: int = Field(0, ge=0)
+    period_seconds: int = Field(10, ge=1)
+    timeout_seconds: int = Field(2, ge=1)
+    failure_threshold: int = Field(3, ge=1)
+
+
+class Probes(Model):
+    port: Optional[Port] = Field(None, description="Port the probes hit; default the service port.")
+    liveness: Probe = Field(Probe(path="/healthz", period_seconds=10, failure_threshold=3), description="Restart the container when this fails (alive).")
+    readiness: Probe = Field(Probe(path="/readyz", period_seconds=5, failure_threshold=2), description="Take the pod out of the Service when this fails (ready for traffic).")
+    startup: Probe = Field(Probe(path="/healthz", period_seconds=5, failure_threshold=30), description="Hold the other probes until the app has started (slow model warm-up).")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "Probes":
+        if self.liveness == self.readiness:
+            raise rule("readiness", "must differ from liveness: identical probes restart pods that are only busy")
+        return self
+
+
+class Drain(Model):
+    pre_stop_seconds: int = Field(10, ge=0, le=120, description="Sleep before SIGTERM so endpoints drop the pod before it stops accepting.")
+    termination_grace_seconds: int = Field(120, ge=1, le=7200, description="Time from SIGTERM to SIGKILL: long enough to finish streaming responses.")
+
+    @model_validator(mode="after")
+    def _room(self) -> "Drain":
+        if self.termination_grace_seconds <= self.pre_stop_seconds:
+            raise rule("terminationGraceSeconds", f"must exceed preStopSeconds ({self.termination_grace_seconds} <= {self.pre_stop_seconds}) or the app never drains")
+        return self
+
+
+class ServiceIngress(Model):
+    enabled: bool = Field(True, description="Route external traffic to this service through the stack's Ingress.")
+    paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(["/"], min_length=1, description="Path prefixes routed here.")
+
+
+class AgentServiceConfig(Model):
+    name: DnsLabel = Field(description="Service name; names every object of the service.")
+    image: Image = Field(description="Container image with a tag and/or digest (`repo:tag@sha256:...` in prod); never `latest`.")
+    image_pull_policy: Literal["Always", "IfNotPresent"] = Field("Always", description="`Always` re-checks the registry so a moved tag is noticed.")
+    kind: Literal["Deployment", "StatefulSet"] = Field("Deployment", description="Stateless API pods (Deployment) or sticky identities (StatefulSet, with a headless Service).")
+    port: Port = Field(8000, description="Port the app listens on.")
+    command: Optional[list[str]] = Field(None, description="Overrides the image ENTRYPOINT.")
+    args: Optional[list[str]] = Field(None, description="Overrides the image CMD.")
+    env: dict[EnvName, str] = Field({}, description="Plain environment (a ConfigMap). Never put secrets here.")
+    secret_env: dict[EnvName, SecretKey] = Field({}, description="Environment variable -> secret stack config key (`pulumi config set --secret KEY`); lands in a Secret.")
+    resources: Resources = Field(
+        Resources(requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")),
+        description="CPU and memory requests and limits.")
+    security_context: SecurityContext = Field(SecurityContext(), description="Pod and container identity; always non-root, no privilege escalation, ALL capabilities dropped, seccomp RuntimeDefault.")
+    replicas: int = Field(3, ge=1, description="Fixed replica count when autoscaling is disabled.")
+    autoscaling: Autoscaling = Field(Autoscaling(), description="Horizontal autoscaling.")
+    pdb: Pdb = Field(Pdb(), description="PodDisruptionBudget.")
+    network_policy: NetworkPolicyToggle = Field(NetworkPolicyToggle(), description="Least-privilege ingress and egress for the pods.")
+    persistence: Persistence = Field(Persistence(enabled=False, size="1Gi"), description="A volume per pod at /data (StatefulSet only).")
+    probes: Probes = Field(Probes(), description="Liveness (/healthz), readiness (/readyz) and startup probes.")
+    drain: Drain = Field(Drain(), description="Graceful shutdown for in-flight streaming requests.")
+    ingress: ServiceIngress = Field(ServiceIngress(), description="External exposure through the stack Ingress.")
+    uses_postgres: bool = Field(True, description="Receive DATABASE_URL and egress to Postgres.")
+    uses_redis: bool = Field(True, description="Receive REDIS_URL and egress to Redis.")
+
+    def min_pods(self) -> int:
+        """Pods running at the autoscaler's minimum (or the fixed count)."""
+        return self.autoscaling.min_replicas if self.autoscaling.enabled else self.replicas
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "AgentServiceConfig":
+        reserved = {"DATABASE_URL", "REDIS_URL"}
+        both = set(self.env) & set(self.secret_env)
+        if both:
+            raise rule(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
+        for name in sorted((set(self.env) | set(self.secret_env)) & reserved):
+            where = "env" if name in self.env else "secretEnv"
+            raise rule(f"{where}.{name}", "is set by the platform from postgres/redis; remove it")
+        if self.pdb.enabled:
+            pods = self.min_pods()
+            if self.pdb.min_available is not None and self.pdb.min_available >= pods:
+                at = "autoscaling.minReplicas" if self.autoscaling.enabled else "replicas"
+                raise rule("pdb.minAvailable", f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary disruption")
+        if self.persistence.enabled and self.kind != "StatefulSet":
+            raise rule("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+        return self
+
+
+# --------------------------------------------------------------------------- data stores
+
+
+class DatastoreBase(Model):
+    mode: Literal["inCluster", "external"] = Field("inCluster", description="Run it in the namespace, or use a managed instance.")
+    external_url_key: Optional[SecretKey] = Field(None, description="external: secret stack config key that holds the connection URL.")
+    resources: Resources = Field(
+        Resources(requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")),
+        description="CPU and memory requests and limits.")
+    security_context: SecurityContext = Field(SecurityContext(), description="Runs as this non-root identity with a read-only root filesystem.")
+    persistence: Persistence = Field(Persistence(), description="Data volume (volumeClaimTemplates, retained on scale-down and delete).")
+    network_policy: NetworkPolicyToggle = Field(NetworkPolicyToggle(), description="Accept connections from the agent pods only.")
+    pdb: Pdb = Field(Pdb(enabled=False), description="PodDisruptionBudget; a single instance has no replica to fail over to, so off by default.")
+    protect: bool = Field(True, description="Pulumi `protect` + `retainOnDelete` on the data-bearing objects: no destroy or replacement drops data.")
+
+    @model_validator(mode="after")
+    def _mode(self) -> "DatastoreBase":
+        if self.mode == "external" and not self.external_url_key:
+            raise rule("externalUrlKey", "is required when mode is external")
+        if self.mode == "inCluster" and self.external_url_key:
+            raise rule("externalUrlKey", "only applies when mode is external")
+        return self
+
+
+class PostgresConfig(DatastoreBase):
+    image: Image = Field("postgres:16.4-alpine", description="Pinned Postgres image.")
+    database: DnsLabel = Field("agent", description="Database created at first start.")
+    user: DnsLabel = Field("agent", description="Owner role of the database.")
+
+
+class RedisConfig(DatastoreBase):
+    image: Image = Field("redis:7.4.1-alpine", description="Pinned Redis image.")
+    append_only: bool = Field(True, description="AOF persistence (`appendonly yes`).")
+    maxmemory: Quantity = Field("256Mi", description="`maxmemory`; keep it below the memory limit.")
+    maxmemory_policy: Literal["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"] = Field(
+        "allkeys-lru", description="Eviction policy at maxmemory.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> "RedisConfig":
+        if self.mode == "inCluster" and quantity_value(self.maxmemory) >= quantity_value(self.resources.limits.memory):
+            raise rule("maxmemory", f"must be below resources.limits.memory ({self.maxmemory} >= {self.resources.limits.memory}) or Redis is OOM-killed before it evicts")
+        return self
+
+
+# --------------------------------------------------------------------------- edge, network, namespace, cluster
+
+
+class Tls(Model):
+    mode: Literal["certManager", "secret", "none"] = Field("certManager", description="`certManager` issues the certificate; `secret` uses an existing TLS Secret.")
+    cluster_issuer: Optional[str] = Field(None, description="certManager: ClusterIssuer name.")
+    secret_name: Optional[DnsLabel] = Field(None, description="TLS Secret name (secret mode: existing; certManager: where the certificate lands).")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Tls":
+        if self.mode == "certManager" and not self.cluster_issuer:
+            raise rule("clusterIssuer", "is required when mode is certManager")
+        if self.mode == "secret" and not self.secret_name:
+            raise rule("secretName", "is required when mode is secret")
+        return self
+
+
+class IngressConfig(Model):
+    enabled: bool = Field(True, description="Declare the Ingress.")
+    class_name: str = Field("nginx", description="IngressClass.")
+    host: Optional[DnsName] = Field(None, description="Public host name.")
+    tls: Tls = Field(Tls(mode="certManager", cluster_issuer="letsencrypt"), description="TLS termination.")
+    stream_timeout_seconds: int = Field(3600, ge=3600, le=86400, description="Proxy read/send timeout; streamed LLM responses last minutes.")
+    max_body_size: Quantity = Field("50m", description="Largest request body (nginx `proxy-body-size`, e.g. `50m`).")
+
+    @model_validator(mode="after")
+    def _host(self) -> "IngressConfig":
+        if self.enabled and not self.host:
+            raise rule("host", "is required when the ingress is enabled")
+        return self
+
+
+class EgressRule(Model):
+    cidr: str = Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$", description="Destination CIDR.")
+    except_cidrs: list[str] = Field([], description="CIDRs carved out of `cidr` (e.g. the cluster's private ranges).")
+    ports: list[Port] = Field([443], min_length=1, description="TCP ports.")
+
+
+class NetworkConfig(Model):
+    ingress_controller_namespace: DnsLabel = Field("ingress-nginx", description="Namespace of the ingress controller allowed to reach the services.")
+    dns_namespace: DnsLabel = Field("kube-system", description="Namespace of cluster DNS.")
+    egress: list[EgressRule] = Field(
+        [EgressRule(cidr="0.0.0.0/0", except_cidrs=["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"], ports=[443])],
+        description="Egress the agent pods may open (LLM and tool APIs); private ranges are excluded by default.")
+
+
+class Quota(Model):
+    cpu: Quantity = Field("16", description="requests.cpu for the namespace.")
+    memory: Quantity = Field("32Gi", description="requests.memory for the namespace.")
+    limits_cpu: Quantity = Field("32", description="limits.cpu for the namespace.")
+    limits_memory: Quantity = Field("64Gi", description="limits.memory for the namespace.")
+    storage: Quantity = Field("200Gi", description="requests.storage for the namespace.")
+    pods: int = Field(100, ge=1, description="Pods in the namespace.")
+
+
+class LimitRangeConfig(Model):
+    default_cpu: Quantity = Field("500m", description="Limit for containers that set none.")
+    default_memory: Quantity = Field("512Mi", description="Limit for containers that set none.")
+    default_request_cpu: Quantity = Field("100m", description="Request for containers that set none.")
+    default_request_memory: Quantity = Field("128Mi", description="Request for containers that set none.")
+
+
+class NamespaceConfig(Model):
+    name: DnsLabel = Field(description="Namespace holding the whole stack (never `default`).")
+    pod_security: Literal["restricted", "baseline"] = Field("restricted", description="Pod Security Admission level enforced.")
+    quota: Quota = Field(Quota(), description="ResourceQuota.")
+    limit_range: LimitRangeConfig = Field(LimitRangeConfig(), description="LimitRange defaults.")
+
+    @model_validator(mode="after")
+    def _not_default(self) -> "NamespaceConfig":
+        if self.name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            raise rule("name", f"must not be the system namespace {self.name!r}")
+        return self
+
+
+class KubernetesConfig(Model):
+    context: str = Field(min_length=1, description="kubeconfig context of the target cluster; the explicit provider uses only this.")
+    kubeconfig: Optional[str] = Field(None, description="Path to a kubeconfig file; unset uses $KUBECONFIG or ~/.kube/config.")
+
+
+class Availability(Model):
+    topology_spread: bool = Field(True, description="Spread agent pods across zones (topologySpreadConstraints).")
+    pod_anti_affinity: bool = Field(True, description="Prefer one agent pod per node.")
+
+
+class StackConfig(Model):
+    environment: DnsLabel = Field(description="Environment name (labels, policy config): e.g. `dev`, `prod`.")
+    platform: Literal["kubernetes", "docker"] = Field("kubernetes", description="Target: a Kubernetes cluster or a Docker host.")
+    kubernetes: Optional[KubernetesConfig] = Field(None, description="Cluster to deploy to (platform kubernetes).")
+    namespace: Optional[NamespaceConfig] = Field(None, description="Namespace and its guard rails (platform kubernetes).")
+    services: list[AgentServiceConfig] = Field(min_length=1, description="Agent API services (one per graph or API).")
+    postgres: PostgresConfig = Field(PostgresConfig(), description="Checkpoint store.")
+    redis: RedisConfig = Field(RedisConfig(), description="Cache, queues and stream resumption.")
+    ingress: IngressConfig = Field(IngressConfig(enabled=False), description="External HTTPS entry (platform kubernetes).")
+    network: NetworkConfig = Field(NetworkConfig(), description="NetworkPolicy peers (platform kubernetes).")
+    availability: Availability = Field(Availability(), description="Placement of agent pods.")
+
+    @model_validator(mode="after")
+    def _stack(self) -> "StackConfig":
+        names = [s.name for s in self.services]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise rule(f"services[{i}].name", f"duplicate service name {name!r}")
+            if name in ("postgres", "redis"):
+                raise rule(f"services[{i}].name", f"{name!r} is taken by the data store")
+        if self.platform == "kubernetes":
+            for key in ("kubernetes", "namespace"):
+                if getattr(self, key) is None:
+                    raise rule(key, "is required when platform is kubernetes")
+            routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
+            if self.ingress.enabled and not routed:
+                raise rule("ingress.enabled", "no service has ingress.enabled: nothing to route")
+        return self
+
+    def secret_keys(self) -> list[str]:
+        """Every secret stack config key the program reads (sorted, unique)."""
+        keys = {k for s in self.services for k in s.secret_env.values()}
+        keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
+        return sorted(keys)
+
+
+Autoscaling.model_rebuild()
+
+TOP_LEVEL_KEYS = {field.alias or name for name, field in StackConfig.model_fields.items()}
+
+# --------------------------------------------------------------------------- loading
+
+
+def _format_loc(loc: tuple[Any, ...], at: Optional[str]) -> str:
+    path = f"{PROJECT}:"
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if i else "") + str(part)
+    if at:
+        path += ("" if at.startswith("[") or not loc else ".") + at
+    return path
+
+
+def _problems(error: ValidationError) -> list[str]:
+    lines = []
+    for err in error.errors(include_url=False):
+        ctx = err.get("ctx") or {}
+        loc = tuple(err["loc"])
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "is required"
+        lines.append(f"{_format_loc(loc, ctx.get('at'))}: {message}")
+    return lines
+
+
+def parse_stack_config(values: dict[str, Any], source: str = "") -> StackConfig:
+    """Validate a mapping of top-level keys (without the project prefix)."""
+    try:
+        return StackConfig.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(_problems(error), source) from None
+
+
+def read_project_config(raw: dict[str, Any], secret_keys: set[str]) -> dict[str, Any]:
+    """Pick this project's keys from the engine's flat config map, decoding structured values.
+
+    Keys named by secretEnv/externalUrlKey are secrets and are left out: they are read
+    with `require_secret`, never as plain config.
+    """
+    values: dict[str, Any] = {}
+    for full_key, value in raw.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT or key in secret_keys:
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        values[key] = value
+    return values
+
+
+def check_secret_keys(config: StackConfig, present: set[str], marked_secret: set[str]) -> list[str]:
+    """Problems with the secret keys the config names: missing, or stored in plaintext."""
+    problems = []
+    for key in config.secret_keys():
+        full = f"{PROJECT}:{key}"
+        if full not in present:
+            problems.append(f"{full}: is required (named by secretEnv or externalUrlKey); run `pulumi config set --secret {key}`")
+        elif full not in marked_secret:
+            problems.append(f"{full}: must be a secret; run `pulumi config set --secret {key}` instead of a plain value")
+    return problems
+
+
+def load_stack_config() -> StackConfig:
+    """Read and validate the current stack's configuration (inside a Pulumi program)."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    # The SDK has no public way to enumerate keys; the engine hands the whole map to
+    # the runtime, and unknown-key detection needs all of it.
+    raw = dict(runtime_config.CONFIG.get())
+    source = f"Pulumi.{pulumi.get_stack()}.yaml"
+    values = read_project_config(raw, secret_keys=set())
+    config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
+    referenced = set(config.secret_keys())
+    problems = [f"{PROJECT}:{k}: unknown key (not a setting, nor a secret named by secretEnv or externalUrlKey)"
+                for k in sorted(set(values) - TOP_LEVEL_KEYS - referenced)]
+    problems += check_secret_keys(config, set(raw), {k for k in raw if runtime_config.is_config_secret(k)})
+    if problems:
+        raise ConfigError(problems, source)
+    return config

@@ -1,0 +1,1 @@
+"""Kubernetes ComponentResources of agent-platform."""

@@ -1,0 +1,271 @@
+"""AgentService: one agent API (a LangGraph-style FastAPI app) and everything it runs with.
+
+ServiceAccount (no token), ConfigMap (plain env), Secret (secret env, still Pulumi
+secrets), Deployment or StatefulSet, Service (plus a headless one for a
+StatefulSet), HorizontalPodAutoscaler, PodDisruptionBudget and a least-privilege
+NetworkPolicy. The pod honours the app contract: /healthz, /readyz, DATABASE_URL
+and REDIS_URL from Secrets, and a drain window on SIGTERM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import AgentServiceConfig, Availability, NetworkConfig, Probe
+from components.k8s import pod
+from components.labels import CLIENT_OF, ROLE, image_version, selector_labels, standard_labels
+
+apps = k8s.apps.v1
+core = k8s.core.v1
+meta = k8s.meta.v1
+net = k8s.networking.v1
+autoscaling = k8s.autoscaling.v2
+
+HTTP = "http"
+DATA_VOLUME = "data"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A data store the service may use: where its URL lives and how to reach it."""
+
+    store: str               # postgres | redis
+    env_name: str            # DATABASE_URL | REDIS_URL
+    secret_name: str         # <store>-connection
+    port: int
+    in_cluster: bool
+
+
+@dataclass(frozen=True)
+class AgentServiceArgs:
+    config: AgentServiceConfig
+    namespace: pulumi.Input[str]
+    environment: str
+    network: NetworkConfig
+    availability: Availability
+    backends: list[Backend] = field(default_factory=list)
+    # Only the Ingress controller may reach the service, and only when it is routed.
+    exposed: bool = False
+
+
+class AgentService(pulumi.ComponentResource):
+    service_name: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, args: AgentServiceArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("agent-platform:k8s:AgentService", resource_name, None, opts)
+        c = args.config
+        self.args = args
+        self.selector = selector_labels(c.name)
+        self.labels = standard_labels(c.name, "agent-api", args.environment, image_version(c.image))
+        self.backends = [b for b in args.backends if getattr(c, f"uses_{b.store}")]
+        self.pod_labels = {**self.labels, ROLE: "agent", **{CLIENT_OF.format(store=b.store): "true" for b in self.backends}}
+        child = pulumi.ResourceOptions(parent=self)
+        ns = args.namespace
+
+        self.service_account = core.ServiceAccount(
+            c.name, metadata=pod.object_meta(c.name, ns, self.labels),
+            automount_service_account_token=False, opts=child)
+
+        plain_env = {"PORT": str(c.port), **c.env}
+        self.config_map = core.ConfigMap(
+            c.name, metadata=pod.object_meta(c.name, ns, self.labels), data=plain_env, opts=child)
+
+        cfg = pulumi.Config()
+        secret_values = {env: cfg.require_secret(key) for env, key in sorted(c.secret_env.items())}
+        self.secret = None
+        if secret_values:
+            self.secret = core.Secret(
+                c.name, metadata=pod.object_meta(c.name, ns, self.labels), type="Opaque",
+                string_data=secret_values, opts=child)
+
+        self.workload = self._workload(plain_env, secret_values)
+        self.service = core.Service(
+            c.name,
+            metadata=pod.object_meta(c.name, ns, self.labels),
+            spec=core.ServiceSpecArgs(
+                type="ClusterIP", selector=self.selector,
+                ports=[core.ServicePortArgs(name=HTTP, port=80, target_port=HTTP, protocol="TCP")]),
+            opts=child)
+        if c.kind == "StatefulSet":
+            self.headless_service = core.Service(
+                f"{c.name}-headless",
+                metadata=pod.object_meta(f"{c.name}-headless", ns, self.labels),
+                spec=core.ServiceSpecArgs(
+                    cluster_ip="None", selector=self.selector, publish_not_ready_addresses=True,
+                    ports=[core.ServicePortArgs(name=HTTP, port=c.port, target_port=HTTP, protocol="TCP")]),
+                opts=child)
+        if c.autoscaling.enabled:
+            self.hpa = self._autoscaler()
+        if c.pdb.enabled:
+            self.pdb = k8s.policy.v1.PodDisruptionBudget(
+                c.name,
+                metadata=pod.object_meta(c.name, ns, self.labels),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                    min_available=c.pdb.min_available,
+                    max_unavailable=(c.pdb.max_unavailable or 1) if c.pdb.min_available is None else None,
+                    # Evict crash-looping pods even when the budget is exhausted: they serve nothing.
+                    unhealthy_pod_eviction_policy="AlwaysAllow",
+                ),
+                opts=child)
+        if c.network_policy.enabled:
+            self.network_policy = self._network_policy()
+
+        self.service_name = self.service.metadata.name
+        self.register_outputs({"serviceName": self.service_name})
+
+    # --- the pod ---------------------------------------------------------------------------
+    def _probe(self, probe: Probe) -> core.ProbeArgs:
+        port = self.args.config.probes.port or HTTP
+        return core.ProbeArgs(
+            http_get=core.HTTPGetActionArgs(path=probe.path, port=port),
+            initial_delay_seconds=probe.initial_delay_seconds, period_seconds=probe.period_seconds,
+            timeout_seconds=probe.timeout_seconds, failure_threshold=probe.failure_threshold,
+        )
+
+    def _container(self, secret_values: dict) -> core.ContainerArgs:
+        c = self.args.config
+        env = [pod.secret_env(b.env_name, b.secret_name, b.env_name) for b in self.backends]
+        env += [pod.secret_env(name, c.name, name) for name in secret_values]
+        mounts = [core.VolumeMountArgs(name=pod.TMP_VOLUME, mount_path="/tmp")]
+        if c.persistence.enabled:
+            mounts.append(core.VolumeMountArgs(name=DATA_VOLUME, mount_path="/data"))
+        return core.ContainerArgs(
+            name="app",
+            image=c.image,
+            image_pull_policy=c.image_pull_policy,
+            command=c.command,
+            args=c.args,
+            ports=[core.ContainerPortArgs(name=HTTP, container_port=c.port, protocol="TCP")],
+            env_from=[core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=c.name))],
+            env=env,
+            resources=pod.resource_requirements(c.resources),
+            security_context=pod.container_security_context(c.security_context),
+            startup_probe=self._probe(c.probes.startup),
+            liveness_probe=self._probe(c.probes.liveness),
+            readiness_probe=self._probe(c.probes.readiness),
+            # Endpoints are removed asynchronously; keep serving for a moment before SIGTERM.
+            lifecycle=core.LifecycleArgs(pre_stop=core.LifecycleHandlerArgs(
+                exec_=core.ExecActionArgs(command=["sleep", str(c.drain.pre_stop_seconds)]))),
+            volume_mounts=mounts,
+        )
+
+    def _pod_template(self, plain_env: dict, secret_values: dict) -> core.PodTemplateSpecArgs:
+        c = self.args.config
+        annotations = {"checksum/config": pod.checksum(plain_env)}
+        if secret_values:
+            annotations["checksum/secret"] = pod.checksum(secret_values)
+        return core.PodTemplateSpecArgs(
+            metadata=meta.ObjectMetaArgs(labels=self.pod_labels, annotations=annotations),
+            spec=core.PodSpecArgs(
+                service_account_name=self.service_account.metadata.name,
+                automount_service_account_token=False,
+                enable_service_links=False,
+                security_context=pod.pod_security_context(c.security_context),
+                termination_grace_period_seconds=c.drain.termination_grace_seconds,
+                containers=[self._container(secret_values)],
+                volumes=[pod.scratch_volume()],
+                **pod.placement(self.selector, self.args.availability),
+            ),
+        )
+
+    def _workload(self, plain_env: dict, secret_values: dict) -> pulumi.CustomResource:
+        c, ns = self.args.config, self.args.namespace
+        depends = [r for r in (self.config_map, self.secret) if r is not None]
+        opts = pulumi.ResourceOptions(parent=self, depends_on=depends)
+        # With an HPA the autoscaler owns the replica count; setting it here too makes
+        # every `pulumi up` reset the scale (server-side apply conflict).
+        replicas = None if c.autoscaling.enabled else c.replicas
+        template = self._pod_template(plain_env, secret_values)
+        selector = meta.LabelSelectorArgs(match_labels=self.selector)
+        if c.kind == "Deployment":
+            return apps.Deployment(
+                c.name,
+                metadata=pod.object_meta(c.name, ns, self.labels),
+                spec=apps.DeploymentSpecArgs(
+                    replicas=replicas, selector=selector, template=template,
+                    strategy=apps.DeploymentStrategyArgs(
+                        type="RollingUpdate",
+                        rolling_update=apps.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0)),
+                    min_ready_seconds=5, revision_history_limit=5, progress_deadline_seconds=600),
+                opts=opts)
+        claims = None
+        if c.persistence.enabled:
+            claims = [pod.volume_claim_template(DATA_VOLUME, c.persistence, self.labels)]
+        return apps.StatefulSet(
+            c.name,
+            metadata=pod.object_meta(c.name, ns, self.labels),
+            spec=apps.StatefulSetSpecArgs(
+                replicas=replicas, selector=selector, template=template,
+                service_name=f"{c.name}-headless",
+                pod_management_policy="Parallel",
+                update_strategy=apps.StatefulSetUpdateStrategyArgs(
+                    type="RollingUpdate", rolling_update=apps.RollingUpdateStatefulSetStrategyArgs(partition=0)),
+                persistent_volume_claim_retention_policy=apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted="Retain", when_scaled="Retain"),
+                volume_claim_templates=claims,
+                min_ready_seconds=5, revision_history_limit=5),
+            opts=opts)
+
+    # --- scaling and isolation -----------------------------------------------------------------
+    def _autoscaler(self) -> autoscaling.HorizontalPodAutoscaler:
+        c = self.args.config
+        a = c.autoscaling
+        metrics = []
+        for resource, target in (("cpu", a.target_cpu_percent), ("memory", a.target_memory_percent)):
+            if target:
+                metrics.append(autoscaling.MetricSpecArgs(type="Resource", resource=autoscaling.ResourceMetricSourceArgs(
+                    name=resource, target=autoscaling.MetricTargetArgs(type="Utilization", average_utilization=target))))
+        if a.pods_metric:
+            metrics.append(autoscaling.MetricSpecArgs(type="Pods", pods=autoscaling.PodsMetricSourceArgs(
+                metric=autoscaling.MetricIdentifierArgs(name=a.pods_metric.name),
+                target=autoscaling.MetricTargetArgs(type="AverageValue", average_value=a.pods_metric.target_average_value))))
+        return autoscaling.HorizontalPodAutoscaler(
+            c.name,
+            metadata=pod.object_meta(c.name, self.args.namespace, self.labels),
+            spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind=c.kind, name=self.workload.metadata.name),
+                min_replicas=a.min_replicas, max_replicas=a.max_replicas, metrics=metrics,
+                behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
+                    # Removing a pod cuts its streams short: scale down slowly, one pod at a time.
+                    scale_down=autoscaling.HPAScalingRulesArgs(
+                        stabilization_window_seconds=a.scale_down_stabilization_seconds, select_policy="Min",
+                        policies=[autoscaling.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=60)]),
+                    scale_up=autoscaling.HPAScalingRulesArgs(
+                        stabilization_window_seconds=0, select_policy="Max",
+                        policies=[autoscaling.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=30),
+                                  autoscaling.HPAScalingPolicyArgs(type="Pods", value=4, period_seconds=30)]),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self))
+
+    def _network_policy(self) -> net.NetworkPolicy:
+        c, network = self.args.config, self.args.network
+        ingress = []
+        if self.args.exposed:
+            ingress.append(net.NetworkPolicyIngressRuleArgs(
+                from_=[net.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": network.ingress_controller_namespace}))],
+                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)]))
+        egress = []
+        for b in self.backends:
+            if b.in_cluster:
+                egress.append(net.NetworkPolicyEgressRuleArgs(
+                    to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(b.store)))],
+                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=b.port)]))
+        for rule in network.egress:
+            egress.append(net.NetworkPolicyEgressRuleArgs(
+                to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=rule.cidr, except_=rule.except_cidrs or None))],
+                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in rule.ports]))
+        return net.NetworkPolicy(
+            c.name,
+            metadata=pod.object_meta(c.name, self.args.namespace, self.labels),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                policy_types=["Ingress", "Egress"], ingress=ingress, egress=egress),
+            opts=pulumi.ResourceOptions(parent=self))

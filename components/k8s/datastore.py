@@ -1,0 +1,163 @@
+"""Datastore: the shape Postgres and Redis share.
+
+In-cluster: a generated password, a Secret with it and the connection URL, a
+single-replica StatefulSet with volumeClaimTemplates kept on delete and scale-down,
+a headless Service, a NetworkPolicy admitting only the pods labelled as its
+clients, and optionally a PDB. External: only the Secret with the URL from a
+secret stack config key. Either way the agent pods read `<store>-connection`'s
+URL key, so switching modes changes no agent object.
+
+Subclasses say what differs: image, port, container env, args, probes and mounts.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.config import DatastoreBase
+from components.k8s import pod
+from components.labels import CLIENT_OF, image_version, selector_labels, standard_labels
+
+apps = k8s.apps.v1
+core = k8s.core.v1
+meta = k8s.meta.v1
+net = k8s.networking.v1
+
+DATA_VOLUME = "data"
+
+
+class Datastore(pulumi.ComponentResource):
+    store: str = ""          # postgres | redis: names every object
+    port: int = 0
+    url_key: str = ""        # key of the URL in the connection Secret (DATABASE_URL / REDIS_URL)
+    data_path: str = ""      # where the volume mounts
+    scratch_paths: tuple[str, ...] = ("/tmp",)
+
+    host: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, config: DatastoreBase, namespace: pulumi.Input[str], environment: str,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(f"agent-platform:k8s:{type(self).__name__}", resource_name, None, opts)
+        self.config = config
+        self.namespace = namespace
+        self.labels = standard_labels(self.store, "datastore", environment, image_version(getattr(config, "image", "")))
+        self.secret_name = f"{self.store}-connection"
+        self.client_label = CLIENT_OF.format(store=self.store)
+        # Data-bearing objects survive `pulumi destroy` and replacement when protected.
+        keep = pulumi.ResourceOptions(protect=config.protect, retain_on_delete=config.protect)
+        child = pulumi.ResourceOptions(parent=self)
+
+        if config.mode == "external":
+            self.url = pulumi.Config().require_secret(config.external_url_key)
+            self.host = pulumi.Output.from_input("external")
+            self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
+        else:
+            self.password = random.RandomPassword(
+                f"{self.store}-password", length=32, special=False,  # URL-safe: it is embedded in the DSN
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=config.protect)),
+            )
+            self.host = pulumi.Output.concat(self.store, ".", namespace, ".svc.cluster.local")
+            self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
+            self.secret = self._secret(
+                {"password": self.password.result, self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
+            self.service = core.Service(
+                self.store,
+                metadata=pod.object_meta(self.store, namespace, self.labels),
+                spec=core.ServiceSpecArgs(
+                    cluster_ip="None",  # headless: the StatefulSet's stable DNS identity
+                    selector=selector_labels(self.store),
+                    ports=[core.ServicePortArgs(name=self.store, port=self.port, target_port=self.store)],
+                ),
+                opts=child,
+            )
+            self.stateful_set = self._stateful_set(pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[self.secret]))))
+            if config.network_policy.enabled:
+                self.network_policy = net.NetworkPolicy(
+                    self.store,
+                    metadata=pod.object_meta(self.store, namespace, self.labels),
+                    spec=net.NetworkPolicySpecArgs(
+                        pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(self.store)),
+                        policy_types=["Ingress", "Egress"],  # no egress: a data store calls no one
+                        ingress=[net.NetworkPolicyIngressRuleArgs(
+                            from_=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels={self.client_label: "true"}))],
+                            ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=self.port)],
+                        )],
+                    ),
+                    opts=child,
+                )
+            if config.pdb.enabled:
+                self.pdb = k8s.policy.v1.PodDisruptionBudget(
+                    self.store,
+                    metadata=pod.object_meta(self.store, namespace, self.labels),
+                    spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                        selector=meta.LabelSelectorArgs(match_labels=selector_labels(self.store)),
+                        max_unavailable=config.pdb.max_unavailable if config.pdb.min_available is None else None,
+                        min_available=config.pdb.min_available,
+                    ),
+                    opts=child,
+                )
+        self.register_outputs({"host": self.host})
+
+    # --- what each store says ------------------------------------------------------------
+    def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
+        raise NotImplementedError
+
+    def container(self) -> core.ContainerArgs:
+        raise NotImplementedError
+
+    # --- shared --------------------------------------------------------------------------
+    def _secret(self, data: dict, opts: pulumi.ResourceOptions) -> core.Secret:
+        return core.Secret(
+            self.secret_name,
+            metadata=pod.object_meta(self.secret_name, self.namespace, self.labels),
+            type="Opaque",
+            string_data=data,
+            opts=opts,
+        )
+
+    def volume_mounts(self) -> list[core.VolumeMountArgs]:
+        mounts = [core.VolumeMountArgs(name=DATA_VOLUME, mount_path=self.data_path)]
+        mounts += [core.VolumeMountArgs(name=f"scratch-{i}", mount_path=p) for i, p in enumerate(self.scratch_paths)]
+        return mounts
+
+    def _stateful_set(self, opts: pulumi.ResourceOptions) -> apps.StatefulSet:
+        config = self.config
+        selector = selector_labels(self.store)
+        volumes = [pod.scratch_volume(f"scratch-{i}") for i, _ in enumerate(self.scratch_paths)]
+        claims = None
+        if config.persistence.enabled:
+            claims = [pod.volume_claim_template(DATA_VOLUME, config.persistence, self.labels)]
+        else:
+            volumes.append(pod.scratch_volume(DATA_VOLUME, size_limit=config.persistence.size))
+        return apps.StatefulSet(
+            self.store,
+            metadata=pod.object_meta(self.store, self.namespace, self.labels),
+            spec=apps.StatefulSetSpecArgs(
+                service_name=self.store,
+                replicas=1,
+                selector=meta.LabelSelectorArgs(match_labels=selector),
+                update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                persistent_volume_claim_retention_policy=apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted="Retain", when_scaled="Retain"),
+                volume_claim_templates=claims,
+                template=core.PodTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(labels=self.labels, annotations={
+                        "checksum/secret": pod.checksum(self.secret.string_data)}),
+                    spec=core.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=pod.pod_security_context(config.security_context),
+                        termination_grace_period_seconds=60,
+                        containers=[self.container()],
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=opts,
+        )

@@ -1,0 +1,65 @@
+"""AgentIngress: the HTTPS entry, tuned for long-lived streaming responses."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import IngressConfig
+from components.k8s import pod
+from components.labels import standard_labels
+
+net = k8s.networking.v1
+
+NGINX = "nginx.ingress.kubernetes.io"
+
+
+def ingress_annotations(config: IngressConfig) -> dict[str, str]:
+    timeout = str(config.stream_timeout_seconds)
+    annotations = {
+        # Server-sent events and chunked token streams: no buffering, long timeouts.
+        f"{NGINX}/proxy-buffering": "off",
+        f"{NGINX}/proxy-request-buffering": "off",
+        f"{NGINX}/proxy-read-timeout": timeout,
+        f"{NGINX}/proxy-send-timeout": timeout,
+        f"{NGINX}/proxy-body-size": config.max_body_size,
+    }
+    if config.tls.mode != "none":
+        annotations[f"{NGINX}/ssl-redirect"] = "true"
+        annotations[f"{NGINX}/force-ssl-redirect"] = "true"
+    if config.tls.mode == "certManager":
+        annotations["cert-manager.io/cluster-issuer"] = config.tls.cluster_issuer
+    return annotations
+
+
+class AgentIngress(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, config: IngressConfig, namespace: pulumi.Input[str], environment: str,
+                 routes: Sequence[tuple[str, Sequence[str]]], opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        """routes: (service name, path prefixes) for each exposed service."""
+        super().__init__("agent-platform:k8s:AgentIngress", resource_name, None, opts)
+        name = "agent-platform"
+        tls = None
+        if config.tls.mode != "none":
+            tls = [net.IngressTLSArgs(hosts=[config.host], secret_name=config.tls.secret_name or f"{name}-tls")]
+        paths = [
+            net.HTTPIngressPathArgs(
+                path=path, path_type="Prefix",
+                backend=net.IngressBackendArgs(service=net.IngressServiceBackendArgs(
+                    name=service, port=net.ServiceBackendPortArgs(name="http"))))
+            for service, prefixes in routes for path in prefixes
+        ]
+        self.ingress = net.Ingress(
+            name,
+            metadata=pod.object_meta(name, namespace, standard_labels(name, "ingress", environment),
+                                     ingress_annotations(config)),
+            spec=net.IngressSpecArgs(
+                ingress_class_name=config.class_name, tls=tls,
+                rules=[net.IngressRuleArgs(host=config.host, http=net.HTTPIngressRuleValueArgs(paths=paths))]),
+            opts=pulumi.ResourceOptions(parent=self))
+        scheme = "http" if config.tls.mode == "none" else "https"
+        self.url = pulumi.Output.from_input(f"{scheme}://{config.host}")
+        self.register_outputs({"url": self.url})

@@ -1,0 +1,132 @@
+"""Pod-template pieces every workload of the stack shares.
+
+The secure defaults live here, once: callers pass the typed config and get a
+restricted-profile pod (non-root, read-only root, no privilege escalation, ALL
+capabilities dropped, seccomp RuntimeDefault) whatever they forget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import Availability, Persistence, Resources, SecurityContext
+
+core = k8s.core.v1
+meta = k8s.meta.v1
+
+TMP_VOLUME = "tmp"
+
+
+def object_meta(name: str, namespace: pulumi.Input[str], labels: dict[str, str],
+                annotations: Optional[dict[str, str]] = None) -> meta.ObjectMetaArgs:
+    return meta.ObjectMetaArgs(name=name, namespace=namespace, labels=labels, annotations=annotations)
+
+
+def pod_security_context(sc: SecurityContext) -> core.PodSecurityContextArgs:
+    return core.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=sc.run_as_user,
+        run_as_group=sc.run_as_group,
+        fs_group=sc.fs_group,
+        fs_group_change_policy="OnRootMismatch",  # large volumes: skip the recursive chown when already right
+        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security_context(sc: SecurityContext) -> core.SecurityContextArgs:
+    return core.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=sc.run_as_user,
+        run_as_group=sc.run_as_group,
+        read_only_root_filesystem=sc.read_only_root_filesystem,
+        allow_privilege_escalation=False,
+        privileged=False,
+        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def resource_requirements(resources: Resources) -> core.ResourceRequirementsArgs:
+    return core.ResourceRequirementsArgs(
+        requests={"cpu": resources.requests.cpu, "memory": resources.requests.memory},
+        limits={"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+    )
+
+
+def scratch_volume(name: str = TMP_VOLUME, size_limit: str = "256Mi") -> core.VolumeArgs:
+    """An emptyDir for paths a read-only root filesystem still needs to write."""
+    return core.VolumeArgs(name=name, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=size_limit))
+
+
+def volume_claim_template(name: str, persistence: Persistence, labels: dict[str, str]) -> core.PersistentVolumeClaimArgs:
+    return core.PersistentVolumeClaimArgs(
+        metadata=meta.ObjectMetaArgs(name=name, labels=labels),
+        spec=core.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            storage_class_name=persistence.storage_class,
+            resources=core.VolumeResourceRequirementsArgs(requests={"storage": persistence.size}),
+        ),
+    )
+
+
+def placement(selector: dict[str, str], availability: Availability) -> dict[str, Any]:
+    """Pod-spec fields that keep replicas apart: zones via topology spread, nodes via anti-affinity.
+
+    Both are soft (ScheduleAnyway / preferred) so a single-zone cluster still schedules,
+    while the scheduler spreads whenever it can.
+    """
+    fields: dict[str, Any] = {}
+    if availability.topology_spread:
+        fields["topology_spread_constraints"] = [
+            core.TopologySpreadConstraintArgs(
+                max_skew=1, topology_key="topology.kubernetes.io/zone", when_unsatisfiable="ScheduleAnyway",
+                label_selector=meta.LabelSelectorArgs(match_labels=selector),
+            ),
+        ]
+    if availability.pod_anti_affinity:
+        fields["affinity"] = core.AffinityArgs(
+            pod_anti_affinity=core.PodAntiAffinityArgs(
+                preferred_during_scheduling_ignored_during_execution=[
+                    core.WeightedPodAffinityTermArgs(
+                        weight=100,
+                        pod_affinity_term=core.PodAffinityTermArgs(
+                            topology_key="kubernetes.io/hostname",
+                            label_selector=meta.LabelSelectorArgs(match_labels=selector),
+                        ),
+                    )
+                ]
+            )
+        )
+    return fields
+
+
+def secret_env(name: str, secret_name: pulumi.Input[str], key: str) -> core.EnvVarArgs:
+    return core.EnvVarArgs(
+        name=name,
+        value_from=core.EnvVarSourceArgs(secret_key_ref=core.SecretKeySelectorArgs(name=secret_name, key=key)),
+    )
+
+
+def exec_probe(command: Sequence[str], period: int, timeout: int, failures: int, initial_delay: int = 0) -> core.ProbeArgs:
+    return core.ProbeArgs(
+        exec_=core.ExecActionArgs(command=list(command)),
+        period_seconds=period, timeout_seconds=timeout, failure_threshold=failures,
+        initial_delay_seconds=initial_delay,
+    )
+
+
+def checksum(data: pulumi.Input[Any]) -> pulumi.Output[str]:
+    """A stable sha256 of some data, safe to publish: it reveals nothing of secret inputs.
+
+    Put on the pod template as an annotation, a change of ConfigMap or Secret content
+    changes the template and so rolls the pods.
+    """
+    digest = pulumi.Output.from_input(data).apply(
+        lambda value: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+    )
+    return pulumi.Output.unsecret(digest)

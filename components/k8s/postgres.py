@@ -1,0 +1,48 @@
+"""Postgres: the checkpoint store (LangGraph's PostgresSaver), in-cluster or external."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import PostgresConfig
+from components.k8s import pod
+from components.k8s.datastore import Datastore
+
+core = k8s.core.v1
+
+
+class Postgres(Datastore):
+    store = "postgres"
+    port = 5432
+    url_key = "DATABASE_URL"
+    data_path = "/var/lib/postgresql/data"
+    # The entrypoint writes its socket and lock files here; the root filesystem is read-only.
+    scratch_paths = ("/tmp", "/var/run/postgresql")
+    config: PostgresConfig
+
+    def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
+        c = self.config
+        return pulumi.Output.concat("postgresql://", c.user, ":", password, "@", host, f":{self.port}/", c.database)
+
+    def container(self) -> core.ContainerArgs:
+        c = self.config
+        ready = ["pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-U", c.user, "-d", c.database]
+        return core.ContainerArgs(
+            name=self.store,
+            image=c.image,
+            image_pull_policy="IfNotPresent",  # pinned by tag (and digest in prod): nothing moves under it
+            ports=[core.ContainerPortArgs(name=self.store, container_port=self.port, protocol="TCP")],
+            env=[
+                core.EnvVarArgs(name="POSTGRES_USER", value=c.user),
+                core.EnvVarArgs(name="POSTGRES_DB", value=c.database),
+                # initdb refuses a mount point that holds lost+found; use a subdirectory.
+                core.EnvVarArgs(name="PGDATA", value=f"{self.data_path}/pgdata"),
+                pod.secret_env("POSTGRES_PASSWORD", self.secret_name, "password"),
+            ],
+            resources=pod.resource_requirements(c.resources),
+            security_context=pod.container_security_context(c.security_context),
+            readiness_probe=pod.exec_probe(ready, period=5, timeout=3, failures=3),
+            liveness_probe=pod.exec_probe(ready, period=15, timeout=5, failures=6, initial_delay=30),
+            volume_mounts=self.volume_mounts(),
+        )

@@ -1,0 +1,206 @@
+"""Run the project's real `__main__.py` under the Pulumi SDK's mock runtime and capture it.
+
+The mock monitor sees exactly what the engine would: every RegisterResource call
+with its type, name, parent, dependencies, options (protect, retainOnDelete) and
+its inputs as the wire protocol carries them, secrets still marked. The mocks
+answer like the providers for what they compute (names, ids, generated
+passwords), so cross-resource references resolve instead of vanishing as unknowns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+REDACTED = "[secret]"
+
+
+@dataclass
+class CapturedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    dependencies: list[str]
+    protect: bool
+    retain_on_delete: bool
+    provider: str
+    inputs: dict[str, Any]          # plain values; secrets replaced by REDACTED
+    secret_paths: list[str]         # JSON-ish paths of the inputs that were secrets
+    raw_inputs: dict[str, Any] = field(repr=False, default_factory=dict)  # unredacted: never written out
+
+
+@dataclass
+class Capture:
+    project: str
+    stack: str
+    resources: list[CapturedResource]
+    outputs: dict[str, Any]
+    secret_values: set[str]         # every secret value seen, for leak checks
+
+    def by_type(self, type_: str) -> list[CapturedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def get(self, type_: str, name: str) -> CapturedResource:
+        for r in self.resources:
+            if r.type == type_ and r.name == name:
+                return r
+        raise KeyError(f"{type_} {name}")
+
+
+def _unwrap(value: Any, path: str, secrets: list[str], secret_values: set[str], in_secret: bool = False) -> tuple[Any, Any]:
+    """(redacted, raw) forms of a wire value; records secret paths and values."""
+    if isinstance(value, dict):
+        sig = value.get(rpc._special_sig_key)
+        if sig == rpc._special_secret_sig:
+            secrets.append(path)
+            _, raw = _unwrap(value.get("value"), path, [], secret_values, True)
+            for leaf in _leaves(raw):
+                secret_values.add(leaf)
+            return REDACTED, raw
+        if sig == rpc._special_resource_sig:
+            urn = value.get("urn", "")
+            return urn, urn
+        if sig == rpc._special_output_value_sig:
+            return _unwrap(value.get("value"), path, secrets, secret_values, in_secret)
+        red, raw = {}, {}
+        for k in sorted(value):
+            red[k], raw[k] = _unwrap(value[k], f"{path}.{k}" if path else k, secrets, secret_values, in_secret)
+        return red, raw
+    if isinstance(value, list):
+        pairs = [_unwrap(v, f"{path}[{i}]", secrets, secret_values, in_secret) for i, v in enumerate(value)]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    if value == rpc.UNKNOWN:
+        return "[unknown]", "[unknown]"
+    if isinstance(value, float) and value.is_integer():
+        # Protobuf Struct has only doubles: restore the integers Kubernetes expects.
+        value = int(value)
+    return value, value
+
+
+def _leaves(value: Any):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    elif isinstance(value, str) and value:
+        yield value
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+class ProviderMocks(pulumi.runtime.Mocks):
+    """Answers like the providers for the outputs they compute, deterministically."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+        outputs = dict(args.inputs)
+        typ = args.typ
+        if typ.startswith("kubernetes:") and not typ.startswith("pulumi:providers"):
+            metadata = dict(outputs.get("metadata") or {})
+            # Pulumi auto-naming: logical name plus a random suffix; here a stable one.
+            metadata.setdefault("name", f"{args.name}-{_short_hash(typ + args.name)}")
+            outputs["metadata"] = metadata
+            if typ in ("kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap") and "stringData" in outputs:
+                outputs.setdefault("data", {})
+        elif typ == "random:index/randomPassword:RandomPassword":
+            length = int(args.inputs.get("length", 32))
+            seed = hashlib.sha256(f"preview-password:{args.name}".encode()).hexdigest()
+            outputs["result"] = ("pv" + seed)[:length]
+            outputs["bcryptHash"] = "$2a$10$" + seed[:53]
+        elif typ.startswith("docker:"):
+            outputs.setdefault("name", args.inputs.get("name") or f"{args.name}-{_short_hash(typ + args.name)}")
+            if typ == "docker:index/remoteImage:RemoteImage":
+                ref = args.inputs.get("name", args.name)
+                outputs["imageId"] = f"{ref}"
+                outputs["repoDigest"] = ref
+        rid = f"{args.name}-id" if args.custom else None
+        if typ.startswith("pulumi:providers:"):
+            rid = f"{args.name}-provider-id"
+        return rid, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
+        return {}, None
+
+
+class CaptureMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, also recording every registration as the engine receives it."""
+
+    def __init__(self, m: pulumi.runtime.Mocks) -> None:
+        super().__init__(m)
+        self.captured: list[CapturedResource] = []
+        self.secret_values: set[str] = set()
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        secret_paths: list[str] = []
+        redacted, raw = _unwrap(wire, "", secret_paths, self.secret_values)
+        self.captured.append(CapturedResource(
+            urn=response.urn, type=request.type, name=request.name, custom=bool(request.custom),
+            parent=request.parent, dependencies=sorted(set(request.dependencies)),
+            protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
+            provider=request.provider.split("::")[-1] if request.provider else "",
+            inputs=redacted, secret_paths=sorted(secret_paths), raw_inputs=raw,
+        ))
+        return response
+
+
+class ProgramError(Exception):
+    """The program itself failed (a config error, or an exception it raised)."""
+
+
+def run_program(project_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str]) -> Capture:
+    """Run `project_dir/__main__.py` as `pulumi preview` would, under mocks; return what it declared."""
+    monitor = CaptureMonitor(ProviderMocks())
+    settings.ROOT.set(None)  # a fresh root Stack for each run in this process
+    runtime_config.set_all_config(dict(config), list(secret_keys))
+    mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    main = project_dir / "__main__.py"
+    sys.path.insert(0, str(project_dir))
+    cwd = os.getcwd()
+    os.chdir(project_dir)
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+    except pulumi.RunError as error:
+        raise ProgramError(str(error)) from None
+    except Exception as error:  # the program's own bug: report it in one line, not a traceback
+        raise ProgramError(f"{main.name}: {type(error).__name__}: {error}") from None
+    finally:
+        os.chdir(cwd)
+        sys.path.remove(str(project_dir))
+    outputs = _stack_outputs(monitor.secret_values)
+    return Capture(project, stack, monitor.captured, outputs, monitor.secret_values)
+
+
+def _stack_outputs(secret_values: set[str]) -> dict[str, Any]:
+    """The program's `pulumi.export`s, resolved; secret ones redacted as the CLI shows them."""
+    root = settings.get_root_resource()
+    resolved: dict[str, Any] = {}
+    for name, value in sorted((getattr(root, "outputs", None) or {}).items()):
+        output = pulumi.Output.from_input(value)
+        is_secret = _sync_await(output.is_secret())
+        plain = _sync_await(output.future())
+        if is_secret:
+            secret_values.update(_leaves(plain))
+            plain = REDACTED
+        resolved[name] = plain
+    return resolved

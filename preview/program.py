@@ -1,0 +1,25 @@
+"""One call from a stack name to what the program declares: config in, captured resources out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from components.config import TOP_LEVEL_KEYS, ConfigError, parse_stack_config, read_project_config
+from preview.engine import Capture, run_program
+from preview.stackfile import StackConfigInput, read_stack_config
+
+
+def stack_inputs(project_dir: Path, stack: str, config_file: Path | None = None) -> StackConfigInput:
+    """The stack's config as the CLI would pass it, with every secret the program will ask for."""
+    first = read_stack_config(project_dir, stack, config_file)
+    values = read_project_config(first.config, secret_keys=set())
+    try:
+        needed = tuple(parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}).secret_keys())
+    except ConfigError:
+        needed = ()  # the program reports the config error itself, with the file name
+    return read_stack_config(project_dir, stack, config_file, required_secrets=needed)
+
+
+def capture_stack(project_dir: Path, stack: str, config_file: Path | None = None) -> tuple[StackConfigInput, Capture]:
+    inputs = stack_inputs(project_dir, stack, config_file)
+    return inputs, run_program(project_dir, inputs.project, stack, inputs.config, inputs.secret_keys)
