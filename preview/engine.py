@@ -167,6 +167,10 @@ class CaptureMonitor(mocks.MockMonitor):
 class ProgramError(Exception):
     """The program itself failed (a config error, or an exception it raised)."""
 
+    def __init__(self, message: str, registered: int = 0) -> None:
+        super().__init__(message)
+        self.registered = registered  # resources registered before the failure
+
 
 def run_program(project_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str]) -> Capture:
     """Run `project_dir/__main__.py` as `pulumi preview` would, under mocks; return what it declared."""
@@ -181,9 +185,9 @@ def run_program(project_dir: Path, project: str, stack: str, config: dict[str, s
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
     except pulumi.RunError as error:
-        raise ProgramError(str(error)) from None
+        raise ProgramError(str(error), len(monitor.captured)) from None
     except Exception as error:  # the program's own bug: report it in one line, not a traceback
-        raise ProgramError(f"{main.name}: {type(error).__name__}: {error}") from None
+        raise ProgramError(f"{main.name}: {type(error).__name__}: {error}", len(monitor.captured)) from None
     finally:
         os.chdir(cwd)
         sys.path.remove(str(project_dir))

@@ -1,0 +1,155 @@
+"""python -m preview STACK: render, validate, diff and picture a stack offline.
+
+Exit codes: 0 ok; 1 validation or mandatory policy failure; 2 bad input (unknown
+stack, malformed stack file, invalid config, a program that raises).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
+from preview.engine import ProgramError
+from preview.graph import graph_markdown, mermaid, traffic_edges, write_svg
+from preview.program import capture_stack
+from preview.render import manifests, render_files, write_files
+from preview.stackfile import StackFileError
+from preview.validate import Finding, newest_version, validate_compose, validate_object
+
+EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_K8S_VERSIONS = ("1.29",)
+
+
+class BadInput(Exception):
+    pass
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m preview", description=__doc__.splitlines()[0])
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="output directory (default out/<stack>)")
+    parser.add_argument("--config-file", type=Path, help="stack file to use instead of Pulumi.<stack>.yaml")
+    parser.add_argument("--against", metavar="OTHER_STACK", help="diff against another stack (promotion: dev -> prod)")
+    parser.add_argument("--base", metavar="GIT_REV", help="diff against this stack rendered at a git revision")
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format on stdout")
+    parser.add_argument("--k8s-version", action="append", dest="k8s_versions", metavar="V",
+                        help="Kubernetes version to validate against (repeatable; default 1.29 and the newest shipped)")
+    parser.add_argument("--no-policy", action="store_true", help="skip the policy pack run")
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
+    parser.add_argument("--render-only", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def render(project_dir: Path, stack: str, config_file: Path | None):
+    try:
+        inputs, capture = capture_stack(project_dir, stack, config_file)
+    except (StackFileError, ProgramError) as error:
+        raise BadInput(str(error)) from None
+    return inputs, capture, render_files(capture)
+
+
+def summary_table(capture, kube_manifests) -> str:
+    by_urn = {r.urn: r for r in capture.resources}
+    counts: Counter[tuple[str, str]] = Counter()
+    for r in capture.resources:
+        if not r.custom or r.type.startswith("pulumi:providers"):
+            continue
+        parent = by_urn.get(r.parent)
+        component = f"{parent.type.split(':')[-1]}/{parent.name}" if parent else "stack"
+        kind = r.inputs.get("kind") or r.type.split(":")[-1]
+        counts[(component, kind)] += 1
+    width = max([len(c) for c, _ in counts] + [9])
+    lines = [f"{'component':<{width}}  {'kind':<24}  count"]
+    lines += [f"{c:<{width}}  {k:<24}  {n}" for (c, k), n in sorted(counts.items())]
+    lines.append(f"{'total':<{width}}  {'':<24}  {sum(counts.values())}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    project_dir = args.project_dir.resolve()
+    out = (args.out or project_dir / "out" / args.stack).resolve()
+    try:
+        started = time.perf_counter()
+        inputs, capture, files = render(project_dir, args.stack, args.config_file)
+        kube = manifests(capture)
+        edges = traffic_edges(kube)
+        files["graph.md"] = graph_markdown(f"{capture.project} / {args.stack}", mermaid(capture, kube, edges))
+        write_files(out, files)
+        render_seconds = time.perf_counter() - started
+        if args.render_only:
+            return EXIT_OK
+        write_svg(edges, out / "graph.svg")
+
+        started = time.perf_counter()
+        versions = args.k8s_versions or [*DEFAULT_K8S_VERSIONS, newest_version()]
+        try:
+            findings: list[Finding] = [f for m in kube for f in validate_object(m.file, m.obj, versions)]
+        except ValueError as error:
+            raise BadInput(str(error)) from None
+        if (out / "docker-compose.yml").exists():
+            env_file = out / "compose.env.example"
+            findings += validate_compose(out / "docker-compose.yml", env_file if env_file.exists() else None)
+        validate_seconds = time.perf_counter() - started
+
+        policy_failed = False
+        policy_lines: list[str] = []
+        if not args.no_policy:
+            from preview.policy import run_policy_pack
+
+            report = run_policy_pack(project_dir, capture, out)
+            policy_failed = report.mandatory_failed
+            policy_lines = report.table_lines()
+
+        diffs = []
+        if args.against:
+            _, other_capture, other_files = render(project_dir, args.against, None)
+            diffs.append((f"{args.against} -> {args.stack}", diff_renders(other_files, files, args.against, args.stack)))
+        if args.base:
+            try:
+                base_files = render_at_revision(project_dir, args.base, args.stack)
+            except BaseRenderError as error:
+                raise BadInput(str(error)) from None
+            diffs.append((f"{args.stack}: {args.base} -> working tree", diff_renders(base_files, files, args.base, "working-tree")))
+    except BadInput as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    warnings = [f"secret {k} not in the environment: a placeholder was used" for k in inputs.placeholders]
+    if args.format == "json":
+        print(json.dumps({
+            "stack": args.stack, "out": str(out), "objects": len(kube), "resources": len(capture.resources),
+            "renderSeconds": round(render_seconds, 3), "validateSeconds": round(validate_seconds, 3),
+            "validation": [f.__dict__ for f in findings], "warnings": warnings,
+            "diffs": [json.loads(format_json(d)) for _, d in diffs],
+        }, indent=2, sort_keys=True))
+    elif args.format == "markdown":
+        status = "passed" if not findings and not policy_failed else "failed"
+        print(f"## agent-platform preview: `{args.stack}`\n")
+        print(f"{len(kube)} Kubernetes objects; schema validation ({', '.join(versions)}) {status}.\n")
+        for f in findings:
+            print(f"- :x: `{f.line()}`")
+        for title, d in diffs:
+            print(format_markdown(d, title))
+    else:
+        print(summary_table(capture, kube))
+        print(f"\nrendered {len(files)} files to {out} in {render_seconds:.2f}s; validated against k8s {', '.join(versions)} in {validate_seconds:.2f}s")
+        for w in warnings:
+            print(f"warning: {w}")
+        for f in findings:
+            print(f"invalid: {f.line()}")
+        for line in policy_lines:
+            print(line)
+        for title, d in diffs:
+            print(f"\n== {title}")
+            print(format_text(d), end="")
+    return EXIT_INVALID if findings or policy_failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

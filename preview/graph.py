@@ -1,0 +1,110 @@
+"""The stack as a picture: components and their objects, and who talks to whom on which port.
+
+Traffic edges come from what the stack declares, not from a hand-drawn list:
+NetworkPolicy rules and Ingress backends on Kubernetes, networks and the proxy's
+upstreams on Docker.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+from preview.engine import Capture
+from preview.render import Manifest
+
+
+def _id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def _workload_of(manifests: list[Manifest], match: dict[str, str]) -> str | None:
+    for m in manifests:
+        if m.kind in ("Deployment", "StatefulSet"):
+            labels = m.obj["spec"]["template"]["metadata"].get("labels", {})
+            if match and all(labels.get(k) == v for k, v in match.items()):
+                return f"{m.kind}/{m.name}"
+    return None
+
+
+def traffic_edges(manifests: list[Manifest]) -> list[tuple[str, str, str]]:
+    """(from, to, port label) for every allowed flow."""
+    edges: set[tuple[str, str, str]] = set()
+    services = {m.name: m for m in manifests if m.kind == "Service"}
+    for m in manifests:
+        if m.kind == "Ingress":
+            for rule in m.obj["spec"].get("rules", []):
+                for p in rule.get("http", {}).get("paths", []):
+                    svc = p["backend"]["service"]["name"]
+                    edges.add((f"Ingress/{m.name}", f"Service/{svc}", f"{rule.get('host', '*')}{p['path']}"))
+                    target = services.get(svc)
+                    if target:
+                        workload = _workload_of(manifests, target.obj["spec"].get("selector", {}))
+                        if workload:
+                            edges.add((f"Service/{svc}", workload, "http"))
+        if m.kind != "NetworkPolicy":
+            continue
+        spec = m.obj["spec"]
+        selected = spec.get("podSelector", {}).get("matchLabels", {})
+        source = _workload_of(manifests, selected) if selected else "all pods"
+        if source is None:
+            continue
+        for rule in spec.get("egress", []):
+            ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in rule.get("ports", [])) or "any"
+            for peer in rule.get("to", []):
+                if "ipBlock" in peer:
+                    target = f"external {peer['ipBlock']['cidr']}"
+                elif "podSelector" in peer and "namespaceSelector" not in peer:
+                    target = _workload_of(manifests, peer["podSelector"].get("matchLabels", {})) or "pods"
+                else:
+                    ns = peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name", "other namespace")
+                    target = f"namespace {ns}"
+                edges.add((source, target, ports))
+        for rule in spec.get("ingress", []):
+            ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in rule.get("ports", [])) or "any"
+            for peer in rule.get("from", []):
+                if "namespaceSelector" in peer:
+                    ns = peer["namespaceSelector"].get("matchLabels", {}).get("kubernetes.io/metadata.name", "other namespace")
+                    edges.add((f"namespace {ns}", source, ports))
+    return sorted(edges)
+
+
+def mermaid(capture: Capture, manifests: list[Manifest], edges: list[tuple[str, str, str]] | None = None) -> str:
+    by_urn = {r.urn: r for r in capture.resources}
+    groups: dict[str, list[str]] = defaultdict(list)
+    for m in manifests:
+        parent = by_urn.get(m.resource.parent)
+        groups[f"{parent.type.split(':')[-1]} {parent.name}" if parent else "stack"].append(f"{m.kind}/{m.name}")
+    lines = ["flowchart LR"]
+    for group in sorted(groups):
+        lines.append(f'  subgraph {_id(group)}["{group}"]')
+        lines += [f'    {_id(node)}["{node}"]' for node in sorted(groups[group])]
+        lines.append("  end")
+    known = {node for nodes in groups.values() for node in nodes}
+    edges = traffic_edges(manifests) if edges is None else edges
+    for src, dst, label in edges:
+        for node in (src, dst):
+            if node not in known:
+                lines.append(f'  {_id(node)}(["{node}"])')
+                known.add(node)
+        lines.append(f'  {_id(src)} -->|"{label}"| {_id(dst)}')
+    return "\n".join(lines) + "\n"
+
+
+def graph_markdown(title: str, diagram: str) -> str:
+    return f"# {title}\n\n```mermaid\n{diagram}```\n"
+
+
+def write_svg(diagram_edges: list[tuple[str, str, str]], path: Path) -> bool:
+    """An SVG of the traffic graph when Graphviz's `dot` is installed; skipped (False) otherwise."""
+    dot = shutil.which("dot")
+    if not dot:
+        return False
+    body = ["digraph stack {", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"]
+    body += [f'  "{s}" -> "{d}" [label="{label}"];' for s, d, label in diagram_edges]
+    body.append("}")
+    result = subprocess.run([dot, "-Tsvg", "-o", str(path)], input="\n".join(body), text=True, capture_output=True)
+    return result.returncode == 0

@@ -1,0 +1,126 @@
+"""Turn a capture into files: Kubernetes manifests and resources.json, byte-identical run to run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from preview.engine import REDACTED, Capture, CapturedResource
+
+# Apply order: the namespace first, then config and secrets, then workloads, then the rest.
+KIND_ORDER = [
+    "Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "ConfigMap", "Secret",
+    "PersistentVolumeClaim", "StatefulSet", "Deployment", "Service", "HorizontalPodAutoscaler",
+    "PodDisruptionBudget", "NetworkPolicy", "Ingress",
+]
+
+
+@dataclass
+class Manifest:
+    file: str                 # path relative to the output dir
+    obj: dict[str, Any]
+    resource: CapturedResource
+
+    @property
+    def kind(self) -> str:
+        return self.obj["kind"]
+
+    @property
+    def name(self) -> str:
+        return self.obj["metadata"]["name"]
+
+    @property
+    def namespace(self) -> str:
+        return self.obj["metadata"].get("namespace", "")
+
+
+def is_kubernetes_object(r: CapturedResource) -> bool:
+    return r.custom and r.type.startswith("kubernetes:") and "kind" in r.inputs
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _redact_secret(obj: dict[str, Any], raw: dict[str, Any]) -> None:
+    """Keep a Secret's keys, never its values: kubectl-applicable, nothing leaked."""
+    for field in ("stringData", "data"):
+        if field in raw and isinstance(raw[field], dict):
+            obj[field] = {k: REDACTED for k in raw[field]}
+
+
+def kubernetes_object(r: CapturedResource) -> dict[str, Any]:
+    obj = json.loads(json.dumps(r.inputs))  # deep copy of plain data
+    if obj.get("kind") == "Secret":
+        _redact_secret(obj, r.raw_inputs)
+    metadata = obj.setdefault("metadata", {})
+    metadata.setdefault("name", r.name)
+    if obj["kind"] != "Namespace":
+        # The provider applies namespaced objects to `default` when unset; say so explicitly.
+        metadata.setdefault("namespace", "default")
+    ordered: dict[str, Any] = {"apiVersion": obj.pop("apiVersion"), "kind": obj.pop("kind"), "metadata": _sorted(obj.pop("metadata"))}
+    ordered.update(_sorted(obj))
+    return ordered
+
+
+def _order_key(m: tuple[dict[str, Any], CapturedResource]) -> tuple:
+    obj = m[0]
+    kind = obj["kind"]
+    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    return rank, kind, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def manifests(capture: Capture) -> list[Manifest]:
+    objects = sorted(((kubernetes_object(r), r) for r in capture.resources if is_kubernetes_object(r)), key=_order_key)
+    result = []
+    for index, (obj, r) in enumerate(objects, start=1):
+        file = f"kubernetes/{index:03d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+        result.append(Manifest(file, obj, r))
+    return result
+
+
+def dump_yaml(obj: Any) -> str:
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=120)
+
+
+def resources_document(capture: Capture) -> dict[str, Any]:
+    """Every registered resource (secrets redacted): the input of policy runs and diffs."""
+    items = []
+    for r in sorted(capture.resources, key=lambda r: r.urn):
+        inputs = r.inputs
+        if r.type == "kubernetes:core/v1:Secret":
+            inputs = kubernetes_object(r)
+        items.append({
+            "urn": r.urn, "type": r.type, "name": r.name, "custom": r.custom,
+            "parent": r.parent, "dependencies": r.dependencies, "provider": r.provider,
+            "protect": r.protect, "retainOnDelete": r.retain_on_delete,
+            "inputs": inputs, "secretPaths": r.secret_paths,
+        })
+    return {"project": capture.project, "stack": capture.stack, "outputs": capture.outputs, "resources": items}
+
+
+def write_files(out: Path, files: dict[str, str]) -> None:
+    """Replace the output dir's generated files with exactly these (no stale manifest survives)."""
+    for sub in ("kubernetes",):
+        stale = out / sub
+        if stale.is_dir():
+            for f in stale.glob("*.yaml"):
+                f.unlink()
+    for rel, text in files.items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def render_files(capture: Capture) -> dict[str, str]:
+    files = {m.file: dump_yaml(m.obj) for m in manifests(capture)}
+    files["resources.json"] = json.dumps(resources_document(capture), indent=2, sort_keys=True) + "\n"
+    return files

@@ -1,0 +1,136 @@
+"""The typed stack config: every bad key reported at once, by path, before any resource exists."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import ConfigError, StackConfig, parse_stack_config, quantity_value, split_image
+from preview.engine import ProgramError
+from tests.conftest import ROOT, capture_with, stack_file
+
+
+def svc(cfg, i=0):
+    return cfg["agent-platform:services"][i]
+
+
+def set_in(path, value):
+    """A mutation that sets cfg[key][a][b]... = value."""
+    def mutate(cfg):
+        node = cfg
+        for part in path[:-1]:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
+        node[path[-1]] = value
+    return mutate
+
+
+SERVICES = "agent-platform:services"
+
+BAD_CONFIGS = [
+    # (stack, mutation, expected message fragment)
+    ("prod", set_in([SERVICES, 1, "autoscaling", "minReplicas"], 12),
+     "agent-platform:services[1].autoscaling.minReplicas: must be <= maxReplicas (12 > 10)"),
+    ("prod", set_in([SERVICES, 0, "pdb"], {"minAvailable": 3}),
+     "agent-platform:services[0].pdb.minAvailable: must be < autoscaling.minReplicas (3 >= 3)"),
+    ("dev", set_in([SERVICES, 0, "pdb"], {"enabled": True, "minAvailable": 1}),
+     "agent-platform:services[0].pdb.minAvailable: must be < replicas (1 >= 1)"),
+    ("dev", set_in([SERVICES, 0, "image"], "registry.example.com/agents/agent-api:latest"),
+     "agent-platform:services[0].image: must not use the mutable tag `latest`"),
+    ("dev", set_in([SERVICES, 0, "image"], "registry.example.com/agents/agent-api"),
+     "agent-platform:services[0].image: must carry a tag or a digest"),
+    ("dev", set_in([SERVICES, 0, "port"], 70000), "agent-platform:services[0].port: Input should be less than or equal to 65535"),
+    ("dev", set_in([SERVICES, 0, "resources", "limits", "memory"], "lots"),
+     "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity"),
+    ("dev", set_in([SERVICES, 0, "resources", "requests", "cpu"], "2"),
+     "agent-platform:services[0].resources.requests.cpu: must be <= limits.cpu (2 > 500m)"),
+    ("dev", set_in(["agent-platform:ingress", "host"], "Agents_Dev.example.com"),
+     "agent-platform:ingress.host: must be a lowercase DNS name"),
+    ("dev", set_in([SERVICES, 0, "replicaz"], 2), "agent-platform:services[0].replicaz: unknown key"),
+    ("dev", set_in(["agent-platform:colour"], "blue"), "agent-platform:colour: unknown key"),
+    ("dev", set_in([SERVICES, 0, "kind"], "DaemonSet"), "agent-platform:services[0].kind: Input should be 'Deployment' or 'StatefulSet'"),
+    ("dev", set_in([SERVICES, 0, "persistence"], {"enabled": True}),
+     "agent-platform:services[0].persistence.enabled: per-pod volumes need kind: StatefulSet"),
+    ("dev", set_in([SERVICES, 0, "env", "DATABASE_URL"], "postgresql://x"),
+     "agent-platform:services[0].env.DATABASE_URL: is set by the platform"),
+    ("dev", set_in(["agent-platform:redis", "maxmemory"], "512Mi"),
+     "agent-platform:redis.maxmemory: must be below resources.limits.memory"),
+    ("dev", set_in(["agent-platform:postgres", "mode"], "external"),
+     "agent-platform:postgres.externalUrlKey: is required when mode is external"),
+    ("dev", set_in(["agent-platform:namespace", "name"], "default"), "agent-platform:namespace.name: must not be the system namespace"),
+    ("dev", set_in([SERVICES, 1, "name"], "agent-api"), "agent-platform:services[1].name: duplicate service name"),
+    ("dev", set_in([SERVICES, 0, "drain"], {"preStopSeconds": 30, "terminationGraceSeconds": 20}),
+     "agent-platform:services[0].drain.terminationGraceSeconds: must exceed preStopSeconds"),
+    ("dev", set_in([SERVICES, 0, "probes", "readiness"], {"path": "/healthz", "periodSeconds": 10, "failureThreshold": 3}),
+     "agent-platform:services[0].probes.readiness: must differ from liveness"),
+    ("dev", set_in(["agent-platform:ingress", "tls"], {"mode": "certManager"}),
+     "agent-platform:ingress.tls.clusterIssuer: is required when mode is certManager"),
+    ("dev", lambda cfg: cfg.pop("agent-platform:kubernetes"), "agent-platform:kubernetes: is required when platform is kubernetes"),
+    ("dev", set_in(["agent-platform:environment"], None), "agent-platform:environment:"),
+]
+
+
+@pytest.mark.parametrize("stack,mutate,message", BAD_CONFIGS, ids=[m for _, _, m in BAD_CONFIGS])
+def test_bad_config_is_rejected_by_key_before_any_resource(tmp_path, stack, mutate, message):
+    with pytest.raises(ProgramError) as info:
+        capture_with(tmp_path, stack, mutate)
+    text = str(info.value)
+    assert text.startswith(f"Pulumi.{stack}.yaml: ")
+    assert message in text
+    assert "Traceback" not in text
+    assert info.value.registered == 0, "a resource was registered before validation finished"
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    def many(cfg):
+        svc(cfg)["port"] = 0
+        svc(cfg, 1)["image"] = "x:latest"
+        cfg["agent-platform:ingress"]["host"] = "UPPER"
+
+    with pytest.raises(ProgramError) as info:
+        capture_with(tmp_path, "dev", many)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith("Pulumi.dev.yaml: agent-platform:") for line in lines)
+
+
+def test_secret_env_key_must_be_set_as_a_secret(tmp_path):
+    # A plain (non-secret) value for a key named by secretEnv is refused.
+    with pytest.raises(ProgramError) as info:
+        capture_with(tmp_path, "dev", set_in(["agent-platform:openaiApiKey"], "sk-plaintext"))
+    assert "agent-platform:openaiApiKey: must be a secret" in str(info.value)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stack_files_parse(stack):
+    values = {k.split(":", 1)[1]: v for k, v in stack_file(stack)["config"].items()}
+    config = parse_stack_config(values)
+    assert isinstance(config, StackConfig)
+    assert config.environment == stack
+    assert config.secret_keys() == ["langsmithApiKey", "openaiApiKey"]
+
+
+def test_prod_relies_on_secure_defaults_dev_relaxes_them_explicitly():
+    prod = parse_stack_config({k.split(":", 1)[1]: v for k, v in stack_file("prod")["config"].items()})
+    dev = parse_stack_config({k.split(":", 1)[1]: v for k, v in stack_file("dev")["config"].items()})
+    assert prod.availability.topology_spread and prod.postgres.protect and prod.services[0].autoscaling.enabled
+    assert not dev.availability.topology_spread and not dev.postgres.protect and not dev.services[0].autoscaling.enabled
+    # Every relaxation in dev says why, in a comment on or above its line.
+    lines = (ROOT / "Pulumi.dev.yaml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().endswith("false") or "false  #" in line or "false   #" in line:
+            assert "#" in line or lines[i - 1].strip().startswith("#"), line
+
+
+def test_quantities_and_images():
+    assert quantity_value("500m") == 0.5
+    assert quantity_value("1Gi") == 2**30
+    assert quantity_value("2e3") == 2000
+    with pytest.raises(ValueError):
+        quantity_value("1GB")
+    assert split_image("reg:5000/a/b:1.2@sha256:" + "a" * 64) == ("reg:5000/a/b", "1.2", "sha256:" + "a" * 64)
+    assert split_image("reg:5000/a/b") == ("reg:5000/a/b", None, None)
+
+
+def test_config_error_lines_name_the_source():
+    with pytest.raises(ConfigError) as info:
+        parse_stack_config({"environment": "dev", "services": []}, "Pulumi.x.yaml")
+    assert str(info.value) == "Pulumi.x.yaml: agent-platform:services: List should have at least 1 item after validation, not 0"

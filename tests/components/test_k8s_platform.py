@@ -1,0 +1,323 @@
+"""The Kubernetes stack as the real program declares it for the shipped dev and prod stack files."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+import yaml
+
+from preview.render import render_files
+from tests.conftest import ROOT, capture_with, objects, shipped
+
+COMMON = {
+    ("Namespace", "agents-{env}"), ("ResourceQuota", "quota"), ("LimitRange", "limits"),
+    ("NetworkPolicy", "default-deny"), ("NetworkPolicy", "allow-dns"),
+    ("ServiceAccount", "agent-api"), ("ConfigMap", "agent-api"), ("Secret", "agent-api"),
+    ("Deployment", "agent-api"), ("Service", "agent-api"), ("NetworkPolicy", "agent-api"),
+    ("ServiceAccount", "agent-runner"), ("ConfigMap", "agent-runner"), ("Secret", "agent-runner"),
+    ("StatefulSet", "agent-runner"), ("Service", "agent-runner"), ("Service", "agent-runner-headless"),
+    ("NetworkPolicy", "agent-runner"),
+    ("Secret", "postgres-connection"), ("StatefulSet", "postgres"), ("Service", "postgres"), ("NetworkPolicy", "postgres"),
+    ("Secret", "redis-connection"), ("StatefulSet", "redis"), ("Service", "redis"), ("NetworkPolicy", "redis"),
+    ("Ingress", "agent-platform"),
+}
+PROD_ONLY = {
+    ("HorizontalPodAutoscaler", "agent-api"), ("PodDisruptionBudget", "agent-api"),
+    ("HorizontalPodAutoscaler", "agent-runner"), ("PodDisruptionBudget", "agent-runner"),
+}
+
+
+def expected(env: str) -> set[tuple[str, str]]:
+    base = {(k, n.format(env=env)) for k, n in COMMON}
+    return base | PROD_ONLY if env == "prod" else base
+
+
+def workloads(objs):
+    return {key: o for key, o in objs.items() if key[0] in ("Deployment", "StatefulSet")}
+
+
+def agent_workloads(objs):
+    return {key: o for key, o in workloads(objs).items() if key[1].startswith("agent-")}
+
+
+def test_exact_object_set(stack, capture):
+    assert set(objects(capture)) == expected(stack)
+
+
+def test_component_tree_and_type_tokens(capture):
+    types = {r.type for r in capture.resources if not r.custom}
+    assert types == {"agent-platform:k8s:AgentPlatform", "agent-platform:k8s:AgentNamespace", "agent-platform:k8s:AgentService",
+                     "agent-platform:k8s:Postgres", "agent-platform:k8s:Redis", "agent-platform:k8s:AgentIngress"}
+    components = {r.urn for r in capture.resources if not r.custom}
+    for r in capture.resources:
+        if r.custom and r.type.startswith("kubernetes:"):
+            assert r.parent in components, f"{r.type} {r.name} is not a child of a component"
+
+
+def test_every_kubernetes_object_uses_the_explicit_provider(stack, capture):
+    provider = capture.get("pulumi:providers:kubernetes", "cluster")
+    assert provider.inputs["context"] == f"{stack}-cluster"
+    for r in capture.resources:
+        if r.custom and r.type.startswith("kubernetes:"):
+            assert r.provider == provider.name + "-provider-id", (r.type, r.name)
+
+
+def test_namespace_pod_security_and_quota(stack, capture):
+    objs = objects(capture)
+    ns = objs[("Namespace", f"agents-{stack}")]
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert ns["metadata"]["labels"]["app.kubernetes.io/part-of"] == "agent-platform"
+    hard = objs[("ResourceQuota", "quota")]["spec"]["hard"]
+    assert {"requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods"} <= set(hard)
+    assert hard["services.loadbalancers"] == "0"
+    for (kind, _), obj in objs.items():
+        if kind != "Namespace":
+            assert obj["metadata"]["namespace"] == f"agents-{stack}"
+
+
+def test_probes_are_distinct_and_follow_the_app_contract(capture):
+    for key, obj in agent_workloads(objects(capture)).items():
+        c = obj["spec"]["template"]["spec"]["containers"][0]
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", key
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz", key
+        assert "startupProbe" in c, key
+        probes = [json.dumps(c[p], sort_keys=True) for p in ("livenessProbe", "readinessProbe", "startupProbe")]
+        assert len(set(probes)) == 3, key
+
+
+def test_datastore_probes_use_native_checks(capture):
+    objs = objects(capture)
+    pg = objs[("StatefulSet", "postgres")]["spec"]["template"]["spec"]["containers"][0]
+    assert pg["readinessProbe"]["exec"]["command"][0] == "pg_isready"
+    assert pg["livenessProbe"] != pg["readinessProbe"]
+    redis = objs[("StatefulSet", "redis")]["spec"]["template"]["spec"]["containers"][0]
+    assert "redis-cli" in " ".join(redis["readinessProbe"]["exec"]["command"])
+
+
+def test_restricted_security_context_everywhere(capture):
+    for key, obj in workloads(objects(capture)).items():
+        spec = obj["spec"]["template"]["spec"]
+        psc = spec["securityContext"]
+        assert psc["runAsNonRoot"] is True and psc["runAsUser"] >= 10000 and psc["runAsGroup"] >= 10000, key
+        assert psc["seccompProfile"]["type"] == "RuntimeDefault", key
+        assert spec["automountServiceAccountToken"] is False, key
+        for c in spec["containers"]:
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, key
+            assert sc["readOnlyRootFilesystem"] is True, key
+            assert sc["capabilities"]["drop"] == ["ALL"], key
+            assert sc["runAsUser"] >= 10000, key
+            assert set(c["resources"]["requests"]) == {"cpu", "memory"} == set(c["resources"]["limits"]), key
+            assert any(m["mountPath"] == "/tmp" for m in c["volumeMounts"]), key
+
+
+def test_service_accounts_do_not_mount_tokens(capture):
+    for (kind, name), obj in objects(capture).items():
+        if kind == "ServiceAccount":
+            assert obj["automountServiceAccountToken"] is False, name
+
+
+def test_rolling_update_never_drops_below_capacity(capture):
+    deploy = objects(capture)[("Deployment", "agent-api")]
+    assert deploy["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+def test_graceful_drain(stack, capture):
+    for key, obj in agent_workloads(objects(capture)).items():
+        spec = obj["spec"]["template"]["spec"]
+        c = spec["containers"][0]
+        sleep = int(c["lifecycle"]["preStop"]["exec"]["command"][1])
+        assert sleep > 0 and spec["terminationGracePeriodSeconds"] > sleep, key
+    if stack == "prod":
+        api = objects(capture)[("Deployment", "agent-api")]["spec"]["template"]["spec"]
+        assert api["terminationGracePeriodSeconds"] >= 300  # streamed agent runs
+
+
+def test_hpa_owns_replicas_in_prod_fixed_replicas_in_dev(stack, capture):
+    objs = objects(capture)
+    for name, kind in (("agent-api", "Deployment"), ("agent-runner", "StatefulSet")):
+        workload = objs[(kind, name)]
+        if stack == "prod":
+            assert "replicas" not in workload["spec"], name
+            hpa = objs[("HorizontalPodAutoscaler", name)]["spec"]
+            assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": kind, "name": name}
+            assert hpa["minReplicas"] >= 3 and hpa["maxReplicas"] > hpa["minReplicas"]
+            assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
+            assert {m["resource"]["name"] for m in hpa["metrics"]} >= {"cpu"}
+        else:
+            assert workload["spec"]["replicas"] == 1
+            assert ("HorizontalPodAutoscaler", name) not in objs
+
+
+def test_pdb_allows_a_disruption_at_the_hpa_minimum(capture):
+    objs = objects(capture)
+    for (kind, name), pdb in objs.items():
+        if kind != "PodDisruptionBudget":
+            continue
+        hpa = objs[("HorizontalPodAutoscaler", name)]["spec"]
+        spec = pdb["spec"]
+        if "minAvailable" in spec:
+            assert spec["minAvailable"] < hpa["minReplicas"]
+        else:
+            assert spec["maxUnavailable"] >= 1
+        workload = objs.get(("Deployment", name)) or objs[("StatefulSet", name)]
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert spec["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_topology_spread_and_anti_affinity_only_where_configured(stack, capture):
+    for key, obj in agent_workloads(objects(capture)).items():
+        spec = obj["spec"]["template"]["spec"]
+        if stack == "prod":
+            assert spec["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone", key
+            term = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+            assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname", key
+        else:
+            assert "topologySpreadConstraints" not in spec and "affinity" not in spec, key
+
+
+def test_connection_urls_reach_the_app_through_secret_refs(capture):
+    for key, obj in agent_workloads(objects(capture)).items():
+        env = {e["name"]: e for e in obj["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "postgres-connection", "key": "DATABASE_URL"}, key
+        assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "redis-connection", "key": "REDIS_URL"}, key
+        assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == key[1]
+        assert all("value" not in e for e in env.values()), key
+
+
+def test_secrets_stay_pulumi_secrets(capture):
+    for r in capture.resources:
+        if r.type == "kubernetes:core/v1:Secret":
+            assert r.secret_paths == ["stringData"], r.name
+    pw = capture.get("kubernetes:core/v1:Secret", "postgres-connection").raw_inputs["stringData"]
+    assert pw["DATABASE_URL"].startswith("postgresql://agent:") and pw["password"] in pw["DATABASE_URL"]
+    # A ConfigMap holds no secret input.
+    for r in capture.by_type("kubernetes:core/v1:ConfigMap"):
+        assert r.secret_paths == []
+
+
+def test_no_secret_value_in_rendered_files_or_outputs(capture):
+    files = render_files(capture)
+    assert capture.secret_values, "the mocks saw no secret at all"
+    text = "\n".join(files.values()) + json.dumps(capture.outputs)
+    for value in capture.secret_values:
+        if len(value) >= 8:
+            assert value not in text
+
+
+def test_config_change_rolls_the_pods(tmp_path):
+    before = objects(shipped("dev"))[("Deployment", "agent-api")]
+
+    def bump(cfg):
+        cfg["agent-platform:services"][0]["env"]["LOG_LEVEL"] = "info"
+
+    after = objects(capture_with(tmp_path, "dev", bump))[("Deployment", "agent-api")]
+    key = "checksum/config"
+    assert before["spec"]["template"]["metadata"]["annotations"][key] != after["spec"]["template"]["metadata"]["annotations"][key]
+
+
+def test_network_policies_are_least_privilege(stack, capture):
+    objs = objects(capture)
+    deny = objs[("NetworkPolicy", "default-deny")]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    dns = objs[("NetworkPolicy", "allow-dns")]["spec"]["egress"][0]
+    assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
+
+    api = objs[("NetworkPolicy", "agent-api")]["spec"]
+    assert api["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "agent-api"
+    assert api["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
+    assert api["ingress"][0]["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    egress = {(json.dumps(r["to"], sort_keys=True), tuple(p["port"] for p in r["ports"])) for r in api["egress"]}
+    ports = sorted(p for _, ps in egress for p in ps)
+    assert ports == [443, 5432, 6379]
+    # The runner is not exposed: nothing may reach it.
+    assert objs[("NetworkPolicy", "agent-runner")]["spec"]["ingress"] == []
+
+    for store, port in (("postgres", 5432), ("redis", 6379)):
+        spec = objs[("NetworkPolicy", store)]["spec"]
+        assert spec["policyTypes"] == ["Ingress", "Egress"] and "egress" not in spec
+        rule = spec["ingress"][0]
+        label = f"agent-platform.io/client-of-{store}"
+        assert rule["from"] == [{"podSelector": {"matchLabels": {label: "true"}}}]
+        assert rule["ports"] == [{"port": port, "protocol": "TCP"}]
+        for key, obj in agent_workloads(objs).items():
+            assert obj["spec"]["template"]["metadata"]["labels"][label] == "true", key
+
+
+def test_ingress_tls_and_streaming_annotations(stack, capture):
+    ing = objects(capture)[("Ingress", "agent-platform")]
+    ann = ing["metadata"]["annotations"]
+    assert int(ann["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+    assert int(ann["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+    assert ann["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert ann["nginx.ingress.kubernetes.io/proxy-body-size"] == "50m"
+    assert ann["cert-manager.io/cluster-issuer"] == ("letsencrypt" if stack == "prod" else "letsencrypt-staging")
+    host = "agents.example.com" if stack == "prod" else "agents.dev.example.com"
+    assert ing["spec"]["tls"] == [{"hosts": [host], "secretName": "agent-platform-tls"}]
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    paths = ing["spec"]["rules"][0]["http"]["paths"]
+    assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [("/", "agent-api")]
+    assert capture.outputs["ingressUrl"] == f"https://{host}"
+
+
+def test_postgres_and_redis_in_cluster(stack, capture):
+    objs = objects(capture)
+    pg = objs[("StatefulSet", "postgres")]["spec"]
+    assert pg["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert pg["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == ("100Gi" if stack == "prod" else "2Gi")
+    assert "@sha256:" in pg["template"]["spec"]["containers"][0]["image"]
+    assert objs[("Service", "postgres")]["spec"]["clusterIP"] == "None"
+    args = objs[("StatefulSet", "redis")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    opts = dict(zip(args[::2], args[1::2]))
+    assert opts["--appendonly"] == "yes" and opts["--maxmemory-policy"] == "allkeys-lru"
+    assert int(opts["--maxmemory"]) == (1536 if stack == "prod" else 96) * 2**20
+    assert opts["--requirepass"] == "$(REDIS_PASSWORD)"
+    redis_claims = objs[("StatefulSet", "redis")]["spec"].get("volumeClaimTemplates")
+    assert bool(redis_claims) is (stack == "prod")  # dev: a disposable cache
+
+
+def test_data_is_protected_in_prod_only(stack, capture):
+    for name, typ in (("postgres", "kubernetes:apps/v1:StatefulSet"), ("postgres-connection", "kubernetes:core/v1:Secret"),
+                      ("redis", "kubernetes:apps/v1:StatefulSet")):
+        r = capture.get(typ, name)
+        assert r.protect is (stack == "prod") and r.retain_on_delete is (stack == "prod"), name
+    assert capture.get("random:index/randomPassword:RandomPassword", "postgres-password").protect is (stack == "prod")
+    assert capture.get("kubernetes:apps/v1:Deployment", "agent-api").protect is False
+
+
+def test_outputs_are_plain_and_secret_free(stack, capture):
+    out = capture.outputs
+    assert out["namespace"] == f"agents-{stack}"
+    assert out["services"] == ["agent-api", "agent-runner"]
+    assert out["postgresHost"] == f"postgres.agents-{stack}.svc.cluster.local"
+    assert "[secret]" not in json.dumps(out)
+
+
+def test_external_datastore_declares_only_its_secret(tmp_path):
+    def external(cfg):
+        cfg["agent-platform:postgres"] = {"mode": "external", "externalUrlKey": "postgresUrl"}
+
+    cap = capture_with(tmp_path, "dev", external)
+    objs = objects(cap)
+    assert ("StatefulSet", "postgres") not in objs and ("Service", "postgres") not in objs
+    secret = cap.get("kubernetes:core/v1:Secret", "postgres-connection")
+    assert secret.secret_paths == ["stringData"] and "DATABASE_URL" in secret.raw_inputs["stringData"]
+    # Egress to an external database comes from network.egress, not a pod selector.
+    api = objs[("NetworkPolicy", "agent-api")]["spec"]["egress"]
+    assert all("podSelector" not in peer for r in api for peer in r["to"] if r["ports"][0]["port"] == 5432)
+
+
+def test_pulumi_yaml_matches_the_project_schema():
+    schema = json.loads((ROOT.parent / "shared" / "schemas" / "pulumi-project.schema.json").read_text())
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    jsonschema.validate(project, schema)
+    assert project["name"] == "agent-platform"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_no_secret_value_committed_in_stack_files(stack_name):
+    raw = (ROOT / f"Pulumi.{stack_name}.yaml").read_text()
+    assert "secure:" not in raw and "encryptionsalt" not in raw
