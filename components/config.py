@@ -230,10 +230,10 @@ class PodsMetric(Model):
 
 class Probe(Model):
     path: str = Field(pattern=r"^/", description="HTTP path.")
-    initial_delay_seconds: int = Field(0, ge=0)
-    period_seconds: int = Field(10, ge=1)
-    timeout_seconds: int = Field(2, ge=1)
-    failure_threshold: int = Field(3, ge=1)
+    initial_delay_seconds: int = Field(0, ge=0, description="Wait before the first check.")
+    period_seconds: int = Field(10, ge=1, description="Seconds between checks.")
+    timeout_seconds: int = Field(2, ge=1, description="Seconds before a check counts as failed.")
+    failure_threshold: int = Field(3, ge=1, description="Consecutive failures before acting.")
 
 
 class Probes(Model):

@@ -1,0 +1,89 @@
+"""Generate the README's config reference from the typed model (the single source of truth).
+
+`python -m components.config_reference` prints it; `--write` replaces the section
+of README.md between the config-reference markers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined, to_jsonable_python
+
+from components.config import PROJECT, StackConfig
+
+START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+
+
+def _model_of(annotation) -> type[BaseModel] | None:
+    """The model inside Optional[...] / list[...] / Annotated[...], if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found:
+            return found
+    return None
+
+
+def _type_name(annotation) -> str:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " or ".join(f"`{a}`" for a in args)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args if a is not type(None))
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        return f"map of {_type_name(args[0])} to {_type_name(args[1])}"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _default(field) -> str:
+    if field.default is PydanticUndefined:
+        return "required"
+    value = field.default
+    if isinstance(value, BaseModel):
+        return "see below"
+    return f"`{json.dumps(to_jsonable_python(value, by_alias=True))}`"
+
+
+def rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]]:
+    out = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        nested = _model_of(field.annotation)
+        is_list = typing.get_origin(field.annotation) is list
+        out.append((key, "list of objects" if is_list and nested else ("object" if nested else _type_name(field.annotation)),
+                    _default(field), (field.description or "").replace("|", "\\|")))
+        if nested:
+            out += rows(nested, f"{key}[].") if is_list else rows(nested, f"{key}.")
+    return out
+
+
+def reference() -> str:
+    lines = ["| key | type | default | description |", "| --- | --- | --- | --- |"]
+    for key, typ, default, description in rows(StackConfig, f"{PROJECT}:"):
+        lines.append(f"| `{key}` | {typ} | {default} | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(path: Path) -> None:
+    text = path.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    path.write_text(f"{head}{START}\n{reference()}{END}{tail}")
+
+
+if __name__ == "__main__":
+    if "--write" in sys.argv:
+        write_readme(Path(__file__).resolve().parent.parent / "README.md")
+    else:
+        sys.stdout.write(reference())

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up on a fresh machine: ./venv with the pinned program,
+# test and tool dependencies, and ./.venv-checkov with Checkov. Quiet when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+if [ ! -x venv/bin/python ]; then "$PYTHON" -m venv venv; fi
+want=$(stamp requirements.txt requirements-dev.txt policies/requirements.txt)
+if [ "$(cat venv/.installed 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing pinned requirements into ./venv" >&2
+  venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  echo "$want" > venv/.installed
+fi
+
+if [ ! -x .venv-checkov/bin/python ]; then "$PYTHON" -m venv .venv-checkov; fi
+want=$(stamp requirements-checkov.txt)
+if [ "$(cat .venv-checkov/.installed 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Checkov into ./.venv-checkov" >&2
+  .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+  echo "$want" > .venv-checkov/.installed
+fi
