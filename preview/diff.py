@@ -91,7 +91,8 @@ def render_at_revision(repo: Path, rev: str, stack: str) -> dict[str, str]:
             if not (worktree / f"Pulumi.{stack}.yaml").exists():
                 return {}  # the stack did not exist yet: everything is added
             # The revision's own program and preview (this one's preview if it had none).
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(worktree), str(repo)]))
+            this_preview = Path(__file__).resolve().parents[1]
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(worktree), str(this_preview)]))
             run = subprocess.run(
                 [sys.executable, "-m", "preview", stack, "--out", str(out), "--render-only"],
                 cwd=worktree, env=env, capture_output=True, text=True)
