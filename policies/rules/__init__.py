@@ -1,0 +1,15 @@
+"""Every rule of the agent-platform pack, in one list (importing this starts no server)."""
+
+from __future__ import annotations
+
+from policies.rules import availability, data, docker, hygiene, network, secrets, workload
+from policies.rules.base import Rule
+
+ALL_RULES: list[Rule] = [
+    value
+    for module in (workload, secrets, availability, network, hygiene, data, docker)
+    for value in vars(module).values()
+    if isinstance(value, Rule)
+]
+RULES_BY_NAME = {r.name: r for r in ALL_RULES}
+assert len(RULES_BY_NAME) == len(ALL_RULES), "duplicate rule names"

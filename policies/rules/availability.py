@@ -1,0 +1,112 @@
+"""Availability: enough replicas, budgets that allow drains, rollouts that keep capacity, spread."""
+
+from __future__ import annotations
+
+from policies.rules.base import Example, Resource, resource_rule, stack_rule
+from policies.rules.k8s import DELETE, DEPLOYMENT, HPA, PDB, SCALABLE, matches, name_of, namespace_of, pod_labels, pod_spec, with_change
+from policies.rules.samples import deployment, hpa, pdb
+
+GOOD = deployment()
+
+
+def res(props: dict, type_: str) -> Resource:
+    return Resource(type_, name_of(props), f"urn:{type_}::{name_of(props)}", props)
+
+
+def _hpa_for(workload: Resource, resources: list[Resource]) -> Resource | None:
+    for r in resources:
+        if r.type == HPA and namespace_of(r.props) == namespace_of(workload.props):
+            ref = r.props.get("spec", {}).get("scaleTargetRef", {})
+            if ref.get("kind") == workload.props.get("kind") and ref.get("name") == name_of(workload.props):
+                return r
+    return None
+
+
+def _min_pods(workload: Resource, resources: list[Resource]) -> int:
+    scaler = _hpa_for(workload, resources)
+    if scaler:
+        return int(scaler.props["spec"].get("minReplicas", 1))
+    return int(workload.props.get("spec", {}).get("replicas", 1))
+
+
+def _workloads(resources: list[Resource]) -> list[Resource]:
+    return [r for r in resources if r.type in SCALABLE]
+
+
+def _is_datastore(r: Resource) -> bool:
+    # Single-instance data stores are exempt from replica rules: they scale by other means.
+    return pod_labels(r.props).get("app.kubernetes.io/component") == "datastore"
+
+
+@stack_rule(
+    "min-replicas", "Workloads run at least `minReplicas` pods (fixed, or the HPA's minimum).", "high",
+    "Raise replicas, or the HPA's minReplicas, to at least the configured minimum.",
+    Example([res(GOOD, DEPLOYMENT), res(hpa(3), HPA)], [res(with_change(GOOD, "spec.replicas", 1), DEPLOYMENT)]),
+    config={"minReplicas": {"type": "integer", "default": 2}}, tags=("availability",))
+def min_replicas(resources, config):
+    for w in _workloads(resources):
+        if _is_datastore(w):
+            continue
+        pods = _min_pods(w, resources)
+        if pods < config["minReplicas"]:
+            yield f"{w.props.get('kind')} {name_of(w.props)}: {pods} pod(s) at minimum, want >= {config['minReplicas']}", w.urn
+
+
+@stack_rule(
+    "pdb-allows-disruption", "Every multi-replica workload has a PodDisruptionBudget that allows at least one disruption at its minimum.",
+    "medium", "Add a PDB with maxUnavailable: 1 (or minAvailable below the HPA minimum).",
+    Example([res(GOOD, DEPLOYMENT), res(hpa(3), HPA), res(pdb(), PDB)],
+            [res(GOOD, DEPLOYMENT), res(hpa(3), HPA), res(pdb(minAvailable=3), PDB)]), tags=("availability",))
+def pdb_allows_disruption(resources, config):
+    budgets = [r for r in resources if r.type == PDB]
+    for w in _workloads(resources):
+        pods = _min_pods(w, resources)
+        if pods < 2:
+            continue
+        mine = [b for b in budgets if namespace_of(b.props) == namespace_of(w.props)
+                and matches(b.props.get("spec", {}).get("selector", {}), pod_labels(w.props))]
+        label = f"{w.props.get('kind')} {name_of(w.props)}"
+        if not mine:
+            yield f"{label}: {pods} replicas and no PodDisruptionBudget", w.urn
+            continue
+        for b in mine:
+            spec = b.props.get("spec", {})
+            if "minAvailable" in spec and isinstance(spec["minAvailable"], int) and spec["minAvailable"] >= pods:
+                yield f"{label}: PDB {name_of(b.props)} minAvailable {spec['minAvailable']} >= minimum pods {pods}: no drain can proceed", b.urn
+            if spec.get("maxUnavailable") == 0:
+                yield f"{label}: PDB {name_of(b.props)} maxUnavailable 0: no drain can proceed", b.urn
+
+
+@stack_rule(
+    "no-replicas-with-hpa", "A workload scaled by an HPA does not also set spec.replicas.", "medium",
+    "Remove spec.replicas: with server-side apply every deploy would reset the autoscaler's choice.",
+    Example([res(GOOD, DEPLOYMENT), res(hpa(3), HPA)], [res(with_change(GOOD, "spec.replicas", 3), DEPLOYMENT), res(hpa(3), HPA)]),
+    tags=("availability",))
+def no_replicas_with_hpa(resources, config):
+    for w in _workloads(resources):
+        if _hpa_for(w, resources) and "replicas" in w.props.get("spec", {}):
+            yield f"{w.props.get('kind')} {name_of(w.props)}: sets spec.replicas but an HPA scales it", w.urn
+
+
+@resource_rule(
+    "rolling-update-keeps-capacity", "Deployments roll out with maxUnavailable 0: capacity never drops during a deploy.", "medium",
+    "Set strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: 1.", (DEPLOYMENT,),
+    Example(GOOD, with_change(GOOD, "spec.strategy.rollingUpdate.maxUnavailable", "25%")), tags=("availability",))
+def rolling_update_keeps_capacity(props, config):
+    strategy = props.get("spec", {}).get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        yield "strategy Recreate stops every pod before starting new ones"
+    elif (strategy.get("rollingUpdate") or {}).get("maxUnavailable") not in (0, "0", "0%"):
+        yield f"rollingUpdate.maxUnavailable is {(strategy.get('rollingUpdate') or {}).get('maxUnavailable', '25% (default)')!r}, want 0"
+
+
+@resource_rule(
+    "spread-across-failure-domains", "Replicated pods spread across zones (topologySpreadConstraints) or nodes (pod anti-affinity).",
+    "medium", "Add a topologySpreadConstraint on topology.kubernetes.io/zone or a podAntiAffinity on kubernetes.io/hostname.",
+    SCALABLE, Example(GOOD, with_change(GOOD, "spec.template.spec.topologySpreadConstraints", DELETE)), tags=("availability",))
+def spread_across_failure_domains(props, config):
+    if pod_labels(props).get("app.kubernetes.io/component") == "datastore":
+        return
+    spec = pod_spec(props)
+    if not spec.get("topologySpreadConstraints") and not (spec.get("affinity") or {}).get("podAntiAffinity"):
+        yield "no topologySpreadConstraints and no podAntiAffinity"

@@ -1,0 +1,61 @@
+"""Rules that keep secrets in Secrets: not in ConfigMaps, not as literal env values."""
+
+from __future__ import annotations
+
+import re
+
+from policies.rules.base import Example, resource_rule
+from policies.rules.k8s import CONFIGMAP, WORKLOADS, containers, with_change
+from policies.rules.samples import deployment
+
+SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|_dsn$|^dsn$)", re.I)
+SECRET_VALUE = re.compile(
+    r"(sk-[A-Za-z0-9_-]{16,}|ghp_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|xox[bp]-[A-Za-z0-9-]{10,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----|[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@)")
+
+CONFIGMAP_GOOD = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api", "namespace": "agents"},
+                  "data": {"LOG_LEVEL": "info", "LLM_MODEL": "gpt-4o-mini"}}
+GOOD = deployment()
+C0 = "spec.template.spec.containers.0"
+
+
+def looks_secret(key: str, value: str) -> str | None:
+    if SECRET_VALUE.search(value or ""):
+        return "its value looks like a credential"
+    if SECRET_NAME.search(key or "") and value:
+        return "its name says it is a secret"
+    return None
+
+
+@resource_rule(
+    "configmap-no-secrets", "ConfigMaps hold no secret-looking keys or values (ConfigMaps are not encrypted or access-controlled like Secrets).",
+    "high", "Move the value to a Secret (secretEnv in the stack config: `pulumi config set --secret`).",
+    (CONFIGMAP,), Example(CONFIGMAP_GOOD, with_change(CONFIGMAP_GOOD, "data.OPENAI_API_KEY", "sk-abcdefghijklmnopqrstuvwx")),
+    tags=("secrets",))
+def configmap_no_secrets(props, config):
+    for key, value in sorted((props.get("data") or {}).items()):
+        why = looks_secret(key, str(value))
+        if why:
+            yield f"ConfigMap key {key}: {why}"
+
+
+@resource_rule(
+    "env-no-literal-secrets", "No credential-looking literal in a container's env values.", "critical",
+    "Replace the literal with valueFrom.secretKeyRef and rotate the exposed credential.",
+    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.env.1.value", "postgresql://agent:hunter2@db:5432/agent")), tags=("secrets",))
+def env_no_literal_secrets(props, config):
+    for c in containers(props):
+        for env in c.get("env") or []:
+            if "value" in env and SECRET_VALUE.search(str(env.get("value") or "")):
+                yield f"container {c.get('name')}: env {env.get('name')} holds a credential-looking literal"
+
+
+@resource_rule(
+    "secret-env-referenced", "Env vars named like secrets come from a Secret (secretKeyRef), not an inline value.", "high",
+    "Use valueFrom.secretKeyRef for the variable, and keep the value in a Secret.",
+    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.env.1", {"name": "OPENAI_API_KEY", "value": "set-me"})), tags=("secrets",))
+def secret_env_referenced(props, config):
+    for c in containers(props):
+        for env in c.get("env") or []:
+            if SECRET_NAME.search(env.get("name", "")) and "value" in env:
+                yield f"container {c.get('name')}: env {env.get('name')} is inlined, not a secretKeyRef"
