@@ -28,6 +28,7 @@ meta = k8s.meta.v1
 net = k8s.networking.v1
 
 DATA_VOLUME = "data"
+CREDENTIALS_VOLUME = "credentials"
 
 
 class Datastore(pulumi.ComponentResource):
@@ -64,7 +65,8 @@ class Datastore(pulumi.ComponentResource):
             self.host = pulumi.Output.concat(self.store, ".", namespace, ".svc.cluster.local")
             self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
             self.secret = self._secret(
-                {"password": self.password.result, self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
+                {"password": self.password.result, self.url_key: self.url, **self.server_secret_data(self.password.result)},
+                pulumi.ResourceOptions.merge(child, keep))
             self.service = core.Service(
                 self.store,
                 metadata=pod.object_meta(self.store, namespace, self.labels),
@@ -112,6 +114,15 @@ class Datastore(pulumi.ComponentResource):
         raise NotImplementedError
 
     # --- shared --------------------------------------------------------------------------
+    @property
+    def credentials_dir(self) -> str:
+        """Where the connection Secret is mounted read-only: the password reaches the server as a file, not env."""
+        return f"/run/secrets/{self.store}"
+
+    def server_secret_data(self, password: pulumi.Output[str]) -> dict:
+        """Extra Secret keys the server reads from its credentials dir (e.g. a config include)."""
+        return {}
+
     def _secret(self, data: dict, opts: pulumi.ResourceOptions) -> core.Secret:
         return core.Secret(
             self.secret_name,
@@ -122,7 +133,8 @@ class Datastore(pulumi.ComponentResource):
         )
 
     def volume_mounts(self) -> list[core.VolumeMountArgs]:
-        mounts = [core.VolumeMountArgs(name=DATA_VOLUME, mount_path=self.data_path)]
+        mounts = [core.VolumeMountArgs(name=DATA_VOLUME, mount_path=self.data_path),
+                  core.VolumeMountArgs(name=CREDENTIALS_VOLUME, mount_path=self.credentials_dir, read_only=True)]
         mounts += [core.VolumeMountArgs(name=f"scratch-{i}", mount_path=p) for i, p in enumerate(self.scratch_paths)]
         return mounts
 
@@ -130,6 +142,8 @@ class Datastore(pulumi.ComponentResource):
         config = self.config
         selector = selector_labels(self.store)
         volumes = [pod.scratch_volume(f"scratch-{i}") for i, _ in enumerate(self.scratch_paths)]
+        volumes.append(core.VolumeArgs(name=CREDENTIALS_VOLUME, secret=core.SecretVolumeSourceArgs(
+            secret_name=self.secret_name, default_mode=0o440)))
         claims = None
         if config.persistence.enabled:
             claims = [pod.volume_claim_template(DATA_VOLUME, config.persistence, self.labels)]

@@ -31,14 +31,15 @@ class Postgres(Datastore):
         return core.ContainerArgs(
             name=self.store,
             image=c.image,
-            image_pull_policy="IfNotPresent",  # pinned by tag (and digest in prod): nothing moves under it
+            image_pull_policy="Always",  # cheap with a digest, and a moved tag is noticed without one
             ports=[core.ContainerPortArgs(name=self.store, container_port=self.port, protocol="TCP")],
             env=[
                 core.EnvVarArgs(name="POSTGRES_USER", value=c.user),
                 core.EnvVarArgs(name="POSTGRES_DB", value=c.database),
                 # initdb refuses a mount point that holds lost+found; use a subdirectory.
                 core.EnvVarArgs(name="PGDATA", value=f"{self.data_path}/pgdata"),
-                pod.secret_env("POSTGRES_PASSWORD", self.secret_name, "password"),
+                # The image reads the password from a file: no secret in the environment.
+                core.EnvVarArgs(name="POSTGRES_PASSWORD_FILE", value=f"{self.credentials_dir}/password"),
             ],
             resources=pod.resource_requirements(c.resources),
             security_context=pod.container_security_context(c.security_context),

@@ -11,8 +11,9 @@ from components.k8s.datastore import Datastore
 
 core = k8s.core.v1
 
-# redis-cli reads the password from REDISCLI_AUTH, so it never appears in the probe command.
-PING = ["sh", "-c", "redis-cli -h 127.0.0.1 ping | grep -q PONG"]
+# redis-cli reads the password from REDISCLI_AUTH, set only for the probe's own process
+# from the mounted Secret, so it never appears in a command line or the pod's env.
+PING = ["sh", "-c", 'REDISCLI_AUTH="$(cat /run/secrets/redis/password)" redis-cli -h 127.0.0.1 ping | grep -q PONG']
 
 
 class Redis(Datastore):
@@ -25,14 +26,18 @@ class Redis(Datastore):
     def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
         return pulumi.Output.concat("redis://:", password, "@", host, f":{self.port}/0")
 
+    def server_secret_data(self, password: pulumi.Output[str]) -> dict:
+        # A config include with requirepass: the password reaches redis-server as a file.
+        return {"redis.conf": pulumi.Output.concat("requirepass ", password, "\n")}
+
     def server_args(self) -> list[str]:
         c = self.config
         return [
+            f"{self.credentials_dir}/redis.conf",
             "--appendonly", "yes" if c.append_only else "no",
             "--appendfsync", "everysec",
             "--maxmemory", str(int(quantity_value(c.maxmemory))),
             "--maxmemory-policy", c.maxmemory_policy,
-            "--requirepass", "$(REDIS_PASSWORD)",  # expanded by the kubelet from the env below
         ]
 
     def container(self) -> core.ContainerArgs:
@@ -40,14 +45,10 @@ class Redis(Datastore):
         return core.ContainerArgs(
             name=self.store,
             image=c.image,
-            image_pull_policy="IfNotPresent",
+            image_pull_policy="Always",
             command=["redis-server"],
             args=self.server_args(),
             ports=[core.ContainerPortArgs(name=self.store, container_port=self.port, protocol="TCP")],
-            env=[
-                pod.secret_env("REDIS_PASSWORD", self.secret_name, "password"),
-                pod.secret_env("REDISCLI_AUTH", self.secret_name, "password"),
-            ],
             resources=pod.resource_requirements(c.resources),
             security_context=pod.container_security_context(c.security_context),
             readiness_probe=pod.exec_probe(PING, period=5, timeout=2, failures=3),

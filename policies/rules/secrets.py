@@ -8,6 +8,8 @@ from policies.rules.base import Example, resource_rule
 from policies.rules.k8s import CONFIGMAP, WORKLOADS, containers, with_change
 from policies.rules.samples import deployment
 
+# Variables that hold the *location* of a secret (POSTGRES_PASSWORD_FILE) are not secrets.
+SECRET_LOCATION = re.compile(r"_(FILE|PATH|DIR)$", re.I)
 SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|_dsn$|^dsn$)", re.I)
 SECRET_VALUE = re.compile(
     r"(sk-[A-Za-z0-9_-]{16,}|ghp_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|xox[bp]-[A-Za-z0-9-]{10,}"
@@ -22,7 +24,7 @@ C0 = "spec.template.spec.containers.0"
 def looks_secret(key: str, value: str) -> str | None:
     if SECRET_VALUE.search(value or ""):
         return "its value looks like a credential"
-    if SECRET_NAME.search(key or "") and value:
+    if SECRET_NAME.search(key or "") and not SECRET_LOCATION.search(key or "") and value:
         return "its name says it is a secret"
     return None
 
@@ -57,5 +59,6 @@ def env_no_literal_secrets(props, config):
 def secret_env_referenced(props, config):
     for c in containers(props):
         for env in c.get("env") or []:
-            if SECRET_NAME.search(env.get("name", "")) and "value" in env:
+            name = env.get("name", "")
+            if SECRET_NAME.search(name) and not SECRET_LOCATION.search(name) and "value" in env:
                 yield f"container {c.get('name')}: env {env.get('name')} is inlined, not a secretKeyRef"

@@ -269,11 +269,20 @@ def test_postgres_and_redis_in_cluster(stack, capture):
     assert pg["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == ("100Gi" if stack == "prod" else "2Gi")
     assert "@sha256:" in pg["template"]["spec"]["containers"][0]["image"]
     assert objs[("Service", "postgres")]["spec"]["clusterIP"] == "None"
-    args = objs[("StatefulSet", "redis")]["spec"]["template"]["spec"]["containers"][0]["args"]
-    opts = dict(zip(args[::2], args[1::2]))
+    redis = objs[("StatefulSet", "redis")]["spec"]["template"]["spec"]
+    args = redis["containers"][0]["args"]
+    assert args[0] == "/run/secrets/redis/redis.conf"  # requirepass, from the Secret, as a file
+    opts = dict(zip(args[1::2], args[2::2]))
     assert opts["--appendonly"] == "yes" and opts["--maxmemory-policy"] == "allkeys-lru"
     assert int(opts["--maxmemory"]) == (1536 if stack == "prod" else 96) * 2**20
-    assert opts["--requirepass"] == "$(REDIS_PASSWORD)"
+    conf = capture.get("kubernetes:core/v1:Secret", "redis-connection").raw_inputs["stringData"]
+    assert conf["redis.conf"] == f"requirepass {conf['password']}\n"
+    # Data stores get their password as a mounted file, never through the environment.
+    for store in ("postgres", "redis"):
+        spec = objs[("StatefulSet", store)]["spec"]["template"]["spec"]
+        assert all("valueFrom" not in e for e in spec["containers"][0].get("env", [])), store
+        secret_volume = next(v for v in spec["volumes"] if "secret" in v)
+        assert secret_volume["secret"]["secretName"] == f"{store}-connection"
     redis_claims = objs[("StatefulSet", "redis")]["spec"].get("volumeClaimTemplates")
     assert bool(redis_claims) is (stack == "prod")  # dev: a disposable cache
 

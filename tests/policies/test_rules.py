@@ -1,0 +1,74 @@
+"""Every rule: well-formed metadata, and its own passing and failing example."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.rules import ALL_RULES, RULES_BY_NAME
+from policies.rules.k8s import with_change
+from policies.rules.samples import deployment
+
+SEVERITIES = {"low", "medium", "high", "critical"}
+
+
+def test_pack_has_at_least_30_rules():
+    assert len(ALL_RULES) >= 30
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.name)
+def test_rule_metadata(rule):
+    assert rule.name and rule.name == rule.name.lower() and " " not in rule.name
+    assert rule.description.endswith(".") and rule.remediation
+    assert rule.severity in SEVERITIES
+    assert rule.stack or rule.types, "a resource rule names the types it applies to"
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.name)
+def test_rule_passes_good_and_fails_bad(rule):
+    assert rule.run(rule.example.passing, rule.example.config) == []
+    assert rule.run(rule.example.failing, rule.example.config) != []
+
+
+def test_rules_cover_the_required_areas():
+    tags = {t for r in ALL_RULES for t in r.tags}
+    assert {"images", "probes", "resources", "pod-security", "secrets", "availability", "network", "hygiene", "data", "docker"} <= tags
+
+
+def test_applies_to_matches_exact_and_prefix_types():
+    assert RULES_BY_NAME["run-as-non-root"].applies_to("kubernetes:apps/v1:Deployment")
+    assert not RULES_BY_NAME["run-as-non-root"].applies_to("kubernetes:core/v1:ConfigMap")
+    assert RULES_BY_NAME["no-deprecated-api"].applies_to("kubernetes:core/v1:ConfigMap")
+    assert not RULES_BY_NAME["no-deprecated-api"].applies_to("pulumi:providers:kubernetes")
+
+
+def test_config_parameters_change_the_verdict():
+    lb = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n"}, "spec": {"type": "LoadBalancer"}}
+    rule = RULES_BY_NAME["no-external-service-types"]
+    assert rule.run(lb) != []
+    assert rule.run(lb, {"allowedTypes": ["ClusterIP", "LoadBalancer"]}) == []
+
+
+def test_pdb_rule_agrees_with_the_hpa_minimum():
+    from policies.rules.availability import res
+    from policies.rules.k8s import DEPLOYMENT, HPA, PDB
+    from policies.rules.samples import hpa, pdb
+
+    rule = RULES_BY_NAME["pdb-allows-disruption"]
+    good = deployment()
+    assert rule.run([res(good, DEPLOYMENT), res(hpa(4), HPA), res(pdb(minAvailable=3), PDB)]) == []
+    assert rule.run([res(good, DEPLOYMENT), res(hpa(3), HPA), res(pdb(minAvailable=3), PDB)]) != []
+    assert rule.run([res(good, DEPLOYMENT), res(hpa(3), HPA)]) != []  # no budget at all
+
+
+def test_secret_detection_ignores_plain_config_and_references():
+    rule = RULES_BY_NAME["env-no-literal-secrets"]
+    ok = with_change(deployment(), "spec.template.spec.containers.0.env.1.value", "postgresql://db:5432/agent")
+    assert rule.run(ok) == []
+
+
+def test_secret_location_variables_are_not_secrets():
+    rule = RULES_BY_NAME["secret-env-referenced"]
+    ok = with_change(deployment(), "spec.template.spec.containers.0.env.1", {"name": "POSTGRES_PASSWORD_FILE", "value": "/run/secrets/p"})
+    assert rule.run(ok) == []
+    bad = with_change(deployment(), "spec.template.spec.containers.0.env.1", {"name": "POSTGRES_PASSWORD", "value": "x"})
+    assert rule.run(bad) != []
