@@ -380,7 +380,7 @@ class IngressConfig(Model):
     host: Optional[DnsName] = Field(None, description="Public host name.")
     tls: Tls = Field(Tls(mode="certManager", cluster_issuer="letsencrypt"), description="TLS termination.")
     stream_timeout_seconds: int = Field(3600, ge=3600, le=86400, description="Proxy read/send timeout; streamed LLM responses last minutes.")
-    max_body_size: Quantity = Field("50m", description="Largest request body (nginx `proxy-body-size`, e.g. `50m`).")
+    max_body_size: str = Field("50m", pattern=r"^[1-9]\d*[kKmMgG]?$", description="Largest request body, nginx size syntax (`proxy-body-size` / `client_max_body_size`, e.g. `50m`).")
 
     @model_validator(mode="after")
     def _host(self) -> "IngressConfig":
@@ -437,6 +437,24 @@ class KubernetesConfig(Model):
     kubeconfig: Optional[str] = Field(None, description="Path to a kubeconfig file; unset uses $KUBECONFIG or ~/.kube/config.")
 
 
+class ProxyConfig(Model):
+    image: Image = Field(
+        "nginxinc/nginx-unprivileged:1.27-alpine@sha256:65e3e85dbaed8ba248841d9d58a899b6197106c23cb0ff1a132b7bfe0547e4c0",
+        description="Reverse proxy image (non-root nginx, listens on 8080).")
+    host_port: Port = Field(8080, description="Host port the proxy is published on.")
+    bind_address: str = Field("127.0.0.1", description="Host address the port binds to; loopback unless you mean to expose it.")
+    resources: Resources = Field(
+        Resources(requests=ResourceAmounts(cpu="100m", memory="64Mi"), limits=ResourceAmounts(cpu="500m", memory="128Mi")),
+        description="CPU and memory limits of the proxy.")
+
+
+class DockerConfig(Model):
+    host: str = Field("unix:///var/run/docker.sock", description="Docker daemon address (`DOCKER_HOST` form).")
+    proxy: ProxyConfig = Field(ProxyConfig(), description="The nginx reverse proxy in front of the app replicas.")
+    postgres_user: str = Field("70:70", pattern=r"^[1-9]\d*:[1-9]\d*$", description="UID:GID Postgres runs as (the alpine image's `postgres` user owns its data dir).")
+    redis_user: str = Field("999:1000", pattern=r"^[1-9]\d*:[1-9]\d*$", description="UID:GID Redis runs as (the alpine image's `redis` user).")
+
+
 class Availability(Model):
     topology_spread: bool = Field(True, description="Spread agent pods across zones (topologySpreadConstraints).")
     pod_anti_affinity: bool = Field(True, description="Prefer one agent pod per node.")
@@ -453,6 +471,7 @@ class StackConfig(Model):
     ingress: IngressConfig = Field(IngressConfig(enabled=False), description="External HTTPS entry (platform kubernetes).")
     network: NetworkConfig = Field(NetworkConfig(), description="NetworkPolicy peers (platform kubernetes).")
     availability: Availability = Field(Availability(), description="Placement of agent pods.")
+    docker: Optional[DockerConfig] = Field(None, description="Docker host settings (platform docker).")
 
     @model_validator(mode="after")
     def _stack(self) -> "StackConfig":
@@ -466,10 +485,27 @@ class StackConfig(Model):
             for key in ("kubernetes", "namespace"):
                 if getattr(self, key) is None:
                     raise rule(key, "is required when platform is kubernetes")
+            if self.docker is not None:
+                raise rule("docker", "only applies when platform is docker")
             routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
             if self.ingress.enabled and not routed:
                 raise rule("ingress.enabled", "no service has ingress.enabled: nothing to route")
+        else:
+            # A Docker host has no cluster, namespace, Ingress or autoscaler: such keys mean a mixed-up stack file.
+            for key in ("kubernetes", "namespace"):
+                if getattr(self, key) is not None:
+                    raise rule(key, "only applies when platform is kubernetes")
+            if self.ingress.enabled:
+                raise rule("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
+            for i, s in enumerate(self.services):
+                if s.autoscaling.enabled:
+                    raise rule(f"services[{i}].autoscaling.enabled", "a Docker host has no autoscaler: set it to false and use replicas")
+            if not any(s.ingress.enabled for s in self.services):
+                raise rule("services", "no service has ingress.enabled: the proxy has nothing to route")
         return self
+
+    def docker_settings(self) -> DockerConfig:
+        return self.docker or DockerConfig()
 
     def secret_keys(self) -> list[str]:
         """Every secret stack config key the program reads (sorted, unique)."""

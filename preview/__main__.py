@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+import yaml
 import time
 from collections import Counter
 from pathlib import Path
 
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
 from preview.engine import ProgramError
-from preview.graph import graph_markdown, mermaid, traffic_edges, write_svg
+from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
 from preview.program import capture_stack
 from preview.render import manifests, render_files, write_files
 from preview.stackfile import StackFileError
@@ -79,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         inputs, capture, files = render(project_dir, args.stack, args.config_file)
         kube = manifests(capture)
         edges = traffic_edges(kube)
-        files["graph.md"] = graph_markdown(f"{capture.project} / {args.stack}", mermaid(capture, kube, edges))
+        if "docker-compose.yml" in files:
+            edges += compose_edges(yaml.safe_load(files["docker-compose.yml"]))
+        files["graph.md"] = graph_markdown(f"{capture.project} / {args.stack}", mermaid(capture, edges))
         write_files(out, files)
         render_seconds = time.perf_counter() - started
         if args.render_only:
@@ -138,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             print(format_markdown(d, title))
     else:
         print(summary_table(capture, kube))
-        print(f"\nrendered {len(files)} files to {out} in {render_seconds:.2f}s; validated against k8s {', '.join(versions)} in {validate_seconds:.2f}s")
+        checked = [f"{len(kube)} manifests against k8s {', '.join(versions)}"] if kube else []
+        if "docker-compose.yml" in files:
+            checked.append("docker-compose.yml with docker-compose config")
+        print(f"\nrendered {len(files)} files to {out} in {render_seconds:.2f}s; validated {' and '.join(checked)} in {validate_seconds:.2f}s")
         for w in warnings:
             print(f"warning: {w}")
         for f in findings:

@@ -151,6 +151,13 @@ class CaptureMonitor(mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
+        # The engine, not the SDK, marks a provider's additionalSecretOutputs (RandomPassword.result)
+        # secret; the SDK's mock monitor does not, so do it here as the engine would.
+        for key in request.additionalSecretOutputs:
+            if key in response.object.fields:
+                value = json_format.MessageToDict(response.object.fields[key])
+                response.object.fields[key].struct_value.Clear()
+                response.object[key] = {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
         wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         secret_paths: list[str] = []
         redacted, raw = _unwrap(wire, "", secret_paths, self.secret_values)

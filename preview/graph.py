@@ -72,19 +72,38 @@ def traffic_edges(manifests: list[Manifest]) -> list[tuple[str, str, str]]:
     return sorted(edges)
 
 
-def mermaid(capture: Capture, manifests: list[Manifest], edges: list[tuple[str, str, str]] | None = None) -> str:
+def node_label(r) -> str:
+    return f"{r.inputs.get('kind') or r.type.split(':')[-1]}/{r.inputs.get('metadata', {}).get('name', r.name) if isinstance(r.inputs.get('metadata'), dict) else r.name}"
+
+
+def compose_edges(doc: dict) -> list[tuple[str, str, str]]:
+    """Docker: published ports into containers, and each container to what it depends on, by shared network."""
+    edges: set[tuple[str, str, str]] = set()
+    services = doc.get("services", {})
+    for name, svc in services.items():
+        for p in svc.get("ports", []):
+            edges.add((f"host {p['host_ip']}:{p['published']}", f"Container/{name}", f"{p['target']}/{p['protocol']}"))
+        for dep in svc.get("depends_on", {}):
+            shared = sorted(set(svc.get("networks", {})) & set(services.get(dep, {}).get("networks", {})))
+            port = services.get(dep, {}).get("environment", {}).get("PORT")
+            edges.add((f"Container/{name}", f"Container/{dep}", (f"{port}/tcp via " if port else "via ") + ",".join(shared)))
+    return sorted(edges)
+
+
+def mermaid(capture: Capture, edges: list[tuple[str, str, str]]) -> str:
     by_urn = {r.urn: r for r in capture.resources}
     groups: dict[str, list[str]] = defaultdict(list)
-    for m in manifests:
-        parent = by_urn.get(m.resource.parent)
-        groups[f"{parent.type.split(':')[-1]} {parent.name}" if parent else "stack"].append(f"{m.kind}/{m.name}")
+    for r in capture.resources:
+        if not r.custom or r.type.startswith("pulumi:providers:"):
+            continue
+        parent = by_urn.get(r.parent)
+        groups[f"{parent.type.split(':')[-1]} {parent.name}" if parent else "stack"].append(node_label(r))
     lines = ["flowchart LR"]
     for group in sorted(groups):
         lines.append(f'  subgraph {_id(group)}["{group}"]')
         lines += [f'    {_id(node)}["{node}"]' for node in sorted(groups[group])]
         lines.append("  end")
     known = {node for nodes in groups.values() for node in nodes}
-    edges = traffic_edges(manifests) if edges is None else edges
     for src, dst, label in edges:
         for node in (src, dst):
             if node not in known:

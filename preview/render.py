@@ -109,11 +109,12 @@ def resources_document(capture: Capture) -> dict[str, Any]:
 
 def write_files(out: Path, files: dict[str, str]) -> None:
     """Replace the output dir's generated files with exactly these (no stale manifest survives)."""
-    for sub in ("kubernetes",):
-        stale = out / sub
-        if stale.is_dir():
-            for f in stale.glob("*.yaml"):
-                f.unlink()
+    stale = out / "kubernetes"
+    if stale.is_dir():
+        for f in stale.glob("*.yaml"):
+            f.unlink()
+    for name in ("docker-compose.yml", "compose.env.example"):
+        (out / name).unlink(missing_ok=True)
     for rel, text in files.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,6 +122,13 @@ def write_files(out: Path, files: dict[str, str]) -> None:
 
 
 def render_files(capture: Capture) -> dict[str, str]:
+    from preview.compose import compose_document, env_example
+
     files = {m.file: dump_yaml(m.obj) for m in manifests(capture)}
+    compose = compose_document(capture)
+    if compose is not None:
+        doc, secret_names = compose
+        files["docker-compose.yml"] = dump_yaml(doc)
+        files["compose.env.example"] = env_example(secret_names)
     files["resources.json"] = json.dumps(resources_document(capture), indent=2, sort_keys=True) + "\n"
     return files

@@ -1,0 +1,1 @@
+"""Docker-host ComponentResources of agent-platform (the compose-style stack)."""

@@ -1,0 +1,134 @@
+"""DockerPlatform: the same agent stack on one Docker host (compose-style), from the same StackConfig.
+
+Networks: `backend` (internal: no route out) for the app, Postgres and Redis;
+`frontend` for the proxy and the app (the app's way out to LLM APIs). Named
+volumes keep Postgres and Redis data. Each image is a pinned RemoteImage. Every
+container is hardened (components/docker/container.py) and waits until healthy;
+the app replicas start after the data stores, the proxy after the app.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.config import DatastoreBase, StackConfig, quantity_value
+from components.docker.container import ContainerSpec, hardened_container
+from components.docker.nginx import nginx_conf
+
+PROXY_PORT = 8080  # nginx-unprivileged listens here: non-root cannot bind below 1024
+
+
+def app_healthcheck(port: int, path: str) -> list[str]:
+    # The app is a Python (FastAPI) image: python is there even when curl and wget are not.
+    return ["CMD", "python", "-c", f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=3)"]
+
+
+class DockerPlatform(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    service_names: list[str]
+
+    def __init__(self, resource_name: str, config: StackConfig, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("agent-platform:docker:DockerPlatform", resource_name, None, opts)
+        d = config.docker_settings()
+        self.provider = docker.Provider("docker-host", host=d.host, opts=pulumi.ResourceOptions(parent=self))
+        self.child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        self.prefix = f"agent-platform-{config.environment}"
+        self.images: dict[str, docker.RemoteImage] = {}
+
+        self.backend = docker.Network("backend", name=f"{self.prefix}-backend", internal=True, opts=self.child)
+        self.frontend = docker.Network("frontend", name=f"{self.prefix}-frontend", opts=self.child)
+
+        self.datastores: list[docker.Container] = []
+        database_url = self._postgres(config, d.postgres_user)
+        redis_url = self._redis(config, d.redis_user)
+
+        cfg = pulumi.Config()
+        upstreams = []
+        self.app_containers: list[docker.Container] = []
+        for s in config.services:
+            env: dict[str, pulumi.Input[str]] = {"PORT": str(s.port), **s.env}
+            env.update({name: cfg.require_secret(key) for name, key in s.secret_env.items()})
+            if s.uses_postgres:
+                env["DATABASE_URL"] = database_url
+            if s.uses_redis:
+                env["REDIS_URL"] = redis_url
+            replicas = [f"{s.name}-{i}" for i in range(1, s.replicas + 1)]
+            for replica in replicas:
+                self.app_containers.append(hardened_container(ContainerSpec(
+                    name=replica, image=self._image(s.image), user=f"{s.security_context.run_as_user}:{s.security_context.run_as_group}",
+                    resources=s.resources, env=env, command=(s.command or []) + (s.args or []) or None,
+                    healthcheck=app_healthcheck(s.port, s.probes.liveness.path),
+                    networks=[(self.backend.name, [s.name, replica]), (self.frontend.name, [s.name, replica])],
+                    start_period=f"{max(20, s.probes.startup.period_seconds * s.probes.startup.failure_threshold)}s",
+                    stop_grace_seconds=s.drain.termination_grace_seconds,
+                ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=self.datastores))))
+            if s.ingress.enabled:
+                upstreams.append((s.name, replicas, s.port, s.ingress.paths))
+
+        conf = nginx_conf(upstreams, PROXY_PORT, config.ingress.stream_timeout_seconds, config.ingress.max_body_size)
+        self.proxy = hardened_container(ContainerSpec(
+            name="proxy", image=self._image(d.proxy.image), user="101:101", resources=d.proxy.resources,
+            healthcheck=["CMD", "wget", "-qO-", f"http://127.0.0.1:{PROXY_PORT}/nginx-health"],
+            networks=[(self.frontend.name, ["proxy"])], tmpfs=("/tmp", "/var/cache/nginx"),
+            ports=[(PROXY_PORT, d.proxy.host_port, d.proxy.bind_address)],
+            uploads=[("/etc/nginx/conf.d/default.conf", conf)],
+            stop_grace_seconds=max(s.drain.termination_grace_seconds for s in config.services),
+        ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=self.app_containers)))
+
+        self.url = pulumi.Output.from_input(f"http://{d.proxy.bind_address}:{d.proxy.host_port}")
+        self.service_names = [s.name for s in config.services]
+        self.register_outputs({"url": self.url})
+
+    # --- pieces ------------------------------------------------------------------------------
+    def _image(self, ref: str) -> pulumi.Output[str]:
+        """One pinned RemoteImage per distinct reference; containers run exactly that image."""
+        if ref not in self.images:
+            logical = "image-" + ref.split("@")[0].rsplit("/", 1)[-1].replace(":", "-").replace(".", "-")
+            self.images[ref] = docker.RemoteImage(logical, name=ref, keep_locally=True, opts=self.child)
+        return self.images[ref].image_id
+
+    def _volume(self, store: str, config: DatastoreBase) -> list[tuple[pulumi.Input[str], str]]:
+        if not config.persistence.enabled:
+            return []
+        volume = docker.Volume(f"{store}-data", name=f"{self.prefix}-{store}-data", opts=pulumi.ResourceOptions.merge(
+            self.child, pulumi.ResourceOptions(protect=config.protect, retain_on_delete=config.protect)))
+        return [(volume.name, "/var/lib/postgresql/data" if store == "postgres" else "/data")]
+
+    def _password(self, store: str, config: DatastoreBase) -> pulumi.Output[str]:
+        return random.RandomPassword(f"{store}-password", length=32, special=False, opts=pulumi.ResourceOptions.merge(
+            self.child, pulumi.ResourceOptions(protect=config.protect))).result
+
+    def _postgres(self, config: StackConfig, user: str) -> pulumi.Output[str]:
+        c = config.postgres
+        if c.mode == "external":
+            return pulumi.Config().require_secret(c.external_url_key)
+        password = self._password("postgres", c)
+        self.datastores.append(hardened_container(ContainerSpec(
+            name="postgres", image=self._image(c.image), user=user, resources=c.resources,
+            env={"POSTGRES_USER": c.user, "POSTGRES_DB": c.database, "POSTGRES_PASSWORD": password,
+                 "PGDATA": "/var/lib/postgresql/data/pgdata"},
+            healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-U", c.user, "-d", c.database],
+            networks=[(self.backend.name, ["postgres"])], tmpfs=("/tmp", "/var/run/postgresql"),
+            volumes=self._volume("postgres", c), stop_grace_seconds=60,
+        ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect))))
+        return pulumi.Output.secret(pulumi.Output.concat("postgresql://", c.user, ":", password, "@postgres:5432/", c.database))
+
+    def _redis(self, config: StackConfig, user: str) -> pulumi.Output[str]:
+        c = config.redis
+        if c.mode == "external":
+            return pulumi.Config().require_secret(c.external_url_key)
+        password = self._password("redis", c)
+        server = (f"exec redis-server --appendonly {'yes' if c.append_only else 'no'} --appendfsync everysec "
+                  f"--maxmemory {int(quantity_value(c.maxmemory))} --maxmemory-policy {c.maxmemory_policy} "
+                  '--requirepass "$REDIS_PASSWORD"')  # read from the env at start: the password is in no command line
+        self.datastores.append(hardened_container(ContainerSpec(
+            name="redis", image=self._image(c.image), user=user, resources=c.resources,
+            env={"REDIS_PASSWORD": password}, command=["sh", "-c", server],
+            healthcheck=["CMD-SHELL", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'],
+            networks=[(self.backend.name, ["redis"])], volumes=self._volume("redis", c),
+        ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect))))
+        return pulumi.Output.secret(pulumi.Output.concat("redis://:", password, "@redis:6379/0"))

@@ -1,0 +1,128 @@
+"""The compose equivalent of exactly what the program declares on a Docker host.
+
+Built from the captured pulumi_docker resources — containers, networks, volumes,
+images — not from the stack config, so the file cannot drift from the program.
+Secret environment values never appear: each becomes `${NAME:?...}`, read from an
+env file (`compose.env`, of which `compose.env.example` lists the names); literal
+`$` are escaped as `$$` so compose does not interpolate them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from preview.engine import Capture, CapturedResource
+
+CONTAINER = "docker:index/container:Container"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+ENV_FILE_HINT = "set it in compose.env"
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    return value
+
+
+def _environment(r: CapturedResource, secret_names: set[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    raw = r.raw_inputs.get("envs") or []
+    for i, entry in enumerate(raw):
+        name, _, value = str(entry).partition("=")
+        if f"envs[{i}]" in r.secret_paths or "envs" in r.secret_paths:
+            secret_names.add(name)
+            env[name] = f"${{{name}:?{ENV_FILE_HINT}}}"
+        else:
+            env[name] = _escape(value)
+    return dict(sorted(env.items()))
+
+
+def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, str], containers: dict[str, str],
+             configs: dict[str, Any], secret_names: set[str]) -> dict[str, Any]:
+    i = r.inputs
+    service: dict[str, Any] = {"image": i["image"]}
+    if i.get("user"):
+        service["user"] = i["user"]
+    if i.get("command"):
+        service["command"] = _escape(i["command"])
+    env = _environment(r, secret_names)
+    if env:
+        service["environment"] = env
+    service["read_only"] = bool(i.get("readOnly"))
+    if i.get("tmpfs"):
+        service["tmpfs"] = [f"{path}:{opts}" if opts else path for path, opts in sorted(i["tmpfs"].items())]
+    caps = i.get("capabilities") or {}
+    if caps.get("drops"):
+        service["cap_drop"] = caps["drops"]
+    if caps.get("adds"):
+        service["cap_add"] = caps["adds"]
+    if i.get("securityOpts"):
+        service["security_opt"] = i["securityOpts"]
+    if i.get("restart"):
+        service["restart"] = i["restart"]
+    if i.get("stopSignal"):
+        service["stop_signal"] = i["stopSignal"]
+    if i.get("stopTimeout"):
+        service["stop_grace_period"] = f"{i['stopTimeout']}s"
+    hc = i.get("healthcheck") or {}
+    if hc.get("tests"):
+        service["healthcheck"] = {k: v for k, v in {
+            "test": _escape(hc["tests"]), "interval": hc.get("interval"), "timeout": hc.get("timeout"),
+            "retries": hc.get("retries"), "start_period": hc.get("startPeriod")}.items() if v is not None}
+    limits = {}
+    if i.get("memory"):
+        limits["memory"] = f"{i['memory']}M"
+    if i.get("cpus"):
+        limits["cpus"] = str(i["cpus"])
+    if limits:
+        service["deploy"] = {"resources": {"limits": limits}}
+    if i.get("networksAdvanced"):
+        service["networks"] = {networks.get(n["name"], n["name"]): ({"aliases": n["aliases"]} if n.get("aliases") else None)
+                               for n in i["networksAdvanced"]}
+    if i.get("volumes"):
+        service["volumes"] = [{"type": "volume", "source": volumes.get(v["volumeName"], v["volumeName"]), "target": v["containerPath"],
+                               **({"read_only": True} if v.get("readOnly") else {})} for v in i["volumes"]]
+    if i.get("ports"):
+        service["ports"] = [{"target": p["internal"], "published": str(p["external"]), "host_ip": p.get("ip") or "0.0.0.0",
+                             "protocol": p.get("protocol") or "tcp"} for p in i["ports"]]
+    for upload in i.get("uploads") or []:
+        key = f"{r.name}-{upload['file'].strip('/').replace('/', '-').replace('.', '-')}"
+        configs[key] = {"content": _escape(upload["content"])}
+        service.setdefault("configs", []).append({"source": key, "target": upload["file"]})
+    depends = sorted(containers[d] for d in r.dependencies if d in containers)
+    if depends:
+        service["depends_on"] = {name: {"condition": "service_healthy"} for name in depends}
+    return service
+
+
+def compose_document(capture: Capture) -> tuple[dict[str, Any], list[str]] | None:
+    """(compose document, secret variable names), or None when the stack declares no container."""
+    containers = [r for r in capture.resources if r.type == CONTAINER]
+    if not containers:
+        return None
+    networks = {r.inputs.get("name", r.name): r.name for r in capture.resources if r.type == NETWORK}
+    volumes = {r.inputs.get("name", r.name): r.name for r in capture.resources if r.type == VOLUME}
+    by_urn = {r.urn: r.name for r in containers}
+    configs: dict[str, Any] = {}
+    secret_names: set[str] = set()
+    services = {r.name: _service(r, networks, volumes, by_urn, configs, secret_names) for r in sorted(containers, key=lambda r: r.name)}
+    doc: dict[str, Any] = {"name": f"{capture.project}-{capture.stack}", "services": services}
+    doc["networks"] = {r.name: {"name": r.inputs.get("name", r.name), **({"internal": True} if r.inputs.get("internal") else {})}
+                       for r in sorted(capture.resources, key=lambda r: r.name) if r.type == NETWORK}
+    doc["volumes"] = {r.name: {"name": r.inputs.get("name", r.name)}
+                      for r in sorted(capture.resources, key=lambda r: r.name) if r.type == VOLUME}
+    if configs:
+        doc["configs"] = dict(sorted(configs.items()))
+    return doc, sorted(secret_names)
+
+
+def env_example(secret_names: list[str]) -> str:
+    lines = ["# Copy to compose.env and fill in; never commit the filled file.",
+             "# Values come from `pulumi config get --show-secrets` or your secret store."]
+    lines += [f"{name}=change-me" for name in secret_names]
+    return "\n".join(lines) + "\n"

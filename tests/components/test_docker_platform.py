@@ -1,0 +1,158 @@
+"""The Docker-host stack (Pulumi.local.yaml) as the program declares it, and its compose rendering."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from preview.compose import compose_document
+from preview.engine import ProgramError
+from preview.render import render_files
+from tests.conftest import ROOT, capture_with, shipped
+
+CONTAINER = "docker:index/container:Container"
+
+
+@pytest.fixture(scope="module")
+def local():
+    return shipped("local")
+
+
+@pytest.fixture(scope="module")
+def compose(local):
+    return compose_document(local)[0]
+
+
+def containers(capture):
+    return {r.name: r for r in capture.by_type(CONTAINER)}
+
+
+def test_exact_docker_resources(local):
+    got = {(r.type.split(":")[-1], r.name) for r in local.resources if r.custom and not r.type.startswith("pulumi:providers")}
+    assert got == {
+        ("Network", "backend"), ("Network", "frontend"), ("Volume", "postgres-data"), ("Volume", "redis-data"),
+        ("RandomPassword", "postgres-password"), ("RandomPassword", "redis-password"),
+        ("RemoteImage", "image-agent-api-1-4-2"), ("RemoteImage", "image-postgres-16-4-alpine"),
+        ("RemoteImage", "image-redis-7-4-1-alpine"), ("RemoteImage", "image-nginx-unprivileged-1-27-alpine"),
+        ("Container", "postgres"), ("Container", "redis"), ("Container", "agent-api-1"), ("Container", "agent-api-2"),
+        ("Container", "proxy"),
+    }
+    assert {r.type for r in local.resources if not r.custom} == {"agent-platform:docker:DockerPlatform"}
+    assert local.get("pulumi:providers:docker", "docker-host").inputs["host"] == "unix:///var/run/docker.sock"
+
+
+def test_every_container_is_hardened(local):
+    for name, r in containers(local).items():
+        i = r.inputs
+        assert i["readOnly"] is True and i["tmpfs"], name
+        assert i["capabilities"] == {"drops": ["ALL"]}, name
+        assert i["securityOpts"] == ["no-new-privileges:true"], name
+        assert i["user"].split(":")[0] not in ("", "0", "root"), name
+        assert i["restart"] == "unless-stopped" and i["memory"] > 0 and float(i["cpus"]) > 0, name
+        assert i["healthcheck"]["tests"][0] in ("CMD", "CMD-SHELL") and i["wait"] is True, name
+        for port in i.get("ports") or []:
+            assert port["ip"] == "127.0.0.1", name
+
+
+def test_images_are_pinned_remote_images(local):
+    for r in containers(local).values():
+        assert "@sha256:" in r.inputs["image"], r.name
+    for r in local.by_type("docker:index/remoteImage:RemoteImage"):
+        assert "@sha256:" in r.inputs["name"] and r.inputs["keepLocally"] is True
+
+
+def test_networks_isolate_the_data_stores(local):
+    nets = {r.name: r.inputs for r in local.by_type("docker:index/network:Network")}
+    assert nets["backend"]["internal"] is True and not nets["frontend"].get("internal")
+    on = {name: {n["name"].rsplit("-", 1)[-1] for n in r.inputs["networksAdvanced"]} for name, r in containers(local).items()}
+    assert on["postgres"] == on["redis"] == {"backend"}
+    assert on["agent-api-1"] == {"backend", "frontend"} and on["proxy"] == {"frontend"}
+
+
+def test_dependency_order_and_healthchecks(local, compose):
+    c = containers(local)
+    assert c["postgres"].urn in c["agent-api-1"].dependencies and c["redis"].urn in c["agent-api-1"].dependencies
+    assert c["agent-api-2"].urn in c["proxy"].dependencies
+    assert compose["services"]["agent-api-1"]["depends_on"] == {"postgres": {"condition": "service_healthy"},
+                                                               "redis": {"condition": "service_healthy"}}
+    assert set(compose["services"]["proxy"]["depends_on"]) == {"agent-api-1", "agent-api-2"}
+    assert c["postgres"].inputs["healthcheck"]["tests"][1] == "pg_isready"
+    assert "redis-cli" in c["redis"].inputs["healthcheck"]["tests"][1]
+    assert "/healthz" in c["agent-api-1"].inputs["healthcheck"]["tests"][-1]
+
+
+def test_redis_aof_and_password_from_env(local):
+    redis = containers(local)["redis"]
+    command = redis.inputs["command"][-1]
+    assert "--appendonly yes" in command and "--maxmemory-policy allkeys-lru" in command
+    assert '--requirepass "$REDIS_PASSWORD"' in command
+    assert redis.secret_paths == ["envs[0]"]
+
+
+def test_nginx_config_is_generated_for_streaming(local):
+    conf = containers(local)["proxy"].raw_inputs["uploads"][0]["content"]
+    assert "least_conn;" in conf and "server agent-api-1:8000" in conf and "server agent-api-2:8000" in conf
+    assert "proxy_buffering off;" in conf and "proxy_read_timeout 3600s;" in conf and "client_max_body_size 50m;" in conf
+
+
+def test_compose_never_inlines_a_secret(local):
+    files = render_files(local)
+    text = files["docker-compose.yml"] + files["compose.env.example"]
+    for value in local.secret_values:
+        if len(value) >= 8:
+            assert value not in text
+    env = yaml.safe_load(files["docker-compose.yml"])["services"]["agent-api-1"]["environment"]
+    assert env["DATABASE_URL"] == "${DATABASE_URL:?set it in compose.env}"
+    assert env["LOG_LEVEL"] == "debug"
+    assert "OPENAI_API_KEY=change-me" in files["compose.env.example"]
+
+
+def test_compose_passes_docker_compose_config_and_compose_lint(tmp_path):
+    out = tmp_path / "local"
+    result = subprocess.run([sys.executable, "-m", "preview", "local", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    bindir = ROOT / "venv" / "bin"
+    config = subprocess.run([str(bindir / "docker-compose"), "-f", str(out / "docker-compose.yml"), "--env-file",
+                             str(out / "compose.env.example"), "config"], capture_output=True, text=True)
+    assert config.returncode == 0, config.stderr
+    resolved = yaml.safe_load(config.stdout)
+    assert resolved["services"]["proxy"]["ports"][0]["host_ip"] == "127.0.0.1"
+    # $$ keeps the variable for the container's shell: compose must not substitute the env file's value.
+    command = " ".join(resolved["services"]["redis"]["command"])
+    assert '--requirepass "$$REDIS_PASSWORD"' in command and "change-me" not in command
+    assert resolved["services"]["agent-api-1"]["environment"]["DATABASE_URL"] == "change-me"  # from the env file
+    lint = subprocess.run([str(bindir / "compose-lint"), "--fail-on", "medium", str(out / "docker-compose.yml")],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    assert "no issues found" in lint.stdout
+
+
+def test_compose_escapes_dollars_in_generated_config(compose):
+    content = next(iter(compose["configs"].values()))["content"]
+    assert "$$http_upgrade" in content and "$http_upgrade" not in content.replace("$$", "")
+
+
+DOCKER_MISMATCHES = [
+    (lambda cfg: cfg.__setitem__("agent-platform:namespace", {"name": "agents"}),
+     "agent-platform:namespace: only applies when platform is kubernetes"),
+    (lambda cfg: cfg["agent-platform:services"][0]["autoscaling"].__setitem__("enabled", True),
+     "agent-platform:services[0].autoscaling.enabled: a Docker host has no autoscaler"),
+    (lambda cfg: cfg.__setitem__("agent-platform:ingress", {"enabled": True, "host": "a.example.com"}),
+     "agent-platform:ingress.enabled: only applies when platform is kubernetes"),
+    (lambda cfg: cfg["agent-platform:docker"]["proxy"].__setitem__("hostPort", 0), "agent-platform:docker.proxy.hostPort"),
+]
+
+
+@pytest.mark.parametrize("mutate,message", DOCKER_MISMATCHES, ids=[m for _, m in DOCKER_MISMATCHES])
+def test_incoherent_docker_config_is_rejected(tmp_path, mutate, message):
+    with pytest.raises(ProgramError) as info:
+        capture_with(tmp_path, "local", mutate)
+    assert message in str(info.value) and info.value.registered == 0
+
+
+def test_docker_settings_on_a_kubernetes_stack_are_rejected(tmp_path):
+    with pytest.raises(ProgramError, match="agent-platform:docker: only applies when platform is docker"):
+        capture_with(tmp_path, "dev", lambda cfg: cfg.__setitem__("agent-platform:docker", {"host": "tcp://x:2375"}))
