@@ -104,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         policy_failed = False
         policy_lines: list[str] = []
         if not args.no_policy:
-            from preview.policy import run_policy_pack
+            from preview.policy import PolicyRunError, run_policy_pack
 
-            report = run_policy_pack(project_dir, capture, out)
+            try:
+                report = run_policy_pack(project_dir, capture, out)
+            except PolicyRunError as error:
+                raise BadInput(str(error)) from None
             policy_failed = report.mandatory_failed
             policy_lines = report.table_lines()
 
@@ -138,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(kube)} Kubernetes objects; schema validation ({', '.join(versions)}) {status}.\n")
         for f in findings:
             print(f"- :x: `{f.line()}`")
+        if policy_lines:
+            print("<details><summary>Policy pack: " + policy_lines[0].split(": ", 1)[-1] + "</summary>\n\n```")
+            print("\n".join(policy_lines[1:]) or "no violations")
+            print("```\n\n</details>\n")
         for title, d in diffs:
             print(format_markdown(d, title))
     else:

@@ -113,7 +113,7 @@ def write_files(out: Path, files: dict[str, str]) -> None:
     if stale.is_dir():
         for f in stale.glob("*.yaml"):
             f.unlink()
-    for name in ("docker-compose.yml", "compose.env.example"):
+    for name in ("docker-compose.yml", "compose.env.example", "graph.svg", "policy-report.json", "policy-report.sarif"):
         (out / name).unlink(missing_ok=True)
     for rel, text in files.items():
         path = out / rel

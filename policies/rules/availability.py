@@ -9,8 +9,8 @@ from policies.rules.samples import deployment, hpa, pdb
 GOOD = deployment()
 
 
-def res(props: dict, type_: str) -> Resource:
-    return Resource(type_, name_of(props), f"urn:{type_}::{name_of(props)}", props)
+
+
 
 
 def _hpa_for(workload: Resource, resources: list[Resource]) -> Resource | None:
@@ -41,7 +41,7 @@ def _is_datastore(r: Resource) -> bool:
 @stack_rule(
     "min-replicas", "Workloads run at least `minReplicas` pods (fixed, or the HPA's minimum).", "high",
     "Raise replicas, or the HPA's minReplicas, to at least the configured minimum.",
-    Example([res(GOOD, DEPLOYMENT), res(hpa(3), HPA)], [res(with_change(GOOD, "spec.replicas", 1), DEPLOYMENT)]),
+    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA)], [Resource.of(with_change(GOOD, "spec.replicas", 1), DEPLOYMENT)]),
     config={"minReplicas": {"type": "integer", "default": 2}}, tags=("availability",))
 def min_replicas(resources, config):
     for w in _workloads(resources):
@@ -55,8 +55,8 @@ def min_replicas(resources, config):
 @stack_rule(
     "pdb-allows-disruption", "Every multi-replica workload has a PodDisruptionBudget that allows at least one disruption at its minimum.",
     "medium", "Add a PDB with maxUnavailable: 1 (or minAvailable below the HPA minimum).",
-    Example([res(GOOD, DEPLOYMENT), res(hpa(3), HPA), res(pdb(), PDB)],
-            [res(GOOD, DEPLOYMENT), res(hpa(3), HPA), res(pdb(minAvailable=3), PDB)]), tags=("availability",))
+    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(), PDB)],
+            [Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(minAvailable=3), PDB)]), tags=("availability",))
 def pdb_allows_disruption(resources, config):
     budgets = [r for r in resources if r.type == PDB]
     for w in _workloads(resources):
@@ -80,7 +80,7 @@ def pdb_allows_disruption(resources, config):
 @stack_rule(
     "no-replicas-with-hpa", "A workload scaled by an HPA does not also set spec.replicas.", "medium",
     "Remove spec.replicas: with server-side apply every deploy would reset the autoscaler's choice.",
-    Example([res(GOOD, DEPLOYMENT), res(hpa(3), HPA)], [res(with_change(GOOD, "spec.replicas", 3), DEPLOYMENT), res(hpa(3), HPA)]),
+    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA)], [Resource.of(with_change(GOOD, "spec.replicas", 3), DEPLOYMENT), Resource.of(hpa(3), HPA)]),
     tags=("availability",))
 def no_replicas_with_hpa(resources, config):
     for w in _workloads(resources):

@@ -23,6 +23,12 @@ class Resource:
     props: Props
     protect: bool = False
 
+    @classmethod
+    def of(cls, props: dict, type_: str, protect: bool = False) -> "Resource":
+        """A stack-rule input from a plain object (examples and tests)."""
+        name = (props.get("metadata") or {}).get("name", "?")
+        return cls(type_, name, f"urn:{type_}::{name}", props, protect)
+
 
 @dataclass(frozen=True)
 class Example:

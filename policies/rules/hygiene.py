@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policies.rules.base import Example, Resource, resource_rule, stack_rule
-from policies.rules.k8s import DEPLOYMENT, NAMESPACE, QUOTA, WORKLOADS, name_of, namespace_of, with_change
+from policies.rules.k8s import DEPLOYMENT, QUOTA, WORKLOADS, name_of, namespace_of, with_change
 from policies.rules.samples import deployment, quota
 
 GOOD = deployment()
@@ -15,9 +15,6 @@ DEPRECATED = {
     "flowcontrol.apiserver.k8s.io/v1beta2", "flowcontrol.apiserver.k8s.io/v1beta3", "discovery.k8s.io/v1beta1",
 }
 
-
-def res(props: dict, type_: str) -> Resource:
-    return Resource(type_, name_of(props), f"urn:{type_}::{name_of(props)}", props)
 
 
 @resource_rule(
@@ -56,7 +53,7 @@ def no_deprecated_api(props, config):
 @stack_rule(
     "namespace-resource-quota", "Every namespace that runs workloads has a ResourceQuota.", "medium",
     "Add a ResourceQuota (the AgentNamespace component declares one).",
-    Example([res(GOOD, DEPLOYMENT), res(quota(), QUOTA)], [res(GOOD, DEPLOYMENT)]), tags=("hygiene",))
+    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(quota(), QUOTA)], [Resource.of(GOOD, DEPLOYMENT)]), tags=("hygiene",))
 def namespace_resource_quota(resources, config):
     quotas = {namespace_of(r.props) for r in resources if r.type == QUOTA}
     for ns in sorted({namespace_of(r.props) for r in resources if r.type in WORKLOADS} - quotas):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from policies.rules.base import Example, Resource, resource_rule, stack_rule
-from policies.rules.k8s import (DEPLOYMENT, INGRESS, NAMESPACE, NETWORK_POLICY, SERVICE, WORKLOADS, matches, name_of,
+from policies.rules.k8s import (DEPLOYMENT, INGRESS, NETWORK_POLICY, SERVICE, WORKLOADS, matches, name_of,
                                 namespace_of, pod_labels, with_change)
-from policies.rules.samples import SELECTOR, deployment, namespace, network_policy
+from policies.rules.samples import SELECTOR, deployment, network_policy
 
 GOOD = deployment()
 SERVICE_GOOD = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "agents"},
@@ -15,14 +15,11 @@ INGRESS_GOOD = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metada
                          "rules": [{"host": "a.example.com"}]}}
 
 
-def res(props: dict, type_: str) -> Resource:
-    return Resource(type_, name_of(props), f"urn:{type_}::{name_of(props)}", props)
-
 
 @stack_rule(
     "workload-network-policy", "Every workload's pods are selected by some NetworkPolicy.", "high",
     "Add a NetworkPolicy selecting the pods with the ingress and egress they need.",
-    Example([res(GOOD, DEPLOYMENT), res(network_policy(selector=SELECTOR), NETWORK_POLICY)], [res(GOOD, DEPLOYMENT)]),
+    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(network_policy(selector=SELECTOR), NETWORK_POLICY)], [Resource.of(GOOD, DEPLOYMENT)]),
     tags=("network",))
 def workload_network_policy(resources, config):
     policies = [r for r in resources if r.type == NETWORK_POLICY]
@@ -38,8 +35,8 @@ def workload_network_policy(resources, config):
 @stack_rule(
     "namespace-default-deny", "Each namespace that runs workloads has a default-deny NetworkPolicy for ingress and egress.", "high",
     "Add a NetworkPolicy with podSelector: {} and policyTypes [Ingress, Egress] and no rules; allow flows explicitly.",
-    Example([res(GOOD, DEPLOYMENT), res(network_policy("deny"), NETWORK_POLICY)],
-            [res(GOOD, DEPLOYMENT), res(network_policy("deny", types=("Ingress",)), NETWORK_POLICY)]), tags=("network",))
+    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(network_policy("deny"), NETWORK_POLICY)],
+            [Resource.of(GOOD, DEPLOYMENT), Resource.of(network_policy("deny", types=("Ingress",)), NETWORK_POLICY)]), tags=("network",))
 def namespace_default_deny(resources, config):
     namespaces = {namespace_of(r.props) for r in resources if r.type in WORKLOADS}
     for ns in sorted(namespaces):

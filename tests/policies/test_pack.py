@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from preview.engine import CapturedResource
 from preview.policy import PolicyRunError, configure_request, run_policy_pack, start_pack
 from tests.conftest import ROOT, capture_with, shipped
 

@@ -49,15 +49,15 @@ def test_config_parameters_change_the_verdict():
 
 
 def test_pdb_rule_agrees_with_the_hpa_minimum():
-    from policies.rules.availability import res
+    from policies.rules.base import Resource
     from policies.rules.k8s import DEPLOYMENT, HPA, PDB
     from policies.rules.samples import hpa, pdb
 
     rule = RULES_BY_NAME["pdb-allows-disruption"]
     good = deployment()
-    assert rule.run([res(good, DEPLOYMENT), res(hpa(4), HPA), res(pdb(minAvailable=3), PDB)]) == []
-    assert rule.run([res(good, DEPLOYMENT), res(hpa(3), HPA), res(pdb(minAvailable=3), PDB)]) != []
-    assert rule.run([res(good, DEPLOYMENT), res(hpa(3), HPA)]) != []  # no budget at all
+    assert rule.run([Resource.of(good, DEPLOYMENT), Resource.of(hpa(4), HPA), Resource.of(pdb(minAvailable=3), PDB)]) == []
+    assert rule.run([Resource.of(good, DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(minAvailable=3), PDB)]) != []
+    assert rule.run([Resource.of(good, DEPLOYMENT), Resource.of(hpa(3), HPA)]) != []  # no budget at all
 
 
 def test_secret_detection_ignores_plain_config_and_references():

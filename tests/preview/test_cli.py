@@ -182,3 +182,18 @@ def test_a_program_that_raises_exits_2(tmp_path):
     result = run_cli("dev", "--project-dir", str(project), "--no-policy")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: __main__.py: RuntimeError: boom in the program"
+
+
+def test_malformed_policy_config_is_bad_input(tmp_path):
+    project = _project_copy(tmp_path)
+    shutil.copytree(ROOT / "policies", project / "policies", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "policies" / "config" / "dev.json").write_text('{"all": "loud"}')
+    result = run_cli("dev", "--project-dir", str(project), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: policies/config/dev.json: image-tag-set.enforcementLevel: 'loud'")
+
+
+def test_no_policy_run_leaves_no_stale_policy_report(tmp_path):
+    (tmp_path / "policy-report.json").write_text("{}")
+    assert main(["dev", "--out", str(tmp_path), "--no-policy"]) == 0
+    assert not (tmp_path / "policy-report.json").exists()
