@@ -592,16 +592,17 @@ def load_stack_config() -> StackConfig:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
-    # The SDK has no public way to enumerate keys; the engine hands the whole map to
-    # the runtime, and unknown-key detection needs all of it.
-    raw = dict(runtime_config.CONFIG.get())
+    # The SDK has no public way to enumerate keys; the language host hands the whole map
+    # to the runtime (and to PULUMI_CONFIG), and unknown-key detection needs all of it.
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     source = f"Pulumi.{pulumi.get_stack()}.yaml"
     values = read_project_config(raw, secret_keys=set())
     config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
     referenced = set(config.secret_keys())
     problems = [f"{PROJECT}:{k}: unknown key (not a setting, nor a secret named by secretEnv or externalUrlKey)"
                 for k in sorted(set(values) - TOP_LEVEL_KEYS - referenced)]
-    problems += check_secret_keys(config, set(raw), {k for k in raw if runtime_config.is_config_secret(k)})
+    problems += check_secret_keys(config, set(raw), {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys})
     if problems:
         raise ConfigError(problems, source)
     return config

@@ -39,7 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--against", metavar="OTHER_STACK", help="diff against another stack (promotion: dev -> prod)")
     parser.add_argument("--base", metavar="GIT_REV", help="diff against this stack rendered at a git revision")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format on stdout")
-    parser.add_argument("--k8s-version", action="append", dest="k8s_versions", metavar="V",
+    parser.add_argument("--k8s-version", action="extend", nargs="+", dest="k8s_versions", metavar="V",
                         help="Kubernetes version to validate against (repeatable; default 1.29 and the newest shipped)")
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack run")
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)

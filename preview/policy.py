@@ -178,9 +178,19 @@ def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file:
             resource=_label(resource) if resource else "stack", urn=urn, message=d.message.strip().splitlines()[-1],
         ))
     violations.sort(key=lambda v: (v.level != "mandatory", v.policy, v.resource, v.message))
-    report = PolicyReport(info.name, info.version, capture.stack, config_path.name, policies, violations, seconds)
+    report = PolicyReport(info.name, pack_version(pack_dir) or info.version, capture.stack, config_path.name, policies, violations, seconds)
     write_reports(report, out)
     return report
+
+
+def pack_version(pack_dir: Path) -> str | None:
+    """The version the CLI would report: PulumiPolicy.yaml's, not the SDK's placeholder."""
+    import yaml
+
+    try:
+        return str((yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text()) or {}).get("version") or "") or None
+    except (OSError, yaml.YAMLError):
+        return None
 
 
 def write_reports(report: PolicyReport, out: Path) -> None:

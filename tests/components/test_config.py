@@ -134,3 +134,24 @@ def test_config_error_lines_name_the_source():
     with pytest.raises(ConfigError) as info:
         parse_stack_config({"environment": "dev", "services": []}, "Pulumi.x.yaml")
     assert str(info.value) == "Pulumi.x.yaml: agent-platform:services: List should have at least 1 item after validation, not 0"
+
+
+def test_config_handed_over_as_the_language_host_does(monkeypatch):
+    """`pulumi up` passes config as PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS: the loader reads those too."""
+    import json
+
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    from components.config import load_stack_config
+
+    cfg = {f"agent-platform:{k.split(':', 1)[1]}" if ":" in k else k: (v if isinstance(v, str) else json.dumps(v))
+           for k, v in stack_file("dev")["config"].items()}
+    cfg["agent-platform:openaiApiKey"] = "sk-from-the-engine"
+    cfg["agent-platform:langsmithApiKey"] = "ls-from-the-engine"
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(cfg))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["agent-platform:openaiApiKey", "agent-platform:langsmithApiKey"]))
+    runtime_config.set_all_config({}, [])
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "dev")
+    config = load_stack_config()
+    assert config.environment == "dev" and config.services[0].name == "agent-api"

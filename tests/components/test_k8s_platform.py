@@ -330,3 +330,11 @@ def test_pulumi_yaml_matches_the_project_schema():
 def test_no_secret_value_committed_in_stack_files(stack_name):
     raw = (ROOT / f"Pulumi.{stack_name}.yaml").read_text()
     assert "secure:" not in raw and "encryptionsalt" not in raw
+
+
+def test_statefulset_service_has_its_headless_service(capture):
+    objs = objects(capture)
+    sts = objs[("StatefulSet", "agent-runner")]["spec"]
+    headless = objs[("Service", sts["serviceName"])]["spec"]
+    assert headless["clusterIP"] == "None"
+    assert headless["selector"].items() <= sts["template"]["metadata"]["labels"].items()

@@ -197,3 +197,25 @@ def test_no_policy_run_leaves_no_stale_policy_report(tmp_path):
     (tmp_path / "policy-report.json").write_text("{}")
     assert main(["dev", "--out", str(tmp_path), "--no-policy"]) == 0
     assert not (tmp_path / "policy-report.json").exists()
+
+
+def test_secure_values_become_marked_placeholders_or_env(tmp_path):
+    from preview.stackfile import read_stack_config
+
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    stack["config"]["agent-platform:openaiApiKey"] = {"secure": "v1:AAABBBCCC="}
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    inputs = read_stack_config(ROOT, "dev", path)
+    assert inputs.config["agent-platform:openaiApiKey"] == "preview-placeholder-openaiApiKey"
+    assert inputs.secret_keys == ["agent-platform:openaiApiKey"] and inputs.placeholders == ["agent-platform:openaiApiKey"]
+    os.environ["PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY"] = SECRET
+    try:
+        assert read_stack_config(ROOT, "dev", path).config["agent-platform:openaiApiKey"] == SECRET
+    finally:
+        del os.environ["PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY"]
+
+
+def test_k8s_versions_accept_a_list(tmp_path):
+    result = run_cli("dev", "--no-policy", "--out", str(tmp_path), "--k8s-version", "1.30", "1.33", "--format", "json")
+    assert result.returncode == 0, result.stderr
