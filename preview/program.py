@@ -6,18 +6,18 @@ from pathlib import Path
 
 from components.config import TOP_LEVEL_KEYS, ConfigError, parse_stack_config, read_project_config
 from preview.engine import Capture, run_program
-from preview.stackfile import StackConfigInput, read_stack_config
+from preview.stackfile import StackConfigInput, add_required_secrets, read_stack_config
 
 
 def stack_inputs(project_dir: Path, stack: str, config_file: Path | None = None) -> StackConfigInput:
     """The stack's config as the CLI would pass it, with every secret the program will ask for."""
-    first = read_stack_config(project_dir, stack, config_file)
-    values = read_project_config(first.config, secret_keys=set())
+    inputs = read_stack_config(project_dir, stack, config_file)
+    values = read_project_config(inputs.config, secret_keys=set())
     try:
         needed = tuple(parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}).secret_keys())
     except ConfigError:
         needed = ()  # the program reports the config error itself, with the file name
-    return read_stack_config(project_dir, stack, config_file, required_secrets=needed)
+    return add_required_secrets(inputs, needed)
 
 
 def capture_stack(project_dir: Path, stack: str, config_file: Path | None = None) -> tuple[StackConfigInput, Capture]:

@@ -96,3 +96,17 @@ def test_unknown_policy_in_config_is_reported():
         configure_request(info, {"b": "advisory"}, "policies/config/x.json")
     with pytest.raises(PolicyRunError, match="a.enforcementLevel: 'loud'"):
         configure_request(info, {"a": {"enforcementLevel": "loud"}}, "policies/config/x.json")
+
+
+def test_local_docker_stack_has_no_violation(tmp_path):
+    report = run_policy_pack(ROOT, shipped("local"), tmp_path)
+    assert report.violations == []
+
+
+def test_docker_rules_apply_to_the_compose_stack_containers(tmp_path):
+    def exposed(cfg):
+        cfg["agent-platform:docker"]["proxy"]["bindAddress"] = "0.0.0.0"
+
+    report = run_policy_pack(ROOT, capture_with(tmp_path, "local", exposed), tmp_path / "out")
+    assert [(v.policy, v.resource, v.level) for v in report.violations] == [
+        ("docker-ports-loopback", "Container/proxy", "mandatory")]
