@@ -11,6 +11,7 @@ The README's config reference is generated from these models
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Annotated, Any, Literal, Optional
@@ -116,6 +117,14 @@ def _image(value: str) -> str:
     return value
 
 
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        raise PydanticCustomError("cidr", "must be a CIDR such as 0.0.0.0/0 or 10.0.0.0/8 ({why})", {"why": str(error)}) from None
+    return value
+
+
 def _env_name(value: str) -> str:
     if not _ENV_NAME.match(value):
         raise PydanticCustomError("env", "must be an environment variable name, got {v!r}", {"v": value})
@@ -129,6 +138,7 @@ def _config_key(value: str) -> str:
 
 
 Quantity = Annotated[str, AfterValidator(_quantity)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
 DnsName = Annotated[str, AfterValidator(_dns_name)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Image = Annotated[str, AfterValidator(_image)]
@@ -338,13 +348,15 @@ class DatastoreBase(Model):
 
 
 class PostgresConfig(DatastoreBase):
-    image: Image = Field("postgres:16.4-alpine", description="Pinned Postgres image.")
+    image: Image = Field("postgres:16.4-alpine@sha256:5660c2cbfea50c7a9127d17dc4e48543eedd3d7a41a595a2dfa572471e37e64c",
+                         description="Pinned Postgres image (tag and digest).")
     database: DnsLabel = Field("agent", description="Database created at first start.")
     user: DnsLabel = Field("agent", description="Owner role of the database.")
 
 
 class RedisConfig(DatastoreBase):
-    image: Image = Field("redis:7.4.1-alpine", description="Pinned Redis image.")
+    image: Image = Field("redis:7.4.1-alpine@sha256:c1e88455c85225310bbea54816e9c3f4b5295815e6dbf80c34d40afc6df28275",
+                         description="Pinned Redis image (tag and digest).")
     append_only: bool = Field(True, description="AOF persistence (`appendonly yes`).")
     maxmemory: Quantity = Field("256Mi", description="`maxmemory`; keep it below the memory limit.")
     maxmemory_policy: Literal["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"] = Field(
@@ -390,9 +402,17 @@ class IngressConfig(Model):
 
 
 class EgressRule(Model):
-    cidr: str = Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$", description="Destination CIDR.")
-    except_cidrs: list[str] = Field([], description="CIDRs carved out of `cidr` (e.g. the cluster's private ranges).")
+    cidr: Cidr = Field(description="Destination CIDR.")
+    except_cidrs: list[Cidr] = Field([], description="CIDRs carved out of `cidr` (e.g. the cluster's private ranges).")
     ports: list[Port] = Field([443], min_length=1, description="TCP ports.")
+
+    @model_validator(mode="after")
+    def _inside(self) -> "EgressRule":
+        outer = ipaddress.ip_network(self.cidr)
+        for i, inner in enumerate(self.except_cidrs):
+            if not ipaddress.ip_network(inner).subnet_of(outer):  # type: ignore[arg-type]
+                raise rule(f"exceptCidrs[{i}]", f"{inner} is not inside {self.cidr}")
+        return self
 
 
 class NetworkConfig(Model):

@@ -65,6 +65,10 @@ BAD_CONFIGS = [
      "agent-platform:ingress.tls.clusterIssuer: is required when mode is certManager"),
     ("dev", lambda cfg: cfg.pop("agent-platform:kubernetes"), "agent-platform:kubernetes: is required when platform is kubernetes"),
     ("dev", set_in(["agent-platform:environment"], None), "agent-platform:environment:"),
+    ("dev", set_in(["agent-platform:network"], {"egress": [{"cidr": "10.0.0.999/8"}]}),
+     "agent-platform:network.egress[0].cidr: must be a CIDR"),
+    ("dev", set_in(["agent-platform:network"], {"egress": [{"cidr": "10.0.0.0/8", "exceptCidrs": ["192.168.0.0/16"]}]}),
+     "agent-platform:network.egress[0].exceptCidrs[0]: 192.168.0.0/16 is not inside 10.0.0.0/8"),
 ]
 
 
