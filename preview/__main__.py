@@ -52,7 +52,8 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
         inputs, capture = capture_stack(project_dir, stack, config_file)
     except (StackFileError, ProgramError) as error:
         raise BadInput(str(error)) from None
-    return inputs, capture, render_files(capture)
+    kube = manifests(capture)
+    return inputs, capture, kube, render_files(capture, kube)
 
 
 def summary_table(capture, kube_manifests) -> str:
@@ -78,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     out = (args.out or project_dir / "out" / args.stack).resolve()
     try:
         started = time.perf_counter()
-        inputs, capture, files = render(project_dir, args.stack, args.config_file)
-        kube = manifests(capture)
+        inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
         edges = traffic_edges(kube)
         if "docker-compose.yml" in files:
             edges += compose_edges(yaml.safe_load(files["docker-compose.yml"]))
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
         diffs = []
         if args.against:
-            _, other_capture, other_files = render(project_dir, args.against, None)
+            _, _, _, other_files = render(project_dir, args.against, None)
             diffs.append((f"{args.against} -> {args.stack}", diff_renders(other_files, files, args.against, args.stack)))
         if args.base:
             try:

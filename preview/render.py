@@ -121,10 +121,11 @@ def write_files(out: Path, files: dict[str, str]) -> None:
         path.write_text(text)
 
 
-def render_files(capture: Capture) -> dict[str, str]:
+def render_files(capture: Capture, kube: list[Manifest] | None = None) -> dict[str, str]:
+    """Every generated file by relative path; pass `kube` when the manifests are already built."""
     from preview.compose import compose_document, env_example
 
-    files = {m.file: dump_yaml(m.obj) for m in manifests(capture)}
+    files = {m.file: dump_yaml(m.obj) for m in (manifests(capture) if kube is None else kube)}
     compose = compose_document(capture)
     if compose is not None:
         doc, secret_names = compose

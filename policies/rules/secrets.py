@@ -32,7 +32,7 @@ def looks_secret(key: str, value: str) -> str | None:
 @resource_rule(
     "configmap-no-secrets", "ConfigMaps hold no secret-looking keys or values (ConfigMaps are not encrypted or access-controlled like Secrets).",
     "high", "Move the value to a Secret (secretEnv in the stack config: `pulumi config set --secret`).",
-    (CONFIGMAP,), Example(CONFIGMAP_GOOD, with_change(CONFIGMAP_GOOD, "data.OPENAI_API_KEY", "sk-abcdefghijklmnopqrstuvwx")),
+    (CONFIGMAP,), Example(CONFIGMAP_GOOD, with_change(CONFIGMAP_GOOD, "data.OPENAI_API_KEY", "sk-" + "x" * 24)),
     tags=("secrets",))
 def configmap_no_secrets(props, config):
     for key, value in sorted((props.get("data") or {}).items()):
