@@ -19,7 +19,8 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from preview.engine import Capture, CapturedResource
+from preview.engine import Capture
+from preview.render import resources_document
 
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED,
           "remediate": analyzer_pb2.REMEDIATE}
@@ -106,19 +107,19 @@ def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
     return s
 
 
-def _label(r: CapturedResource) -> str:
-    return f"{r.inputs.get('kind') or r.type.split(':')[-1]}/{r.name}"
+def _label(r: dict[str, Any]) -> str:
+    return f"{r['inputs'].get('kind') or r['type'].split(':')[-1]}/{r['name']}"
 
 
-def _analyzer_resource(r: CapturedResource, providers: dict[str, CapturedResource]) -> dict[str, Any]:
-    provider = providers.get(r.provider)
+def _analyzer_resource(r: dict[str, Any], providers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    provider = providers.get(r["provider"])
     fields: dict[str, Any] = dict(
-        type=r.type, name=r.name, urn=r.urn, properties=_struct(r.inputs),
-        options=analyzer_pb2.AnalyzerResourceOptions(protect=r.protect, parent=r.parent),
+        type=r["type"], name=r["name"], urn=r["urn"], properties=_struct(r["inputs"]),
+        options=analyzer_pb2.AnalyzerResourceOptions(protect=r["protect"], parent=r["parent"]),
     )
     if provider is not None:
         fields["provider"] = analyzer_pb2.AnalyzerProviderResource(
-            type=provider.type, name=provider.name, urn=provider.urn, properties=_struct(provider.inputs))
+            type=provider["type"], name=provider["name"], urn=provider["urn"], properties=_struct(provider["inputs"]))
     return fields
 
 
@@ -135,6 +136,8 @@ def start_pack(pack_dir: Path, timeout: float = 30.0) -> tuple[subprocess.Popen,
 
 
 def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file: Path | None = None) -> PolicyReport:
+    """Analyze the stack's resources document (what resources.json holds: inputs with secrets redacted)."""
+    document = resources_document(capture)
     pack_dir = project_dir / "policies"
     config_path = config_file or pack_dir / "config" / f"{capture.stack}.json"
     config = load_policy_config(config_path)
@@ -146,19 +149,18 @@ def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file:
         stub = analyzer_pb2_grpc.AnalyzerStub(channel)
         info = stub.GetAnalyzerInfo(empty_pb2.Empty())
         stub.Configure(configure_request(info, config, f"policies/config/{config_path.name}"))
-        custom = [r for r in capture.resources if r.custom]
-        providers = {f"{r.name}-provider-id": r for r in custom if r.type.startswith("pulumi:providers:")}
-        by_urn = {r.urn: r for r in custom}
+        custom = [r for r in document["resources"] if r["custom"]]
+        providers = {f"{r['name']}-provider-id": r for r in custom if r["type"].startswith("pulumi:providers:")}
+        analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
+        by_urn = {r["urn"]: r for r in analyzed}
         diagnostics = []
-        for r in custom:
-            if r.type.startswith("pulumi:providers:"):
-                continue
+        for r in analyzed:
             response = stub.Analyze(analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers)))
             # The engine attributes a resource policy's findings to the resource it asked about.
-            diagnostics += [(d.urn or r.urn, d) for d in response.diagnostics]
+            diagnostics += [(d.urn or r["urn"], d) for d in response.diagnostics]
         stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[
-            analyzer_pb2.AnalyzerResource(parent=r.parent, dependencies=r.dependencies, **_analyzer_resource(r, providers))
-            for r in custom if not r.type.startswith("pulumi:providers:")])
+            analyzer_pb2.AnalyzerResource(parent=r["parent"], dependencies=r["dependencies"], **_analyzer_resource(r, providers))
+            for r in analyzed])
         diagnostics += [(d.urn, d) for d in stub.AnalyzeStack(stack_request).diagnostics]
         channel.close()
     finally:
