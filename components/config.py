@@ -575,16 +575,12 @@ def parse_stack_config(values: dict[str, Any], source: str = "") -> StackConfig:
         raise ConfigError(_problems(error), source) from None
 
 
-def read_project_config(raw: dict[str, Any], secret_keys: set[str]) -> dict[str, Any]:
-    """Pick this project's keys from the engine's flat config map, decoding structured values.
-
-    Keys named by secretEnv/externalUrlKey are secrets and are left out: they are read
-    with `require_secret`, never as plain config.
-    """
+def read_project_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """Pick this project's keys from the engine's flat config map, decoding structured values."""
     values: dict[str, Any] = {}
     for full_key, value in raw.items():
         namespace, _, key = full_key.partition(":")
-        if namespace != PROJECT or key in secret_keys:
+        if namespace != PROJECT:
             continue
         if isinstance(value, str):
             try:
@@ -617,7 +613,7 @@ def load_stack_config() -> StackConfig:
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     source = f"Pulumi.{pulumi.get_stack()}.yaml"
-    values = read_project_config(raw, secret_keys=set())
+    values = read_project_config(raw)
     config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
     referenced = set(config.secret_keys())
     problems = [f"{PROJECT}:{k}: unknown key (not a setting, nor a secret named by secretEnv or externalUrlKey)"

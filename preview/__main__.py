@@ -56,16 +56,11 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
     return inputs, capture, kube, render_files(capture, kube)
 
 
-def summary_table(capture, kube_manifests) -> str:
-    by_urn = {r.urn: r for r in capture.resources}
+def summary_table(capture) -> str:
     counts: Counter[tuple[str, str]] = Counter()
-    for r in capture.resources:
-        if not r.custom or r.type.startswith("pulumi:providers"):
-            continue
-        parent = by_urn.get(r.parent)
-        component = f"{parent.type.split(':')[-1]}/{parent.name}" if parent else "stack"
-        kind = r.inputs.get("kind") or r.type.split(":")[-1]
-        counts[(component, kind)] += 1
+    for r in capture.declared():
+        parent = capture.parent_of(r)
+        counts[(f"{parent.type.split(':')[-1]}/{parent.name}" if parent else "stack", r.kind)] += 1
     width = max([len(c) for c, _ in counts] + [9])
     lines = [f"{'component':<{width}}  {'kind':<24}  count"]
     lines += [f"{c:<{width}}  {k:<24}  {n}" for (c, k), n in sorted(counts.items())]
@@ -148,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         for title, d in diffs:
             print(format_markdown(d, title))
     else:
-        print(summary_table(capture, kube))
+        print(summary_table(capture))
         checked = [f"{len(kube)} manifests against k8s {', '.join(versions)}"] if kube else []
         if "docker-compose.yml" in files:
             checked.append("docker-compose.yml with docker-compose config")

@@ -9,6 +9,7 @@ passwords), so cross-resource references resolve instead of vanishing as unknown
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import runpy
@@ -42,6 +43,11 @@ class CapturedResource:
     secret_paths: list[str]         # JSON-ish paths of the inputs that were secrets
     raw_inputs: dict[str, Any] = field(repr=False, default_factory=dict)  # unredacted: never written out
 
+    @property
+    def kind(self) -> str:
+        """The Kubernetes kind, or the last part of the type token (Container, RandomPassword...)."""
+        return self.inputs.get("kind") or self.type.split(":")[-1]
+
 
 @dataclass
 class Capture:
@@ -54,6 +60,18 @@ class Capture:
     def by_type(self, type_: str) -> list[CapturedResource]:
         return [r for r in self.resources if r.type == type_]
 
+    @functools.cached_property
+    def _by_urn(self) -> dict[str, CapturedResource]:
+        return {r.urn: r for r in self.resources}
+
+    def parent_of(self, r: CapturedResource) -> CapturedResource | None:
+        """The component that declared r, if any."""
+        return self._by_urn.get(r.parent)
+
+    def declared(self) -> list[CapturedResource]:
+        """The resources a provider creates: custom ones, providers themselves excluded."""
+        return [r for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+
     def get(self, type_: str, name: str) -> CapturedResource:
         for r in self.resources:
             if r.type == type_ and r.name == name:
@@ -61,13 +79,13 @@ class Capture:
         raise KeyError(f"{type_} {name}")
 
 
-def _unwrap(value: Any, path: str, secrets: list[str], secret_values: set[str], in_secret: bool = False) -> tuple[Any, Any]:
+def _unwrap(value: Any, path: str, secrets: list[str], secret_values: set[str]) -> tuple[Any, Any]:
     """(redacted, raw) forms of a wire value; records secret paths and values."""
     if isinstance(value, dict):
         sig = value.get(rpc._special_sig_key)
         if sig == rpc._special_secret_sig:
             secrets.append(path)
-            _, raw = _unwrap(value.get("value"), path, [], secret_values, True)
+            _, raw = _unwrap(value.get("value"), path, [], secret_values)
             for leaf in _leaves(raw):
                 secret_values.add(leaf)
             return REDACTED, raw
@@ -75,13 +93,13 @@ def _unwrap(value: Any, path: str, secrets: list[str], secret_values: set[str], 
             urn = value.get("urn", "")
             return urn, urn
         if sig == rpc._special_output_value_sig:
-            return _unwrap(value.get("value"), path, secrets, secret_values, in_secret)
+            return _unwrap(value.get("value"), path, secrets, secret_values)
         red, raw = {}, {}
         for k in sorted(value):
-            red[k], raw[k] = _unwrap(value[k], f"{path}.{k}" if path else k, secrets, secret_values, in_secret)
+            red[k], raw[k] = _unwrap(value[k], f"{path}.{k}" if path else k, secrets, secret_values)
         return red, raw
     if isinstance(value, list):
-        pairs = [_unwrap(v, f"{path}[{i}]", secrets, secret_values, in_secret) for i, v in enumerate(value)]
+        pairs = [_unwrap(v, f"{path}[{i}]", secrets, secret_values) for i, v in enumerate(value)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
     if value == rpc.UNKNOWN:
         return "[unknown]", "[unknown]"

@@ -13,7 +13,7 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from preview.engine import Capture
+from preview.engine import Capture, CapturedResource
 from preview.render import Manifest
 
 
@@ -72,8 +72,10 @@ def traffic_edges(manifests: list[Manifest]) -> list[tuple[str, str, str]]:
     return sorted(edges)
 
 
-def node_label(r) -> str:
-    return f"{r.inputs.get('kind') or r.type.split(':')[-1]}/{r.inputs.get('metadata', {}).get('name', r.name) if isinstance(r.inputs.get('metadata'), dict) else r.name}"
+def node_label(r: CapturedResource) -> str:
+    """`Kind/name`, the Kubernetes name where there is one, as the traffic edges name objects."""
+    metadata = r.inputs.get("metadata")
+    return f"{r.kind}/{metadata.get('name', r.name) if isinstance(metadata, dict) else r.name}"
 
 
 def compose_edges(doc: dict) -> list[tuple[str, str, str]]:
@@ -91,12 +93,9 @@ def compose_edges(doc: dict) -> list[tuple[str, str, str]]:
 
 
 def mermaid(capture: Capture, edges: list[tuple[str, str, str]]) -> str:
-    by_urn = {r.urn: r for r in capture.resources}
     groups: dict[str, list[str]] = defaultdict(list)
-    for r in capture.resources:
-        if not r.custom or r.type.startswith("pulumi:providers:"):
-            continue
-        parent = by_urn.get(r.parent)
+    for r in capture.declared():
+        parent = capture.parent_of(r)
         groups[f"{parent.type.split(':')[-1]} {parent.name}" if parent else "stack"].append(node_label(r))
     lines = ["flowchart LR"]
     for group in sorted(groups):

@@ -12,7 +12,7 @@ from preview.stackfile import StackConfigInput, add_required_secrets, read_stack
 def stack_inputs(project_dir: Path, stack: str, config_file: Path | None = None) -> StackConfigInput:
     """The stack's config as the CLI would pass it, with every secret the program will ask for."""
     inputs = read_stack_config(project_dir, stack, config_file)
-    values = read_project_config(inputs.config, secret_keys=set())
+    values = read_project_config(inputs.config)
     try:
         needed = tuple(parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}).secret_keys())
     except ConfigError:

@@ -2,7 +2,7 @@
 
 Read-only root with tmpfs where the process writes, ALL capabilities dropped,
 no-new-privileges, a non-root user, a memory and CPU limit, a restart policy, a
-healthcheck and, when asked, a wait until healthy. Callers cannot forget any of it.
+healthcheck and a wait until healthy. Callers cannot forget any of it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ class ContainerSpec:
     uploads: Sequence[tuple[str, pulumi.Input[str]]] = ()          # (path, content): generated config files
     start_period: str = "20s"
     stop_grace_seconds: int = 30
-    wait_healthy: bool = True
 
 
 def memory_mb(quantity: str) -> int:
@@ -63,7 +62,7 @@ def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> doc
         destroy_grace_seconds=spec.stop_grace_seconds,
         stop_timeout=spec.stop_grace_seconds,
         stop_signal="SIGTERM",
-        wait=spec.wait_healthy,
+        wait=True,  # `pulumi up` returns only once the container is healthy
         wait_timeout=180,
         opts=opts,
     )
