@@ -15,7 +15,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.config import DatastoreBase, StackConfig, quantity_value
+from components.config import DatastoreBase, StackConfig
+from components.datastores import pg_isready, postgres_url, redis_server_options, redis_url
 from components.docker.container import ContainerSpec, hardened_container
 from components.docker.nginx import nginx_conf
 
@@ -111,24 +112,23 @@ class DockerPlatform(pulumi.ComponentResource):
             name="postgres", image=self._image(c.image), user=user, resources=c.resources,
             env={"POSTGRES_USER": c.user, "POSTGRES_DB": c.database, "POSTGRES_PASSWORD": password,
                  "PGDATA": "/var/lib/postgresql/data/pgdata"},
-            healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-U", c.user, "-d", c.database],
+            healthcheck=["CMD", *pg_isready(c)],
             networks=[(self.backend.name, ["postgres"])], tmpfs=("/tmp", "/var/run/postgresql"),
             volumes=self._volume("postgres", c), stop_grace_seconds=60,
         ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect))))
-        return pulumi.Output.secret(pulumi.Output.concat("postgresql://", c.user, ":", password, "@postgres:5432/", c.database))
+        return pulumi.Output.secret(postgres_url(c, password, "postgres"))
 
     def _redis(self, config: StackConfig, user: str) -> pulumi.Output[str]:
         c = config.redis
         if c.mode == "external":
             return pulumi.Config().require_secret(c.external_url_key)
         password = self._password("redis", c)
-        server = (f"exec redis-server --appendonly {'yes' if c.append_only else 'no'} --appendfsync everysec "
-                  f"--maxmemory {int(quantity_value(c.maxmemory))} --maxmemory-policy {c.maxmemory_policy} "
-                  '--requirepass "$REDIS_PASSWORD"')  # read from the env at start: the password is in no command line
+        # The password is read from the env at start: it is in no command line.
+        server = " ".join(["exec redis-server", *redis_server_options(c), '--requirepass "$REDIS_PASSWORD"'])
         self.datastores.append(hardened_container(ContainerSpec(
             name="redis", image=self._image(c.image), user=user, resources=c.resources,
             env={"REDIS_PASSWORD": password}, command=["sh", "-c", server],
             healthcheck=["CMD-SHELL", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'],
             networks=[(self.backend.name, ["redis"])], volumes=self._volume("redis", c),
         ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect))))
-        return pulumi.Output.secret(pulumi.Output.concat("redis://:", password, "@redis:6379/0"))
+        return pulumi.Output.secret(redis_url(password, "redis"))

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import PostgresConfig
+from components.datastores import POSTGRES_PORT, pg_isready, postgres_url
 from components.k8s import pod
 from components.k8s.datastore import Datastore
 
@@ -14,7 +15,7 @@ core = k8s.core.v1
 
 class Postgres(Datastore):
     store = "postgres"
-    port = 5432
+    port = POSTGRES_PORT
     url_key = "DATABASE_URL"
     data_path = "/var/lib/postgresql/data"
     # The entrypoint writes its socket and lock files here; the root filesystem is read-only.
@@ -22,12 +23,11 @@ class Postgres(Datastore):
     config: PostgresConfig
 
     def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
-        c = self.config
-        return pulumi.Output.concat("postgresql://", c.user, ":", password, "@", host, f":{self.port}/", c.database)
+        return postgres_url(self.config, password, host)
 
     def container(self) -> core.ContainerArgs:
         c = self.config
-        ready = ["pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-U", c.user, "-d", c.database]
+        ready = pg_isready(c)
         return core.ContainerArgs(
             name=self.store,
             image=c.image,
