@@ -65,8 +65,7 @@ class Datastore(pulumi.ComponentResource):
             self.host = pulumi.Output.concat(self.store, ".", namespace, ".svc.cluster.local")
             self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
             self.secret = self._secret(
-                {"password": self.password.result, self.url_key: self.url, **self.server_secret_data(self.password.result)},
-                pulumi.ResourceOptions.merge(child, keep))
+                {"password": self.password.result, self.url_key: self.url, **self.server_secret_data(self.password.result)}, pulumi.ResourceOptions.merge(child, keep))
             self.service = core.Service(
                 self.store,
                 metadata=pod.object_meta(self.store, namespace, self.labels),
@@ -124,12 +123,17 @@ class Datastore(pulumi.ComponentResource):
         return {}
 
     def _secret(self, data: dict, opts: pulumi.ResourceOptions) -> core.Secret:
+        # Checksum over the INPUTS: the live Secret has `data`, never `stringData`, so hashing
+        # the resource's output would hash nothing on a real cluster. Agent pods carry it too,
+        # so a new password or external DSN rolls them (the Secret itself is updated in
+        # place: enableSecretMutable on the provider, see platform.py).
+        self.secret_checksum = pod.checksum(data)
         return core.Secret(
             self.secret_name,
             metadata=pod.object_meta(self.secret_name, self.namespace, self.labels),
             type="Opaque",
             string_data=data,
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=pod.VOLUME_CLAIM_IGNORES)),
         )
 
     def volume_mounts(self) -> list[core.VolumeMountArgs]:
@@ -149,9 +153,11 @@ class Datastore(pulumi.ComponentResource):
             claims = [pod.volume_claim_template(DATA_VOLUME, config.persistence, self.labels)]
         else:
             volumes.append(pod.scratch_volume(DATA_VOLUME, size_limit=config.persistence.size))
+        # One pod: a rollout is one drain and one start. 60 s grace (below) + startup budget.
+        timeout = pod.rollout_timeout_seconds(1, 60, 300)
         return apps.StatefulSet(
             self.store,
-            metadata=pod.object_meta(self.store, self.namespace, self.labels),
+            metadata=pod.object_meta(self.store, self.namespace, self.labels, {pod.TIMEOUT_SECONDS: str(timeout)}),
             spec=apps.StatefulSetSpecArgs(
                 service_name=self.store,
                 replicas=1,
@@ -162,7 +168,7 @@ class Datastore(pulumi.ComponentResource):
                 volume_claim_templates=claims,
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(labels=self.labels, annotations={
-                        "checksum/secret": pod.checksum(self.secret.string_data)}),
+                        "checksum/secret": self.secret_checksum}),
                     spec=core.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
@@ -173,5 +179,5 @@ class Datastore(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=pod.VOLUME_CLAIM_IGNORES)),
         )
