@@ -74,7 +74,6 @@ _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 # (<= 63), so its name must leave room: 63 - 11 = 52 (kubernetes/kubernetes#64023; the
 # API server's pod-name check alone would allow more).
 STATEFULSET_NAME_MAX = 52
-HEADLESS_SUFFIX = "-headless"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -331,7 +330,7 @@ class ServiceIngress(Model):
 
 
 class AgentServiceConfig(Model):
-    name: ServiceName = Field(description="Service name; names every object of the service (a DNS-1035 label; at most 52 characters for a StatefulSet, 54 otherwise).")
+    name: ServiceName = Field(description="Service name; names every object of the service (a DNS-1035 label: at most 63 characters, 52 for a StatefulSet).")
     image: Image = Field(description="Container image with a tag and/or digest (`repo:tag@sha256:...` in prod); never `latest`.")
     image_pull_policy: Literal["Always", "IfNotPresent"] = Field("Always", description="`Always` re-checks the registry so a moved tag is noticed.")
     kind: Literal["Deployment", "StatefulSet"] = Field("Deployment", description="Stateless API pods (Deployment) or sticky identities (StatefulSet, with a headless Service).")
@@ -376,11 +375,10 @@ class AgentServiceConfig(Model):
         for name in sorted((set(self.env) | set(self.secret_env)) & set(RESERVED_ENV)):
             where = "env" if name in self.env else "secretEnv"
             raise rule(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
-        limit = STATEFULSET_NAME_MAX if self.kind == "StatefulSet" else 63 - len(HEADLESS_SUFFIX)
-        if len(self.name) > limit:
-            why = ("its pods' controller-revision-hash label is <name>-<hash> (<= 63)" if self.kind == "StatefulSet"
-                   else f"the derived Service name <name>{HEADLESS_SUFFIX} must stay a DNS label (<= 63)")
-            raise rule("name", f"must be at most {limit} characters for a {self.kind} ({len(self.name)}: {self.name!r}): {why}")
+        # A StatefulSet's <name>-headless Service (<= 63) allows 54; its pods' revision label 52.
+        if self.kind == "StatefulSet" and len(self.name) > STATEFULSET_NAME_MAX:
+            raise rule("name", f"must be at most {STATEFULSET_NAME_MAX} characters for a StatefulSet ({len(self.name)}: {self.name!r}): "
+                               "its pods' controller-revision-hash label is <name>-<10-character hash> (<= 63)")
         if self.name in self.allow_from:
             raise rule("allowFrom", f"lists the service itself ({self.name!r})")
         if self.pdb.enabled:
@@ -452,7 +450,7 @@ class RedisConfig(DatastoreBase):
 
 class Tls(Model):
     mode: Literal["certManager", "secret", "none"] = Field("certManager", description="`certManager` issues the certificate; `secret` uses an existing TLS Secret.")
-    cluster_issuer: Optional[str] = Field(None, description="certManager: ClusterIssuer name.")
+    cluster_issuer: Optional[ObjectName] = Field(None, description="certManager: ClusterIssuer name.")
     secret_name: Optional[DnsLabel] = Field(None, description="TLS Secret name (secret mode: existing; certManager: where the certificate lands).")
 
     @model_validator(mode="after")

@@ -410,3 +410,49 @@ def test_allow_from_admits_only_the_declared_peer_on_the_service_port(tmp_path):
     # without a declaration nothing in the namespace reaches agent-runner
     assert "ingress" not in objects(shipped("prod"))[("NetworkPolicy", "agent-runner")]["spec"] or \
         objects(shipped("prod"))[("NetworkPolicy", "agent-runner")]["spec"]["ingress"] == []
+
+
+def _api_server_name_problems(objs) -> list[str]:
+    """The API server's checks of names and labels (k8s.io/apimachinery/pkg/util/validation:
+    IsDNS1123Subdomain, IsDNS1035Label for Services, IsValidLabelValue; StatefulSet names
+    <= 52 so controller-revision-hash=<name>-<10> stays a label value)."""
+    import re
+
+    subdomain = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    dns1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    value = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+    problems = []
+    for (kind, name), obj in objs.items():
+        if not subdomain.match(name) or len(name) > 253:
+            problems.append(f"{kind} {name}: name")
+        if kind in ("Service", "Namespace") and (not dns1035.match(name) or len(name) > 63):
+            problems.append(f"{kind} {name}: DNS-1035 label")
+        if kind == "StatefulSet" and len(name) > 52:
+            problems.append(f"{kind} {name}: longer than 52")
+        labelled = [obj["metadata"].get("labels", {})]
+        spec = obj.get("spec", {})
+        labelled.append(spec.get("template", {}).get("metadata", {}).get("labels", {}))
+        labelled += [c["metadata"].get("labels", {}) for c in spec.get("volumeClaimTemplates") or []]
+        for labels in labelled:
+            for k, v in labels.items():
+                if len(v) > 63 or not value.match(v):
+                    problems.append(f"{kind} {name}: label {k}={v!r}")
+        if kind == "Ingress" and not subdomain.match(spec.get("ingressClassName", "x")):
+            problems.append(f"{kind} {name}: ingressClassName")
+    return problems
+
+
+def test_shipped_objects_pass_the_api_servers_name_rules(capture):
+    assert _api_server_name_problems(objects(capture)) == []
+
+
+def test_longest_accepted_names_and_tags_still_pass_the_api_servers_rules(tmp_path):
+    def longest(cfg):
+        services = cfg["agent-platform:services"]
+        services[0]["name"] = "a" * 58                         # Deployment: <name>-prod instance label <= 63
+        services[1]["name"] = "r" * 52                         # StatefulSet limit
+        services[0]["image"] = "registry.example.com/agents/agent-api:" + "1.4.2-" + "b" * 56 + "-rc.1"
+        cfg["agent-platform:environment"] = "prod"
+    objs = objects(capture_with(tmp_path, "prod", longest))
+    assert ("StatefulSet", "r" * 52) in objs and ("Service", "r" * 52 + "-headless") in objs
+    assert _api_server_name_problems(objs) == []
