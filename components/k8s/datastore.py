@@ -29,6 +29,8 @@ net = k8s.networking.v1
 
 DATA_VOLUME = "data"
 CREDENTIALS_VOLUME = "credentials"
+GRACE_SECONDS = 60            # a clean shutdown (checkpoint / AOF flush) before SIGKILL
+START_BUDGET_SECONDS = 300    # a restart may replay WAL / load the AOF before it is ready
 
 
 class Datastore(pulumi.ComponentResource):
@@ -65,7 +67,8 @@ class Datastore(pulumi.ComponentResource):
             self.host = pulumi.Output.concat(self.store, ".", namespace, ".svc.cluster.local")
             self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
             self.secret = self._secret(
-                {"password": self.password.result, self.url_key: self.url, **self.server_secret_data(self.password.result)}, pulumi.ResourceOptions.merge(child, keep))
+                {"password": self.password.result, self.url_key: self.url, **self.server_secret_data(self.password.result)},
+                pulumi.ResourceOptions.merge(child, keep))
             self.service = core.Service(
                 self.store,
                 metadata=pod.object_meta(self.store, namespace, self.labels),
@@ -133,7 +136,7 @@ class Datastore(pulumi.ComponentResource):
             metadata=pod.object_meta(self.secret_name, self.namespace, self.labels),
             type="Opaque",
             string_data=data,
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=pod.VOLUME_CLAIM_IGNORES)),
+            opts=opts,
         )
 
     def volume_mounts(self) -> list[core.VolumeMountArgs]:
@@ -153,8 +156,8 @@ class Datastore(pulumi.ComponentResource):
             claims = [pod.volume_claim_template(DATA_VOLUME, config.persistence, self.labels)]
         else:
             volumes.append(pod.scratch_volume(DATA_VOLUME, size_limit=config.persistence.size))
-        # One pod: a rollout is one drain and one start. 60 s grace (below) + startup budget.
-        timeout = pod.rollout_timeout_seconds(1, 60, 300)
+        # One pod: a rollout is one drain and one start (crash recovery / WAL replay included).
+        timeout = pod.rollout_timeout_seconds(1, GRACE_SECONDS, START_BUDGET_SECONDS)
         return apps.StatefulSet(
             self.store,
             metadata=pod.object_meta(self.store, self.namespace, self.labels, {pod.TIMEOUT_SECONDS: str(timeout)}),
@@ -173,7 +176,7 @@ class Datastore(pulumi.ComponentResource):
                         automount_service_account_token=False,
                         enable_service_links=False,
                         security_context=pod.pod_security_context(config.security_context),
-                        termination_grace_period_seconds=60,
+                        termination_grace_period_seconds=GRACE_SECONDS,
                         containers=[self.container()],
                         volumes=volumes,
                     ),

@@ -56,7 +56,9 @@ class AgentIngress(pulumi.ComponentResource):
         # cloud load balancer, or publishService unset); the provider would then wait its
         # default 10 minutes and fail (provider/pkg/await/ingress.go). The backends' own
         # readiness is awaited on their Deployments/StatefulSets; skip this await.
-        annotations = {**ingress_annotations(config), pod.SKIP_AWAIT: "true"} if config.skip_await else ingress_annotations(config)
+        annotations = ingress_annotations(config)
+        if config.skip_await:
+            annotations[pod.SKIP_AWAIT] = "true"
         self.ingress = net.Ingress(
             name,
             metadata=pod.object_meta(name, namespace, standard_labels(name, "ingress", environment), annotations),
