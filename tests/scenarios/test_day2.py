@@ -215,3 +215,15 @@ def test_without_ignore_changes_a_resize_would_replace_the_protected_statefulset
     sts = next(c for c in classify(before, after, {}) if c.key == ("StatefulSet", "postgres"))
     assert sts.op == "replace" and sts.protected
     assert sts.replace_because == ["spec.volumeClaimTemplates[0].spec.resources.requests.storage"]
+
+
+def test_without_mutable_secrets_a_key_rotation_would_replace_the_secret(run, monkeypatch):
+    """Why platform.py turns on enableSecretMutable: with it off, the provider's Diff replaces."""
+    from tests.scenarios import classify as rules
+
+    before = run("prod")
+    monkeypatch.setenv("PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY", secrets.token_hex(16))
+    after = run("prod")
+    monkeypatch.setattr(rules, "_provider_flags", lambda capture: {})
+    secret = next(c for c in rules.classify(before, after, run.ignores) if c.key == ("Secret", "agent-api"))
+    assert secret.op == "replace" and secret.replace_because == ["stringData.OPENAI_API_KEY"]
