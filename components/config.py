@@ -47,14 +47,33 @@ def rule(at: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("rule", "{message}", {"at": at, "message": message})
 
 
+def bad(kind: str, message: str, value: Any) -> PydanticCustomError:
+    """A bad scalar: the message ends with the offending value itself.
+
+    pydantic-core substitutes only `{name}` placeholders, never `{name!r}`, so the
+    value is formatted here rather than left to the template.
+    """
+    return PydanticCustomError(kind, "{message}", {"message": f"{message}, got {value!r}"})
+
+
 # --------------------------------------------------------------------------- scalar types
 
 # Kubernetes resource.Quantity grammar: a decimal number with an optional binary
 # (Ki..Ei), decimal (n, u, m, k, M..E) or exponent suffix.
 _QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+# Names as the API server checks them: k8s.io/apimachinery/pkg/util/validation/validation.go
+# IsDNS1123Label (dns1123LabelFmt, DNS1123LabelMaxLength 63), IsDNS1123Subdomain
+# (DNS1123SubdomainMaxLength 253), IsDNS1035Label (dns1035LabelFmt: starts with a letter;
+# Service names, core/validation ValidateServiceName = NameIsDNS1035Label).
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"^(\*\.)?{_DNS_LABEL}(\.{_DNS_LABEL})*$")
+_DNS_1123_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _DNS_1123_LABEL = re.compile(rf"^{_DNS_LABEL}$")
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+# A StatefulSet's pods carry controller-revision-hash=<name>-<10-char hash>, a label value
+# (<= 63), so its name must leave room: 63 - 11 = 52 (kubernetes/kubernetes#64023; the
+# API server's pod-name check alone would allow more).
+STATEFULSET_NAME_MAX = 52
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -78,19 +97,37 @@ def quantity_value(text: str) -> float:
 def _quantity(value: Any) -> str:
     text = str(value)
     if not _QUANTITY.match(text):
-        raise PydanticCustomError("quantity", "must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi, got {v!r}", {"v": text})
+        raise bad("quantity", "must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi", text)
     return text
+
+
+def _positive_quantity(value: str) -> str:
+    if quantity_value(value) <= 0:
+        raise bad("quantity", "must be greater than 0", value)
+    return value
 
 
 def _dns_name(value: str) -> str:
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
-        raise PydanticCustomError("dns", "must be a lowercase DNS name (RFC 1123), got {v!r}", {"v": value})
+        raise bad("dns", "must be a lowercase DNS name (RFC 1123)", value)
+    return value
+
+
+def _object_name(value: str) -> str:
+    if len(value) > 253 or not _DNS_1123_SUBDOMAIN.match(value):
+        raise bad("dns", "must be a Kubernetes object name: a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.'; at most 253)", value)
     return value
 
 
 def _dns_label(value: str) -> str:
     if not _DNS_1123_LABEL.match(value):
-        raise PydanticCustomError("label", "must be a lowercase DNS label (a-z, 0-9, '-', at most 63), got {v!r}", {"v": value})
+        raise bad("label", "must be a lowercase DNS label (a-z, 0-9, '-', at most 63)", value)
+    return value
+
+
+def _service_name(value: str) -> str:
+    if not _DNS_1035_LABEL.match(value):
+        raise bad("label", "must be a lowercase DNS-1035 label (starts with a letter; a-z, 0-9, '-'; at most 63): it names a Kubernetes Service", value)
     return value
 
 
@@ -107,17 +144,31 @@ def split_image(ref: str) -> tuple[str, Optional[str], Optional[str]]:
 def _image(value: str) -> str:
     repo, tag, digest = split_image(value)
     if not repo or any(c.isspace() for c in value):
-        raise PydanticCustomError("image", "must be an image reference repo:tag or repo@sha256:..., got {v!r}", {"v": value})
+        raise bad("image", "must be an image reference repo:tag or repo@sha256:...", value)
+    path = repo.split("/", 1)[1] if "/" in repo and any(c in repo.split("/", 1)[0] for c in ".:") else repo
+    if not _IMAGE_PATH.match(path):
+        raise bad("image", "repository must be lowercase (a-z, 0-9, '.', '_', '-', '/'), as registries and the kubelet require", repo)
+    if tag is not None and not _IMAGE_TAG.match(tag):
+        raise bad("image", "tag must be [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag)
     if digest is not None and not _DIGEST.match(digest):
-        raise PydanticCustomError("image", "digest must be sha256:<64 hex>, got {v!r}", {"v": digest})
+        raise bad("image", "digest must be sha256:<64 hex>", digest)
     if tag is None and digest is None:
-        raise PydanticCustomError("image", "must carry a tag or a digest (an untagged image means `latest`), got {v!r}", {"v": value})
+        raise bad("image", "must carry a tag or a digest (an untagged image means `latest`)", value)
     if tag == "latest":
-        raise PydanticCustomError("image", "must not use the mutable tag `latest`, got {v!r}", {"v": value})
+        raise bad("image", "must not use the mutable tag `latest`", value)
     return value
 
 
+# distribution/reference regexp.go: path components are lowercase; tags are [\w][\w.-]{0,127}.
+_IMAGE_PATH = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
 def _cidr(value: str) -> str:
+    # The API server parses NetworkPolicy ipBlock.cidr with net.ParseCIDR (networking
+    # validation ValidateIPBlock): a bare address without /prefix is refused.
+    if "/" not in value:
+        raise bad("cidr", "must be a CIDR with an explicit prefix such as 10.0.0.0/8 or 203.0.113.7/32", value)
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError as error:
@@ -127,13 +178,13 @@ def _cidr(value: str) -> str:
 
 def _env_name(value: str) -> str:
     if not _ENV_NAME.match(value):
-        raise PydanticCustomError("env", "must be an environment variable name, got {v!r}", {"v": value})
+        raise bad("env", "must be an environment variable name", value)
     return value
 
 
 def _config_key(value: str) -> str:
     if not _CONFIG_KEY.match(value) or ":" in value:
-        raise PydanticCustomError("key", "must be a config key of this project (letters, digits, '-', '_'), got {v!r}", {"v": value})
+        raise bad("key", "must be a config key of this project (letters, digits, '-', '_')", value)
     return value
 
 
@@ -141,6 +192,9 @@ Quantity = Annotated[str, AfterValidator(_quantity)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 DnsName = Annotated[str, AfterValidator(_dns_name)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+ObjectName = Annotated[str, AfterValidator(_object_name)]
+ServiceName = Annotated[str, AfterValidator(_service_name)]
+PositiveQuantity = Annotated[str, AfterValidator(_quantity), AfterValidator(_positive_quantity)]
 Image = Annotated[str, AfterValidator(_image)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 SecretKey = Annotated[str, AfterValidator(_config_key)]
@@ -190,8 +244,8 @@ class SecurityContext(Model):
 
 class Persistence(Model):
     enabled: bool = Field(True, description="Keep data on a PersistentVolumeClaim (false: an emptyDir that dies with the pod).")
-    size: Quantity = Field("10Gi", description="Requested volume size.")
-    storage_class: Optional[str] = Field(None, description="StorageClass name; unset uses the cluster default.")
+    size: Quantity = Field("10Gi", description="Requested volume size. Changing it later does not resize existing volumes: see README \"Day 2: resize a volume\".")
+    storage_class: Optional[ObjectName] = Field(None, description="StorageClass name; unset uses the cluster default. Applies to new volumes only.")
 
 
 class NetworkPolicyToggle(Model):
@@ -276,7 +330,7 @@ class ServiceIngress(Model):
 
 
 class AgentServiceConfig(Model):
-    name: DnsLabel = Field(description="Service name; names every object of the service.")
+    name: ServiceName = Field(description="Service name; names every object of the service (a DNS-1035 label: at most 63 characters, 52 for a StatefulSet).")
     image: Image = Field(description="Container image with a tag and/or digest (`repo:tag@sha256:...` in prod); never `latest`.")
     image_pull_policy: Literal["Always", "IfNotPresent"] = Field("Always", description="`Always` re-checks the registry so a moved tag is noticed.")
     kind: Literal["Deployment", "StatefulSet"] = Field("Deployment", description="Stateless API pods (Deployment) or sticky identities (StatefulSet, with a headless Service).")
@@ -297,8 +351,17 @@ class AgentServiceConfig(Model):
     probes: Probes = Field(Probes(), description="Liveness (/healthz), readiness (/readyz) and startup probes.")
     drain: Drain = Field(Drain(), description="Graceful shutdown for in-flight streaming requests.")
     ingress: ServiceIngress = Field(ServiceIngress(), description="External exposure through the stack Ingress.")
+    allow_from: list[ServiceName] = Field([], description="Other services of the stack whose pods may call this one on its port (NetworkPolicy); no one else inside the namespace can.")
     uses_postgres: bool = Field(True, description="Receive DATABASE_URL and egress to Postgres.")
     uses_redis: bool = Field(True, description="Receive REDIS_URL and egress to Redis.")
+
+    def max_pods(self) -> int:
+        """Pods running at the autoscaler's maximum (or the fixed count)."""
+        return self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
+
+    def surge_pods(self) -> int:
+        """Extra pods during a rollout: a Deployment surges by one (maxSurge 1); a StatefulSet replaces in place."""
+        return 1 if self.kind == "Deployment" else 0
 
     def min_pods(self) -> int:
         """Pods running at the autoscaler's minimum (or the fixed count)."""
@@ -306,13 +369,18 @@ class AgentServiceConfig(Model):
 
     @model_validator(mode="after")
     def _coherent(self) -> "AgentServiceConfig":
-        reserved = {"DATABASE_URL", "REDIS_URL"}
         both = set(self.env) & set(self.secret_env)
         if both:
             raise rule(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
-        for name in sorted((set(self.env) | set(self.secret_env)) & reserved):
+        for name in sorted((set(self.env) | set(self.secret_env)) & set(RESERVED_ENV)):
             where = "env" if name in self.env else "secretEnv"
-            raise rule(f"{where}.{name}", "is set by the platform from postgres/redis; remove it")
+            raise rule(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
+        # A StatefulSet's <name>-headless Service (<= 63) allows 54; its pods' revision label 52.
+        if self.kind == "StatefulSet" and len(self.name) > STATEFULSET_NAME_MAX:
+            raise rule("name", f"must be at most {STATEFULSET_NAME_MAX} characters for a StatefulSet ({len(self.name)}: {self.name!r}): "
+                               "its pods' controller-revision-hash label is <name>-<10-character hash> (<= 63)")
+        if self.name in self.allow_from:
+            raise rule("allowFrom", f"lists the service itself ({self.name!r})")
         if self.pdb.enabled:
             pods = self.min_pods()
             if self.pdb.min_available is not None and self.pdb.min_available >= pods:
@@ -324,6 +392,14 @@ class AgentServiceConfig(Model):
 
 
 # --------------------------------------------------------------------------- data stores
+
+
+# Environment the platform sets on every agent container; a stack's env must not override it.
+RESERVED_ENV = {
+    "PORT": "the port the probes and the Service target, from `port`",
+    "DATABASE_URL": "from postgres",
+    "REDIS_URL": "from redis",
+}
 
 
 class DatastoreBase(Model):
@@ -358,7 +434,7 @@ class RedisConfig(DatastoreBase):
     image: Image = Field("redis:7.4.1-alpine@sha256:c1e88455c85225310bbea54816e9c3f4b5295815e6dbf80c34d40afc6df28275",
                          description="Pinned Redis image (tag and digest).")
     append_only: bool = Field(True, description="AOF persistence (`appendonly yes`).")
-    maxmemory: Quantity = Field("256Mi", description="`maxmemory`; keep it below the memory limit.")
+    maxmemory: PositiveQuantity = Field("256Mi", description="`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused).")
     maxmemory_policy: Literal["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"] = Field(
         "allkeys-lru", description="Eviction policy at maxmemory.")
 
@@ -374,7 +450,7 @@ class RedisConfig(DatastoreBase):
 
 class Tls(Model):
     mode: Literal["certManager", "secret", "none"] = Field("certManager", description="`certManager` issues the certificate; `secret` uses an existing TLS Secret.")
-    cluster_issuer: Optional[str] = Field(None, description="certManager: ClusterIssuer name.")
+    cluster_issuer: Optional[ObjectName] = Field(None, description="certManager: ClusterIssuer name.")
     secret_name: Optional[DnsLabel] = Field(None, description="TLS Secret name (secret mode: existing; certManager: where the certificate lands).")
 
     @model_validator(mode="after")
@@ -388,7 +464,8 @@ class Tls(Model):
 
 class IngressConfig(Model):
     enabled: bool = Field(True, description="Declare the Ingress.")
-    class_name: str = Field("nginx", description="IngressClass.")
+    class_name: ObjectName = Field("nginx", description="IngressClass name (a DNS subdomain).")
+    skip_await: bool = Field(True, description="Annotate the Ingress `pulumi.com/skipAwait`: many controllers never publish a load-balancer status, and the provider would wait 10 minutes for it, then fail. Set false where the controller does publish it.")
     host: Optional[DnsName] = Field(None, description="Public host name.")
     tls: Tls = Field(Tls(mode="certManager", cluster_issuer="letsencrypt"), description="TLS termination.")
     stream_timeout_seconds: int = Field(3600, ge=3600, le=86400, description="Proxy read/send timeout; streamed LLM responses last minutes.")
@@ -424,12 +501,14 @@ class NetworkConfig(Model):
 
 
 class Quota(Model):
-    cpu: Quantity = Field("16", description="requests.cpu for the namespace.")
-    memory: Quantity = Field("32Gi", description="requests.memory for the namespace.")
-    limits_cpu: Quantity = Field("32", description="limits.cpu for the namespace.")
-    limits_memory: Quantity = Field("64Gi", description="limits.memory for the namespace.")
-    storage: Quantity = Field("200Gi", description="requests.storage for the namespace.")
-    pods: int = Field(100, ge=1, description="Pods in the namespace.")
+    """Unset amounts are derived from the worst case (StackConfig.worst_case); set ones must hold it."""
+
+    cpu: Optional[Quantity] = Field(None, description="requests.cpu for the namespace; unset: the worst case (every service at its maximum, plus rollout surge and data stores).")
+    memory: Optional[Quantity] = Field(None, description="requests.memory; unset: the worst case.")
+    limits_cpu: Optional[Quantity] = Field(None, description="limits.cpu; unset: the worst case.")
+    limits_memory: Optional[Quantity] = Field(None, description="limits.memory; unset: the worst case.")
+    storage: Optional[Quantity] = Field(None, description="requests.storage; unset: the worst case (every claim of every pod at its maximum).")
+    pods: Optional[int] = Field(None, ge=1, description="Pods in the namespace; unset: the worst case.")
 
 
 class LimitRangeConfig(Model):
@@ -510,6 +589,9 @@ class StackConfig(Model):
             routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
             if self.ingress.enabled and not routed:
                 raise rule("ingress.enabled", "no service has ingress.enabled: nothing to route")
+            self._check_kubernetes_names()
+            if self.namespace is not None:
+                self._check_quota()
         else:
             # A Docker host has no cluster, namespace, Ingress or autoscaler: such keys mean a mixed-up stack file.
             for key in ("kubernetes", "namespace"):
@@ -524,6 +606,78 @@ class StackConfig(Model):
                 raise rule("services", "no service has ingress.enabled: the proxy has nothing to route")
         return self
 
+    def _check_kubernetes_names(self) -> None:
+        names = {s.name for s in self.services}
+        seen: dict[str, str] = {}
+        for i, s in enumerate(self.services):
+            # app.kubernetes.io/instance = <name>-<environment>, a label value (<= 63).
+            instance = f"{s.name}-{self.environment}"
+            if len(instance) > 63:
+                raise rule(f"services[{i}].name", f"with the environment, the instance label {instance!r} exceeds 63 characters ({len(instance)})")
+            for j, peer in enumerate(s.allow_from):
+                if peer not in names:
+                    raise rule(f"services[{i}].allowFrom[{j}]", f"{peer!r} is not a service of this stack")
+            if not s.ingress.enabled:
+                continue
+            # nginx refuses duplicate locations and the Ingress would hold ambiguous rules.
+            for j, path in enumerate(s.ingress.paths):
+                if path in seen:
+                    raise rule(f"services[{i}].ingress.paths[{j}]", f"{path!r} is already routed to {seen[path]!r}")
+                seen[path] = s.name
+
+    def worst_case(self) -> dict[str, float]:
+        """What the namespace holds at worst: every service at its maximum pods plus one
+        rollout surge pod (Deployments), and the in-cluster data stores (one pod each,
+        replaced in place). Keys are ResourceQuota `spec.hard` names; cpu in cores, the
+        rest in bytes or counts."""
+        total = {"requests.cpu": 0.0, "requests.memory": 0.0, "limits.cpu": 0.0, "limits.memory": 0.0,
+                 "requests.storage": 0.0, "pods": 0.0}
+
+        def add(pods: int, resources: Resources, persistence: Persistence) -> None:
+            total["pods"] += pods
+            for kind in ("requests", "limits"):
+                amounts = getattr(resources, kind)
+                total[f"{kind}.cpu"] += pods * quantity_value(amounts.cpu)
+                total[f"{kind}.memory"] += pods * quantity_value(amounts.memory)
+            if persistence.enabled:
+                total["requests.storage"] += pods * quantity_value(persistence.size)
+
+        for svc in self.services:
+            add(svc.max_pods() + svc.surge_pods(), svc.resources, svc.persistence)
+        for store in (self.postgres, self.redis):
+            if store.mode == "inCluster":
+                add(1, store.resources, store.persistence)
+        # Storage of claims a StatefulSet kept on scale-down (whenScaled: Retain) is counted
+        # at the maximum already; a resize grows it, which the explicit value must allow.
+        return total
+
+    def quota_hard(self) -> dict[str, str]:
+        """The ResourceQuota's spec.hard: each set amount as given, each unset one derived."""
+        assert self.namespace is not None
+        q, worst = self.namespace.quota, self.worst_case()
+        return {
+            "requests.cpu": q.cpu or _cpu_quantity(worst["requests.cpu"]),
+            "requests.memory": q.memory or _bytes_quantity(worst["requests.memory"]),
+            "limits.cpu": q.limits_cpu or _cpu_quantity(worst["limits.cpu"]),
+            "limits.memory": q.limits_memory or _bytes_quantity(worst["limits.memory"]),
+            "requests.storage": q.storage or _bytes_quantity(worst["requests.storage"]),
+            "pods": str(q.pods or int(worst["pods"])),
+        }
+
+    def _check_quota(self) -> None:
+        assert self.namespace is not None
+        q, worst = self.namespace.quota, self.worst_case()
+        given = {"requests.cpu": ("cpu", q.cpu), "requests.memory": ("memory", q.memory),
+                 "limits.cpu": ("limitsCpu", q.limits_cpu), "limits.memory": ("limitsMemory", q.limits_memory),
+                 "requests.storage": ("storage", q.storage), "pods": ("pods", q.pods)}
+        for hard, (key, value) in given.items():
+            if value is None:
+                continue
+            need = worst[hard]
+            if quantity_value(str(value)) < need - 1e-9:
+                shown = _cpu_quantity(need) if hard.endswith("cpu") else (str(int(need)) if hard == "pods" else _bytes_quantity(need))
+                raise rule(f"namespace.quota.{key}", f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas plus rollout surge and data stores): the rollout or the autoscaler would stall; raise it or unset it to derive it")
+
     def docker_settings(self) -> DockerConfig:
         return self.docker or DockerConfig()
 
@@ -532,6 +686,16 @@ class StackConfig(Model):
         keys = {k for s in self.services for k in s.secret_env.values()}
         keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
         return sorted(keys)
+
+
+def _cpu_quantity(cores: float) -> str:
+    millis = int(round(cores * 1000))
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def _bytes_quantity(value: float) -> str:
+    mib = int(-(-value // 2**20))
+    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
 
 
 Autoscaling.model_rebuild()
@@ -603,8 +767,34 @@ def check_secret_keys(config: StackConfig, present: set[str], marked_secret: set
     return problems
 
 
+# Who runs the program may say where its config came from (a tool rendering from another
+# file sets it); otherwise it is the stack file the Pulumi CLI reads. The one interface
+# between a caller and this loader: an environment variable holding a display name.
+CONFIG_SOURCE_ENV = "AGENT_PLATFORM_CONFIG_SOURCE"
+
+
+def _secret_references(values: dict[str, Any]) -> set[str]:
+    """Secret keys the raw values name, read leniently so they count even when the config is invalid."""
+    keys: set[str] = set()
+    services = values.get("services")
+    for svc in services if isinstance(services, list) else []:
+        if isinstance(svc, dict) and isinstance(svc.get("secretEnv"), dict):
+            keys |= {v for v in svc["secretEnv"].values() if isinstance(v, str)}
+    for store in ("postgres", "redis"):
+        conf = values.get(store)
+        if isinstance(conf, dict) and isinstance(conf.get("externalUrlKey"), str):
+            keys.add(conf["externalUrlKey"])
+    return keys
+
+
 def load_stack_config() -> StackConfig:
-    """Read and validate the current stack's configuration (inside a Pulumi program)."""
+    """Read and validate the current stack's configuration (inside a Pulumi program).
+
+    Every problem is reported at once: unknown top-level keys, invalid values and
+    missing or plaintext secrets.
+    """
+    import os
+
     import pulumi
     from pulumi.runtime import config as runtime_config
 
@@ -612,12 +802,14 @@ def load_stack_config() -> StackConfig:
     # to the runtime (and to PULUMI_CONFIG), and unknown-key detection needs all of it.
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
-    source = f"Pulumi.{pulumi.get_stack()}.yaml"
+    source = os.environ.get(CONFIG_SOURCE_ENV) or f"Pulumi.{pulumi.get_stack()}.yaml"
     values = read_project_config(raw)
-    config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
-    referenced = set(config.secret_keys())
     problems = [f"{PROJECT}:{k}: unknown key (not a setting, nor a secret named by secretEnv or externalUrlKey)"
-                for k in sorted(set(values) - TOP_LEVEL_KEYS - referenced)]
+                for k in sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))]
+    try:
+        config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
+    except ConfigError as error:
+        raise ConfigError(problems + error.problems, source) from None
     problems += check_secret_keys(config, set(raw), {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys})
     if problems:
         raise ConfigError(problems, source)

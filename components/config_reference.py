@@ -46,25 +46,34 @@ def _type_name(annotation) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _default(field) -> str:
-    if field.default is PydanticUndefined:
+_NO_DEFAULT = object()
+
+
+def _default(value) -> str:
+    if value is _NO_DEFAULT:
         return "required"
-    value = field.default
     if isinstance(value, BaseModel):
         return "see below"
     return f"`{json.dumps(to_jsonable_python(value, by_alias=True))}`"
 
 
-def rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]]:
+def rows(model: type[BaseModel], prefix: str, instance: BaseModel | None = None) -> list[tuple[str, str, str, str]]:
+    """One row per key. `instance`: the enclosing field's default object, whose values are the
+    real defaults of its keys (e.g. postgres.pdb defaults to Pdb(enabled=False), not Pdb())."""
     out = []
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
         nested = _model_of(field.annotation)
         is_list = typing.get_origin(field.annotation) is list
+        if instance is not None:
+            value = getattr(instance, name)
+        else:
+            value = _NO_DEFAULT if field.default is PydanticUndefined else field.default
         out.append((key, "list of objects" if is_list and nested else ("object" if nested else _type_name(field.annotation)),
-                    _default(field), (field.description or "").replace("|", "\\|")))
+                    _default(value), (field.description or "").replace("|", "\\|")))
         if nested:
-            out += rows(nested, f"{key}[].") if is_list else rows(nested, f"{key}.")
+            inner = value if isinstance(value, BaseModel) else None
+            out += rows(nested, f"{key}[].") if is_list else rows(nested, f"{key}.", inner)
     return out
 
 

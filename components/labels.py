@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 PART_OF = "agent-platform"
 MANAGED_BY = "pulumi"
+VERSION = "app.kubernetes.io/version"
 
 # Pods that may open connections to a data store carry its client label; the data
 # store's NetworkPolicy admits exactly these pods.
 CLIENT_OF = "agent-platform.io/client-of-{store}"
 # Every pod of an agent service carries this, so namespace-wide rules can find them.
 ROLE = "agent-platform.io/role"
+
+# A label value as the API server accepts it: k8s.io/apimachinery/pkg/util/validation
+# validation.go IsValidLabelValue (qualifiedNameFmt, LabelValueMaxLength = 63).
+LABEL_VALUE_MAX = 63
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def label_value(text: str) -> str:
+    """text cut to 63 characters, then trimmed so it ends alphanumerically (the API server's rule)."""
+    value = text[:LABEL_VALUE_MAX].rstrip("-_.")
+    if not _LABEL_VALUE.match(value):
+        raise ValueError(f"{text!r} cannot be a label value")
+    return value
+
+
+def is_label_value(text: str) -> bool:
+    return len(text) <= LABEL_VALUE_MAX and bool(_LABEL_VALUE.match(text))
 
 
 def selector_labels(name: str) -> dict[str, str]:
@@ -27,8 +47,20 @@ def standard_labels(name: str, component: str, environment: str, version: str | 
         "agent-platform.io/environment": environment,
     }
     if version:
-        labels["app.kubernetes.io/version"] = version[:63]
+        labels[VERSION] = label_value(version)
     return labels
+
+
+def stable_labels(labels: dict[str, str]) -> dict[str, str]:
+    """labels without those that change on a routine update (the image version).
+
+    For immutable fields: pulumi-kubernetes replaces a StatefulSet whose
+    spec.volumeClaimTemplates change (provider/pkg/provider/provider.go Diff ->
+    forceNewProperties, from the API server refusing updates to anything but a
+    StatefulSet's replicas, template, updateStrategy, persistentVolumeClaimRetentionPolicy
+    and minReadySeconds), so a version label there turns an image bump into a replacement.
+    """
+    return {k: v for k, v in labels.items() if k != VERSION}
 
 
 def image_version(image: str) -> str | None:
@@ -36,4 +68,4 @@ def image_version(image: str) -> str | None:
     from components.config import split_image
 
     _, tag, _ = split_image(image)
-    return tag
+    return label_value(tag) if tag else None

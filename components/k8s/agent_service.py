@@ -43,6 +43,8 @@ class Backend:
     secret_name: str         # <store>-connection
     port: int
     in_cluster: bool
+    # sha256 of the connection Secret's inputs: on the pod template, a new DSN rolls the pods.
+    checksum: pulumi.Input[str] = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class AgentServiceArgs:
     backends: list[Backend] = field(default_factory=list)
     # Only the Ingress controller may reach the service, and only when it is routed.
     exposed: bool = False
+    # Declared peers: services whose pods may call this one (its allowFrom), and the
+    # services this one may call (those listing it in their allowFrom): (name, port).
+    callers: list[str] = field(default_factory=list)
+    callees: list[tuple[str, int]] = field(default_factory=list)
 
 
 class AgentService(pulumi.ComponentResource):
@@ -164,6 +170,8 @@ class AgentService(pulumi.ComponentResource):
         annotations = {"checksum/config": pod.checksum(plain_env)}
         if secret_values:
             annotations["checksum/secret"] = pod.checksum(secret_values)
+        for b in self.backends:
+            annotations[f"checksum/{b.secret_name}"] = b.checksum
         return core.PodTemplateSpecArgs(
             metadata=meta.ObjectMetaArgs(labels=self.pod_labels, annotations=annotations),
             spec=core.PodSpecArgs(
@@ -187,10 +195,18 @@ class AgentService(pulumi.ComponentResource):
         replicas = None if c.autoscaling.enabled else c.replicas
         template = self._pod_template(plain_env, secret_values)
         selector = meta.LabelSelectorArgs(match_labels=self.selector)
+        # Both kinds replace one pod at a time (maxSurge 1 / maxUnavailable 0; a StatefulSet's
+        # RollingUpdate, whatever its podManagementPolicy), each waiting for the old pod's
+        # drain and the new pod's startup probe: at the HPA maximum that can be far beyond the
+        # provider's default 10 minutes.
+        startup = c.probes.startup
+        annotations = {**CHECKOV_SKIPS, pod.TIMEOUT_SECONDS: str(pod.rollout_timeout_seconds(
+            c.max_pods(), c.drain.termination_grace_seconds,
+            startup.initial_delay_seconds + startup.period_seconds * startup.failure_threshold))}
         if c.kind == "Deployment":
             return apps.Deployment(
                 c.name,
-                metadata=pod.object_meta(c.name, ns, self.labels, CHECKOV_SKIPS),
+                metadata=pod.object_meta(c.name, ns, self.labels, annotations),
                 spec=apps.DeploymentSpecArgs(
                     replicas=replicas, selector=selector, template=template,
                     strategy=apps.DeploymentStrategyArgs(
@@ -203,7 +219,7 @@ class AgentService(pulumi.ComponentResource):
             claims = [pod.volume_claim_template(DATA_VOLUME, c.persistence, self.labels)]
         return apps.StatefulSet(
             c.name,
-            metadata=pod.object_meta(c.name, ns, self.labels, CHECKOV_SKIPS),
+            metadata=pod.object_meta(c.name, ns, self.labels, annotations),
             spec=apps.StatefulSetSpecArgs(
                 replicas=replicas, selector=selector, template=template,
                 service_name=f"{c.name}-headless",
@@ -214,7 +230,7 @@ class AgentService(pulumi.ComponentResource):
                     when_deleted="Retain", when_scaled="Retain"),
                 volume_claim_templates=claims,
                 min_ready_seconds=5, revision_history_limit=5),
-            opts=opts)
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=pod.VOLUME_CLAIM_IGNORES)))
 
     # --- scaling and isolation -----------------------------------------------------------------
     def _autoscaler(self) -> autoscaling.HorizontalPodAutoscaler:
@@ -252,12 +268,23 @@ class AgentService(pulumi.ComponentResource):
     def _network_policy(self) -> net.NetworkPolicy:
         c, network = self.args.config, self.args.network
         ingress = []
+        if self.args.callers:
+            # Declared peers only (allowFrom), on the app port: nothing else in the namespace.
+            ingress.append(net.NetworkPolicyIngressRuleArgs(
+                from_=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(name)))
+                       for name in self.args.callers],
+                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)]))
         if self.args.exposed:
             ingress.append(net.NetworkPolicyIngressRuleArgs(
                 from_=[net.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs(
                     match_labels={"kubernetes.io/metadata.name": network.ingress_controller_namespace}))],
                 ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)]))
         egress = []
+        for name, port in self.args.callees:
+            # NetworkPolicy ports are the pods' ports (the Service's targetPort), not port 80.
+            egress.append(net.NetworkPolicyEgressRuleArgs(
+                to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(name)))],
+                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port)]))
         for b in self.backends:
             if b.in_cluster:
                 egress.append(net.NetworkPolicyEgressRuleArgs(

@@ -29,6 +29,8 @@ net = k8s.networking.v1
 
 DATA_VOLUME = "data"
 CREDENTIALS_VOLUME = "credentials"
+GRACE_SECONDS = 60            # a clean shutdown (checkpoint / AOF flush) before SIGKILL
+START_BUDGET_SECONDS = 300    # a restart may replay WAL / load the AOF before it is ready
 
 
 class Datastore(pulumi.ComponentResource):
@@ -124,6 +126,11 @@ class Datastore(pulumi.ComponentResource):
         return {}
 
     def _secret(self, data: dict, opts: pulumi.ResourceOptions) -> core.Secret:
+        # Checksum over the INPUTS: the live Secret has `data`, never `stringData`, so hashing
+        # the resource's output would hash nothing on a real cluster. Agent pods carry it too,
+        # so a new password or external DSN rolls them (the Secret itself is updated in
+        # place: enableSecretMutable on the provider, see platform.py).
+        self.secret_checksum = pod.checksum(data)
         return core.Secret(
             self.secret_name,
             metadata=pod.object_meta(self.secret_name, self.namespace, self.labels),
@@ -149,9 +156,11 @@ class Datastore(pulumi.ComponentResource):
             claims = [pod.volume_claim_template(DATA_VOLUME, config.persistence, self.labels)]
         else:
             volumes.append(pod.scratch_volume(DATA_VOLUME, size_limit=config.persistence.size))
+        # One pod: a rollout is one drain and one start (crash recovery / WAL replay included).
+        timeout = pod.rollout_timeout_seconds(1, GRACE_SECONDS, START_BUDGET_SECONDS)
         return apps.StatefulSet(
             self.store,
-            metadata=pod.object_meta(self.store, self.namespace, self.labels),
+            metadata=pod.object_meta(self.store, self.namespace, self.labels, {pod.TIMEOUT_SECONDS: str(timeout)}),
             spec=apps.StatefulSetSpecArgs(
                 service_name=self.store,
                 replicas=1,
@@ -162,16 +171,16 @@ class Datastore(pulumi.ComponentResource):
                 volume_claim_templates=claims,
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(labels=self.labels, annotations={
-                        "checksum/secret": pod.checksum(self.secret.string_data)}),
+                        "checksum/secret": self.secret_checksum}),
                     spec=core.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
                         security_context=pod.pod_security_context(config.security_context),
-                        termination_grace_period_seconds=60,
+                        termination_grace_period_seconds=GRACE_SECONDS,
                         containers=[self.container()],
                         volumes=volumes,
                     ),
                 ),
             ),
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=pod.VOLUME_CLAIM_IGNORES)),
         )

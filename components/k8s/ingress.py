@@ -52,10 +52,16 @@ class AgentIngress(pulumi.ComponentResource):
                     name=service, port=net.ServiceBackendPortArgs(name="http"))))
             for service, prefixes in routes for path in prefixes
         ]
+        # Many clusters' controllers never publish status.loadBalancer for an Ingress (no
+        # cloud load balancer, or publishService unset); the provider would then wait its
+        # default 10 minutes and fail (provider/pkg/await/ingress.go). The backends' own
+        # readiness is awaited on their Deployments/StatefulSets; skip this await.
+        annotations = ingress_annotations(config)
+        if config.skip_await:
+            annotations[pod.SKIP_AWAIT] = "true"
         self.ingress = net.Ingress(
             name,
-            metadata=pod.object_meta(name, namespace, standard_labels(name, "ingress", environment),
-                                     ingress_annotations(config)),
+            metadata=pod.object_meta(name, namespace, standard_labels(name, "ingress", environment), annotations),
             spec=net.IngressSpecArgs(
                 ingress_class_name=config.class_name, tls=tls,
                 rules=[net.IngressRuleArgs(host=config.host, http=net.HTTPIngressRuleValueArgs(paths=paths))]),

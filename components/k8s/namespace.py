@@ -25,7 +25,7 @@ class AgentNamespace(pulumi.ComponentResource):
     name: pulumi.Output[str]
 
     def __init__(self, resource_name: str, config: NamespaceConfig, network: NetworkConfig, environment: str,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 quota_hard: dict[str, str], opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("agent-platform:k8s:AgentNamespace", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = {
@@ -49,15 +49,13 @@ class AgentNamespace(pulumi.ComponentResource):
         ns = self.namespace.metadata.name
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
 
-        quota = config.quota
+        # quota_hard: StackConfig.quota_hard(), derived from (or validated against) the worst
+        # case, so the HPA maximums and a rollout surge always fit.
         self.quota = core.ResourceQuota(
             f"{config.name}-quota",
             metadata=object_meta("quota", ns, labels),
             spec=core.ResourceQuotaSpecArgs(hard={
-                "requests.cpu": quota.cpu, "requests.memory": quota.memory,
-                "limits.cpu": quota.limits_cpu, "limits.memory": quota.limits_memory,
-                "requests.storage": quota.storage, "pods": str(quota.pods),
-                "services.loadbalancers": "0", "services.nodeports": "0",
+                **quota_hard, "services.loadbalancers": "0", "services.nodeports": "0",
             }),
             opts=after_ns,
         )

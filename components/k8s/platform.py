@@ -21,20 +21,26 @@ class AgentPlatform(pulumi.ComponentResource):
         cluster = config.kubernetes
         # Explicit provider: the stack reaches only the context its stack file names,
         # never whatever kubeconfig context happens to be current.
+        # Secrets and ConfigMaps keep fixed names (pods and the Ingress refer to them), so
+        # a content change must be an update, not delete-then-create: pulumi-kubernetes
+        # adds .data/.stringData to the replace-only properties unless these are on
+        # (provider/pkg/provider/diff.go forceNewProperties: IsSecret && !enableSecretMutable,
+        # IsConfigMap && !enableConfigMapMutable). Pods roll through the checksum annotations.
         self.provider = k8s.Provider(
             "cluster", context=cluster.context, kubeconfig=cluster.kubeconfig,
-            enable_server_side_apply=True, opts=pulumi.ResourceOptions(parent=self))
+            enable_server_side_apply=True, enable_secret_mutable=True, enable_config_map_mutable=True,
+            opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
         env = config.environment
 
-        self.namespace = AgentNamespace("namespace", config.namespace, config.network, env, opts=child)
+        self.namespace = AgentNamespace("namespace", config.namespace, config.network, env, config.quota_hard(), opts=child)
         ns = self.namespace.name
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.namespace]))
 
         self.postgres = Postgres("postgres", config.postgres, ns, env, opts=in_ns)
         self.redis = Redis("redis", config.redis, ns, env, opts=in_ns)
         backends = [
-            Backend(d.store, d.url_key, d.secret_name, d.port, d.config.mode == "inCluster")
+            Backend(d.store, d.url_key, d.secret_name, d.port, d.config.mode == "inCluster", d.secret_checksum)
             for d in (self.postgres, self.redis)
         ]
         self.services = [
@@ -42,6 +48,8 @@ class AgentPlatform(pulumi.ComponentResource):
                 config=s, namespace=ns, environment=env, network=config.network,
                 availability=config.availability, backends=backends,
                 exposed=config.ingress.enabled and s.ingress.enabled,
+                callers=list(s.allow_from),
+                callees=[(t.name, t.port) for t in config.services if s.name in t.allow_from],
             ), opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
                 depends_on=[self.postgres, self.redis])))
             for s in config.services

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import Availability, Persistence, Resources, SecurityContext
+from components.labels import stable_labels
 
 core = k8s.core.v1
 meta = k8s.meta.v1
@@ -63,9 +64,21 @@ def scratch_volume(name: str = TMP_VOLUME, size_limit: str = "256Mi") -> core.Vo
     return core.VolumeArgs(name=name, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=size_limit))
 
 
+# spec.volumeClaimTemplates of a StatefulSet is immutable (the API server refuses the
+# update; pulumi-kubernetes lists it in provider/pkg/provider/diff.go forceNewProperties,
+# so the Diff says replace). The StatefulSet ignores template changes for the size and
+# class: a resize is done on the PVCs themselves (README "Day 2: resize a volume"), and
+# the existing PVCs keep their class. Paths as pulumi's ignoreChanges takes them.
+VOLUME_CLAIM_IGNORES = [
+    "spec.volumeClaimTemplates[*].spec.resources.requests.storage",
+    "spec.volumeClaimTemplates[*].spec.storageClassName",
+]
+
+
 def volume_claim_template(name: str, persistence: Persistence, labels: dict[str, str]) -> core.PersistentVolumeClaimArgs:
+    """A claim template carrying only labels that never change (no image version): see stable_labels."""
     return core.PersistentVolumeClaimArgs(
-        metadata=meta.ObjectMetaArgs(name=name, labels=labels),
+        metadata=meta.ObjectMetaArgs(name=name, labels=stable_labels(labels)),
         spec=core.PersistentVolumeClaimSpecArgs(
             access_modes=["ReadWriteOnce"],
             storage_class_name=persistence.storage_class,
@@ -118,6 +131,26 @@ def exec_probe(command: Sequence[str], period: int, timeout: int, failures: int,
         period_seconds=period, timeout_seconds=timeout, failure_threshold=failures,
         initial_delay_seconds=initial_delay,
     )
+
+
+# Await timeouts (pulumi-kubernetes provider/pkg/metadata/annotations.go
+# AnnotationTimeoutSeconds = "pulumi.com/timeoutSeconds", AnnotationSkipAwait =
+# "pulumi.com/skipAwait"). Without them the provider waits 10 minutes for a Deployment,
+# StatefulSet or Ingress (provider/pkg/await/deployment.go DefaultDeploymentTimeoutMins,
+# statefulset.go DefaultStatefulSetTimeoutMins, ingress.go DefaultIngressTimeoutMins).
+TIMEOUT_SECONDS = "pulumi.com/timeoutSeconds"
+SKIP_AWAIT = "pulumi.com/skipAwait"
+DEFAULT_AWAIT_SECONDS = 600
+
+
+def rollout_timeout_seconds(pods: int, grace_seconds: int, startup_seconds: int, at_once: int = 1) -> int:
+    """Time a rolling update of `pods` pods may take, `at_once` at a time.
+
+    Each step drains an old pod (its whole termination grace) and starts a new one (the
+    startup probe's budget). Never below the provider's own default.
+    """
+    steps = -(-pods // at_once)
+    return max(DEFAULT_AWAIT_SECONDS, steps * (grace_seconds + startup_seconds) + 60)
 
 
 def checksum(data: pulumi.Input[Any]) -> pulumi.Output[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError, StackConfig, parse_stack_config, quantity_value, split_image
+from components.config import CONFIG_SOURCE_ENV, ConfigError, StackConfig, parse_stack_config, quantity_value, split_image
 from preview.engine import ProgramError
 from tests.conftest import ROOT, capture_with, stack_file
 
@@ -69,6 +69,32 @@ BAD_CONFIGS = [
      "agent-platform:network.egress[0].cidr: must be a CIDR"),
     ("dev", set_in(["agent-platform:network"], {"egress": [{"cidr": "10.0.0.0/8", "exceptCidrs": ["192.168.0.0/16"]}]}),
      "agent-platform:network.egress[0].exceptCidrs[0]: 192.168.0.0/16 is not inside 10.0.0.0/8"),
+    # issue 9: the value itself is shown, never the `{v!r}` template
+    ("dev", set_in([SERVICES, 0, "resources", "limits", "memory"], "lots"),
+     "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi, got 'lots'"),
+    # issue 9: names, labels, classes, CIDRs as the API server validates them
+    ("dev", set_in([SERVICES, 0, "name"], "1api"), "agent-platform:services[0].name: must be a lowercase DNS-1035 label"),
+    ("dev", set_in([SERVICES, 0, "name"], "Agent-API"), "got 'Agent-API'"),
+    ("dev", set_in([SERVICES, 1, "name"], "r" * 53), "agent-platform:services[1].name: must be at most 52 characters for a StatefulSet (53"),
+    ("dev", set_in([SERVICES, 0, "name"], "a" * 64), "agent-platform:services[0].name: must be a lowercase DNS-1035 label"),
+    ("dev", lambda cfg: (svc(cfg).update(name="a" * 60), cfg.update({"agent-platform:environment": "prod"})),
+     "agent-platform:services[0].name: with the environment, the instance label"),
+    ("dev", set_in(["agent-platform:ingress", "className"], "Nginx_Public"), "agent-platform:ingress.className: must be a Kubernetes object name"),
+    ("prod", set_in(["agent-platform:postgres", "persistence", "storageClass"], "SSD retain"),
+     "agent-platform:postgres.persistence.storageClass: must be a Kubernetes object name"),
+    ("dev", set_in(["agent-platform:network"], {"egress": [{"cidr": "203.0.113.7"}]}),
+     "agent-platform:network.egress[0].cidr: must be a CIDR with an explicit prefix such as 10.0.0.0/8 or 203.0.113.7/32, got '203.0.113.7'"),
+    ("dev", set_in([SERVICES, 0, "image"], "registry.example.com/Agents/agent-api:1.4.2"),
+     "agent-platform:services[0].image: repository must be lowercase"),
+    ("dev", set_in(["agent-platform:redis", "maxmemory"], "0"), "agent-platform:redis.maxmemory: must be greater than 0, got '0'"),
+    # issue 9: duplicate routes, reserved env, peers
+    ("dev", lambda cfg: svc(cfg, 1).update(ingress={"paths": ["/"]}),
+     "agent-platform:services[1].ingress.paths[0]: '/' is already routed to 'agent-api'"),
+    ("dev", set_in([SERVICES, 0, "env", "PORT"], "9000"), "agent-platform:services[0].env.PORT: is set by the platform"),
+    ("dev", set_in([SERVICES, 1, "allowFrom"], ["agent-ui"]), "agent-platform:services[1].allowFrom[0]: 'agent-ui' is not a service of this stack"),
+    # issue 9: an explicit quota must hold the worst case
+    ("prod", set_in(["agent-platform:namespace", "quota"], {"limitsCpu": "32"}),
+     "agent-platform:namespace.quota.limitsCpu: 32 is below the worst case 65"),
 ]
 
 
@@ -94,6 +120,29 @@ def test_every_problem_is_reported_at_once(tmp_path):
     lines = str(info.value).splitlines()
     assert len(lines) == 3
     assert all(line.startswith("Pulumi.dev.yaml: agent-platform:") for line in lines)
+
+
+def test_unknown_top_level_key_is_reported_with_the_other_errors(tmp_path):
+    def two(cfg):
+        cfg["agent-platform:colour"] = "blue"
+        svc(cfg)["port"] = 0
+
+    with pytest.raises(ProgramError) as info:
+        capture_with(tmp_path, "dev", two)
+    lines = str(info.value).splitlines()
+    assert any("agent-platform:colour: unknown key" in line for line in lines)
+    assert any("agent-platform:services[0].port:" in line for line in lines)
+
+
+def test_no_message_prints_a_template(tmp_path):
+    def many(cfg):
+        svc(cfg)["image"] = "x:latest"
+        svc(cfg)["resources"]["limits"]["cpu"] = "much"
+        cfg["agent-platform:ingress"]["host"] = "UPPER"
+
+    with pytest.raises(ProgramError) as info:
+        capture_with(tmp_path, "dev", many)
+    assert "{v" not in str(info.value) and "'UPPER'" in str(info.value)
 
 
 def test_secret_env_key_must_be_set_as_a_secret(tmp_path):
@@ -159,3 +208,33 @@ def test_config_handed_over_as_the_language_host_does(monkeypatch):
     monkeypatch.setattr(pulumi, "get_stack", lambda: "dev")
     config = load_stack_config()
     assert config.environment == "dev" and config.services[0].name == "agent-api"
+
+    # The caller names the real source of the config (e.g. `preview --config-file`).
+    cfg["agent-platform:colour"] = "blue"
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(cfg))
+    with pytest.raises(ConfigError) as info:
+        load_stack_config()
+    assert str(info.value).startswith("Pulumi.dev.yaml: agent-platform:colour: unknown key")
+    monkeypatch.setenv(CONFIG_SOURCE_ENV, "staging/candidate.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_stack_config()
+    assert str(info.value).startswith("staging/candidate.yaml: agent-platform:colour: unknown key")
+
+
+def test_quota_is_derived_from_the_worst_case():
+    prod = parse_stack_config({k.split(":", 1)[1]: v for k, v in stack_file("prod")["config"].items()})
+    worst = prod.worst_case()
+    # agent-api: 20 max + 1 surge, agent-runner 10 (StatefulSet, no surge), 2 cores each; postgres 2, redis 1.
+    assert worst["limits.cpu"] == 21 * 2 + 10 * 2 + 2 + 1
+    assert worst["pods"] == 21 + 10 + 2
+    hard = prod.quota_hard()
+    assert hard["limits.cpu"] == "65" and hard["pods"] == "33" and hard["requests.storage"] == "110Gi"
+    assert quantity_value(hard["requests.cpu"]) == 21 * 0.5 + 10 * 0.5 + 1 + 0.25
+
+
+def test_label_values_end_alphanumerically_after_truncation():
+    from components.labels import image_version, is_label_value
+
+    long_tag = "1.4.2-" + "a" * 56 + "-rc.1"   # cut at 63 lands on '-'
+    version = image_version(f"registry.example.com/a/b:{long_tag}")
+    assert is_label_value(version) and len(version) <= 63 and version[-1].isalnum()

@@ -319,7 +319,7 @@ def test_external_datastore_declares_only_its_secret(tmp_path):
 
 
 def test_pulumi_yaml_matches_the_project_schema():
-    schema = json.loads((ROOT.parent / "shared" / "schemas" / "pulumi-project.schema.json").read_text())
+    schema = json.loads((ROOT / "tests" / "fixtures" / "schemas" / "pulumi-project.schema.json").read_text())
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     jsonschema.validate(project, schema)
     assert project["name"] == "agent-platform"
@@ -338,3 +338,121 @@ def test_statefulset_service_has_its_headless_service(capture):
     headless = objs[("Service", sts["serviceName"])]["spec"]
     assert headless["clusterIP"] == "None"
     assert headless["selector"].items() <= sts["template"]["metadata"]["labels"].items()
+
+
+# --------------------------------------------------------------------------- issue 9: day-2 safety
+
+
+def test_no_changing_label_inside_immutable_fields(capture):
+    """volumeClaimTemplates and selectors carry no app.kubernetes.io/version: an image bump stays an update."""
+    for (kind, name), obj in workloads(objects(capture)).items():
+        assert "app.kubernetes.io/version" not in obj["spec"]["selector"]["matchLabels"], name
+        for claim in obj["spec"].get("volumeClaimTemplates") or []:
+            assert "app.kubernetes.io/version" not in claim["metadata"].get("labels", {}), name
+            assert claim["metadata"]["labels"]["app.kubernetes.io/name"] == name
+
+
+def test_provider_updates_secrets_and_config_maps_in_place(capture):
+    provider = capture.get("pulumi:providers:kubernetes", "cluster")
+    assert provider.inputs["enableSecretMutable"] in (True, "true")
+    assert provider.inputs["enableConfigMapMutable"] in (True, "true")
+
+
+def test_agent_pods_carry_the_connection_secret_checksums(capture):
+    objs = objects(capture)
+    for (kind, name), obj in agent_workloads(objs).items():
+        annotations = obj["spec"]["template"]["metadata"]["annotations"]
+        for store in ("postgres", "redis"):
+            value = annotations[f"checksum/{store}-connection"]
+            # the data store's own pod template carries the same input checksum
+            assert value == objs[("StatefulSet", store)]["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+            assert len(value) == 64
+
+
+def test_await_timeouts_cover_a_full_rollout_and_ingress_skips_its_await(stack, capture):
+    objs = objects(capture)
+    runner = objs[("StatefulSet", "agent-runner")]
+    timeout = int(runner["metadata"]["annotations"]["pulumi.com/timeoutSeconds"])
+    spec = runner["spec"]["template"]["spec"]
+    pods = 10 if stack == "prod" else 1
+    assert timeout >= pods * spec["terminationGracePeriodSeconds"]
+    if stack == "prod":
+        assert timeout > 600 * 10   # 10 pods x 600 s drain: far past the provider's 10-minute default
+    assert objs[("Ingress", "agent-platform")]["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+
+
+def test_prod_quota_holds_every_service_at_its_hpa_maximum(capture, stack):
+    from components.config import quantity_value
+
+    objs = objects(capture)
+    hard = objs[("ResourceQuota", "quota")]["spec"]["hard"]
+    need_cpu = need_pods = 0.0
+    for (kind, name), obj in workloads(objs).items():
+        hpa = objs.get(("HorizontalPodAutoscaler", name))
+        pods = hpa["spec"]["maxReplicas"] if hpa else obj["spec"].get("replicas", 1)
+        pods += 1 if kind == "Deployment" else 0     # maxSurge 1
+        limits = obj["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+        need_cpu += pods * quantity_value(limits["cpu"])
+        need_pods += pods
+    assert quantity_value(hard["limits.cpu"]) >= need_cpu
+    assert int(hard["pods"]) >= need_pods
+
+
+def test_allow_from_admits_only_the_declared_peer_on_the_service_port(tmp_path):
+    capture = capture_with(tmp_path, "prod", lambda cfg: cfg["agent-platform:services"][1].update(allowFrom=["agent-api"]))
+    objs = objects(capture)
+    runner = objs[("NetworkPolicy", "agent-runner")]["spec"]["ingress"]
+    assert runner == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "agent-api", "app.kubernetes.io/part-of": "agent-platform"}}}],
+                       "ports": [{"port": 8080, "protocol": "TCP"}]}]
+    api_egress = objs[("NetworkPolicy", "agent-api")]["spec"]["egress"]
+    assert {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "agent-runner", "app.kubernetes.io/part-of": "agent-platform"}}}],
+            "ports": [{"port": 8080, "protocol": "TCP"}]} in api_egress
+    # without a declaration nothing in the namespace reaches agent-runner
+    assert "ingress" not in objects(shipped("prod"))[("NetworkPolicy", "agent-runner")]["spec"] or \
+        objects(shipped("prod"))[("NetworkPolicy", "agent-runner")]["spec"]["ingress"] == []
+
+
+def _api_server_name_problems(objs) -> list[str]:
+    """The API server's checks of names and labels (k8s.io/apimachinery/pkg/util/validation:
+    IsDNS1123Subdomain, IsDNS1035Label for Services, IsValidLabelValue; StatefulSet names
+    <= 52 so controller-revision-hash=<name>-<10> stays a label value)."""
+    import re
+
+    subdomain = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    dns1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    value = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+    problems = []
+    for (kind, name), obj in objs.items():
+        if not subdomain.match(name) or len(name) > 253:
+            problems.append(f"{kind} {name}: name")
+        if kind in ("Service", "Namespace") and (not dns1035.match(name) or len(name) > 63):
+            problems.append(f"{kind} {name}: DNS-1035 label")
+        if kind == "StatefulSet" and len(name) > 52:
+            problems.append(f"{kind} {name}: longer than 52")
+        labelled = [obj["metadata"].get("labels", {})]
+        spec = obj.get("spec", {})
+        labelled.append(spec.get("template", {}).get("metadata", {}).get("labels", {}))
+        labelled += [c["metadata"].get("labels", {}) for c in spec.get("volumeClaimTemplates") or []]
+        for labels in labelled:
+            for k, v in labels.items():
+                if len(v) > 63 or not value.match(v):
+                    problems.append(f"{kind} {name}: label {k}={v!r}")
+        if kind == "Ingress" and not subdomain.match(spec.get("ingressClassName", "x")):
+            problems.append(f"{kind} {name}: ingressClassName")
+    return problems
+
+
+def test_shipped_objects_pass_the_api_servers_name_rules(capture):
+    assert _api_server_name_problems(objects(capture)) == []
+
+
+def test_longest_accepted_names_and_tags_still_pass_the_api_servers_rules(tmp_path):
+    def longest(cfg):
+        services = cfg["agent-platform:services"]
+        services[0]["name"] = "a" * 58                         # Deployment: <name>-prod instance label <= 63
+        services[1]["name"] = "r" * 52                         # StatefulSet limit
+        services[0]["image"] = "registry.example.com/agents/agent-api:" + "1.4.2-" + "b" * 56 + "-rc.1"
+        cfg["agent-platform:environment"] = "prod"
+    objs = objects(capture_with(tmp_path, "prod", longest))
+    assert ("StatefulSet", "r" * 52) in objs and ("Service", "r" * 52 + "-headless") in objs
+    assert _api_server_name_problems(objs) == []
