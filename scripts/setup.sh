@@ -14,6 +14,10 @@ if [ "$(cat venv/.installed 2>/dev/null)" != "$want" ]; then
   echo "$want" > venv/.installed
 fi
 
+# The policy pack's own virtualenv (PulumiPolicy.yaml `virtualenv: venv`): the project venv
+# already holds policies/requirements.txt, so `pulumi preview --policy-pack policies` uses it.
+if [ ! -e policies/venv ]; then ln -s ../venv policies/venv; fi
+
 if [ ! -x .venv-checkov/bin/python ]; then "$PYTHON" -m venv .venv-checkov; fi
 want=$(stamp requirements-checkov.txt)
 if [ "$(cat .venv-checkov/.installed 2>/dev/null)" != "$want" ]; then

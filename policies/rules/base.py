@@ -13,6 +13,16 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 Props = Mapping[str, Any]
 
 
+def known(value: Any) -> Any:
+    """Use a value a decision hangs on: an engine placeholder for a value unknown until the
+    update (policies/rules/engine.py `Unknown`) raises here, so the rule is skipped and
+    says which field, instead of mistaking "unknown" for "unset"."""
+    require = getattr(value, "require_known", None)
+    if require is not None:
+        require()
+    return value
+
+
 @dataclass(frozen=True)
 class Resource:
     """What a stack rule sees of one resource."""

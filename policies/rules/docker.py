@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from policies.rules.base import Example, resource_rule
-from policies.rules.samples import docker_container
+from .base import Example, known, resource_rule
+from .samples import docker_container
 
 CONTAINER = ("docker:index/container:Container",)
 GOOD = docker_container()
@@ -22,7 +22,7 @@ def docker_non_root(props, config):
                "Set read_only=True and mount tmpfs where the process writes.",
                CONTAINER, Example(GOOD, docker_container(readOnly=False)), tags=("docker",))
 def docker_read_only_rootfs(props, config):
-    if props.get("readOnly") is not True:
+    if known(props.get("readOnly")) is not True:
         yield f"container {props.get('name')}: root filesystem is writable"
 
 

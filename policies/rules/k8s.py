@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterator, Mapping
 
+from .base import known
+
 WORKLOADS = {
     "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
     "kubernetes:apps/v1:ReplicaSet", "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Pod",
@@ -46,13 +48,15 @@ def containers(props: Mapping[str, Any], init: bool = True) -> Iterator[Mapping[
     yield from spec.get("containers") or []
     if init:
         yield from spec.get("initContainers") or []
+        # Ephemeral (debug) containers run in the same pod: the same rules hold for them.
+        yield from spec.get("ephemeralContainers") or []
 
 
 def effective(container: Mapping[str, Any], pod: Mapping[str, Any], field: str) -> Any:
     """A securityContext field: the container's, else the pod's."""
-    value = (container.get("securityContext") or {}).get(field)
+    value = known((container.get("securityContext") or {}).get(field))
     if value is None:
-        value = (pod.get("securityContext") or {}).get(field)
+        value = known((pod.get("securityContext") or {}).get(field))
     return value
 
 

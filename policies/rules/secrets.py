@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import re
 
-from policies.rules.base import Example, resource_rule
-from policies.rules.k8s import CONFIGMAP, WORKLOADS, containers, with_change
-from policies.rules.samples import deployment
+from .base import Example, resource_rule
+from .k8s import CONFIGMAP, WORKLOADS, containers, with_change
+from .samples import deployment
 
 # Variables that hold the *location* of a secret (POSTGRES_PASSWORD_FILE) are not secrets.
 SECRET_LOCATION = re.compile(r"_(FILE|PATH|DIR)$", re.I)
 SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|_dsn$|^dsn$)", re.I)
+# Linear time on any input: every repeat that can fail is bounded (a scheme at most 32
+# characters, after a non-scheme character; user and password at most 256), so a
+# failed attempt at one position costs a constant, never the rest of the value. URL
+# credentials match with or without a user name (`redis://:password@host`).
 SECRET_VALUE = re.compile(
-    r"(sk-[A-Za-z0-9_-]{16,}|ghp_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|xox[bp]-[A-Za-z0-9-]{10,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----|[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@)")
+    r"(sk-[A-Za-z0-9_-]{16}|ghp_[A-Za-z0-9]{20}|AKIA[0-9A-Z]{16}|xox[bp]-[A-Za-z0-9-]{10}"
+    r"|-----BEGIN [A-Z ]{0,64}PRIVATE KEY-----"
+    r"|(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]{0,256}:[^/\s@]{1,256}@)")
 
 CONFIGMAP_GOOD = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api", "namespace": "agents"},
                   "data": {"LOG_LEVEL": "info", "LLM_MODEL": "gpt-4o-mini"}}

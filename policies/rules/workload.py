@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from policies.rules.base import Example, resource_rule
-from policies.rules.k8s import DELETE, WORKLOADS, containers, effective, pod_spec, with_change
-from policies.rules.samples import deployment
+from .base import Example, known, resource_rule
+from .k8s import DELETE, WORKLOADS, containers, effective, pod_spec, with_change
+from .samples import deployment
 
 C0 = "spec.template.spec.containers.0"
 POD = "spec.template.spec"
@@ -211,7 +211,7 @@ def no_host_port(props, config):
     Example(GOOD, with_change(GOOD, f"{POD}.automountServiceAccountToken", True)), tags=("pod-security",))
 def no_service_account_token(props, config):
     if props.get("kind") == "ServiceAccount":
-        if props.get("automountServiceAccountToken") is not False:
+        if known(props.get("automountServiceAccountToken")) is not False:
             yield "ServiceAccount does not set automountServiceAccountToken: false"
-    elif pod_spec(props).get("automountServiceAccountToken") is not False:
+    elif known(pod_spec(props).get("automountServiceAccountToken")) is not False:
         yield "pod does not set automountServiceAccountToken: false"
