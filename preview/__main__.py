@@ -1,13 +1,16 @@
 """python -m preview STACK: render, validate, diff and picture a stack offline.
 
 Exit codes: 0 ok; 1 validation or mandatory policy failure; 2 bad input (unknown
-stack, malformed stack file, invalid config, a program that raises).
+stack, malformed stack file, invalid config, a program that raises, an unusable --out);
+3 a bug in this tool (its traceback, then a line asking to report it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 
 import yaml
@@ -16,7 +19,9 @@ from collections import Counter
 from pathlib import Path
 
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
+from components.config import CONFIG_SOURCE_ENV
 from preview.engine import ProgramError
+from preview.output import OutputError, check_target, commit, discard, stage_for
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
 from preview.program import capture_stack
 from preview.render import manifests, render_files, write_files
@@ -31,16 +36,44 @@ class BadInput(Exception):
     pass
 
 
+# Pulumi stack names: letters, digits, '-', '_' and '.' (pulumi sdk/go/common/tokens ValidateStackName).
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+K8S_VERSION = re.compile(r"^1\.\d{1,3}$")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one `error:` line and exit 2, like every other bad input."""
+
+    def error(self, message: str):  # noqa: D102
+        print(f"error: {message} (see python -m preview --help)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def stack_name(value: str) -> str:
+    if not STACK_NAME.match(value) or value in (".", ".."):
+        raise argparse.ArgumentTypeError(f"stack name {value!r}: use letters, digits, '-', '_' and '.' only")
+    return value
+
+
+def k8s_versions(value: str) -> list[str]:
+    versions = [v.strip() for v in value.split(",")]
+    for v in versions:
+        if not K8S_VERSION.match(v):
+            raise argparse.ArgumentTypeError(f"{v!r} is not a Kubernetes minor version such as 1.29")
+    return versions
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m preview", description=__doc__.splitlines()[0])
-    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser = OneLineParser(prog="python -m preview", description=__doc__.splitlines()[0])
+    parser.add_argument("stack", type=stack_name, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, help="output directory (default out/<stack>)")
     parser.add_argument("--config-file", type=Path, help="stack file to use instead of Pulumi.<stack>.yaml")
     parser.add_argument("--against", metavar="OTHER_STACK", help="diff against another stack (promotion: dev -> prod)")
     parser.add_argument("--base", metavar="GIT_REV", help="diff against this stack rendered at a git revision")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format on stdout")
-    parser.add_argument("--k8s-version", action="extend", nargs="+", dest="k8s_versions", metavar="V",
-                        help="Kubernetes version to validate against (repeatable; default 1.29 and the newest shipped)")
+    # One value per flag (repeat it, or use commas): a list-taking flag would swallow the stack name.
+    parser.add_argument("--k8s-version", action="extend", type=k8s_versions, dest="k8s_versions", metavar="V[,V...]",
+                        help="Kubernetes version(s) to validate against (repeatable; default 1.29 and the newest shipped)")
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack run")
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
     parser.add_argument("--render-only", action="store_true", help=argparse.SUPPRESS)
@@ -48,10 +81,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def render(project_dir: Path, stack: str, config_file: Path | None):
+    # Config errors name the file they came from (components/config.py CONFIG_SOURCE_ENV).
+    previous = os.environ.get(CONFIG_SOURCE_ENV)
+    os.environ[CONFIG_SOURCE_ENV] = config_file.name if config_file else f"Pulumi.{stack}.yaml"
     try:
         inputs, capture = capture_stack(project_dir, stack, config_file)
     except (StackFileError, ProgramError) as error:
         raise BadInput(str(error)) from None
+    finally:
+        if previous is None:
+            os.environ.pop(CONFIG_SOURCE_ENV, None)
+        else:
+            os.environ[CONFIG_SOURCE_ENV] = previous
     kube = manifests(capture)
     return inputs, capture, kube, render_files(capture, kube)
 
@@ -72,18 +113,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     project_dir = args.project_dir.resolve()
     out = (args.out or project_dir / "out" / args.stack).resolve()
+    stage = None
     try:
+        check_target(out)
         started = time.perf_counter()
         inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
         edges = traffic_edges(kube)
         if "docker-compose.yml" in files:
             edges += compose_edges(yaml.safe_load(files["docker-compose.yml"]))
         files["graph.md"] = graph_markdown(f"{capture.project} / {args.stack}", mermaid(capture, edges))
-        write_files(out, files)
+        # Everything is written into a fresh staging dir, swapped in for `out` only at the end.
+        stage = stage_for(out)
+        write_files(stage, files)
         render_seconds = time.perf_counter() - started
         if args.render_only:
+            commit(stage, out)
             return EXIT_OK
-        write_svg(edges, out / "graph.svg")
+        write_svg(edges, stage / "graph.svg")
 
         started = time.perf_counter()
         versions = args.k8s_versions or [*DEFAULT_K8S_VERSIONS, newest_version()]
@@ -91,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             findings: list[Finding] = [f for m in kube for f in validate_object(m.file, m.obj, versions)]
         except ValueError as error:
             raise BadInput(str(error)) from None
-        if (out / "docker-compose.yml").exists():
-            env_file = out / "compose.env.example"
-            findings += validate_compose(out / "docker-compose.yml", env_file if env_file.exists() else None)
+        if (stage / "docker-compose.yml").exists():
+            env_file = stage / "compose.env.example"
+            findings += validate_compose(stage / "docker-compose.yml", env_file if env_file.exists() else None)
         validate_seconds = time.perf_counter() - started
 
         policy_failed = False
@@ -102,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             from preview.policy import PolicyRunError, run_policy_pack
 
             try:
-                report = run_policy_pack(project_dir, capture, out)
+                report = run_policy_pack(project_dir, capture, stage)
             except PolicyRunError as error:
                 raise BadInput(str(error)) from None
             policy_failed = report.mandatory_failed
@@ -118,9 +164,14 @@ def main(argv: list[str] | None = None) -> int:
             except BaseRenderError as error:
                 raise BadInput(str(error)) from None
             diffs.append((f"{args.stack}: {args.base} -> working tree", diff_renders(base_files, files, args.base, "working-tree")))
-    except BadInput as error:
+        commit(stage, out)
+        stage = None
+    except (BadInput, OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    finally:
+        if stage is not None:
+            discard(stage)
 
     warnings = [f"secret {k} not in the environment: a placeholder was used" for k in inputs.placeholders]
     if args.format == "json":
@@ -160,5 +211,21 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_INVALID if findings or policy_failed else EXIT_OK
 
 
+def run() -> int:
+    """main(), with the only tracebacks left being bugs, and a line saying so."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was replaced", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception:  # noqa: BLE001 - every expected failure is handled in main()
+        import traceback
+
+        traceback.print_exc()
+        print("this is a bug in agent-platform's preview: please report it with the command you ran "
+              f"(python -m preview {' '.join(sys.argv[1:])})", file=sys.stderr)
+        return 3
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -108,13 +108,7 @@ def resources_document(capture: Capture) -> dict[str, Any]:
 
 
 def write_files(out: Path, files: dict[str, str]) -> None:
-    """Replace the output dir's generated files with exactly these (no stale manifest survives)."""
-    stale = out / "kubernetes"
-    if stale.is_dir():
-        for f in stale.glob("*.yaml"):
-            f.unlink()
-    for name in ("docker-compose.yml", "compose.env.example", "graph.svg", "policy-report.json", "policy-report.sarif"):
-        (out / name).unlink(missing_ok=True)
+    """Write the files into `out` (a fresh staging dir: preview/output.py swaps it in)."""
     for rel, text in files.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -40,22 +40,94 @@ def placeholder(key: str) -> str:
 
 
 # libyaml's parser when the wheel has it: a 100-service stack file parses several times faster.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Bounds a stack file must stay within (far above any real one): size, nesting and the
+# number of values once aliases are expanded (a "billion laughs" file is a few hundred
+# bytes that expand to billions of values when the config is encoded for the program).
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_VALUES = 200_000
+
+
+class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Plain data only, as Pulumi's own YAML reading yields: strings, numbers, booleans,
+    null, lists and mappings; no duplicate keys (Pulumi's parser rejects them)."""
+
+
+def _refuse(tag: str, what: str):
+    def construct(loader, node):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{what} ({node.value!r}) is not plain data: quote it as a string", node.start_mark)
+    _StrictLoader.add_constructor(tag, construct)
+
+
+for _tag, _what in (("timestamp", "a YAML date/timestamp"), ("binary", "a !!binary value"), ("set", "a !!set"),
+                    ("omap", "a !!omap"), ("pairs", "a !!pairs")):
+    _refuse(f"tag:yaml.org,2002:{_tag}", _what)
+
+
+def _construct_mapping(loader, node, deep=False):
+    loader.flatten_mapping(node)
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+
+
+def _check_shape(path: Path, data: Any) -> None:
+    """Depth and expanded size, walked iteratively (aliases share objects, so count visits)."""
+    count, stack = 0, [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise StackFileError(f"{path.name}: expands to more than {MAX_VALUES:,} values (aliases?); "
+                                 "a stack file this large is not supported")
+        if depth > MAX_DEPTH:
+            raise StackFileError(f"{path.name}: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise StackFileError(f"{path}: is a directory, not a stack file")
     try:
-        data = yaml.load(path.read_text(), Loader=_Loader)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise StackFileError(f"{path.name}: file not found") from None
+    except OSError as error:
+        raise StackFileError(f"{path}: cannot be read ({error.strerror})") from None
+    if len(raw) > MAX_BYTES:
+        raise StackFileError(f"{path.name}: {len(raw):,} bytes, over the {MAX_BYTES:,}-byte limit for a stack file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise StackFileError(f"{path.name}: not UTF-8 (byte {raw[error.start]:#04x} on line {line})") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise StackFileError(f"{path.name}: malformed YAML{where}: {getattr(error, 'problem', error)}") from None
+    except RecursionError:
+        raise StackFileError(f"{path.name}: nested more than {MAX_DEPTH} levels deep") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise StackFileError(f"{path.name}: must be a YAML mapping")
+    _check_shape(path, data)
     return data
 
 

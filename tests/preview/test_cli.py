@@ -148,10 +148,11 @@ def test_base_renders_a_real_earlier_commit(tmp_path):
     assert len(worktrees.strip().splitlines()) == 1  # the temporary worktree is gone
 
 
-def test_base_that_is_not_a_commit_is_bad_input():
-    result = run_cli("dev", "--no-policy", "--base", "no-such-rev-xyz", "--out", "/tmp/agent-platform-test-out")
+def test_base_that_is_not_a_commit_is_bad_input_and_leaves_no_output(tmp_path):
+    result = run_cli("dev", "--no-policy", "--base", "no-such-rev-xyz", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --base no-such-rev-xyz: not a commit in this repository"
+    assert list(tmp_path.iterdir()) == []  # neither the render nor its staging dir
 
 
 BAD_INPUTS = [
@@ -160,7 +161,7 @@ BAD_INPUTS = [
     ("config not a mapping", ["dev", "--config-file", "{bad}"], "config: 3\n", "error: bad.yaml: config: must be a mapping"),
     ("invalid config", ["dev", "--config-file", "{bad}"],
      "config:\n  agent-platform:environment: dev\n  agent-platform:services: []\n",
-     "error: Pulumi.dev.yaml: agent-platform:services: List should have at least 1 item"),
+     "error: bad.yaml: agent-platform:services: List should have at least 1 item"),
     ("bad k8s version", ["dev", "--k8s-version", "1.99"], None, "error: --k8s-version 1.99: newer than the schemas shipped"),
 ]
 
@@ -194,7 +195,8 @@ def test_malformed_policy_config_is_bad_input(tmp_path):
 
 
 def test_no_policy_run_leaves_no_stale_policy_report(tmp_path):
-    (tmp_path / "policy-report.json").write_text("{}")
+    assert main(["dev", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "policy-report.json").exists()
     assert main(["dev", "--out", str(tmp_path), "--no-policy"]) == 0
     assert not (tmp_path / "policy-report.json").exists()
 
@@ -217,5 +219,5 @@ def test_secure_values_become_marked_placeholders_or_env(tmp_path):
 
 
 def test_k8s_versions_accept_a_list(tmp_path):
-    result = run_cli("dev", "--no-policy", "--out", str(tmp_path), "--k8s-version", "1.30", "1.33", "--format", "json")
+    result = run_cli("dev", "--no-policy", "--out", str(tmp_path), "--k8s-version", "1.30,1.33", "--format", "json")
     assert result.returncode == 0, result.stderr
