@@ -90,10 +90,6 @@ def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, s
     if i.get("ports"):
         service["ports"] = [{"target": p["internal"], "published": str(p["external"]), "host_ip": p.get("ip") or "0.0.0.0",
                              "protocol": p.get("protocol") or "tcp"} for p in i["ports"]]
-    for upload in i.get("uploads") or []:
-        key = f"{r.name}-{upload['file'].strip('/').replace('/', '-').replace('.', '-')}"
-        configs[key] = {"content": _escape(upload["content"])}
-        service.setdefault("configs", []).append({"source": key, "target": upload["file"]})
     depends = sorted(containers[d] for d in r.dependencies if d in containers)
     if depends:
         service["depends_on"] = {name: {"condition": "service_healthy"} for name in depends}

@@ -29,7 +29,8 @@ class ContainerSpec:
     tmpfs: Sequence[str] = ("/tmp",)
     volumes: Sequence[tuple[pulumi.Input[str], str]] = ()           # (volume name, container path)
     ports: Sequence[tuple[int, int, str]] = ()                     # (container port, host port, bind address)
-    uploads: Sequence[tuple[str, pulumi.Input[str]]] = ()          # (path, content): generated config files
+    # (path, content): generated config files, written at start into a tmpfs (see start_files).
+    files: Sequence[tuple[str, str]] = ()
     start_period: str = "20s"
     stop_grace_seconds: int = 30
 
@@ -38,14 +39,43 @@ def memory_mb(quantity: str) -> int:
     return max(6, int(quantity_value(quantity) / 2**20))
 
 
+FILE_ENV = "AGENT_PLATFORM_FILE_{}"
+
+
+def start_files(files: Sequence[tuple[str, str]], tmpfs: Sequence[str], command: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Env vars and a command that write generated files into tmpfs paths, then exec `command`.
+
+    Not pulumi-docker `uploads`: the provider copies them into the container before it
+    starts (pulumi-docker provider/resource_docker_container_funcs.go, CopyToContainer),
+    and the Docker daemon refuses to copy into a read-only root filesystem unless the path
+    is a volume (moby daemon/archive.go, ErrRootFSReadOnly). A tmpfs exists only once the
+    container runs, so the file is written then, from the environment.
+    """
+    env: dict[str, str] = {}
+    script = []
+    for i, (path, content) in enumerate(files):
+        directory = path.rsplit("/", 1)[0]
+        if directory not in tmpfs:
+            raise ValueError(f"{path}: a generated file must live in one of the tmpfs paths {list(tmpfs)}")
+        env[FILE_ENV.format(i)] = content
+        script.append(f'printf "%s" "${FILE_ENV.format(i)}" > {path}')
+    return env, ["sh", "-c", " && ".join([*script, 'exec "$@"']), "sh", *command]
+
+
 def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> docker.Container:
+    env, command = dict(spec.env), list(spec.command) if spec.command else None
+    if spec.files:
+        if not command:
+            raise ValueError(f"{spec.name}: generated files need an explicit command to exec afterwards")
+        file_env, command = start_files(spec.files, spec.tmpfs, command)
+        env.update(file_env)
     return docker.Container(
         spec.name,
         name=spec.name,
         image=spec.image,
         user=spec.user,
-        envs=[pulumi.Output.concat(k, "=", v) for k, v in sorted(spec.env.items())],
-        command=list(spec.command) if spec.command else None,
+        envs=[pulumi.Output.concat(k, "=", v) for k, v in sorted(env.items())],
+        command=command,
         read_only=True,
         tmpfs={path: "rw,noexec,nosuid,size=64m" for path in spec.tmpfs},
         capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
@@ -58,7 +88,6 @@ def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> doc
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=n, aliases=list(a)) for n, a in spec.networks],
         volumes=[docker.ContainerVolumeArgs(volume_name=v, container_path=p) for v, p in spec.volumes],
         ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in spec.ports],
-        uploads=[docker.ContainerUploadArgs(file=path, content=content) for path, content in spec.uploads],
         destroy_grace_seconds=spec.stop_grace_seconds,
         stop_timeout=spec.stop_grace_seconds,
         stop_signal="SIGTERM",

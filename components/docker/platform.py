@@ -74,9 +74,12 @@ class DockerPlatform(pulumi.ComponentResource):
         self.proxy = hardened_container(ContainerSpec(
             name="proxy", image=self._image(d.proxy.image), user="101:101", resources=d.proxy.resources,
             healthcheck=["CMD", "wget", "-qO-", f"http://127.0.0.1:{PROXY_PORT}/nginx-health"],
-            networks=[(self.frontend.name, ["proxy"])], tmpfs=("/tmp", "/var/cache/nginx"),
+            networks=[(self.frontend.name, ["proxy"])],
+            # conf.d is a tmpfs: the generated server config is written there at start.
+            tmpfs=("/tmp", "/var/cache/nginx", "/etc/nginx/conf.d"),
+            files=[("/etc/nginx/conf.d/default.conf", conf)],
+            command=["nginx", "-g", "daemon off;"],
             ports=[(PROXY_PORT, d.proxy.host_port, d.proxy.bind_address)],
-            uploads=[("/etc/nginx/conf.d/default.conf", conf)],
             stop_grace_seconds=max(s.drain.termination_grace_seconds for s in config.services),
         ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=self.app_containers)))
 

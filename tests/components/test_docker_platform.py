@@ -92,8 +92,40 @@ def test_redis_aof_and_password_from_env(local):
     assert redis.secret_paths == ["envs[0]"]
 
 
+def _proxy_conf(proxy) -> str:
+    env = dict(e.split("=", 1) for e in proxy.raw_inputs["envs"])
+    return env["AGENT_PLATFORM_FILE_0"]
+
+
+def test_no_container_relies_on_uploads_into_a_read_only_root(local):
+    # Docker refuses to copy into a read-only rootfs (moby daemon/archive.go), and
+    # pulumi-docker copies `uploads` before start: every file must be written at start.
+    for name, c in containers(local).items():
+        assert c.inputs["readOnly"] is True and not c.inputs.get("uploads"), name
+
+
+def test_the_proxy_writes_its_config_into_a_tmpfs_at_start_then_runs_nginx(local):
+    proxy = containers(local)["proxy"]
+    assert "/etc/nginx/conf.d" in proxy.inputs["tmpfs"]
+    assert proxy.inputs["command"] == [
+        "sh", "-c", 'printf "%s" "$AGENT_PLATFORM_FILE_0" > /etc/nginx/conf.d/default.conf && exec "$@"',
+        "sh", "nginx", "-g", "daemon off;"]
+    compose = yaml.safe_load(render_files(local)["docker-compose.yml"])["services"]["proxy"]
+    assert "configs" not in compose
+    # Every `$` escaped for compose, which would otherwise interpolate nginx's and sh's variables.
+    for text in (compose["environment"]["AGENT_PLATFORM_FILE_0"], compose["command"][2]):
+        assert "$$" in text and "$" not in text.replace("$$", "")
+
+
+def test_a_generated_file_outside_a_tmpfs_is_refused():
+    from components.docker.container import start_files
+
+    with pytest.raises(ValueError, match="/etc/nginx/nginx.conf: a generated file must live in one of the tmpfs paths"):
+        start_files([("/etc/nginx/nginx.conf", "x")], ("/tmp",), ["nginx"])
+
+
 def test_nginx_config_is_generated_for_streaming(local):
-    conf = containers(local)["proxy"].raw_inputs["uploads"][0]["content"]
+    conf = _proxy_conf(containers(local)["proxy"])
     assert "least_conn;" in conf and "server agent-api-1:8000" in conf and "server agent-api-2:8000" in conf
     assert "proxy_buffering off;" in conf and "proxy_read_timeout 3600s;" in conf and "client_max_body_size 50m;" in conf
 
@@ -128,11 +160,6 @@ def test_compose_passes_docker_compose_config_and_compose_lint(tmp_path):
                           capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     assert "no issues found" in lint.stdout
-
-
-def test_compose_escapes_dollars_in_generated_config(compose):
-    content = next(iter(compose["configs"].values()))["content"]
-    assert "$$http_upgrade" in content and "$http_upgrade" not in content.replace("$$", "")
 
 
 DOCKER_MISMATCHES = [
