@@ -62,6 +62,17 @@ def start_files(files: Sequence[tuple[str, str]], tmpfs: Sequence[str], command:
     return env, ["sh", "-c", " && ".join([*script, 'exec "$@"']), "sh", *command]
 
 
+def scratch_options(user: str) -> str:
+    """tmpfs options owned by the container's own UID:GID.
+
+    Docker gives a tmpfs over an existing image directory that directory's mode with root
+    as owner, so a non-root process cannot write into e.g. /var/run/postgresql unless the
+    image made it world-writable (found by the first real run, scripts/e2e-docker.sh).
+    """
+    uid, _, gid = user.partition(":")
+    return f"rw,noexec,nosuid,size=64m,uid={uid},gid={gid or uid}"
+
+
 def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> docker.Container:
     env, command = dict(spec.env), list(spec.command) if spec.command else None
     if spec.files:
@@ -77,7 +88,7 @@ def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> doc
         envs=[pulumi.Output.concat(k, "=", v) for k, v in sorted(env.items())],
         command=command,
         read_only=True,
-        tmpfs={path: "rw,noexec,nosuid,size=64m" for path in spec.tmpfs},
+        tmpfs={path: scratch_options(spec.user) for path in spec.tmpfs},
         capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
         security_opts=["no-new-privileges:true"],
         memory=memory_mb(spec.resources.limits.memory),

@@ -183,3 +183,13 @@ def test_incoherent_docker_config_is_rejected(tmp_path, mutate, message):
 def test_docker_settings_on_a_kubernetes_stack_are_rejected(tmp_path):
     with pytest.raises(ProgramError, match="agent-platform:docker: only applies when platform is docker"):
         capture_with(tmp_path, "dev", lambda cfg: cfg.__setitem__("agent-platform:docker", {"host": "tcp://x:2375"}))
+
+
+def test_every_tmpfs_is_owned_by_the_containers_own_user(local):
+    # Docker gives a tmpfs over an image directory that directory's mode with root as owner:
+    # without uid/gid a non-root Postgres cannot create its socket lock (seen in the e2e run).
+    for name, c in containers(local).items():
+        uid, _, gid = c.inputs["user"].partition(":")
+        assert c.inputs["tmpfs"], name
+        for path, options in c.inputs["tmpfs"].items():
+            assert f"uid={uid}" in options.split(",") and f"gid={gid}" in options.split(","), (name, path, options)

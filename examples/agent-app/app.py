@@ -1,0 +1,190 @@
+"""Reference agent service: the smallest app that honours agent-platform's app contract.
+
+Copy it as the starting point of your own image. Standard library plus psycopg2 and redis
+(Debian's python3-psycopg2 and python3-redis), no model: `POST /runs/stream` stands in for
+an LLM agent run by streaming N server-sent events, checkpointing each in Postgres.
+
+Contract (README, "The app contract"):
+- listens on $PORT (default 8000);
+- GET /healthz: 200 while the process is alive;
+- GET /readyz: 200 only when Postgres and Redis answer, else 503;
+- reads DATABASE_URL (postgresql://) and REDIS_URL (redis://) from the environment;
+- on SIGTERM stops accepting new connections and lets in-flight streams finish;
+- writes nothing outside /tmp (read-only root filesystem), runs as any non-root user.
+
+Endpoints beyond the contract: POST /runs/stream {"tokens": N, "interval": seconds},
+GET /runs/{id}. Every response carries `X-Replica` (the host name) so a test can tell
+replicas apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import psycopg2
+import redis
+
+REPLICA = socket.gethostname()
+SCHEMA = """CREATE TABLE IF NOT EXISTS runs (
+    id text PRIMARY KEY, replica text NOT NULL, tokens_total int NOT NULL, tokens_done int NOT NULL,
+    status text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"""
+MAX_TOKENS = 10_000
+MAX_INTERVAL = 10.0
+
+in_flight = 0
+in_flight_lock = threading.Lock()
+draining = threading.Event()
+
+
+def database():
+    return psycopg2.connect(os.environ["DATABASE_URL"], connect_timeout=2)
+
+
+def cache():
+    return redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2)
+
+
+def checkpoint(run_id: str, total: int, done: int, status: str) -> None:
+    with database() as conn, conn.cursor() as cur:
+        cur.execute(SCHEMA)
+        cur.execute("""INSERT INTO runs (id, replica, tokens_total, tokens_done, status) VALUES (%s, %s, %s, %s, %s)
+                       ON CONFLICT (id) DO UPDATE SET tokens_done = EXCLUDED.tokens_done, status = EXCLUDED.status,
+                       updated_at = now()""", (run_id, REPLICA, total, done, status))
+    conn.close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "agent-app"
+
+    def log_message(self, fmt: str, *args) -> None:  # one line per request on stderr
+        sys.stderr.write(f"{REPLICA} {self.command} {self.path} {fmt % args}\n")
+
+    def _json(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Replica", REPLICA)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/healthz":
+            return self._json(200, {"status": "alive", "replica": REPLICA})
+        if self.path == "/readyz":
+            return self._ready()
+        if self.path.startswith("/runs/"):
+            return self._run(self.path[len("/runs/"):])
+        return self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        if self.path != "/runs/stream":
+            return self._json(404, {"error": "not found"})
+        if draining.is_set():
+            return self._json(503, {"error": "draining"})
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(min(length, 65536)) or b"{}")
+            tokens = int(body.get("tokens", 10))
+            interval = float(body.get("interval", 0.1))
+            if not (0 < tokens <= MAX_TOKENS and 0 <= interval <= MAX_INTERVAL):
+                raise ValueError
+        except (ValueError, TypeError, AttributeError):
+            return self._json(400, {"error": f"body must be {{\"tokens\": 1..{MAX_TOKENS}, \"interval\": 0..{MAX_INTERVAL}}}"})
+        self._stream(tokens, interval)
+
+    def _ready(self) -> None:
+        problems = []
+        try:
+            with database() as conn, conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            conn.close()
+        except Exception as error:  # noqa: BLE001
+            problems.append(f"postgres: {type(error).__name__}")
+        try:
+            cache().ping()
+        except Exception as error:  # noqa: BLE001
+            problems.append(f"redis: {type(error).__name__}")
+        if draining.is_set():
+            problems.append("draining")
+        self._json(503 if problems else 200, {"ready": not problems, "problems": problems, "replica": REPLICA})
+
+    def _run(self, run_id: str) -> None:
+        try:
+            with database() as conn, conn.cursor() as cur:
+                cur.execute(SCHEMA)
+                cur.execute("SELECT id, replica, tokens_total, tokens_done, status FROM runs WHERE id = %s", (run_id,))
+                row = cur.fetchone()
+            conn.close()
+        except Exception as error:  # noqa: BLE001
+            return self._json(503, {"error": f"postgres: {type(error).__name__}"})
+        if row is None:
+            return self._json(404, {"error": "no such run"})
+        keys = ("id", "replica", "tokensTotal", "tokensDone", "status")
+        self._json(200, dict(zip(keys, row)))
+
+    def _stream(self, tokens: int, interval: float) -> None:
+        global in_flight
+        run_id = uuid.uuid4().hex
+        with in_flight_lock:
+            in_flight += 1
+        try:
+            checkpoint(run_id, tokens, 0, "running")
+            cache().incr("agent:runs:started")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("X-Replica", REPLICA)
+            self.send_header("X-Run-Id", run_id)
+            self.send_header("Connection", "close")  # the stream ends when the run does
+            self.end_headers()
+            self.close_connection = True
+            for i in range(1, tokens + 1):
+                if i > 1:
+                    time.sleep(interval)
+                event = {"run": run_id, "token": i, "of": tokens, "replica": REPLICA}
+                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.flush()
+                checkpoint(run_id, tokens, i, "running" if i < tokens else "done")
+            self.wfile.write(b"event: done\ndata: {}\n\n")
+            self.wfile.flush()
+        finally:
+            with in_flight_lock:
+                in_flight -= 1
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    server.daemon_threads = True
+
+    def on_sigterm(*_):
+        # Stop accepting (shutdown ends serve_forever, then the socket closes), then let
+        # in-flight streams finish; the platform's stop grace bounds how long that may take.
+        draining.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, on_sigterm)
+    print(f"{REPLICA} listening on {port}", file=sys.stderr, flush=True)
+    server.serve_forever()
+    server.server_close()
+    while True:
+        with in_flight_lock:
+            if in_flight == 0:
+                break
+        time.sleep(0.1)
+    print(f"{REPLICA} drained, exiting", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
