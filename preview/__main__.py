@@ -80,12 +80,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def render(project_dir: Path, stack: str, config_file: Path | None):
+def capture_phase(project_dir: Path, stack: str, config_file: Path | None, phase: str = "up"):
     # Config errors name the file they came from (components/config.py CONFIG_SOURCE_ENV).
     previous = os.environ.get(CONFIG_SOURCE_ENV)
     os.environ[CONFIG_SOURCE_ENV] = config_file.name if config_file else f"Pulumi.{stack}.yaml"
     try:
-        inputs, capture = capture_stack(project_dir, stack, config_file)
+        return capture_stack(project_dir, stack, config_file, phase)
     except (StackFileError, ProgramError) as error:
         raise BadInput(str(error)) from None
     finally:
@@ -93,6 +93,11 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
             os.environ.pop(CONFIG_SOURCE_ENV, None)
         else:
             os.environ[CONFIG_SOURCE_ENV] = previous
+
+
+def render(project_dir: Path, stack: str, config_file: Path | None):
+    """The up phase (what is applied), rendered: manifests, compose file, resources.json."""
+    inputs, capture = capture_phase(project_dir, stack, config_file)
     kube = manifests(capture)
     return inputs, capture, kube, render_files(capture, kube)
 
@@ -148,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             from preview.policy import PolicyRunError, run_policy_pack
 
             try:
-                report = run_policy_pack(project_dir, capture, stage)
+                # The engine's two phases: a first `pulumi preview` (computed values unknown), then `up`.
+                _, preview_capture = capture_phase(project_dir, args.stack, args.config_file, "preview")
+                report = run_policy_pack(project_dir, capture, stage, preview_capture=preview_capture)
             except PolicyRunError as error:
                 raise BadInput(str(error)) from None
             policy_failed = report.mandatory_failed

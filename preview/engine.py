@@ -26,6 +26,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 REDACTED = "[secret]"
+UNKNOWN = "[unknown]"   # how a value unknown in a preview is written out (rpc.UNKNOWN on the wire)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Capture:
     resources: list[CapturedResource]
     outputs: dict[str, Any]
     secret_values: set[str]         # every secret value seen, for leak checks
+    phase: str = "up"               # "preview": provider-computed values unknown; "up": all known
 
     def by_type(self, type_: str) -> list[CapturedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -86,6 +88,8 @@ def _unwrap(value: Any, path: str, secrets: list[str], secret_values: set[str]) 
         if sig == rpc._special_secret_sig:
             secrets.append(path)
             _, raw = _unwrap(value.get("value"), path, [], secret_values)
+            if raw == UNKNOWN:  # a secret not known yet (preview): nothing to hide, say it is unknown
+                return UNKNOWN, UNKNOWN
             for leaf in _leaves(raw):
                 secret_values.add(leaf)
             return REDACTED, raw
@@ -102,7 +106,7 @@ def _unwrap(value: Any, path: str, secrets: list[str], secret_values: set[str]) 
         pairs = [_unwrap(v, f"{path}[{i}]", secrets, secret_values) for i, v in enumerate(value)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
     if value == rpc.UNKNOWN:
-        return "[unknown]", "[unknown]"
+        return UNKNOWN, UNKNOWN
     if isinstance(value, float) and value.is_integer():
         # Protobuf Struct has only doubles: restore the integers Kubernetes expects.
         value = int(value)
@@ -124,10 +128,41 @@ def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+PHASES = ("preview", "up")
+
+# What a provider computes, hence what a first `pulumi preview` of a new stack cannot know:
+# pulumi-random RandomPassword `result`/`bcryptHash` (computed in the provider schema,
+# pulumi/pulumi-random provider/resources.go); pulumi-docker RemoteImage `imageId`/`repoDigest`
+# (computed, pulumi/pulumi-docker provider/resources.go); a Kubernetes object's `status`
+# (pulumi-kubernetes provider/pkg/provider/provider.go Create: in a preview only the
+# inputs are known). The SDK sends whatever derives from them as unknown too
+# (pulumi sdk/python/lib/pulumi/runtime/rpc.py serialize_property: UNKNOWN).
+COMPUTED_IN_PREVIEW = {
+    "random:index/randomPassword:RandomPassword": ("result", "bcryptHash"),
+    "docker:index/remoteImage:RemoteImage": ("imageId", "repoDigest"),
+}
+
+
 class ProviderMocks(pulumi.runtime.Mocks):
-    """Answers like the providers for the outputs they compute, deterministically."""
+    """Answers like the providers for the outputs they compute, deterministically.
+
+    phase "up": every computed output has a value; "preview": the outputs a provider
+    computes are unknown (rpc.UNKNOWN), as on a first preview of a new stack.
+    """
+
+    def __init__(self, phase: str = "up") -> None:
+        self.phase = phase
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+        rid, outputs = self._outputs(args)
+        if self.phase == "preview":
+            for key in COMPUTED_IN_PREVIEW.get(args.typ, ()):
+                outputs[key] = rpc.UNKNOWN
+            if args.typ.startswith("kubernetes:") and not args.typ.startswith("pulumi:providers"):
+                outputs["status"] = rpc.UNKNOWN
+        return rid, outputs
+
+    def _outputs(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
         outputs = dict(args.inputs)
         typ = args.typ
         if typ.startswith("kubernetes:") and not typ.startswith("pulumi:providers"):
@@ -197,12 +232,19 @@ class ProgramError(Exception):
         self.registered = registered  # resources registered before the failure
 
 
-def run_program(project_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str]) -> Capture:
-    """Run `project_dir/__main__.py` as `pulumi preview` would, under mocks; return what it declared."""
-    monitor = CaptureMonitor(ProviderMocks())
+def run_program(project_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
+                phase: str = "up") -> Capture:
+    """Run `project_dir/__main__.py` under mocks as the engine runs it in `phase`; return what it declared.
+
+    "preview" is a dry run (a first `pulumi preview`: provider-computed values unknown);
+    "up" resolves everything (what `pulumi up` registers and applies).
+    """
+    if phase not in PHASES:
+        raise ValueError(f"phase {phase!r}: one of {', '.join(PHASES)}")
+    monitor = CaptureMonitor(ProviderMocks(phase))
     settings.ROOT.set(None)  # a fresh root Stack for each run in this process
     runtime_config.set_all_config(dict(config), list(secret_keys))
-    mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=phase == "preview", monitor=monitor)
     main = project_dir / "__main__.py"
     sys.path.insert(0, str(project_dir))
     cwd = os.getcwd()
@@ -217,7 +259,7 @@ def run_program(project_dir: Path, project: str, stack: str, config: dict[str, s
         os.chdir(cwd)
         sys.path.remove(str(project_dir))
     outputs = _stack_outputs(monitor.secret_values)
-    return Capture(project, stack, monitor.captured, outputs, monitor.secret_values)
+    return Capture(project, stack, monitor.captured, outputs, monitor.secret_values, phase)
 
 
 def _stack_outputs(secret_values: set[str]) -> dict[str, Any]:

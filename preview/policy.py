@@ -19,7 +19,10 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from preview.engine import Capture
+from pulumi.runtime import rpc
+
+from preview.engine import UNKNOWN, Capture
+from preview.provider_outputs import INPUTS_KEY, outputs_for
 from preview.render import resources_document
 
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED,
@@ -40,6 +43,7 @@ class Violation:
     resource: str      # type and name, or "stack"
     urn: str
     message: str
+    phases: list[str] = field(default_factory=list)   # the engine phases that report it: preview, up
 
 
 @dataclass
@@ -51,6 +55,7 @@ class PolicyReport:
     policies: list[dict[str, Any]]
     violations: list[Violation] = field(default_factory=list)
     seconds: float = 0.0
+    phases: list[str] = field(default_factory=lambda: ["up"])
 
     @property
     def mandatory_failed(self) -> bool:
@@ -58,10 +63,11 @@ class PolicyReport:
 
     def table_lines(self) -> list[str]:
         mandatory = sum(v.level == "mandatory" for v in self.violations)
-        lines = [f"policy pack {self.pack}@{self.version} ({len(self.policies)} policies, config {self.config_file}): "
+        lines = [f"policy pack {self.pack}@{self.version} ({len(self.policies)} policies, config {self.config_file}, "
+                 f"engine phases {' and '.join(self.phases)}): "
                  f"{mandatory} mandatory, {len(self.violations) - mandatory} advisory violation(s) in {self.seconds:.2f}s"]
         for v in self.violations:
-            lines.append(f"  {v.level:<9} {v.severity:<8} {v.policy:<32} {v.resource:<48} {v.message}")
+            lines.append(f"  {v.level:<9} {v.severity:<8} {'+'.join(v.phases):<10} {v.policy:<32} {v.resource:<48} {v.message}")
         return lines
 
 
@@ -101,9 +107,22 @@ def configure_request(info: analyzer_pb2.AnalyzerInfo, config: dict[str, Any], s
     return request
 
 
+def _wire(value: Any) -> Any:
+    """A document value as the engine sends it: unknowns as rpc.UNKNOWN, `__inputs` as a secret
+    (pulumi-kubernetes wraps it with resource.MakeSecret; the engine keeps secrets for analyzers)."""
+    if isinstance(value, dict):
+        wired = {k: _wire(v) for k, v in value.items()}
+        if INPUTS_KEY in wired:
+            wired[INPUTS_KEY] = {rpc._special_sig_key: rpc._special_secret_sig, "value": wired[INPUTS_KEY]}
+        return wired
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return rpc.UNKNOWN if value == UNKNOWN else value
+
+
 def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
     s = struct_pb2.Struct()
-    s.update(value)
+    s.update(_wire(value))
     return s
 
 
@@ -111,10 +130,10 @@ def _label(r: dict[str, Any]) -> str:
     return f"{r['inputs'].get('kind') or r['type'].split(':')[-1]}/{r['name']}"
 
 
-def _analyzer_resource(r: dict[str, Any], providers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _analyzer_resource(r: dict[str, Any], providers: dict[str, dict[str, Any]], properties: dict[str, Any]) -> dict[str, Any]:
     provider = providers.get(r["provider"])
     fields: dict[str, Any] = dict(
-        type=r["type"], name=r["name"], urn=r["urn"], properties=_struct(r["inputs"]),
+        type=r["type"], name=r["name"], urn=r["urn"], properties=_struct(properties),
         options=analyzer_pb2.AnalyzerResourceOptions(protect=r["protect"], parent=r["parent"]),
     )
     if provider is not None:
@@ -124,44 +143,77 @@ def _analyzer_resource(r: dict[str, Any], providers: dict[str, dict[str, Any]]) 
 
 
 def start_pack(pack_dir: Path, timeout: float = 30.0) -> tuple[subprocess.Popen, int]:
-    """Start the pack as the engine does (`python __main__.py` in its directory) and read its port."""
-    process = subprocess.Popen([sys.executable, "__main__.py"], cwd=pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """Start the pack as the CLI does and read its port.
+
+    `python -u -m pulumi.policy <engine address> <pack dir>` with the pack dir as working
+    directory (pulumi sdk/python/lib/pulumi/policy/__main__.py runs the pack dir with
+    runpy; the pack does not dial the engine address, it only serves the analyzer).
+    """
+    process = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
+                               cwd=pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
     if not line.isdigit():
         process.kill()
         err = process.stderr.read().decode().strip().splitlines() if process.stderr else []
-        raise PolicyRunError(f"policies/__main__.py did not print a port: {(err or [line])[-1]}")
+        raise PolicyRunError(f"policies/: the pack did not print a port: {(err or [line])[-1]}")
     return process, int(line)
 
 
-def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file: Path | None = None) -> PolicyReport:
-    """Analyze the stack's resources document (what resources.json holds: inputs with secrets redacted)."""
-    document = resources_document(capture)
+def _analyze_phase(stub, document: dict[str, Any], phase: str) -> list[tuple[str, Any]]:
+    """One engine phase: Analyze per resource with its inputs, AnalyzeStack with every resource's outputs."""
+    custom = [r for r in document["resources"] if r["custom"]]
+    providers = {f"{r['name']}-provider-id": r for r in custom if r["type"].startswith("pulumi:providers:")}
+    analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
+    diagnostics = []
+    for r in analyzed:
+        response = stub.Analyze(analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, r["inputs"])))
+        # The engine attributes a resource policy's findings to the resource it asked about.
+        diagnostics += [(d.urn or r["urn"], d) for d in response.diagnostics]
+    stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[
+        analyzer_pb2.AnalyzerResource(parent=r["parent"], dependencies=r["dependencies"],
+                                      **_analyzer_resource(r, providers, outputs_for(r, phase)))
+        for r in analyzed])
+    diagnostics += [(d.urn, d) for d in stub.AnalyzeStack(stack_request).diagnostics]
+    return diagnostics
+
+
+def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file: Path | None = None,
+                    preview_capture: Capture | None = None) -> PolicyReport:
+    """Analyze the stack as the engine does in each phase it is given.
+
+    `capture` is the up phase (what is applied: resources.json); `preview_capture`, when
+    given, the dry run of a first `pulumi preview` (provider-computed values unknown).
+    A violation found in either phase fails the run, so one that only `up` would report
+    is caught before anything is applied.
+    """
+    phases = [("preview", preview_capture)] if preview_capture is not None else []
+    phases.append(("up", capture))
     pack_dir = project_dir / "policies"
     config_path = config_file or pack_dir / "config" / f"{capture.stack}.json"
     config = load_policy_config(config_path)
     started = time.perf_counter()
     process, port = start_pack(pack_dir)
+    found: dict[tuple[str, str, str, int], Violation] = {}
+    labels: dict[str, str] = {}
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         grpc.channel_ready_future(channel).result(timeout=30)
         stub = analyzer_pb2_grpc.AnalyzerStub(channel)
         info = stub.GetAnalyzerInfo(empty_pb2.Empty())
         stub.Configure(configure_request(info, config, f"policies/config/{config_path.name}"))
-        custom = [r for r in document["resources"] if r["custom"]]
-        providers = {f"{r['name']}-provider-id": r for r in custom if r["type"].startswith("pulumi:providers:")}
-        analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
-        by_urn = {r["urn"]: r for r in analyzed}
-        diagnostics = []
-        for r in analyzed:
-            response = stub.Analyze(analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers)))
-            # The engine attributes a resource policy's findings to the resource it asked about.
-            diagnostics += [(d.urn or r["urn"], d) for d in response.diagnostics]
-        stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[
-            analyzer_pb2.AnalyzerResource(parent=r["parent"], dependencies=r["dependencies"], **_analyzer_resource(r, providers))
-            for r in analyzed])
-        diagnostics += [(d.urn, d) for d in stub.AnalyzeStack(stack_request).diagnostics]
+        for phase, phase_capture in phases:
+            document = resources_document(phase_capture)
+            labels.update({r["urn"]: _label(r) for r in document["resources"]})
+            for urn, d in _analyze_phase(stub, document, phase):
+                message = d.message.strip().splitlines()[-1]
+                key = (d.policyName, urn, message, d.enforcementLevel)
+                if key not in found:
+                    found[key] = Violation(
+                        policy=d.policyName, level=LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
+                        severity=SEVERITY_NAMES.get(d.severity, "unspecified"),
+                        resource=labels.get(urn, "stack"), urn=urn, message=message)
+                found[key].phases.append(phase)
         channel.close()
     finally:
         process.kill()
@@ -171,16 +223,9 @@ def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file:
     policies = [{"name": p.name, "description": p.description, "severity": SEVERITY_NAMES.get(p.severity, "unspecified"),
                  "remediation": p.remediation_steps, "tags": list(p.tags),
                  "enforcementLevel": LEVEL_NAMES.get(p.enforcementLevel, "advisory")} for p in info.policies]
-    violations = []
-    for urn, d in diagnostics:
-        resource = by_urn.get(urn)
-        violations.append(Violation(
-            policy=d.policyName, level=LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
-            severity=SEVERITY_NAMES.get(d.severity, "unspecified"),
-            resource=_label(resource) if resource else "stack", urn=urn, message=d.message.strip().splitlines()[-1],
-        ))
-    violations.sort(key=lambda v: (v.level != "mandatory", v.policy, v.resource, v.message))
-    report = PolicyReport(info.name, pack_version(pack_dir) or info.version, capture.stack, config_path.name, policies, violations, seconds)
+    violations = sorted(found.values(), key=lambda v: (v.level != "mandatory", v.policy, v.resource, v.message))
+    report = PolicyReport(info.name, pack_version(pack_dir) or info.version, capture.stack, config_path.name, policies,
+                          violations, seconds, [p for p, _ in phases])
     write_reports(report, out)
     return report
 
@@ -198,7 +243,7 @@ def pack_version(pack_dir: Path) -> str | None:
 def write_reports(report: PolicyReport, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     doc = {"pack": report.pack, "version": report.version, "stack": report.stack, "config": report.config_file,
-           "policies": len(report.policies), "mandatoryFailed": report.mandatory_failed,
+           "phases": report.phases, "policies": len(report.policies), "mandatoryFailed": report.mandatory_failed,
            "violations": [v.__dict__ for v in report.violations]}
     (out / "policy-report.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     (out / "policy-report.sarif").write_text(json.dumps(sarif(report), indent=2, sort_keys=True) + "\n")
@@ -218,6 +263,7 @@ def sarif(report: PolicyReport) -> dict[str, Any]:
         "ruleId": v.policy, "ruleIndex": index.get(v.policy, 0),
         "level": "error" if v.level == "mandatory" else "warning",
         "message": {"text": f"{v.resource}: {v.message}"},
+        "properties": {"phases": v.phases},
         "locations": [{
             "physicalLocation": {"artifactLocation": {"uri": f"Pulumi.{report.stack}.yaml"}, "region": {"startLine": 1}},
             "logicalLocations": [{"fullyQualifiedName": v.urn or "stack", "kind": "resource"}],

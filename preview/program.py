@@ -20,6 +20,7 @@ def stack_inputs(project_dir: Path, stack: str, config_file: Path | None = None)
     return add_required_secrets(inputs, needed)
 
 
-def capture_stack(project_dir: Path, stack: str, config_file: Path | None = None) -> tuple[StackConfigInput, Capture]:
+def capture_stack(project_dir: Path, stack: str, config_file: Path | None = None,
+                  phase: str = "up") -> tuple[StackConfigInput, Capture]:
     inputs = stack_inputs(project_dir, stack, config_file)
-    return inputs, run_program(project_dir, inputs.project, stack, inputs.config, inputs.secret_keys)
+    return inputs, run_program(project_dir, inputs.project, stack, inputs.config, inputs.secret_keys, phase)

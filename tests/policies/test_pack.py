@@ -86,7 +86,7 @@ def test_preview_exits_1_on_mandatory_violation(tmp_path):
     result = subprocess.run([sys.executable, "-m", "preview", "prod", "--config-file", str(path), "--out", str(tmp_path / "o")],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 1
-    assert "mandatory medium   image-digest-pinned" in result.stdout
+    assert "mandatory medium   preview+up image-digest-pinned" in result.stdout
 
 
 def test_unknown_policy_in_config_is_reported():

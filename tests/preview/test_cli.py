@@ -156,7 +156,7 @@ def test_base_that_is_not_a_commit_is_bad_input_and_leaves_no_output(tmp_path):
 
 
 BAD_INPUTS = [
-    ("unknown stack", ["staging"], None, "error: Pulumi.staging.yaml: no such stack file (stacks here: dev, local, prod"),
+    ("unknown stack", ["staging"], None, "error: Pulumi.staging.yaml: no such stack file (stacks here: dev, e2e, local, prod)"),
     ("malformed stack file", ["dev", "--config-file", "{bad}"], "config: [unclosed\n", "error: bad.yaml: malformed YAML"),
     ("config not a mapping", ["dev", "--config-file", "{bad}"], "config: 3\n", "error: bad.yaml: config: must be a mapping"),
     ("invalid config", ["dev", "--config-file", "{bad}"],

@@ -1,0 +1,74 @@
+"""What the engine holds as a resource's *outputs* in each phase: what AnalyzeStack receives.
+
+Resource policies (Analyze) see a resource's inputs; stack policies (AnalyzeStack) see
+each resource's outputs (pulumi pkg/resource/deploy/step_executor / deployment_executor:
+the stack analysis runs over the new states, whose Outputs are what the provider returned).
+Shapes, per provider:
+
+- pulumi-kubernetes (provider/pkg/provider/provider.go `Create`/`Update` then
+  `checkpointObject`): the object as the API server returns it, plus the inputs under
+  `__inputs`, wrapped as a secret. Live objects carry API-server defaults and bookkeeping:
+  `metadata.uid/resourceVersion/generation/creationTimestamp/managedFields`, `status`,
+  `spec.replicas` on a Deployment or StatefulSet that did not set it (defaulted to 1 by
+  the apps/v1 defaulting, then written by an HPA), and a Secret holds `data` (base64),
+  never `stringData` (the API server folds stringData into data). In a preview of a
+  create only the inputs are known: `status` is unknown.
+- pulumi-random RandomPassword: `result` and `bcryptHash` (unknown in a preview; secret).
+- pulumi-docker RemoteImage: `imageId`/`repoDigest` (unknown in a preview).
+Values here are the document's redacted forms: secrets `[secret]`, unknowns `[unknown]`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+from preview.engine import REDACTED, UNKNOWN
+
+INPUTS_KEY = "__inputs"
+SCALED_KINDS = ("Deployment", "StatefulSet")
+
+
+def _uid(urn: str) -> str:
+    h = hashlib.sha256(urn.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+
+
+def kubernetes_outputs(urn: str, inputs: dict[str, Any], phase: str) -> dict[str, Any]:
+    obj = copy.deepcopy(inputs)
+    obj[INPUTS_KEY] = copy.deepcopy(inputs)
+    if phase == "preview":
+        obj["status"] = UNKNOWN
+        return obj
+    meta = obj.setdefault("metadata", {})
+    meta.update(uid=_uid(urn), resourceVersion="1", generation=1, creationTimestamp="2026-01-01T00:00:00Z",
+                managedFields=[{"manager": "pulumi-kubernetes", "operation": "Apply", "apiVersion": obj.get("apiVersion", "")}])
+    kind = obj.get("kind")
+    if kind in SCALED_KINDS and isinstance(obj.get("spec"), dict):
+        obj["spec"].setdefault("replicas", 1)
+        replicas = obj["spec"]["replicas"]
+        obj["status"] = {"replicas": replicas, "readyReplicas": replicas, "observedGeneration": 1}
+    elif kind == "Secret":
+        data = dict(obj.pop("stringData", None) or {})
+        data.update(obj.get("data") or {})
+        obj["data"] = {k: REDACTED for k in sorted(data)}  # base64 of a secret: still a secret
+    elif kind not in ("ConfigMap", "Namespace", "ServiceAccount"):
+        obj.setdefault("status", {})
+    return obj
+
+
+def outputs_for(resource: dict[str, Any], phase: str) -> dict[str, Any]:
+    """The outputs of one resources-document entry in `phase`."""
+    type_, inputs = resource["type"], resource["inputs"]
+    if type_.startswith("kubernetes:") and not type_.startswith("pulumi:providers:"):
+        return kubernetes_outputs(resource["urn"], inputs, phase)
+    outputs = copy.deepcopy(inputs)
+    if type_ == "random:index/randomPassword:RandomPassword":
+        value = UNKNOWN if phase == "preview" else REDACTED
+        outputs.update(result=value, bcryptHash=value)
+    elif type_ == "docker:index/remoteImage:RemoteImage":
+        digest = "sha256:" + hashlib.sha256(str(inputs.get("name", "")).encode()).hexdigest()
+        outputs.update(imageId=UNKNOWN if phase == "preview" else digest,
+                       repoDigest=UNKNOWN if phase == "preview" else f"{inputs.get('name', '')}@{digest}")
+    return outputs
