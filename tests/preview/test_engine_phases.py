@@ -11,7 +11,7 @@ import functools
 
 import pytest
 
-from preview.engine import REDACTED, UNKNOWN, Capture
+from preview.engine import REDACTED, UNKNOWN, Capture, _leaves
 from preview.policy import run_policy_pack
 from preview.program import capture_stack
 from preview.provider_outputs import INPUTS_KEY, outputs_for
@@ -26,17 +26,6 @@ def previewed(stack: str) -> Capture:
 
 def _find(capture: Capture, type_suffix: str, name: str):
     return next(r for r in capture.resources if r.type.endswith(type_suffix) and r.name == name)
-
-
-def _leaves(value):
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _leaves(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _leaves(v)
-    else:
-        yield value
 
 
 def test_preview_phase_leaves_provider_computed_values_and_what_derives_from_them_unknown():
