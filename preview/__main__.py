@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from preview.changes import blocked_messages
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
 from preview.engine import ProgramError
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
@@ -111,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         diffs = []
         if args.against:
             _, _, _, other_files = render(project_dir, args.against, None)
-            diffs.append((f"{args.against} -> {args.stack}", diff_renders(other_files, files, args.against, args.stack)))
+            # Read as "what applying this render over OTHER would do": OTHER is the before side. Against
+            # another stack it is a promotion (environment labels fold); against the same stack
+            # (with --config-file) it is a real update of that stack.
+            promotion = args.against != args.stack
+            title = (f"promote `{args.stack}` onto `{args.against}`: what `{args.against}` would become" if promotion
+                     else f"update of `{args.stack}` with {args.config_file or 'its stack file'}")
+            diffs.append((title, diff_renders(other_files, files, args.against, args.stack, promotion=promotion)))
         if args.base:
             try:
                 base_files = render_at_revision(project_dir, args.base, args.stack)
@@ -157,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         for title, d in diffs:
             print(f"\n== {title}")
             print(format_text(d), end="")
-    return EXIT_INVALID if findings or policy_failed else EXIT_OK
+    # A promotion compares two stacks' states, not an update of either: protection blocks only updates.
+    blocked = [m for _, d in diffs if not d.promotion for m in blocked_messages(d.changes)]
+    for m in blocked:
+        print(f"error: {m}", file=sys.stderr)
+    return EXIT_INVALID if findings or policy_failed or blocked else EXIT_OK
 
 
 if __name__ == "__main__":

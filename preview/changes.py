@@ -175,7 +175,13 @@ def _replace_rules(r: Resource, flags: dict[str, bool]) -> list[tuple[str, str]]
     return rules
 
 
-def classify(before: list[Resource], after: list[Resource]) -> list[Change]:
+def _environment(path: str) -> bool:
+    return any(rx.search(path) for rx in ENVIRONMENT_PATHS)
+
+
+def classify(before: list[Resource], after: list[Resource], promotion: bool = False) -> list[Change]:
+    """promotion: two different stacks; their environment labels and namespace are expected to
+    differ, so those paths neither count as changes nor force a replace (folded into a count)."""
     old = {(r.type, r.name): r for r in before}
     new = {(r.type, r.name): r for r in after}
     flags = _provider_flags(after)
@@ -193,14 +199,18 @@ def classify(before: list[Resource], after: list[Resource]) -> list[Change]:
         paths = [p for p in diff_paths(a.inputs, b.inputs) if not any(_matches(i, p) for i in b.ignore_changes)]
         if not paths:
             continue
+        if promotion and all(_environment(p) for p in paths):
+            changes.append(Change("update", paths=paths, environment_only=True, **base))
+            continue
+        if promotion:
+            paths = [p for p in paths if not _environment(p)]
         cited = {p: src for p in paths for rule, src in _replace_rules(b, flags) if _touches(rule, p)}
         because = sorted(cited)
         op = "replace" if because else "update"
         fixed = op == "replace" and b.type.startswith("kubernetes:") and bool((b.inputs.get("metadata") or {}).get("name"))
-        env_only = all(any(rx.search(p) for rx in ENVIRONMENT_PATHS) for p in paths)
         changes.append(Change(op, paths=paths, replace_because=because,
                               sources=sorted({f"{src}" for src in cited.values()}), protected=b.protect, fixed_name=fixed,
-                              environment_only=env_only, **base))
+                              **base))
     return changes
 
 
@@ -208,10 +218,10 @@ def classify_captures(before, after, ignores: dict) -> list[Change]:
     return classify(resources_from_capture(before, ignores), resources_from_capture(after, ignores))
 
 
-def classify_documents(before: str | None, after: str | None) -> list[Change]:
+def classify_documents(before: str | None, after: str | None, promotion: bool = False) -> list[Change]:
     """From two resources.json texts (a side that did not exist is empty)."""
     return classify(resources_from_document(json.loads(before) if before else None),
-                    resources_from_document(json.loads(after) if after else None))
+                    resources_from_document(json.loads(after) if after else None), promotion)
 
 
 def _notes(c: Change) -> list[str]:
@@ -231,10 +241,8 @@ def why(c: Change) -> str:
     return "; ".join(cause + _notes(c))
 
 
-def folded(changes: list[Change], promotion: bool) -> tuple[list[Change], int]:
-    """In a promotion diff, updates touching only environment labels/namespace fold into a count."""
-    if not promotion:
-        return changes, 0
+def folded(changes: list[Change]) -> tuple[list[Change], int]:
+    """Updates touching only environment labels/namespace (promotion diffs) fold into a count."""
     kept = [c for c in changes if not (c.op == "update" and c.environment_only)]
     return kept, len(changes) - len(kept)
 
