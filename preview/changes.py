@@ -22,8 +22,10 @@ The replace rules are data, taken from upstream:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -111,6 +113,28 @@ class Change:
     @property
     def blocked(self) -> bool:
         return self.protected and self.op in ("replace", "delete")
+
+
+@contextlib.contextmanager
+def recording_ignore_changes() -> Iterator[dict[tuple[str, str], list[str]]]:
+    """ignoreChanges by (type, name), as the program registers them: preview/engine.py does not
+    record them yet, so wrap its registration hook (pulumi/pulumi proto/pulumi/resource.proto
+    RegisterResourceRequest.ignoreChanges) for the duration of one capture."""
+    from preview import engine
+
+    ignores: dict[tuple[str, str], list[str]] = {}
+    original = engine.CaptureMonitor.RegisterResource
+
+    def recording(self, request, *args):
+        if request.ignoreChanges:
+            ignores[(request.type, request.name)] = list(request.ignoreChanges)
+        return original(self, request, *args)
+
+    engine.CaptureMonitor.RegisterResource = recording
+    try:
+        yield ignores
+    finally:
+        engine.CaptureMonitor.RegisterResource = original
 
 
 def resources_from_document(doc: dict[str, Any] | None, ignores: dict | None = None) -> list[Resource]:
@@ -218,10 +242,12 @@ def classify_captures(before, after, ignores: dict) -> list[Change]:
     return classify(resources_from_capture(before, ignores), resources_from_capture(after, ignores))
 
 
-def classify_documents(before: str | None, after: str | None, promotion: bool = False) -> list[Change]:
-    """From two resources.json texts (a side that did not exist is empty)."""
+def classify_documents(before: str | None, after: str | None, promotion: bool = False,
+                       ignores: dict | None = None) -> list[Change]:
+    """From two resources.json texts (a side that did not exist is empty); `ignores` are the after
+    side's ignoreChanges (the engine resets those paths to the old values before Diff)."""
     return classify(resources_from_document(json.loads(before) if before else None),
-                    resources_from_document(json.loads(after) if after else None), promotion)
+                    resources_from_document(json.loads(after) if after else None, ignores), promotion)
 
 
 def _notes(c: Change) -> list[str]:

@@ -136,3 +136,14 @@ def test_cli_promotion_does_not_block_and_folds_labels(tmp_path):
     assert "differ only in environment labels / namespace (folded)" in result.stdout
     assert "| `Service/agent-api` | update" not in result.stdout  # only its environment labels differ
     assert "| `ConfigMap/agent-api` | update | `data.LOG_LEVEL` |" in result.stdout
+
+
+def test_cli_prod_resize_honours_the_programs_ignore_changes(tmp_path):
+    """The claim template's size is ignoreChanges in the program: recorded at registration
+    (preview.changes.recording_ignore_changes), so the protected StatefulSet is not replaced."""
+    cfg = _prod_with(tmp_path, lambda c: c["agent-platform:postgres"]["persistence"].update(size="200Gi"))
+    result = run_cli("prod", "--config-file", str(cfg), "--against", "prod", "--no-policy", "--out", str(tmp_path / "o"),
+                     "--format", "json")
+    assert result.returncode == 0, result.stderr
+    [d] = json.loads(result.stdout)["diffs"]
+    assert not [c for c in d["changes"] if c["op"] in ("replace", "delete")], d["changes"]
