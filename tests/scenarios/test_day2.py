@@ -11,28 +11,19 @@ import secrets
 import pytest
 import yaml
 
-from preview import engine
 from preview.program import capture_stack
 from preview.render import render_files
 from tests.conftest import ROOT, stack_file
-from preview.changes import classify_captures as classify
+from preview.changes import classify_captures as classify, recording_ignore_changes
 
 SERVICES = "agent-platform:services"
 K8S = "kubernetes:"
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
+def run(tmp_path):
     """run(stack, mutate) -> (capture, ignoreChanges by (type, name)), as the engine receives them."""
     ignores: dict = {}
-    original = engine.CaptureMonitor.RegisterResource
-
-    def recording(self, request):
-        if request.ignoreChanges:
-            ignores[(request.type, request.name)] = list(request.ignoreChanges)
-        return original(self, request)
-
-    monkeypatch.setattr(engine.CaptureMonitor, "RegisterResource", recording)
     count = iter(range(1000))
 
     def _run(stack: str, mutate=lambda cfg: None):
@@ -41,7 +32,10 @@ def run(tmp_path, monkeypatch):
         path = tmp_path / f"{next(count)}" / f"Pulumi.{stack}.yaml"
         path.parent.mkdir()
         path.write_text(yaml.safe_dump(data))
-        return capture_stack(ROOT, stack, path)[1]
+        with recording_ignore_changes() as recorded:
+            capture = capture_stack(ROOT, stack, path)[1]
+        ignores.update(recorded)
+        return capture
     _run.ignores = ignores
     return _run
 
