@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from preview.changes import blocked_messages, recording_ignore_changes
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
 from components.config import CONFIG_SOURCE_ENV
 from preview.engine import ProgramError
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_target(out)
         started = time.perf_counter()
-        inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
+        with recording_ignore_changes() as ignores:
+            inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
         edges = traffic_edges(kube)
         if "docker-compose.yml" in files:
             edges += compose_edges(yaml.safe_load(files["docker-compose.yml"]))
@@ -164,13 +166,20 @@ def main(argv: list[str] | None = None) -> int:
         diffs = []
         if args.against:
             _, _, _, other_files = render(project_dir, args.against, None)
-            diffs.append((f"{args.against} -> {args.stack}", diff_renders(other_files, files, args.against, args.stack)))
+            # Read as "what applying this render over OTHER would do": OTHER is the before side. Against
+            # another stack it is a promotion (environment labels fold); against the same stack
+            # (with --config-file) it is a real update of that stack.
+            promotion = args.against != args.stack
+            title = (f"promote `{args.stack}` onto `{args.against}`: what `{args.against}` would become" if promotion
+                     else f"update of `{args.stack}` with {args.config_file or 'its stack file'}")
+            diffs.append((title, diff_renders(other_files, files, args.against, args.stack, promotion=promotion,
+                                                ignores=ignores)))
         if args.base:
             try:
                 base_files = render_at_revision(project_dir, args.base, args.stack)
             except BaseRenderError as error:
                 raise BadInput(str(error)) from None
-            diffs.append((f"{args.stack}: {args.base} -> working tree", diff_renders(base_files, files, args.base, "working-tree")))
+            diffs.append((f"{args.stack}: {args.base} -> working tree", diff_renders(base_files, files, args.base, "working-tree", ignores=ignores)))
         commit(stage, out)
         stage = None
     except (BadInput, OutputError) as error:
@@ -215,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         for title, d in diffs:
             print(f"\n== {title}")
             print(format_text(d), end="")
-    return EXIT_INVALID if findings or policy_failed else EXIT_OK
+    # A promotion compares two stacks' states, not an update of either: protection blocks only updates.
+    blocked = [m for _, d in diffs if not d.promotion for m in blocked_messages(d.changes)]
+    for m in blocked:
+        print(f"error: {m}", file=sys.stderr)
+    return EXIT_INVALID if findings or policy_failed or blocked else EXIT_OK
 
 
 def run() -> int:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from preview import changes as classifier
+
 
 class BaseRenderError(Exception):
     pass
@@ -26,6 +28,9 @@ class StackDiff:
     removed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     patches: dict[str, str] = field(default_factory=dict)  # object -> unified diff
+    changes: list[classifier.Change] = field(default_factory=list)  # per resource, from resources.json
+    promotion: bool = False  # two different stacks, not an update of one
+    folded: int = 0  # promotion diff: objects differing only in environment labels / namespace
 
     @property
     def empty(self) -> bool:
@@ -49,9 +54,13 @@ def objects_of(files: dict[str, str]) -> dict[str, str]:
     return objects
 
 
-def diff_renders(before: dict[str, str], after: dict[str, str], before_label: str, after_label: str) -> StackDiff:
+def diff_renders(before: dict[str, str], after: dict[str, str], before_label: str, after_label: str,
+                 promotion: bool = False, ignores: dict | None = None) -> StackDiff:
     a, b = objects_of(before), objects_of(after)
-    result = StackDiff(before_label, after_label)
+    result = StackDiff(before_label, after_label, promotion=promotion)
+    if "resources.json" in after:
+        found = classifier.classify_documents(before.get("resources.json"), after["resources.json"], promotion, ignores)
+        result.changes, result.folded = classifier.folded(found)
     for key in sorted(set(a) | set(b)):
         if key not in a:
             result.added.append(key)
@@ -71,7 +80,8 @@ def diff_renders(before: dict[str, str], after: dict[str, str], before_label: st
 def read_render(out: Path) -> dict[str, str]:
     files = {}
     for path in sorted(out.rglob("*")):
-        if path.is_file() and (path.suffix == ".yaml" and path.parent.name == "kubernetes" or path.name == "docker-compose.yml"):
+        if path.is_file() and (path.suffix == ".yaml" and path.parent.name == "kubernetes"
+                               or path.name in ("docker-compose.yml", "resources.json")):
             files[str(path.relative_to(out))] = path.read_text()
     return files
 
@@ -105,9 +115,11 @@ def render_at_revision(repo: Path, rev: str, stack: str) -> dict[str, str]:
 
 
 def format_text(d: StackDiff) -> str:
-    if d.empty:
+    if d.empty and not d.changes:
         return f"No changes: {d.before} -> {d.after}\n"
     lines = [f"Changes {d.before} -> {d.after}: {len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed"]
+    if d.changes or d.folded:
+        lines += ["What pulumi up would do:"] + classifier.text_lines(d.changes, d.folded) + ["", "Rendered objects:"]
     for sign, keys in (("+", d.added), ("~", d.changed), ("-", d.removed)):
         lines += [f"  {sign} {k}" for k in keys]
     lines.append("")
@@ -117,18 +129,22 @@ def format_text(d: StackDiff) -> str:
 
 def format_markdown(d: StackDiff, title: str) -> str:
     out = [f"### {title}", ""]
-    if d.empty:
+    if d.empty and not d.changes:
         out.append(f"No changes between `{d.before}` and `{d.after}`.")
         return "\n".join(out) + "\n"
+    if d.changes or d.folded:
+        out += [classifier.markdown_table(d.changes, d.folded), "<details><summary>Rendered objects</summary>", ""]
     out += ["| change | object |", "| --- | --- |"]
     for word, keys in (("added", d.added), ("changed", d.changed), ("removed", d.removed)):
         out += [f"| {word} | `{k}` |" for k in keys]
     out += ["", f"**{len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed**", ""]
     for key in d.added + d.changed + d.removed:
         out += [f"<details><summary><code>{key}</code></summary>", "", "```diff", d.patches[key].rstrip("\n"), "```", "", "</details>"]
+    if d.changes or d.folded:
+        out += ["", "</details>"]
     return "\n".join(out) + "\n"
 
 
 def format_json(d: StackDiff) -> str:
     return json.dumps({"before": d.before, "after": d.after, "added": d.added, "changed": d.changed,
-                       "removed": d.removed, "patches": d.patches}, indent=2, sort_keys=True) + "\n"
+                       "removed": d.removed, "patches": d.patches, **classifier.as_json(d.changes, d.folded)}, indent=2, sort_keys=True) + "\n"

@@ -1,7 +1,7 @@
 """Day-2 scenarios: from the shipped dev and prod stacks, each routine edit is exactly the
 expected set of creates/updates/replaces/deletes, and never replaces a protected or stateful
 object. The program runs for real under the SDK's mocks (preview.program.capture_stack);
-classification follows pulumi-kubernetes' replace rules (tests/scenarios/classify.py)."""
+classification is the preview's own (preview/changes.py)."""
 
 from __future__ import annotations
 
@@ -11,28 +11,19 @@ import secrets
 import pytest
 import yaml
 
-from preview import engine
 from preview.program import capture_stack
 from preview.render import render_files
 from tests.conftest import ROOT, stack_file
-from tests.scenarios.classify import STATEFUL_KINDS, classify
+from preview.changes import classify_captures as classify, recording_ignore_changes
 
 SERVICES = "agent-platform:services"
 K8S = "kubernetes:"
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
+def run(tmp_path):
     """run(stack, mutate) -> (capture, ignoreChanges by (type, name)), as the engine receives them."""
     ignores: dict = {}
-    original = engine.CaptureMonitor.RegisterResource
-
-    def recording(self, request):
-        if request.ignoreChanges:
-            ignores[(request.type, request.name)] = list(request.ignoreChanges)
-        return original(self, request)
-
-    monkeypatch.setattr(engine.CaptureMonitor, "RegisterResource", recording)
     count = iter(range(1000))
 
     def _run(stack: str, mutate=lambda cfg: None):
@@ -41,7 +32,10 @@ def run(tmp_path, monkeypatch):
         path = tmp_path / f"{next(count)}" / f"Pulumi.{stack}.yaml"
         path.parent.mkdir()
         path.write_text(yaml.safe_dump(data))
-        return capture_stack(ROOT, stack, path)[1]
+        with recording_ignore_changes() as recorded:
+            capture = capture_stack(ROOT, stack, path)[1]
+        ignores.update(recorded)
+        return capture
     _run.ignores = ignores
     return _run
 
@@ -52,7 +46,7 @@ def changes(run, stack, mutate, base=lambda cfg: None):
     result = classify(before, after, run.ignores)
     # The property every scenario shares: nothing protected or stateful is replaced.
     for c in result:
-        assert not (c.op == "replace" and (c.protected or c.key[0] in STATEFUL_KINDS)), c
+        assert not (c.op == "replace" and (c.protected or c.holds_data or c.kind == "StatefulSet")), c
     return {(c.key[0], c.name): c.op for c in result}, result
 
 
@@ -219,11 +213,11 @@ def test_without_ignore_changes_a_resize_would_replace_the_protected_statefulset
 
 def test_without_mutable_secrets_a_key_rotation_would_replace_the_secret(run, monkeypatch):
     """Why platform.py turns on enableSecretMutable: with it off, the provider's Diff replaces."""
-    from tests.scenarios import classify as rules
+    from preview import changes as rules
 
     before = run("prod")
     monkeypatch.setenv("PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY", secrets.token_hex(16))
     after = run("prod")
     monkeypatch.setattr(rules, "_provider_flags", lambda capture: {})
-    secret = next(c for c in rules.classify(before, after, run.ignores) if c.key == ("Secret", "agent-api"))
+    secret = next(c for c in rules.classify_captures(before, after, run.ignores) if c.key == ("Secret", "agent-api"))
     assert secret.op == "replace" and secret.replace_because == ["stringData.OPENAI_API_KEY"]
