@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from policies.rules import availability, data, docker, hygiene, network, secrets, workload
-from policies.rules.base import Rule
+from . import availability, data, docker, hygiene, network, secrets, workload
+from .base import Rule
 
 ALL_RULES: list[Rule] = [
     value

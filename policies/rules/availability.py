@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from policies.rules.base import Example, Resource, resource_rule, stack_rule
-from policies.rules.k8s import DELETE, DEPLOYMENT, HPA, PDB, SCALABLE, matches, name_of, namespace_of, pod_labels, pod_spec, with_change
-from policies.rules.samples import deployment, hpa, pdb
+from .base import Example, Resource, resource_rule, stack_rule
+from .k8s import DELETE, DEPLOYMENT, HPA, PDB, SCALABLE, matches, name_of, namespace_of, pod_labels, pod_spec, with_change
+from .samples import deployment, hpa, pdb
 
 GOOD = deployment()
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from policies.rules.base import Example, Resource, resource_rule, stack_rule
-from policies.rules.k8s import DELETE, STATEFULSET, name_of, pod_labels, with_change
-from policies.rules.samples import statefulset
+from .base import Example, Resource, resource_rule, stack_rule
+from .k8s import DELETE, STATEFULSET, name_of, pod_labels, with_change
+from .samples import statefulset
 
 GOOD = statefulset()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from policies.rules.base import Example, resource_rule
-from policies.rules.samples import docker_container
+from .base import Example, resource_rule
+from .samples import docker_container
 
 CONTAINER = ("docker:index/container:Container",)
 GOOD = docker_container()

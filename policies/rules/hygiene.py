@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from policies.rules.base import Example, Resource, resource_rule, stack_rule
-from policies.rules.k8s import DEPLOYMENT, QUOTA, WORKLOADS, name_of, namespace_of, with_change
-from policies.rules.samples import deployment, quota
+from .base import Example, Resource, resource_rule, stack_rule
+from .k8s import DEPLOYMENT, QUOTA, WORKLOADS, name_of, namespace_of, with_change
+from .samples import deployment, quota
 
 GOOD = deployment()
 RECOMMENDED = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")

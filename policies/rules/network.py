@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from policies.rules.base import Example, Resource, resource_rule, stack_rule
-from policies.rules.k8s import (DEPLOYMENT, INGRESS, NETWORK_POLICY, SERVICE, WORKLOADS, matches, name_of,
+from .base import Example, Resource, resource_rule, stack_rule
+from .k8s import (DEPLOYMENT, INGRESS, NETWORK_POLICY, SERVICE, WORKLOADS, matches, name_of,
                                 namespace_of, pod_labels, with_change)
-from policies.rules.samples import SELECTOR, deployment, network_policy
+from .samples import SELECTOR, deployment, network_policy
 
 GOOD = deployment()
 SERVICE_GOOD = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "agents"},

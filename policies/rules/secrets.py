@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 
-from policies.rules.base import Example, resource_rule
-from policies.rules.k8s import CONFIGMAP, WORKLOADS, containers, with_change
-from policies.rules.samples import deployment
+from .base import Example, resource_rule
+from .k8s import CONFIGMAP, WORKLOADS, containers, with_change
+from .samples import deployment
 
 # Variables that hold the *location* of a secret (POSTGRES_PASSWORD_FILE) are not secrets.
 SECRET_LOCATION = re.compile(r"_(FILE|PATH|DIR)$", re.I)
 SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|_dsn$|^dsn$)", re.I)
+# Every repetition is bounded (or a fixed-length prefix match), so a search costs O(len(value)):
+# the unbounded `scheme://user:pass@` form backtracked quadratically on long values. The user part
+# may be empty (`redis://:password@host`, the form this project's Redis URLs take).
 SECRET_VALUE = re.compile(
-    r"(sk-[A-Za-z0-9_-]{16,}|ghp_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|xox[bp]-[A-Za-z0-9-]{10,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----|[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@)")
+    r"(sk-[A-Za-z0-9_-]{16}|ghp_[A-Za-z0-9]{20}|AKIA[0-9A-Z]{16}|xox[bp]-[A-Za-z0-9-]{10}"
+    r"|-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----|[a-z][a-z0-9+.-]{0,31}://[^/\s:@]{0,256}:[^/\s@]{1,256}@)")
 
 CONFIGMAP_GOOD = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api", "namespace": "agents"},
                   "data": {"LOG_LEVEL": "info", "LLM_MODEL": "gpt-4o-mini"}}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from policies.rules.base import Example, resource_rule
-from policies.rules.k8s import DELETE, WORKLOADS, containers, effective, pod_spec, with_change
-from policies.rules.samples import deployment
+from .base import Example, resource_rule
+from .k8s import DELETE, WORKLOADS, containers, effective, pod_spec, with_change
+from .samples import deployment
 
 C0 = "spec.template.spec.containers.0"
 POD = "spec.template.spec"
