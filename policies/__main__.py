@@ -63,7 +63,8 @@ def _is_proxy(value: Any) -> bool:
 def program_props(props: Any) -> Any:
     """What the program set, for a stack rule. AnalyzeStack gets outputs (the live object); pulumi-kubernetes
     4.x adds the inputs under `__inputs` (pulumi/pulumi-kubernetes provider/pkg/provider/provider.go,
-    checkpointObject; secret-wrapped when the inputs hold secrets): judge those, not API-server defaults."""
+    checkpointObject: a plain object; pulumi-docker's checkpointObject wraps it with MakeSecret, which
+    plain() unwraps): judge those, not API-server defaults such as spec.replicas."""
     if isinstance(props, dict) and isinstance(props.get("__inputs"), dict):
         return props["__inputs"]
     return props
