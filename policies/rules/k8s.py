@@ -46,6 +46,7 @@ def containers(props: Mapping[str, Any], init: bool = True) -> Iterator[Mapping[
     yield from spec.get("containers") or []
     if init:
         yield from spec.get("initContainers") or []
+        yield from spec.get("ephemeralContainers") or []  # PSS applies every control to these too
 
 
 def effective(container: Mapping[str, Any], pod: Mapping[str, Any], field: str) -> Any:
