@@ -65,3 +65,21 @@ def secret_env_referenced(props, config):
             name = env.get("name", "")
             if SECRET_NAME.search(name) and not SECRET_LOCATION.search(name) and "value" in env:
                 yield f"container {c.get('name')}: env {env.get('name')} is inlined, not a secretKeyRef"
+
+
+# `--password=x`, `-p x`-style flags whose value is a literal (not a `$(VAR)` reference or a file path).
+SECRET_FLAG = re.compile(r"(?:^|\s)--?[\w-]{0,40}(?:pass(?:word|wd)?|token|secret|api[-_]?key)(?:=|\s+)(?![$/])\S", re.I)
+
+
+@resource_rule(
+    "args-no-literal-secrets", "No credential in a container's command or args (visible in `ps`, the API and every log of the pod spec).",
+    "critical", "Pass the credential through a Secret-backed env var or mounted file and reference it ($(VAR) or a *_FILE path).",
+    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.args", ["--requirepass=hunter2hunter2"])), tags=("secrets",))
+def args_no_literal_secrets(props, config):
+    for c in containers(props):
+        words = [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
+        for i, word in enumerate(words):
+            pair = word if i + 1 == len(words) else f"{word} {words[i + 1]}"
+            if SECRET_VALUE.search(word) or SECRET_FLAG.search(pair):
+                yield f"container {c.get('name')}: command/args item {i} holds a credential-looking literal"
+                break
