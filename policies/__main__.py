@@ -1,31 +1,113 @@
 """The agent-platform CrossGuard policy pack.
 
 `pulumi preview --policy-pack policies --policy-pack-config policies/config/<stack>.json`
-runs it; so does the offline preview, through the same analyzer gRPC protocol. The CLI
-starts it as `python -u -m pulumi.policy <engine> <pack dir>` with the pack dir as working
-directory (pulumi sdk/python/lib/pulumi/policy/__main__.py: `runpy.run_path(pack dir)`,
-which puts the pack dir first on sys.path). The rules are imported as the pack-local
-package `rules`, so a copy of the pack under any directory name (what `pulumi policy
-publish` and installed packs use) starts the same way. Constructing the PolicyPack starts
-the analyzer server and blocks, so only this file does it.
+runs it; so does the offline preview, through the same analyzer gRPC protocol.
+Constructing the PolicyPack starts the analyzer server and blocks, so only this
+file does it; the rules live in importable modules (policies/rules/).
 """
 
 from __future__ import annotations
 
-import os
-import sys
+from typing import Any, Mapping, Sequence
 
-# `python __main__.py` (and run_path) put this directory on sys.path already; make it
-# explicit for any other launcher.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from pulumi_policy import (  # noqa: E402
+from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     PolicyPack,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationPolicy,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from rules import ALL_RULES  # noqa: E402
-from rules.engine import to_policy  # noqa: E402
+# The engine runs `python -u -m pulumi.policy ENGINE PACKDIR` with cwd PACKDIR, and runpy puts PACKDIR
+# first on sys.path (pulumi/pulumi sdk/python/lib/pulumi/policy/__main__.py): `rules` is importable
+# from a copy of the pack under any directory name. The rules use relative imports, so the tests
+# import the same modules as `policies.rules`.
+from rules import ALL_RULES
+from rules.base import Resource, Rule, Unknown
+
+# pulumi_policy/proxy.py: the sentinels an unknown value arrives as (pulumi.runtime.rpc.UNKNOWN is the string one).
+UNKNOWN_SENTINELS = frozenset({
+    UNKNOWN_STRING_VALUE, "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7", "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2", "030794c1-ac77-496b-92df-f27374a8bd58",
+    "e48ece36-62e2-4504-bad9-02848725956a", "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"})
+SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")  # pulumi sdk rpc.py
+
+
+def plain(value: Any, path: str = "") -> Any:
+    """The engine's property proxies as plain dicts and lists, as the pure checks expect.
+
+    Reads through pulumi_policy's unknown-checking proxy (its `__target`) instead of raising on the
+    first unknown: each unknown becomes an `Unknown` naming its path, which raises only if a check uses it.
+    """
+    if isinstance(value, Mapping):
+        target = value["__target"] if _is_proxy(value) else value
+        if target.get(SECRET_SIG[0]) == SECRET_SIG[1] and "value" in target:  # a secret-wrapped value (e.g. __inputs)
+            return plain(target["value"], path)
+        return {k: plain(v, f"{path}.{k}" if path else str(k)) for k, v in target.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        target = value["__target"] if _is_proxy(value) else value
+        return [plain(v, f"{path}.{i}") for i, v in enumerate(target)]
+    if isinstance(value, str) and value in UNKNOWN_SENTINELS:
+        return Unknown(path or "(root)")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire (protobuf Struct) carries every number as a double
+    return value
+
+
+def _is_proxy(value: Any) -> bool:
+    return type(value).__module__ == "pulumi_policy.proxy"
+
+
+def program_props(props: Any) -> Any:
+    """What the program set, for a stack rule. AnalyzeStack gets outputs (the live object); pulumi-kubernetes
+    4.x adds the inputs under `__inputs` (pulumi/pulumi-kubernetes provider/pkg/provider/provider.go,
+    checkpointObject: a plain object; pulumi-docker's checkpointObject wraps it with MakeSecret, which
+    plain() unwraps): judge those, not API-server defaults such as spec.replicas."""
+    if isinstance(props, dict) and isinstance(props.get("__inputs"), dict):
+        return props["__inputs"]
+    return props
+
+
+def report(outcome, policy_name: str, report_violation, stack: bool) -> None:
+    for message in outcome.messages:
+        if stack:
+            text, urn = message
+            report_violation(text, urn or None)
+        else:
+            report_violation(message)
+    if outcome.unknown:
+        # pulumi_policy turns this into an ADVISORY "can't run policy ... during preview: <field> ..." diagnostic,
+        # after the violations already reported above, which keep their own enforcement level.
+        raise UnknownValueError(UNKNOWN_STRING_VALUE, outcome.unknown.split("."))
+
+
+def schema(rule: Rule) -> PolicyConfigSchema:
+    # Every rule accepts a `reason`: the policy config files say why a level was lowered.
+    properties = {"reason": {"type": "string"}}
+    properties.update({k: dict(v) for k, v in rule.config.items()})
+    return PolicyConfigSchema(properties=properties)
+
+
+def to_policy(rule: Rule):
+    common = dict(
+        name=rule.name, description=rule.description, config_schema=schema(rule),
+        severity=Severity[rule.severity.upper()], remediation_steps=rule.remediation, tags=list(rule.tags),
+    )
+    if rule.stack:
+        def validate_stack(args, report_violation):
+            resources = [Resource(r.resource_type, r.name, r.urn, program_props(plain(r.props)), bool(r.opts.protect))
+                         for r in args.resources]
+            report(rule.evaluate(resources, plain(args.get_config())), rule.name, report_violation, stack=True)
+        return StackValidationPolicy(validate=validate_stack, **common)
+
+    def validate_resource(args, report_violation):
+        if not rule.applies_to(args.resource_type):
+            return
+        report(rule.evaluate(plain(args.props), plain(args.get_config())), rule.name, report_violation, stack=False)
+    return ResourceValidationPolicy(validate=validate_resource, **common)
+
 
 if __name__ == "__main__":
     PolicyPack(

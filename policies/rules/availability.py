@@ -73,7 +73,9 @@ def pdb_allows_disruption(resources, config):
             spec = b.props.get("spec", {})
             if "minAvailable" in spec and isinstance(spec["minAvailable"], int) and spec["minAvailable"] >= pods:
                 yield f"{label}: PDB {name_of(b.props)} minAvailable {spec['minAvailable']} >= minimum pods {pods}: no drain can proceed", b.urn
-            if spec.get("maxUnavailable") == 0:
+            if spec.get("minAvailable") == "100%":
+                yield f"{label}: PDB {name_of(b.props)} minAvailable 100%: no drain can proceed", b.urn
+            if spec.get("maxUnavailable") in (0, "0%", "0"):
                 yield f"{label}: PDB {name_of(b.props)} maxUnavailable 0: no drain can proceed", b.urn
 
 

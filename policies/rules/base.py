@@ -13,14 +13,40 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 Props = Mapping[str, Any]
 
 
-def known(value: Any) -> Any:
-    """Use a value a decision hangs on: an engine placeholder for a value unknown until the
-    update (policies/rules/engine.py `Unknown`) raises here, so the rule is skipped and
-    says which field, instead of mistaking "unknown" for "unset"."""
-    require = getattr(value, "require_known", None)
-    if require is not None:
-        require()
-    return value
+class UnknownField(Exception):
+    """A check touched a value the engine does not know yet (preview): it cannot judge, and says which field."""
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.path = path
+
+
+class Unknown:
+    """A preview-time unknown (the engine's sentinel strings, pulumi_policy/proxy.py UNKNOWN_*_VALUE).
+
+    Any use of it by a check (truth, comparison, iteration, lookup, str) raises UnknownField, so a
+    rule skips only when a field it needs is unknown; fields it never reads don't matter.
+    """
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def _raise(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnknownField(self.path)
+
+    __bool__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __iter__ = __len__ = _raise
+    __contains__ = __getitem__ = __str__ = __int__ = __float__ = __index__ = __add__ = _raise
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getattr__(self, name: str) -> Any:   # any method a check calls (.get, .split, .rpartition...)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise UnknownField(self.path)
+
+    def __repr__(self) -> str:
+        return f"<unknown {self.path}>"
 
 
 @dataclass(frozen=True)
@@ -72,8 +98,37 @@ class Rule:
         return {k: v["default"] for k, v in self.config.items() if "default" in v}
 
     def run(self, subject: Any, config: Optional[Mapping[str, Any]] = None) -> list:
+        """Violations; raises UnknownField (after nothing) if an unknown was needed. Use `evaluate` to keep both."""
+        outcome = self.evaluate(subject, config)
+        if outcome.unknown and not outcome.messages:
+            raise UnknownField(outcome.unknown)
+        return outcome.messages
+
+    def evaluate(self, subject: Any, config: Optional[Mapping[str, Any]] = None) -> "Outcome":
+        """Run the check, never raising: violations found before an unknown field are kept (a privileged
+        container stays a violation when an annotation is unknown); malformed input is itself a finding."""
         merged = {**self.defaults(), **(config or {})}
-        return list(self.check(subject, merged))
+        messages: list = []
+        try:
+            for message in self.check(subject, merged):
+                messages.append(message)
+        except UnknownField as unknown:
+            return Outcome(messages, unknown.path)
+        except RecursionError:
+            messages.append(self._malformed("nesting too deep"))
+        except Exception as error:  # noqa: BLE001 - malformed properties of any shape must not crash the analyzer
+            messages.append(self._malformed(f"{type(error).__name__}: {error}"[:200]))
+        return Outcome(messages, None)
+
+    def _malformed(self, why: str) -> Any:
+        text = f"malformed properties, cannot check ({why}); fix the resource's shape"
+        return (text, None) if self.stack else text
+
+
+@dataclass
+class Outcome:
+    messages: list
+    unknown: Optional[str]          # path of the unknown field that stopped the check, if any
 
 
 def resource_rule(name: str, description: str, severity: str, remediation: str, types: Sequence[str],

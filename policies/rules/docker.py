@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Example, known, resource_rule
+from .base import Example, resource_rule
 from .samples import docker_container
 
 CONTAINER = ("docker:index/container:Container",)
@@ -22,7 +22,7 @@ def docker_non_root(props, config):
                "Set read_only=True and mount tmpfs where the process writes.",
                CONTAINER, Example(GOOD, docker_container(readOnly=False)), tags=("docker",))
 def docker_read_only_rootfs(props, config):
-    if known(props.get("readOnly")) is not True:
+    if props.get("readOnly") is not True:
         yield f"container {props.get('name')}: root filesystem is writable"
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterator, Mapping
 
-from .base import known
-
 WORKLOADS = {
     "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
     "kubernetes:apps/v1:ReplicaSet", "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Pod",
@@ -48,15 +46,14 @@ def containers(props: Mapping[str, Any], init: bool = True) -> Iterator[Mapping[
     yield from spec.get("containers") or []
     if init:
         yield from spec.get("initContainers") or []
-        # Ephemeral (debug) containers run in the same pod: the same rules hold for them.
-        yield from spec.get("ephemeralContainers") or []
+        yield from spec.get("ephemeralContainers") or []  # PSS applies every control to these too
 
 
 def effective(container: Mapping[str, Any], pod: Mapping[str, Any], field: str) -> Any:
     """A securityContext field: the container's, else the pod's."""
-    value = known((container.get("securityContext") or {}).get(field))
+    value = (container.get("securityContext") or {}).get(field)
     if value is None:
-        value = known((pod.get("securityContext") or {}).get(field))
+        value = (pod.get("securityContext") or {}).get(field)
     return value
 
 

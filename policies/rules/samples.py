@@ -82,7 +82,8 @@ def network_policy(name: str = "api", selector: dict | None = None, types=("Ingr
 
 
 def namespace(name: str = "agents") -> dict:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(LABELS)}}
+    psa = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {**LABELS, **psa}}}
 
 
 def quota(namespace_name: str = "agents") -> dict:

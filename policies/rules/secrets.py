@@ -11,14 +11,12 @@ from .samples import deployment
 # Variables that hold the *location* of a secret (POSTGRES_PASSWORD_FILE) are not secrets.
 SECRET_LOCATION = re.compile(r"_(FILE|PATH|DIR)$", re.I)
 SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|_dsn$|^dsn$)", re.I)
-# Linear time on any input: every repeat that can fail is bounded (a scheme at most 32
-# characters, after a non-scheme character; user and password at most 256), so a
-# failed attempt at one position costs a constant, never the rest of the value. URL
-# credentials match with or without a user name (`redis://:password@host`).
+# Every repetition is bounded (or a fixed-length prefix match), so a search costs O(len(value)):
+# the unbounded `scheme://user:pass@` form backtracked quadratically on long values. The user part
+# may be empty (`redis://:password@host`, the form this project's Redis URLs take).
 SECRET_VALUE = re.compile(
     r"(sk-[A-Za-z0-9_-]{16}|ghp_[A-Za-z0-9]{20}|AKIA[0-9A-Z]{16}|xox[bp]-[A-Za-z0-9-]{10}"
-    r"|-----BEGIN [A-Z ]{0,64}PRIVATE KEY-----"
-    r"|(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]{0,256}:[^/\s@]{1,256}@)")
+    r"|-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----|[a-z][a-z0-9+.-]{0,31}://[^/\s:@]{0,256}:[^/\s@]{1,256}@)")
 
 CONFIGMAP_GOOD = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api", "namespace": "agents"},
                   "data": {"LOG_LEVEL": "info", "LLM_MODEL": "gpt-4o-mini"}}
@@ -67,3 +65,21 @@ def secret_env_referenced(props, config):
             name = env.get("name", "")
             if SECRET_NAME.search(name) and not SECRET_LOCATION.search(name) and "value" in env:
                 yield f"container {c.get('name')}: env {env.get('name')} is inlined, not a secretKeyRef"
+
+
+# `--password=x`, `-p x`-style flags whose value is a literal (not a `$(VAR)` reference or a file path).
+SECRET_FLAG = re.compile(r"(?:^|\s)--?[\w-]{0,40}(?:pass(?:word|wd)?|token|secret|api[-_]?key)(?:=|\s+)(?![$/])\S", re.I)
+
+
+@resource_rule(
+    "args-no-literal-secrets", "No credential in a container's command or args (visible in `ps`, the API and every log of the pod spec).",
+    "critical", "Pass the credential through a Secret-backed env var or mounted file and reference it ($(VAR) or a *_FILE path).",
+    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.args", ["--requirepass=hunter2hunter2"])), tags=("secrets",))
+def args_no_literal_secrets(props, config):
+    for c in containers(props):
+        words = [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
+        for i, word in enumerate(words):
+            pair = word if i + 1 == len(words) else f"{word} {words[i + 1]}"
+            if SECRET_VALUE.search(word) or SECRET_FLAG.search(pair):
+                yield f"container {c.get('name')}: command/args item {i} holds a credential-looking literal"
+                break

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Example, known, resource_rule
+from .base import Example, resource_rule
 from .k8s import DELETE, WORKLOADS, containers, effective, pod_spec, with_change
 from .samples import deployment
 
@@ -211,7 +211,7 @@ def no_host_port(props, config):
     Example(GOOD, with_change(GOOD, f"{POD}.automountServiceAccountToken", True)), tags=("pod-security",))
 def no_service_account_token(props, config):
     if props.get("kind") == "ServiceAccount":
-        if known(props.get("automountServiceAccountToken")) is not False:
+        if props.get("automountServiceAccountToken") is not False:
             yield "ServiceAccount does not set automountServiceAccountToken: false"
-    elif known(pod_spec(props).get("automountServiceAccountToken")) is not False:
+    elif pod_spec(props).get("automountServiceAccountToken") is not False:
         yield "pod does not set automountServiceAccountToken: false"
