@@ -56,7 +56,12 @@ def traffic_edges(manifests: list[Manifest]) -> list[tuple[str, str, str]]:
             ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in rule.get("ports", [])) or "any"
             for peer in rule.get("to", []):
                 if "ipBlock" in peer:
+                    # The exceptions are part of the flow: `443/TCP except 10.0.0.0/8,...`.
                     target = f"external {peer['ipBlock']['cidr']}"
+                    excepted = peer["ipBlock"].get("except")
+                    if excepted:
+                        edges.add((source, target, f"{ports} except {','.join(excepted)}"))
+                        continue
                 elif "podSelector" in peer and "namespaceSelector" not in peer:
                     target = _workload_of(manifests, peer["podSelector"].get("matchLabels", {})) or "pods"
                 else:
@@ -92,15 +97,33 @@ def compose_edges(doc: dict) -> list[tuple[str, str, str]]:
     return sorted(edges)
 
 
+# Objects that configure a workload rather than carry traffic: drawn inside their
+# component's workload node, not as nodes of their own.
+FOLDED_KINDS = ("ConfigMap", "Secret", "ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy")
+
+
 def mermaid(capture: Capture, edges: list[tuple[str, str, str]]) -> str:
     groups: dict[str, list[str]] = defaultdict(list)
+    folded: dict[str, list[str]] = defaultdict(list)
     for r in capture.declared():
         parent = capture.parent_of(r)
-        groups[f"{parent.type.split(':')[-1]} {parent.name}" if parent else "stack"].append(node_label(r))
+        group = f"{parent.type.split(':')[-1]} {parent.name}" if parent else "stack"
+        if r.kind in FOLDED_KINDS:
+            folded[group].append(r.kind)
+        else:
+            groups[group].append(node_label(r))
+    for group, kinds in folded.items():
+        workloads = [n for n in groups[group] if n.split("/")[0] in ("Deployment", "StatefulSet", "Container")]
+        if not workloads:
+            groups[group].append(f"config: {', '.join(sorted(set(kinds)))}")
+    labels = {
+        node: f"{node}<br/>+ {', '.join(sorted(set(folded[group])))}" if folded.get(group) and node.split("/")[0] in ("Deployment", "StatefulSet") else node
+        for group, nodes in groups.items() for node in nodes
+    }
     lines = ["flowchart LR"]
     for group in sorted(groups):
         lines.append(f'  subgraph {_id(group)}["{group}"]')
-        lines += [f'    {_id(node)}["{node}"]' for node in sorted(groups[group])]
+        lines += [f'    {_id(node)}["{labels[node]}"]' for node in sorted(groups[group])]
         lines.append("  end")
     known = {node for nodes in groups.values() for node in nodes}
     for src, dst, label in edges:
