@@ -22,7 +22,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi.runtime import rpc
 
 from preview.engine import UNKNOWN, Capture
-from preview.provider_outputs import INPUTS_KEY, outputs_for
+from preview.provider_outputs import outputs_for
 from preview.render import resources_document
 
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED,
@@ -108,13 +108,9 @@ def configure_request(info: analyzer_pb2.AnalyzerInfo, config: dict[str, Any], s
 
 
 def _wire(value: Any) -> Any:
-    """A document value as the engine sends it: unknowns as rpc.UNKNOWN, `__inputs` as a secret
-    (pulumi-kubernetes wraps it with resource.MakeSecret; the engine keeps secrets for analyzers)."""
+    """A document value as the engine sends it: unknowns as rpc.UNKNOWN."""
     if isinstance(value, dict):
-        wired = {k: _wire(v) for k, v in value.items()}
-        if INPUTS_KEY in wired:
-            wired[INPUTS_KEY] = {rpc._special_sig_key: rpc._special_secret_sig, "value": wired[INPUTS_KEY]}
-        return wired
+        return {k: _wire(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_wire(v) for v in value]
     return rpc.UNKNOWN if value == UNKNOWN else value

@@ -7,7 +7,8 @@ Shapes, per provider:
 
 - pulumi-kubernetes (provider/pkg/provider/provider.go `Create`/`Update` then
   `checkpointObject`): the object as the API server returns it, plus the inputs under
-  `__inputs`, wrapped as a secret. Live objects carry API-server defaults and bookkeeping:
+  `__inputs` (a plain object, `resource.NewObjectProperty`; only Secret data is marked
+  secret), `__initialApiVersion` and `__fieldManager`. Live objects carry API-server defaults and bookkeeping:
   `metadata.uid/resourceVersion/generation/creationTimestamp/managedFields`, `status`,
   `spec.replicas` on a Deployment or StatefulSet that did not set it (defaulted to 1 by
   the apps/v1 defaulting, then written by an HPA), and a Secret holds `data` (base64),
@@ -38,6 +39,8 @@ def _uid(urn: str) -> str:
 def kubernetes_outputs(urn: str, inputs: dict[str, Any], phase: str) -> dict[str, Any]:
     obj = copy.deepcopy(inputs)
     obj[INPUTS_KEY] = copy.deepcopy(inputs)
+    obj["__initialApiVersion"] = inputs.get("apiVersion", "")
+    obj["__fieldManager"] = "pulumi-kubernetes"
     if phase == "preview":
         obj["status"] = UNKNOWN
         return obj
@@ -68,7 +71,12 @@ def outputs_for(resource: dict[str, Any], phase: str) -> dict[str, Any]:
         value = UNKNOWN if phase == "preview" else REDACTED
         outputs.update(result=value, bcryptHash=value)
     elif type_ == "docker:index/remoteImage:RemoteImage":
-        digest = "sha256:" + hashlib.sha256(str(inputs.get("name", "")).encode()).hexdigest()
-        outputs.update(imageId=UNKNOWN if phase == "preview" else digest,
-                       repoDigest=UNKNOWN if phase == "preview" else f"{inputs.get('name', '')}@{digest}")
+        # repoDigest is `repo@sha256:...`: the pinned digest when the reference has one. The
+        # image id (the pulled image's config digest) cannot be known offline: a stand-in.
+        name = str(inputs.get("name", ""))
+        repo, _, pinned = name.partition("@")
+        repo = repo.rsplit(":", 1)[0] if ":" in repo.rsplit("/", 1)[-1] else repo
+        stand_in = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+        outputs.update(imageId=UNKNOWN if phase == "preview" else stand_in,
+                       repoDigest=UNKNOWN if phase == "preview" else f"{repo}@{pinned or stand_in}")
     return outputs
