@@ -43,7 +43,7 @@ def _environment(r: CapturedResource, secret_names: set[str]) -> dict[str, str]:
 
 
 def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, str], containers: dict[str, str],
-             configs: dict[str, Any], secret_names: set[str]) -> dict[str, Any]:
+             secret_names: set[str]) -> dict[str, Any]:
     i = r.inputs
     service: dict[str, Any] = {"image": i["image"]}
     if i.get("user"):
@@ -104,16 +104,13 @@ def compose_document(capture: Capture) -> tuple[dict[str, Any], list[str]] | Non
     networks = {r.inputs.get("name", r.name): r.name for r in capture.resources if r.type == NETWORK}
     volumes = {r.inputs.get("name", r.name): r.name for r in capture.resources if r.type == VOLUME}
     by_urn = {r.urn: r.name for r in containers}
-    configs: dict[str, Any] = {}
     secret_names: set[str] = set()
-    services = {r.name: _service(r, networks, volumes, by_urn, configs, secret_names) for r in sorted(containers, key=lambda r: r.name)}
+    services = {r.name: _service(r, networks, volumes, by_urn, secret_names) for r in sorted(containers, key=lambda r: r.name)}
     doc: dict[str, Any] = {"name": f"{capture.project}-{capture.stack}", "services": services}
     doc["networks"] = {r.name: {"name": r.inputs.get("name", r.name), **({"internal": True} if r.inputs.get("internal") else {})}
                        for r in sorted(capture.resources, key=lambda r: r.name) if r.type == NETWORK}
     doc["volumes"] = {r.name: {"name": r.inputs.get("name", r.name)}
                       for r in sorted(capture.resources, key=lambda r: r.name) if r.type == VOLUME}
-    if configs:
-        doc["configs"] = dict(sorted(configs.items()))
     return doc, sorted(secret_names)
 
 
