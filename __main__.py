@@ -1,8 +1,9 @@
-"""agent-platform: load the stack's config, declare its components, export plain outputs."""
+"""agent-platform: validate the stack file, declare the platform's components, export plain outputs."""
 
 import pulumi
 
-from components.config import ConfigError, load_stack_config
+from agent_platform.config import ConfigError
+from program.stack_config import load_stack_config, secret_values
 
 try:
     config = load_stack_config()
@@ -10,18 +11,21 @@ except ConfigError as error:
     # RunError is shown by the engine as a plain message, without a Python traceback.
     raise pulumi.RunError(str(error)) from None
 
-if config.platform == "kubernetes":
-    from components.k8s.platform import AgentPlatform
+# The stack file maps one to one onto the platform's args; its secrets come from Pulumi config.
+args = {**config.model_dump(exclude={"platform"}), "secrets": secret_values(config)}
 
-    platform = AgentPlatform("agent-platform", config)
-    pulumi.export("namespace", platform.namespace.name)
+if config.platform == "kubernetes":
+    from agent_platform import AgentPlatform
+
+    platform = AgentPlatform("agent-platform", args)
+    pulumi.export("namespace", platform.namespace_name)
     pulumi.export("services", [s.service_name for s in platform.services])
     pulumi.export("ingressUrl", platform.ingress.url if platform.ingress else None)
-    pulumi.export("postgresHost", platform.postgres.host)
-    pulumi.export("redisHost", platform.redis.host)
+    pulumi.export("postgresHost", platform.postgres_host)
+    pulumi.export("redisHost", platform.redis_host)
 else:
-    from components.docker.platform import DockerPlatform
+    from agent_platform import DockerPlatform
 
-    platform = DockerPlatform("agent-platform", config)
+    platform = DockerPlatform("agent-platform", args)
     pulumi.export("url", platform.url)
     pulumi.export("services", platform.service_names)

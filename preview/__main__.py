@@ -20,7 +20,7 @@ from pathlib import Path
 
 from preview.changes import blocked_messages, recording_ignore_changes
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
-from components.config import CONFIG_SOURCE_ENV
+from program.stack_config import CONFIG_SOURCE_ENV
 from preview.engine import ProgramError
 from preview.output import OutputError, check_target, commit, discard, stage_for
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg

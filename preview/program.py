@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.config import TOP_LEVEL_KEYS, ConfigError, parse_stack_config, read_project_config
+from agent_platform.config import ConfigError
+from program.stack_config import TOP_LEVEL_KEYS, parse_stack_config, read_project_config
 from preview.engine import Capture, run_program
 from preview.stackfile import StackConfigInput, add_required_secrets, read_stack_config
 

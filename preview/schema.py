@@ -18,7 +18,8 @@ import json
 import sys
 from pathlib import Path
 
-from components.config import PROJECT, StackConfig
+from agent_platform.config import StackConfig
+from program.stack_config import PROJECT
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stack-file.schema.json"
 

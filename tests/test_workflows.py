@@ -44,7 +44,7 @@ import sys  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from components.config import parse_stack_config, read_project_config, TOP_LEVEL_KEYS  # noqa: E402
+from program.stack_config import parse_stack_config, read_project_config, TOP_LEVEL_KEYS  # noqa: E402
 from preview.stackfile import read_stack_config  # noqa: E402
 
 SCRIPT = ROOT / "scripts" / "stack_secrets.py"

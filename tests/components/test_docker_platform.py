@@ -118,7 +118,7 @@ def test_the_proxy_writes_its_config_into_a_tmpfs_at_start_then_runs_nginx(local
 
 
 def test_a_generated_file_outside_a_tmpfs_is_refused():
-    from components.docker.container import start_files
+    from agent_platform.docker.container import start_files
 
     with pytest.raises(ValueError, match="/etc/nginx/nginx.conf: a generated file must live in one of the tmpfs paths"):
         start_files([("/etc/nginx/nginx.conf", "x")], ("/tmp",), ["nginx"])

@@ -125,7 +125,8 @@ def test_markdown_report_is_a_pr_comment(tmp_path):
 def _project_copy(dest: Path) -> Path:
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
         shutil.copy(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "components", dest / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("agent_platform", "program"):
+        shutil.copytree(ROOT / package, dest / package, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 

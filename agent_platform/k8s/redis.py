@@ -1,25 +1,33 @@
 """Redis: cache, queues and stream resumption, in-cluster or external."""
 
-from __future__ import annotations
+from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import RedisConfig
-from components.datastores import REDIS_PORT, redis_server_options, redis_url
-from components.k8s import pod
-from components.k8s.datastore import Datastore
+from agent_platform.args import RedisArgs
+from agent_platform.config import RedisConfig
+from agent_platform.datastores import REDIS_PORT, redis_server_options, redis_url
+from agent_platform.k8s import pod
+from agent_platform.k8s.datastore import Datastore
 
 core = k8s.core.v1
 
 
-
 class Redis(Datastore):
+    """Redis, for cache, queues and stream resumption: in-cluster (password required, AOF, bounded memory,
+    retained volume, NetworkPolicy admitting only its clients) or external; either way the Secret
+    `redis-connection` holds REDIS_URL."""
+
     store = "redis"
     port = REDIS_PORT
     url_key = "REDIS_URL"
     data_path = "/data"
-    config: RedisConfig
+    settings_model = RedisConfig
+    args_type = RedisArgs
+
+    def __init__(self, resource_name: str, args: RedisArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(resource_name, args, opts)
 
     def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
         return redis_url(password, host)

@@ -5,28 +5,41 @@ default deny of all ingress and egress, and the one exception every pod needs:
 cluster DNS.
 """
 
-from __future__ import annotations
-
 from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import NamespaceConfig, NetworkConfig
-from components.k8s.pod import object_meta
-from components.labels import PART_OF, MANAGED_BY
+from agent_platform.args import AgentNamespaceArgs
+from agent_platform.config import ConfigError, NamespaceConfig, NetworkConfig, validated
+from agent_platform.inputs import settings_of
+from agent_platform.k8s.pod import object_meta
+from agent_platform.labels import PART_OF, MANAGED_BY
 
 core = k8s.core.v1
 meta = k8s.meta.v1
 net = k8s.networking.v1
 
 
-class AgentNamespace(pulumi.ComponentResource):
-    name: pulumi.Output[str]
+# ResourceQuota spec.hard keys, by the quota setting that sets each.
+QUOTA_KEYS = {"cpu": "requests.cpu", "memory": "requests.memory", "limits_cpu": "limits.cpu",
+              "limits_memory": "limits.memory", "storage": "requests.storage", "pods": "pods"}
 
-    def __init__(self, resource_name: str, config: NamespaceConfig, network: NetworkConfig, environment: str,
-                 quota_hard: dict[str, str], opts: Optional[pulumi.ResourceOptions] = None) -> None:
+
+class AgentNamespace(pulumi.ComponentResource):
+    """The namespace of an agent stack and its guard rails: Pod Security Admission labels, a ResourceQuota
+    (no LoadBalancer or NodePort Services), a LimitRange, default-deny NetworkPolicies and the DNS egress."""
+
+    name: pulumi.Output[str]
+    """Name of the namespace."""
+
+    def __init__(self, resource_name: str, args: AgentNamespaceArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("agent-platform:k8s:AgentNamespace", resource_name, None, opts)
+        where = f"AgentNamespace {resource_name}"
+        config = settings_of(NamespaceConfig, args, AgentNamespaceArgs, where)
+        network = validated(NetworkConfig, args.get("network") or {}, where, "network.")
+        environment = args["environment"]
+        quota_hard = self.quota_hard(config, args.get("derived_quota") or {}, where)
         child = pulumi.ResourceOptions(parent=self)
         labels = {
             "app.kubernetes.io/part-of": PART_OF,
@@ -49,8 +62,8 @@ class AgentNamespace(pulumi.ComponentResource):
         ns = self.namespace.metadata.name
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
 
-        # quota_hard: StackConfig.quota_hard(), derived from (or validated against) the worst
-        # case, so the HPA maximums and a rollout surge always fit.
+        # Unset amounts come from derived_quota: AgentPlatform derives them from (and checks set
+        # ones against) the worst case, so the HPA maximums and a rollout surge always fit.
         self.quota = core.ResourceQuota(
             f"{config.name}-quota",
             metadata=object_meta("quota", ns, labels),
@@ -94,3 +107,17 @@ class AgentNamespace(pulumi.ComponentResource):
         )
         self.name = ns
         self.register_outputs({"name": ns})
+
+    @staticmethod
+    def quota_hard(config: NamespaceConfig, derived: dict[str, str], where: str) -> dict[str, str]:
+        """spec.hard: each amount as set, else as derived; a quota without an amount would not bound it."""
+        hard, missing = {}, []
+        for key, hard_key in QUOTA_KEYS.items():
+            value = getattr(config.quota, key)
+            value = str(value) if value is not None else derived.get(hard_key)
+            if value is None:
+                missing.append(f"quota.{key}: is required (or derived_quota[{hard_key!r}]); AgentPlatform derives it from its workloads")
+            hard[hard_key] = value
+        if missing:
+            raise ConfigError(missing, where)
+        return hard

@@ -1,26 +1,35 @@
 """Postgres: the checkpoint store (LangGraph's PostgresSaver), in-cluster or external."""
 
-from __future__ import annotations
+from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import PostgresConfig
-from components.datastores import POSTGRES_PORT, pg_isready, postgres_url
-from components.k8s import pod
-from components.k8s.datastore import Datastore
+from agent_platform.args import PostgresArgs
+from agent_platform.config import PostgresConfig
+from agent_platform.datastores import POSTGRES_PORT, pg_isready, postgres_url
+from agent_platform.k8s import pod
+from agent_platform.k8s.datastore import Datastore
 
 core = k8s.core.v1
 
 
 class Postgres(Datastore):
+    """Postgres, the checkpoint store: in-cluster (generated password, StatefulSet with a retained volume,
+    headless Service, NetworkPolicy admitting only its clients) or external; either way the Secret
+    `postgres-connection` holds DATABASE_URL."""
+
     store = "postgres"
     port = POSTGRES_PORT
     url_key = "DATABASE_URL"
     data_path = "/var/lib/postgresql/data"
     # The entrypoint writes its socket and lock files here; the root filesystem is read-only.
     scratch_paths = ("/tmp", "/var/run/postgresql")
-    config: PostgresConfig
+    settings_model = PostgresConfig
+    args_type = PostgresArgs
+
+    def __init__(self, resource_name: str, args: PostgresArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(resource_name, args, opts)
 
     def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
         return postgres_url(self.config, password, host)

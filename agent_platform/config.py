@@ -1,12 +1,11 @@
-"""The one typed model of an agent-platform stack.
+"""The one typed model of an agent platform: every setting, its description and its default.
 
-Every key a stack file may set is declared here, with its description and its
-default. Defaults are the secure, highly available choice; a stack file relaxes
-them explicitly (see Pulumi.dev.yaml). `load_stack_config` reads the project's
-namespace of `pulumi.Config`, rejects unknown keys, validates everything at once
-and raises `ConfigError` with one line per bad key before any resource exists.
-The README's config reference is generated from these models
-(`python -m components.config_reference`).
+Defaults are the secure, highly available choice; a consumer relaxes them
+explicitly (see Pulumi.dev.yaml). Keys are camelCase as in a stack file or a
+Pulumi schema, snake_case is accepted too (the Python args).
+The components validate their args against these models (`validated`), so
+the defaults and the checks hold for every consumer of the package; a stack
+file is one such consumer (program/stack_config.py).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -27,7 +26,6 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-PROJECT = "agent-platform"
 
 # --------------------------------------------------------------------------- errors
 
@@ -651,17 +649,16 @@ class StackConfig(Model):
         # at the maximum already; a resize grows it, which the explicit value must allow.
         return total
 
-    def quota_hard(self) -> dict[str, str]:
-        """The ResourceQuota's spec.hard: each set amount as given, each unset one derived."""
-        assert self.namespace is not None
-        q, worst = self.namespace.quota, self.worst_case()
+    def derived_quota(self) -> dict[str, str]:
+        """The worst case as ResourceQuota spec.hard amounts (used where namespace.quota sets none)."""
+        worst = self.worst_case()
         return {
-            "requests.cpu": q.cpu or _cpu_quantity(worst["requests.cpu"]),
-            "requests.memory": q.memory or _bytes_quantity(worst["requests.memory"]),
-            "limits.cpu": q.limits_cpu or _cpu_quantity(worst["limits.cpu"]),
-            "limits.memory": q.limits_memory or _bytes_quantity(worst["limits.memory"]),
-            "requests.storage": q.storage or _bytes_quantity(worst["requests.storage"]),
-            "pods": str(q.pods or int(worst["pods"])),
+            "requests.cpu": _cpu_quantity(worst["requests.cpu"]),
+            "requests.memory": _bytes_quantity(worst["requests.memory"]),
+            "limits.cpu": _cpu_quantity(worst["limits.cpu"]),
+            "limits.memory": _bytes_quantity(worst["limits.memory"]),
+            "requests.storage": _bytes_quantity(worst["requests.storage"]),
+            "pods": str(int(worst["pods"])),
         }
 
     def _check_quota(self) -> None:
@@ -700,24 +697,21 @@ def _bytes_quantity(value: float) -> str:
 
 Autoscaling.model_rebuild()
 
-TOP_LEVEL_KEYS = {field.alias or name for name, field in StackConfig.model_fields.items()}
 
-# --------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------- validation
 
 
-def _format_loc(loc: tuple[Any, ...], at: Optional[str]) -> str:
-    path = f"{PROJECT}:"
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += ("." if i else "") + str(part)
+def _format_loc(prefix: str, loc: tuple[Any, ...], at: Optional[str]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + str(part)
     if at:
-        path += ("" if at.startswith("[") or not loc else ".") + at
-    return path
+        path += at if at.startswith("[") or not path else "." + at
+    return prefix + path
 
 
-def _problems(error: ValidationError) -> list[str]:
+def problems(error: ValidationError, prefix: str = "") -> list[str]:
+    """One `key: problem` line per finding, keys in the camelCase of stack files and schemas."""
     lines = []
     for err in error.errors(include_url=False):
         ctx = err.get("ctx") or {}
@@ -727,90 +721,18 @@ def _problems(error: ValidationError) -> list[str]:
             message = "unknown key"
         elif err["type"] == "missing":
             message = "is required"
-        lines.append(f"{_format_loc(loc, ctx.get('at'))}: {message}")
+        lines.append(f"{_format_loc(prefix, loc, ctx.get('at'))}: {message}")
     return lines
 
 
-def parse_stack_config(values: dict[str, Any], source: str = "") -> StackConfig:
-    """Validate a mapping of top-level keys (without the project prefix)."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], values: Any, source: str = "", prefix: str = "") -> M:
+    """`values` checked against `model`, or ConfigError with every problem at once (no traceback noise)."""
+    if isinstance(values, model):
+        return values
     try:
-        return StackConfig.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as error:
-        raise ConfigError(_problems(error), source) from None
-
-
-def read_project_config(raw: dict[str, Any]) -> dict[str, Any]:
-    """Pick this project's keys from the engine's flat config map, decoding structured values."""
-    values: dict[str, Any] = {}
-    for full_key, value in raw.items():
-        namespace, _, key = full_key.partition(":")
-        if namespace != PROJECT:
-            continue
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                pass
-        values[key] = value
-    return values
-
-
-def check_secret_keys(config: StackConfig, present: set[str], marked_secret: set[str]) -> list[str]:
-    """Problems with the secret keys the config names: missing, or stored in plaintext."""
-    problems = []
-    for key in config.secret_keys():
-        full = f"{PROJECT}:{key}"
-        if full not in present:
-            problems.append(f"{full}: is required (named by secretEnv or externalUrlKey); run `pulumi config set --secret {key}`")
-        elif full not in marked_secret:
-            problems.append(f"{full}: must be a secret; run `pulumi config set --secret {key}` instead of a plain value")
-    return problems
-
-
-# Who runs the program may say where its config came from (a tool rendering from another
-# file sets it); otherwise it is the stack file the Pulumi CLI reads. The one interface
-# between a caller and this loader: an environment variable holding a display name.
-CONFIG_SOURCE_ENV = "AGENT_PLATFORM_CONFIG_SOURCE"
-
-
-def _secret_references(values: dict[str, Any]) -> set[str]:
-    """Secret keys the raw values name, read leniently so they count even when the config is invalid."""
-    keys: set[str] = set()
-    services = values.get("services")
-    for svc in services if isinstance(services, list) else []:
-        if isinstance(svc, dict) and isinstance(svc.get("secretEnv"), dict):
-            keys |= {v for v in svc["secretEnv"].values() if isinstance(v, str)}
-    for store in ("postgres", "redis"):
-        conf = values.get(store)
-        if isinstance(conf, dict) and isinstance(conf.get("externalUrlKey"), str):
-            keys.add(conf["externalUrlKey"])
-    return keys
-
-
-def load_stack_config() -> StackConfig:
-    """Read and validate the current stack's configuration (inside a Pulumi program).
-
-    Every problem is reported at once: unknown top-level keys, invalid values and
-    missing or plaintext secrets.
-    """
-    import os
-
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-
-    # The SDK has no public way to enumerate keys; the language host hands the whole map
-    # to the runtime (and to PULUMI_CONFIG), and unknown-key detection needs all of it.
-    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    env_secret_keys = set(runtime_config.get_config_secret_keys_env())
-    source = os.environ.get(CONFIG_SOURCE_ENV) or f"Pulumi.{pulumi.get_stack()}.yaml"
-    values = read_project_config(raw)
-    problems = [f"{PROJECT}:{k}: unknown key (not a setting, nor a secret named by secretEnv or externalUrlKey)"
-                for k in sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))]
-    try:
-        config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
-    except ConfigError as error:
-        raise ConfigError(problems + error.problems, source) from None
-    problems += check_secret_keys(config, set(raw), {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys})
-    if problems:
-        raise ConfigError(problems, source)
-    return config
+        raise ConfigError(problems(error, prefix), source) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from components.config import IngressConfig
+from agent_platform.config import IngressConfig
 
 
 def nginx_conf(upstreams: Sequence[tuple[str, Sequence[str], int, Sequence[str]]], listen: int = 8080,

@@ -10,17 +10,17 @@ URL key, so switching modes changes no agent object.
 Subclasses say what differs: image, port, container env, args, probes and mounts.
 """
 
-from __future__ import annotations
-
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config import DatastoreBase
-from components.k8s import pod
-from components.labels import CLIENT_OF, image_version, selector_labels, standard_labels
+from agent_platform.args import BackendArgs
+from agent_platform.config import DatastoreBase
+from agent_platform.inputs import secret_value, settings_of
+from agent_platform.k8s import pod
+from agent_platform.labels import CLIENT_OF, image_version, selector_labels, standard_labels
 
 apps = k8s.apps.v1
 core = k8s.core.v1
@@ -34,29 +34,38 @@ START_BUDGET_SECONDS = 300    # a restart may replay WAL / load the AOF before i
 
 
 class Datastore(pulumi.ComponentResource):
-    store: str = ""          # postgres | redis: names every object
-    port: int = 0
-    url_key: str = ""        # key of the URL in the connection Secret (DATABASE_URL / REDIS_URL)
-    data_path: str = ""      # where the volume mounts
-    scratch_paths: tuple[str, ...] = ("/tmp",)
+    # What each store says (class constants, not outputs: the provider's schema lists annotated attributes).
+    store = ""               # postgres | redis: names every object
+    port = 0
+    url_key = ""             # key of the URL in the connection Secret (DATABASE_URL / REDIS_URL)
+    data_path = ""           # where the volume mounts
+    scratch_paths = ("/tmp",)
+    settings_model = DatastoreBase
+    args_type = dict
 
     host: pulumi.Output[str]
+    """Host name clients connect to (`external` for a managed instance)."""
     url: pulumi.Output[str]
+    """Connection URL, a secret."""
+    secret_name: pulumi.Output[str]
+    """Secret holding the URL (key DATABASE_URL or REDIS_URL) that agent pods read."""
 
-    def __init__(self, resource_name: str, config: DatastoreBase, namespace: pulumi.Input[str], environment: str,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, resource_name: str, args: Mapping[str, Any], opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(f"agent-platform:k8s:{type(self).__name__}", resource_name, None, opts)
+        where = f"{type(self).__name__} {resource_name}"
+        config = settings_of(self.settings_model, args, self.args_type, where)
         self.config = config
+        namespace = args["namespace"]
         self.namespace = namespace
-        self.labels = standard_labels(self.store, "datastore", environment, image_version(getattr(config, "image", "")))
-        self.secret_name = f"{self.store}-connection"
+        self.labels = standard_labels(self.store, "datastore", args["environment"], image_version(getattr(config, "image", "")))
+        self.connection_secret = f"{self.store}-connection"
         self.client_label = CLIENT_OF.format(store=self.store)
         # Data-bearing objects survive `pulumi destroy` and replacement when protected.
         keep = pulumi.ResourceOptions(protect=config.protect, retain_on_delete=config.protect)
         child = pulumi.ResourceOptions(parent=self)
 
         if config.mode == "external":
-            self.url = pulumi.Config().require_secret(config.external_url_key)
+            self.url = secret_value(args.get("secrets") or {}, config.external_url_key, where, "external_url_key")
             self.host = pulumi.Output.from_input("external")
             self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
         else:
@@ -106,7 +115,11 @@ class Datastore(pulumi.ComponentResource):
                     ),
                     opts=child,
                 )
-        self.register_outputs({"host": self.host})
+        self.secret_name = pulumi.Output.from_input(self.connection_secret)
+        self.backend: BackendArgs = {
+            "store": self.store, "env_name": self.url_key, "secret_name": self.connection_secret, "port": self.port,
+            "in_cluster": config.mode == "inCluster", "checksum": self.secret_checksum}
+        self.register_outputs({"host": self.host, "url": self.url, "secretName": self.secret_name})
 
     # --- what each store says ------------------------------------------------------------
     def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
@@ -132,8 +145,8 @@ class Datastore(pulumi.ComponentResource):
         # place: enableSecretMutable on the provider, see platform.py).
         self.secret_checksum = pod.checksum(data)
         return core.Secret(
-            self.secret_name,
-            metadata=pod.object_meta(self.secret_name, self.namespace, self.labels),
+            self.connection_secret,
+            metadata=pod.object_meta(self.connection_secret, self.namespace, self.labels),
             type="Opaque",
             string_data=data,
             opts=opts,
@@ -150,7 +163,7 @@ class Datastore(pulumi.ComponentResource):
         selector = selector_labels(self.store)
         volumes = [pod.scratch_volume(f"scratch-{i}") for i, _ in enumerate(self.scratch_paths)]
         volumes.append(core.VolumeArgs(name=CREDENTIALS_VOLUME, secret=core.SecretVolumeSourceArgs(
-            secret_name=self.secret_name, default_mode=0o440)))
+            secret_name=self.connection_secret, default_mode=0o440)))
         claims = None
         if config.persistence.enabled:
             claims = [pod.volume_claim_template(DATA_VOLUME, config.persistence, self.labels)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import CONFIG_SOURCE_ENV, ConfigError, StackConfig, parse_stack_config, quantity_value, split_image
+from agent_platform.config import ConfigError, StackConfig, quantity_value, split_image
+from program.stack_config import CONFIG_SOURCE_ENV, parse_stack_config
 from preview.engine import ProgramError
 from tests.conftest import ROOT, capture_with, stack_file
 
@@ -196,7 +197,7 @@ def test_config_handed_over_as_the_language_host_does(monkeypatch):
     import pulumi
     from pulumi.runtime import config as runtime_config
 
-    from components.config import load_stack_config
+    from program.stack_config import load_stack_config
 
     cfg = {f"agent-platform:{k.split(':', 1)[1]}" if ":" in k else k: (v if isinstance(v, str) else json.dumps(v))
            for k, v in stack_file("dev")["config"].items()}
@@ -227,13 +228,15 @@ def test_quota_is_derived_from_the_worst_case():
     # agent-api: 20 max + 1 surge, agent-runner 10 (StatefulSet, no surge), 2 cores each; postgres 2, redis 1.
     assert worst["limits.cpu"] == 21 * 2 + 10 * 2 + 2 + 1
     assert worst["pods"] == 21 + 10 + 2
-    hard = prod.quota_hard()
+    from agent_platform.k8s.namespace import AgentNamespace
+
+    hard = AgentNamespace.quota_hard(prod.namespace, prod.derived_quota(), "prod")
     assert hard["limits.cpu"] == "65" and hard["pods"] == "33" and hard["requests.storage"] == "110Gi"
     assert quantity_value(hard["requests.cpu"]) == 21 * 0.5 + 10 * 0.5 + 1 + 0.25
 
 
 def test_label_values_end_alphanumerically_after_truncation():
-    from components.labels import image_version, is_label_value
+    from agent_platform.labels import image_version, is_label_value
 
     long_tag = "1.4.2-" + "a" * 56 + "-rc.1"   # cut at 63 lands on '-'
     version = image_version(f"registry.example.com/a/b:{long_tag}")

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components.config import Resources, quantity_value
+from agent_platform.config import Resources, quantity_value
 
 
 @dataclass

@@ -14,8 +14,8 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import Availability, Persistence, Resources, SecurityContext
-from components.labels import stable_labels
+from agent_platform.config import Availability, Persistence, Resources, SecurityContext
+from agent_platform.labels import stable_labels
 
 core = k8s.core.v1
 meta = k8s.meta.v1

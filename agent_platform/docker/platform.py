@@ -1,13 +1,11 @@
-"""DockerPlatform: the same agent stack on one Docker host (compose-style), from the same StackConfig.
+"""DockerPlatform: the same agent stack on one Docker host (compose-style), from the same settings.
 
 Networks: `backend` (internal: no route out) for the app, Postgres and Redis;
 `frontend` for the proxy and the app (the app's way out to LLM APIs). Named
 volumes keep Postgres and Redis data. Each image is a pinned RemoteImage. Every
-container is hardened (components/docker/container.py) and waits until healthy;
+container is hardened (agent_platform/docker/container.py) and waits until healthy;
 the app replicas start after the data stores, the proxy after the app.
 """
-
-from __future__ import annotations
 
 from typing import Optional
 
@@ -15,10 +13,12 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.config import DatastoreBase, StackConfig
-from components.datastores import pg_isready, postgres_url, redis_server_options, redis_url
-from components.docker.container import ContainerSpec, hardened_container
-from components.docker.nginx import nginx_conf
+from agent_platform.args import DockerPlatformArgs
+from agent_platform.config import DatastoreBase, StackConfig
+from agent_platform.inputs import secret_value, settings_of
+from agent_platform.datastores import pg_isready, postgres_url, redis_server_options, redis_url
+from agent_platform.docker.container import ContainerSpec, hardened_container
+from agent_platform.docker.nginx import nginx_conf
 
 PROXY_PORT = 8080  # nginx-unprivileged listens here: non-root cannot bind below 1024
 
@@ -29,11 +29,21 @@ def app_healthcheck(port: int, path: str) -> list[str]:
 
 
 class DockerPlatform(pulumi.ComponentResource):
-    url: pulumi.Output[str]
-    service_names: list[str]
+    """The agent stack on one Docker host: Postgres, Redis, the app replicas and an nginx proxy, each a
+    hardened container (non-root, read-only, no capabilities, limits, health checks) on an internal
+    backend network, images pinned, data on named volumes."""
 
-    def __init__(self, resource_name: str, config: StackConfig, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    url: pulumi.Output[str]
+    """URL of the proxy on the host."""
+    service_names: pulumi.Output[list[str]]
+    """Names of the agent services."""
+
+    def __init__(self, resource_name: str, args: DockerPlatformArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("agent-platform:docker:DockerPlatform", resource_name, None, opts)
+        self.where = f"DockerPlatform {resource_name}"
+        config = settings_of(StackConfig, {**args, "platform": "docker"}, DockerPlatformArgs, self.where)
+        self.config = config
+        self.secrets = args.get("secrets") or {}
         d = config.docker_settings()
         self.provider = docker.Provider("docker-host", host=d.host, opts=pulumi.ResourceOptions(parent=self))
         self.child = pulumi.ResourceOptions(parent=self, provider=self.provider)
@@ -47,12 +57,12 @@ class DockerPlatform(pulumi.ComponentResource):
         database_url = self._postgres(config, d.postgres_user)
         redis_url = self._redis(config, d.redis_user)
 
-        cfg = pulumi.Config()
         upstreams = []
         self.app_containers: list[docker.Container] = []
         for s in config.services:
             env: dict[str, pulumi.Input[str]] = {"PORT": str(s.port), **s.env}
-            env.update({name: cfg.require_secret(key) for name, key in s.secret_env.items()})
+            env.update({name: secret_value(self.secrets, key, self.where, f"services.{s.name}.secret_env.{name}")
+                        for name, key in s.secret_env.items()})
             if s.uses_postgres:
                 env["DATABASE_URL"] = database_url
             if s.uses_redis:
@@ -84,7 +94,7 @@ class DockerPlatform(pulumi.ComponentResource):
         ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=self.app_containers)))
 
         self.url = pulumi.Output.from_input(f"http://{d.proxy.bind_address}:{d.proxy.host_port}")
-        self.service_names = [s.name for s in config.services]
+        self.service_names = pulumi.Output.from_input([s.name for s in config.services])
         self.register_outputs({"url": self.url})
 
     # --- pieces ------------------------------------------------------------------------------
@@ -109,7 +119,7 @@ class DockerPlatform(pulumi.ComponentResource):
     def _postgres(self, config: StackConfig, user: str) -> pulumi.Output[str]:
         c = config.postgres
         if c.mode == "external":
-            return pulumi.Config().require_secret(c.external_url_key)
+            return secret_value(self.secrets, c.external_url_key, self.where, "postgres.external_url_key")
         password = self._password("postgres", c)
         self.datastores.append(hardened_container(ContainerSpec(
             name="postgres", image=self._image(c.image), user=user, resources=c.resources,
@@ -124,7 +134,7 @@ class DockerPlatform(pulumi.ComponentResource):
     def _redis(self, config: StackConfig, user: str) -> pulumi.Output[str]:
         c = config.redis
         if c.mode == "external":
-            return pulumi.Config().require_secret(c.external_url_key)
+            return secret_value(self.secrets, c.external_url_key, self.where, "redis.external_url_key")
         password = self._password("redis", c)
         # The password is read from the env at start: it is in no command line.
         server = " ".join(["exec redis-server", *redis_server_options(c), '--requirepass "$REDIS_PASSWORD"'])

@@ -1,6 +1,6 @@
 """Generate the README's config reference from the typed model (the single source of truth).
 
-`python -m components.config_reference` prints it; `--write` replaces the section
+`python -m program.config_reference` prints it; `--write` replaces the section
 of README.md between the config-reference markers.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from components.config import PROJECT, StackConfig
+from agent_platform.config import StackConfig
+from program.stack_config import PROJECT
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 

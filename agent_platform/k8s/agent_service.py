@@ -7,17 +7,17 @@ NetworkPolicy. The pod honours the app contract: /healthz, /readyz, DATABASE_URL
 and REDIS_URL from Secrets, and a drain window on SIGTERM.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import AgentServiceConfig, Availability, NetworkConfig, Probe
-from components.k8s import pod
-from components.labels import CLIENT_OF, ROLE, image_version, selector_labels, standard_labels
+from agent_platform.args import AgentServiceArgs, BackendArgs
+from agent_platform.config import AgentServiceConfig, Availability, NetworkConfig, Probe, validated
+from agent_platform.inputs import secret_value, settings_of
+from agent_platform.k8s import pod
+from agent_platform.labels import CLIENT_OF, ROLE, image_version, selector_labels, standard_labels
 
 apps = k8s.apps.v1
 core = k8s.core.v1
@@ -36,46 +36,47 @@ CHECKOV_SKIPS = {
 
 @dataclass(frozen=True)
 class Backend:
-    """A data store the service may use: where its URL lives and how to reach it."""
+    """A data store the service may use (BackendArgs, checked)."""
 
     store: str               # postgres | redis
     env_name: str            # DATABASE_URL | REDIS_URL
     secret_name: str         # <store>-connection
     port: int
-    in_cluster: bool
+    in_cluster: bool = False
     # sha256 of the connection Secret's inputs: on the pod template, a new DSN rolls the pods.
     checksum: pulumi.Input[str] = ""
 
-
-@dataclass(frozen=True)
-class AgentServiceArgs:
-    config: AgentServiceConfig
-    namespace: pulumi.Input[str]
-    environment: str
-    network: NetworkConfig
-    availability: Availability
-    backends: list[Backend] = field(default_factory=list)
-    # Only the Ingress controller may reach the service, and only when it is routed.
-    exposed: bool = False
-    # Declared peers: services whose pods may call this one (its allowFrom), and the
-    # services this one may call (those listing it in their allowFrom): (name, port).
-    callers: list[str] = field(default_factory=list)
-    callees: list[tuple[str, int]] = field(default_factory=list)
+    @classmethod
+    def of(cls, args: BackendArgs) -> "Backend":
+        return cls(**args)
 
 
 class AgentService(pulumi.ComponentResource):
+    """One agent API (a LangGraph-style app) with its ServiceAccount, ConfigMap, Secret, Deployment or
+    StatefulSet, Service, HorizontalPodAutoscaler, PodDisruptionBudget and least-privilege NetworkPolicy."""
+
     service_name: pulumi.Output[str]
+    """Name of the ClusterIP Service (port 80, named `http`)."""
 
     def __init__(self, resource_name: str, args: AgentServiceArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("agent-platform:k8s:AgentService", resource_name, None, opts)
-        c = args.config
-        self.args = args
+        where = f"AgentService {resource_name}"
+        c = settings_of(AgentServiceConfig, args, AgentServiceArgs, where)
+        self.config: AgentServiceConfig = c
+        self.namespace_name = args["namespace"]
+        self.network: NetworkConfig = validated(NetworkConfig, args.get("network") or {}, where, "network.")
+        self.availability: Availability = validated(Availability, args.get("availability") or {}, where, "availability.")
+        self.exposed = bool(args.get("exposed", False))
+        # Declared peers: services whose pods may call this one (its allowFrom), and the
+        # services this one may call (those listing it in their allowFrom).
+        self.callers = list(c.allow_from)
+        self.callees = [(p["name"], int(p["port"])) for p in args.get("callees") or []]
         self.selector = selector_labels(c.name)
-        self.labels = standard_labels(c.name, "agent-api", args.environment, image_version(c.image))
-        self.backends = [b for b in args.backends if getattr(c, f"uses_{b.store}")]
+        self.labels = standard_labels(c.name, "agent-api", args["environment"], image_version(c.image))
+        self.backends = [b for b in map(Backend.of, args.get("backends") or []) if getattr(c, f"uses_{b.store}", False)]
         self.pod_labels = {**self.labels, ROLE: "agent", **{CLIENT_OF.format(store=b.store): "true" for b in self.backends}}
         child = pulumi.ResourceOptions(parent=self)
-        ns = args.namespace
+        ns = self.namespace_name
 
         self.service_account = core.ServiceAccount(
             c.name, metadata=pod.object_meta(c.name, ns, self.labels),
@@ -85,8 +86,8 @@ class AgentService(pulumi.ComponentResource):
         self.config_map = core.ConfigMap(
             c.name, metadata=pod.object_meta(c.name, ns, self.labels), data=plain_env, opts=child)
 
-        cfg = pulumi.Config()
-        secret_values = {env: cfg.require_secret(key) for env, key in sorted(c.secret_env.items())}
+        secrets = args.get("secrets") or {}
+        secret_values = {env: secret_value(secrets, key, where, f"secret_env.{env}") for env, key in sorted(c.secret_env.items())}
         self.secret = None
         if secret_values:
             self.secret = core.Secret(
@@ -131,7 +132,7 @@ class AgentService(pulumi.ComponentResource):
 
     # --- the pod ---------------------------------------------------------------------------
     def _probe(self, probe: Probe) -> core.ProbeArgs:
-        port = self.args.config.probes.port or HTTP
+        port = self.config.probes.port or HTTP
         return core.ProbeArgs(
             http_get=core.HTTPGetActionArgs(path=probe.path, port=port),
             initial_delay_seconds=probe.initial_delay_seconds, period_seconds=probe.period_seconds,
@@ -139,7 +140,7 @@ class AgentService(pulumi.ComponentResource):
         )
 
     def _container(self, secret_values: dict) -> core.ContainerArgs:
-        c = self.args.config
+        c = self.config
         env = [pod.secret_env(b.env_name, b.secret_name, b.env_name) for b in self.backends]
         env += [pod.secret_env(name, c.name, name) for name in secret_values]
         mounts = [core.VolumeMountArgs(name=pod.TMP_VOLUME, mount_path="/tmp")]
@@ -166,7 +167,7 @@ class AgentService(pulumi.ComponentResource):
         )
 
     def _pod_template(self, plain_env: dict, secret_values: dict) -> core.PodTemplateSpecArgs:
-        c = self.args.config
+        c = self.config
         annotations = {"checksum/config": pod.checksum(plain_env)}
         if secret_values:
             annotations["checksum/secret"] = pod.checksum(secret_values)
@@ -182,12 +183,12 @@ class AgentService(pulumi.ComponentResource):
                 termination_grace_period_seconds=c.drain.termination_grace_seconds,
                 containers=[self._container(secret_values)],
                 volumes=[pod.scratch_volume()],
-                **pod.placement(self.selector, self.args.availability),
+                **pod.placement(self.selector, self.availability),
             ),
         )
 
     def _workload(self, plain_env: dict, secret_values: dict) -> pulumi.CustomResource:
-        c, ns = self.args.config, self.args.namespace
+        c, ns = self.config, self.namespace_name
         depends = [r for r in (self.config_map, self.secret) if r is not None]
         opts = pulumi.ResourceOptions(parent=self, depends_on=depends)
         # With an HPA the autoscaler owns the replica count; setting it here too makes
@@ -234,7 +235,7 @@ class AgentService(pulumi.ComponentResource):
 
     # --- scaling and isolation -----------------------------------------------------------------
     def _autoscaler(self) -> autoscaling.HorizontalPodAutoscaler:
-        c = self.args.config
+        c = self.config
         a = c.autoscaling
         metrics = []
         for resource, target in (("cpu", a.target_cpu_percent), ("memory", a.target_memory_percent)):
@@ -247,7 +248,7 @@ class AgentService(pulumi.ComponentResource):
                 target=autoscaling.MetricTargetArgs(type="AverageValue", average_value=a.pods_metric.target_average_value))))
         return autoscaling.HorizontalPodAutoscaler(
             c.name,
-            metadata=pod.object_meta(c.name, self.args.namespace, self.labels),
+            metadata=pod.object_meta(c.name, self.namespace_name, self.labels),
             spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
                     api_version="apps/v1", kind=c.kind, name=self.workload.metadata.name),
@@ -266,21 +267,21 @@ class AgentService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
 
     def _network_policy(self) -> net.NetworkPolicy:
-        c, network = self.args.config, self.args.network
+        c, network = self.config, self.network
         ingress = []
-        if self.args.callers:
+        if self.callers:
             # Declared peers only (allowFrom), on the app port: nothing else in the namespace.
             ingress.append(net.NetworkPolicyIngressRuleArgs(
                 from_=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(name)))
-                       for name in self.args.callers],
+                       for name in self.callers],
                 ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)]))
-        if self.args.exposed:
+        if self.exposed:
             ingress.append(net.NetworkPolicyIngressRuleArgs(
                 from_=[net.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs(
                     match_labels={"kubernetes.io/metadata.name": network.ingress_controller_namespace}))],
                 ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)]))
         egress = []
-        for name, port in self.args.callees:
+        for name, port in self.callees:
             # NetworkPolicy ports are the pods' ports (the Service's targetPort), not port 80.
             egress.append(net.NetworkPolicyEgressRuleArgs(
                 to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(name)))],
@@ -296,7 +297,7 @@ class AgentService(pulumi.ComponentResource):
                 ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in rule.ports]))
         return net.NetworkPolicy(
             c.name,
-            metadata=pod.object_meta(c.name, self.args.namespace, self.labels),
+            metadata=pod.object_meta(c.name, self.namespace_name, self.labels),
             spec=net.NetworkPolicySpecArgs(
                 pod_selector=meta.LabelSelectorArgs(match_labels=self.selector),
                 policy_types=["Ingress", "Egress"], ingress=ingress, egress=egress),

@@ -1,15 +1,15 @@
 """AgentIngress: the HTTPS entry, tuned for long-lived streaming responses."""
 
-from __future__ import annotations
-
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import IngressConfig
-from components.k8s import pod
-from components.labels import standard_labels
+from agent_platform.args import AgentIngressArgs
+from agent_platform.config import IngressConfig
+from agent_platform.inputs import settings_of
+from agent_platform.k8s import pod
+from agent_platform.labels import standard_labels
 
 net = k8s.networking.v1
 
@@ -35,12 +35,17 @@ def ingress_annotations(config: IngressConfig) -> dict[str, str]:
 
 
 class AgentIngress(pulumi.ComponentResource):
-    url: pulumi.Output[str]
+    """The HTTPS entry to the agent services, tuned for long-lived streaming responses (no proxy
+    buffering, long read and send timeouts, TLS with a forced redirect)."""
 
-    def __init__(self, resource_name: str, config: IngressConfig, namespace: pulumi.Input[str], environment: str,
-                 routes: Sequence[tuple[str, Sequence[str]]], opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        """routes: (service name, path prefixes) for each exposed service."""
+    url: pulumi.Output[str]
+    """The public base URL."""
+
+    def __init__(self, resource_name: str, args: AgentIngressArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("agent-platform:k8s:AgentIngress", resource_name, None, opts)
+        config = settings_of(IngressConfig, args, AgentIngressArgs, f"AgentIngress {resource_name}")
+        namespace, environment = args["namespace"], args["environment"]
+        routes = [(r["service"], r["paths"]) for r in args["routes"]]
         name = "agent-platform"
         tls = None
         if config.tls.mode != "none":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.config import PostgresConfig, RedisConfig, quantity_value
+from agent_platform.config import PostgresConfig, RedisConfig, quantity_value
 
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379

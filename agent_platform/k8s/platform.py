@@ -1,0 +1,86 @@
+"""AgentPlatform: the whole agent stack on one Kubernetes cluster."""
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from agent_platform.args import AgentPlatformArgs
+from agent_platform.config import StackConfig
+from agent_platform.inputs import settings_of
+from agent_platform.k8s.agent_service import AgentService
+from agent_platform.k8s.ingress import AgentIngress
+from agent_platform.k8s.namespace import AgentNamespace
+from agent_platform.k8s.postgres import Postgres
+from agent_platform.k8s.redis import Redis
+
+
+class AgentPlatform(pulumi.ComponentResource):
+    """The whole agent stack on one Kubernetes cluster: an AgentNamespace, Postgres and Redis, one
+    AgentService per service and an AgentIngress, wired together (connection Secrets, NetworkPolicy
+    peers, a quota that fits the worst case) through an explicit provider for one kubeconfig context."""
+
+    namespace_name: pulumi.Output[str]
+    """Name of the namespace."""
+    service_names: pulumi.Output[list[str]]
+    """Names of the agent services' Services."""
+    ingress_url: pulumi.Output[str]
+    """Public base URL (empty when the Ingress is disabled)."""
+    postgres_host: pulumi.Output[str]
+    """Postgres host name."""
+    redis_host: pulumi.Output[str]
+    """Redis host name."""
+
+    def __init__(self, resource_name: str, args: AgentPlatformArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("agent-platform:k8s:AgentPlatform", resource_name, None, opts)
+        config = settings_of(StackConfig, {**args, "platform": "kubernetes"}, AgentPlatformArgs, f"AgentPlatform {resource_name}")
+        self.config = config
+        secrets = args.get("secrets") or {}
+        cluster = config.kubernetes
+        assert cluster is not None and config.namespace is not None  # StackConfig requires both on Kubernetes
+        # Explicit provider: the stack reaches only the context its config names,
+        # never whatever kubeconfig context happens to be current.
+        # Secrets and ConfigMaps keep fixed names (pods and the Ingress refer to them), so
+        # a content change must be an update, not delete-then-create: pulumi-kubernetes
+        # adds .data/.stringData to the replace-only properties unless these are on
+        # (provider/pkg/provider/diff.go forceNewProperties: IsSecret && !enableSecretMutable,
+        # IsConfigMap && !enableConfigMapMutable). Pods roll through the checksum annotations.
+        self.provider = k8s.Provider(
+            "cluster", context=cluster.context, kubeconfig=cluster.kubeconfig,
+            enable_server_side_apply=True, enable_secret_mutable=True, enable_config_map_mutable=True,
+            opts=pulumi.ResourceOptions(parent=self))
+        child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
+        env = config.environment
+        network = config.network.model_dump()
+
+        self.namespace = AgentNamespace("namespace", {
+            **config.namespace.model_dump(), "environment": env, "network": network,
+            "derived_quota": config.derived_quota()}, opts=child)
+        ns = self.namespace.name
+        in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.namespace]))
+        wiring = {"namespace": ns, "environment": env, "secrets": secrets}
+
+        self.postgres = Postgres("postgres", {**config.postgres.model_dump(), **wiring}, opts=in_ns)
+        self.redis = Redis("redis", {**config.redis.model_dump(), **wiring}, opts=in_ns)
+        self.services = [
+            AgentService(s.name, {
+                **s.model_dump(), **wiring, "network": network, "availability": config.availability.model_dump(),
+                "backends": [self.postgres.backend, self.redis.backend],
+                "exposed": config.ingress.enabled and s.ingress.enabled,
+                "callees": [{"name": t.name, "port": t.port} for t in config.services if s.name in t.allow_from],
+            }, opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.postgres, self.redis])))
+            for s in config.services
+        ]
+        self.ingress = None
+        if config.ingress.enabled:
+            routes = [{"service": s.name, "paths": list(s.ingress.paths)} for s in config.services if s.ingress.enabled]
+            settings = config.ingress.model_dump(exclude={"enabled"})
+            self.ingress = AgentIngress("ingress", {**settings, "namespace": ns, "environment": env, "routes": routes},
+                                        opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=self.services)))
+        self.namespace_name = ns
+        self.service_names = pulumi.Output.all(*[s.service_name for s in self.services])
+        self.ingress_url = self.ingress.url if self.ingress else pulumi.Output.from_input("")
+        self.postgres_host = self.postgres.host
+        self.redis_host = self.redis.host
+        self.register_outputs({"namespaceName": ns, "serviceNames": self.service_names, "ingressUrl": self.ingress_url,
+                               "postgresHost": self.postgres_host, "redisHost": self.redis_host})

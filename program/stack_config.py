@@ -1,0 +1,108 @@
+"""The stack file: this program's config, read from the engine and checked before any resource exists.
+
+`load_stack_config` reads the project's namespace of `pulumi.Config`, rejects
+unknown keys, validates everything at once against the package's model and
+raises `ConfigError` with one `file: key: problem` line per finding. Secrets
+stay in Pulumi config (`pulumi config set --secret`); `secret_values` hands
+them to the components as secret Outputs, by key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+
+from agent_platform.config import ConfigError, StackConfig, validated
+
+PROJECT = "agent-platform"
+TOP_LEVEL_KEYS = {field.alias or name for name, field in StackConfig.model_fields.items()}
+
+
+def parse_stack_config(values: dict[str, Any], source: str = "") -> StackConfig:
+    """Validate a mapping of top-level keys (without the project prefix)."""
+    return validated(StackConfig, values, source, prefix=f"{PROJECT}:")
+
+
+def read_project_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """Pick this project's keys from the engine's flat config map, decoding structured values."""
+    values: dict[str, Any] = {}
+    for full_key, value in raw.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        values[key] = value
+    return values
+
+
+def check_secret_keys(config: StackConfig, present: set[str], marked_secret: set[str]) -> list[str]:
+    """Problems with the secret keys the config names: missing, or stored in plaintext."""
+    problems = []
+    for key in config.secret_keys():
+        full = f"{PROJECT}:{key}"
+        if full not in present:
+            problems.append(f"{full}: is required (named by secretEnv or externalUrlKey); run `pulumi config set --secret {key}`")
+        elif full not in marked_secret:
+            problems.append(f"{full}: must be a secret; run `pulumi config set --secret {key}` instead of a plain value")
+    return problems
+
+
+# Who runs the program may say where its config came from (a tool rendering from another
+# file sets it); otherwise it is the stack file the Pulumi CLI reads. The one interface
+# between a caller and this loader: an environment variable holding a display name.
+CONFIG_SOURCE_ENV = "AGENT_PLATFORM_CONFIG_SOURCE"
+
+
+def _secret_references(values: dict[str, Any]) -> set[str]:
+    """Secret keys the raw values name, read leniently so they count even when the config is invalid."""
+    keys: set[str] = set()
+    services = values.get("services")
+    for svc in services if isinstance(services, list) else []:
+        if isinstance(svc, dict) and isinstance(svc.get("secretEnv"), dict):
+            keys |= {v for v in svc["secretEnv"].values() if isinstance(v, str)}
+    for store in ("postgres", "redis"):
+        conf = values.get(store)
+        if isinstance(conf, dict) and isinstance(conf.get("externalUrlKey"), str):
+            keys.add(conf["externalUrlKey"])
+    return keys
+
+
+def load_stack_config() -> StackConfig:
+    """Read and validate the current stack's configuration (inside a Pulumi program).
+
+    Every problem is reported at once: unknown top-level keys, invalid values and
+    missing or plaintext secrets.
+    """
+    import os
+
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    # The SDK has no public way to enumerate keys; the language host hands the whole map
+    # to the runtime (and to PULUMI_CONFIG), and unknown-key detection needs all of it.
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    env_secret_keys = set(runtime_config.get_config_secret_keys_env())
+    source = os.environ.get(CONFIG_SOURCE_ENV) or f"Pulumi.{pulumi.get_stack()}.yaml"
+    values = read_project_config(raw)
+    problems = [f"{PROJECT}:{k}: unknown key (not a setting, nor a secret named by secretEnv or externalUrlKey)"
+                for k in sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))]
+    try:
+        config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
+    except ConfigError as error:
+        raise ConfigError(problems + error.problems, source) from None
+    problems += check_secret_keys(config, set(raw), {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys})
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def secret_values(config: StackConfig) -> dict[str, pulumi.Output[str]]:
+    """Every secret the config names (secretEnv, externalUrlKey), as secret Outputs, by key."""
+    cfg = pulumi.Config()
+    return {key: cfg.require_secret(key) for key in config.secret_keys()}
