@@ -485,7 +485,7 @@ class AgentServiceArgs(TypedDict, total=False):
     """Admit the ingress controller's namespace to the app port (the service is routed by an Ingress). Default: false."""
     callees: list[PeerArgs]
     """Services of the namespace these pods may call (egress to their pods' port)."""
-    secrets: dict[str, pulumi.Input[str]]
+    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
 
 
@@ -518,7 +518,7 @@ class PostgresArgs(TypedDict, total=False):
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
     """Environment name, a DNS label (`dev`, `prod`): labels and object names."""
-    secrets: dict[str, pulumi.Input[str]]
+    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
 
 
@@ -553,7 +553,7 @@ class RedisArgs(TypedDict, total=False):
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
     """Environment name, a DNS label (`dev`, `prod`): labels and object names."""
-    secrets: dict[str, pulumi.Input[str]]
+    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
 
 
@@ -620,7 +620,7 @@ class AgentPlatformArgs(TypedDict, total=False):
     """NetworkPolicy peers (platform kubernetes). Default: see the package's configuration reference."""
     availability: AvailabilityArgs
     """Placement of agent pods. Default: `{"pod_anti_affinity": true, "topology_spread": true}`."""
-    secrets: dict[str, pulumi.Input[str]]
+    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
 
 
@@ -639,5 +639,5 @@ class DockerPlatformArgs(TypedDict, total=False):
     """External HTTPS entry (platform kubernetes). Default: see the package's configuration reference."""
     docker: Optional[DockerArgs]
     """Docker host settings (platform docker)."""
-    secrets: dict[str, pulumi.Input[str]]
+    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""

@@ -58,7 +58,7 @@ SETTINGS = {
 
 NAMESPACE = ("namespace", "pulumi.Input[str]", True, "Namespace the objects are created in (e.g. `AgentNamespace.name`).")
 ENVIRONMENT = ("environment", "str", True, "Environment name, a DNS label (`dev`, `prod`): labels and object names.")
-SECRETS = ("secrets", "dict[str, pulumi.Input[str]]", False,
+SECRETS = ("secrets", "pulumi.Input[dict[str, pulumi.Input[str]]]", False,
            "Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets "
            "(`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets.")
 

@@ -21,8 +21,20 @@ def settings_of(model: type[M], args: Mapping[str, Any], args_type: type, where:
     return validated(model, {k: v for k, v in args.items() if k not in wiring}, where)
 
 
-def secret_value(secrets: Mapping[str, pulumi.Input[str]], key: str, where: str, named_by: str) -> pulumi.Output[str]:
-    """A secret the settings name by key; kept secret even if the caller passed a plain value."""
+def secret_value(secrets: pulumi.Input[Mapping[str, pulumi.Input[str]]], key: str, where: str,
+                 named_by: str) -> pulumi.Output[str]:
+    """A secret the settings name by key; kept secret even if the caller passed a plain value.
+
+    Through the component provider a map holding a secret arrives as one secret Output
+    (pulumi/provider/server.py _select_value wraps secret or dependent inputs), so the map
+    may be an Output as well as a dict.
+    """
+    if isinstance(secrets, pulumi.Output):
+        def pick(values: Mapping[str, str]) -> str:
+            if key not in values:
+                raise ConfigError([f"secrets: no value for {key!r}, which {named_by} names"], where)
+            return values[key]
+        return pulumi.Output.secret(secrets.apply(pick))
     if key not in secrets:
         raise ConfigError([f"secrets: no value for {key!r}, which {named_by} names"], where)
     return pulumi.Output.secret(secrets[key])

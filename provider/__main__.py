@@ -1,0 +1,12 @@
+"""Host the agent_platform components as a Pulumi package (`agent-platform`), for any language.
+
+The Python SDK's component provider host infers the schema from the components' Args
+(agent_platform/args.py) and constructs them on the engine's Construct calls.
+"""
+
+from pulumi.provider.experimental import component_provider_host
+
+from agent_platform import COMPONENTS, __version__
+
+if __name__ == "__main__":
+    component_provider_host(COMPONENTS, name="agent-platform", version=__version__)

@@ -1,0 +1,71 @@
+"""The components' public args: generated from the settings model, checked like a stack file."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from agent_platform import AgentNamespace, AgentService, ConfigError, Postgres
+from agent_platform import args as args_module
+from agent_platform.codegen import COMPONENTS, SETTINGS, render
+
+
+class EchoMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args):
+        return {}, None
+
+
+@pytest.fixture(autouse=True)
+def mocks():
+    pulumi.runtime.set_mocks(EchoMocks(), project="p", stack="s", preview=False)
+
+
+def test_args_module_is_generated_from_the_model():
+    with open(args_module.__file__) as f:
+        assert f.read() == render(), "run: venv/bin/python -m agent_platform.codegen"
+
+
+def test_every_setting_is_an_arg_and_required_ones_are_required():
+    for model, name in SETTINGS.items():
+        typed = getattr(args_module, name)
+        assert set(typed.__annotations__) == set(model.model_fields), name
+        assert typed.__required_keys__ == {k for k, f in model.model_fields.items() if f.is_required()}, name
+    for name, (model, skip, wiring) in COMPONENTS.items():
+        typed = getattr(args_module, name)
+        assert set(typed.__annotations__) == (set(model.model_fields) - set(skip)) | {w[0] for w in wiring}, name
+
+
+def test_a_typo_in_args_is_an_error_not_a_silently_ignored_key():
+    with pytest.raises(ConfigError) as error:
+        AgentService("api", {"name": "api", "image": "ghcr.io/a/b:1.0", "namespace": "ns", "environment": "dev",
+                             "image_pul_policy": "Never"})
+    assert str(error.value) == "AgentService api: image_pul_policy: unknown key"
+
+
+def test_bad_values_are_reported_by_key_with_the_value():
+    with pytest.raises(ConfigError) as error:
+        AgentService("api", {"name": "api", "image": "ghcr.io/a/b:latest", "namespace": "ns", "environment": "dev",
+                             "resources": {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}})
+    lines = str(error.value).splitlines()
+    assert lines[0] == "AgentService api: image: must not use the mutable tag `latest`, got 'ghcr.io/a/b:latest'"
+    assert lines[1] == "AgentService api: resources.requests.cpu: must be <= limits.cpu (2 > 1)"
+
+
+def test_a_secret_named_but_not_passed_is_reported():
+    with pytest.raises(ConfigError) as error:
+        AgentService("api", {"name": "api", "image": "ghcr.io/a/b:1.0", "namespace": "ns", "environment": "dev",
+                             "secret_env": {"OPENAI_API_KEY": "openaiApiKey"}})
+    assert "secrets: no value for 'openaiApiKey', which secret_env.OPENAI_API_KEY names" in str(error.value)
+    with pytest.raises(ConfigError, match="external_url_key"):
+        Postgres("pg", {"namespace": "ns", "environment": "dev", "mode": "external", "external_url_key": "pgUrl"})
+
+
+def test_a_standalone_namespace_needs_every_quota_amount():
+    with pytest.raises(ConfigError) as error:
+        AgentNamespace("ns", {"name": "agents", "environment": "dev", "quota": {"cpu": "4"}})
+    problems = str(error.value).splitlines()
+    assert len(problems) == 5 and all("is required" in p for p in problems)
+    assert not any("quota.cpu" in p for p in problems)
