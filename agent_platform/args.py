@@ -6,7 +6,7 @@ Only the keys a component needs are required; every other one has the secure def
 
 # No `from __future__ import annotations`: the component provider's analyzer reads these
 # annotations as types, not strings.
-from typing import Optional, Required, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 
@@ -180,6 +180,99 @@ class ServiceIngressArgs(TypedDict, total=False):
     """Path prefixes routed here. Default: `["/"]`."""
 
 
+class TolerationArgs(TypedDict, total=False):
+    """Settings: Toleration."""
+
+    key: Optional[str]
+    """Taint key; unset with operator Exists tolerates every taint."""
+    operator: str
+    """`Equal` matches key and value, `Exists` the key only. One of: `Equal`, `Exists`. Default: `"Equal"`."""
+    value: Optional[str]
+    """Taint value (operator Equal)."""
+    effect: Optional[str]
+    """Taint effect; unset matches all. One of: `NoSchedule`, `PreferNoSchedule`, `NoExecute`."""
+    toleration_seconds: Optional[int]
+    """NoExecute: how long the pod stays bound after the taint appears."""
+
+
+class SchedulingArgs(TypedDict, total=False):
+    """Where the pods may run: the same knobs on every workload (agent services, Postgres, Redis)."""
+
+    node_selector: dict[str, str]
+    """Node labels the pods require (a node pool, an architecture). Default: `{}`."""
+    tolerations: list[TolerationArgs]
+    """Taints the pods tolerate (dedicated or GPU node pools). Default: `[]`."""
+    affinity: dict[str, Any]
+    """A Kubernetes `Affinity` object (keys as in a manifest: nodeAffinity, podAffinity, podAntiAffinity). The platform's own soft anti-affinity and zone spread stay; terms given here are added. Default: `{}`."""
+    priority_class_name: Optional[str]
+    """PriorityClass of the pods (it must exist in the cluster)."""
+
+
+class ServiceAccountArgs(TypedDict, total=False):
+    """Settings: ServiceAccountSettings."""
+
+    name: Optional[str]
+    """Use this existing ServiceAccount instead of creating one (it is not managed here)."""
+    annotations: dict[str, str]
+    """Annotations of the created ServiceAccount: workload identity, e.g. `eks.amazonaws.com/role-arn`, `iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`. Default: `{}`."""
+
+
+class SecretKeyRefArgs(TypedDict, total=False):
+    """Settings: SecretKeyRef."""
+
+    name: Required[str]
+    """Secret name (in the namespace)."""
+    key: Required[str]
+    """Key in the Secret."""
+
+
+class ConfigMapKeyRefArgs(TypedDict, total=False):
+    """Settings: ConfigMapKeyRef."""
+
+    name: Required[str]
+    """ConfigMap name (in the namespace)."""
+    key: Required[str]
+    """Key in the ConfigMap."""
+
+
+class FieldRefArgs(TypedDict, total=False):
+    """Settings: FieldRef."""
+
+    field_path: Required[str]
+    """Pod field (the downward API). One of: `metadata.name`, `metadata.namespace`, `metadata.uid`, `spec.nodeName`, `spec.serviceAccountName`, `status.hostIP`, `status.podIP`."""
+
+
+class ValueFromArgs(TypedDict, total=False):
+    """Settings: ValueFrom."""
+
+    secret_key_ref: Optional[SecretKeyRefArgs]
+    """A key of an existing Secret."""
+    config_map_key_ref: Optional[ConfigMapKeyRefArgs]
+    """A key of an existing ConfigMap (never a credential)."""
+    field_ref: Optional[FieldRefArgs]
+    """A field of the pod."""
+
+
+class ExtraEnvArgs(TypedDict, total=False):
+    """Settings: ExtraEnv."""
+
+    name: Required[str]
+    """Environment variable name."""
+    value_from: Required[ValueFromArgs]
+    """Where the value comes from."""
+
+
+class EnvFromSourceArgs(TypedDict, total=False):
+    """Settings: EnvFromSource."""
+
+    secret: Optional[str]
+    """An existing Secret: every key becomes a variable."""
+    config_map: Optional[str]
+    """An existing ConfigMap: every key becomes a variable (never credentials)."""
+    prefix: Optional[str]
+    """Prefix added to each variable name."""
+
+
 class AgentServiceSettingsArgs(TypedDict, total=False):
     """Settings: AgentServiceConfig."""
 
@@ -227,6 +320,18 @@ class AgentServiceSettingsArgs(TypedDict, total=False):
     """Receive DATABASE_URL and egress to Postgres. Default: `true`."""
     uses_redis: bool
     """Receive REDIS_URL and egress to Redis. Default: `true`."""
+    scheduling: SchedulingArgs
+    """Node selection, tolerations, affinity and priority of the pods. Default: `{"affinity": {}, "node_selector": {}, "priority_class_name": null, "tolerations": []}`."""
+    service_account: ServiceAccountArgs
+    """The pods' identity: annotations for workload identity, or an existing ServiceAccount. Default: `{"annotations": {}, "name": null}`."""
+    pod_labels: dict[str, str]
+    """Extra labels on the pods (never on selectors; the platform's own keys are refused). Default: `{}`."""
+    pod_annotations: dict[str, str]
+    """Extra annotations on the pods. Default: `{}`."""
+    env_from: list[EnvFromSourceArgs]
+    """Existing Secrets or ConfigMaps whose keys all become environment variables. Default: `[]`."""
+    extra_env: list[ExtraEnvArgs]
+    """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
 
 
 class PostgresSettingsArgs(TypedDict, total=False):
@@ -248,6 +353,12 @@ class PostgresSettingsArgs(TypedDict, total=False):
     """PodDisruptionBudget; a single instance has no replica to fail over to, so off by default. Default: `{"enabled": false, "max_unavailable": null, "min_available": null}`."""
     protect: bool
     """Pulumi `protect` + `retainOnDelete` on the data-bearing objects: no destroy or replacement drops data. Default: `true`."""
+    scheduling: SchedulingArgs
+    """Node selection, tolerations, affinity and priority of the pod. Default: `{"affinity": {}, "node_selector": {}, "priority_class_name": null, "tolerations": []}`."""
+    pod_labels: dict[str, str]
+    """Extra labels on the pod (never on selectors). Default: `{}`."""
+    pod_annotations: dict[str, str]
+    """Extra annotations on the pod. Default: `{}`."""
     image: str
     """Pinned Postgres image (tag and digest). Default: `"postgres:16.4-alpine@sha256:5660c2cbfea50c7a9127d17dc4e48543eedd3d7a41a595a2dfa572471e37e64c"`."""
     database: str
@@ -275,6 +386,12 @@ class RedisSettingsArgs(TypedDict, total=False):
     """PodDisruptionBudget; a single instance has no replica to fail over to, so off by default. Default: `{"enabled": false, "max_unavailable": null, "min_available": null}`."""
     protect: bool
     """Pulumi `protect` + `retainOnDelete` on the data-bearing objects: no destroy or replacement drops data. Default: `true`."""
+    scheduling: SchedulingArgs
+    """Node selection, tolerations, affinity and priority of the pod. Default: `{"affinity": {}, "node_selector": {}, "priority_class_name": null, "tolerations": []}`."""
+    pod_labels: dict[str, str]
+    """Extra labels on the pod (never on selectors). Default: `{}`."""
+    pod_annotations: dict[str, str]
+    """Extra annotations on the pod. Default: `{}`."""
     image: str
     """Pinned Redis image (tag and digest). Default: `"redis:7.4.1-alpine@sha256:c1e88455c85225310bbea54816e9c3f4b5295815e6dbf80c34d40afc6df28275"`."""
     append_only: bool
@@ -333,6 +450,8 @@ class NetworkArgs(TypedDict, total=False):
     """Namespace of the ingress controller allowed to reach the services. Default: `"ingress-nginx"`."""
     dns_namespace: str
     """Namespace of cluster DNS. Default: `"kube-system"`."""
+    node_local_dns: Optional[str]
+    """Address of NodeLocal DNSCache (usually `169.254.20.10`): pods' DNS queries go to a host-network agent there, which a pod selector cannot match, so DNS egress to it is allowed by address."""
     egress: list[EgressRuleArgs]
     """Egress the agent pods may open (LLM and tool APIs); private ranges are excluded by default. Default: see the package's configuration reference."""
 
@@ -387,6 +506,8 @@ class KubernetesArgs(TypedDict, total=False):
     """kubeconfig context of the target cluster; the explicit provider uses only this."""
     kubeconfig: Optional[str]
     """Path to a kubeconfig file; unset uses $KUBECONFIG or ~/.kube/config."""
+    cluster_domain: str
+    """The cluster's DNS domain (kubelet `clusterDomain`), in the data stores' host names. Default: `"cluster.local"`."""
 
 
 class ProxyArgs(TypedDict, total=False):
@@ -471,6 +592,18 @@ class AgentServiceArgs(TypedDict, total=False):
     """Receive DATABASE_URL and egress to Postgres. Default: `true`."""
     uses_redis: bool
     """Receive REDIS_URL and egress to Redis. Default: `true`."""
+    scheduling: SchedulingArgs
+    """Node selection, tolerations, affinity and priority of the pods. Default: `{"affinity": {}, "node_selector": {}, "priority_class_name": null, "tolerations": []}`."""
+    service_account: ServiceAccountArgs
+    """The pods' identity: annotations for workload identity, or an existing ServiceAccount. Default: `{"annotations": {}, "name": null}`."""
+    pod_labels: dict[str, str]
+    """Extra labels on the pods (never on selectors; the platform's own keys are refused). Default: `{}`."""
+    pod_annotations: dict[str, str]
+    """Extra annotations on the pods. Default: `{}`."""
+    env_from: list[EnvFromSourceArgs]
+    """Existing Secrets or ConfigMaps whose keys all become environment variables. Default: `[]`."""
+    extra_env: list[ExtraEnvArgs]
+    """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
@@ -487,6 +620,12 @@ class AgentServiceArgs(TypedDict, total=False):
     """Services of the namespace these pods may call (egress to their pods' port)."""
     secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
+    image_pull_secrets: list[str]
+    """Existing docker-registry Secrets in the namespace the pods pull with."""
+    labels: dict[str, str]
+    """Labels added to every object (never to selectors); the platform's own keys win."""
+    annotations: dict[str, str]
+    """Annotations added to every object."""
 
 
 class PostgresArgs(TypedDict, total=False):
@@ -508,6 +647,12 @@ class PostgresArgs(TypedDict, total=False):
     """PodDisruptionBudget; a single instance has no replica to fail over to, so off by default. Default: `{"enabled": false, "max_unavailable": null, "min_available": null}`."""
     protect: bool
     """Pulumi `protect` + `retainOnDelete` on the data-bearing objects: no destroy or replacement drops data. Default: `true`."""
+    scheduling: SchedulingArgs
+    """Node selection, tolerations, affinity and priority of the pod. Default: `{"affinity": {}, "node_selector": {}, "priority_class_name": null, "tolerations": []}`."""
+    pod_labels: dict[str, str]
+    """Extra labels on the pod (never on selectors). Default: `{}`."""
+    pod_annotations: dict[str, str]
+    """Extra annotations on the pod. Default: `{}`."""
     image: str
     """Pinned Postgres image (tag and digest). Default: `"postgres:16.4-alpine@sha256:5660c2cbfea50c7a9127d17dc4e48543eedd3d7a41a595a2dfa572471e37e64c"`."""
     database: str
@@ -520,6 +665,14 @@ class PostgresArgs(TypedDict, total=False):
     """Environment name, a DNS label (`dev`, `prod`): labels and object names."""
     secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
+    image_pull_secrets: list[str]
+    """Existing docker-registry Secrets in the namespace the pods pull with."""
+    labels: dict[str, str]
+    """Labels added to every object (never to selectors); the platform's own keys win."""
+    annotations: dict[str, str]
+    """Annotations added to every object."""
+    cluster_domain: str
+    """The cluster's DNS domain, in the store's host name. Default: `"cluster.local"`."""
 
 
 class RedisArgs(TypedDict, total=False):
@@ -541,6 +694,12 @@ class RedisArgs(TypedDict, total=False):
     """PodDisruptionBudget; a single instance has no replica to fail over to, so off by default. Default: `{"enabled": false, "max_unavailable": null, "min_available": null}`."""
     protect: bool
     """Pulumi `protect` + `retainOnDelete` on the data-bearing objects: no destroy or replacement drops data. Default: `true`."""
+    scheduling: SchedulingArgs
+    """Node selection, tolerations, affinity and priority of the pod. Default: `{"affinity": {}, "node_selector": {}, "priority_class_name": null, "tolerations": []}`."""
+    pod_labels: dict[str, str]
+    """Extra labels on the pod (never on selectors). Default: `{}`."""
+    pod_annotations: dict[str, str]
+    """Extra annotations on the pod. Default: `{}`."""
     image: str
     """Pinned Redis image (tag and digest). Default: `"redis:7.4.1-alpine@sha256:c1e88455c85225310bbea54816e9c3f4b5295815e6dbf80c34d40afc6df28275"`."""
     append_only: bool
@@ -555,6 +714,14 @@ class RedisArgs(TypedDict, total=False):
     """Environment name, a DNS label (`dev`, `prod`): labels and object names."""
     secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
+    image_pull_secrets: list[str]
+    """Existing docker-registry Secrets in the namespace the pods pull with."""
+    labels: dict[str, str]
+    """Labels added to every object (never to selectors); the platform's own keys win."""
+    annotations: dict[str, str]
+    """Annotations added to every object."""
+    cluster_domain: str
+    """The cluster's DNS domain, in the store's host name. Default: `"cluster.local"`."""
 
 
 class AgentNamespaceArgs(TypedDict, total=False):
@@ -574,6 +741,10 @@ class AgentNamespaceArgs(TypedDict, total=False):
     """Where cluster DNS runs (the one egress every pod gets)."""
     derived_quota: dict[str, str]
     """ResourceQuota `spec.hard` amounts used where `quota` leaves one unset (AgentPlatform derives them from the worst case of its workloads); an amount set in neither is an error."""
+    labels: dict[str, str]
+    """Labels added to every object (never to selectors); the platform's own keys win."""
+    annotations: dict[str, str]
+    """Annotations added to every object."""
 
 
 class AgentIngressArgs(TypedDict, total=False):
@@ -597,6 +768,10 @@ class AgentIngressArgs(TypedDict, total=False):
     """Environment name, a DNS label (`dev`, `prod`): labels and object names."""
     routes: Required[list[RouteArgs]]
     """The services routed, each with its path prefixes."""
+    labels: dict[str, str]
+    """Labels added to every object (never to selectors); the platform's own keys win."""
+    annotations: dict[str, str]
+    """Annotations added to every object."""
 
 
 class AgentPlatformArgs(TypedDict, total=False):
@@ -620,6 +795,14 @@ class AgentPlatformArgs(TypedDict, total=False):
     """NetworkPolicy peers (platform kubernetes). Default: see the package's configuration reference."""
     availability: AvailabilityArgs
     """Placement of agent pods. Default: `{"pod_anti_affinity": true, "topology_spread": true}`."""
+    registry: Optional[str]
+    """Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`."""
+    image_pull_secrets: list[str]
+    """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
+    labels: dict[str, str]
+    """Labels added to every object (cost centre, team); the platform's own keys are refused. Default: `{}`."""
+    annotations: dict[str, str]
+    """Annotations added to every object. Default: `{}`."""
     secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
 
@@ -639,5 +822,13 @@ class DockerPlatformArgs(TypedDict, total=False):
     """External HTTPS entry (platform kubernetes). Default: see the package's configuration reference."""
     docker: Optional[DockerArgs]
     """Docker host settings (platform docker)."""
+    registry: Optional[str]
+    """Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`."""
+    image_pull_secrets: list[str]
+    """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
+    labels: dict[str, str]
+    """Labels added to every object (cost centre, team); the platform's own keys are refused. Default: `{}`."""
+    annotations: dict[str, str]
+    """Annotations added to every object. Default: `{}`."""
     secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""

@@ -40,6 +40,15 @@ SETTINGS = {
     config.Probes: "ProbesArgs",
     config.Drain: "DrainArgs",
     config.ServiceIngress: "ServiceIngressArgs",
+    config.Toleration: "TolerationArgs",
+    config.Scheduling: "SchedulingArgs",
+    config.ServiceAccountSettings: "ServiceAccountArgs",
+    config.SecretKeyRef: "SecretKeyRefArgs",
+    config.ConfigMapKeyRef: "ConfigMapKeyRefArgs",
+    config.FieldRef: "FieldRefArgs",
+    config.ValueFrom: "ValueFromArgs",
+    config.ExtraEnv: "ExtraEnvArgs",
+    config.EnvFromSource: "EnvFromSourceArgs",
     config.AgentServiceConfig: "AgentServiceSettingsArgs",
     config.PostgresConfig: "PostgresSettingsArgs",
     config.RedisConfig: "RedisSettingsArgs",
@@ -62,6 +71,11 @@ SECRETS = ("secrets", "pulumi.Input[dict[str, pulumi.Input[str]]]", False,
            "Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets "
            "(`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets.")
 
+LABELS = ("labels", "dict[str, str]", False, "Labels added to every object (never to selectors); the platform's own keys win.")
+ANNOTATIONS = ("annotations", "dict[str, str]", False, "Annotations added to every object.")
+PULL_SECRETS = ("image_pull_secrets", "list[str]", False, "Existing docker-registry Secrets in the namespace the pods pull with.")
+CLUSTER_DOMAIN = ("cluster_domain", "str", False, "The cluster's DNS domain, in the store's host name. Default: `\"cluster.local\"`.")
+
 # Component args: the settings of one model (minus keys the component decides) plus its wiring.
 COMPONENTS = {
     "AgentServiceArgs": (config.AgentServiceConfig, (), [
@@ -71,20 +85,22 @@ COMPONENTS = {
         ("backends", "list[BackendArgs]", False, "Data stores whose connection URL the pods receive (`Postgres.backend`, `Redis.backend`)."),
         ("exposed", "bool", False, "Admit the ingress controller's namespace to the app port (the service is routed by an Ingress). Default: false."),
         ("callees", "list[PeerArgs]", False, "Services of the namespace these pods may call (egress to their pods' port)."),
-        SECRETS,
+        SECRETS, PULL_SECRETS, LABELS, ANNOTATIONS,
     ]),
-    "PostgresArgs": (config.PostgresConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS]),
-    "RedisArgs": (config.RedisConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS]),
+    "PostgresArgs": (config.PostgresConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN]),
+    "RedisArgs": (config.RedisConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN]),
     "AgentNamespaceArgs": (config.NamespaceConfig, (), [
         ENVIRONMENT,
         ("network", "NetworkArgs", False, "Where cluster DNS runs (the one egress every pod gets)."),
         ("derived_quota", "dict[str, str]", False,
          "ResourceQuota `spec.hard` amounts used where `quota` leaves one unset (AgentPlatform derives them from "
          "the worst case of its workloads); an amount set in neither is an error."),
+        LABELS, ANNOTATIONS,
     ]),
     "AgentIngressArgs": (config.IngressConfig, ("enabled",), [
         NAMESPACE, ENVIRONMENT,
         ("routes", "list[RouteArgs]", True, "The services routed, each with its path prefixes."),
+        LABELS, ANNOTATIONS,
     ]),
     "AgentPlatformArgs": (config.StackConfig, ("platform", "docker"), [SECRETS]),
     "DockerPlatformArgs": (config.StackConfig, ("platform", "kubernetes", "namespace", "network", "availability"), [SECRETS]),
@@ -150,6 +166,8 @@ def type_source(annotation) -> str:
         return f"dict[str, {type_source(args[1])}]"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return SETTINGS[annotation]
+    if annotation is typing.Any:
+        return "Any"
     assert annotation in (str, int, bool, float), annotation
     return annotation.__name__
 
@@ -191,7 +209,7 @@ def render() -> str:
            'Only the keys a component needs are required; every other one has the secure default documented here.\n"""\n\n'
            "# No `from __future__ import annotations`: the component provider's analyzer reads these\n"
            "# annotations as types, not strings.\n"
-           "from typing import Optional, Required, TypedDict\n\nimport pulumi\n"]
+           "from typing import Any, Optional, Required, TypedDict\n\nimport pulumi\n"]
     out.append(WIRING_TYPES)
     for model, name in SETTINGS.items():
         doc = (model.__doc__ or "").strip()

@@ -139,6 +139,14 @@ def split_image(ref: str) -> tuple[str, Optional[str], Optional[str]]:
     return name, tag, digest or None
 
 
+def with_registry(image: str, registry: Optional[str]) -> str:
+    """`image` with `registry` in front when it names none (Docker Hub shorthand such as `postgres:16`)."""
+    first = image.split("/", 1)[0]
+    if not registry or ("/" in image and ("." in first or ":" in first or first == "localhost")):
+        return image
+    return f"{registry}/{image}"
+
+
 def _image(value: str) -> str:
     repo, tag, digest = split_image(value)
     if not repo or any(c.isspace() for c in value):
@@ -186,7 +194,33 @@ def _config_key(value: str) -> str:
     return value
 
 
+# Label keys and values as the API server checks them (apimachinery validation.go
+# IsQualifiedName: an optional DNS-subdomain prefix and '/', then a name of at most 63;
+# IsValidLabelValue). Prefixes the platform owns are refused in user labels: its selectors
+# and policies rely on them.
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+RESERVED_PREFIXES = ("app.kubernetes.io/", "agent-platform.io/", "pod-security.kubernetes.io/", "checksum/", "pulumi.com/")
+
+
+def _metadata_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (prefix and (len(prefix) > 253 or not _DNS_1123_SUBDOMAIN.match(prefix))) or not _QUALIFIED_NAME.match(name):
+        raise bad("label", "must be a Kubernetes label or annotation key ([prefix/]name, name at most 63: a-z, A-Z, 0-9, '-', '_', '.')", value)
+    if value.startswith(RESERVED_PREFIXES) or value in ("kubernetes.io/metadata.name",):
+        raise bad("label", f"is owned by the platform (keys starting {', '.join(RESERVED_PREFIXES)})", value)
+    return value
+
+
+def _label_value(value: str) -> str:
+    if not _LABEL_VALUE.match(value):
+        raise bad("label", "must be a label value (at most 63: a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)", value)
+    return value
+
+
 Quantity = Annotated[str, AfterValidator(_quantity)]
+MetadataKey = Annotated[str, AfterValidator(_metadata_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 DnsName = Annotated[str, AfterValidator(_dns_name)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
@@ -261,6 +295,86 @@ class Pdb(Model):
             raise rule("minAvailable", "set either minAvailable or maxUnavailable, not both")
         if self.max_unavailable == 0:
             raise rule("maxUnavailable", "must be >= 1: 0 blocks every node drain")
+        return self
+
+
+class Toleration(Model):
+    key: Optional[str] = Field(None, description="Taint key; unset with operator Exists tolerates every taint.")
+    operator: Literal["Equal", "Exists"] = Field("Equal", description="`Equal` matches key and value, `Exists` the key only.")
+    value: Optional[str] = Field(None, description="Taint value (operator Equal).")
+    effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = Field(None, description="Taint effect; unset matches all.")
+    toleration_seconds: Optional[int] = Field(None, ge=0, description="NoExecute: how long the pod stays bound after the taint appears.")
+
+
+class Scheduling(Model):
+    """Where the pods may run: the same knobs on every workload (agent services, Postgres, Redis)."""
+
+    node_selector: dict[MetadataKey, LabelValue] = Field({}, description="Node labels the pods require (a node pool, an architecture).")
+    tolerations: list[Toleration] = Field([], description="Taints the pods tolerate (dedicated or GPU node pools).")
+    affinity: dict[str, Any] = Field({}, description="A Kubernetes `Affinity` object (keys as in a manifest: nodeAffinity, podAffinity, podAntiAffinity). The platform's own soft anti-affinity and zone spread stay; terms given here are added.")
+    priority_class_name: Optional[ObjectName] = Field(None, description="PriorityClass of the pods (it must exist in the cluster).")
+
+    @model_validator(mode="after")
+    def _affinity(self) -> "Scheduling":
+        unknown = set(self.affinity) - {"nodeAffinity", "podAffinity", "podAntiAffinity"}
+        if unknown:
+            raise rule(f"affinity.{sorted(unknown)[0]}", "unknown key: an Affinity has nodeAffinity, podAffinity and podAntiAffinity")
+        return self
+
+
+class ServiceAccountSettings(Model):
+    name: Optional[ObjectName] = Field(None, description="Use this existing ServiceAccount instead of creating one (it is not managed here).")
+    annotations: dict[MetadataKey, str] = Field({}, description="Annotations of the created ServiceAccount: workload identity, e.g. `eks.amazonaws.com/role-arn`, `iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`.")
+
+    @model_validator(mode="after")
+    def _one(self) -> "ServiceAccountSettings":
+        if self.name and self.annotations:
+            raise rule("annotations", "cannot annotate an existing ServiceAccount (name is set): annotate it where it is managed")
+        return self
+
+
+class SecretKeyRef(Model):
+    name: ObjectName = Field(description="Secret name (in the namespace).")
+    key: str = Field(min_length=1, description="Key in the Secret.")
+
+
+class ConfigMapKeyRef(Model):
+    name: ObjectName = Field(description="ConfigMap name (in the namespace).")
+    key: str = Field(min_length=1, description="Key in the ConfigMap.")
+
+
+class FieldRef(Model):
+    field_path: Literal["metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName",
+                        "status.hostIP", "status.podIP"] = Field(description="Pod field (the downward API).")
+
+
+class ValueFrom(Model):
+    secret_key_ref: Optional[SecretKeyRef] = Field(None, description="A key of an existing Secret.")
+    config_map_key_ref: Optional[ConfigMapKeyRef] = Field(None, description="A key of an existing ConfigMap (never a credential).")
+    field_ref: Optional[FieldRef] = Field(None, description="A field of the pod.")
+
+    @model_validator(mode="after")
+    def _one(self) -> "ValueFrom":
+        given = [k for k in ("secret_key_ref", "config_map_key_ref", "field_ref") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise rule("secretKeyRef", "set exactly one of secretKeyRef, configMapKeyRef, fieldRef")
+        return self
+
+
+class ExtraEnv(Model):
+    name: EnvName = Field(description="Environment variable name.")
+    value_from: ValueFrom = Field(description="Where the value comes from.")
+
+
+class EnvFromSource(Model):
+    secret: Optional[ObjectName] = Field(None, description="An existing Secret: every key becomes a variable.")
+    config_map: Optional[ObjectName] = Field(None, description="An existing ConfigMap: every key becomes a variable (never credentials).")
+    prefix: Optional[str] = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Prefix added to each variable name.")
+
+    @model_validator(mode="after")
+    def _one(self) -> "EnvFromSource":
+        if (self.secret is None) == (self.config_map is None):
+            raise rule("secret", "set exactly one of secret, configMap")
         return self
 
 
@@ -352,6 +466,12 @@ class AgentServiceConfig(Model):
     allow_from: list[ServiceName] = Field([], description="Other services of the stack whose pods may call this one on its port (NetworkPolicy); no one else inside the namespace can.")
     uses_postgres: bool = Field(True, description="Receive DATABASE_URL and egress to Postgres.")
     uses_redis: bool = Field(True, description="Receive REDIS_URL and egress to Redis.")
+    scheduling: Scheduling = Field(Scheduling(), description="Node selection, tolerations, affinity and priority of the pods.")
+    service_account: ServiceAccountSettings = Field(ServiceAccountSettings(), description="The pods' identity: annotations for workload identity, or an existing ServiceAccount.")
+    pod_labels: dict[MetadataKey, LabelValue] = Field({}, description="Extra labels on the pods (never on selectors; the platform's own keys are refused).")
+    pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pods.")
+    env_from: list[EnvFromSource] = Field([], description="Existing Secrets or ConfigMaps whose keys all become environment variables.")
+    extra_env: list[ExtraEnv] = Field([], description="Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`).")
 
     def max_pods(self) -> int:
         """Pods running at the autoscaler's maximum (or the fixed count)."""
@@ -370,6 +490,9 @@ class AgentServiceConfig(Model):
         both = set(self.env) & set(self.secret_env)
         if both:
             raise rule(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
+        for i, extra in enumerate(self.extra_env):
+            if extra.name in self.env or extra.name in self.secret_env or extra.name in RESERVED_ENV:
+                raise rule(f"extraEnv[{i}].name", f"{extra.name!r} is already set (env, secretEnv or the platform)")
         for name in sorted((set(self.env) | set(self.secret_env)) & set(RESERVED_ENV)):
             where = "env" if name in self.env else "secretEnv"
             raise rule(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
@@ -411,6 +534,9 @@ class DatastoreBase(Model):
     network_policy: NetworkPolicyToggle = Field(NetworkPolicyToggle(), description="Accept connections from the agent pods only.")
     pdb: Pdb = Field(Pdb(enabled=False), description="PodDisruptionBudget; a single instance has no replica to fail over to, so off by default.")
     protect: bool = Field(True, description="Pulumi `protect` + `retainOnDelete` on the data-bearing objects: no destroy or replacement drops data.")
+    scheduling: Scheduling = Field(Scheduling(), description="Node selection, tolerations, affinity and priority of the pod.")
+    pod_labels: dict[MetadataKey, LabelValue] = Field({}, description="Extra labels on the pod (never on selectors).")
+    pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pod.")
 
     @model_validator(mode="after")
     def _mode(self) -> "DatastoreBase":
@@ -493,6 +619,7 @@ class EgressRule(Model):
 class NetworkConfig(Model):
     ingress_controller_namespace: DnsLabel = Field("ingress-nginx", description="Namespace of the ingress controller allowed to reach the services.")
     dns_namespace: DnsLabel = Field("kube-system", description="Namespace of cluster DNS.")
+    node_local_dns: Optional[str] = Field(None, pattern=r"^(\d{1,3}\.){3}\d{1,3}$", description="Address of NodeLocal DNSCache (usually `169.254.20.10`): pods' DNS queries go to a host-network agent there, which a pod selector cannot match, so DNS egress to it is allowed by address.")
     egress: list[EgressRule] = Field(
         [EgressRule(cidr="0.0.0.0/0", except_cidrs=["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"], ports=[443])],
         description="Egress the agent pods may open (LLM and tool APIs); private ranges are excluded by default.")
@@ -532,6 +659,7 @@ class NamespaceConfig(Model):
 class KubernetesConfig(Model):
     context: str = Field(min_length=1, description="kubeconfig context of the target cluster; the explicit provider uses only this.")
     kubeconfig: Optional[str] = Field(None, description="Path to a kubeconfig file; unset uses $KUBECONFIG or ~/.kube/config.")
+    cluster_domain: DnsName = Field("cluster.local", description="The cluster's DNS domain (kubelet `clusterDomain`), in the data stores' host names.")
 
 
 class ProxyConfig(Model):
@@ -569,6 +697,10 @@ class StackConfig(Model):
     network: NetworkConfig = Field(NetworkConfig(), description="NetworkPolicy peers (platform kubernetes).")
     availability: Availability = Field(Availability(), description="Placement of agent pods.")
     docker: Optional[DockerConfig] = Field(None, description="Docker host settings (platform docker).")
+    registry: Optional[str] = Field(None, pattern=r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+)(:\d{1,5})?(/[a-z0-9._-]+)*$", description="Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`.")
+    image_pull_secrets: list[ObjectName] = Field([], description="Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes).")
+    labels: dict[MetadataKey, LabelValue] = Field({}, description="Labels added to every object (cost centre, team); the platform's own keys are refused.")
+    annotations: dict[MetadataKey, str] = Field({}, description="Annotations added to every object.")
 
     @model_validator(mode="after")
     def _stack(self) -> "StackConfig":
@@ -597,6 +729,12 @@ class StackConfig(Model):
                     raise rule(key, "only applies when platform is kubernetes")
             if self.ingress.enabled:
                 raise rule("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
+            if self.image_pull_secrets:
+                raise rule("imagePullSecrets", "only applies when platform is kubernetes (a Docker host pulls with its own `docker login`)")
+            for i, s in enumerate(self.services):
+                for key, alias in (("scheduling", "scheduling"), ("service_account", "serviceAccount"), ("env_from", "envFrom"), ("extra_env", "extraEnv")):
+                    if getattr(s, key) != type(s).model_fields[key].default:
+                        raise rule(f"services[{i}].{alias}", "only applies when platform is kubernetes")
             for i, s in enumerate(self.services):
                 if s.autoscaling.enabled:
                     raise rule(f"services[{i}].autoscaling.enabled", "a Docker host has no autoscaler: set it to false and use replicas")
@@ -704,6 +842,8 @@ Autoscaling.model_rebuild()
 def _format_loc(prefix: str, loc: tuple[Any, ...], at: Optional[str]) -> str:
     path = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad dict key: the key itself is the last part
+            continue
         path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + str(part)
     if at:
         path += at if at.startswith("[") or not path else "." + at

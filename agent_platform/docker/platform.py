@@ -14,7 +14,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from agent_platform.args import DockerPlatformArgs
-from agent_platform.config import DatastoreBase, StackConfig
+from agent_platform.config import DatastoreBase, StackConfig, with_registry
 from agent_platform.inputs import secret_value, settings_of
 from agent_platform.datastores import pg_isready, postgres_url, redis_server_options, redis_url
 from agent_platform.docker.container import ContainerSpec, hardened_container
@@ -100,6 +100,7 @@ class DockerPlatform(pulumi.ComponentResource):
     # --- pieces ------------------------------------------------------------------------------
     def _image(self, ref: str) -> pulumi.Output[str]:
         """One pinned RemoteImage per distinct reference; containers run exactly that image."""
+        ref = with_registry(ref, self.config.registry)
         if ref not in self.images:
             logical = "image-" + ref.split("@")[0].rsplit("/", 1)[-1].replace(":", "-").replace(".", "-")
             self.images[ref] = docker.RemoteImage(logical, name=ref, keep_locally=True, opts=self.child)

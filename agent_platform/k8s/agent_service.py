@@ -72,32 +72,39 @@ class AgentService(pulumi.ComponentResource):
         self.callers = list(c.allow_from)
         self.callees = [(p["name"], int(p["port"])) for p in args.get("callees") or []]
         self.selector = selector_labels(c.name)
-        self.labels = standard_labels(c.name, "agent-api", args["environment"], image_version(c.image))
+        self.labels = pod.with_common(standard_labels(c.name, "agent-api", args["environment"], image_version(c.image)), args.get("labels"))
+        self.meta = pod.Metadata(args["namespace"], self.labels, dict(args.get("annotations") or {}))
+        self.pull_secrets = list(args.get("image_pull_secrets") or [])
         self.backends = [b for b in map(Backend.of, args.get("backends") or []) if getattr(c, f"uses_{b.store}", False)]
         self.pod_labels = {**self.labels, ROLE: "agent", **{CLIENT_OF.format(store=b.store): "true" for b in self.backends}}
         child = pulumi.ResourceOptions(parent=self)
         ns = self.namespace_name
 
-        self.service_account = core.ServiceAccount(
-            c.name, metadata=pod.object_meta(c.name, ns, self.labels),
-            automount_service_account_token=False, opts=child)
+        # An existing ServiceAccount (workload identity managed elsewhere) is used, not created.
+        self.service_account = None
+        self.service_account_name: pulumi.Input[str] = c.service_account.name or ""
+        if not c.service_account.name:
+            self.service_account = core.ServiceAccount(
+                c.name, metadata=self.meta(c.name, c.service_account.annotations or None),
+                automount_service_account_token=False, opts=child)
+            self.service_account_name = self.service_account.metadata.name
 
         plain_env = {"PORT": str(c.port), **c.env}
         self.config_map = core.ConfigMap(
-            c.name, metadata=pod.object_meta(c.name, ns, self.labels), data=plain_env, opts=child)
+            c.name, metadata=self.meta(c.name), data=plain_env, opts=child)
 
         secrets = args.get("secrets") or {}
         secret_values = {env: secret_value(secrets, key, where, f"secret_env.{env}") for env, key in sorted(c.secret_env.items())}
         self.secret = None
         if secret_values:
             self.secret = core.Secret(
-                c.name, metadata=pod.object_meta(c.name, ns, self.labels), type="Opaque",
+                c.name, metadata=self.meta(c.name), type="Opaque",
                 string_data=secret_values, opts=child)
 
         self.workload = self._workload(plain_env, secret_values)
         self.service = core.Service(
             c.name,
-            metadata=pod.object_meta(c.name, ns, self.labels),
+            metadata=self.meta(c.name),
             spec=core.ServiceSpecArgs(
                 type="ClusterIP", selector=self.selector,
                 ports=[core.ServicePortArgs(name=HTTP, port=80, target_port=HTTP, protocol="TCP")]),
@@ -105,7 +112,7 @@ class AgentService(pulumi.ComponentResource):
         if c.kind == "StatefulSet":
             self.headless_service = core.Service(
                 f"{c.name}-headless",
-                metadata=pod.object_meta(f"{c.name}-headless", ns, self.labels),
+                metadata=self.meta(f"{c.name}-headless"),
                 spec=core.ServiceSpecArgs(
                     cluster_ip="None", selector=self.selector, publish_not_ready_addresses=True,
                     ports=[core.ServicePortArgs(name=HTTP, port=c.port, target_port=HTTP, protocol="TCP")]),
@@ -115,7 +122,7 @@ class AgentService(pulumi.ComponentResource):
         if c.pdb.enabled:
             self.pdb = k8s.policy.v1.PodDisruptionBudget(
                 c.name,
-                metadata=pod.object_meta(c.name, ns, self.labels),
+                metadata=self.meta(c.name),
                 spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                     selector=meta.LabelSelectorArgs(match_labels=self.selector),
                     min_available=c.pdb.min_available,
@@ -143,6 +150,7 @@ class AgentService(pulumi.ComponentResource):
         c = self.config
         env = [pod.secret_env(b.env_name, b.secret_name, b.env_name) for b in self.backends]
         env += [pod.secret_env(name, c.name, name) for name in secret_values]
+        env += pod.extra_env_vars(c.extra_env)
         mounts = [core.VolumeMountArgs(name=pod.TMP_VOLUME, mount_path="/tmp")]
         if c.persistence.enabled:
             mounts.append(core.VolumeMountArgs(name=DATA_VOLUME, mount_path="/data"))
@@ -153,7 +161,8 @@ class AgentService(pulumi.ComponentResource):
             command=c.command,
             args=c.args,
             ports=[core.ContainerPortArgs(name=HTTP, container_port=c.port, protocol="TCP")],
-            env_from=[core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=c.name))],
+            env_from=[core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=c.name)),
+                      *pod.env_from_sources(c.env_from)],
             env=env,
             resources=pod.resource_requirements(c.resources),
             security_context=pod.container_security_context(c.security_context),
@@ -168,22 +177,22 @@ class AgentService(pulumi.ComponentResource):
 
     def _pod_template(self, plain_env: dict, secret_values: dict) -> core.PodTemplateSpecArgs:
         c = self.config
-        annotations = {"checksum/config": pod.checksum(plain_env)}
+        annotations = {**c.pod_annotations, "checksum/config": pod.checksum(plain_env)}
         if secret_values:
             annotations["checksum/secret"] = pod.checksum(secret_values)
         for b in self.backends:
             annotations[f"checksum/{b.secret_name}"] = b.checksum
         return core.PodTemplateSpecArgs(
-            metadata=meta.ObjectMetaArgs(labels=self.pod_labels, annotations=annotations),
+            metadata=meta.ObjectMetaArgs(labels={**c.pod_labels, **self.pod_labels}, annotations=annotations),
             spec=core.PodSpecArgs(
-                service_account_name=self.service_account.metadata.name,
+                service_account_name=self.service_account_name,
                 automount_service_account_token=False,
                 enable_service_links=False,
                 security_context=pod.pod_security_context(c.security_context),
                 termination_grace_period_seconds=c.drain.termination_grace_seconds,
                 containers=[self._container(secret_values)],
                 volumes=[pod.scratch_volume()],
-                **pod.placement(self.selector, self.availability),
+                **pod.scheduling_fields(c.scheduling, pod.placement(self.selector, self.availability), self.pull_secrets),
             ),
         )
 
@@ -207,7 +216,7 @@ class AgentService(pulumi.ComponentResource):
         if c.kind == "Deployment":
             return apps.Deployment(
                 c.name,
-                metadata=pod.object_meta(c.name, ns, self.labels, annotations),
+                metadata=self.meta(c.name, annotations),
                 spec=apps.DeploymentSpecArgs(
                     replicas=replicas, selector=selector, template=template,
                     strategy=apps.DeploymentStrategyArgs(
@@ -220,7 +229,7 @@ class AgentService(pulumi.ComponentResource):
             claims = [pod.volume_claim_template(DATA_VOLUME, c.persistence, self.labels)]
         return apps.StatefulSet(
             c.name,
-            metadata=pod.object_meta(c.name, ns, self.labels, annotations),
+            metadata=self.meta(c.name, annotations),
             spec=apps.StatefulSetSpecArgs(
                 replicas=replicas, selector=selector, template=template,
                 service_name=f"{c.name}-headless",
@@ -248,7 +257,7 @@ class AgentService(pulumi.ComponentResource):
                 target=autoscaling.MetricTargetArgs(type="AverageValue", average_value=a.pods_metric.target_average_value))))
         return autoscaling.HorizontalPodAutoscaler(
             c.name,
-            metadata=pod.object_meta(c.name, self.namespace_name, self.labels),
+            metadata=self.meta(c.name),
             spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
                     api_version="apps/v1", kind=c.kind, name=self.workload.metadata.name),
@@ -297,7 +306,7 @@ class AgentService(pulumi.ComponentResource):
                 ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in rule.ports]))
         return net.NetworkPolicy(
             c.name,
-            metadata=pod.object_meta(c.name, self.namespace_name, self.labels),
+            metadata=self.meta(c.name),
             spec=net.NetworkPolicySpecArgs(
                 pod_selector=meta.LabelSelectorArgs(match_labels=self.selector),
                 policy_types=["Ingress", "Egress"], ingress=ingress, egress=egress),

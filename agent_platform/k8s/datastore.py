@@ -57,7 +57,11 @@ class Datastore(pulumi.ComponentResource):
         self.config = config
         namespace = args["namespace"]
         self.namespace = namespace
-        self.labels = standard_labels(self.store, "datastore", args["environment"], image_version(getattr(config, "image", "")))
+        self.labels = pod.with_common(
+            standard_labels(self.store, "datastore", args["environment"], image_version(getattr(config, "image", ""))), args.get("labels"))
+        self.meta = pod.Metadata(namespace, self.labels, dict(args.get("annotations") or {}))
+        self.pull_secrets = list(args.get("image_pull_secrets") or [])
+        cluster_domain = args.get("cluster_domain") or "cluster.local"
         self.connection_secret = f"{self.store}-connection"
         self.client_label = CLIENT_OF.format(store=self.store)
         # Data-bearing objects survive `pulumi destroy` and replacement when protected.
@@ -73,14 +77,14 @@ class Datastore(pulumi.ComponentResource):
                 f"{self.store}-password", length=32, special=False,  # URL-safe: it is embedded in the DSN
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=config.protect)),
             )
-            self.host = pulumi.Output.concat(self.store, ".", namespace, ".svc.cluster.local")
+            self.host = pulumi.Output.concat(self.store, ".", namespace, ".svc.", cluster_domain)
             self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
             self.secret = self._secret(
                 {"password": self.password.result, self.url_key: self.url, **self.server_secret_data(self.password.result)},
                 pulumi.ResourceOptions.merge(child, keep))
             self.service = core.Service(
                 self.store,
-                metadata=pod.object_meta(self.store, namespace, self.labels),
+                metadata=self.meta(self.store),
                 spec=core.ServiceSpecArgs(
                     cluster_ip="None",  # headless: the StatefulSet's stable DNS identity
                     selector=selector_labels(self.store),
@@ -93,7 +97,7 @@ class Datastore(pulumi.ComponentResource):
             if config.network_policy.enabled:
                 self.network_policy = net.NetworkPolicy(
                     self.store,
-                    metadata=pod.object_meta(self.store, namespace, self.labels),
+                    metadata=self.meta(self.store),
                     spec=net.NetworkPolicySpecArgs(
                         pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(self.store)),
                         policy_types=["Ingress", "Egress"],  # no egress: a data store calls no one
@@ -107,7 +111,7 @@ class Datastore(pulumi.ComponentResource):
             if config.pdb.enabled:
                 self.pdb = k8s.policy.v1.PodDisruptionBudget(
                     self.store,
-                    metadata=pod.object_meta(self.store, namespace, self.labels),
+                    metadata=self.meta(self.store),
                     spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                         selector=meta.LabelSelectorArgs(match_labels=selector_labels(self.store)),
                         max_unavailable=config.pdb.max_unavailable if config.pdb.min_available is None else None,
@@ -146,7 +150,7 @@ class Datastore(pulumi.ComponentResource):
         self.secret_checksum = pod.checksum(data)
         return core.Secret(
             self.connection_secret,
-            metadata=pod.object_meta(self.connection_secret, self.namespace, self.labels),
+            metadata=self.meta(self.connection_secret),
             type="Opaque",
             string_data=data,
             opts=opts,
@@ -173,7 +177,7 @@ class Datastore(pulumi.ComponentResource):
         timeout = pod.rollout_timeout_seconds(1, GRACE_SECONDS, START_BUDGET_SECONDS)
         return apps.StatefulSet(
             self.store,
-            metadata=pod.object_meta(self.store, self.namespace, self.labels, {pod.TIMEOUT_SECONDS: str(timeout)}),
+            metadata=self.meta(self.store, {pod.TIMEOUT_SECONDS: str(timeout)}),
             spec=apps.StatefulSetSpecArgs(
                 service_name=self.store,
                 replicas=1,
@@ -183,8 +187,8 @@ class Datastore(pulumi.ComponentResource):
                     when_deleted="Retain", when_scaled="Retain"),
                 volume_claim_templates=claims,
                 template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels=self.labels, annotations={
-                        "checksum/secret": self.secret_checksum}),
+                    metadata=meta.ObjectMetaArgs(labels={**config.pod_labels, **self.labels}, annotations={
+                        **config.pod_annotations, "checksum/secret": self.secret_checksum}),
                     spec=core.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
@@ -192,6 +196,7 @@ class Datastore(pulumi.ComponentResource):
                         termination_grace_period_seconds=GRACE_SECONDS,
                         containers=[self.container()],
                         volumes=volumes,
+                        **pod.scheduling_fields(config.scheduling, pull_secrets=self.pull_secrets),
                     ),
                 ),
             ),

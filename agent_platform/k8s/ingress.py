@@ -66,7 +66,8 @@ class AgentIngress(pulumi.ComponentResource):
             annotations[pod.SKIP_AWAIT] = "true"
         self.ingress = net.Ingress(
             name,
-            metadata=pod.object_meta(name, namespace, standard_labels(name, "ingress", environment), annotations),
+            metadata=pod.Metadata(namespace, pod.with_common(standard_labels(name, "ingress", environment), args.get("labels")),
+                                  dict(args.get("annotations") or {}))(name, annotations),
             spec=net.IngressSpecArgs(
                 ingress_class_name=config.class_name, tls=tls,
                 rules=[net.IngressRuleArgs(host=config.host, http=net.HTTPIngressRuleValueArgs(paths=paths))]),

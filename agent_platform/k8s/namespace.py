@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from agent_platform.args import AgentNamespaceArgs
 from agent_platform.config import ConfigError, NamespaceConfig, NetworkConfig, validated
 from agent_platform.inputs import settings_of
-from agent_platform.k8s.pod import object_meta
+from agent_platform.k8s.pod import Metadata, with_common
 from agent_platform.labels import PART_OF, MANAGED_BY
 
 core = k8s.core.v1
@@ -41,15 +41,16 @@ class AgentNamespace(pulumi.ComponentResource):
         environment = args["environment"]
         quota_hard = self.quota_hard(config, args.get("derived_quota") or {}, where)
         child = pulumi.ResourceOptions(parent=self)
-        labels = {
+        labels = with_common({
             "app.kubernetes.io/part-of": PART_OF,
             "app.kubernetes.io/managed-by": MANAGED_BY,
             "agent-platform.io/environment": environment,
-        }
+        }, args.get("labels"))
+        common_annotations = dict(args.get("annotations") or {})
         level = config.pod_security
         self.namespace = core.Namespace(
             config.name,
-            metadata=meta.ObjectMetaArgs(name=config.name, labels={
+            metadata=meta.ObjectMetaArgs(name=config.name, annotations=common_annotations or None, labels={
                 **labels,
                 "pod-security.kubernetes.io/enforce": level,
                 "pod-security.kubernetes.io/enforce-version": "latest",
@@ -61,12 +62,13 @@ class AgentNamespace(pulumi.ComponentResource):
         # Every other object names the namespace through this output, so it is created first.
         ns = self.namespace.metadata.name
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        metadata = Metadata(ns, labels, common_annotations)
 
         # Unset amounts come from derived_quota: AgentPlatform derives them from (and checks set
         # ones against) the worst case, so the HPA maximums and a rollout surge always fit.
         self.quota = core.ResourceQuota(
             f"{config.name}-quota",
-            metadata=object_meta("quota", ns, labels),
+            metadata=metadata("quota"),
             spec=core.ResourceQuotaSpecArgs(hard={
                 **quota_hard, "services.loadbalancers": "0", "services.nodeports": "0",
             }),
@@ -75,7 +77,7 @@ class AgentNamespace(pulumi.ComponentResource):
         lr = config.limit_range
         self.limit_range = core.LimitRange(
             f"{config.name}-limits",
-            metadata=object_meta("limits", ns, labels),
+            metadata=metadata("limits"),
             spec=core.LimitRangeSpecArgs(limits=[core.LimitRangeItemArgs(
                 type="Container",
                 default={"cpu": lr.default_cpu, "memory": lr.default_memory},
@@ -85,13 +87,13 @@ class AgentNamespace(pulumi.ComponentResource):
         )
         self.default_deny = net.NetworkPolicy(
             f"{config.name}-default-deny",
-            metadata=object_meta("default-deny", ns, labels),
+            metadata=metadata("default-deny"),
             spec=net.NetworkPolicySpecArgs(pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
             opts=after_ns,
         )
         self.allow_dns = net.NetworkPolicy(
             f"{config.name}-allow-dns",
-            metadata=object_meta("allow-dns", ns, labels),
+            metadata=metadata("allow-dns"),
             spec=net.NetworkPolicySpecArgs(
                 pod_selector=meta.LabelSelectorArgs(),
                 policy_types=["Egress"],
@@ -101,12 +103,22 @@ class AgentNamespace(pulumi.ComponentResource):
                         pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
                     )],
                     ports=[net.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
-                )],
+                ), *self._node_local_dns(network)],
             ),
             opts=after_ns,
         )
         self.name = ns
         self.register_outputs({"name": ns})
+
+    @staticmethod
+    def _node_local_dns(network: NetworkConfig) -> list[net.NetworkPolicyEgressRuleArgs]:
+        # NodeLocal DNSCache answers on a link-local address from a host-network pod, which no
+        # pod or namespace selector matches: allow DNS to that address, nothing else there.
+        if not network.node_local_dns:
+            return []
+        return [net.NetworkPolicyEgressRuleArgs(
+            to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=f"{network.node_local_dns}/32"))],
+            ports=[net.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")])]
 
     @staticmethod
     def quota_hard(config: NamespaceConfig, derived: dict[str, str], where: str) -> dict[str, str]:

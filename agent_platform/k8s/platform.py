@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentPlatformArgs
-from agent_platform.config import StackConfig
+from agent_platform.config import StackConfig, with_registry
 from agent_platform.inputs import settings_of
 from agent_platform.k8s.agent_service import AgentService
 from agent_platform.k8s.ingress import AgentIngress
@@ -53,18 +53,24 @@ class AgentPlatform(pulumi.ComponentResource):
         env = config.environment
         network = config.network.model_dump()
 
+        common = {"labels": dict(config.labels), "annotations": dict(config.annotations)}
         self.namespace = AgentNamespace("namespace", {
             **config.namespace.model_dump(), "environment": env, "network": network,
-            "derived_quota": config.derived_quota()}, opts=child)
+            "derived_quota": config.derived_quota(), **common}, opts=child)
         ns = self.namespace.name
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.namespace]))
-        wiring = {"namespace": ns, "environment": env, "secrets": secrets}
+        wiring = {"namespace": ns, "environment": env, "secrets": secrets, **common,
+                  "image_pull_secrets": list(config.image_pull_secrets)}
 
-        self.postgres = Postgres("postgres", {**config.postgres.model_dump(), **wiring}, opts=in_ns)
-        self.redis = Redis("redis", {**config.redis.model_dump(), **wiring}, opts=in_ns)
+        def image(settings) -> dict:
+            return {"image": with_registry(settings.image, config.registry)}
+
+        stores = {"cluster_domain": cluster.cluster_domain}
+        self.postgres = Postgres("postgres", {**config.postgres.model_dump(), **image(config.postgres), **wiring, **stores}, opts=in_ns)
+        self.redis = Redis("redis", {**config.redis.model_dump(), **image(config.redis), **wiring, **stores}, opts=in_ns)
         self.services = [
             AgentService(s.name, {
-                **s.model_dump(), **wiring, "network": network, "availability": config.availability.model_dump(),
+                **s.model_dump(), **image(s), **wiring, "network": network, "availability": config.availability.model_dump(),
                 "backends": [self.postgres.backend, self.redis.backend],
                 "exposed": config.ingress.enabled and s.ingress.enabled,
                 "callees": [{"name": t.name, "port": t.port} for t in config.services if s.name in t.allow_from],
@@ -75,7 +81,7 @@ class AgentPlatform(pulumi.ComponentResource):
         if config.ingress.enabled:
             routes = [{"service": s.name, "paths": list(s.ingress.paths)} for s in config.services if s.ingress.enabled]
             settings = config.ingress.model_dump(exclude={"enabled"})
-            self.ingress = AgentIngress("ingress", {**settings, "namespace": ns, "environment": env, "routes": routes},
+            self.ingress = AgentIngress("ingress", {**settings, "namespace": ns, "environment": env, "routes": routes, **common},
                                         opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=self.services)))
         self.namespace_name = ns
         self.service_names = pulumi.Output.all(*[s.service_name for s in self.services])

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from agent_platform.config import Availability, Persistence, Resources, SecurityContext
+from agent_platform.config import Availability, EnvFromSource, ExtraEnv, Persistence, Resources, Scheduling, SecurityContext
 from agent_platform.labels import stable_labels
 
 core = k8s.core.v1
@@ -26,6 +27,23 @@ TMP_VOLUME = "tmp"
 def object_meta(name: str, namespace: pulumi.Input[str], labels: dict[str, str],
                 annotations: Optional[dict[str, str]] = None) -> meta.ObjectMetaArgs:
     return meta.ObjectMetaArgs(name=name, namespace=namespace, labels=labels, annotations=annotations)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """ObjectMeta for one component's objects: its namespace, its labels, the caller's common annotations."""
+
+    namespace: pulumi.Input[str]
+    labels: dict[str, str]
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, name: str, annotations: Optional[dict[str, str]] = None) -> meta.ObjectMetaArgs:
+        return object_meta(name, self.namespace, self.labels, {**self.annotations, **(annotations or {})} or None)
+
+
+def with_common(labels: dict[str, str], common: Optional[dict[str, str]]) -> dict[str, str]:
+    """The platform's labels over the caller's common ones: a selector or policy key cannot be overridden."""
+    return {**(common or {}), **labels}
 
 
 def pod_security_context(sc: SecurityContext) -> core.PodSecurityContextArgs:
@@ -116,6 +134,64 @@ def placement(selector: dict[str, str], availability: Availability) -> dict[str,
             )
         )
     return fields
+
+
+def scheduling_fields(scheduling: Scheduling, placement_fields: Optional[dict[str, Any]] = None,
+                      pull_secrets: Sequence[str] = ()) -> dict[str, Any]:
+    """Pod-spec fields for where the pod runs and what it pulls with.
+
+    The caller's affinity terms are added to the platform's (its soft pod anti-affinity stays).
+    Nothing is set that the caller did not ask for, so a default pod renders as before.
+    """
+    fields = dict(placement_fields or {})
+    if scheduling.node_selector:
+        fields["node_selector"] = dict(scheduling.node_selector)
+    if scheduling.tolerations:
+        fields["tolerations"] = [core.TolerationArgs(**t.model_dump(exclude_none=True)) for t in scheduling.tolerations]
+    if scheduling.priority_class_name:
+        fields["priority_class_name"] = scheduling.priority_class_name
+    if scheduling.affinity:
+        fields["affinity"] = _merged_affinity(fields.get("affinity"), scheduling.affinity)
+    if pull_secrets:
+        fields["image_pull_secrets"] = [core.LocalObjectReferenceArgs(name=name) for name in pull_secrets]
+    return fields
+
+
+def _merged_affinity(platform: Optional[core.AffinityArgs], extra: dict[str, Any]) -> core.AffinityArgs:
+    anti = dict(extra.get("podAntiAffinity") or {})
+    preferred = list(anti.get("preferredDuringSchedulingIgnoredDuringExecution") or [])
+    if platform is not None and platform.pod_anti_affinity is not None:
+        preferred = list(platform.pod_anti_affinity.preferred_during_scheduling_ignored_during_execution) + preferred
+    required = anti.get("requiredDuringSchedulingIgnoredDuringExecution")
+    return core.AffinityArgs(
+        node_affinity=extra.get("nodeAffinity"),
+        pod_affinity=extra.get("podAffinity"),
+        pod_anti_affinity=core.PodAntiAffinityArgs(
+            preferred_during_scheduling_ignored_during_execution=preferred or None,
+            required_during_scheduling_ignored_during_execution=required) if preferred or required else None,
+    )
+
+
+def extra_env_vars(extra: Sequence[ExtraEnv]) -> list[core.EnvVarArgs]:
+    """`valueFrom` variables: keys of existing Secrets or ConfigMaps, or pod fields."""
+    out = []
+    for e in extra:
+        v = e.value_from
+        source = core.EnvVarSourceArgs(
+            secret_key_ref=core.SecretKeySelectorArgs(name=v.secret_key_ref.name, key=v.secret_key_ref.key) if v.secret_key_ref else None,
+            config_map_key_ref=core.ConfigMapKeySelectorArgs(name=v.config_map_key_ref.name, key=v.config_map_key_ref.key) if v.config_map_key_ref else None,
+            field_ref=core.ObjectFieldSelectorArgs(field_path=v.field_ref.field_path) if v.field_ref else None,
+        )
+        out.append(core.EnvVarArgs(name=e.name, value_from=source))
+    return out
+
+
+def env_from_sources(sources: Sequence[EnvFromSource]) -> list[core.EnvFromSourceArgs]:
+    return [core.EnvFromSourceArgs(
+        prefix=s.prefix,
+        secret_ref=core.SecretEnvSourceArgs(name=s.secret) if s.secret else None,
+        config_map_ref=core.ConfigMapEnvSourceArgs(name=s.config_map) if s.config_map else None,
+    ) for s in sources]
 
 
 def secret_env(name: str, secret_name: pulumi.Input[str], key: str) -> core.EnvVarArgs:

@@ -1,0 +1,161 @@
+"""Fits real clusters: every option of #16 on at once, then each option's effect on its own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, capture_with, objects, stack_file
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/agent-api"
+
+
+def everything_on(cfg: dict) -> None:
+    p = "agent-platform:"
+    cfg[p + "imagePullSecrets"] = ["regcred"]
+    cfg[p + "registry"] = "registry.example.com/mirror"
+    cfg[p + "labels"] = {"team": "agents", "example.com/cost-center": "ai-42"}
+    cfg[p + "annotations"] = {"example.com/owner": "agents@example.com"}
+    cfg[p + "kubernetes"]["clusterDomain"] = "corp.internal"
+    cfg.setdefault(p + "network", {})["nodeLocalDns"] = "169.254.20.10"
+    api, runner = cfg[p + "services"][0], cfg[p + "services"][1]
+    api["serviceAccount"] = {"annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN}}
+    runner["serviceAccount"] = {"name": "existing-runner"}
+    api["scheduling"] = {
+        "nodeSelector": {"node.kubernetes.io/instance-type": "m6i.xlarge"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "agents", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}},
+        "priorityClassName": "agents-high",
+    }
+    api["podLabels"] = {"example.com/tier": "api"}
+    api["podAnnotations"] = {"example.com/runbook": "https://runbooks.example.com/agent-api"}
+    api["envFrom"] = [{"configMap": "shared-settings"}, {"secret": "vendor-keys", "prefix": "VENDOR_"}]
+    api["extraEnv"] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                       {"name": "TOOL_TOKEN", "valueFrom": {"secretKeyRef": {"name": "tool-creds", "key": "token"}}}]
+    for store in ("postgres", "redis"):
+        cfg[p + store]["scheduling"] = {"nodeSelector": {"example.com/pool": "data"},
+                                        "tolerations": [{"key": "data", "operator": "Exists", "effect": "NoSchedule"}]}
+        cfg[p + store]["podLabels"] = {"example.com/tier": "data"}
+
+
+@pytest.fixture(scope="module")
+def fit_capture(tmp_path_factory):
+    return capture_with(tmp_path_factory.mktemp("fit"), "prod", everything_on)
+
+
+@pytest.fixture(scope="module")
+def fit(fit_capture):
+    return objects(fit_capture)
+
+
+def pod_spec(obj: dict) -> dict:
+    return obj["spec"]["template"]["spec"]
+
+
+def test_everything_on_validates_and_draws_no_mandatory_violation(tmp_path):
+    data = stack_file("prod")
+    everything_on(data["config"])
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text(yaml.safe_dump(data))
+    result = subprocess.run([sys.executable, "-m", "preview", "prod", "--config-file", str(stack), "--out", str(tmp_path / "out"),
+                             "--format", "json", "--k8s-version", "1.29,1.37"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "policy-report.json").read_text())
+    assert report["mandatoryFailed"] is False
+    assert [v for v in report["violations"] if v["level"] == "mandatory"] == []
+
+
+def test_image_pull_secrets_and_registry_on_every_pod(fit):
+    for kind, name in (("Deployment", "agent-api"), ("StatefulSet", "agent-runner"), ("StatefulSet", "postgres"), ("StatefulSet", "redis")):
+        spec = pod_spec(fit[(kind, name)])
+        assert spec["imagePullSecrets"] == [{"name": "regcred"}], name
+        assert spec["containers"][0]["image"].startswith("registry.example.com/"), name
+    postgres = pod_spec(fit[("StatefulSet", "postgres")])["containers"][0]["image"]
+    assert postgres.startswith("registry.example.com/mirror/postgres:16")
+
+
+def test_registry_leaves_fully_qualified_images_alone():
+    from agent_platform.config import with_registry
+
+    assert with_registry("ghcr.io/acme/agent:1.0", "registry.example.com/m") == "ghcr.io/acme/agent:1.0"
+    assert with_registry("localhost:5000/agent:1.0", "registry.example.com/m") == "localhost:5000/agent:1.0"
+    assert with_registry("acme/agent:1.0", "registry.example.com/m") == "registry.example.com/m/acme/agent:1.0"
+    assert with_registry("redis:7", None) == "redis:7"
+
+
+def test_workload_identity_annotation_and_existing_service_account(fit):
+    sa = fit[("ServiceAccount", "agent-api")]
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == ROLE_ARN
+    assert ("ServiceAccount", "agent-runner") not in fit
+    assert pod_spec(fit[("StatefulSet", "agent-runner")])["serviceAccountName"] == "existing-runner"
+    assert pod_spec(fit[("StatefulSet", "agent-runner")])["automountServiceAccountToken"] is False
+
+
+def test_scheduling_keeps_the_platform_spread_and_adds_the_callers_terms(fit):
+    spec = pod_spec(fit[("Deployment", "agent-api")])
+    assert spec["nodeSelector"] == {"node.kubernetes.io/instance-type": "m6i.xlarge"}
+    assert spec["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "agents", "effect": "NoSchedule"}]
+    assert spec["priorityClassName"] == "agents-high"
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0]["values"] == ["amd64"]
+    assert spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["weight"] == 100
+    assert spec["topologySpreadConstraints"]
+    for store in ("postgres", "redis"):
+        s = pod_spec(fit[("StatefulSet", store)])
+        assert s["nodeSelector"] == {"example.com/pool": "data"} and s["tolerations"][0]["operator"] == "Exists"
+
+
+def test_common_labels_and_annotations_on_every_object_never_on_selectors(fit):
+    for (kind, name), obj in fit.items():
+        assert obj["metadata"]["labels"]["team"] == "agents", (kind, name)
+        assert obj["metadata"]["annotations"]["example.com/owner"] == "agents@example.com", (kind, name)
+    deployment = fit[("Deployment", "agent-api")]
+    assert "team" not in deployment["spec"]["selector"]["matchLabels"]
+    assert "team" not in fit[("Service", "agent-api")]["spec"]["selector"]
+
+
+def test_pod_labels_and_annotations(fit):
+    template = fit[("Deployment", "agent-api")]["spec"]["template"]["metadata"]
+    assert template["labels"]["example.com/tier"] == "api"
+    assert template["annotations"]["example.com/runbook"].startswith("https://")
+    assert "checksum/config" in template["annotations"]
+    assert fit[("StatefulSet", "postgres")]["spec"]["template"]["metadata"]["labels"]["example.com/tier"] == "data"
+
+
+def test_env_from_and_value_from(fit):
+    container = pod_spec(fit[("Deployment", "agent-api")])["containers"][0]
+    assert {"secretRef": {"name": "vendor-keys"}, "prefix": "VENDOR_"} in container["envFrom"]
+    assert {"configMapRef": {"name": "shared-settings"}} in container["envFrom"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["TOOL_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "tool-creds", "key": "token"}}
+
+
+def test_cluster_domain_in_data_store_hosts(fit_capture):
+    assert fit_capture.outputs["postgresHost"] == "postgres.agents-prod.svc.corp.internal"
+    assert fit_capture.outputs["redisHost"] == "redis.agents-prod.svc.corp.internal"
+
+
+def test_node_local_dns_egress(fit):
+    dns = fit[("NetworkPolicy", "allow-dns")]
+    peers = [peer for rule in dns["spec"]["egress"] for peer in rule["to"]]
+    assert {"ipBlock": {"cidr": "169.254.20.10/32"}} in peers
+
+
+def test_bad_options_are_refused_by_key(tmp_path):
+    from agent_platform.config import ConfigError
+    from program.stack_config import parse_stack_config
+
+    values = {k.split(":", 1)[1]: v for k, v in stack_file("prod")["config"].items()}
+    values["labels"] = {"app.kubernetes.io/name": "x"}
+    values["services"][0]["scheduling"] = {"affinity": {"nodeAfinity": {}}}
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(values, "Pulumi.prod.yaml")
+    text = str(error.value)
+    assert "agent-platform:labels.app.kubernetes.io/name: is owned by the platform" in text
+    assert "services[0].scheduling.affinity.nodeAfinity: unknown key" in text
