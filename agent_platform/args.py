@@ -37,13 +37,17 @@ class PeerArgs(TypedDict):
     """Its pods' port (the Service's targetPort)."""
 
 
-class RouteArgs(TypedDict):
+class RouteArgs(TypedDict, total=False):
     """A service the Ingress routes to, and the path prefixes it owns."""
 
-    service: str
+    service: Required[str]
     """Service name (its Service's `http` port is the backend)."""
-    paths: list[str]
+    paths: Required[list[str]]
     """Path prefixes, each starting with `/`."""
+    canary_service: str
+    """A canary Service taking `canary_weight` percent of these paths' requests (an ingress-nginx canary Ingress)."""
+    canary_weight: int
+    """Percent of requests for the canary, 0-100. Default: 0."""
 
 
 class ResourceAmountsArgs(TypedDict, total=False):
@@ -273,6 +277,43 @@ class EnvFromSourceArgs(TypedDict, total=False):
     """Prefix added to each variable name."""
 
 
+class CanaryArgs(TypedDict, total=False):
+    """Settings: Canary."""
+
+    image: Required[str]
+    """The new image the canary runs."""
+    weight: int
+    """Percent of external requests the canary receives (ingress-nginx `canary-weight`). Default: `10`."""
+    replicas: int
+    """Canary pods (fixed; the stable Deployment keeps its autoscaler); two, so the canary survives a node drain. Default: `2`."""
+
+
+class BlueGreenArgs(TypedDict, total=False):
+    """Settings: BlueGreen."""
+
+    active: str
+    """The colour the Service sends traffic to. One of: `blue`, `green`. Default: `"blue"`."""
+    blue_image: Optional[str]
+    """Image of the blue Deployment; unset: the service's `image`."""
+    green_image: Optional[str]
+    """Image of the green Deployment; unset: the service's `image`."""
+    idle_replicas: Optional[int]
+    """Pods of the idle colour: unset keeps it as large as the active one (an instant switch back); 0 scales it to zero."""
+
+
+class RolloutArgs(TypedDict, total=False):
+    """How a new version reaches the pods. Every step of a release is an edit of these keys."""
+
+    strategy: str
+    """`rolling`: one pod at a time (surge 1, never below capacity); `canary`: a second Deployment `<name>-canary` takes `canary.weight` percent of external traffic; `blueGreen`: Deployments `<name>-blue` and `<name>-green`, the Service `<name>` selects the active colour. One of: `rolling`, `canary`, `blueGreen`. Default: `"rolling"`."""
+    partition: Optional[int]
+    """StatefulSet only: pods with an ordinal >= partition move to the new revision, the others stay (a staged rollout; lower it step by step to 0)."""
+    canary: Optional[CanaryArgs]
+    """strategy canary: the canary's image, weight and size."""
+    blue_green: Optional[BlueGreenArgs]
+    """strategy blueGreen: the colours' images and the active one."""
+
+
 class AgentServiceSettingsArgs(TypedDict, total=False):
     """Settings: AgentServiceConfig."""
 
@@ -332,6 +373,8 @@ class AgentServiceSettingsArgs(TypedDict, total=False):
     """Existing Secrets or ConfigMaps whose keys all become environment variables. Default: `[]`."""
     extra_env: list[ExtraEnvArgs]
     """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
+    rollout: RolloutArgs
+    """Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition). Default: `{"blue_green": null, "canary": null, "partition": null, "strategy": "rolling"}`."""
 
 
 class PostgresSettingsArgs(TypedDict, total=False):
@@ -604,6 +647,8 @@ class AgentServiceArgs(TypedDict, total=False):
     """Existing Secrets or ConfigMaps whose keys all become environment variables. Default: `[]`."""
     extra_env: list[ExtraEnvArgs]
     """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
+    rollout: RolloutArgs
+    """Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition). Default: `{"blue_green": null, "canary": null, "partition": null, "strategy": "rolling"}`."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]

@@ -49,6 +49,9 @@ SETTINGS = {
     config.ValueFrom: "ValueFromArgs",
     config.ExtraEnv: "ExtraEnvArgs",
     config.EnvFromSource: "EnvFromSourceArgs",
+    config.Canary: "CanaryArgs",
+    config.BlueGreen: "BlueGreenArgs",
+    config.Rollout: "RolloutArgs",
     config.AgentServiceConfig: "AgentServiceSettingsArgs",
     config.PostgresConfig: "PostgresSettingsArgs",
     config.RedisConfig: "RedisSettingsArgs",
@@ -134,13 +137,17 @@ class PeerArgs(TypedDict):
     """Its pods' port (the Service's targetPort)."""
 
 
-class RouteArgs(TypedDict):
+class RouteArgs(TypedDict, total=False):
     """A service the Ingress routes to, and the path prefixes it owns."""
 
-    service: str
+    service: Required[str]
     """Service name (its Service's `http` port is the backend)."""
-    paths: list[str]
+    paths: Required[list[str]]
     """Path prefixes, each starting with `/`."""
+    canary_service: str
+    """A canary Service taking `canary_weight` percent of these paths' requests (an ingress-nginx canary Ingress)."""
+    canary_weight: int
+    """Percent of requests for the canary, 0-100. Default: 0."""
 '''
 
 

@@ -441,6 +441,40 @@ class ServiceIngress(Model):
     paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(["/"], min_length=1, description="Path prefixes routed here.")
 
 
+class Canary(Model):
+    image: Image = Field(description="The new image the canary runs.")
+    weight: int = Field(10, ge=0, le=100, description="Percent of external requests the canary receives (ingress-nginx `canary-weight`).")
+    replicas: int = Field(2, ge=1, description="Canary pods (fixed; the stable Deployment keeps its autoscaler); two, so the canary survives a node drain.")
+
+
+class BlueGreen(Model):
+    active: Literal["blue", "green"] = Field("blue", description="The colour the Service sends traffic to.")
+    blue_image: Optional[Image] = Field(None, description="Image of the blue Deployment; unset: the service's `image`.")
+    green_image: Optional[Image] = Field(None, description="Image of the green Deployment; unset: the service's `image`.")
+    idle_replicas: Optional[int] = Field(None, ge=0, description="Pods of the idle colour: unset keeps it as large as the active one (an instant switch back); 0 scales it to zero.")
+
+
+class Rollout(Model):
+    """How a new version reaches the pods. Every step of a release is an edit of these keys."""
+
+    strategy: Literal["rolling", "canary", "blueGreen"] = Field("rolling", description="`rolling`: one pod at a time (surge 1, never below capacity); `canary`: a second Deployment `<name>-canary` takes `canary.weight` percent of external traffic; `blueGreen`: Deployments `<name>-blue` and `<name>-green`, the Service `<name>` selects the active colour.")
+    partition: Optional[int] = Field(None, ge=0, description="StatefulSet only: pods with an ordinal >= partition move to the new revision, the others stay (a staged rollout; lower it step by step to 0).")
+    canary: Optional[Canary] = Field(None, description="strategy canary: the canary's image, weight and size.")
+    blue_green: Optional[BlueGreen] = Field(None, description="strategy blueGreen: the colours' images and the active one.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Rollout":
+        if self.strategy == "canary" and self.canary is None:
+            raise rule("canary", "is required when strategy is canary")
+        if self.strategy == "blueGreen" and self.blue_green is None:
+            raise rule("blueGreen", "is required when strategy is blueGreen")
+        if self.strategy != "canary" and self.canary is not None:
+            raise rule("canary", "only applies when strategy is canary (promote: set `image` to the canary's and remove this)")
+        if self.strategy != "blueGreen" and self.blue_green is not None:
+            raise rule("blueGreen", "only applies when strategy is blueGreen")
+        return self
+
+
 class AgentServiceConfig(Model):
     name: ServiceName = Field(description="Service name; names every object of the service (a DNS-1035 label: at most 63 characters, 52 for a StatefulSet).")
     image: Image = Field(description="Container image with a tag and/or digest (`repo:tag@sha256:...` in prod); never `latest`.")
@@ -472,6 +506,7 @@ class AgentServiceConfig(Model):
     pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pods.")
     env_from: list[EnvFromSource] = Field([], description="Existing Secrets or ConfigMaps whose keys all become environment variables.")
     extra_env: list[ExtraEnv] = Field([], description="Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`).")
+    rollout: Rollout = Field(Rollout(), description="Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition).")
 
     def max_pods(self) -> int:
         """Pods running at the autoscaler's maximum (or the fixed count)."""
@@ -509,7 +544,31 @@ class AgentServiceConfig(Model):
                 raise rule("pdb.minAvailable", f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary disruption")
         if self.persistence.enabled and self.kind != "StatefulSet":
             raise rule("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+        r = self.rollout
+        if r.partition is not None and self.kind != "StatefulSet":
+            raise rule("rollout.partition", "only applies to kind: StatefulSet (a Deployment has no ordinals)")
+        if r.strategy != "rolling" and self.kind != "Deployment":
+            raise rule("rollout.strategy", f"{r.strategy} needs kind: Deployment (a StatefulSet's pods own their volumes; stage it with partition)")
+        if r.strategy != "rolling" and len(self.name) > 63 - len("-canary"):
+            raise rule("name", f"must be at most {63 - len('-canary')} characters with strategy {r.strategy} (the second Deployment is named <name>-canary / -green)")
         return self
+
+    def units(self) -> list[tuple[str, str, int]]:
+        """The Deployments or StatefulSets this service runs as: (name, image, role), role 0 stable/active, 1 canary/idle."""
+        r = self.rollout
+        if r.strategy == "canary":
+            assert r.canary is not None
+            return [(self.name, self.image, 0), (f"{self.name}-canary", r.canary.image, 1)]
+        if r.strategy == "blueGreen":
+            bg = r.blue_green
+            assert bg is not None
+            images = {"blue": bg.blue_image or self.image, "green": bg.green_image or self.image}
+            return [(f"{self.name}-{c}", images[c], 0 if c == bg.active else 1) for c in ("blue", "green")]
+        return [(self.name, self.image, 0)]
+
+    def pod_names(self) -> list[str]:
+        """The app names (app.kubernetes.io/name) its pods carry: what NetworkPolicies select."""
+        return [name for name, _, _ in self.units()]
 
 
 # --------------------------------------------------------------------------- data stores
@@ -719,6 +778,13 @@ class StackConfig(Model):
             routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
             if self.ingress.enabled and not routed:
                 raise rule("ingress.enabled", "no service has ingress.enabled: nothing to route")
+            taken = {s.name: i for i, s in enumerate(self.services)}
+            for i, s in enumerate(self.services):
+                if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
+                    raise rule(f"services[{i}].rollout.strategy", "canary splits external traffic at the Ingress: it needs ingress.enabled and the service's ingress.enabled")
+                for unit in s.pod_names()[1:] if s.rollout.strategy == "canary" else s.pod_names():
+                    if unit in taken and unit != s.name:
+                        raise rule(f"services[{i}].rollout.strategy", f"its Deployment {unit!r} would clash with service {unit!r}")
             self._check_kubernetes_names()
             if self.namespace is not None:
                 self._check_quota()
@@ -732,6 +798,8 @@ class StackConfig(Model):
             if self.image_pull_secrets:
                 raise rule("imagePullSecrets", "only applies when platform is kubernetes (a Docker host pulls with its own `docker login`)")
             for i, s in enumerate(self.services):
+                if s.rollout != type(s).model_fields["rollout"].default:
+                    raise rule(f"services[{i}].rollout", "only applies when platform is kubernetes (a Docker host replaces containers one by one)")
                 for key, alias in (("scheduling", "scheduling"), ("service_account", "serviceAccount"), ("env_from", "envFrom"), ("extra_env", "extraEnv")):
                     if getattr(s, key) != type(s).model_fields[key].default:
                         raise rule(f"services[{i}].{alias}", "only applies when platform is kubernetes")
@@ -779,7 +847,13 @@ class StackConfig(Model):
                 total["requests.storage"] += pods * quantity_value(persistence.size)
 
         for svc in self.services:
+            r = svc.rollout
             add(svc.max_pods() + svc.surge_pods(), svc.resources, svc.persistence)
+            if r.strategy == "canary" and r.canary is not None:
+                add(r.canary.replicas + 1, svc.resources, svc.persistence)
+            elif r.strategy == "blueGreen" and r.blue_green is not None:
+                idle = r.blue_green.idle_replicas
+                add(svc.max_pods() + svc.surge_pods() if idle is None else idle + (1 if idle else 0), svc.resources, svc.persistence)
         for store in (self.postgres, self.redis):
             if store.mode == "inCluster":
                 add(1, store.resources, store.persistence)

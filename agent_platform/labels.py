@@ -13,6 +13,9 @@ VERSION = "app.kubernetes.io/version"
 CLIENT_OF = "agent-platform.io/client-of-{store}"
 # Every pod of an agent service carries this, so namespace-wide rules can find them.
 ROLE = "agent-platform.io/role"
+# A release's workloads say which they are (canary, blue, green: never active or idle, which
+# would change, and roll the pods, on every switch); a rolling service's workload carries none.
+RELEASE_TRACK = "agent-platform.io/release-track"
 
 # A label value as the API server accepts it: k8s.io/apimachinery/pkg/util/validation
 # validation.go IsValidLabelValue (qualifiedNameFmt, LabelValueMaxLength = 63).

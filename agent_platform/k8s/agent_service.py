@@ -17,7 +17,7 @@ from agent_platform.args import AgentServiceArgs, BackendArgs
 from agent_platform.config import AgentServiceConfig, Availability, NetworkConfig, Probe, validated
 from agent_platform.inputs import secret_value, settings_of
 from agent_platform.k8s import pod
-from agent_platform.labels import CLIENT_OF, ROLE, image_version, selector_labels, standard_labels
+from agent_platform.labels import CLIENT_OF, RELEASE_TRACK, ROLE, image_version, selector_labels, standard_labels
 
 apps = k8s.apps.v1
 core = k8s.core.v1
@@ -49,6 +49,37 @@ class Backend:
     @classmethod
     def of(cls, args: BackendArgs) -> "Backend":
         return cls(**args)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One Deployment or StatefulSet of the service: the stable one, or a canary or a colour."""
+
+    name: str
+    image: str
+    role: str                 # stable | canary | active | idle
+    autoscaled: bool
+    replicas: int             # when not autoscaled
+
+
+def units_of(c: AgentServiceConfig) -> list[Unit]:
+    r, a = c.rollout, c.autoscaling.enabled
+    if r.strategy == "canary":
+        assert r.canary is not None
+        return [Unit(c.name, c.image, "stable", a, c.replicas),
+                Unit(f"{c.name}-canary", r.canary.image, "canary", False, r.canary.replicas)]
+    if r.strategy == "blueGreen":
+        bg = r.blue_green
+        assert bg is not None
+        idle = bg.idle_replicas
+        out = []
+        for colour, (name, image, _) in zip(("blue", "green"), c.units()):
+            if colour == bg.active:
+                out.append(Unit(name, image, "active", a, c.replicas))
+            else:
+                out.append(Unit(name, image, "idle", a and idle is None, c.replicas if idle is None else idle))
+        return out
+    return [Unit(c.name, c.image, "stable", a, c.replicas)]
 
 
 class AgentService(pulumi.ComponentResource):
@@ -101,14 +132,25 @@ class AgentService(pulumi.ComponentResource):
                 c.name, metadata=self.meta(c.name), type="Opaque",
                 string_data=secret_values, opts=child)
 
-        self.workload = self._workload(plain_env, secret_values)
-        self.service = core.Service(
-            c.name,
-            metadata=self.meta(c.name),
-            spec=core.ServiceSpecArgs(
-                type="ClusterIP", selector=self.selector,
-                ports=[core.ServicePortArgs(name=HTTP, port=80, target_port=HTTP, protocol="TCP")]),
-            opts=child)
+        self.units = units_of(c)
+        self.unit_labels = {u.name: pod.with_common({
+            **standard_labels(u.name, "agent-api", args["environment"], image_version(u.image)),
+            **({RELEASE_TRACK: u.name.rsplit("-", 1)[1]} if u.role != "stable" else {})}, args.get("labels")) for u in self.units}
+        self.workloads: dict[str, pulumi.CustomResource] = {}
+        self.services: dict[str, core.Service] = {}
+        for unit in self.units:
+            self._unit(unit, plain_env, secret_values)
+        main = self.units[0]
+        self.workload = self.workloads[main.name]
+        if c.rollout.strategy == "blueGreen":
+            # The service's own name selects the active colour: the switch is one selector update.
+            # It waits for the active colour's rollout (the provider awaits a Deployment's ready
+            # pods), so a switch to a colour whose image changed too never points at unready pods.
+            active = next(u for u in self.units if u.role == "active")
+            self.service = self._service(c.name, selector_labels(active.name), self.labels,
+                                         depends_on=[self.workloads[active.name]])
+        else:
+            self.service = self.services[main.name]
         if c.kind == "StatefulSet":
             self.headless_service = core.Service(
                 f"{c.name}-headless",
@@ -117,25 +159,44 @@ class AgentService(pulumi.ComponentResource):
                     cluster_ip="None", selector=self.selector, publish_not_ready_addresses=True,
                     ports=[core.ServicePortArgs(name=HTTP, port=c.port, target_port=HTTP, protocol="TCP")]),
                 opts=child)
-        if c.autoscaling.enabled:
-            self.hpa = self._autoscaler()
-        if c.pdb.enabled:
-            self.pdb = k8s.policy.v1.PodDisruptionBudget(
-                c.name,
-                metadata=self.meta(c.name),
-                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                    selector=meta.LabelSelectorArgs(match_labels=self.selector),
-                    min_available=c.pdb.min_available,
-                    max_unavailable=(c.pdb.max_unavailable or 1) if c.pdb.min_available is None else None,
-                    # Evict crash-looping pods even when the budget is exhausted: they serve nothing.
-                    unhealthy_pod_eviction_policy="AlwaysAllow",
-                ),
-                opts=child)
-        if c.network_policy.enabled:
-            self.network_policy = self._network_policy()
 
         self.service_name = self.service.metadata.name
         self.register_outputs({"serviceName": self.service_name})
+
+    def _unit_meta(self, unit: Unit) -> pod.Metadata:
+        return pod.Metadata(self.meta.namespace, self.unit_labels[unit.name], self.meta.annotations)
+
+    def _service(self, name: str, selector: dict[str, str], labels: dict[str, str],
+                 depends_on: Optional[list[pulumi.Resource]] = None) -> core.Service:
+        return core.Service(
+            name,
+            metadata=pod.Metadata(self.meta.namespace, labels, self.meta.annotations)(name),
+            spec=core.ServiceSpecArgs(
+                type="ClusterIP", selector=selector,
+                ports=[core.ServicePortArgs(name=HTTP, port=80, target_port=HTTP, protocol="TCP")]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+
+    def _unit(self, unit: Unit, plain_env: dict, secret_values: dict) -> None:
+        """The workload of one unit and what scales, protects, exposes and isolates it."""
+        c = self.config
+        self.workloads[unit.name] = self._workload(unit, plain_env, secret_values)
+        self.services[unit.name] = self._service(unit.name, selector_labels(unit.name), self.unit_labels[unit.name])
+        if unit.autoscaled:
+            self._autoscaler(unit)
+        if c.pdb.enabled and (unit.autoscaled or unit.replicas > 0):
+            k8s.policy.v1.PodDisruptionBudget(
+                unit.name,
+                metadata=self._unit_meta(unit)(unit.name),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    selector=meta.LabelSelectorArgs(match_labels=selector_labels(unit.name)),
+                    min_available=c.pdb.min_available if unit.role != "canary" else None,
+                    max_unavailable=(c.pdb.max_unavailable or 1) if c.pdb.min_available is None or unit.role == "canary" else None,
+                    # Evict crash-looping pods even when the budget is exhausted: they serve nothing.
+                    unhealthy_pod_eviction_policy="AlwaysAllow",
+                ),
+                opts=pulumi.ResourceOptions(parent=self))
+        if c.network_policy.enabled:
+            self._network_policy(unit)
 
     # --- the pod ---------------------------------------------------------------------------
     def _probe(self, probe: Probe) -> core.ProbeArgs:
@@ -146,7 +207,7 @@ class AgentService(pulumi.ComponentResource):
             timeout_seconds=probe.timeout_seconds, failure_threshold=probe.failure_threshold,
         )
 
-    def _container(self, secret_values: dict) -> core.ContainerArgs:
+    def _container(self, unit: Unit, secret_values: dict) -> core.ContainerArgs:
         c = self.config
         env = [pod.secret_env(b.env_name, b.secret_name, b.env_name) for b in self.backends]
         env += [pod.secret_env(name, c.name, name) for name in secret_values]
@@ -156,7 +217,7 @@ class AgentService(pulumi.ComponentResource):
             mounts.append(core.VolumeMountArgs(name=DATA_VOLUME, mount_path="/data"))
         return core.ContainerArgs(
             name="app",
-            image=c.image,
+            image=unit.image,
             image_pull_policy=c.image_pull_policy,
             command=c.command,
             args=c.args,
@@ -175,36 +236,39 @@ class AgentService(pulumi.ComponentResource):
             volume_mounts=mounts,
         )
 
-    def _pod_template(self, plain_env: dict, secret_values: dict) -> core.PodTemplateSpecArgs:
+    def _pod_template(self, unit: Unit, plain_env: dict, secret_values: dict) -> core.PodTemplateSpecArgs:
         c = self.config
+        selector = selector_labels(unit.name)
+        pod_labels = {**self.unit_labels[unit.name], **{k: v for k, v in self.pod_labels.items() if k not in self.labels}}
         annotations = {**c.pod_annotations, "checksum/config": pod.checksum(plain_env)}
         if secret_values:
             annotations["checksum/secret"] = pod.checksum(secret_values)
         for b in self.backends:
             annotations[f"checksum/{b.secret_name}"] = b.checksum
         return core.PodTemplateSpecArgs(
-            metadata=meta.ObjectMetaArgs(labels={**c.pod_labels, **self.pod_labels}, annotations=annotations),
+            metadata=meta.ObjectMetaArgs(labels={**c.pod_labels, **pod_labels}, annotations=annotations),
             spec=core.PodSpecArgs(
                 service_account_name=self.service_account_name,
                 automount_service_account_token=False,
                 enable_service_links=False,
                 security_context=pod.pod_security_context(c.security_context),
                 termination_grace_period_seconds=c.drain.termination_grace_seconds,
-                containers=[self._container(secret_values)],
+                containers=[self._container(unit, secret_values)],
                 volumes=[pod.scratch_volume()],
-                **pod.scheduling_fields(c.scheduling, pod.placement(self.selector, self.availability), self.pull_secrets),
+                **pod.scheduling_fields(c.scheduling, pod.placement(selector, self.availability), self.pull_secrets),
             ),
         )
 
-    def _workload(self, plain_env: dict, secret_values: dict) -> pulumi.CustomResource:
-        c, ns = self.config, self.namespace_name
+    def _workload(self, unit: Unit, plain_env: dict, secret_values: dict) -> pulumi.CustomResource:
+        c = self.config
         depends = [r for r in (self.config_map, self.secret) if r is not None]
         opts = pulumi.ResourceOptions(parent=self, depends_on=depends)
         # With an HPA the autoscaler owns the replica count; setting it here too makes
         # every `pulumi up` reset the scale (server-side apply conflict).
-        replicas = None if c.autoscaling.enabled else c.replicas
-        template = self._pod_template(plain_env, secret_values)
-        selector = meta.LabelSelectorArgs(match_labels=self.selector)
+        replicas = None if unit.autoscaled else unit.replicas
+        template = self._pod_template(unit, plain_env, secret_values)
+        selector = meta.LabelSelectorArgs(match_labels=selector_labels(unit.name))
+        metadata = self._unit_meta(unit)
         # Both kinds replace one pod at a time (maxSurge 1 / maxUnavailable 0; a StatefulSet's
         # RollingUpdate, whatever its podManagementPolicy), each waiting for the old pod's
         # drain and the new pod's startup probe: at the HPA maximum that can be far beyond the
@@ -215,8 +279,8 @@ class AgentService(pulumi.ComponentResource):
             startup.initial_delay_seconds + startup.period_seconds * startup.failure_threshold))}
         if c.kind == "Deployment":
             return apps.Deployment(
-                c.name,
-                metadata=self.meta(c.name, annotations),
+                unit.name,
+                metadata=metadata(unit.name, annotations),
                 spec=apps.DeploymentSpecArgs(
                     replicas=replicas, selector=selector, template=template,
                     strategy=apps.DeploymentStrategyArgs(
@@ -229,13 +293,13 @@ class AgentService(pulumi.ComponentResource):
             claims = [pod.volume_claim_template(DATA_VOLUME, c.persistence, self.labels)]
         return apps.StatefulSet(
             c.name,
-            metadata=self.meta(c.name, annotations),
+            metadata=metadata(c.name, annotations),
             spec=apps.StatefulSetSpecArgs(
                 replicas=replicas, selector=selector, template=template,
                 service_name=f"{c.name}-headless",
                 pod_management_policy="Parallel",
                 update_strategy=apps.StatefulSetUpdateStrategyArgs(
-                    type="RollingUpdate", rolling_update=apps.RollingUpdateStatefulSetStrategyArgs(partition=0)),
+                    type="RollingUpdate", rolling_update=apps.RollingUpdateStatefulSetStrategyArgs(partition=c.rollout.partition or 0)),
                 persistent_volume_claim_retention_policy=apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
                     when_deleted="Retain", when_scaled="Retain"),
                 volume_claim_templates=claims,
@@ -243,7 +307,7 @@ class AgentService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=pod.VOLUME_CLAIM_IGNORES)))
 
     # --- scaling and isolation -----------------------------------------------------------------
-    def _autoscaler(self) -> autoscaling.HorizontalPodAutoscaler:
+    def _autoscaler(self, unit: Unit) -> autoscaling.HorizontalPodAutoscaler:
         c = self.config
         a = c.autoscaling
         metrics = []
@@ -256,11 +320,11 @@ class AgentService(pulumi.ComponentResource):
                 metric=autoscaling.MetricIdentifierArgs(name=a.pods_metric.name),
                 target=autoscaling.MetricTargetArgs(type="AverageValue", average_value=a.pods_metric.target_average_value))))
         return autoscaling.HorizontalPodAutoscaler(
-            c.name,
-            metadata=self.meta(c.name),
+            unit.name,
+            metadata=self._unit_meta(unit)(unit.name),
             spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind=c.kind, name=self.workload.metadata.name),
+                    api_version="apps/v1", kind=c.kind, name=self.workloads[unit.name].metadata.name),
                 min_replicas=a.min_replicas, max_replicas=a.max_replicas, metrics=metrics,
                 behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
                     # Removing a pod cuts its streams short: scale down slowly, one pod at a time.
@@ -275,7 +339,7 @@ class AgentService(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self))
 
-    def _network_policy(self) -> net.NetworkPolicy:
+    def _network_policy(self, unit: Unit) -> net.NetworkPolicy:
         c, network = self.config, self.network
         ingress = []
         if self.callers:
@@ -305,9 +369,9 @@ class AgentService(pulumi.ComponentResource):
                 to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=rule.cidr, except_=rule.except_cidrs or None))],
                 ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in rule.ports]))
         return net.NetworkPolicy(
-            c.name,
-            metadata=self.meta(c.name),
+            unit.name,
+            metadata=self._unit_meta(unit)(unit.name),
             spec=net.NetworkPolicySpecArgs(
-                pod_selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(unit.name)),
                 policy_types=["Ingress", "Egress"], ingress=ingress, egress=egress),
             opts=pulumi.ResourceOptions(parent=self))

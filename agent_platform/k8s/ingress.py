@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentIngressArgs
-from agent_platform.config import IngressConfig
+from agent_platform.config import ConfigError, IngressConfig
 from agent_platform.inputs import settings_of
 from agent_platform.k8s import pod
 from agent_platform.labels import standard_labels
@@ -46,10 +46,12 @@ class AgentIngress(pulumi.ComponentResource):
         config = settings_of(IngressConfig, args, AgentIngressArgs, f"AgentIngress {resource_name}")
         namespace, environment = args["namespace"], args["environment"]
         routes = [(r["service"], r["paths"]) for r in args["routes"]]
+        canaries = [r for r in args["routes"] if r.get("canary_service")]
         name = "agent-platform"
         tls = None
         if config.tls.mode != "none":
             tls = [net.IngressTLSArgs(hosts=[config.host], secret_name=config.tls.secret_name or f"{name}-tls")]
+        self.tls = tls
         paths = [
             net.HTTPIngressPathArgs(
                 path=path, path_type="Prefix",
@@ -72,6 +74,31 @@ class AgentIngress(pulumi.ComponentResource):
                 ingress_class_name=config.class_name, tls=tls,
                 rules=[net.IngressRuleArgs(host=config.host, http=net.HTTPIngressRuleValueArgs(paths=paths))]),
             opts=pulumi.ResourceOptions(parent=self))
+        self.canaries = [self._canary(config, namespace, environment, args, r) for r in canaries]
         scheme = "http" if config.tls.mode == "none" else "https"
         self.url = pulumi.Output.from_input(f"{scheme}://{config.host}")
         self.register_outputs({"url": self.url})
+
+    def _canary(self, config: IngressConfig, namespace, environment: str, args: AgentIngressArgs, route) -> net.Ingress:
+        """ingress-nginx canary: a second Ingress for the same host and paths, marked canary with a
+        weight, sends that percent of requests to the canary Service. It names the main Ingress's
+        TLS Secret for the host but no issuer, so cert-manager issues one certificate, not two."""
+        weight = int(route.get("canary_weight", 0))
+        if not 0 <= weight <= 100:
+            raise ConfigError([f"routes: canary_weight must be 0-100, got {weight}"], "AgentIngress")
+        name = f"{route['service']}-canary"
+        annotations = {k: v for k, v in ingress_annotations(config).items() if not k.startswith("cert-manager.io/")}
+        annotations.update({f"{NGINX}/canary": "true", f"{NGINX}/canary-weight": str(weight)})
+        if config.skip_await:
+            annotations[pod.SKIP_AWAIT] = "true"
+        paths = [net.HTTPIngressPathArgs(path=path, path_type="Prefix", backend=net.IngressBackendArgs(
+            service=net.IngressServiceBackendArgs(name=route["canary_service"], port=net.ServiceBackendPortArgs(name="http"))))
+            for path in route["paths"]]
+        return net.Ingress(
+            name,
+            metadata=pod.Metadata(namespace, pod.with_common(standard_labels(name, "ingress", environment), args.get("labels")),
+                                  dict(args.get("annotations") or {}))(name, annotations),
+            spec=net.IngressSpecArgs(
+                ingress_class_name=config.class_name, tls=self.tls,
+                rules=[net.IngressRuleArgs(host=config.host, http=net.HTTPIngressRuleValueArgs(paths=paths))]),
+            opts=pulumi.ResourceOptions(parent=self))

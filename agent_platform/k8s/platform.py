@@ -68,18 +68,37 @@ class AgentPlatform(pulumi.ComponentResource):
         stores = {"cluster_domain": cluster.cluster_domain}
         self.postgres = Postgres("postgres", {**config.postgres.model_dump(), **image(config.postgres), **wiring, **stores}, opts=in_ns)
         self.redis = Redis("redis", {**config.redis.model_dump(), **image(config.redis), **wiring, **stores}, opts=in_ns)
+        pods_of = {s.name: s.pod_names() for s in config.services}
+
+        def rollout(s) -> dict:
+            # The registry applies to every image a release runs, canary and colours included.
+            r = s.rollout.model_dump()
+            if r["canary"]:
+                r["canary"]["image"] = with_registry(r["canary"]["image"], config.registry)
+            if r["blue_green"]:
+                for key in ("blue_image", "green_image"):
+                    r["blue_green"][key] = with_registry(r["blue_green"][key] or s.image, config.registry)
+            return r
+
         self.services = [
             AgentService(s.name, {
-                **s.model_dump(), **image(s), **wiring, "network": network, "availability": config.availability.model_dump(),
+                **s.model_dump(), **image(s), "rollout": rollout(s), **wiring, "network": network,
+                "availability": config.availability.model_dump(),
                 "backends": [self.postgres.backend, self.redis.backend],
                 "exposed": config.ingress.enabled and s.ingress.enabled,
-                "callees": [{"name": t.name, "port": t.port} for t in config.services if s.name in t.allow_from],
+                # Peers by the names their pods carry: a canary or both colours of a blue-green service.
+                "allow_from": [name for caller in s.allow_from for name in pods_of[caller]],
+                "callees": [{"name": name, "port": t.port} for t in config.services if s.name in t.allow_from
+                            for name in pods_of[t.name]],
             }, opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.postgres, self.redis])))
             for s in config.services
         ]
         self.ingress = None
         if config.ingress.enabled:
-            routes = [{"service": s.name, "paths": list(s.ingress.paths)} for s in config.services if s.ingress.enabled]
+            routes = [{"service": s.name, "paths": list(s.ingress.paths),
+                       **({"canary_service": f"{s.name}-canary", "canary_weight": s.rollout.canary.weight}
+                          if s.rollout.strategy == "canary" and s.rollout.canary else {})}
+                      for s in config.services if s.ingress.enabled]
             settings = config.ingress.model_dump(exclude={"enabled"})
             self.ingress = AgentIngress("ingress", {**settings, "namespace": ns, "environment": env, "routes": routes, **common},
                                         opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=self.services)))

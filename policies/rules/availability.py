@@ -38,6 +38,13 @@ def _is_datastore(r: Resource) -> bool:
     return pod_labels(r.props).get("app.kubernetes.io/component") == "datastore"
 
 
+def _idle_release(r: Resource) -> bool:
+    # The idle colour of a blue-green release may be scaled to zero on purpose: no Service
+    # that takes traffic selects it until the switch, which scales it up first.
+    return (pod_labels(r.props).get("agent-platform.io/release-track") in ("blue", "green")
+            and r.props.get("spec", {}).get("replicas") == 0)
+
+
 @stack_rule(
     "min-replicas", "Workloads run at least `minReplicas` pods (fixed, or the HPA's minimum).", "high",
     "Raise replicas, or the HPA's minReplicas, to at least the configured minimum.",
@@ -45,7 +52,7 @@ def _is_datastore(r: Resource) -> bool:
     config={"minReplicas": {"type": "integer", "default": 2}}, tags=("availability",))
 def min_replicas(resources, config):
     for w in _workloads(resources):
-        if _is_datastore(w):
+        if _is_datastore(w) or _idle_release(w):
             continue
         pods = _min_pods(w, resources)
         if pods < config["minReplicas"]:
