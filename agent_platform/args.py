@@ -549,6 +549,8 @@ class KubernetesArgs(TypedDict, total=False):
     """kubeconfig context of the target cluster; the explicit provider uses only this."""
     kubeconfig: Optional[str]
     """Path to a kubeconfig file; unset uses $KUBECONFIG or ~/.kube/config."""
+    cluster_stack: Optional[str]
+    """`org/project/stack` of the stack that created the cluster: its `kubeconfig` output (a secret) is the provider's kubeconfig, read through a StackReference; instead of `kubeconfig`."""
     cluster_domain: str
     """The cluster's DNS domain (kubelet `clusterDomain`), in the data stores' host names. Default: `"cluster.local"`."""
 

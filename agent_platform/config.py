@@ -718,7 +718,14 @@ class NamespaceConfig(Model):
 class KubernetesConfig(Model):
     context: str = Field(min_length=1, description="kubeconfig context of the target cluster; the explicit provider uses only this.")
     kubeconfig: Optional[str] = Field(None, description="Path to a kubeconfig file; unset uses $KUBECONFIG or ~/.kube/config.")
+    cluster_stack: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="`org/project/stack` of the stack that created the cluster: its `kubeconfig` output (a secret) is the provider's kubeconfig, read through a StackReference; instead of `kubeconfig`.")
     cluster_domain: DnsName = Field("cluster.local", description="The cluster's DNS domain (kubelet `clusterDomain`), in the data stores' host names.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "KubernetesConfig":
+        if self.cluster_stack and self.kubeconfig:
+            raise rule("clusterStack", "set either clusterStack or kubeconfig, not both")
+        return self
 
 
 class ProxyConfig(Model):

@@ -177,6 +177,12 @@ class ProviderMocks(pulumi.runtime.Mocks):
             seed = hashlib.sha256(f"preview-password:{args.name}".encode()).hexdigest()
             outputs["result"] = ("pv" + seed)[:length]
             outputs["bcryptHash"] = "$2a$10$" + seed[:53]
+        elif typ == "pulumi:pulumi:StackReference":
+            # Another stack's outputs live in its state, which the engine reads at deploy time
+            # (pulumi/sdk/python/lib/pulumi/stack_reference.py: outputs + secretOutputNames);
+            # offline, the one output this program reads stands in, secret as a kubeconfig is.
+            outputs["outputs"] = {"kubeconfig": f"<kubeconfig exported by stack {args.inputs.get('name')}>"}
+            outputs["secretOutputNames"] = ["kubeconfig"]
         elif typ.startswith("docker:"):
             outputs.setdefault("name", args.inputs.get("name") or f"{args.name}-{_short_hash(typ + args.name)}")
             if typ == "docker:index/remoteImage:RemoteImage":

@@ -148,6 +148,14 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
         raise StackFileError(f"{path.name}: no such stack file (stacks here: {', '.join(known) or 'none'})")
     stack_file = _load_yaml(path)
+    if stack_file.get("environment"):
+        # Pulumi merges config from the ESC environments a stack file imports; only Pulumi Cloud
+        # resolves them, so a render without them would silently lack that config.
+        names = stack_file["environment"]
+        names = ", ".join(map(str, names)) if isinstance(names, list) else str(names)
+        raise StackFileError(f"{path.name}: environment: imports Pulumi ESC environments ({names}), which only Pulumi Cloud "
+                             "resolves; the offline preview cannot see the config they provide. Preview a copy of the stack "
+                             "file with those values under config: (--config-file), or run `pulumi preview`")
     raw = stack_file.get("config") or {}
     if not isinstance(raw, dict):
         raise StackFileError(f"{path.name}: config: must be a mapping of keys to values")

@@ -45,8 +45,13 @@ class AgentPlatform(pulumi.ComponentResource):
         # adds .data/.stringData to the replace-only properties unless these are on
         # (provider/pkg/provider/diff.go forceNewProperties: IsSecret && !enableSecretMutable,
         # IsConfigMap && !enableConfigMapMutable). Pods roll through the checksum annotations.
+        kubeconfig: Optional[pulumi.Input[str]] = cluster.kubeconfig
+        if cluster.cluster_stack:
+            # The cluster's own stack exports its kubeconfig; a StackReference reads it (secret).
+            self.cluster_stack = pulumi.StackReference(cluster.cluster_stack, opts=pulumi.ResourceOptions(parent=self))
+            kubeconfig = pulumi.Output.secret(self.cluster_stack.require_output("kubeconfig"))
         self.provider = k8s.Provider(
-            "cluster", context=cluster.context, kubeconfig=cluster.kubeconfig,
+            "cluster", context=cluster.context, kubeconfig=kubeconfig,
             enable_server_side_apply=True, enable_secret_mutable=True, enable_config_map_mutable=True,
             opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})

@@ -159,3 +159,35 @@ def test_bad_options_are_refused_by_key(tmp_path):
     text = str(error.value)
     assert "agent-platform:labels.app.kubernetes.io/name: is owned by the platform" in text
     assert "services[0].scheduling.affinity.nodeAfinity: unknown key" in text
+
+
+def test_cluster_stack_feeds_the_provider_a_secret_kubeconfig(tmp_path):
+    def from_stack(cfg):
+        cfg["agent-platform:kubernetes"].pop("kubeconfig", None)
+        cfg["agent-platform:kubernetes"]["clusterStack"] = "acme/infra/prod"
+    capture = capture_with(tmp_path, "prod", from_stack)
+    # A StackReference is a read (ReadResource), not a registration: what shows is its value,
+    # the offline stand-in for the other stack's output, reaching the provider as a secret.
+    [provider] = capture.by_type("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == "[secret]" and provider.secret_paths == ["kubeconfig"]
+    assert "acme/infra/prod" in provider.raw_inputs["kubeconfig"]
+    [plain] = shipped_provider()
+    assert "kubeconfig" not in plain.inputs
+
+
+def shipped_provider():
+    from tests.conftest import shipped
+
+    return shipped("prod").by_type("pulumi:providers:kubernetes")
+
+
+def test_an_esc_environment_is_reported_not_ignored(tmp_path):
+    data = stack_file("prod")
+    data["environment"] = ["acme/agents-prod"]
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text(yaml.safe_dump(data))
+    result = subprocess.run([sys.executable, "-m", "preview", "prod", "--config-file", str(stack), "--out", str(tmp_path / "out"),
+                             "--no-policy"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Pulumi.prod.yaml: environment: imports Pulumi ESC environments (acme/agents-prod)")
+    assert not (tmp_path / "out").exists()
