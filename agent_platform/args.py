@@ -277,6 +277,64 @@ class EnvFromSourceArgs(TypedDict, total=False):
     """Prefix added to each variable name."""
 
 
+class ExtraVolumeArgs(TypedDict, total=False):
+    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath)."""
+
+    name: Required[str]
+    """Volume name (not `tmp` or `data`, which the platform uses)."""
+    config_map: Optional[str]
+    """An existing ConfigMap, as files."""
+    secret: Optional[str]
+    """An existing Secret, as files (mode 0440)."""
+    empty_dir: Optional[str]
+    """Scratch space of at most this size (`64Mi`)."""
+    persistent_volume_claim: Optional[str]
+    """An existing PersistentVolumeClaim."""
+
+
+class VolumeMountArgs(TypedDict, total=False):
+    """Settings: VolumeMountSettings."""
+
+    name: Required[str]
+    """A volume of `extraVolumes` (or `tmp`, the pod's scratch space)."""
+    mount_path: Required[str]
+    """Where it is mounted."""
+    read_only: bool
+    """Mount read-only (default: writes go to emptyDirs only). Default: `true`."""
+
+
+class SidecarProbeArgs(TypedDict, total=False):
+    """Settings: SidecarProbe."""
+
+    path: Optional[str]
+    """HTTP GET path (with `port`)."""
+    port: Optional[int]
+    """Port of the HTTP check."""
+    command: Optional[list[str]]
+    """A command instead of HTTP."""
+
+
+class ExtraContainerArgs(TypedDict, total=False):
+    """A container beside the app (sidecar) or before it (init container), with the same     hardening: the service's non-root identity, read-only root filesystem, no privilege     escalation, ALL capabilities dropped, seccomp RuntimeDefault, requests and limits."""
+
+    name: Required[str]
+    """Container name (not `app`)."""
+    image: Required[str]
+    """Image with a tag and/or digest; never `latest`."""
+    command: Optional[list[str]]
+    """Overrides the image ENTRYPOINT."""
+    args: Optional[list[str]]
+    """Overrides the image CMD."""
+    env: dict[str, str]
+    """Plain environment (never secrets; use extraVolumes with a Secret). Default: `{}`."""
+    resources: ResourcesArgs
+    """CPU and memory requests and limits. Default: `{"limits": {"cpu": "200m", "memory": "128Mi"}, "requests": {"cpu": "50m", "memory": "64Mi"}}`."""
+    volume_mounts: list[VolumeMountArgs]
+    """Volumes it mounts. Default: `[]`."""
+    probe: Optional[SidecarProbeArgs]
+    """Sidecars: the health check (liveness and readiness are derived from it); required for a sidecar, unused for an init container."""
+
+
 class CanaryArgs(TypedDict, total=False):
     """Settings: Canary."""
 
@@ -373,6 +431,14 @@ class AgentServiceSettingsArgs(TypedDict, total=False):
     """Existing Secrets or ConfigMaps whose keys all become environment variables. Default: `[]`."""
     extra_env: list[ExtraEnvArgs]
     """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
+    init_containers: list[ExtraContainerArgs]
+    """Containers that run to completion before the app starts, hardened like it. Default: `[]`."""
+    sidecars: list[ExtraContainerArgs]
+    """Containers beside the app (proxies, log shippers), hardened like it; each needs a `probe`. Default: `[]`."""
+    extra_volumes: list[ExtraVolumeArgs]
+    """Pod volumes: existing ConfigMaps, Secrets or PVCs, or sized emptyDirs. Default: `[]`."""
+    extra_volume_mounts: list[VolumeMountArgs]
+    """Of extraVolumes, mounted in the app container. Default: `[]`."""
     rollout: RolloutArgs
     """Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition). Default: `{"blue_green": null, "canary": null, "partition": null, "strategy": "rolling"}`."""
 
@@ -649,6 +715,14 @@ class AgentServiceArgs(TypedDict, total=False):
     """Existing Secrets or ConfigMaps whose keys all become environment variables. Default: `[]`."""
     extra_env: list[ExtraEnvArgs]
     """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
+    init_containers: list[ExtraContainerArgs]
+    """Containers that run to completion before the app starts, hardened like it. Default: `[]`."""
+    sidecars: list[ExtraContainerArgs]
+    """Containers beside the app (proxies, log shippers), hardened like it; each needs a `probe`. Default: `[]`."""
+    extra_volumes: list[ExtraVolumeArgs]
+    """Pod volumes: existing ConfigMaps, Secrets or PVCs, or sized emptyDirs. Default: `[]`."""
+    extra_volume_mounts: list[VolumeMountArgs]
+    """Of extraVolumes, mounted in the app container. Default: `[]`."""
     rollout: RolloutArgs
     """Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition). Default: `{"blue_green": null, "canary": null, "partition": null, "strategy": "rolling"}`."""
     namespace: Required[pulumi.Input[str]]

@@ -441,6 +441,66 @@ class ServiceIngress(Model):
     paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(["/"], min_length=1, description="Path prefixes routed here.")
 
 
+class ExtraVolume(Model):
+    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath)."""
+
+    name: DnsLabel = Field(description="Volume name (not `tmp` or `data`, which the platform uses).")
+    config_map: Optional[ObjectName] = Field(None, description="An existing ConfigMap, as files.")
+    secret: Optional[ObjectName] = Field(None, description="An existing Secret, as files (mode 0440).")
+    empty_dir: Optional[Quantity] = Field(None, description="Scratch space of at most this size (`64Mi`).")
+    persistent_volume_claim: Optional[ObjectName] = Field(None, description="An existing PersistentVolumeClaim.")
+
+    @model_validator(mode="after")
+    def _one(self) -> "ExtraVolume":
+        given = [k for k in ("config_map", "secret", "empty_dir", "persistent_volume_claim") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise rule("configMap", "set exactly one of configMap, secret, emptyDir, persistentVolumeClaim")
+        if self.name in ("tmp", "data"):
+            raise rule("name", f"{self.name!r} is used by the platform")
+        return self
+
+
+class VolumeMountSettings(Model):
+    name: DnsLabel = Field(description="A volume of `extraVolumes` (or `tmp`, the pod's scratch space).")
+    mount_path: str = Field(pattern=r"^/", description="Where it is mounted.")
+    read_only: bool = Field(True, description="Mount read-only (default: writes go to emptyDirs only).")
+
+
+class SidecarProbe(Model):
+    path: Optional[str] = Field(None, pattern=r"^/", description="HTTP GET path (with `port`).")
+    port: Optional[Port] = Field(None, description="Port of the HTTP check.")
+    command: Optional[list[str]] = Field(None, min_length=1, description="A command instead of HTTP.")
+
+    @model_validator(mode="after")
+    def _one(self) -> "SidecarProbe":
+        if (self.command is None) == (self.path is None or self.port is None):
+            raise rule("path", "set path and port (HTTP), or command")
+        return self
+
+
+class ExtraContainer(Model):
+    """A container beside the app (sidecar) or before it (init container), with the same
+    hardening: the service's non-root identity, read-only root filesystem, no privilege
+    escalation, ALL capabilities dropped, seccomp RuntimeDefault, requests and limits."""
+
+    name: DnsLabel = Field(description="Container name (not `app`).")
+    image: Image = Field(description="Image with a tag and/or digest; never `latest`.")
+    command: Optional[list[str]] = Field(None, description="Overrides the image ENTRYPOINT.")
+    args: Optional[list[str]] = Field(None, description="Overrides the image CMD.")
+    env: dict[EnvName, str] = Field({}, description="Plain environment (never secrets; use extraVolumes with a Secret).")
+    resources: Resources = Field(
+        Resources(requests=ResourceAmounts(cpu="50m", memory="64Mi"), limits=ResourceAmounts(cpu="200m", memory="128Mi")),
+        description="CPU and memory requests and limits.")
+    volume_mounts: list[VolumeMountSettings] = Field([], description="Volumes it mounts.")
+    probe: Optional[SidecarProbe] = Field(None, description="Sidecars: the health check (liveness and readiness are derived from it); required for a sidecar, unused for an init container.")
+
+    @model_validator(mode="after")
+    def _name(self) -> "ExtraContainer":
+        if self.name == "app":
+            raise rule("name", "'app' is the service's own container")
+        return self
+
+
 class Canary(Model):
     image: Image = Field(description="The new image the canary runs.")
     weight: int = Field(10, ge=0, le=100, description="Percent of external requests the canary receives (ingress-nginx `canary-weight`).")
@@ -506,6 +566,10 @@ class AgentServiceConfig(Model):
     pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pods.")
     env_from: list[EnvFromSource] = Field([], description="Existing Secrets or ConfigMaps whose keys all become environment variables.")
     extra_env: list[ExtraEnv] = Field([], description="Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`).")
+    init_containers: list[ExtraContainer] = Field([], description="Containers that run to completion before the app starts, hardened like it.")
+    sidecars: list[ExtraContainer] = Field([], description="Containers beside the app (proxies, log shippers), hardened like it; each needs a `probe`.")
+    extra_volumes: list[ExtraVolume] = Field([], description="Pod volumes: existing ConfigMaps, Secrets or PVCs, or sized emptyDirs.")
+    extra_volume_mounts: list[VolumeMountSettings] = Field([], description="Of extraVolumes, mounted in the app container.")
     rollout: Rollout = Field(Rollout(), description="Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition).")
 
     def max_pods(self) -> int:
@@ -544,6 +608,23 @@ class AgentServiceConfig(Model):
                 raise rule("pdb.minAvailable", f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary disruption")
         if self.persistence.enabled and self.kind != "StatefulSet":
             raise rule("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+        volumes = {v.name for v in self.extra_volumes} | {"tmp"}
+        for i, v in enumerate(self.extra_volumes):
+            if v.name in [w.name for w in self.extra_volumes[:i]]:
+                raise rule(f"extraVolumes[{i}].name", f"duplicate volume {v.name!r}")
+        mounts = [("extraVolumeMounts", i, m) for i, m in enumerate(self.extra_volume_mounts)]
+        for group in ("initContainers", "sidecars"):
+            for j, extra in enumerate(getattr(self, "init_containers" if group == "initContainers" else "sidecars")):
+                mounts += [(f"{group}[{j}].volumeMounts", i, m) for i, m in enumerate(extra.volume_mounts)]
+                if group == "sidecars" and extra.probe is None:
+                    raise rule(f"sidecars[{j}].probe", "is required: a long-running container needs a health check")
+        for where, i, m in mounts:
+            if m.name not in volumes:
+                raise rule(f"{where}[{i}].name", f"{m.name!r} is not a volume of extraVolumes")
+        names = [x.name for x in self.init_containers + self.sidecars]
+        for name in names:
+            if names.count(name) > 1:
+                raise rule("sidecars", f"container name {name!r} is used twice")
         r = self.rollout
         if r.partition is not None and self.kind != "StatefulSet":
             raise rule("rollout.partition", "only applies to kind: StatefulSet (a Deployment has no ordinals)")
@@ -807,7 +888,9 @@ class StackConfig(Model):
             for i, s in enumerate(self.services):
                 if s.rollout != type(s).model_fields["rollout"].default:
                     raise rule(f"services[{i}].rollout", "only applies when platform is kubernetes (a Docker host replaces containers one by one)")
-                for key, alias in (("scheduling", "scheduling"), ("service_account", "serviceAccount"), ("env_from", "envFrom"), ("extra_env", "extraEnv")):
+                for key, alias in (("scheduling", "scheduling"), ("service_account", "serviceAccount"), ("env_from", "envFrom"),
+                                   ("extra_env", "extraEnv"), ("init_containers", "initContainers"), ("sidecars", "sidecars"),
+                                   ("extra_volumes", "extraVolumes"), ("extra_volume_mounts", "extraVolumeMounts")):
                     if getattr(s, key) != type(s).model_fields[key].default:
                         raise rule(f"services[{i}].{alias}", "only applies when platform is kubernetes")
             for i, s in enumerate(self.services):

@@ -215,6 +215,7 @@ class AgentService(pulumi.ComponentResource):
         mounts = [core.VolumeMountArgs(name=pod.TMP_VOLUME, mount_path="/tmp")]
         if c.persistence.enabled:
             mounts.append(core.VolumeMountArgs(name=DATA_VOLUME, mount_path="/data"))
+        mounts += pod.volume_mounts(c.extra_volume_mounts)
         return core.ContainerArgs(
             name="app",
             image=unit.image,
@@ -253,8 +254,11 @@ class AgentService(pulumi.ComponentResource):
                 enable_service_links=False,
                 security_context=pod.pod_security_context(c.security_context),
                 termination_grace_period_seconds=c.drain.termination_grace_seconds,
-                containers=[self._container(unit, secret_values)],
-                volumes=[pod.scratch_volume()],
+                containers=[self._container(unit, secret_values),
+                            *[pod.extra_container(x, c.security_context, c.image_pull_policy, True) for x in c.sidecars]],
+                init_containers=[pod.extra_container(x, c.security_context, c.image_pull_policy, False)
+                                 for x in c.init_containers] or None,
+                volumes=[pod.scratch_volume(), *pod.extra_volumes(c.extra_volumes)],
                 **pod.scheduling_fields(c.scheduling, pod.placement(selector, self.availability), self.pull_secrets),
             ),
         )

@@ -15,7 +15,8 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from agent_platform.config import Availability, EnvFromSource, ExtraEnv, Persistence, Resources, Scheduling, SecurityContext
+from agent_platform.config import (Availability, EnvFromSource, ExtraContainer, ExtraEnv, ExtraVolume, Persistence, Resources,
+                                   Scheduling, SecurityContext, VolumeMountSettings)
 from agent_platform.labels import stable_labels
 
 core = k8s.core.v1
@@ -192,6 +193,44 @@ def env_from_sources(sources: Sequence[EnvFromSource]) -> list[core.EnvFromSourc
         secret_ref=core.SecretEnvSourceArgs(name=s.secret) if s.secret else None,
         config_map_ref=core.ConfigMapEnvSourceArgs(name=s.config_map) if s.config_map else None,
     ) for s in sources]
+
+
+def volume_mounts(mounts: Sequence[VolumeMountSettings]) -> list[core.VolumeMountArgs]:
+    return [core.VolumeMountArgs(name=m.name, mount_path=m.mount_path, read_only=m.read_only) for m in mounts]
+
+
+def extra_volumes(volumes: Sequence[ExtraVolume]) -> list[core.VolumeArgs]:
+    out = []
+    for v in volumes:
+        out.append(core.VolumeArgs(
+            name=v.name,
+            config_map=core.ConfigMapVolumeSourceArgs(name=v.config_map) if v.config_map else None,
+            secret=core.SecretVolumeSourceArgs(secret_name=v.secret, default_mode=0o440) if v.secret else None,
+            empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=v.empty_dir) if v.empty_dir else None,
+            persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(claim_name=v.persistent_volume_claim)
+            if v.persistent_volume_claim else None,
+        ))
+    return out
+
+
+def extra_container(x: ExtraContainer, sc: SecurityContext, pull_policy: str, sidecar: bool) -> core.ContainerArgs:
+    """A sidecar or init container with the app's hardening (the same identity and restrictions)."""
+    liveness = readiness = None
+    if sidecar and x.probe is not None:
+        def probe(period: int, failures: int) -> core.ProbeArgs:
+            action = ({"exec_": core.ExecActionArgs(command=list(x.probe.command))} if x.probe.command else
+                      {"http_get": core.HTTPGetActionArgs(path=x.probe.path, port=x.probe.port)})
+            return core.ProbeArgs(**action, period_seconds=period, timeout_seconds=2, failure_threshold=failures)
+        # Distinct, as for the app: a busy sidecar is taken out of rotation before it is restarted.
+        liveness, readiness = probe(10, 3), probe(5, 2)
+    return core.ContainerArgs(
+        name=x.name, image=x.image, image_pull_policy=pull_policy, command=x.command, args=x.args,
+        env=[core.EnvVarArgs(name=k, value=v) for k, v in x.env.items()] or None,
+        resources=resource_requirements(x.resources),
+        security_context=container_security_context(sc),
+        liveness_probe=liveness, readiness_probe=readiness,
+        volume_mounts=[core.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp"), *volume_mounts(x.volume_mounts)],
+    )
 
 
 def secret_env(name: str, secret_name: pulumi.Input[str], key: str) -> core.EnvVarArgs:

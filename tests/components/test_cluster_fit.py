@@ -12,6 +12,7 @@ import yaml
 from tests.conftest import ROOT, capture_with, objects, stack_file
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/agent-api"
+SIDECAR_IMAGE = "registry.example.com/agents/otel-collector:0.110.0@sha256:" + "e" * 64
 
 
 def everything_on(cfg: dict) -> None:
@@ -37,6 +38,13 @@ def everything_on(cfg: dict) -> None:
     api["envFrom"] = [{"configMap": "shared-settings"}, {"secret": "vendor-keys", "prefix": "VENDOR_"}]
     api["extraEnv"] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                        {"name": "TOOL_TOKEN", "valueFrom": {"secretKeyRef": {"name": "tool-creds", "key": "token"}}}]
+    api["extraVolumes"] = [{"name": "prompts", "configMap": "agent-prompts"}, {"name": "cache", "emptyDir": "128Mi"}]
+    api["extraVolumeMounts"] = [{"name": "prompts", "mountPath": "/etc/prompts"}]
+    api["initContainers"] = [{"name": "fetch-prompts", "image": SIDECAR_IMAGE, "command": ["sh", "-c", "cp /etc/prompts/* /cache/"],
+                              "volumeMounts": [{"name": "prompts", "mountPath": "/etc/prompts"},
+                                               {"name": "cache", "mountPath": "/cache", "readOnly": False}]}]
+    api["sidecars"] = [{"name": "otel", "image": SIDECAR_IMAGE, "args": ["--config=/etc/otel/config.yaml"],
+                        "probe": {"path": "/health", "port": 13133}}]
     for store in ("postgres", "redis"):
         cfg[p + store]["scheduling"] = {"nodeSelector": {"example.com/pool": "data"},
                                         "tolerations": [{"key": "data", "operator": "Exists", "effect": "NoSchedule"}]}
@@ -191,3 +199,36 @@ def test_an_esc_environment_is_reported_not_ignored(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: Pulumi.prod.yaml: environment: imports Pulumi ESC environments (acme/agents-prod)")
     assert not (tmp_path / "out").exists()
+
+
+def test_sidecars_and_init_containers_are_hardened_like_the_app(fit):
+    spec = pod_spec(fit[("Deployment", "agent-api")])
+    app, otel = spec["containers"]
+    [init] = spec["initContainers"]
+    assert otel["name"] == "otel" and init["name"] == "fetch-prompts"
+    for c in (otel, init):
+        assert c["securityContext"] == app["securityContext"], c["name"]
+        assert c["resources"]["limits"] == {"cpu": "200m", "memory": "128Mi"}
+    assert otel["livenessProbe"]["httpGet"] == {"path": "/health", "port": 13133}
+    assert otel["livenessProbe"] != otel["readinessProbe"]
+    assert "livenessProbe" not in init
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["prompts"] == {"name": "prompts", "configMap": {"name": "agent-prompts"}}
+    assert volumes["cache"]["emptyDir"] == {"sizeLimit": "128Mi"}
+    assert {"name": "prompts", "mountPath": "/etc/prompts", "readOnly": True} in app["volumeMounts"]
+
+
+def test_sidecars_need_a_probe_and_mounts_need_a_volume():
+    from agent_platform.config import ConfigError
+    from program.stack_config import parse_stack_config
+
+    values = {k.split(":", 1)[1]: v for k, v in stack_file("prod")["config"].items()}
+    values["services"][0]["sidecars"] = [{"name": "proxy", "image": SIDECAR_IMAGE}]
+    values["services"][0]["extraVolumeMounts"] = [{"name": "nowhere", "mountPath": "/x"}]
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(values, "Pulumi.prod.yaml")
+    assert "services[0].sidecars[0].probe: is required" in str(error.value)
+    values["services"][0]["sidecars"][0]["probe"] = {"command": ["true"]}
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(values, "Pulumi.prod.yaml")
+    assert "services[0].extraVolumeMounts[0].name: 'nowhere' is not a volume of extraVolumes" in str(error.value)
