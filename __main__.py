@@ -12,7 +12,7 @@ except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
 # The stack file maps one to one onto the platform's args; its secrets come from Pulumi config.
-args = {**config.model_dump(exclude={"platform"}), "secrets": secret_values(config)}
+args = {**config.model_dump(exclude={"platform"}), "secret_values": secret_values(config)}
 
 if config.platform == "kubernetes":
     from agent_platform import AgentPlatform

@@ -19,7 +19,9 @@ class BackendArgs(TypedDict, total=False):
     env_name: Required[str]
     """Environment variable that carries the URL (`DATABASE_URL`, `REDIS_URL`)."""
     secret_name: Required[str]
-    """Secret in the namespace holding the URL under the key `env_name`."""
+    """Secret in the namespace holding the URL under the key `secret_key`."""
+    secret_key: str
+    """Key of the URL in that Secret. Default: `env_name`."""
     port: Required[int]
     """Port of the data store (the NetworkPolicy's egress)."""
     in_cluster: bool
@@ -656,6 +658,15 @@ class AvailabilityArgs(TypedDict, total=False):
     """Prefer one agent pod per node. Default: `true`."""
 
 
+class SecretsArgs(TypedDict, total=False):
+    """Where the secrets the services name come from."""
+
+    mode: str
+    """`pulumi`: each key is a secret stack config value (`pulumi config set --secret`), put into Secrets this stack manages; `existing`: each key is a key of `existingSecret`, a Secret the team manages elsewhere (a secret manager's sync, sealed secrets), which the pods read directly. One of: `pulumi`, `existing`. Default: `"pulumi"`."""
+    existing_secret: str
+    """existing: the Secret in the namespace holding every key that `secretEnv` and `externalUrlKey` name. Default: `"agent-platform-secrets"`."""
+
+
 class AgentServiceArgs(TypedDict, total=False):
     """Args of AgentService."""
 
@@ -739,8 +750,10 @@ class AgentServiceArgs(TypedDict, total=False):
     """Admit the ingress controller's namespace to the app port (the service is routed by an Ingress). Default: false."""
     callees: list[PeerArgs]
     """Services of the namespace these pods may call (egress to their pods' port)."""
-    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
+    secret_values: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
+    existing_secret: str
+    """An existing Secret holding the keys that `secret_env` (and `external_url_key`) name: the pods read it directly and no Secret is created from `secret_values`."""
     image_pull_secrets: list[str]
     """Existing docker-registry Secrets in the namespace the pods pull with."""
     labels: dict[str, str]
@@ -784,8 +797,10 @@ class PostgresArgs(TypedDict, total=False):
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
     """Environment name, a DNS label (`dev`, `prod`): labels and object names."""
-    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
+    secret_values: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
+    existing_secret: str
+    """An existing Secret holding the keys that `secret_env` (and `external_url_key`) name: the pods read it directly and no Secret is created from `secret_values`."""
     image_pull_secrets: list[str]
     """Existing docker-registry Secrets in the namespace the pods pull with."""
     labels: dict[str, str]
@@ -833,8 +848,10 @@ class RedisArgs(TypedDict, total=False):
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
     """Environment name, a DNS label (`dev`, `prod`): labels and object names."""
-    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
+    secret_values: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
+    existing_secret: str
+    """An existing Secret holding the keys that `secret_env` (and `external_url_key`) name: the pods read it directly and no Secret is created from `secret_values`."""
     image_pull_secrets: list[str]
     """Existing docker-registry Secrets in the namespace the pods pull with."""
     labels: dict[str, str]
@@ -920,11 +937,13 @@ class AgentPlatformArgs(TypedDict, total=False):
     """Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`."""
     image_pull_secrets: list[str]
     """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
+    secrets: SecretsArgs
+    """Where API keys and external data-store URLs come from (in-cluster data stores always generate their password). Default: `{"existing_secret": "agent-platform-secrets", "mode": "pulumi"}`."""
     labels: dict[str, str]
     """Labels added to every object (cost centre, team); the platform's own keys are refused. Default: `{}`."""
     annotations: dict[str, str]
     """Annotations added to every object. Default: `{}`."""
-    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
+    secret_values: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
 
 
@@ -947,9 +966,11 @@ class DockerPlatformArgs(TypedDict, total=False):
     """Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`."""
     image_pull_secrets: list[str]
     """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
+    secrets: SecretsArgs
+    """Where API keys and external data-store URLs come from (in-cluster data stores always generate their password). Default: `{"existing_secret": "agent-platform-secrets", "mode": "pulumi"}`."""
     labels: dict[str, str]
     """Labels added to every object (cost centre, team); the platform's own keys are refused. Default: `{}`."""
     annotations: dict[str, str]
     """Annotations added to every object. Default: `{}`."""
-    secrets: pulumi.Input[dict[str, pulumi.Input[str]]]
+    secret_values: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""

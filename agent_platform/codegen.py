@@ -70,17 +70,21 @@ SETTINGS = {
     config.ProxyConfig: "ProxyArgs",
     config.DockerConfig: "DockerArgs",
     config.Availability: "AvailabilityArgs",
+    config.SecretsSettings: "SecretsArgs",
 }
 
 NAMESPACE = ("namespace", "pulumi.Input[str]", True, "Namespace the objects are created in (e.g. `AgentNamespace.name`).")
 ENVIRONMENT = ("environment", "str", True, "Environment name, a DNS label (`dev`, `prod`): labels and object names.")
-SECRETS = ("secrets", "pulumi.Input[dict[str, pulumi.Input[str]]]", False,
+SECRETS = ("secret_values", "pulumi.Input[dict[str, pulumi.Input[str]]]", False,
            "Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets "
            "(`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets.")
 
 LABELS = ("labels", "dict[str, str]", False, "Labels added to every object (never to selectors); the platform's own keys win.")
 ANNOTATIONS = ("annotations", "dict[str, str]", False, "Annotations added to every object.")
 PULL_SECRETS = ("image_pull_secrets", "list[str]", False, "Existing docker-registry Secrets in the namespace the pods pull with.")
+EXISTING_SECRET = ("existing_secret", "str", False,
+                   "An existing Secret holding the keys that `secret_env` (and `external_url_key`) name: the pods read it "
+                   "directly and no Secret is created from `secret_values`.")
 CLUSTER_DOMAIN = ("cluster_domain", "str", False, "The cluster's DNS domain, in the store's host name. Default: `\"cluster.local\"`.")
 
 # Component args: the settings of one model (minus keys the component decides) plus its wiring.
@@ -92,10 +96,10 @@ COMPONENTS = {
         ("backends", "list[BackendArgs]", False, "Data stores whose connection URL the pods receive (`Postgres.backend`, `Redis.backend`)."),
         ("exposed", "bool", False, "Admit the ingress controller's namespace to the app port (the service is routed by an Ingress). Default: false."),
         ("callees", "list[PeerArgs]", False, "Services of the namespace these pods may call (egress to their pods' port)."),
-        SECRETS, PULL_SECRETS, LABELS, ANNOTATIONS,
+        SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS,
     ]),
-    "PostgresArgs": (config.PostgresConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN]),
-    "RedisArgs": (config.RedisConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN]),
+    "PostgresArgs": (config.PostgresConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN]),
+    "RedisArgs": (config.RedisConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN]),
     "AgentNamespaceArgs": (config.NamespaceConfig, (), [
         ENVIRONMENT,
         ("network", "NetworkArgs", False, "Where cluster DNS runs (the one egress every pod gets)."),
@@ -123,7 +127,9 @@ class BackendArgs(TypedDict, total=False):
     env_name: Required[str]
     """Environment variable that carries the URL (`DATABASE_URL`, `REDIS_URL`)."""
     secret_name: Required[str]
-    """Secret in the namespace holding the URL under the key `env_name`."""
+    """Secret in the namespace holding the URL under the key `secret_key`."""
+    secret_key: str
+    """Key of the URL in that Secret. Default: `env_name`."""
     port: Required[int]
     """Port of the data store (the NetworkPolicy's egress)."""
     in_cluster: bool

@@ -832,6 +832,13 @@ class Availability(Model):
     pod_anti_affinity: bool = Field(True, description="Prefer one agent pod per node.")
 
 
+class SecretsSettings(Model):
+    """Where the secrets the services name come from."""
+
+    mode: Literal["pulumi", "existing"] = Field("pulumi", description="`pulumi`: each key is a secret stack config value (`pulumi config set --secret`), put into Secrets this stack manages; `existing`: each key is a key of `existingSecret`, a Secret the team manages elsewhere (a secret manager's sync, sealed secrets), which the pods read directly.")
+    existing_secret: ObjectName = Field("agent-platform-secrets", description="existing: the Secret in the namespace holding every key that `secretEnv` and `externalUrlKey` name.")
+
+
 class StackConfig(Model):
     environment: DnsLabel = Field(description="Environment name (labels, policy config): e.g. `dev`, `prod`.")
     platform: Literal["kubernetes", "docker"] = Field("kubernetes", description="Target: a Kubernetes cluster or a Docker host.")
@@ -846,6 +853,7 @@ class StackConfig(Model):
     docker: Optional[DockerConfig] = Field(None, description="Docker host settings (platform docker).")
     registry: Optional[str] = Field(None, pattern=r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+)(:\d{1,5})?(/[a-z0-9._-]+)*$", description="Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`.")
     image_pull_secrets: list[ObjectName] = Field([], description="Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes).")
+    secrets: SecretsSettings = Field(SecretsSettings(), description="Where API keys and external data-store URLs come from (in-cluster data stores always generate their password).")
     labels: dict[MetadataKey, LabelValue] = Field({}, description="Labels added to every object (cost centre, team); the platform's own keys are refused.")
     annotations: dict[MetadataKey, str] = Field({}, description="Annotations added to every object.")
 
@@ -883,6 +891,8 @@ class StackConfig(Model):
                     raise rule(key, "only applies when platform is kubernetes")
             if self.ingress.enabled:
                 raise rule("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
+            if self.secrets.mode != "pulumi":
+                raise rule("secrets.mode", "only `pulumi` applies when platform is docker (a Docker host has no Secrets to read)")
             if self.image_pull_secrets:
                 raise rule("imagePullSecrets", "only applies when platform is kubernetes (a Docker host pulls with its own `docker login`)")
             for i, s in enumerate(self.services):
@@ -981,7 +991,9 @@ class StackConfig(Model):
         return self.docker or DockerConfig()
 
     def secret_keys(self) -> list[str]:
-        """Every secret stack config key the program reads (sorted, unique)."""
+        """Every secret stack config key the program reads (sorted, unique): none when they live in an existing Secret."""
+        if self.secrets.mode == "existing":
+            return []
         keys = {k for s in self.services for k in s.secret_env.values()}
         keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
         return sorted(keys)

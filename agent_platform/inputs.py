@@ -32,9 +32,9 @@ def secret_value(secrets: pulumi.Input[Mapping[str, pulumi.Input[str]]], key: st
     if isinstance(secrets, pulumi.Output):
         def pick(values: Mapping[str, str]) -> str:
             if key not in values:
-                raise ConfigError([f"secrets: no value for {key!r}, which {named_by} names"], where)
+                raise ConfigError([f"secret_values: no value for {key!r}, which {named_by} names"], where)
             return values[key]
         return pulumi.Output.secret(secrets.apply(pick))
     if key not in secrets:
-        raise ConfigError([f"secrets: no value for {key!r}, which {named_by} names"], where)
+        raise ConfigError([f"secret_values: no value for {key!r}, which {named_by} names"], where)
     return pulumi.Output.secret(secrets[key])

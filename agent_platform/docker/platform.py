@@ -43,7 +43,7 @@ class DockerPlatform(pulumi.ComponentResource):
         self.where = f"DockerPlatform {resource_name}"
         config = settings_of(StackConfig, {**args, "platform": "docker"}, DockerPlatformArgs, self.where)
         self.config = config
-        self.secrets = args.get("secrets") or {}
+        self.secrets = args.get("secret_values") or {}
         d = config.docker_settings()
         self.provider = docker.Provider("docker-host", host=d.host, opts=pulumi.ResourceOptions(parent=self))
         self.child = pulumi.ResourceOptions(parent=self, provider=self.provider)

@@ -42,6 +42,7 @@ class Backend:
     env_name: str            # DATABASE_URL | REDIS_URL
     secret_name: str         # <store>-connection
     port: int
+    secret_key: str = ""     # key of the URL in the Secret; default env_name
     in_cluster: bool = False
     # sha256 of the connection Secret's inputs: on the pod template, a new DSN rolls the pods.
     checksum: pulumi.Input[str] = ""
@@ -124,8 +125,11 @@ class AgentService(pulumi.ComponentResource):
         self.config_map = core.ConfigMap(
             c.name, metadata=self.meta(c.name), data=plain_env, opts=child)
 
-        secrets = args.get("secrets") or {}
-        secret_values = {env: secret_value(secrets, key, where, f"secret_env.{env}") for env, key in sorted(c.secret_env.items())}
+        secrets = args.get("secret_values") or {}
+        # Keys kept in an existing Secret are read by the pods from it: nothing to hold here.
+        self.existing_secret = args.get("existing_secret") or ""
+        secret_values = {} if self.existing_secret else {
+            env: secret_value(secrets, key, where, f"secret_env.{env}") for env, key in sorted(c.secret_env.items())}
         self.secret = None
         if secret_values:
             self.secret = core.Secret(
@@ -209,8 +213,11 @@ class AgentService(pulumi.ComponentResource):
 
     def _container(self, unit: Unit, secret_values: dict) -> core.ContainerArgs:
         c = self.config
-        env = [pod.secret_env(b.env_name, b.secret_name, b.env_name) for b in self.backends]
-        env += [pod.secret_env(name, c.name, name) for name in secret_values]
+        env = [pod.secret_env(b.env_name, b.secret_name, b.secret_key or b.env_name) for b in self.backends]
+        if self.existing_secret:
+            env += [pod.secret_env(name, self.existing_secret, key) for name, key in sorted(c.secret_env.items())]
+        else:
+            env += [pod.secret_env(name, c.name, name) for name in secret_values]
         env += pod.extra_env_vars(c.extra_env)
         mounts = [core.VolumeMountArgs(name=pod.TMP_VOLUME, mount_path="/tmp")]
         if c.persistence.enabled:
@@ -245,7 +252,8 @@ class AgentService(pulumi.ComponentResource):
         if secret_values:
             annotations["checksum/secret"] = pod.checksum(secret_values)
         for b in self.backends:
-            annotations[f"checksum/{b.secret_name}"] = b.checksum
+            if b.checksum:  # none for a Secret managed elsewhere (its changes need a restart or a reloader)
+                annotations[f"checksum/{b.secret_name}"] = b.checksum
         return core.PodTemplateSpecArgs(
             metadata=meta.ObjectMetaArgs(labels={**c.pod_labels, **pod_labels}, annotations=annotations),
             spec=core.PodSpecArgs(

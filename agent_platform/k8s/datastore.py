@@ -68,8 +68,17 @@ class Datastore(pulumi.ComponentResource):
         keep = pulumi.ResourceOptions(protect=config.protect, retain_on_delete=config.protect)
         child = pulumi.ResourceOptions(parent=self)
 
-        if config.mode == "external":
-            self.url = secret_value(args.get("secrets") or {}, config.external_url_key, where, "external_url_key")
+        existing = args.get("existing_secret") or ""
+        self.secret_key = self.url_key
+        self.secret_checksum: pulumi.Input[str] = ""
+        if config.mode == "external" and existing:
+            # The URL stays in the team's own Secret; the agent pods read it from there.
+            self.connection_secret, self.secret_key = existing, config.external_url_key
+            self.url = pulumi.Output.secret("")
+            self.host = pulumi.Output.from_input("external")
+            self.secret = None
+        elif config.mode == "external":
+            self.url = secret_value(args.get("secret_values") or {}, config.external_url_key, where, "external_url_key")
             self.host = pulumi.Output.from_input("external")
             self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
         else:
@@ -121,7 +130,8 @@ class Datastore(pulumi.ComponentResource):
                 )
         self.secret_name = pulumi.Output.from_input(self.connection_secret)
         self.backend: BackendArgs = {
-            "store": self.store, "env_name": self.url_key, "secret_name": self.connection_secret, "port": self.port,
+            "store": self.store, "env_name": self.url_key, "secret_name": self.connection_secret, "secret_key": self.secret_key,
+            "port": self.port,
             "in_cluster": config.mode == "inCluster", "checksum": self.secret_checksum}
         self.register_outputs({"host": self.host, "url": self.url, "secretName": self.secret_name})
 

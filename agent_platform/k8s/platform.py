@@ -35,7 +35,7 @@ class AgentPlatform(pulumi.ComponentResource):
         super().__init__("agent-platform:k8s:AgentPlatform", resource_name, None, opts)
         config = settings_of(StackConfig, {**args, "platform": "kubernetes"}, AgentPlatformArgs, f"AgentPlatform {resource_name}")
         self.config = config
-        secrets = args.get("secrets") or {}
+        secrets = args.get("secret_values") or {}
         cluster = config.kubernetes
         assert cluster is not None and config.namespace is not None  # StackConfig requires both on Kubernetes
         # Explicit provider: the stack reaches only the context its config names,
@@ -64,8 +64,9 @@ class AgentPlatform(pulumi.ComponentResource):
             "derived_quota": config.derived_quota(), **common}, opts=child)
         ns = self.namespace.name
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.namespace]))
-        wiring = {"namespace": ns, "environment": env, "secrets": secrets, **common,
-                  "image_pull_secrets": list(config.image_pull_secrets)}
+        wiring = {"namespace": ns, "environment": env, "secret_values": secrets, **common,
+                  "image_pull_secrets": list(config.image_pull_secrets),
+                  **({"existing_secret": config.secrets.existing_secret} if config.secrets.mode == "existing" else {})}
 
         def image(settings) -> dict:
             return {"image": with_registry(settings.image, config.registry)}

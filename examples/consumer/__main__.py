@@ -29,7 +29,7 @@ api = AgentService("agent-api", {
     "image": config.require("image"),
     "env": {"LOG_LEVEL": "info"},
     "secret_env": {"OPENAI_API_KEY": "openaiApiKey"},
-    "secrets": {"openaiApiKey": config.require_secret("openaiApiKey")},
+    "secret_values": {"openaiApiKey": config.require_secret("openaiApiKey")},
     "backends": [postgres.backend, redis.backend],
     "autoscaling": {"min_replicas": 2, "max_replicas": 6},
     "pdb": {"max_unavailable": 1},

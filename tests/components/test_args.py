@@ -58,7 +58,7 @@ def test_a_secret_named_but_not_passed_is_reported():
     with pytest.raises(ConfigError) as error:
         AgentService("api", {"name": "api", "image": "ghcr.io/a/b:1.0", "namespace": "ns", "environment": "dev",
                              "secret_env": {"OPENAI_API_KEY": "openaiApiKey"}})
-    assert "secrets: no value for 'openaiApiKey', which secret_env.OPENAI_API_KEY names" in str(error.value)
+    assert "secret_values: no value for 'openaiApiKey', which secret_env.OPENAI_API_KEY names" in str(error.value)
     with pytest.raises(ConfigError, match="external_url_key"):
         Postgres("pg", {"namespace": "ns", "environment": "dev", "mode": "external", "external_url_key": "pgUrl"})
 

@@ -232,3 +232,23 @@ def test_sidecars_need_a_probe_and_mounts_need_a_volume():
     with pytest.raises(ConfigError) as error:
         parse_stack_config(values, "Pulumi.prod.yaml")
     assert "services[0].extraVolumeMounts[0].name: 'nowhere' is not a volume of extraVolumes" in str(error.value)
+
+
+def test_existing_secrets_mode_reads_keys_from_the_teams_secret(tmp_path):
+    def existing(cfg):
+        cfg["agent-platform:secrets"] = {"mode": "existing", "existingSecret": "agents-vault-sync"}
+        cfg["agent-platform:postgres"].update(mode="external", externalUrlKey="postgresUrl")
+    capture = capture_with(tmp_path, "prod", existing)
+    objs = objects(capture)
+    assert ("Secret", "agent-api") not in objs and ("Secret", "postgres-connection") not in objs
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in pod_spec(objs[("Deployment", "agent-api")])["containers"][0]["env"]
+           if "secretKeyRef" in e.get("valueFrom", {})}
+    assert env["OPENAI_API_KEY"] == {"name": "agents-vault-sync", "key": "openaiApiKey"}
+    assert env["DATABASE_URL"] == {"name": "agents-vault-sync", "key": "postgresUrl"}
+    assert env["REDIS_URL"] == {"name": "redis-connection", "key": "REDIS_URL"}  # in-cluster: generated, managed here
+    from program.stack_config import parse_stack_config
+
+    values = {k.split(":", 1)[1]: v for k, v in stack_file("prod")["config"].items()}
+    assert parse_stack_config(values).secret_keys() == ["langsmithApiKey", "openaiApiKey"]
+    # Nothing to `pulumi config set --secret`: the keys live in the existing Secret.
+    assert parse_stack_config({**values, "secrets": {"mode": "existing"}}).secret_keys() == []

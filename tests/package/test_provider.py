@@ -164,7 +164,7 @@ def test_construct_agent_service_registers_its_children(provider):
     secret = {rpc._special_sig_key: rpc._special_secret_sig, "value": "sk-from-the-caller"}
     inputs = _struct({
         "name": "agent-api", "image": "ghcr.io/example/agent-api:1.4.2", "namespace": "agents-dev",
-        "environment": "dev", "secretEnv": {"OPENAI_API_KEY": "openaiApiKey"}, "secrets": {"openaiApiKey": secret},
+        "environment": "dev", "secretEnv": {"OPENAI_API_KEY": "openaiApiKey"}, "secretValues": {"openaiApiKey": secret},
         "autoscaling": {"minReplicas": 2, "maxReplicas": 4}, "backends": [{
             "store": "postgres", "envName": "DATABASE_URL", "secretName": "postgres-connection", "port": 5432,
             "inCluster": True}],
