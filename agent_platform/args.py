@@ -121,11 +121,32 @@ class PodsMetricArgs(TypedDict, total=False):
     """Per-pod average to hold, e.g. `20`."""
 
 
+class KedaArgs(TypedDict, total=False):
+    """Scaling on pending work instead of CPU: agent runs wait on an LLM, so CPU says little."""
+
+    trigger: str
+    """`postgres`: the result of `query`; `redis`: the length of the list `listName`. One of: `postgres`, `redis`. Default: `"postgres"`."""
+    query: str
+    """postgres: a query returning the amount of work (the reference app's runs in flight). Default: `"SELECT count(*) FROM runs WHERE status = 'running'"`."""
+    list_name: str
+    """redis: the list holding queued runs. Default: `"agent:runs:pending"`."""
+    target_value: int
+    """Work per pod to hold (runs per replica). Default: `20`."""
+    polling_interval_seconds: int
+    """How often KEDA asks. Default: `15`."""
+    operator_namespace: str
+    """Namespace of the KEDA operator, which the data store's NetworkPolicy admits to ask. Default: `"keda"`."""
+
+
 class AutoscalingArgs(TypedDict, total=False):
     """Settings: Autoscaling."""
 
     enabled: bool
     """Declare a HorizontalPodAutoscaler (autoscaling/v2); spec.replicas is then left to it. Default: `true`."""
+    engine: str
+    """`hpa`: a HorizontalPodAutoscaler on CPU, memory or a pods metric; `keda`: a KEDA ScaledObject on pending runs (KEDA's own HPA, the same bounds and behaviour). One of: `hpa`, `keda`. Default: `"hpa"`."""
+    keda: KedaArgs
+    """engine keda: the trigger. Default: see the package's configuration reference."""
     min_replicas: int
     """Lower bound of the HPA. Default: `3`."""
     max_replicas: int
@@ -809,6 +830,8 @@ class PostgresArgs(TypedDict, total=False):
     """Annotations added to every object."""
     cluster_domain: str
     """The cluster's DNS domain, in the store's host name. Default: `"cluster.local"`."""
+    scaler_namespace: str
+    """Namespace of a KEDA operator that scales a service on this store: its NetworkPolicy admits the operator."""
 
 
 class RedisArgs(TypedDict, total=False):
@@ -860,6 +883,8 @@ class RedisArgs(TypedDict, total=False):
     """Annotations added to every object."""
     cluster_domain: str
     """The cluster's DNS domain, in the store's host name. Default: `"cluster.local"`."""
+    scaler_namespace: str
+    """Namespace of a KEDA operator that scales a service on this store: its NetworkPolicy admits the operator."""
 
 
 class AgentNamespaceArgs(TypedDict, total=False):

@@ -35,6 +35,7 @@ SETTINGS = {
     config.NetworkPolicyToggle: "NetworkPolicyToggleArgs",
     config.Pdb: "PdbArgs",
     config.PodsMetric: "PodsMetricArgs",
+    config.Keda: "KedaArgs",
     config.Autoscaling: "AutoscalingArgs",
     config.Probe: "ProbeArgs",
     config.Probes: "ProbesArgs",
@@ -85,6 +86,7 @@ PULL_SECRETS = ("image_pull_secrets", "list[str]", False, "Existing docker-regis
 EXISTING_SECRET = ("existing_secret", "str", False,
                    "An existing Secret holding the keys that `secret_env` (and `external_url_key`) name: the pods read it "
                    "directly and no Secret is created from `secret_values`.")
+SCALER = ("scaler_namespace", "str", False, "Namespace of a KEDA operator that scales a service on this store: its NetworkPolicy admits the operator.")
 CLUSTER_DOMAIN = ("cluster_domain", "str", False, "The cluster's DNS domain, in the store's host name. Default: `\"cluster.local\"`.")
 
 # Component args: the settings of one model (minus keys the component decides) plus its wiring.
@@ -98,8 +100,8 @@ COMPONENTS = {
         ("callees", "list[PeerArgs]", False, "Services of the namespace these pods may call (egress to their pods' port)."),
         SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS,
     ]),
-    "PostgresArgs": (config.PostgresConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN]),
-    "RedisArgs": (config.RedisConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN]),
+    "PostgresArgs": (config.PostgresConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN, SCALER]),
+    "RedisArgs": (config.RedisConfig, (), [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN, SCALER]),
     "AgentNamespaceArgs": (config.NamespaceConfig, (), [
         ENVIRONMENT,
         ("network", "NetworkArgs", False, "Where cluster DNS runs (the one egress every pod gets)."),

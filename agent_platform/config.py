@@ -381,8 +381,21 @@ class EnvFromSource(Model):
 # --------------------------------------------------------------------------- agent services
 
 
+class Keda(Model):
+    """Scaling on pending work instead of CPU: agent runs wait on an LLM, so CPU says little."""
+
+    trigger: Literal["postgres", "redis"] = Field("postgres", description="`postgres`: the result of `query`; `redis`: the length of the list `listName`.")
+    query: str = Field("SELECT count(*) FROM runs WHERE status = 'running'", min_length=1, description="postgres: a query returning the amount of work (the reference app's runs in flight).")
+    list_name: str = Field("agent:runs:pending", min_length=1, description="redis: the list holding queued runs.")
+    target_value: int = Field(20, ge=1, description="Work per pod to hold (runs per replica).")
+    polling_interval_seconds: int = Field(15, ge=1, le=3600, description="How often KEDA asks.")
+    operator_namespace: DnsLabel = Field("keda", description="Namespace of the KEDA operator, which the data store's NetworkPolicy admits to ask.")
+
+
 class Autoscaling(Model):
     enabled: bool = Field(True, description="Declare a HorizontalPodAutoscaler (autoscaling/v2); spec.replicas is then left to it.")
+    engine: Literal["hpa", "keda"] = Field("hpa", description="`hpa`: a HorizontalPodAutoscaler on CPU, memory or a pods metric; `keda`: a KEDA ScaledObject on pending runs (KEDA's own HPA, the same bounds and behaviour).")
+    keda: Keda = Field(Keda(), description="engine keda: the trigger.")
     min_replicas: int = Field(3, ge=1, description="Lower bound of the HPA.")
     max_replicas: int = Field(10, ge=1, description="Upper bound of the HPA.")
     target_cpu_percent: Optional[Percent] = Field(70, description="Average CPU utilisation (of requests) to hold.")
@@ -394,7 +407,7 @@ class Autoscaling(Model):
     def _bounds(self) -> "Autoscaling":
         if self.min_replicas > self.max_replicas:
             raise rule("minReplicas", f"must be <= maxReplicas ({self.min_replicas} > {self.max_replicas})")
-        if self.enabled and not (self.target_cpu_percent or self.target_memory_percent or self.pods_metric):
+        if self.enabled and self.engine == "hpa" and not (self.target_cpu_percent or self.target_memory_percent or self.pods_metric):
             raise rule("targetCpuPercent", "an enabled autoscaler needs at least one metric")
         return self
 
@@ -608,6 +621,9 @@ class AgentServiceConfig(Model):
                 raise rule("pdb.minAvailable", f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary disruption")
         if self.persistence.enabled and self.kind != "StatefulSet":
             raise rule("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+        a = self.autoscaling
+        if a.enabled and a.engine == "keda" and not getattr(self, f"uses_{a.keda.trigger}"):
+            raise rule("autoscaling.keda.trigger", f"{a.keda.trigger} needs uses{a.keda.trigger.capitalize()}: the service must use the store it scales on")
         volumes = {v.name for v in self.extra_volumes} | {"tmp"}
         for i, v in enumerate(self.extra_volumes):
             if v.name in [w.name for w in self.extra_volumes[:i]]:

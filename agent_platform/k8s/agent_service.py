@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentServiceArgs, BackendArgs
-from agent_platform.config import AgentServiceConfig, Availability, NetworkConfig, Probe, validated
+from agent_platform.config import AgentServiceConfig, Availability, ConfigError, NetworkConfig, Probe, validated
 from agent_platform.inputs import secret_value, settings_of
 from agent_platform.k8s import pod
 from agent_platform.labels import CLIENT_OF, RELEASE_TRACK, ROLE, image_version, selector_labels, standard_labels
@@ -185,7 +185,9 @@ class AgentService(pulumi.ComponentResource):
         c = self.config
         self.workloads[unit.name] = self._workload(unit, plain_env, secret_values)
         self.services[unit.name] = self._service(unit.name, selector_labels(unit.name), self.unit_labels[unit.name])
-        if unit.autoscaled:
+        if unit.autoscaled and c.autoscaling.engine == "keda":
+            self._scaled_object(unit)
+        elif unit.autoscaled:
             self._autoscaler(unit)
         if c.pdb.enabled and (unit.autoscaled or unit.replicas > 0):
             k8s.policy.v1.PodDisruptionBudget(
@@ -350,6 +352,50 @@ class AgentService(pulumi.ComponentResource):
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self))
+
+    def _scaling_behavior(self) -> dict:
+        a = self.config.autoscaling
+        # The HPA's behaviour, as KEDA passes it to the HPA it creates: slow, one-pod scale-down.
+        return {
+            "scaleDown": {"stabilizationWindowSeconds": a.scale_down_stabilization_seconds, "selectPolicy": "Min",
+                          "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+            "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 30},
+                                     {"type": "Pods", "value": 4, "periodSeconds": 30}]},
+        }
+
+    def _scaled_object(self, unit: Unit) -> k8s.apiextensions.CustomResource:
+        """KEDA ScaledObject on pending runs, with a TriggerAuthentication reading the store's Secret."""
+        c = self.config
+        a, keda = c.autoscaling, c.autoscaling.keda
+        backend = next((b for b in self.backends if b.store == keda.trigger), None)
+        if backend is None:
+            raise ConfigError([f"autoscaling.keda.trigger: no {keda.trigger} backend passed"], f"AgentService {c.name}")
+        meta_ = self._unit_meta(unit)
+        opts = pulumi.ResourceOptions(parent=self)
+        if keda.trigger == "postgres":
+            secret_refs = [{"parameter": "connection", "name": backend.secret_name, "key": backend.secret_key or backend.env_name}]
+            trigger = {"type": "postgresql", "metadata": {"query": keda.query, "targetQueryValue": str(keda.target_value)}}
+        else:
+            # The password only: KEDA's redis scaler takes the address apart from it.
+            secret_refs = [{"parameter": "password", "name": backend.secret_name, "key": "password"}]
+            trigger = {"type": "redis", "metadata": {
+                "address": pulumi.Output.concat(backend.store, ".", self.namespace_name, ".svc:", str(backend.port)),
+                "listName": keda.list_name, "listLength": str(keda.target_value)}}
+        auth = k8s.apiextensions.CustomResource(
+            f"{unit.name}-scaler", api_version="keda.sh/v1alpha1", kind="TriggerAuthentication",
+            metadata=meta_(f"{unit.name}-scaler"), spec={"secretTargetRef": secret_refs}, opts=opts)
+        trigger["authenticationRef"] = {"name": f"{unit.name}-scaler"}
+        return k8s.apiextensions.CustomResource(
+            unit.name, api_version="keda.sh/v1alpha1", kind="ScaledObject", metadata=meta_(unit.name),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": c.kind, "name": self.workloads[unit.name].metadata.name},
+                "minReplicaCount": a.min_replicas, "maxReplicaCount": a.max_replicas,
+                "pollingInterval": keda.polling_interval_seconds, "cooldownPeriod": a.scale_down_stabilization_seconds,
+                "advanced": {"horizontalPodAutoscalerConfig": {"behavior": self._scaling_behavior()}},
+                "triggers": [trigger],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[auth]))
 
     def _network_policy(self, unit: Unit) -> net.NetworkPolicy:
         c, network = self.config, self.network

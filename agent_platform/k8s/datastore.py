@@ -111,7 +111,8 @@ class Datastore(pulumi.ComponentResource):
                         pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(self.store)),
                         policy_types=["Ingress", "Egress"],  # no egress: a data store calls no one
                         ingress=[net.NetworkPolicyIngressRuleArgs(
-                            from_=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels={self.client_label: "true"}))],
+                            from_=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels={self.client_label: "true"})),
+                                   *self._scaler_peers(args.get("scaler_namespace"))],
                             ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=self.port)],
                         )],
                     ),
@@ -134,6 +135,15 @@ class Datastore(pulumi.ComponentResource):
             "port": self.port,
             "in_cluster": config.mode == "inCluster", "checksum": self.secret_checksum}
         self.register_outputs({"host": self.host, "url": self.url, "secretName": self.secret_name})
+
+    @staticmethod
+    def _scaler_peers(namespace: Optional[str]) -> list[net.NetworkPolicyPeerArgs]:
+        """The KEDA operator asks the store how much work is pending: admit it, and only it."""
+        if not namespace:
+            return []
+        return [net.NetworkPolicyPeerArgs(
+            namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace}),
+            pod_selector=meta.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "keda-operator"}))]
 
     # --- what each store says ------------------------------------------------------------
     def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:

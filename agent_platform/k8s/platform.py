@@ -71,9 +71,16 @@ class AgentPlatform(pulumi.ComponentResource):
         def image(settings) -> dict:
             return {"image": with_registry(settings.image, config.registry)}
 
+        def scaler(store: str) -> dict:
+            keda = {s.autoscaling.keda.operator_namespace for s in config.services
+                    if s.autoscaling.enabled and s.autoscaling.engine == "keda" and s.autoscaling.keda.trigger == store}
+            return {"scaler_namespace": sorted(keda)[0]} if keda else {}
+
         stores = {"cluster_domain": cluster.cluster_domain}
-        self.postgres = Postgres("postgres", {**config.postgres.model_dump(), **image(config.postgres), **wiring, **stores}, opts=in_ns)
-        self.redis = Redis("redis", {**config.redis.model_dump(), **image(config.redis), **wiring, **stores}, opts=in_ns)
+        self.postgres = Postgres("postgres", {**config.postgres.model_dump(), **image(config.postgres), **wiring, **stores,
+                                              **scaler("postgres")}, opts=in_ns)
+        self.redis = Redis("redis", {**config.redis.model_dump(), **image(config.redis), **wiring, **stores,
+                                     **scaler("redis")}, opts=in_ns)
         pods_of = {s.name: s.pod_names() for s in config.services}
 
         def rollout(s) -> dict:

@@ -13,17 +13,23 @@ GOOD = deployment()
 
 
 
+# A KEDA ScaledObject scales its target through an HPA of its own (keda.sh/v1alpha1).
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+
+
 def _hpa_for(workload: Resource, resources: list[Resource]) -> Resource | None:
     for r in resources:
-        if r.type == HPA and namespace_of(r.props) == namespace_of(workload.props):
+        if r.type in (HPA, SCALED_OBJECT) and namespace_of(r.props) == namespace_of(workload.props):
             ref = r.props.get("spec", {}).get("scaleTargetRef", {})
-            if ref.get("kind") == workload.props.get("kind") and ref.get("name") == name_of(workload.props):
+            if ref.get("kind", "Deployment") == workload.props.get("kind") and ref.get("name") == name_of(workload.props):
                 return r
     return None
 
 
 def _min_pods(workload: Resource, resources: list[Resource]) -> int:
     scaler = _hpa_for(workload, resources)
+    if scaler and scaler.type == SCALED_OBJECT:
+        return int(scaler.props["spec"].get("minReplicaCount", 0))  # KEDA's default scales to zero
     if scaler:
         return int(scaler.props["spec"].get("minReplicas", 1))
     return int(workload.props.get("spec", {}).get("replicas", 1))

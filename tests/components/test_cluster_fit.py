@@ -26,6 +26,7 @@ def everything_on(cfg: dict) -> None:
     api, runner = cfg[p + "services"][0], cfg[p + "services"][1]
     api["serviceAccount"] = {"annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN}}
     runner["serviceAccount"] = {"name": "existing-runner"}
+    runner["autoscaling"].update(engine="keda", keda={"trigger": "redis", "targetValue": 5})
     api["scheduling"] = {
         "nodeSelector": {"node.kubernetes.io/instance-type": "m6i.xlarge"},
         "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "agents", "effect": "NoSchedule"}],
@@ -252,3 +253,23 @@ def test_existing_secrets_mode_reads_keys_from_the_teams_secret(tmp_path):
     assert parse_stack_config(values).secret_keys() == ["langsmithApiKey", "openaiApiKey"]
     # Nothing to `pulumi config set --secret`: the keys live in the existing Secret.
     assert parse_stack_config({**values, "secrets": {"mode": "existing"}}).secret_keys() == []
+
+
+def test_keda_scales_on_pending_runs_instead_of_an_hpa(fit):
+    assert ("HorizontalPodAutoscaler", "agent-runner") not in fit
+    scaled = fit[("ScaledObject", "agent-runner")]["spec"]
+    assert scaled["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "agent-runner"}
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (3, 10)
+    [trigger] = scaled["triggers"]
+    assert trigger["type"] == "redis" and trigger["metadata"]["listLength"] == "5"
+    assert trigger["authenticationRef"] == {"name": "agent-runner-scaler"}
+    auth = fit[("TriggerAuthentication", "agent-runner-scaler")]["spec"]["secretTargetRef"]
+    assert auth == [{"parameter": "password", "name": "redis-connection", "key": "password"}]
+    assert "replicas" not in fit[("StatefulSet", "agent-runner")]["spec"]
+    # The same slow scale-down as the HPA, and the operator may ask Redis, nobody else new.
+    assert scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["selectPolicy"] == "Min"
+    peers = fit[("NetworkPolicy", "redis")]["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}}} in peers
+    assert len(fit[("NetworkPolicy", "postgres")]["spec"]["ingress"][0]["from"]) == 1
+    assert ("HorizontalPodAutoscaler", "agent-api") in fit
