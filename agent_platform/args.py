@@ -679,13 +679,39 @@ class AvailabilityArgs(TypedDict, total=False):
     """Prefer one agent pod per node. Default: `true`."""
 
 
+class SecretStoreRefArgs(TypedDict, total=False):
+    """Settings: SecretStoreRef."""
+
+    name: Required[str]
+    """The SecretStore or ClusterSecretStore (External Secrets Operator)."""
+    kind: str
+    """Its kind. One of: `SecretStore`, `ClusterSecretStore`. Default: `"ClusterSecretStore"`."""
+
+
 class SecretsArgs(TypedDict, total=False):
     """Where the secrets the services name come from."""
 
     mode: str
-    """`pulumi`: each key is a secret stack config value (`pulumi config set --secret`), put into Secrets this stack manages; `existing`: each key is a key of `existingSecret`, a Secret the team manages elsewhere (a secret manager's sync, sealed secrets), which the pods read directly. One of: `pulumi`, `existing`. Default: `"pulumi"`."""
+    """`pulumi`: each key is a secret stack config value (`pulumi config set --secret`), put into Secrets this stack manages; `existing`: each key is a key of `existingSecret`, a Secret the team manages elsewhere, which the pods read directly; `externalSecrets`: as existing, and that Secret is declared here as an ExternalSecret (External Secrets Operator) fetching each key from `secretStoreRef`. One of: `pulumi`, `existing`, `externalSecrets`. Default: `"pulumi"`."""
     existing_secret: str
-    """existing: the Secret in the namespace holding every key that `secretEnv` and `externalUrlKey` name. Default: `"agent-platform-secrets"`."""
+    """existing, externalSecrets: the Secret in the namespace holding every key that `secretEnv` and `externalUrlKey` name. Default: `"agent-platform-secrets"`."""
+    secret_store_ref: Optional[SecretStoreRefArgs]
+    """externalSecrets: the store the keys are fetched from."""
+    remote_key_prefix: str
+    """externalSecrets: prefix of each key's name in the store (`agents/prod/`). Default: `""`."""
+    refresh_interval: str
+    """externalSecrets: how often the operator re-reads the store. Default: `"1h"`."""
+
+
+class GatewayRefArgs(TypedDict, total=False):
+    """Settings: GatewayRef."""
+
+    name: Required[str]
+    """The Gateway the HTTPRoute attaches to (managed by the platform team)."""
+    namespace: Optional[str]
+    """Its namespace; unset: the stack's namespace."""
+    section_name: Required[str]
+    """Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is the Gateway's)."""
 
 
 class AgentServiceArgs(TypedDict, total=False):
@@ -931,6 +957,8 @@ class AgentIngressArgs(TypedDict, total=False):
     """Environment name, a DNS label (`dev`, `prod`): labels and object names."""
     routes: Required[list[RouteArgs]]
     """The services routed, each with its path prefixes."""
+    gateway: GatewayRefArgs
+    """Render an HTTPRoute on this Gateway instead of an Ingress (Gateway API); canaries become weighted backends."""
     labels: dict[str, str]
     """Labels added to every object (never to selectors); the platform's own keys win."""
     annotations: dict[str, str]
@@ -962,8 +990,12 @@ class AgentPlatformArgs(TypedDict, total=False):
     """Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`."""
     image_pull_secrets: list[str]
     """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
+    exposure: str
+    """How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both. One of: `ingress`, `gatewayApi`. Default: `"ingress"`."""
+    gateway: Optional[GatewayRefArgs]
+    """gatewayApi: the Gateway and its HTTPS listener."""
     secrets: SecretsArgs
-    """Where API keys and external data-store URLs come from (in-cluster data stores always generate their password). Default: `{"existing_secret": "agent-platform-secrets", "mode": "pulumi"}`."""
+    """Where API keys and external data-store URLs come from (in-cluster data stores always generate their password). Default: see the package's configuration reference."""
     labels: dict[str, str]
     """Labels added to every object (cost centre, team); the platform's own keys are refused. Default: `{}`."""
     annotations: dict[str, str]
@@ -991,8 +1023,12 @@ class DockerPlatformArgs(TypedDict, total=False):
     """Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`."""
     image_pull_secrets: list[str]
     """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
+    exposure: str
+    """How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both. One of: `ingress`, `gatewayApi`. Default: `"ingress"`."""
+    gateway: Optional[GatewayRefArgs]
+    """gatewayApi: the Gateway and its HTTPS listener."""
     secrets: SecretsArgs
-    """Where API keys and external data-store URLs come from (in-cluster data stores always generate their password). Default: `{"existing_secret": "agent-platform-secrets", "mode": "pulumi"}`."""
+    """Where API keys and external data-store URLs come from (in-cluster data stores always generate their password). Default: see the package's configuration reference."""
     labels: dict[str, str]
     """Labels added to every object (cost centre, team); the platform's own keys are refused. Default: `{}`."""
     annotations: dict[str, str]

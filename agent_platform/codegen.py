@@ -71,7 +71,9 @@ SETTINGS = {
     config.ProxyConfig: "ProxyArgs",
     config.DockerConfig: "DockerArgs",
     config.Availability: "AvailabilityArgs",
+    config.SecretStoreRef: "SecretStoreRefArgs",
     config.SecretsSettings: "SecretsArgs",
+    config.GatewayRef: "GatewayRefArgs",
 }
 
 NAMESPACE = ("namespace", "pulumi.Input[str]", True, "Namespace the objects are created in (e.g. `AgentNamespace.name`).")
@@ -113,6 +115,7 @@ COMPONENTS = {
     "AgentIngressArgs": (config.IngressConfig, ("enabled",), [
         NAMESPACE, ENVIRONMENT,
         ("routes", "list[RouteArgs]", True, "The services routed, each with its path prefixes."),
+        ("gateway", "GatewayRefArgs", False, "Render an HTTPRoute on this Gateway instead of an Ingress (Gateway API); canaries become weighted backends."),
         LABELS, ANNOTATIONS,
     ]),
     "AgentPlatformArgs": (config.StackConfig, ("platform", "docker"), [SECRETS]),

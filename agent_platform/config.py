@@ -848,11 +848,33 @@ class Availability(Model):
     pod_anti_affinity: bool = Field(True, description="Prefer one agent pod per node.")
 
 
+class SecretStoreRef(Model):
+    name: ObjectName = Field(description="The SecretStore or ClusterSecretStore (External Secrets Operator).")
+    kind: Literal["SecretStore", "ClusterSecretStore"] = Field("ClusterSecretStore", description="Its kind.")
+
+
 class SecretsSettings(Model):
     """Where the secrets the services name come from."""
 
-    mode: Literal["pulumi", "existing"] = Field("pulumi", description="`pulumi`: each key is a secret stack config value (`pulumi config set --secret`), put into Secrets this stack manages; `existing`: each key is a key of `existingSecret`, a Secret the team manages elsewhere (a secret manager's sync, sealed secrets), which the pods read directly.")
-    existing_secret: ObjectName = Field("agent-platform-secrets", description="existing: the Secret in the namespace holding every key that `secretEnv` and `externalUrlKey` name.")
+    mode: Literal["pulumi", "existing", "externalSecrets"] = Field("pulumi", description="`pulumi`: each key is a secret stack config value (`pulumi config set --secret`), put into Secrets this stack manages; `existing`: each key is a key of `existingSecret`, a Secret the team manages elsewhere, which the pods read directly; `externalSecrets`: as existing, and that Secret is declared here as an ExternalSecret (External Secrets Operator) fetching each key from `secretStoreRef`.")
+    existing_secret: ObjectName = Field("agent-platform-secrets", description="existing, externalSecrets: the Secret in the namespace holding every key that `secretEnv` and `externalUrlKey` name.")
+    secret_store_ref: Optional[SecretStoreRef] = Field(None, description="externalSecrets: the store the keys are fetched from.")
+    remote_key_prefix: str = Field("", description="externalSecrets: prefix of each key's name in the store (`agents/prod/`).")
+    refresh_interval: str = Field("1h", pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", description="externalSecrets: how often the operator re-reads the store.")
+
+    @model_validator(mode="after")
+    def _store(self) -> "SecretsSettings":
+        if self.mode == "externalSecrets" and self.secret_store_ref is None:
+            raise rule("secretStoreRef", "is required when mode is externalSecrets")
+        if self.mode != "externalSecrets" and self.secret_store_ref is not None:
+            raise rule("secretStoreRef", "only applies when mode is externalSecrets")
+        return self
+
+
+class GatewayRef(Model):
+    name: ObjectName = Field(description="The Gateway the HTTPRoute attaches to (managed by the platform team).")
+    namespace: Optional[DnsLabel] = Field(None, description="Its namespace; unset: the stack's namespace.")
+    section_name: DnsLabel = Field(description="Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is the Gateway's).")
 
 
 class StackConfig(Model):
@@ -869,6 +891,8 @@ class StackConfig(Model):
     docker: Optional[DockerConfig] = Field(None, description="Docker host settings (platform docker).")
     registry: Optional[str] = Field(None, pattern=r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+)(:\d{1,5})?(/[a-z0-9._-]+)*$", description="Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`.")
     image_pull_secrets: list[ObjectName] = Field([], description="Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes).")
+    exposure: Literal["ingress", "gatewayApi"] = Field("ingress", description="How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both.")
+    gateway: Optional[GatewayRef] = Field(None, description="gatewayApi: the Gateway and its HTTPS listener.")
     secrets: SecretsSettings = Field(SecretsSettings(), description="Where API keys and external data-store URLs come from (in-cluster data stores always generate their password).")
     labels: dict[MetadataKey, LabelValue] = Field({}, description="Labels added to every object (cost centre, team); the platform's own keys are refused.")
     annotations: dict[MetadataKey, str] = Field({}, description="Annotations added to every object.")
@@ -890,6 +914,10 @@ class StackConfig(Model):
             routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
             if self.ingress.enabled and not routed:
                 raise rule("ingress.enabled", "no service has ingress.enabled: nothing to route")
+            if self.exposure == "gatewayApi" and self.gateway is None:
+                raise rule("gateway", "is required when exposure is gatewayApi")
+            if self.exposure != "gatewayApi" and self.gateway is not None:
+                raise rule("gateway", "only applies when exposure is gatewayApi")
             taken = {s.name: i for i, s in enumerate(self.services)}
             for i, s in enumerate(self.services):
                 if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
@@ -1006,9 +1034,15 @@ class StackConfig(Model):
     def docker_settings(self) -> DockerConfig:
         return self.docker or DockerConfig()
 
+    def named_secret_keys(self) -> list[str]:
+        """Every key `secretEnv` and `externalUrlKey` name, wherever the values live."""
+        keys = {k for s in self.services for k in s.secret_env.values()}
+        keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
+        return sorted(keys)
+
     def secret_keys(self) -> list[str]:
         """Every secret stack config key the program reads (sorted, unique): none when they live in an existing Secret."""
-        if self.secrets.mode == "existing":
+        if self.secrets.mode != "pulumi":
             return []
         keys = {k for s in self.services for k in s.secret_env.values()}
         keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentIngressArgs
-from agent_platform.config import ConfigError, IngressConfig
+from agent_platform.config import ConfigError, GatewayRef, IngressConfig, validated
 from agent_platform.inputs import settings_of
 from agent_platform.k8s import pod
 from agent_platform.labels import standard_labels
@@ -47,6 +47,12 @@ class AgentIngress(pulumi.ComponentResource):
         namespace, environment = args["namespace"], args["environment"]
         routes = [(r["service"], r["paths"]) for r in args["routes"]]
         canaries = [r for r in args["routes"] if r.get("canary_service")]
+        if args.get("gateway"):
+            gateway = validated(GatewayRef, args["gateway"], f"AgentIngress {resource_name}", "gateway.")
+            self.route = self._http_route(config, gateway, namespace, environment, args)
+            self.url = pulumi.Output.from_input(f"https://{config.host}")
+            self.register_outputs({"url": self.url})
+            return
         name = "agent-platform"
         tls = None
         if config.tls.mode != "none":
@@ -78,6 +84,35 @@ class AgentIngress(pulumi.ComponentResource):
         scheme = "http" if config.tls.mode == "none" else "https"
         self.url = pulumi.Output.from_input(f"{scheme}://{config.host}")
         self.register_outputs({"url": self.url})
+
+    def _http_route(self, config: IngressConfig, gateway: GatewayRef, namespace, environment: str,
+                    args: AgentIngressArgs) -> k8s.apiextensions.CustomResource:
+        """Gateway API: one HTTPRoute on the Gateway's HTTPS listener, the streaming timeouts on
+        every rule, and a canary as a weighted second backend (no annotations needed)."""
+        timeout = f"{config.stream_timeout_seconds}s"
+        rules = []
+        for r in args["routes"]:
+            weight = int(r.get("canary_weight", 0)) if r.get("canary_service") else 0
+            if not 0 <= weight <= 100:
+                raise ConfigError([f"routes: canary_weight must be 0-100, got {weight}"], "AgentIngress")
+            backends = [{"name": r["service"], "port": 80, "weight": 100 - weight}]
+            if r.get("canary_service"):
+                backends.append({"name": r["canary_service"], "port": 80, "weight": weight})
+            rules.append({
+                "matches": [{"path": {"type": "PathPrefix", "value": path}} for path in r["paths"]],
+                "backendRefs": backends,
+                "timeouts": {"request": timeout, "backendRequest": timeout},
+            })
+        parent = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway.name, "sectionName": gateway.section_name}
+        if gateway.namespace:
+            parent["namespace"] = gateway.namespace
+        name = "agent-platform"
+        return k8s.apiextensions.CustomResource(
+            name, api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute",
+            metadata=pod.Metadata(namespace, pod.with_common(standard_labels(name, "ingress", environment), args.get("labels")),
+                                  dict(args.get("annotations") or {}))(name),
+            spec={"parentRefs": [parent], "hostnames": [config.host], "rules": rules},
+            opts=pulumi.ResourceOptions(parent=self))
 
     def _canary(self, config: IngressConfig, namespace, environment: str, args: AgentIngressArgs, route) -> net.Ingress:
         """ingress-nginx canary: a second Ingress for the same host and paths, marked canary with a

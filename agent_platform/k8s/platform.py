@@ -7,6 +7,8 @@ import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentPlatformArgs
 from agent_platform.config import StackConfig, with_registry
+from agent_platform.k8s import pod
+from agent_platform.labels import standard_labels
 from agent_platform.inputs import settings_of
 from agent_platform.k8s.agent_service import AgentService
 from agent_platform.k8s.ingress import AgentIngress
@@ -66,10 +68,15 @@ class AgentPlatform(pulumi.ComponentResource):
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.namespace]))
         wiring = {"namespace": ns, "environment": env, "secret_values": secrets, **common,
                   "image_pull_secrets": list(config.image_pull_secrets),
-                  **({"existing_secret": config.secrets.existing_secret} if config.secrets.mode == "existing" else {})}
+                  **({"existing_secret": config.secrets.existing_secret} if config.secrets.mode != "pulumi" else {})}
 
         def image(settings) -> dict:
             return {"image": with_registry(settings.image, config.registry)}
+
+        self.external_secret = None
+        if config.secrets.mode == "externalSecrets":
+            self.external_secret = self._external_secret(config, ns, common, in_ns)
+            in_ns = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.external_secret]))
 
         def scaler(store: str) -> dict:
             keda = {s.autoscaling.keda.operator_namespace for s in config.services
@@ -113,7 +120,9 @@ class AgentPlatform(pulumi.ComponentResource):
                           if s.rollout.strategy == "canary" and s.rollout.canary else {})}
                       for s in config.services if s.ingress.enabled]
             settings = config.ingress.model_dump(exclude={"enabled"})
-            self.ingress = AgentIngress("ingress", {**settings, "namespace": ns, "environment": env, "routes": routes, **common},
+            gateway = {"gateway": config.gateway.model_dump()} if config.exposure == "gatewayApi" and config.gateway else {}
+            self.ingress = AgentIngress("ingress", {**settings, "namespace": ns, "environment": env, "routes": routes, **common,
+                                                    **gateway},
                                         opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=self.services)))
         self.namespace_name = ns
         self.service_names = pulumi.Output.all(*[s.service_name for s in self.services])
@@ -122,3 +131,21 @@ class AgentPlatform(pulumi.ComponentResource):
         self.redis_host = self.redis.host
         self.register_outputs({"namespaceName": ns, "serviceNames": self.service_names, "ingressUrl": self.ingress_url,
                                "postgresHost": self.postgres_host, "redisHost": self.redis_host})
+
+    def _external_secret(self, config: StackConfig, namespace: pulumi.Input[str], common: dict,
+                         opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+        """The Secret the pods read, declared as an ExternalSecret: the operator fetches each named
+        key from the store and keeps it refreshed; no value passes through Pulumi."""
+        s = config.secrets
+        assert s.secret_store_ref is not None
+        labels = pod.with_common(standard_labels(s.existing_secret, "secrets", config.environment), common["labels"])
+        return k8s.apiextensions.CustomResource(
+            s.existing_secret, api_version="external-secrets.io/v1", kind="ExternalSecret",
+            metadata=pod.Metadata(namespace, labels, common["annotations"])(s.existing_secret),
+            spec={
+                "refreshInterval": s.refresh_interval,
+                "secretStoreRef": {"name": s.secret_store_ref.name, "kind": s.secret_store_ref.kind},
+                "target": {"name": s.existing_secret, "creationPolicy": "Owner"},
+                "data": [{"secretKey": key, "remoteRef": {"key": f"{s.remote_key_prefix}{key}"}} for key in config.named_secret_keys()],
+            },
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self)))

@@ -273,3 +273,53 @@ def test_keda_scales_on_pending_runs_instead_of_an_hpa(fit):
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}}} in peers
     assert len(fit[("NetworkPolicy", "postgres")]["spec"]["ingress"][0]["from"]) == 1
     assert ("HorizontalPodAutoscaler", "agent-api") in fit
+
+
+def gateway_and_external_secrets(cfg: dict) -> None:
+    p = "agent-platform:"
+    cfg[p + "exposure"] = "gatewayApi"
+    cfg[p + "gateway"] = {"name": "public", "namespace": "gateways", "sectionName": "https"}
+    cfg[p + "secrets"] = {"mode": "externalSecrets", "secretStoreRef": {"name": "vault"}, "remoteKeyPrefix": "agents/prod/"}
+    cfg[p + "services"][0]["rollout"] = {"strategy": "canary", "canary": {
+        "image": "registry.example.com/agents/agent-api:1.5.0@sha256:" + "c" * 64, "weight": 10}}
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    return objects(capture_with(tmp_path_factory.mktemp("gw"), "prod", gateway_and_external_secrets))
+
+
+def test_gateway_api_route_on_the_https_listener_with_streaming_timeouts(gateway):
+    assert not any(kind == "Ingress" for kind, _ in gateway)
+    spec = gateway[("HTTPRoute", "agent-platform")]["spec"]
+    assert spec["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public",
+                                   "namespace": "gateways", "sectionName": "https"}]
+    assert spec["hostnames"] == ["agents.example.com"]
+    [rule] = [r for r in spec["rules"] if r["backendRefs"][0]["name"] == "agent-api"]
+    assert rule["timeouts"] == {"request": "3600s", "backendRequest": "3600s"}
+    # The canary is a weighted backend of the same rule.
+    assert rule["backendRefs"] == [{"name": "agent-api", "port": 80, "weight": 90},
+                                   {"name": "agent-api-canary", "port": 80, "weight": 10}]
+
+
+def test_external_secrets_declare_the_secret_the_pods_read(gateway):
+    spec = gateway[("ExternalSecret", "agent-platform-secrets")]["spec"]
+    assert spec["secretStoreRef"] == {"name": "vault", "kind": "ClusterSecretStore"}
+    assert spec["target"] == {"name": "agent-platform-secrets", "creationPolicy": "Owner"}
+    assert {d["secretKey"]: d["remoteRef"]["key"] for d in spec["data"]} == {
+        "langsmithApiKey": "agents/prod/langsmithApiKey", "openaiApiKey": "agents/prod/openaiApiKey"}
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+           for e in pod_spec(gateway[("Deployment", "agent-api")])["containers"][0]["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    assert env["OPENAI_API_KEY"] == "agent-platform-secrets" and ("Secret", "agent-api") not in gateway
+
+
+def test_gateway_and_external_secrets_validate_and_pass_the_pack(tmp_path):
+    data = stack_file("prod")
+    gateway_and_external_secrets(data["config"])
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text(yaml.safe_dump(data))
+    result = subprocess.run([sys.executable, "-m", "preview", "prod", "--config-file", str(stack), "--out", str(tmp_path / "out"),
+                             "--k8s-version", "1.29,1.37"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "invalid:" not in result.stdout + result.stderr
+    assert json.loads((tmp_path / "out" / "policy-report.json").read_text())["mandatoryFailed"] is False
