@@ -11,7 +11,6 @@ file is one such consumer (program/stack_config.py).
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from typing import Annotated, Any, Literal, Optional, TypeVar
 

@@ -110,7 +110,6 @@ class AgentService(pulumi.ComponentResource):
         self.backends = [b for b in map(Backend.of, args.get("backends") or []) if getattr(c, f"uses_{b.store}", False)]
         self.pod_labels = {**self.labels, ROLE: "agent", **{CLIENT_OF.format(store=b.store): "true" for b in self.backends}}
         child = pulumi.ResourceOptions(parent=self)
-        ns = self.namespace_name
 
         # An existing ServiceAccount (workload identity managed elsewhere) is used, not created.
         self.service_account = None

@@ -9,35 +9,13 @@ import copy
 import secrets
 
 import pytest
-import yaml
 
-from preview.program import capture_stack
+from preview.changes import classify_captures as classify
 from preview.render import render_files
-from tests.conftest import ROOT, stack_file
-from preview.changes import classify_captures as classify, recording_ignore_changes
+from tests.conftest import stack_file
 
 SERVICES = "agent-platform:services"
 K8S = "kubernetes:"
-
-
-@pytest.fixture
-def run(tmp_path):
-    """run(stack, mutate) -> (capture, ignoreChanges by (type, name)), as the engine receives them."""
-    ignores: dict = {}
-    count = iter(range(1000))
-
-    def _run(stack: str, mutate=lambda cfg: None):
-        data = copy.deepcopy(stack_file(stack))
-        mutate(data["config"])
-        path = tmp_path / f"{next(count)}" / f"Pulumi.{stack}.yaml"
-        path.parent.mkdir()
-        path.write_text(yaml.safe_dump(data))
-        with recording_ignore_changes() as recorded:
-            capture = capture_stack(ROOT, stack, path)[1]
-        ignores.update(recorded)
-        return capture
-    _run.ignores = ignores
-    return _run
 
 
 def changes(run, stack, mutate, base=lambda cfg: None):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from preview.render import render_files
-from tests.scenarios.test_day2 import SERVICES, bump, changes, of, run  # noqa: F401 (run is a fixture)
+from tests.scenarios.test_day2 import SERVICES, bump, changes, of
 
 NEW_TAG = "1.5.0"
 
