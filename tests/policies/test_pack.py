@@ -38,7 +38,8 @@ def test_dev_has_no_mandatory_violation_and_downgrades_say_why(tmp_path):
     report = run_policy_pack(ROOT, shipped("dev"), tmp_path)
     assert not report.mandatory_failed
     assert {v.policy for v in report.violations} <= {"image-digest-pinned", "min-replicas", "spread-across-failure-domains",
-                                                     "datastore-protected", "pdb-allows-disruption"}
+                                                     "datastore-protected", "pdb-allows-disruption",
+                                                     "datastore-persistent-volume"}
     config = json.loads((ROOT / "policies" / "config" / "dev.json").read_text())
     for name, entry in config.items():
         if isinstance(entry, dict) and entry.get("enforcementLevel") == "advisory":
