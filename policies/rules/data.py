@@ -45,13 +45,13 @@ def _datastore(protect: bool) -> Resource:
 
 
 @stack_rule(
-    "datastore-protected", "Data-bearing StatefulSets (component datastore) are protected from `pulumi destroy` and replacement.", "high",
+    "datastore-protected", "Data-bearing workloads (component datastore, or Postgres/Redis by image, port or name label) are protected from `pulumi destroy` and replacement.", "high",
     "Set `protect: true` on the data store (stack config `postgres.protect` / `redis.protect`).",
     Example([_datastore(True)], [_datastore(False)]), tags=("data",))
 def datastore_protected(resources, config):
     for r in resources:
-        if r.type == STATEFULSET and pod_labels(r.props).get("app.kubernetes.io/component") == "datastore" and not r.protect:
-            yield f"StatefulSet {name_of(r.props)} holds data but is not protected", r.urn
+        if r.type in (STATEFULSET, *WORKLOADS) and _holds_data(r.props) and not r.protect:
+            yield f"{r.props.get('kind')} {name_of(r.props)} holds data but is not protected", r.urn
 
 
 # --------------------------------------------------------------------------- issue 14: availability of data
@@ -157,3 +157,7 @@ def redis_requires_auth(props, config):
         bitnami = "bitnami/" in str(props.get("image") if not isinstance(props.get("image"), Unknown) else "")
         if not (_requirepass(words) or (bitnami and any(envs.get(k) for k in PASSWORD_ENV) and envs.get("ALLOW_EMPTY_PASSWORD") != "yes")):
             yield f"container {props.get('name')}: Redis accepts connections without a password"
+
+
+def _holds_data(props) -> bool:
+    return pod_labels(props).get("app.kubernetes.io/component") == "datastore" or workload_store(props) is not None

@@ -241,3 +241,21 @@ def docker_cpu_limit(props, config):
     cpus = props.get("cpus")
     if not (cpus and float(cpus) > 0) and not (props.get("cpuQuota") or 0) > 0:
         yield f"container {props.get('name')}: no CPU limit (cpus or cpuQuota)"
+
+
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+
+
+@resource_rule("docker-image-tag-set", "Docker images name a released tag or a digest, never `latest` or nothing.", "high",
+               "Pin RemoteImage.name / Container.image to `repo:1.4.2` and, where a registry digest exists, `@sha256:...`.",
+               (*CONTAINER, REMOTE_IMAGE), Example(GOOD, docker_container(image="registry.example.com/api:latest")), tags=("docker", "images"))
+def docker_image_tag_set(props, config):
+    from .workload import split_image
+    ref = props.get("image") if "image" in props else props.get("name")
+    # An image id computed by a RemoteImage (unknown until pulled, then `sha256:...`) is immutable; the
+    # reference it was pulled by is judged on the RemoteImage itself.
+    if isinstance(ref, Unknown) or str(ref).startswith("sha256:"):
+        return
+    _, tag, digest = split_image(str(ref or ""))
+    if tag == "latest" or (tag is None and digest is None):
+        yield f"image {ref!r} is mutable (no tag, or `latest`)"

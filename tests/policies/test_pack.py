@@ -111,3 +111,12 @@ def test_docker_rules_apply_to_the_compose_stack_containers(tmp_path):
     report = run_policy_pack(ROOT, capture_with(tmp_path, "local", exposed), tmp_path / "out")
     assert [(v.policy, v.resource, v.level) for v in report.violations] == [
         ("docker-ports-loopback", "Container/proxy", "mandatory")]
+
+
+def test_docker_data_stores_are_recognised_in_the_compose_stack(tmp_path):
+    def no_volume(cfg):
+        cfg["agent-platform:redis"]["persistence"] = {"enabled": False}
+
+    report = run_policy_pack(ROOT, capture_with(tmp_path, "local", no_volume), tmp_path / "out")
+    assert [(v.policy, v.resource, v.level) for v in report.violations] == [
+        ("datastore-persistent-volume", "Container/redis", "mandatory")]
