@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import Example, Resource, resource_rule, stack_rule
 from .k8s import DELETE, DEPLOYMENT, HPA, PDB, SCALABLE, matches, name_of, namespace_of, pod_labels, pod_spec, with_change
+from .datastores import workload_store
 from .samples import deployment, hpa, pdb
 
 GOOD = deployment()
@@ -39,9 +40,14 @@ def _workloads(resources: list[Resource]) -> list[Resource]:
     return [r for r in resources if r.type in SCALABLE]
 
 
+def is_datastore(props) -> bool:
+    """The project's component label, or a Postgres/Redis recognised by image, port or name label (datastores.py)."""
+    return pod_labels(props).get("app.kubernetes.io/component") == "datastore" or workload_store(props) is not None
+
+
 def _is_datastore(r: Resource) -> bool:
     # Single-instance data stores are exempt from replica rules: they scale by other means.
-    return pod_labels(r.props).get("app.kubernetes.io/component") == "datastore"
+    return is_datastore(r.props)
 
 
 def _idle_release(r: Resource) -> bool:
@@ -83,13 +89,31 @@ def pdb_allows_disruption(resources, config):
             yield f"{label}: {pods} replicas and no PodDisruptionBudget", w.urn
             continue
         for b in mine:
-            spec = b.props.get("spec", {})
-            if "minAvailable" in spec and isinstance(spec["minAvailable"], int) and spec["minAvailable"] >= pods:
-                yield f"{label}: PDB {name_of(b.props)} minAvailable {spec['minAvailable']} >= minimum pods {pods}: no drain can proceed", b.urn
-            if spec.get("minAvailable") == "100%":
-                yield f"{label}: PDB {name_of(b.props)} minAvailable 100%: no drain can proceed", b.urn
-            if spec.get("maxUnavailable") in (0, "0%", "0"):
-                yield f"{label}: PDB {name_of(b.props)} maxUnavailable 0: no drain can proceed", b.urn
+            allowed = disruptions_allowed(b.props.get("spec", {}), pods)
+            if allowed is not None and allowed < 1:
+                yield f"{label}: PDB {name_of(b.props)} allows {allowed} disruption(s) at {pods} pods: no drain can proceed", b.urn
+
+
+def _scaled(value, total: int) -> int | None:
+    """intstr.GetScaledValueFromIntOrPercent(value, total, roundUp=true): percentages round up."""
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if text.endswith("%") and text[:-1].isdigit():
+        return -(-int(text[:-1]) * total // 100)
+    return int(text) if text.isdigit() else None
+
+
+def disruptions_allowed(spec, pods: int) -> int | None:
+    """What the disruption controller allows at `pods` healthy pods (kubernetes pkg/controller/disruption/
+    disruption.go getExpectedPodCount: maxUnavailable and string minAvailable scale against the pod count, rounding up)."""
+    if spec.get("maxUnavailable") is not None:
+        scaled = _scaled(spec["maxUnavailable"], pods)
+        return None if scaled is None else pods - max(0, pods - scaled)
+    if spec.get("minAvailable") is not None:
+        scaled = _scaled(spec["minAvailable"], pods)
+        return None if scaled is None else pods - scaled
+    return None
 
 
 @stack_rule(
@@ -120,7 +144,7 @@ def rolling_update_keeps_capacity(props, config):
     "medium", "Add a topologySpreadConstraint on topology.kubernetes.io/zone or a podAntiAffinity on kubernetes.io/hostname.",
     SCALABLE, Example(GOOD, with_change(GOOD, "spec.template.spec.topologySpreadConstraints", DELETE)), tags=("availability",))
 def spread_across_failure_domains(props, config):
-    if pod_labels(props).get("app.kubernetes.io/component") == "datastore":
+    if is_datastore(props):
         return
     spec = pod_spec(props)
     if not spec.get("topologySpreadConstraints") and not (spec.get("affinity") or {}).get("podAntiAffinity"):

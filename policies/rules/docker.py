@@ -49,6 +49,8 @@ def docker_no_new_privileges(props, config):
                config={"allowedBindAddresses": {"type": "array", "items": {"type": "string"}, "default": ["127.0.0.1", "::1"]}},
                tags=("docker",))
 def docker_ports_loopback(props, config):
+    if props.get("publishAllPorts"):
+        yield f"container {props.get('name')}: publishAllPorts publishes every exposed port on all addresses"
     for port in props.get("ports") or []:
         ip = port.get("ip") or "0.0.0.0"
         if ip not in config["allowedBindAddresses"]:
@@ -78,3 +80,182 @@ def docker_restart_policy(props, config):
 def docker_memory_limit(props, config):
     if not props.get("memory"):
         yield f"container {props.get('name')}: no memory limit"
+
+
+# --------------------------------------------------------------------------- issue 14: PSS classes, as Docker has them
+# Input names are pulumi-docker's Container inputs (pulumi/pulumi-docker sdk/python/pulumi_docker/container.py and
+# _inputs.py, generated from provider/cmd/pulumi-resource-docker/schema.json; pinned here as pulumi-docker 5.2.0):
+# privileged, networkMode, pidMode, ipcMode, usernsMode, cgroupnsMode, capabilities{adds,drops}, securityOpts,
+# sysctls (map), volumes[{hostPath,containerPath,volumeName}], mounts[{source,target,type}], devices[{hostPath}],
+# envs ["K=V"], command, entrypoints, healthcheck.tests, cpus (string), cpuQuota, memory (MB), publishAllPorts.
+
+from .base import Unknown  # noqa: E402
+from .pss import ALLOWED_ADDED_CAPABILITIES, SAFE_SYSCTLS, SELINUX_TYPES  # noqa: E402
+from .secrets import credential_in_words, looks_secret  # noqa: E402
+
+
+def _opts(props) -> list[tuple[str, str]]:
+    """securityOpts as (key, value): Docker accepts both `key=value` and the legacy `key:value`."""
+    pairs = []
+    for opt in props.get("securityOpts") or []:
+        key, sep, value = str(opt).partition("=")
+        if not sep:
+            key, _, value = str(opt).partition(":")
+        pairs.append((key.strip().lower(), value.strip()))
+    return pairs
+
+
+@resource_rule("docker-not-privileged", "PSS Privileged Containers: Docker containers are not privileged.", "critical",
+               "Remove privileged=True; add back only the capability that is proven needed.",
+               CONTAINER, Example(GOOD, docker_container(privileged=True)), tags=("docker",))
+def docker_not_privileged(props, config):
+    if props.get("privileged"):
+        yield f"container {props.get('name')}: privileged"
+
+
+@resource_rule("docker-no-host-namespaces", "PSS Host Namespaces: no host network, PID, IPC, user or cgroup namespace.", "high",
+               "Remove network_mode/pid_mode/ipc_mode/userns_mode/cgroupns_mode 'host'; use a user-defined network.",
+               CONTAINER, Example(GOOD, docker_container(networkMode="host")), tags=("docker",))
+def docker_no_host_namespaces(props, config):
+    for field in ("networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode"):
+        if str(props.get(field) or "").lower() == "host":
+            yield f"container {props.get('name')}: {field} host"
+
+
+def _cap(name: str) -> str:
+    name = str(name).upper()
+    return name[4:] if name.startswith("CAP_") else name
+
+
+@resource_rule("docker-capabilities-added", "PSS restricted Capabilities: Docker containers add no capability but NET_BIND_SERVICE.", "high",
+               "Remove capabilities.adds entries other than NET_BIND_SERVICE.",
+               CONTAINER, Example(GOOD, docker_container(capabilities={"drops": ["ALL"], "adds": ["SYS_ADMIN"]})), tags=("docker",))
+def docker_capabilities_added(props, config):
+    added = {_cap(c) for c in (props.get("capabilities") or {}).get("adds") or []} - ALLOWED_ADDED_CAPABILITIES
+    if added:
+        yield f"container {props.get('name')}: capabilities.adds {sorted(added)}"
+
+
+@resource_rule("docker-seccomp", "PSS Seccomp: Docker containers keep a seccomp profile (no seccomp=unconfined).", "high",
+               "Remove `seccomp=unconfined` from security_opts (Docker's default profile applies).",
+               CONTAINER, Example(GOOD, docker_container(securityOpts=["no-new-privileges:true", "seccomp=unconfined"])), tags=("docker",))
+def docker_seccomp(props, config):
+    if ("seccomp", "unconfined") in _opts(props):
+        yield f"container {props.get('name')}: seccomp unconfined"
+
+
+@resource_rule("docker-apparmor", "PSS AppArmor: Docker containers keep an AppArmor profile (no apparmor=unconfined).", "high",
+               "Remove `apparmor=unconfined` from security_opts (docker-default applies).",
+               CONTAINER, Example(GOOD, docker_container(securityOpts=["no-new-privileges:true", "apparmor=unconfined"])), tags=("docker",))
+def docker_apparmor(props, config):
+    if ("apparmor", "unconfined") in _opts(props):
+        yield f"container {props.get('name')}: apparmor unconfined"
+
+
+@resource_rule("docker-selinux", "PSS SELinux: labeling stays on, the type is a container type, user and role unset.", "high",
+               "Remove `label=disable` / `label=user:` / `label=role:`; use `label=type:container_t` or nothing.",
+               CONTAINER, Example(GOOD, docker_container(securityOpts=["no-new-privileges:true", "label=disable"])), tags=("docker",))
+def docker_selinux(props, config):
+    for key, value in _opts(props):
+        if key != "label":
+            continue
+        field, _, setting = value.partition(":")
+        if value == "disable" or field in ("user", "role") or (field == "type" and setting not in SELINUX_TYPES):
+            yield f"container {props.get('name')}: security opt label={value}"
+
+
+@resource_rule("docker-proc-mount", "PSS /proc Mount Type: Docker keeps /proc and /sys paths masked (no systempaths=unconfined).", "high",
+               "Remove `systempaths=unconfined` from security_opts.",
+               CONTAINER, Example(GOOD, docker_container(securityOpts=["no-new-privileges:true", "systempaths=unconfined"])), tags=("docker",))
+def docker_proc_mount(props, config):
+    if ("systempaths", "unconfined") in _opts(props):
+        yield f"container {props.get('name')}: systempaths unconfined"
+
+
+@resource_rule("docker-sysctls", "PSS Sysctls: Docker containers set only the safe sysctls.", "high",
+               "Remove sysctls outside the Pod Security Standards' safe set.",
+               CONTAINER, Example(GOOD, docker_container(sysctls={"kernel.msgmax": "65536"})), tags=("docker",))
+def docker_sysctls(props, config):
+    for name in sorted(props.get("sysctls") or {}):
+        if name not in SAFE_SYSCTLS:
+            yield f"container {props.get('name')}: sysctl {name!r} is not in the safe set"
+
+
+# Host paths whose bind mount hands the container the host (CIS Docker Benchmark 5.5 and 5.31: system
+# directories and the daemon socket). "/" matches only itself; the others match their subtrees too.
+HOST_SYSTEM_PATHS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr",
+                     "/var/run", "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet")
+SOCKETS = ("docker.sock", "containerd.sock", "podman.sock", "crio.sock", "docker_engine")
+
+
+def host_path_problem(path: str) -> str | None:
+    import posixpath
+    clean = posixpath.normpath(str(path).replace("\\", "/")) if path else ""
+    if any(clean.endswith(s) for s in SOCKETS):
+        return "the container engine's socket (root on the host)"
+    if clean == "/" or any(clean == p or clean.startswith(p + "/") for p in HOST_SYSTEM_PATHS):
+        return "a host system path"
+    return None
+
+
+@resource_rule("docker-no-host-mounts", "PSS HostPath Volumes: no bind mount of the Docker socket or host system paths, no host devices.",
+               "critical", "Use a named volume or tmpfs; never mount the engine socket or /, /etc, /proc, /sys, /var/run, /root, /boot, /dev.",
+               CONTAINER, Example(GOOD, docker_container(volumes=[{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}])),
+               tags=("docker",))
+def docker_no_host_mounts(props, config):
+    name = props.get("name")
+    sources = [v.get("hostPath") for v in props.get("volumes") or [] if v.get("hostPath")]
+    sources += [m.get("source") for m in props.get("mounts") or [] if m.get("type") in ("bind", "npipe") and m.get("source")]
+    for source in sources:
+        why = host_path_problem(source)
+        if why:
+            yield f"container {name}: bind mount of {source} ({why})"
+    for device in props.get("devices") or []:
+        yield f"container {name}: host device {device.get('hostPath')}"
+
+
+@resource_rule("docker-no-literal-secrets", "No credential in a Docker container's env, command, entrypoint or healthcheck.", "critical",
+               "Pass the credential as a Pulumi secret into a file (POSTGRES_PASSWORD_FILE style) and rotate the exposed one.",
+               CONTAINER, Example(GOOD, docker_container(envs=["LOG_LEVEL=info", "DATABASE_URL=postgresql://agent:hunter2@db:5432/agent"])),
+               tags=("docker", "secrets"))
+def docker_no_literal_secrets(props, config):
+    name = props.get("name")
+    for entry in props.get("envs") or []:
+        if isinstance(entry, Unknown):   # computed from another resource's output (e.g. a RandomPassword): not a literal
+            continue
+        key, sep, value = str(entry).partition("=")
+        why = looks_secret(key, value) if sep else None
+        if why:
+            yield f"container {name}: env {key}: {why}"
+    for field, words in (("command", props.get("command")), ("entrypoints", props.get("entrypoints")),
+                         ("healthcheck.tests", (props.get("healthcheck") or {}).get("tests"))):
+        index = credential_in_words([str(w) for w in words or []])
+        if index is not None:
+            yield f"container {name}: {field} item {index} holds a credential-looking literal"
+
+
+@resource_rule("docker-cpu-limit", "Docker containers have a CPU limit.", "medium",
+               "Set cpus (e.g. '1.0'), or cpu_quota with cpu_period, so one container cannot starve the host.",
+               CONTAINER, Example(GOOD, docker_container(cpus=None)), tags=("docker",))
+def docker_cpu_limit(props, config):
+    cpus = props.get("cpus")
+    if not (cpus and float(cpus) > 0) and not (props.get("cpuQuota") or 0) > 0:
+        yield f"container {props.get('name')}: no CPU limit (cpus or cpuQuota)"
+
+
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+
+
+@resource_rule("docker-image-tag-set", "Docker images name a released tag or a digest, never `latest` or nothing.", "high",
+               "Pin RemoteImage.name / Container.image to `repo:1.4.2` and, where a registry digest exists, `@sha256:...`.",
+               (*CONTAINER, REMOTE_IMAGE), Example(GOOD, docker_container(image="registry.example.com/api:latest")), tags=("docker", "images"))
+def docker_image_tag_set(props, config):
+    from .workload import split_image
+    ref = props.get("image") if "image" in props else props.get("name")
+    # An image id computed by a RemoteImage (unknown until pulled, then `sha256:...`) is immutable; the
+    # reference it was pulled by is judged on the RemoteImage itself.
+    if isinstance(ref, Unknown) or str(ref).startswith("sha256:"):
+        return
+    _, tag, digest = split_image(str(ref or ""))
+    if tag == "latest" or (tag is None and digest is None):
+        yield f"image {ref!r} is mutable (no tag, or `latest`)"

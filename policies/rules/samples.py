@@ -97,7 +97,7 @@ def docker_container(**overrides) -> dict:
         "capabilities": {"drops": ["ALL"]}, "securityOpts": ["no-new-privileges:true"],
         "ports": [{"internal": 8000, "external": 8000, "ip": "127.0.0.1"}],
         "healthcheck": {"tests": ["CMD", "wget", "-qO-", "http://127.0.0.1:8000/healthz"]},
-        "restart": "unless-stopped", "memory": 1024,
+        "restart": "unless-stopped", "memory": 1024, "cpus": "1.0",
     }
     props.update(overrides)
     return props

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .base import Example, resource_rule
-from .k8s import CONFIGMAP, WORKLOADS, containers, with_change
+from .base import Example, Resource, resource_rule, stack_rule
+from .k8s import CONFIGMAP, DEPLOYMENT, WORKLOADS, containers, name_of, namespace_of, with_change
 from .samples import deployment
 
 # Variables that hold the *location* of a secret (POSTGRES_PASSWORD_FILE) are not secrets.
@@ -16,7 +16,12 @@ SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?
 # may be empty (`redis://:password@host`, the form this project's Redis URLs take).
 SECRET_VALUE = re.compile(
     r"(sk-[A-Za-z0-9_-]{16}|ghp_[A-Za-z0-9]{20}|AKIA[0-9A-Z]{16}|xox[bp]-[A-Za-z0-9-]{10}"
-    r"|-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----|[a-z][a-z0-9+.-]{0,31}://[^/\s:@]{0,256}:[^/\s@]{1,256}@)")
+    r"|-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----|(?i:[a-z][a-z0-9+.-]{0,31}://[^/\s:@]{0,256}:[^/\s@]{1,256}@)"
+    # schemeless `user:pass@host` (Go MySQL DSNs `user:pass@tcp(db:3306)/x`), password query parameters
+    # (`jdbc:...?user=u&password=p`), and key=value DSNs (libpq `password=p`, ADO.NET `Password=p;`).
+    r"|(?<![\w/:.-])[\w.-]{1,64}:[^\s/@:]{1,256}@[\w(]"
+    r"|(?i:[?&;\s](?:password|passwd|pwd|access_token|api_key|apikey|secret)=[^\s&;$][^\s&;]{0,256})"
+    r"|(?i:^(?:password|passwd|pwd)=[^\s&;$]))")
 
 CONFIGMAP_GOOD = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api", "namespace": "agents"},
                   "data": {"LOG_LEVEL": "info", "LLM_MODEL": "gpt-4o-mini"}}
@@ -68,7 +73,25 @@ def secret_env_referenced(props, config):
 
 
 # `--password=x`, `-p x`-style flags whose value is a literal (not a `$(VAR)` reference or a file path).
-SECRET_FLAG = re.compile(r"(?:^|\s)--?[\w-]{0,40}(?:pass(?:word|wd)?|token|secret|api[-_]?key)(?:=|\s+)(?![$/])\S", re.I)
+SECRET_FLAG = re.compile(r"""(?:^|\s)--?[\w-]{0,40}(?:pass(?:word|wd)?|token|secret|api[-_]?key)(?:=|\s+)(?!["']?[$/])\S""", re.I)
+
+
+# `NAME=value` shell assignments in a command string (`PGPASSWORD=x psql`, `export API_TOKEN=x`).
+ASSIGNMENT = re.compile(r"(?:^|[\s;&|])(?:export\s+)?([A-Za-z_][A-Za-z0-9_]{0,60})=([^\s;&|]+)")
+# redis-cli / valkey-cli `-a PASSWORD` and mysql's attached `-pPASSWORD`.
+CLI_PASSWORD = re.compile(r"(?:\b(?:redis|valkey|keydb)-cli\b.*?\s-a\s+(?![$\"'])\S|\bmysql(?:dump|admin)?\b.*?\s-p(?![$\"'])\S)")
+
+
+def credential_in_words(words: list[str]) -> int | None:
+    """Index of the first command word that carries a literal credential (a $(VAR)/$VAR or file path is not one)."""
+    for i, word in enumerate(words):
+        pair = word if i + 1 == len(words) else f"{word} {words[i + 1]}"
+        if SECRET_VALUE.search(word) or SECRET_FLAG.search(pair) or CLI_PASSWORD.search(" ".join(words[:i + 1])):
+            return i
+        for name, value in ASSIGNMENT.findall(word):
+            if SECRET_NAME.search(name) and not SECRET_LOCATION.search(name) and value.strip("\"'")[:1] not in ("$", "/", ""):
+                return i
+    return None
 
 
 @resource_rule(
@@ -77,9 +100,49 @@ SECRET_FLAG = re.compile(r"(?:^|\s)--?[\w-]{0,40}(?:pass(?:word|wd)?|token|secre
     WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.args", ["--requirepass=hunter2hunter2"])), tags=("secrets",))
 def args_no_literal_secrets(props, config):
     for c in containers(props):
-        words = [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
-        for i, word in enumerate(words):
-            pair = word if i + 1 == len(words) else f"{word} {words[i + 1]}"
-            if SECRET_VALUE.search(word) or SECRET_FLAG.search(pair):
-                yield f"container {c.get('name')}: command/args item {i} holds a credential-looking literal"
-                break
+        index = credential_in_words([str(w) for w in (c.get("command") or []) + (c.get("args") or [])])
+        if index is not None:
+            yield f"container {c.get('name')}: command/args item {index} holds a credential-looking literal"
+
+
+def _configmaps(resources) -> dict:
+    return {(namespace_of(r.props), name_of(r.props)): r.props.get("data") or {} for r in resources if r.type == CONFIGMAP}
+
+
+def _configmap_stack(consumer_env: list) -> list:
+    cm = Resource.of(with_change(CONFIGMAP_GOOD, "data.DB_PASSWORD", "hunter2"), CONFIGMAP)
+    workload = with_change(GOOD, f"{C0}.envFrom", consumer_env)
+    return [Resource.of(workload, DEPLOYMENT), cm]
+
+
+@stack_rule(
+    "configmap-ref-no-secrets", "No credential reaches a container from ConfigMap data (env valueFrom.configMapKeyRef or envFrom.configMapRef).",
+    "high", "Move the value to a Secret and use secretKeyRef / envFrom.secretRef.",
+    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(CONFIGMAP_GOOD, CONFIGMAP)],
+            _configmap_stack([{"configMapRef": {"name": "api"}}])), tags=("secrets",))
+def configmap_ref_no_secrets(resources, config):
+    maps = _configmaps(resources)
+    for r in resources:
+        if r.type not in WORKLOADS:
+            continue
+        ns = namespace_of(r.props)
+        for c in containers(r.props):
+            where = f"{r.props.get('kind')} {name_of(r.props)} container {c.get('name')}"
+            for env in c.get("env") or []:
+                ref = (env.get("valueFrom") or {}).get("configMapKeyRef")
+                if not ref:
+                    continue
+                data = maps.get((ns, ref.get("name")))
+                value = str(data.get(ref.get("key"), "")) if data is not None else None
+                if value is None and SECRET_NAME.search(env.get("name", "")) and not SECRET_LOCATION.search(env.get("name", "")):
+                    yield f"{where}: env {env.get('name')} is named as a secret but comes from ConfigMap {ref.get('name')}", r.urn
+                elif value is not None and looks_secret(env.get("name", ""), value):
+                    yield (f"{where}: env {env.get('name')} from ConfigMap {ref.get('name')} key {ref.get('key')}: "
+                           f"{looks_secret(env.get('name', ''), value)}"), r.urn
+            for source in c.get("envFrom") or []:
+                ref = source.get("configMapRef")
+                data = maps.get((ns, (ref or {}).get("name")))
+                for key, value in sorted((data or {}).items()):
+                    why = looks_secret(f"{source.get('prefix') or ''}{key}", str(value))
+                    if why:
+                        yield f"{where}: envFrom ConfigMap {ref.get('name')} key {key}: {why}", r.urn

@@ -38,7 +38,8 @@ def test_dev_has_no_mandatory_violation_and_downgrades_say_why(tmp_path):
     report = run_policy_pack(ROOT, shipped("dev"), tmp_path)
     assert not report.mandatory_failed
     assert {v.policy for v in report.violations} <= {"image-digest-pinned", "min-replicas", "spread-across-failure-domains",
-                                                     "datastore-protected", "pdb-allows-disruption"}
+                                                     "datastore-protected", "pdb-allows-disruption",
+                                                     "datastore-persistent-volume"}
     config = json.loads((ROOT / "policies" / "config" / "dev.json").read_text())
     for name, entry in config.items():
         if isinstance(entry, dict) and entry.get("enforcementLevel") == "advisory":
@@ -110,3 +111,12 @@ def test_docker_rules_apply_to_the_compose_stack_containers(tmp_path):
     report = run_policy_pack(ROOT, capture_with(tmp_path, "local", exposed), tmp_path / "out")
     assert [(v.policy, v.resource, v.level) for v in report.violations] == [
         ("docker-ports-loopback", "Container/proxy", "mandatory")]
+
+
+def test_docker_data_stores_are_recognised_in_the_compose_stack(tmp_path):
+    def no_volume(cfg):
+        cfg["agent-platform:redis"]["persistence"] = {"enabled": False}
+
+    report = run_policy_pack(ROOT, capture_with(tmp_path, "local", no_volume), tmp_path / "out")
+    assert [(v.policy, v.resource, v.level) for v in report.violations] == [
+        ("datastore-persistent-volume", "Container/redis", "mandatory")]
