@@ -43,6 +43,10 @@ class CapturedResource:
     inputs: dict[str, Any]          # plain values; secrets replaced by REDACTED
     secret_paths: list[str]         # JSON-ish paths of the inputs that were secrets
     raw_inputs: dict[str, Any] = field(repr=False, default_factory=dict)  # unredacted: never written out
+    # As the engine hands them to a policy pack: secrets as secret values (pulumi/pulumi
+    # analyzer_plugin.go marshals with KeepSecrets; pulumi-policy unwraps them to plaintext
+    # before a rule runs). Never written out.
+    wire_inputs: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -221,6 +225,7 @@ class CaptureMonitor(mocks.MockMonitor):
         secret_paths: list[str] = []
         redacted, raw = _unwrap(wire, "", secret_paths, self.secret_values)
         self.captured.append(CapturedResource(
+            wire_inputs=wire,
             urn=response.urn, type=request.type, name=request.name, custom=bool(request.custom),
             parent=request.parent, dependencies=sorted(set(request.dependencies)),
             protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),

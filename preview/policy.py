@@ -156,6 +156,17 @@ def start_pack(pack_dir: Path, timeout: float = 30.0) -> tuple[subprocess.Popen,
     return process, int(line)
 
 
+def _as_engine_sends(document: dict[str, Any], capture: Capture) -> dict[str, Any]:
+    """The document with each resource's inputs as the engine hands them to a pack: secrets as
+    secret values holding the plaintext (pulumi/pulumi pkg/resource/plugin/analyzer_plugin.go
+    marshals with KeepSecrets; pulumi-policy unwraps them before a rule runs), so a rule sees
+    here what it sees in a real `pulumi up`. Kubernetes Secrets keep their rendered form."""
+    wire = {r.urn: r.wire_inputs for r in capture.resources if r.wire_inputs}
+    resources = [{**r, "inputs": wire[r["urn"]]} if r["urn"] in wire and r["type"] != "kubernetes:core/v1:Secret" else r
+                 for r in document["resources"]]
+    return {**document, "resources": resources}
+
+
 def _analyze_phase(stub, document: dict[str, Any], phase: str) -> list[tuple[str, Any]]:
     """One engine phase: Analyze per resource with its inputs, AnalyzeStack with every resource's outputs."""
     custom = [r for r in document["resources"] if r["custom"]]
@@ -201,7 +212,7 @@ def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file:
         for phase, phase_capture in phases:
             document = resources_document(phase_capture)
             labels.update({r["urn"]: _label(r) for r in document["resources"]})
-            for urn, d in _analyze_phase(stub, document, phase):
+            for urn, d in _analyze_phase(stub, _as_engine_sends(document, phase_capture), phase):
                 message = d.message.strip().splitlines()[-1]
                 key = (d.policyName, urn, message, d.enforcementLevel)
                 if key not in found:

@@ -214,24 +214,38 @@ def docker_no_host_mounts(props, config):
         yield f"container {name}: host device {device.get('hostPath')}"
 
 
-@resource_rule("docker-no-literal-secrets", "No credential in a Docker container's env, command, entrypoint or healthcheck.", "critical",
-               "Pass the credential as a Pulumi secret into a file (POSTGRES_PASSWORD_FILE style) and rotate the exposed one.",
-               CONTAINER, Example(GOOD, docker_container(envs=["LOG_LEVEL=info", "DATABASE_URL=postgresql://agent:hunter2@db:5432/agent"])),
+@resource_rule("docker-no-literal-secrets", "No credential in a Docker container's command, entrypoint or healthcheck.", "critical",
+               "Reference an environment variable or a file instead (\"$REDIS_PASSWORD\", POSTGRES_PASSWORD_FILE) and rotate the exposed one.",
+               CONTAINER, Example(GOOD, docker_container(command=["redis-server", "--requirepass", "hunter2-hunter2"])),
                tags=("docker", "secrets"))
 def docker_no_literal_secrets(props, config):
     name = props.get("name")
-    for entry in props.get("envs") or []:
-        if isinstance(entry, Unknown):   # computed from another resource's output (e.g. a RandomPassword): not a literal
-            continue
-        key, sep, value = str(entry).partition("=")
-        why = looks_secret(key, value) if sep else None
-        if why:
-            yield f"container {name}: env {key}: {why}"
     for field, words in (("command", props.get("command")), ("entrypoints", props.get("entrypoints")),
                          ("healthcheck.tests", (props.get("healthcheck") or {}).get("tests"))):
         index = credential_in_words([str(w) for w in words or []])
         if index is not None:
             yield f"container {name}: {field} item {index} holds a credential-looking literal"
+
+
+# A plain Docker host has no secret store: env is how a credential reaches a container, and
+# `docker inspect` shows it. The engine hands a pack the plaintext of Pulumi secrets too
+# (analyzer_plugin.go KeepSecrets; pulumi-policy unwraps them), so a rule cannot tell a
+# hard-coded value from a Pulumi secret here: a stack that accepts env credentials on its
+# Docker host says so, with the reason, in its policy config.
+@resource_rule("docker-env-credentials", "No credential in a Docker container's environment (visible to `docker inspect`).", "high",
+               "Pass it as a file (POSTGRES_PASSWORD_FILE style) where the image supports it; otherwise declare in the stack's "
+               "policy config that this Docker host accepts env credentials, and why.",
+               CONTAINER, Example(GOOD, docker_container(envs=["LOG_LEVEL=info", "DATABASE_URL=postgresql://agent:hunter2@db:5432/agent"])),
+               tags=("docker", "secrets"))
+def docker_env_credentials(props, config):
+    name = props.get("name")
+    for entry in props.get("envs") or []:
+        if isinstance(entry, Unknown):   # computed from another resource's output and not known yet
+            continue
+        key, sep, value = str(entry).partition("=")
+        why = looks_secret(key, value) if sep else None
+        if why:
+            yield f"container {name}: env {key}: {why}"
 
 
 @resource_rule("docker-cpu-limit", "Docker containers have a CPU limit.", "medium",

@@ -178,3 +178,27 @@ def test_live_outputs_with_default_replicas_pass_no_replicas_with_hpa(analyzer, 
     bad = _analyze_stack(analyzer, [("kubernetes:apps/v1:Deployment", _live_deployment(program_sets, secret_inputs)),
                                     ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", live_hpa)])
     assert [d.enforcementLevel for d in bad] == [analyzer_pb2.MANDATORY]
+
+
+def test_the_preview_hands_secrets_to_the_pack_as_the_engine_does(tmp_path):
+    """The engine sends a resource's secrets to a pack as secret values (pulumi/pulumi
+    analyzer_plugin.go, KeepSecrets) and pulumi-policy unwraps them: rules see plaintext. The
+    preview does the same, so a rule that flags a Docker container's env credentials fires here
+    exactly when it would in `pulumi up`: the generated URLs only once known (up), the API key
+    from stack config in both phases. Nothing of the values reaches the report."""
+    import json
+
+    from preview.policy import run_policy_pack
+    from preview.program import capture_stack
+
+    config = tmp_path / "strict.json"
+    config.write_text(json.dumps({"all": "mandatory"}))
+    capture = capture_stack(ROOT, "local")[1]
+    preview = capture_stack(ROOT, "local", phase="preview")[1]
+    report = run_policy_pack(ROOT, capture, tmp_path, config, preview_capture=preview)
+    found = {(v.resource, v.message.split(": ")[1]): v.phases for v in report.violations if v.policy == "docker-env-credentials"}
+    assert found[("Container/agent-api-1", "env OPENAI_API_KEY")] == ["preview", "up"]
+    assert found[("Container/agent-api-1", "env DATABASE_URL")] == ["up"]
+    assert found[("Container/postgres", "env POSTGRES_PASSWORD")] == ["up"]
+    text = (tmp_path / "policy-report.json").read_text() + (tmp_path / "policy-report.sarif").read_text()
+    assert not any(value in text for value in capture.secret_values if len(value) > 6)
