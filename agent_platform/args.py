@@ -358,6 +358,38 @@ class ExtraContainerArgs(TypedDict, total=False):
     """Sidecars: the health check (liveness and readiness are derived from it); required for a sidecar, unused for an init container."""
 
 
+class MigrationArgs(TypedDict, total=False):
+    """A one-shot Job that migrates the database before the new version rolls out."""
+
+    enabled: bool
+    """Run it: the workload waits for the Job to complete (the provider awaits a Job's completion). Default: `false`."""
+    command: list[str]
+    """The service image's own migration command. Default: `["python3", "/app/app.py", "migrate"]`."""
+    args: Optional[list[str]]
+    """Its arguments."""
+    backoff_limit: int
+    """Retries before the Job, and so the rollout, fails. Default: `2`."""
+    active_deadline_seconds: int
+    """The longest a migration may run. Default: `600`."""
+    ttl_seconds_after_finished: int
+    """How long the finished Job and its pod stay for inspection. Default: `86400`."""
+
+
+class CheckpointCleanupArgs(TypedDict, total=False):
+    """A CronJob that deletes old checkpoints."""
+
+    enabled: bool
+    """Declare the CronJob. Default: `false`."""
+    schedule: str
+    """Cron schedule (five fields, the cluster's time zone unless `timeZone`). Default: `"17 3 * * *"`."""
+    time_zone: Optional[str]
+    """IANA time zone of the schedule, e.g. `Etc/UTC`."""
+    retention_days: int
+    """Checkpoints older than this many days are deleted. Default: `30`."""
+    command: list[str]
+    """The image's cleanup command; `--older-than-days N` is appended. Default: `["python3", "/app/app.py", "cleanup-checkpoints"]`."""
+
+
 class CanaryArgs(TypedDict, total=False):
     """Settings: Canary."""
 
@@ -454,6 +486,10 @@ class AgentServiceSettingsArgs(TypedDict, total=False):
     """Existing Secrets or ConfigMaps whose keys all become environment variables. Default: `[]`."""
     extra_env: list[ExtraEnvArgs]
     """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
+    migration: MigrationArgs
+    """A database migration Job run before each new image rolls out. Default: see the package's configuration reference."""
+    checkpoint_cleanup: CheckpointCleanupArgs
+    """A CronJob deleting old checkpoints. Default: see the package's configuration reference."""
     init_containers: list[ExtraContainerArgs]
     """Containers that run to completion before the app starts, hardened like it. Default: `[]`."""
     sidecars: list[ExtraContainerArgs]
@@ -773,6 +809,10 @@ class AgentServiceArgs(TypedDict, total=False):
     """Existing Secrets or ConfigMaps whose keys all become environment variables. Default: `[]`."""
     extra_env: list[ExtraEnvArgs]
     """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
+    migration: MigrationArgs
+    """A database migration Job run before each new image rolls out. Default: see the package's configuration reference."""
+    checkpoint_cleanup: CheckpointCleanupArgs
+    """A CronJob deleting old checkpoints. Default: see the package's configuration reference."""
     init_containers: list[ExtraContainerArgs]
     """Containers that run to completion before the app starts, hardened like it. Default: `[]`."""
     sidecars: list[ExtraContainerArgs]

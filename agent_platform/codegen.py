@@ -54,6 +54,8 @@ SETTINGS = {
     config.VolumeMountSettings: "VolumeMountArgs",
     config.SidecarProbe: "SidecarProbeArgs",
     config.ExtraContainer: "ExtraContainerArgs",
+    config.Migration: "MigrationArgs",
+    config.CheckpointCleanup: "CheckpointCleanupArgs",
     config.Canary: "CanaryArgs",
     config.BlueGreen: "BlueGreenArgs",
     config.Rollout: "RolloutArgs",

@@ -513,6 +513,27 @@ class ExtraContainer(Model):
         return self
 
 
+class Migration(Model):
+    """A one-shot Job that migrates the database before the new version rolls out."""
+
+    enabled: bool = Field(False, description="Run it: the workload waits for the Job to complete (the provider awaits a Job's completion).")
+    command: list[str] = Field(["python3", "/app/app.py", "migrate"], min_length=1, description="The service image's own migration command.")
+    args: Optional[list[str]] = Field(None, description="Its arguments.")
+    backoff_limit: int = Field(2, ge=0, le=10, description="Retries before the Job, and so the rollout, fails.")
+    active_deadline_seconds: int = Field(600, ge=30, le=86400, description="The longest a migration may run.")
+    ttl_seconds_after_finished: int = Field(86400, ge=0, description="How long the finished Job and its pod stay for inspection.")
+
+
+class CheckpointCleanup(Model):
+    """A CronJob that deletes old checkpoints."""
+
+    enabled: bool = Field(False, description="Declare the CronJob.")
+    schedule: str = Field("17 3 * * *", pattern=r"^(\S+\s+){4}\S+$", description="Cron schedule (five fields, the cluster's time zone unless `timeZone`).")
+    time_zone: Optional[str] = Field(None, description="IANA time zone of the schedule, e.g. `Etc/UTC`.")
+    retention_days: int = Field(30, ge=1, le=3650, description="Checkpoints older than this many days are deleted.")
+    command: list[str] = Field(["python3", "/app/app.py", "cleanup-checkpoints"], min_length=1, description="The image's cleanup command; `--older-than-days N` is appended.")
+
+
 class Canary(Model):
     image: Image = Field(description="The new image the canary runs.")
     weight: int = Field(10, ge=0, le=100, description="Percent of external requests the canary receives (ingress-nginx `canary-weight`).")
@@ -578,6 +599,8 @@ class AgentServiceConfig(Model):
     pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pods.")
     env_from: list[EnvFromSource] = Field([], description="Existing Secrets or ConfigMaps whose keys all become environment variables.")
     extra_env: list[ExtraEnv] = Field([], description="Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`).")
+    migration: Migration = Field(Migration(), description="A database migration Job run before each new image rolls out.")
+    checkpoint_cleanup: CheckpointCleanup = Field(CheckpointCleanup(), description="A CronJob deleting old checkpoints.")
     init_containers: list[ExtraContainer] = Field([], description="Containers that run to completion before the app starts, hardened like it.")
     sidecars: list[ExtraContainer] = Field([], description="Containers beside the app (proxies, log shippers), hardened like it; each needs a `probe`.")
     extra_volumes: list[ExtraVolume] = Field([], description="Pod volumes: existing ConfigMaps, Secrets or PVCs, or sized emptyDirs.")
@@ -620,6 +643,12 @@ class AgentServiceConfig(Model):
                 raise rule("pdb.minAvailable", f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary disruption")
         if self.persistence.enabled and self.kind != "StatefulSet":
             raise rule("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+        # A Job's name is its pods' job-name label (<= 63); a CronJob's leaves 11 for its Jobs' (<= 52).
+        for key, alias, suffix, limit in (("migration", "migration", "-migrate-12345678", 63), ("checkpoint_cleanup", "checkpointCleanup", "-cleanup", 52)):
+            if getattr(self, key).enabled and not self.uses_postgres:
+                raise rule(f"{alias}.enabled", "needs usesPostgres: it works on the checkpoint database")
+            if getattr(self, key).enabled and len(self.name) + len(suffix) > limit:
+                raise rule("name", f"must be at most {limit - len(suffix)} characters with {alias} enabled (its name is <name>{suffix[:8]}..., at most {limit})")
         a = self.autoscaling
         if a.enabled and a.engine == "keda" and not getattr(self, f"uses_{a.keda.trigger}"):
             raise rule("autoscaling.keda.trigger", f"{a.keda.trigger} needs uses{a.keda.trigger.capitalize()}: the service must use the store it scales on")
@@ -943,7 +972,8 @@ class StackConfig(Model):
                     raise rule(f"services[{i}].rollout", "only applies when platform is kubernetes (a Docker host replaces containers one by one)")
                 for key, alias in (("scheduling", "scheduling"), ("service_account", "serviceAccount"), ("env_from", "envFrom"),
                                    ("extra_env", "extraEnv"), ("init_containers", "initContainers"), ("sidecars", "sidecars"),
-                                   ("extra_volumes", "extraVolumes"), ("extra_volume_mounts", "extraVolumeMounts")):
+                                   ("extra_volumes", "extraVolumes"), ("extra_volume_mounts", "extraVolumeMounts"),
+                                   ("checkpoint_cleanup", "checkpointCleanup")):
                     if getattr(s, key) != type(s).model_fields[key].default:
                         raise rule(f"services[{i}].{alias}", "only applies when platform is kubernetes")
             for i, s in enumerate(self.services):

@@ -186,5 +186,34 @@ def main() -> None:
     print(f"{REPLICA} drained, exiting", file=sys.stderr, flush=True)
 
 
+def migrate() -> None:
+    """The platform's migration Job: bring the checkpoint schema up to date (idempotent)."""
+    with database() as conn, conn.cursor() as cur:
+        cur.execute(SCHEMA)
+        cur.execute("CREATE INDEX IF NOT EXISTS runs_updated_at ON runs (updated_at)")
+    conn.close()
+    print("migrated", file=sys.stderr, flush=True)
+
+
+def cleanup_checkpoints(older_than_days: int) -> None:
+    """The platform's cleanup CronJob: delete finished runs older than the retention."""
+    with database() as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM runs WHERE status = 'done' AND updated_at < now() - make_interval(days => %s)",
+                    (older_than_days,))
+        deleted = cur.rowcount
+    conn.close()
+    print(f"deleted {deleted} checkpoints older than {older_than_days} days", file=sys.stderr, flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    command = sys.argv[1:2]
+    if command == ["migrate"]:
+        migrate()
+    elif command == ["cleanup-checkpoints"]:
+        if len(sys.argv) != 4 or sys.argv[2] != "--older-than-days" or not sys.argv[3].isdigit():
+            sys.exit("usage: app.py cleanup-checkpoints --older-than-days N")
+        cleanup_checkpoints(int(sys.argv[3]))
+    elif command:
+        sys.exit(f"unknown command {command[0]!r}: migrate, cleanup-checkpoints, or none to serve")
+    else:
+        main()

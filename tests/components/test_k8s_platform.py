@@ -26,6 +26,9 @@ COMMON = {
 PROD_ONLY = {
     ("HorizontalPodAutoscaler", "agent-api"), ("PodDisruptionBudget", "agent-api"),
     ("HorizontalPodAutoscaler", "agent-runner"), ("PodDisruptionBudget", "agent-runner"),
+    # The migration Job is named after the image it migrates for (sha256 of the reference, 8 hex).
+    ("Job", "agent-api-migrate-7de72673"), ("NetworkPolicy", "agent-api-migrate"),
+    ("CronJob", "agent-api-cleanup"), ("NetworkPolicy", "agent-api-cleanup"),
 }
 
 
@@ -450,9 +453,17 @@ def test_longest_accepted_names_and_tags_still_pass_the_api_servers_rules(tmp_pa
     def longest(cfg):
         services = cfg["agent-platform:services"]
         services[0]["name"] = "a" * 58                         # Deployment: <name>-prod instance label <= 63
+        services[0]["migration"] = services[0]["checkpointCleanup"] = {"enabled": False}  # their own limits: below
         services[1]["name"] = "r" * 52                         # StatefulSet limit
         services[0]["image"] = "registry.example.com/agents/agent-api:" + "1.4.2-" + "b" * 56 + "-rc.1"
         cfg["agent-platform:environment"] = "prod"
     objs = objects(capture_with(tmp_path, "prod", longest))
     assert ("StatefulSet", "r" * 52) in objs and ("Service", "r" * 52 + "-headless") in objs
+    assert _api_server_name_problems(objs) == []
+
+    def longest_with_jobs(cfg):
+        cfg["agent-platform:services"][0]["name"] = "j" * 44   # <name>-cleanup CronJob <= 52, <name>-migrate-<hash> Job <= 63
+    (tmp_path / "jobs").mkdir()
+    objs = objects(capture_with(tmp_path / "jobs", "prod", longest_with_jobs))
+    assert ("CronJob", "j" * 44 + "-cleanup") in objs
     assert _api_server_name_problems(objs) == []

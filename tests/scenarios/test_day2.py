@@ -29,7 +29,10 @@ def changes(run, stack, mutate, base=lambda cfg: None):
 
 
 def of(service: str, stack: str, op: str = "update") -> dict:
-    """Every object of one agent service (its metadata carries the image version label)."""
+    """Every object of one agent service (its metadata carries the image version label).
+
+    prod's agent-api also migrates and cleans up (Pulumi.prod.yaml): its CronJob and the Jobs'
+    NetworkPolicies; the migration Job itself is named after the image, see migration_swap."""
     keys = [("ServiceAccount", service), ("ConfigMap", service), ("Secret", service), ("Service", service),
             ("NetworkPolicy", service)]
     keys.append(("StatefulSet", service) if service == "agent-runner" else ("Deployment", service))
@@ -37,7 +40,17 @@ def of(service: str, stack: str, op: str = "update") -> dict:
         keys.append(("Service", f"{service}-headless"))
     if stack == "prod":
         keys += [("HorizontalPodAutoscaler", service), ("PodDisruptionBudget", service)]
+    if stack == "prod" and service in ("agent-api", "agent-tools"):
+        keys += [("CronJob", f"{service}-cleanup"), ("NetworkPolicy", f"{service}-migrate"), ("NetworkPolicy", f"{service}-cleanup")]
     return {k: op for k in keys}
+
+
+def migration_swap(got: dict, service: str = "agent-api") -> dict:
+    """`got` without the migration Jobs, checking a new image swapped them: the previous image's
+    Job deleted, the new one's created (Jobs are immutable; a new image migrates again)."""
+    jobs = {k: v for k, v in got.items() if k[0] == "Job" and k[1].startswith(f"{service}-migrate-")}
+    assert sorted(jobs.values()) == ["create", "delete"], jobs
+    return {k: v for k, v in got.items() if k not in jobs}
 
 
 def store_objects(store: str, op: str = "update") -> dict:
@@ -53,7 +66,7 @@ def bump(image: str, tag: str) -> str:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_app_image_bump_updates_only_that_service(run, stack):
     got, _ = changes(run, stack, lambda cfg: cfg[SERVICES][0].update(image=bump(cfg[SERVICES][0]["image"], "1.4.3")))
-    assert got == of("agent-api", stack)
+    assert (migration_swap(got) if stack == "prod" else got) == of("agent-api", stack)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -117,6 +130,7 @@ def test_add_a_service_creates_only_its_objects(run):
                               "allowFrom": ["agent-api"]})
     got, _ = changes(run, "prod", add)
     expected = of("agent-tools", "prod", "create")
+    expected[[k for k in got if k[0] == "Job"][0]] = "create"   # its first migration
     expected[("ResourceQuota", "quota")] = "update"        # derived: room for its maximum
     expected[("NetworkPolicy", "agent-api")] = "update"    # egress to its declared peer
     assert got == expected
@@ -140,6 +154,8 @@ def test_switch_postgres_to_external(run, stack, monkeypatch):
         ("NetworkPolicy", "postgres"): "delete", ("RandomPassword", "postgres-password"): "delete",
         ("Deployment", "agent-api"): "update", ("StatefulSet", "agent-runner"): "update",   # new DSN checksum
         ("NetworkPolicy", "agent-api"): "update", ("NetworkPolicy", "agent-runner"): "update",  # no pod egress to it
+        **({("NetworkPolicy", "agent-api-migrate"): "update", ("NetworkPolicy", "agent-api-cleanup"): "update"}
+           if stack == "prod" else {}),
         # prod's quota is derived (one pod fewer); dev sets its own
         **({("ResourceQuota", "quota"): "update"} if stack == "prod" else {}),
     }
@@ -170,7 +186,7 @@ def test_promote_dev_images_to_prod_is_an_image_update(run):
         for svc, tested in zip(cfg[SERVICES], dev):
             svc["image"] = bump(tested["image"], "1.5.0")
     got, _ = changes(run, "prod", promote)
-    assert got == {**of("agent-api", "prod"), **of("agent-runner", "prod")}
+    assert migration_swap(got) == {**of("agent-api", "prod"), **of("agent-runner", "prod")}
 
 
 def test_roll_back_renders_the_earlier_objects_byte_for_byte(run):

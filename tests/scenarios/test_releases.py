@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from preview.render import render_files
-from tests.scenarios.test_day2 import SERVICES, bump, changes, of
+from tests.scenarios.test_day2 import SERVICES, bump, changes, migration_swap, of
 
 NEW_TAG = "1.5.0"
 
@@ -54,7 +54,8 @@ def test_promotion_deletes_the_canary_and_rolls_the_stable_version(run):
         api["image"] = CANARY_IMAGE
         del api["rollout"]
     got, _ = changes(run, "prod", promote, base=canary(100))
-    assert got == {**of("agent-api", "prod"), **{k: "delete" for k in CANARY_OBJECTS}, ("ResourceQuota", "quota"): "update"}
+    assert migration_swap(got) == {**of("agent-api", "prod"), **{k: "delete" for k in CANARY_OBJECTS},
+                                   ("ResourceQuota", "quota"): "update"}
 
 
 def test_backing_out_a_canary_deletes_it_and_renders_the_stable_stack_again(run):
