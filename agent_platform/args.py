@@ -715,6 +715,40 @@ class AvailabilityArgs(TypedDict, total=False):
     """Prefer one agent pod per node. Default: `true`."""
 
 
+class AlertThresholdsArgs(TypedDict, total=False):
+    """The five alerts of the LangGraph deployment notes, adapted to this stack's metrics."""
+
+    error_rate_percent: float
+    """5xx responses, percent of requests over 5 minutes. Default: `5`."""
+    p95_latency_seconds: float
+    """95th percentile request duration over 5 minutes (streams are long). Default: `30`."""
+    memory_percent_of_limit: int
+    """Working set against the memory limit. Default: `90`."""
+    db_pool_exhausted_minutes: int
+    """Minutes with every database connection in use. Default: `5`."""
+    crash_loop_restarts: int
+    """Container restarts within 15 minutes. Default: `3`."""
+
+
+class MonitoringArgs(TypedDict, total=False):
+    """Prometheus scraping of the app's metrics port and the alert rules (Prometheus Operator CRDs, opt-in)."""
+
+    enabled: bool
+    """Expose the metrics port to the monitoring namespace and have it scraped. Default: `false`."""
+    namespace: str
+    """Namespace of Prometheus: the only one the NetworkPolicy admits to the metrics port. Default: `"monitoring"`."""
+    port: int
+    """The app's metrics port (the app contract: `METRICS_PORT`, GET /metrics, Prometheus text format). Default: `9090`."""
+    path: str
+    """Path of the metrics. Default: `"/metrics"`."""
+    service_monitor: bool
+    """A ServiceMonitor (monitoring.coreos.com/v1); false: `prometheus.io/*` scrape annotations on the pods, for a Prometheus without the operator. Default: `true`."""
+    prometheus_rule: bool
+    """A PrometheusRule with the alerts (needs the operator). Default: `true`."""
+    alerts: AlertThresholdsArgs
+    """Alert thresholds. Default: see the package's configuration reference."""
+
+
 class SecretStoreRefArgs(TypedDict, total=False):
     """Settings: SecretStoreRef."""
 
@@ -847,6 +881,8 @@ class AgentServiceArgs(TypedDict, total=False):
     """Labels added to every object (never to selectors); the platform's own keys win."""
     annotations: dict[str, str]
     """Annotations added to every object."""
+    monitoring: MonitoringArgs
+    """Expose the metrics port to Prometheus: scrape annotations, or a metrics port on the Service for a ServiceMonitor."""
 
 
 class PostgresArgs(TypedDict, total=False):
@@ -1030,6 +1066,8 @@ class AgentPlatformArgs(TypedDict, total=False):
     """Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`."""
     image_pull_secrets: list[str]
     """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
+    monitoring: MonitoringArgs
+    """Metrics scraping and alert rules (platform kubernetes). Default: see the package's configuration reference."""
     exposure: str
     """How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both. One of: `ingress`, `gatewayApi`. Default: `"ingress"`."""
     gateway: Optional[GatewayRefArgs]
@@ -1063,6 +1101,8 @@ class DockerPlatformArgs(TypedDict, total=False):
     """Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`."""
     image_pull_secrets: list[str]
     """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
+    monitoring: MonitoringArgs
+    """Metrics scraping and alert rules (platform kubernetes). Default: see the package's configuration reference."""
     exposure: str
     """How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both. One of: `ingress`, `gatewayApi`. Default: `"ingress"`."""
     gateway: Optional[GatewayRefArgs]

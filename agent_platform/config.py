@@ -702,6 +702,7 @@ class AgentServiceConfig(Model):
 # Environment the platform sets on every agent container; a stack's env must not override it.
 RESERVED_ENV = {
     "PORT": "the port the probes and the Service target, from `port`",
+    "METRICS_PORT": "the metrics port, from `monitoring.port`",
     "DATABASE_URL": "from postgres",
     "REDIS_URL": "from redis",
 }
@@ -905,6 +906,34 @@ class GatewayRef(Model):
     section_name: DnsLabel = Field(description="Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is the Gateway's).")
 
 
+class AlertThresholds(Model):
+    """The five alerts of the LangGraph deployment notes, adapted to this stack's metrics."""
+
+    error_rate_percent: float = Field(5, gt=0, le=100, description="5xx responses, percent of requests over 5 minutes.")
+    p95_latency_seconds: float = Field(30, gt=0, description="95th percentile request duration over 5 minutes (streams are long).")
+    memory_percent_of_limit: int = Field(90, ge=1, le=100, description="Working set against the memory limit.")
+    db_pool_exhausted_minutes: int = Field(5, ge=1, le=60, description="Minutes with every database connection in use.")
+    crash_loop_restarts: int = Field(3, ge=1, description="Container restarts within 15 minutes.")
+
+
+class Monitoring(Model):
+    """Prometheus scraping of the app's metrics port and the alert rules (Prometheus Operator CRDs, opt-in)."""
+
+    enabled: bool = Field(False, description="Expose the metrics port to the monitoring namespace and have it scraped.")
+    namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus: the only one the NetworkPolicy admits to the metrics port.")
+    port: Port = Field(9090, description="The app's metrics port (the app contract: `METRICS_PORT`, GET /metrics, Prometheus text format).")
+    path: str = Field("/metrics", pattern=r"^/", description="Path of the metrics.")
+    service_monitor: bool = Field(True, description="A ServiceMonitor (monitoring.coreos.com/v1); false: `prometheus.io/*` scrape annotations on the pods, for a Prometheus without the operator.")
+    prometheus_rule: bool = Field(True, description="A PrometheusRule with the alerts (needs the operator).")
+    alerts: AlertThresholds = Field(AlertThresholds(), description="Alert thresholds.")
+
+    @model_validator(mode="after")
+    def _operator(self) -> "Monitoring":
+        if self.prometheus_rule and not self.service_monitor and self.enabled:
+            raise rule("prometheusRule", "needs the Prometheus Operator, as serviceMonitor does: set both, or neither")
+        return self
+
+
 class StackConfig(Model):
     environment: DnsLabel = Field(description="Environment name (labels, policy config): e.g. `dev`, `prod`.")
     platform: Literal["kubernetes", "docker"] = Field("kubernetes", description="Target: a Kubernetes cluster or a Docker host.")
@@ -919,6 +948,7 @@ class StackConfig(Model):
     docker: Optional[DockerConfig] = Field(None, description="Docker host settings (platform docker).")
     registry: Optional[str] = Field(None, pattern=r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+)(:\d{1,5})?(/[a-z0-9._-]+)*$", description="Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`.")
     image_pull_secrets: list[ObjectName] = Field([], description="Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes).")
+    monitoring: Monitoring = Field(Monitoring(), description="Metrics scraping and alert rules (platform kubernetes).")
     exposure: Literal["ingress", "gatewayApi"] = Field("ingress", description="How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both.")
     gateway: Optional[GatewayRef] = Field(None, description="gatewayApi: the Gateway and its HTTPS listener.")
     secrets: SecretsSettings = Field(SecretsSettings(), description="Where API keys and external data-store URLs come from (in-cluster data stores always generate their password).")

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentServiceArgs, BackendArgs
-from agent_platform.config import AgentServiceConfig, Availability, ConfigError, NetworkConfig, Probe, validated
+from agent_platform.config import AgentServiceConfig, Availability, ConfigError, Monitoring, NetworkConfig, Probe, validated
 from agent_platform.inputs import secret_value, settings_of
 from agent_platform.k8s import jobs, pod
 from agent_platform.labels import CLIENT_OF, RELEASE_TRACK, ROLE, image_version, selector_labels, standard_labels
@@ -95,6 +95,7 @@ class AgentService(pulumi.ComponentResource):
         self.network: NetworkConfig = validated(NetworkConfig, args.get("network") or {}, where, "network.")
         self.availability: Availability = validated(Availability, args.get("availability") or {}, where, "availability.")
         self.exposed = bool(args.get("exposed", False))
+        self.monitoring = validated(Monitoring, args.get("monitoring") or {}, where, "monitoring.")
         # Declared peers: services whose pods may call this one (its allowFrom), and the
         # services this one may call (those listing it in their allowFrom).
         self.callers = list(c.allow_from)
@@ -117,6 +118,8 @@ class AgentService(pulumi.ComponentResource):
             self.service_account_name = self.service_account.metadata.name
 
         plain_env = {"PORT": str(c.port), **c.env}
+        if self.monitoring.enabled:
+            plain_env["METRICS_PORT"] = str(self.monitoring.port)
         self.config_map = core.ConfigMap(
             c.name, metadata=self.meta(c.name), data=plain_env, opts=child)
 
@@ -175,7 +178,10 @@ class AgentService(pulumi.ComponentResource):
             metadata=pod.Metadata(self.meta.namespace, labels, self.meta.annotations)(name),
             spec=core.ServiceSpecArgs(
                 type="ClusterIP", selector=selector,
-                ports=[core.ServicePortArgs(name=HTTP, port=80, target_port=HTTP, protocol="TCP")]),
+                ports=[core.ServicePortArgs(name=HTTP, port=80, target_port=HTTP, protocol="TCP"),
+                       # The ServiceMonitor scrapes through the Service's named metrics port.
+                       *([core.ServicePortArgs(name="metrics", port=self.monitoring.port, target_port="metrics", protocol="TCP")]
+                         if self.monitoring.enabled and self.monitoring.service_monitor else [])]),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
 
     def _unit(self, unit: Unit, plain_env: dict, secret_values: dict) -> None:
@@ -229,7 +235,9 @@ class AgentService(pulumi.ComponentResource):
             image_pull_policy=c.image_pull_policy,
             command=c.command,
             args=c.args,
-            ports=[core.ContainerPortArgs(name=HTTP, container_port=c.port, protocol="TCP")],
+            ports=[core.ContainerPortArgs(name=HTTP, container_port=c.port, protocol="TCP"),
+                   *([core.ContainerPortArgs(name="metrics", container_port=self.monitoring.port, protocol="TCP")]
+                     if self.monitoring.enabled else [])],
             env_from=[core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=c.name)),
                       *pod.env_from_sources(c.env_from)],
             env=env,
@@ -249,6 +257,9 @@ class AgentService(pulumi.ComponentResource):
         selector = selector_labels(unit.name)
         pod_labels = {**self.unit_labels[unit.name], **{k: v for k, v in self.pod_labels.items() if k not in self.labels}}
         annotations = {**c.pod_annotations, "checksum/config": pod.checksum(plain_env)}
+        m = self.monitoring
+        if m.enabled and not m.service_monitor:  # a Prometheus without the operator finds the pods by these
+            annotations.update({"prometheus.io/scrape": "true", "prometheus.io/port": str(m.port), "prometheus.io/path": m.path})
         if secret_values:
             annotations["checksum/secret"] = pod.checksum(secret_values)
         for b in self.backends:
@@ -409,6 +420,12 @@ class AgentService(pulumi.ComponentResource):
                 from_=[net.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs(
                     match_labels={"kubernetes.io/metadata.name": network.ingress_controller_namespace}))],
                 ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)]))
+        if self.monitoring.enabled:
+            # Only Prometheus, from its namespace, and only to the metrics port.
+            ingress.append(net.NetworkPolicyIngressRuleArgs(
+                from_=[net.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": self.monitoring.namespace}))],
+                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=self.monitoring.port)]))
         egress = []
         for name, port in self.callees:
             # NetworkPolicy ports are the pods' ports (the Service's targetPort), not port 80.

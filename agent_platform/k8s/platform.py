@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentPlatformArgs
 from agent_platform.config import StackConfig, with_registry
-from agent_platform.k8s import pod
+from agent_platform.k8s import monitoring, pod
 from agent_platform.labels import standard_labels
 from agent_platform.inputs import settings_of
 from agent_platform.k8s.agent_service import AgentService
@@ -106,6 +106,7 @@ class AgentPlatform(pulumi.ComponentResource):
                 "availability": config.availability.model_dump(),
                 "backends": [self.postgres.backend, self.redis.backend],
                 "exposed": config.ingress.enabled and s.ingress.enabled,
+                "monitoring": config.monitoring.model_dump(),
                 # Peers by the names their pods carry: a canary or both colours of a blue-green service.
                 "allow_from": [name for caller in s.allow_from for name in pods_of[caller]],
                 "callees": [{"name": name, "port": t.port} for t in config.services if s.name in t.allow_from
@@ -113,6 +114,15 @@ class AgentPlatform(pulumi.ComponentResource):
             }, opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.postgres, self.redis])))
             for s in config.services
         ]
+        m = config.monitoring
+        if m.enabled and (m.service_monitor or m.prometheus_rule):
+            meta = pod.Metadata(ns, pod.with_common(standard_labels("agent-platform", "monitoring", env), common["labels"]),
+                                common["annotations"])
+            after = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(parent=self))
+            if m.service_monitor:
+                self.service_monitor = monitoring.service_monitor("agent-platform", config.namespace.name, meta, m, after)
+            if m.prometheus_rule:
+                self.alert_rules = monitoring.alert_rules("agent-platform", config.namespace.name, meta, m, after)
         self.ingress = None
         if config.ingress.enabled:
             routes = [{"service": s.name, "paths": list(s.ingress.paths),

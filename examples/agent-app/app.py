@@ -10,7 +10,11 @@ Contract (README, "The app contract"):
 - GET /readyz: 200 only when Postgres and Redis answer, else 503;
 - reads DATABASE_URL (postgresql://) and REDIS_URL (redis://) from the environment;
 - on SIGTERM stops accepting new connections and lets in-flight streams finish;
-- writes nothing outside /tmp (read-only root filesystem), runs as any non-root user.
+- writes nothing outside /tmp (read-only root filesystem), runs as any non-root user;
+- with $METRICS_PORT set, serves GET /metrics there (Prometheus text format): requests by
+  status, a request duration histogram, database connections in use against the pool size;
+- `app.py migrate` and `app.py cleanup-checkpoints --older-than-days N` for the platform's
+  migration Job and cleanup CronJob.
 
 Endpoints beyond the contract: POST /runs/stream {"tokens": N, "interval": seconds},
 GET /runs/{id}. Every response carries `X-Replica` (the host name) so a test can tell
@@ -43,9 +47,69 @@ in_flight = 0
 in_flight_lock = threading.Lock()
 draining = threading.Event()
 
+# Metrics (README "The app contract"; the platform's alert rules read these names).
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, float("inf"))
+DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "10"))
+metrics_lock = threading.Lock()
+requests_by_status: dict[str, int] = {}
+duration_buckets = [0] * len(BUCKETS)
+duration_sum = 0.0
+db_in_use = 0
+
+
+def observe(status: int, seconds: float) -> None:
+    global duration_sum
+    with metrics_lock:
+        requests_by_status[str(status)] = requests_by_status.get(str(status), 0) + 1
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                duration_buckets[i] += 1
+        duration_sum += seconds
+
+
+def metrics_text() -> str:
+    with metrics_lock:
+        lines = ["# TYPE agent_http_requests_total counter"]
+        lines += [f'agent_http_requests_total{{status="{s}"}} {n}' for s, n in sorted(requests_by_status.items())]
+        lines.append("# TYPE agent_http_request_duration_seconds histogram")
+        for bound, count in zip(BUCKETS, duration_buckets):
+            le = "+Inf" if bound == float("inf") else repr(bound)
+            lines.append(f'agent_http_request_duration_seconds_bucket{{le="{le}"}} {count}')
+        lines += [f"agent_http_request_duration_seconds_sum {duration_sum}",
+                  f"agent_http_request_duration_seconds_count {duration_buckets[-1]}",
+                  "# TYPE agent_db_connections_in_use gauge", f"agent_db_connections_in_use {db_in_use}",
+                  "# TYPE agent_db_pool_size gauge", f"agent_db_pool_size {DB_POOL_SIZE}"]
+    return "\n".join(lines) + "\n"
+
+
+class _Counted:
+    """A connection counted in agent_db_connections_in_use while open."""
+
+    def __init__(self, conn):
+        global db_in_use
+        self.conn = conn
+        with metrics_lock:
+            db_in_use += 1
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+    def __enter__(self):
+        self.conn.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.conn.__exit__(*exc)
+
+    def close(self) -> None:
+        global db_in_use
+        self.conn.close()
+        with metrics_lock:
+            db_in_use -= 1
+
 
 def database():
-    return psycopg2.connect(os.environ["DATABASE_URL"], connect_timeout=2)
+    return _Counted(psycopg2.connect(os.environ["DATABASE_URL"], connect_timeout=2))
 
 
 def cache():
@@ -64,6 +128,16 @@ def checkpoint(run_id: str, total: int, done: int, status: str) -> None:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "agent-app"
+
+    def handle_one_request(self) -> None:
+        self._started, self._status = time.monotonic(), None
+        super().handle_one_request()
+        if self._status is not None:
+            observe(self._status, time.monotonic() - self._started)
+
+    def log_request(self, code="-", size="-") -> None:
+        self._status = int(code) if str(code).isdigit() else None
+        super().log_request(code, size)
 
     def log_message(self, fmt: str, *args) -> None:  # one line per request on stderr
         sys.stderr.write(f"{REPLICA} {self.command} {self.path} {fmt % args}\n")
@@ -175,6 +249,9 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGINT, on_sigterm)
+    if os.environ.get("METRICS_PORT"):
+        metrics = ThreadingHTTPServer(("0.0.0.0", int(os.environ["METRICS_PORT"])), MetricsHandler)
+        threading.Thread(target=metrics.serve_forever, daemon=True).start()
     print(f"{REPLICA} listening on {port}", file=sys.stderr, flush=True)
     server.serve_forever()
     server.server_close()
@@ -184,6 +261,19 @@ def main() -> None:
                 break
         time.sleep(0.1)
     print(f"{REPLICA} drained, exiting", file=sys.stderr, flush=True)
+
+
+class MetricsHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        body = metrics_text().encode() if self.path == "/metrics" else b"not found\n"
+        self.send_response(200 if self.path == "/metrics" else 404)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt: str, *args) -> None:
+        pass
 
 
 def migrate() -> None:

@@ -37,7 +37,8 @@ ADMISSION = ["namespace-pss-restricted"]
 # Further areas, by rule tag, in the order the page lists them.
 AREAS = [("pod-security", "Pod security (every rule)"), ("secrets", "Secrets hygiene"), ("data", "Availability of data"), ("availability", "Availability"),
          ("exposure", "Exposure"), ("rbac", "RBAC"), ("network", "Network isolation"), ("images", "Images"),
-         ("resources", "Resources"), ("probes", "Probes"), ("docker", "Docker hardening"), ("hygiene", "Hygiene")]
+         ("resources", "Resources"), ("probes", "Probes"), ("docker", "Docker hardening"), ("hygiene", "Hygiene"),
+         ("releases", "Releases"), ("operations", "Operations")]
 
 
 def _names(names) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import jsonschema
@@ -29,6 +30,7 @@ PROD_ONLY = {
     # The migration Job is named after the image it migrates for (sha256 of the reference, 8 hex).
     ("Job", "agent-api-migrate-7de72673"), ("NetworkPolicy", "agent-api-migrate"),
     ("CronJob", "agent-api-cleanup"), ("NetworkPolicy", "agent-api-cleanup"),
+    ("ServiceMonitor", "agent-platform"), ("PrometheusRule", "agent-platform"),
 }
 
 
@@ -222,13 +224,20 @@ def test_config_change_rolls_the_pods(tmp_path):
 
 
 def test_network_policies_are_least_privilege(stack, capture):
-    objs = objects(capture)
+    objs = copy.deepcopy(objects(capture))  # the monitoring rule is set aside below
     deny = objs[("NetworkPolicy", "default-deny")]["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     dns = objs[("NetworkPolicy", "allow-dns")]["spec"]["egress"][0]
     assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
 
     api = objs[("NetworkPolicy", "agent-api")]["spec"]
+    # prod's monitoring: Prometheus's namespace, on the metrics port only (checked here, then set aside).
+    monitoring = {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                  "ports": [{"port": 9090, "protocol": "TCP"}]}
+    for name in ("agent-api", "agent-runner"):
+        rules = objs[("NetworkPolicy", name)]["spec"].get("ingress") or []
+        assert (monitoring in rules) == (stack == "prod"), name
+        objs[("NetworkPolicy", name)]["spec"]["ingress"] = [r for r in rules if r != monitoring]
     assert api["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "agent-api"
     assert api["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
     assert api["ingress"][0]["ports"] == [{"port": 8000, "protocol": "TCP"}]
@@ -404,15 +413,16 @@ def test_prod_quota_holds_every_service_at_its_hpa_maximum(capture, stack):
 def test_allow_from_admits_only_the_declared_peer_on_the_service_port(tmp_path):
     capture = capture_with(tmp_path, "prod", lambda cfg: cfg["agent-platform:services"][1].update(allowFrom=["agent-api"]))
     objs = objects(capture)
-    runner = objs[("NetworkPolicy", "agent-runner")]["spec"]["ingress"]
+    monitoring = {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                  "ports": [{"port": 9090, "protocol": "TCP"}]}
+    runner = [r for r in objs[("NetworkPolicy", "agent-runner")]["spec"]["ingress"] if r != monitoring]
     assert runner == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "agent-api", "app.kubernetes.io/part-of": "agent-platform"}}}],
                        "ports": [{"port": 8080, "protocol": "TCP"}]}]
     api_egress = objs[("NetworkPolicy", "agent-api")]["spec"]["egress"]
     assert {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "agent-runner", "app.kubernetes.io/part-of": "agent-platform"}}}],
             "ports": [{"port": 8080, "protocol": "TCP"}]} in api_egress
-    # without a declaration nothing in the namespace reaches agent-runner
-    assert "ingress" not in objects(shipped("prod"))[("NetworkPolicy", "agent-runner")]["spec"] or \
-        objects(shipped("prod"))[("NetworkPolicy", "agent-runner")]["spec"]["ingress"] == []
+    # without a declaration nothing in the namespace reaches agent-runner (only Prometheus, on its port)
+    assert objects(shipped("prod"))[("NetworkPolicy", "agent-runner")]["spec"].get("ingress", []) in ([], [monitoring])
 
 
 def _api_server_name_problems(objs) -> list[str]:

@@ -134,8 +134,9 @@ def test_cli_promotion_does_not_block_and_folds_labels(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "promote `dev` onto `prod`" in result.stdout
     assert "differ only in environment labels / namespace (folded)" in result.stdout
-    assert "| `Service/agent-api` | update" not in result.stdout  # only its environment labels differ
-    assert "| `ConfigMap/agent-api` | update | `data.LOG_LEVEL` |" in result.stdout
+    assert "| `ServiceAccount/agent-api` | update" not in result.stdout  # only its environment labels differ
+    assert "| `Service/agent-api` | update | `spec.ports` |" in result.stdout  # prod's metrics port: a real difference
+    assert "| `ConfigMap/agent-api` | update | `data.LOG_LEVEL`, `data.METRICS_PORT` |" in result.stdout
 
 
 def test_cli_prod_resize_honours_the_programs_ignore_changes(tmp_path):
