@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from preview.changes import blocked_messages, recording_ignore_changes
+from preview.changes import blocked_messages
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
 from program.stack_config import CONFIG_SOURCE_ENV
 from preview.engine import ProgramError
@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_target(out)
         started = time.perf_counter()
-        with recording_ignore_changes() as ignores:
-            inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
+        inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
         edges = traffic_edges(kube)
         if "docker-compose.yml" in files:
             edges += compose_edges(yaml.safe_load(files["docker-compose.yml"]))
@@ -172,14 +171,13 @@ def main(argv: list[str] | None = None) -> int:
             promotion = args.against != args.stack
             title = (f"promote `{args.stack}` onto `{args.against}`: what `{args.against}` would become" if promotion
                      else f"update of `{args.stack}` with {args.config_file or 'its stack file'}")
-            diffs.append((title, diff_renders(other_files, files, args.against, args.stack, promotion=promotion,
-                                                ignores=ignores)))
+            diffs.append((title, diff_renders(other_files, files, args.against, args.stack, promotion=promotion)))
         if args.base:
             try:
                 base_files = render_at_revision(project_dir, args.base, args.stack)
             except BaseRenderError as error:
                 raise BadInput(str(error)) from None
-            diffs.append((f"{args.stack}: {args.base} -> working tree", diff_renders(base_files, files, args.base, "working-tree", ignores=ignores)))
+            diffs.append((f"{args.stack}: {args.base} -> working tree", diff_renders(base_files, files, args.base, "working-tree")))
         commit(stage, out)
         stage = None
     except (BadInput, OutputError) as error:

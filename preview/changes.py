@@ -22,10 +22,8 @@ The replace rules are data, taken from upstream:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -115,42 +113,18 @@ class Change:
         return self.protected and self.op in ("replace", "delete")
 
 
-@contextlib.contextmanager
-def recording_ignore_changes() -> Iterator[dict[tuple[str, str], list[str]]]:
-    """ignoreChanges by (type, name), as the program registers them: preview/engine.py does not
-    record them yet, so wrap its registration hook (pulumi/pulumi proto/pulumi/resource.proto
-    RegisterResourceRequest.ignoreChanges) for the duration of one capture."""
-    from preview import engine
-
-    ignores: dict[tuple[str, str], list[str]] = {}
-    original = engine.CaptureMonitor.RegisterResource
-
-    def recording(self, request, *args):
-        if request.ignoreChanges:
-            ignores[(request.type, request.name)] = list(request.ignoreChanges)
-        return original(self, request, *args)
-
-    engine.CaptureMonitor.RegisterResource = recording
-    try:
-        yield ignores
-    finally:
-        engine.CaptureMonitor.RegisterResource = original
-
-
-def resources_from_document(doc: dict[str, Any] | None, ignores: dict | None = None) -> list[Resource]:
+def resources_from_document(doc: dict[str, Any] | None) -> list[Resource]:
     """Custom resources of a render's resources.json (preview/render.py resources_document)."""
-    ignores = ignores or {}
-    return [Resource(r["urn"], r["type"], r["name"], r["protect"], r["inputs"], ignores.get((r["type"], r["name"]), []))
+    return [Resource(r["urn"], r["type"], r["name"], r["protect"], r["inputs"], r.get("ignoreChanges", []))
             for r in (doc or {}).get("resources", []) if r.get("custom")]
 
 
-def resources_from_capture(capture, ignores: dict | None = None) -> list[Resource]:
+def resources_from_capture(capture) -> list[Resource]:
     """Declared resources of a Capture, raw inputs (so secret rotations count)."""
-    ignores = ignores or {}
     out = []
     providers = [r for r in capture.resources if r.type.startswith("pulumi:providers:")]
     for r in providers + [r for r in capture.declared() if r not in providers]:
-        out.append(Resource(r.urn, r.type, r.name, r.protect, r.raw_inputs, ignores.get((r.type, r.name), [])))
+        out.append(Resource(r.urn, r.type, r.name, r.protect, r.raw_inputs, list(r.ignore_changes)))
     return out
 
 
@@ -238,16 +212,15 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
     return changes
 
 
-def classify_captures(before, after, ignores: dict) -> list[Change]:
-    return classify(resources_from_capture(before, ignores), resources_from_capture(after, ignores))
+def classify_captures(before, after) -> list[Change]:
+    return classify(resources_from_capture(before), resources_from_capture(after))
 
 
-def classify_documents(before: str | None, after: str | None, promotion: bool = False,
-                       ignores: dict | None = None) -> list[Change]:
-    """From two resources.json texts (a side that did not exist is empty); `ignores` are the after
-    side's ignoreChanges (the engine resets those paths to the old values before Diff)."""
+def classify_documents(before: str | None, after: str | None, promotion: bool = False) -> list[Change]:
+    """From two resources.json texts (a side that did not exist is empty); the after side's
+    ignoreChanges apply (the engine resets those paths to the old values before Diff)."""
     return classify(resources_from_document(json.loads(before) if before else None),
-                    resources_from_document(json.loads(after) if after else None, ignores), promotion)
+                    resources_from_document(json.loads(after) if after else None), promotion)
 
 
 def _notes(c: Change) -> list[str]:

@@ -55,11 +55,11 @@ def objects_of(files: dict[str, str]) -> dict[str, str]:
 
 
 def diff_renders(before: dict[str, str], after: dict[str, str], before_label: str, after_label: str,
-                 promotion: bool = False, ignores: dict | None = None) -> StackDiff:
+                 promotion: bool = False) -> StackDiff:
     a, b = objects_of(before), objects_of(after)
     result = StackDiff(before_label, after_label, promotion=promotion)
     if "resources.json" in after:
-        found = classifier.classify_documents(before.get("resources.json"), after["resources.json"], promotion, ignores)
+        found = classifier.classify_documents(before.get("resources.json"), after["resources.json"], promotion)
         result.changes, result.folded = classifier.folded(found)
     for key in sorted(set(a) | set(b)):
         if key not in a:

@@ -47,6 +47,9 @@ class CapturedResource:
     # analyzer_plugin.go marshals with KeepSecrets; pulumi-policy unwraps them to plaintext
     # before a rule runs). Never written out.
     wire_inputs: dict[str, Any] = field(repr=False, default_factory=dict)
+    # The program's ignoreChanges (RegisterResourceRequest.ignoreChanges): the engine resets these
+    # paths to their old values before the provider's Diff.
+    ignore_changes: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -225,7 +228,7 @@ class CaptureMonitor(mocks.MockMonitor):
         secret_paths: list[str] = []
         redacted, raw = _unwrap(wire, "", secret_paths, self.secret_values)
         self.captured.append(CapturedResource(
-            wire_inputs=wire,
+            wire_inputs=wire, ignore_changes=list(request.ignoreChanges),
             urn=response.urn, type=request.type, name=request.name, custom=bool(request.custom),
             parent=request.parent, dependencies=sorted(set(request.dependencies)),
             protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),

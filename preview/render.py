@@ -103,6 +103,7 @@ def resources_document(capture: Capture) -> dict[str, Any]:
             "parent": r.parent, "dependencies": r.dependencies, "provider": r.provider,
             "protect": r.protect, "retainOnDelete": r.retain_on_delete,
             "inputs": inputs, "secretPaths": r.secret_paths,
+            **({"ignoreChanges": r.ignore_changes} if r.ignore_changes else {}),
         })
     return {"project": capture.project, "stack": capture.stack, "outputs": capture.outputs, "resources": items}
 

@@ -9,7 +9,7 @@ import json
 import yaml
 
 from preview.changes import Resource, blocked_messages, classify, folded, markdown_table
-from tests.conftest import ROOT, stack_file
+from tests.conftest import stack_file
 from tests.preview.test_cli import run_cli
 
 STS = "kubernetes:apps/v1:StatefulSet"
@@ -141,7 +141,7 @@ def test_cli_promotion_does_not_block_and_folds_labels(tmp_path):
 
 def test_cli_prod_resize_honours_the_programs_ignore_changes(tmp_path):
     """The claim template's size is ignoreChanges in the program: recorded at registration
-    (preview.changes.recording_ignore_changes), so the protected StatefulSet is not replaced."""
+    (recorded on each captured resource, written to resources.json), so the protected StatefulSet is not replaced."""
     cfg = _prod_with(tmp_path, lambda c: c["agent-platform:postgres"]["persistence"].update(size="200Gi"))
     result = run_cli("prod", "--config-file", str(cfg), "--against", "prod", "--no-policy", "--out", str(tmp_path / "o"),
                      "--format", "json")

@@ -7,15 +7,13 @@ import copy
 import pytest
 import yaml
 
-from preview.changes import recording_ignore_changes
 from preview.program import capture_stack
 from tests.conftest import ROOT, stack_file
 
 
 @pytest.fixture
 def run(tmp_path):
-    """run(stack, mutate) -> (capture, ignoreChanges by (type, name)), as the engine receives them."""
-    ignores: dict = {}
+    """run(stack, mutate) -> the capture of the program run from the edited stack file."""
     count = iter(range(1000))
 
     def _run(stack: str, mutate=lambda cfg: None):
@@ -24,9 +22,5 @@ def run(tmp_path):
         path = tmp_path / f"{next(count)}" / f"Pulumi.{stack}.yaml"
         path.parent.mkdir()
         path.write_text(yaml.safe_dump(data))
-        with recording_ignore_changes() as recorded:
-            capture = capture_stack(ROOT, stack, path)[1]
-        ignores.update(recorded)
-        return capture
-    _run.ignores = ignores
+        return capture_stack(ROOT, stack, path)[1]
     return _run

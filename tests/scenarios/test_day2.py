@@ -21,7 +21,7 @@ K8S = "kubernetes:"
 def changes(run, stack, mutate, base=lambda cfg: None):
     before = run(stack, base)
     after = run(stack, lambda cfg: (base(cfg), mutate(cfg)))
-    result = classify(before, after, run.ignores)
+    result = classify(before, after)
     # The property every scenario shares: nothing protected or stateful is replaced.
     for c in result:
         assert not (c.op == "replace" and (c.protected or c.holds_data or c.kind == "StatefulSet")), c
@@ -115,7 +115,8 @@ def test_volume_resize_never_replaces(run, store):
     itself, README "Day 2: resize a volume"); the derived quota grows with it."""
     got, _ = changes(run, "prod", lambda cfg: cfg[f"agent-platform:{store}"]["persistence"].update(size="200Gi"))
     assert got == {("ResourceQuota", "quota"): "update"}
-    assert run.ignores[("kubernetes:apps/v1:StatefulSet", store)] == [
+    [sts] = [r for r in run("prod").resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == store]
+    assert sts.ignore_changes == [
         "spec.volumeClaimTemplates[*].spec.resources.requests.storage", "spec.volumeClaimTemplates[*].spec.storageClassName"]
 
 
@@ -200,7 +201,9 @@ def test_without_ignore_changes_a_resize_would_replace_the_protected_statefulset
     """The guard above is real: the same edit, with the engine's ignoreChanges dropped, is a replace."""
     before = run("prod")
     after = run("prod", lambda cfg: cfg["agent-platform:postgres"]["persistence"].update(size="200Gi"))
-    sts = next(c for c in classify(before, after, {}) if c.key == ("StatefulSet", "postgres"))
+    for r in after.resources:
+        r.ignore_changes = []
+    sts = next(c for c in classify(before, after) if c.key == ("StatefulSet", "postgres"))
     assert sts.op == "replace" and sts.protected
     assert sts.replace_because == ["spec.volumeClaimTemplates[0].spec.resources.requests.storage"]
 
@@ -213,5 +216,5 @@ def test_without_mutable_secrets_a_key_rotation_would_replace_the_secret(run, mo
     monkeypatch.setenv("PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY", secrets.token_hex(16))
     after = run("prod")
     monkeypatch.setattr(rules, "_provider_flags", lambda capture: {})
-    secret = next(c for c in rules.classify_captures(before, after, run.ignores) if c.key == ("Secret", "agent-api"))
+    secret = next(c for c in rules.classify_captures(before, after) if c.key == ("Secret", "agent-api"))
     assert secret.op == "replace" and secret.replace_because == ["stringData.OPENAI_API_KEY"]
