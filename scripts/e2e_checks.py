@@ -238,6 +238,19 @@ def _ready(stack: Stack) -> bool:
         return False
 
 
+def remove_leftovers(stack: Stack) -> None:
+    """Take down what an earlier run of this project left behind (one killed before its own `down`,
+    or run with --keep). Its Postgres volume was initialised with that run's password, which
+    Postgres keeps over POSTGRES_PASSWORD: the app would start healthy and fail every query."""
+    label = f"label=com.docker.compose.project={stack.project}"
+    containers = stack.docker("ps", "-aq", "--filter", label).stdout.split()
+    volumes = stack.docker("volume", "ls", "-q", "--filter", label).stdout.split()
+    if containers or volumes:
+        stack.compose("down", "--volumes", "--remove-orphans", check=False, timeout=300)
+        print(f"removed what an earlier run of {stack.project} left: {len(containers)} container(s), "
+              f"{len(volumes)} volume(s)", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compose", type=Path, required=True)
@@ -246,6 +259,7 @@ def main() -> int:
     args = parser.parse_args()
     stack = Stack(args.compose.resolve(), args.env_file.resolve())
     started = time.monotonic()
+    remove_leftovers(stack)
     up = stack.compose("up", "-d", check=False, timeout=600)
     if up.returncode != 0:
         print(f"FAIL  docker compose up  {up.stderr.strip().splitlines()[-1:]}")
