@@ -33,7 +33,7 @@ from kubernetes_validate import utils as kv  # noqa: E402
 from preview.engine import run_program  # noqa: E402
 from preview.program import capture_stack  # noqa: E402
 from preview.render import manifests, render_files  # noqa: E402
-from preview.validate import newest_version, validate_object  # noqa: E402
+from preview.validate import newest_version, validate_manifests  # noqa: E402
 
 VERSIONS = ["1.29", newest_version()]
 FLOOR_PROGRAM = """
@@ -119,7 +119,7 @@ def main() -> None:
                       f"floor {floor_s:.3f}s for {resources} bare resources (components x{render_s / floor_s:.2f})"))
 
             def validate():
-                return [f for m in kube for f in validate_object(m.file, m.obj, VERSIONS)]
+                return validate_manifests([(m.file, m.obj) for m in kube], VERSIONS)
 
             validate()  # build the validators once, as a preview run does on its first objects
             validate_s, findings = timed(validate, args.repeat)

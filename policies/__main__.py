@@ -8,7 +8,8 @@ file does it; the rules live in importable modules (policies/rules/).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence  # not typing's aliases: their isinstance is several times slower
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -24,8 +25,10 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 # first on sys.path (pulumi/pulumi sdk/python/lib/pulumi/policy/__main__.py): `rules` is importable
 # from a copy of the pack under any directory name. The rules use relative imports, so the tests
 # import the same modules as `policies.rules`.
+import pulumi_policy.policy
 from rules import ALL_RULES
 from rules.base import Resource, Rule, Unknown
+from sdk_memo import IdentityMemo, install
 
 # pulumi_policy/proxy.py: the sentinels an unknown value arrives as (pulumi.runtime.rpc.UNKNOWN is the string one).
 UNKNOWN_SENTINELS = frozenset({
@@ -35,25 +38,42 @@ UNKNOWN_SENTINELS = frozenset({
 SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")  # pulumi sdk rpc.py
 
 
-def plain(value: Any, path: str = "") -> Any:
+def plain(value: Any, path: tuple | None = None) -> Any:
     """The engine's property proxies as plain dicts and lists, as the pure checks expect.
 
     Reads through pulumi_policy's unknown-checking proxy (its `__target`) instead of raising on the
     first unknown: each unknown becomes an `Unknown` naming its path, which raises only if a check uses it.
+    The path is kept as (parent, key) pairs and spelled out only for an unknown: this walk runs over
+    every property of every resource.
     """
+    kind = type(value)
+    if kind is str:
+        return Unknown(_dotted(path)) if value in UNKNOWN_SENTINELS else value
+    if kind is float:
+        return int(value) if value.is_integer() else value  # the wire (protobuf Struct) carries numbers as doubles
+    if kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, Mapping):
         target = value["__target"] if _is_proxy(value) else value
         if target.get(SECRET_SIG[0]) == SECRET_SIG[1] and "value" in target:  # a secret-wrapped value (e.g. __inputs)
             return plain(target["value"], path)
-        return {k: plain(v, f"{path}.{k}" if path else str(k)) for k, v in target.items()}
+        return {k: plain(v, (path, k)) for k, v in target.items()}
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         target = value["__target"] if _is_proxy(value) else value
-        return [plain(v, f"{path}.{i}") for i, v in enumerate(target)]
+        return [plain(v, (path, i)) for i, v in enumerate(target)]
     if isinstance(value, str) and value in UNKNOWN_SENTINELS:
-        return Unknown(path or "(root)")
+        return Unknown(_dotted(path))
     if isinstance(value, float) and value.is_integer():
-        return int(value)  # the wire (protobuf Struct) carries every number as a double
+        return int(value)
     return value
+
+
+def _dotted(path: tuple | None) -> str:
+    keys = []
+    while path is not None:
+        path, key = path
+        keys.append(str(key))
+    return ".".join(reversed(keys)) or "(root)"
 
 
 def _is_proxy(value: Any) -> bool:
@@ -68,6 +88,12 @@ def program_props(props: Any) -> Any:
     if isinstance(props, dict) and isinstance(props.get("__inputs"), dict):
         return props["__inputs"]
     return props
+
+
+# The SDK's conversions, once per message (sdk_memo); and plain() once per converted bag, for the same reason.
+SDK_MEMOS = install(pulumi_policy.policy)
+plain_props = IdentityMemo(plain)
+plain_config = IdentityMemo(plain)  # the SDK hands every call of one policy the same config dict
 
 
 def report(outcome, policy_name: str, report_violation, stack: bool) -> None:
@@ -97,15 +123,15 @@ def to_policy(rule: Rule):
     )
     if rule.stack:
         def validate_stack(args, report_violation):
-            resources = [Resource(r.resource_type, r.name, r.urn, program_props(plain(r.props)), bool(r.opts.protect))
+            resources = [Resource(r.resource_type, r.name, r.urn, program_props(plain_props(r.props)), bool(r.opts.protect))
                          for r in args.resources]
-            report(rule.evaluate(resources, plain(args.get_config())), rule.name, report_violation, stack=True)
+            report(rule.evaluate(resources, plain_config(args.get_config())), rule.name, report_violation, stack=True)
         return StackValidationPolicy(validate=validate_stack, **common)
 
     def validate_resource(args, report_violation):
         if not rule.applies_to(args.resource_type):
             return
-        report(rule.evaluate(plain(args.props), plain(args.get_config())), rule.name, report_violation, stack=False)
+        report(rule.evaluate(plain_props(args.props), plain_config(args.get_config())), rule.name, report_violation, stack=False)
     return ResourceValidationPolicy(validate=validate_resource, **common)
 
 

@@ -23,11 +23,13 @@ from preview.diff import BaseRenderError, diff_renders, format_json, format_mark
 from program.stack_config import CONFIG_SOURCE_ENV
 from preview.engine import ProgramError
 from preview.output import OutputError, check_target, commit, discard, stage_for
+from preview.phases import PhaseError, PhaseWorker
+from preview.terminal import console, policy_kind, say
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
 from preview.program import capture_stack
 from preview.render import manifests, render_files, write_files
 from preview.stackfile import StackFileError
-from preview.validate import Finding, newest_version, validate_compose, validate_object
+from preview.validate import Finding, newest_version, validate_compose, validate_manifests
 
 EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_K8S_VERSIONS = ("1.29",)
@@ -119,9 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     project_dir = args.project_dir.resolve()
     out = (args.out or project_dir / "out" / args.stack).resolve()
-    stage = None
+    stage = worker = pack = None
     try:
         check_target(out)
+        if not args.no_policy and not args.render_only:
+            from preview.policy import launch_pack
+
+            # The engine's two phases: a first `pulumi preview` (computed values unknown), then `up`. The
+            # preview phase is captured and analyzed beside this process's work, by its own pack.
+            worker = PhaseWorker(project_dir, args.stack, args.config_file)
+            pack = launch_pack(project_dir / "policies")
         started = time.perf_counter()
         inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
         edges = traffic_edges(kube)
@@ -140,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         versions = args.k8s_versions or [*DEFAULT_K8S_VERSIONS, newest_version()]
         try:
-            findings: list[Finding] = [f for m in kube for f in validate_object(m.file, m.obj, versions)]
+            findings: list[Finding] = validate_manifests([(m.file, m.obj) for m in kube], versions)
         except ValueError as error:
             raise BadInput(str(error)) from None
         if (stage / "docker-compose.yml").exists():
@@ -150,17 +159,17 @@ def main(argv: list[str] | None = None) -> int:
 
         policy_failed = False
         policy_lines: list[str] = []
+        report = None
         if not args.no_policy:
             from preview.policy import PolicyRunError, run_policy_pack
 
             try:
-                # The engine's two phases: a first `pulumi preview` (computed values unknown), then `up`.
-                _, preview_capture = capture_phase(project_dir, args.stack, args.config_file, "preview")
-                report = run_policy_pack(project_dir, capture, stage, preview_capture=preview_capture)
-            except PolicyRunError as error:
+                report, pack = run_policy_pack(project_dir, capture, stage, preview_result=worker.result, pack=pack,
+                                               stack_file=args.config_file.resolve() if args.config_file else None), None
+            except (PolicyRunError, PhaseError) as error:
                 raise BadInput(str(error)) from None
             policy_failed = report.mandatory_failed
-            policy_lines = report.table_lines()
+            policy_lines = report.table_lines(timed=args.format != "markdown")
 
         diffs = []
         if args.against:
@@ -186,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if stage is not None:
             discard(stage)
+        if worker is not None:
+            worker.close()
+        if pack is not None:  # not handed to the policy run: the run failed before it
+            pack.kill()
+            pack.wait()
 
     warnings = [f"secret {k} not in the environment: a placeholder was used" for k in inputs.placeholders]
     if args.format == "json":
@@ -193,12 +207,20 @@ def main(argv: list[str] | None = None) -> int:
             "stack": args.stack, "out": str(out), "objects": len(kube), "resources": len(capture.resources),
             "renderSeconds": round(render_seconds, 3), "validateSeconds": round(validate_seconds, 3),
             "validation": [f.__dict__ for f in findings], "warnings": warnings,
+            "policy": None if report is None else {
+                "pack": report.pack, "version": report.version, "config": report.config_file, "phases": report.phases,
+                "seconds": round(report.seconds, 3), "mandatoryFailed": report.mandatory_failed,
+                "violations": [v.__dict__ for v in report.violations]},
             "diffs": [json.loads(format_json(d)) for _, d in diffs],
         }, indent=2, sort_keys=True))
     elif args.format == "markdown":
         status = "passed" if not findings and not policy_failed else "failed"
         print(f"## agent-platform preview: `{args.stack}`\n")
-        print(f"{len(kube)} Kubernetes objects; schema validation ({', '.join(versions)}) {status}.\n")
+        if "docker-compose.yml" in files:
+            services = len((yaml.safe_load(files["docker-compose.yml"]) or {}).get("services") or {})
+            print(f"Docker host: {services} Compose services; `docker compose config` {status}.\n")
+        else:
+            print(f"{len(kube)} Kubernetes objects; schema validation ({', '.join(versions)}) {status}.\n")
         for f in findings:
             print(f"- :x: `{f.line()}`")
         if policy_lines:
@@ -213,12 +235,13 @@ def main(argv: list[str] | None = None) -> int:
         if "docker-compose.yml" in files:
             checked.append("docker-compose.yml with docker-compose config")
         print(f"\nrendered {len(files)} files to {out} in {render_seconds:.2f}s; validated {' and '.join(checked)} in {validate_seconds:.2f}s")
+        terminal = console()
         for w in warnings:
-            print(f"warning: {w}")
+            say(terminal, f"warning: {w}", "warning")
         for f in findings:
-            print(f"invalid: {f.line()}")
+            say(terminal, f"invalid: {f.line()}", "invalid")
         for line in policy_lines:
-            print(line)
+            say(terminal, line, policy_kind(line))
         for title, d in diffs:
             print(f"\n== {title}")
             print(format_text(d), end="")

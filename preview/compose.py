@@ -29,13 +29,13 @@ def _escape(value: Any) -> Any:
     return value
 
 
-def _environment(r: CapturedResource, secret_names: set[str]) -> dict[str, str]:
+def _environment(r: CapturedResource, secrets: dict[str, str]) -> dict[str, str]:
     env: dict[str, str] = {}
     raw = r.raw_inputs.get("envs") or []
     for i, entry in enumerate(raw):
         name, _, value = str(entry).partition("=")
         if f"envs[{i}]" in r.secret_paths or "envs" in r.secret_paths:
-            secret_names.add(name)
+            secrets[name] = value  # kept only to see which secret embeds which (env_example); never written
             env[name] = f"${{{name}:?{ENV_FILE_HINT}}}"
         else:
             env[name] = _escape(value)
@@ -43,14 +43,14 @@ def _environment(r: CapturedResource, secret_names: set[str]) -> dict[str, str]:
 
 
 def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, str], containers: dict[str, str],
-             secret_names: set[str]) -> dict[str, Any]:
+             secrets: dict[str, str]) -> dict[str, Any]:
     i = r.inputs
     service: dict[str, Any] = {"image": i["image"]}
     if i.get("user"):
         service["user"] = i["user"]
     if i.get("command"):
         service["command"] = _escape(i["command"])
-    env = _environment(r, secret_names)
+    env = _environment(r, secrets)
     if env:
         service["environment"] = env
     service["read_only"] = bool(i.get("readOnly"))
@@ -96,26 +96,43 @@ def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, s
     return service
 
 
-def compose_document(capture: Capture) -> tuple[dict[str, Any], list[str]] | None:
-    """(compose document, secret variable names), or None when the stack declares no container."""
+def compose_document(capture: Capture) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """(compose document, secret variables by name with the values the program gave them), or None when
+    the stack declares no container. The values are for env_example's derivations only."""
     containers = [r for r in capture.resources if r.type == CONTAINER]
     if not containers:
         return None
     networks = {r.inputs.get("name", r.name): r.name for r in capture.resources if r.type == NETWORK}
     volumes = {r.inputs.get("name", r.name): r.name for r in capture.resources if r.type == VOLUME}
     by_urn = {r.urn: r.name for r in containers}
-    secret_names: set[str] = set()
-    services = {r.name: _service(r, networks, volumes, by_urn, secret_names) for r in sorted(containers, key=lambda r: r.name)}
+    secrets: dict[str, str] = {}
+    services = {r.name: _service(r, networks, volumes, by_urn, secrets) for r in sorted(containers, key=lambda r: r.name)}
     doc: dict[str, Any] = {"name": f"{capture.project}-{capture.stack}", "services": services}
     doc["networks"] = {r.name: {"name": r.inputs.get("name", r.name), **({"internal": True} if r.inputs.get("internal") else {})}
                        for r in sorted(capture.resources, key=lambda r: r.name) if r.type == NETWORK}
     doc["volumes"] = {r.name: {"name": r.inputs.get("name", r.name)}
                       for r in sorted(capture.resources, key=lambda r: r.name) if r.type == VOLUME}
-    return doc, sorted(secret_names)
+    return doc, dict(sorted(secrets.items()))
 
 
-def env_example(secret_names: list[str]) -> str:
-    lines = ["# Copy to compose.env and fill in; never commit the filled file.",
-             "# Values come from `pulumi config get --show-secrets` or your secret store."]
-    lines += [f"{name}=change-me" for name in secret_names]
+MIN_EMBEDDED = 8  # a shorter value could be inside another by chance
+
+
+def env_example(secrets: dict[str, str]) -> str:
+    """One line per secret the compose file asks for: `change-me` for each value to set, and each
+    value that embeds another (DATABASE_URL embeds POSTGRES_PASSWORD) written as a template over it,
+    `${POSTGRES_PASSWORD}`, which Compose expands from the lines above it: one value per secret."""
+    templates: dict[str, str] = {}
+    for name, value in secrets.items():
+        template = value
+        for other, embedded in sorted(secrets.items(), key=lambda kv: -len(kv[1])):
+            if other != name and len(embedded) >= MIN_EMBEDDED and embedded in template:
+                template = template.replace(embedded, f"${{{other}}}")
+        if template != value:
+            templates[name] = template.replace("$", "$$").replace("$${", "${")  # only the references expand
+    lines = ["# Copy to compose.env, set each change-me, never commit the filled file. Values come from",
+             "# `pulumi config get --show-secrets` or your secret store; the URLs below are built from them",
+             "# by Compose, so passwords must be URL-safe (e.g. `openssl rand -hex 16`)."]
+    lines += [f"{name}=change-me" for name in sorted(secrets) if name not in templates]
+    lines += [f"{name}={templates[name]}" for name in sorted(secrets) if name in templates]
     return "\n".join(lines) + "\n"

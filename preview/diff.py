@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from preview import changes as classifier
+from preview.render import YAML_DUMPER, YAML_LOADER
 
 
 class BaseRenderError(Exception):
@@ -42,15 +43,15 @@ def objects_of(files: dict[str, str]) -> dict[str, str]:
     objects: dict[str, str] = {}
     for rel, text in sorted(files.items()):
         if rel.startswith("kubernetes/") and rel.endswith(".yaml"):
-            for doc in yaml.safe_load_all(text):
+            for doc in yaml.load_all(text, Loader=YAML_LOADER):
                 if doc:
                     key = f"{doc['kind']}/{doc['metadata']['name']}"
-                    objects[key] = yaml.safe_dump(doc, sort_keys=False, width=120)
+                    objects[key] = yaml.dump(doc, Dumper=YAML_DUMPER, sort_keys=False, width=120)
         elif rel == "docker-compose.yml":
-            doc = yaml.safe_load(text) or {}
+            doc = yaml.load(text, Loader=YAML_LOADER) or {}
             for section in ("services", "networks", "volumes", "secrets"):
                 for name, body in sorted((doc.get(section) or {}).items()):
-                    objects[f"compose.{section}/{name}"] = yaml.safe_dump(body, sort_keys=True, width=120)
+                    objects[f"compose.{section}/{name}"] = yaml.dump(body, Dumper=YAML_DUMPER, sort_keys=True, width=120)
     return objects
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
@@ -22,8 +22,9 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi.runtime import rpc
 
 from preview.engine import UNKNOWN, Capture
-from preview.provider_outputs import outputs_for
+from preview.provider_outputs import INPUTS_KEY, outputs_for
 from preview.render import resources_document
+from preview.sarif import sarif
 
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED,
           "remediate": analyzer_pb2.REMEDIATE}
@@ -56,16 +57,21 @@ class PolicyReport:
     violations: list[Violation] = field(default_factory=list)
     seconds: float = 0.0
     phases: list[str] = field(default_factory=lambda: ["up"])
+    stack_file: Path | None = None     # the stack file that produced the objects (SARIF locations)
+    project_dir: Path | None = None    # SARIF URIs are relative to it (the repository root)
 
     @property
     def mandatory_failed(self) -> bool:
         return any(v.level == "mandatory" for v in self.violations)
 
-    def table_lines(self) -> list[str]:
+    def table_lines(self, timed: bool = True) -> list[str]:
+        """The summary line and one line per violation; `timed=False` leaves out the run's duration
+        (the markdown PR comment: an unchanged PR must produce the same comment)."""
         mandatory = sum(v.level == "mandatory" for v in self.violations)
         lines = [f"policy pack {self.pack}@{self.version} ({len(self.policies)} policies, config {self.config_file}, "
                  f"engine phases {' and '.join(self.phases)}): "
-                 f"{mandatory} mandatory, {len(self.violations) - mandatory} advisory violation(s) in {self.seconds:.2f}s"]
+                 f"{mandatory} mandatory, {len(self.violations) - mandatory} advisory violation(s)"
+                 + (f" in {self.seconds:.2f}s" if timed else "")]
         for v in self.violations:
             lines.append(f"  {v.level:<9} {v.severity:<8} {'+'.join(v.phases):<10} {v.policy:<32} {v.resource:<48} {v.message}")
         return lines
@@ -122,38 +128,58 @@ def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
     return s
 
 
+def _outputs_struct(r: dict[str, Any], phase: str, inputs: dict[str, struct_pb2.Struct]) -> struct_pb2.Struct:
+    """outputs_for(r, phase) as a Struct. A Kubernetes object's outputs hold its inputs again under
+    `__inputs`: copied from the inputs' Struct (protobuf CopyFrom, native code) instead of converted twice."""
+    outputs = outputs_for(r, phase)
+    if outputs.get(INPUTS_KEY) is not r["inputs"]:
+        return _struct(outputs)
+    struct = _struct({k: v for k, v in outputs.items() if k != INPUTS_KEY})
+    if r["urn"] not in inputs:
+        inputs[r["urn"]] = _struct(r["inputs"])
+    struct.fields[INPUTS_KEY].struct_value.CopyFrom(inputs[r["urn"]])
+    return struct
+
+
 def _label(r: dict[str, Any]) -> str:
     return f"{r['inputs'].get('kind') or r['type'].split(':')[-1]}/{r['name']}"
 
 
-def _analyzer_resource(r: dict[str, Any], providers: dict[str, dict[str, Any]], properties: dict[str, Any]) -> dict[str, Any]:
+def _analyzer_resource(r: dict[str, Any], providers: dict[str, dict[str, Any]], properties: struct_pb2.Struct) -> dict[str, Any]:
     provider = providers.get(r["provider"])
     fields: dict[str, Any] = dict(
-        type=r["type"], name=r["name"], urn=r["urn"], properties=_struct(properties),
+        type=r["type"], name=r["name"], urn=r["urn"], properties=properties,
         options=analyzer_pb2.AnalyzerResourceOptions(protect=r["protect"], parent=r["parent"]),
     )
     if provider is not None:
         fields["provider"] = analyzer_pb2.AnalyzerProviderResource(
-            type=provider["type"], name=provider["name"], urn=provider["urn"], properties=_struct(provider["inputs"]))
+            type=provider["type"], name=provider["name"], urn=provider["urn"], properties=provider["struct"])
     return fields
 
 
 def start_pack(pack_dir: Path, timeout: float = 30.0) -> tuple[subprocess.Popen, int]:
-    """Start the pack as the CLI does and read its port.
+    """Start the pack as the CLI does and read its port."""
+    process = launch_pack(pack_dir)
+    return process, pack_port(process)
 
-    `python -u -m pulumi.policy <engine address> <pack dir>` with the pack dir as working
-    directory (pulumi sdk/python/lib/pulumi/policy/__main__.py runs the pack dir with
-    runpy; the pack does not dial the engine address, it only serves the analyzer).
-    """
-    process = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
-                               cwd=pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+def launch_pack(pack_dir: Path) -> subprocess.Popen:
+    """`python -u -m pulumi.policy <engine address> <pack dir>` with the pack dir as working
+    directory, as the CLI starts a Python pack (pulumi sdk/python/lib/pulumi/policy/__main__.py
+    runs the pack dir with runpy; the pack does not dial the engine address, it only serves the
+    analyzer). It prints its port when ready: read it with pack_port."""
+    return subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
+                            cwd=pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def pack_port(process: subprocess.Popen) -> int:
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
     if not line.isdigit():
         process.kill()
         err = process.stderr.read().decode().strip().splitlines() if process.stderr else []
         raise PolicyRunError(f"policies/: the pack did not print a port: {(err or [line])[-1]}")
-    return process, int(line)
+    return int(line)
 
 
 def _as_engine_sends(document: dict[str, Any], capture: Capture) -> dict[str, Any]:
@@ -167,52 +193,84 @@ def _as_engine_sends(document: dict[str, Any], capture: Capture) -> dict[str, An
     return {**document, "resources": resources}
 
 
-def _analyze_phase(stub, document: dict[str, Any], phase: str) -> list[tuple[str, Any]]:
-    """One engine phase: Analyze per resource with its inputs, AnalyzeStack with every resource's outputs."""
+def _analyze_phase(stub, document: dict[str, Any], phase: str,
+                   answered: dict[str, tuple[dict[str, Any], Any, list]]) -> list[tuple[str, Any]]:
+    """One engine phase: Analyze per resource with its inputs, AnalyzeStack with every resource's outputs.
+
+    `answered` holds, by URN, the request an earlier phase sent for a resource and the diagnostics the
+    pack returned. A resource whose request is the same in this phase (most are: only what derives from
+    a provider-computed value differs between a preview and an up) gets the same answer without asking
+    again: Analyze is a function of its request (the pack's rules are pure checks). AnalyzeStack always runs.
+    """
     custom = [r for r in document["resources"] if r["custom"]]
-    providers = {f"{r['name']}-provider-id": r for r in custom if r["type"].startswith("pulumi:providers:")}
+    providers = {f"{r['name']}-provider-id": {**r, "struct": _struct(r["inputs"])}
+                 for r in custom if r["type"].startswith("pulumi:providers:")}
     analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
     diagnostics = []
+    inputs: dict[str, struct_pb2.Struct] = {}
     for r in analyzed:
-        response = stub.Analyze(analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, r["inputs"])))
+        provider = providers.get(r["provider"])
+        earlier = answered.get(r["urn"])
+        if earlier is not None and earlier[0] == r and earlier[1] == provider:
+            response_diagnostics = earlier[2]
+        else:
+            inputs[r["urn"]] = _struct(r["inputs"])
+            request = analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, inputs[r["urn"]]))
+            response_diagnostics = list(stub.Analyze(request).diagnostics)
+            answered[r["urn"]] = (r, provider, response_diagnostics)
         # The engine attributes a resource policy's findings to the resource it asked about.
-        diagnostics += [(d.urn or r["urn"], d) for d in response.diagnostics]
+        diagnostics += [(d.urn or r["urn"], d) for d in response_diagnostics]
     stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[
         analyzer_pb2.AnalyzerResource(parent=r["parent"], dependencies=r["dependencies"],
-                                      **_analyzer_resource(r, providers, outputs_for(r, phase)))
+                                      **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs)))
         for r in analyzed])
     diagnostics += [(d.urn, d) for d in stub.AnalyzeStack(stack_request).diagnostics]
     return diagnostics
 
 
-def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file: Path | None = None,
-                    preview_capture: Capture | None = None) -> PolicyReport:
-    """Analyze the stack as the engine does in each phase it is given.
+def engine_document(capture: Capture) -> dict[str, Any]:
+    """A phase as the pack receives it: the resources document with the inputs the engine sends."""
+    return _as_engine_sends(resources_document(capture), capture)
 
-    `capture` is the up phase (what is applied: resources.json); `preview_capture`, when
-    given, the dry run of a first `pulumi preview` (provider-computed values unknown).
-    A violation found in either phase fails the run, so one that only `up` would report
-    is caught before anything is applied.
+
+@dataclass
+class PhaseResult:
+    """What one pack process found over the phases it was given (picklable: a worker returns it)."""
+    pack: str                                  # from the pack's AnalyzerInfo
+    version: str
+    policies: list[dict[str, Any]]
+    found: dict[tuple[str, str, str, int], Violation]
+    phases: list[str]
+    seconds: float
+
+
+def analyze(project_dir: Path, stack: str, phases: list[tuple[str, dict[str, Any]]], config_file: Path | None = None,
+            pack: subprocess.Popen | None = None) -> PhaseResult:
+    """Start (or take) a pack, configure it as the CLI does, and analyze each (phase, engine document).
+
+    `pack` is a pack already launched (launch_pack: it starts while the program runs); it is stopped
+    here either way. Within one pack a resource's Analyze answer is reused by a later phase that sends
+    the same request (_analyze_phase).
     """
-    phases = [("preview", preview_capture)] if preview_capture is not None else []
-    phases.append(("up", capture))
     pack_dir = project_dir / "policies"
-    config_path = config_file or pack_dir / "config" / f"{capture.stack}.json"
-    config = load_policy_config(config_path)
+    config_path = config_file or pack_dir / "config" / f"{stack}.json"
     started = time.perf_counter()
-    process, port = start_pack(pack_dir)
-    found: dict[tuple[str, str, str, int], Violation] = {}
-    labels: dict[str, str] = {}
+    process = pack
     try:
+        config = load_policy_config(config_path)
+        process = process or launch_pack(pack_dir)
+        port = pack_port(process)
+        found: dict[tuple[str, str, str, int], Violation] = {}
+        labels: dict[str, str] = {}
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         grpc.channel_ready_future(channel).result(timeout=30)
         stub = analyzer_pb2_grpc.AnalyzerStub(channel)
         info = stub.GetAnalyzerInfo(empty_pb2.Empty())
         stub.Configure(configure_request(info, config, f"policies/config/{config_path.name}"))
-        for phase, phase_capture in phases:
-            document = resources_document(phase_capture)
+        answered: dict[str, tuple[dict[str, Any], Any, list]] = {}
+        for phase, document in phases:
             labels.update({r["urn"]: _label(r) for r in document["resources"]})
-            for urn, d in _analyze_phase(stub, _as_engine_sends(document, phase_capture), phase):
+            for urn, d in _analyze_phase(stub, document, phase, answered):
                 message = d.message.strip().splitlines()[-1]
                 key = (d.policyName, urn, message, d.enforcementLevel)
                 if key not in found:
@@ -223,16 +281,45 @@ def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file:
                 found[key].phases.append(phase)
         channel.close()
     finally:
-        process.kill()
-        process.wait()
-    seconds = time.perf_counter() - started
-
+        if process is not None:
+            process.kill()
+            process.wait()
     policies = [{"name": p.name, "description": p.description, "severity": SEVERITY_NAMES.get(p.severity, "unspecified"),
                  "remediation": p.remediation_steps, "tags": list(p.tags),
                  "enforcementLevel": LEVEL_NAMES.get(p.enforcementLevel, "advisory")} for p in info.policies]
+    return PhaseResult(info.name, info.version, policies, found, [phase for phase, _ in phases], time.perf_counter() - started)
+
+
+def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file: Path | None = None,
+                    preview_capture: Capture | None = None, preview_result: Callable[[], PhaseResult] | None = None,
+                    pack: subprocess.Popen | None = None, stack_file: Path | None = None) -> PolicyReport:
+    """Analyze the stack as the engine does in each phase it is given, and write the reports.
+
+    `capture` is the up phase (what is applied: resources.json); `preview_capture`, when given,
+    the dry run of a first `pulumi preview` (provider-computed values unknown), analyzed by the
+    same pack first; or `preview_result`, which returns that phase as another pack process
+    analyzed it (the CLI runs it in a worker beside this one, and asks once its own is done). A violation found in either phase fails the
+    run, so one that only `up` would report is caught before anything is applied.
+    """
+    phases = [("preview", engine_document(preview_capture))] if preview_capture is not None else []
+    phases.append(("up", engine_document(capture)))
+    result = analyze(project_dir, capture.stack, phases, config_file, pack)
+    found, seconds = result.found, result.seconds
+    earlier_phase = preview_result() if preview_result is not None else None
+    if earlier_phase is not None:
+        for key, earlier in earlier_phase.found.items():
+            if key in found:
+                found[key].phases[:0] = earlier.phases
+            else:
+                found[key] = earlier
+        seconds = max(seconds, earlier_phase.seconds)  # they ran side by side
+    pack_dir = project_dir / "policies"
+    config_path = config_file or pack_dir / "config" / f"{capture.stack}.json"
     violations = sorted(found.values(), key=lambda v: (v.level != "mandatory", v.policy, v.resource, v.message))
-    report = PolicyReport(info.name, pack_version(pack_dir) or info.version, capture.stack, config_path.name, policies,
-                          violations, seconds, [p for p, _ in phases])
+    report_phases = (earlier_phase.phases if earlier_phase is not None else []) + result.phases
+    report = PolicyReport(result.pack, pack_version(pack_dir) or result.version, capture.stack, config_path.name,
+                          result.policies, violations, seconds, report_phases,
+                          stack_file or project_dir / f"Pulumi.{capture.stack}.yaml", project_dir)
     write_reports(report, out)
     return report
 
@@ -254,30 +341,3 @@ def write_reports(report: PolicyReport, out: Path) -> None:
            "violations": [v.__dict__ for v in report.violations]}
     (out / "policy-report.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     (out / "policy-report.sarif").write_text(json.dumps(sarif(report), indent=2, sort_keys=True) + "\n")
-
-
-def sarif(report: PolicyReport) -> dict[str, Any]:
-    """SARIF 2.1.0 for GitHub code scanning: each violation located at the stack file that declared it."""
-    rules = [{
-        "id": p["name"], "name": p["name"],
-        "shortDescription": {"text": p["description"]}, "fullDescription": {"text": p["description"]},
-        "help": {"text": p["remediation"] or p["description"]},
-        "defaultConfiguration": {"level": "error" if p["enforcementLevel"] == "mandatory" else "warning"},
-        "properties": {"tags": p["tags"], "severity": p["severity"]},
-    } for p in report.policies]
-    index = {p["name"]: i for i, p in enumerate(report.policies)}
-    results = [{
-        "ruleId": v.policy, "ruleIndex": index.get(v.policy, 0),
-        "level": "error" if v.level == "mandatory" else "warning",
-        "message": {"text": f"{v.resource}: {v.message}"},
-        "properties": {"phases": v.phases},
-        "locations": [{
-            "physicalLocation": {"artifactLocation": {"uri": f"Pulumi.{report.stack}.yaml"}, "region": {"startLine": 1}},
-            "logicalLocations": [{"fullyQualifiedName": v.urn or "stack", "kind": "resource"}],
-        }],
-    } for v in report.violations]
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": f"pulumi-policy-{report.pack}", "version": report.version, "rules": rules}},
-                  "results": results}],
-    }

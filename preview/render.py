@@ -87,8 +87,15 @@ def manifests(capture: Capture) -> list[Manifest]:
     return result
 
 
-def dump_yaml(obj: Any) -> str:
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=120)
+# libyaml's emitter (PyYAML's C binding) writes the same text as the pure-Python one about ten times
+# faster; it was most of the render time at 100 services. PyYAML wheels ship it; the fallback keeps a
+# source build working.
+YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def dump_yaml(obj: Any, dumper: type = YAML_DUMPER) -> str:
+    return yaml.dump(obj, Dumper=dumper, sort_keys=False, default_flow_style=False, width=120)
 
 
 def resources_document(capture: Capture) -> dict[str, Any]:
@@ -123,8 +130,10 @@ def render_files(capture: Capture, kube: list[Manifest] | None = None) -> dict[s
     files = {m.file: dump_yaml(m.obj) for m in (manifests(capture) if kube is None else kube)}
     compose = compose_document(capture)
     if compose is not None:
-        doc, secret_names = compose
-        files["docker-compose.yml"] = dump_yaml(doc)
-        files["compose.env.example"] = env_example(secret_names)
+        doc, secrets = compose
+        # One document: the pure-Python emitter keeps its long quoted strings (the proxy's nginx config)
+        # folded where they always were, so the file does not change under users' feet.
+        files["docker-compose.yml"] = dump_yaml(doc, yaml.SafeDumper)
+        files["compose.env.example"] = env_example(secrets)
     files["resources.json"] = json.dumps(resources_document(capture), indent=2, sort_keys=True) + "\n"
     return files

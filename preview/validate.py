@@ -3,7 +3,9 @@ and of the compose file (`docker-compose config`, the Compose v2 binary from the
 
 kubernetes-validate's own `validate()` re-reads the schema and the multi-megabyte
 definitions file for every object; here each (version, apiVersion, kind) validator
-is built once and reused.
+is built once and reused, and it is jsonschema-rs (the same Draft 2020-12 semantics,
+compiled): at 100 services the pure-Python jsonschema took ~4 s for what this does in
+tens of milliseconds (benchmarks/preview_bench.py prints both).
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import jsonschema
+import jsonschema_rs
 from kubernetes_validate import utils as kv
-from referencing import Registry, Resource
 
 from preview import crds
 
@@ -38,6 +39,7 @@ class Finding:
         return f"{self.file}: {self.obj}: {self.path or '<root>'}: {self.message}{at}"
 
 
+@functools.lru_cache(maxsize=None)
 def supported_version(desired: str) -> str:
     """The newest schema version not newer than `desired` (e.g. 1.29 -> 1.29.x)."""
     desired = desired.lstrip("v")
@@ -56,12 +58,13 @@ def newest_version() -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _definitions(schema_dir: str) -> Resource:
-    return Resource.from_contents(kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", schema_dir))
+def _definitions(schema_dir: str) -> jsonschema_rs.Registry:
+    definitions = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", schema_dir)
+    return jsonschema_rs.Registry([(definitions["$id"], definitions)])
 
 
 @functools.lru_cache(maxsize=None)
-def validator_for(version: str, api_version: str, kind: str) -> jsonschema.Validator | None:
+def validator_for(version: str, api_version: str, kind: str) -> jsonschema_rs.Draft202012Validator | None:
     """One strict validator per schema, built once per process."""
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     schema_dir = f"v{version}-local-strict"
@@ -69,29 +72,48 @@ def validator_for(version: str, api_version: str, kind: str) -> jsonschema.Valid
         schema = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group}.json", version)
     except FileNotFoundError:
         return None
-    registry = Resource.from_contents(schema) @ (_definitions(schema_dir) @ Registry())
-    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    return jsonschema_rs.Draft202012Validator(schema, registry=_definitions(schema_dir))
 
 
-def _json_path(error: jsonschema.ValidationError) -> str:
+def _json_path(error: jsonschema_rs.ValidationError) -> str:
     path = ""
-    for part in error.absolute_path:
+    for part in error.instance_path:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 
 
+def _label(obj: dict[str, Any]) -> str:
+    return f"{obj.get('kind', '?')}/{obj.get('metadata', {}).get('name', '?')}"
+
+
+def validate_manifests(manifests: Iterable[tuple[str, dict[str, Any]]], versions: Iterable[str]) -> list[Finding]:
+    """Every (file, object): built-in kinds per Kubernetes version, custom resources in one batch."""
+    versions = list(versions)
+    findings, custom = [], []
+    for file, obj in manifests:
+        if crds.handles(obj):  # a CRD's schema does not depend on the Kubernetes version
+            custom.append((file, obj))
+        else:
+            findings += _validate_builtin(file, obj, versions)
+    for (file, obj), problems in zip(custom, crds.validate_all([obj for _, obj in custom])):
+        findings += [Finding(file, _label(obj), path, message) for path, message in problems]
+    return findings
+
+
 def validate_object(file: str, obj: dict[str, Any], versions: Iterable[str]) -> list[Finding]:
-    label = f"{obj.get('kind', '?')}/{obj.get('metadata', {}).get('name', '?')}"
+    return validate_manifests([(file, obj)], versions)
+
+
+def _validate_builtin(file: str, obj: dict[str, Any], versions: list[str]) -> list[Finding]:
+    label = _label(obj)
     findings = []
-    if crds.handles(obj):  # a CRD's schema does not depend on the Kubernetes version
-        return [Finding(file, label, path, message) for path, message in crds.validate(obj)]
     for desired in versions:
         version = supported_version(desired)
         validator = validator_for(version, obj.get("apiVersion", ""), obj.get("kind", ""))
         if validator is None:
             findings.append(Finding(file, label, "apiVersion", f"no schema for {obj.get('apiVersion')} {obj.get('kind')} (removed or misspelled?)", kv.major_minor(version)))
             continue
-        for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+        for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.instance_path))):
             message = error.message
             if len(message) > 200:
                 message = message[:200] + "..."

@@ -1,7 +1,8 @@
-"""Generate the README's config reference from the typed model (the single source of truth).
+"""Generate docs/configuration.md, the stack-file reference, from the typed model.
 
-`python -m program.config_reference` prints it; `--write` replaces the section
-of README.md between the config-reference markers.
+The model is the single source of truth: the editor schema (schemas/stack-file.schema.json,
+preview/schema.py) is generated from it too, with the same defaults. `python -m
+program.config_reference` prints the reference; `--write` writes docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -85,15 +86,24 @@ def reference() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_readme(path: Path) -> None:
-    text = path.read_text()
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
-    path.write_text(f"{head}{START}\n{reference()}{END}{tail}")
+DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+HEADER = """# Stack file reference
+
+Every key of `Pulumi.<stack>.yaml` (under `config:`), with its type and its real default. Generated
+from the typed model (`agent_platform/config.py`) by `venv/bin/python -m program.config_reference --write`;
+a test keeps it in sync. Editors check and complete stack files with the JSON Schema generated from the
+same model, `schemas/stack-file.schema.json`, which each shipped stack file names on its first line.
+Secrets are never keys here: they are set with `pulumi config set --secret`.
+
+"""
+
+
+def document() -> str:
+    return f"{HEADER}{START}\n{reference()}{END}\n"
 
 
 if __name__ == "__main__":
     if "--write" in sys.argv:
-        write_readme(Path(__file__).resolve().parent.parent / "README.md")
+        DOC.write_text(document())
     else:
         sys.stdout.write(reference())

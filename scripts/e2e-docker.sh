@@ -70,16 +70,17 @@ step "Secrets (generated for this run)"
 PG=$(secret); REDIS=$(secret)
 ENV_FILE="$WORK/compose.env"
 umask 077
-{
-  echo "POSTGRES_PASSWORD=$PG"
-  echo "DATABASE_URL=postgresql://agent:$PG@postgres:5432/agent"
-  echo "REDIS_PASSWORD=$REDIS"
-  echo "REDIS_URL=redis://:$REDIS@redis:6379/0"
-  echo "OPENAI_API_KEY=$PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY"
-} >"$ENV_FILE"
-# Every variable the compose file asks for must be set: compare with its own example.
-missing=$(comm -23 <(grep -oE '^[A-Z_]+' "$OUT/compose.env.example" | sort) <(cut -d= -f1 "$ENV_FILE" | sort))
-[ -z "$missing" ] || { echo "compose.env lacks: $missing"; exit 1; }
+# compose.env from the rendered example, as a user fills it: each change-me set, the URLs left as
+# the example derives them (Compose expands them from the passwords above them).
+while IFS= read -r line; do
+  case "$line" in
+    POSTGRES_PASSWORD=change-me) echo "POSTGRES_PASSWORD=$PG" ;;
+    REDIS_PASSWORD=change-me) echo "REDIS_PASSWORD=$REDIS" ;;
+    OPENAI_API_KEY=change-me) echo "OPENAI_API_KEY=$PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY" ;;
+    *=change-me) echo "compose.env.example asks for ${line%%=*}, which this script does not generate" >&2; exit 1 ;;
+    *) echo "$line" ;;
+  esac
+done <"$OUT/compose.env.example" >"$ENV_FILE"
 echo "$ENV_FILE (mode 600, outside the repository)"
 
 step "Checks"

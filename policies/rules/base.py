@@ -7,6 +7,8 @@ gRPC server; `policies/__main__.py` wraps each into a pulumi_policy Policy.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
@@ -90,9 +92,7 @@ class Rule:
 
     def applies_to(self, type_: str) -> bool:
         """Type tokens match exactly, or by prefix for entries ending in `*` (e.g. `kubernetes:*`)."""
-        if type_.startswith("pulumi:providers:"):
-            return False
-        return any(type_ == t or (t.endswith("*") and type_.startswith(t[:-1])) for t in self.types)
+        return _type_matches(self.types, type_)
 
     def defaults(self) -> dict[str, Any]:
         return {k: v["default"] for k, v in self.config.items() if "default" in v}
@@ -145,3 +145,10 @@ def stack_rule(name: str, description: str, severity: str, remediation: str, exa
     def wrap(check: Callable[[list[Resource], Mapping[str, Any]], Iterable[tuple[str, str]]]) -> Rule:
         return Rule(name, description, severity, remediation, (), check, example, config or {}, True, tuple(tags))
     return wrap
+
+
+@functools.lru_cache(maxsize=4096)  # asked for every resource by every rule: a few dozen distinct answers
+def _type_matches(types: tuple[str, ...], type_: str) -> bool:
+    if type_.startswith("pulumi:providers:"):
+        return False
+    return any(type_ == t or (t.endswith("*") and type_.startswith(t[:-1])) for t in types)

@@ -155,11 +155,24 @@ def test_compose_passes_docker_compose_config_and_compose_lint(tmp_path):
     # $$ keeps the variable for the container's shell: compose must not substitute the env file's value.
     command = " ".join(resolved["services"]["redis"]["command"])
     assert '--requirepass "$$REDIS_PASSWORD"' in command and "change-me" not in command
-    assert resolved["services"]["agent-api-1"]["environment"]["DATABASE_URL"] == "change-me"  # from the env file
+    # The example derives the URL from the password it lists: one value per secret.
+    assert resolved["services"]["agent-api-1"]["environment"]["DATABASE_URL"] == "postgresql://agent:change-me@postgres:5432/agent"
+    assert resolved["services"]["agent-api-1"]["environment"]["REDIS_URL"] == "redis://:change-me@redis:6379/0"
     lint = subprocess.run([str(bindir / "compose-lint"), "--fail-on", "medium", str(out / "docker-compose.yml")],
                           capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     assert "no issues found" in lint.stdout
+
+
+def test_env_example_derives_each_url_from_the_secret_it_embeds():
+    from preview.compose import env_example
+
+    example = env_example({"DATABASE_URL": "postgresql://u:s3cr3t-passw0rd@db:5432/x?a=$b", "DB_PASSWORD": "s3cr3t-passw0rd",
+                           "API_KEY": "k" * 40, "SHORT": "abc", "HAS_SHORT": "xabcx"})
+    lines = [line for line in example.splitlines() if not line.startswith("#")]
+    assert lines == ["API_KEY=change-me", "DB_PASSWORD=change-me", "HAS_SHORT=change-me", "SHORT=change-me",
+                     "DATABASE_URL=postgresql://u:${DB_PASSWORD}@db:5432/x?a=$$b"]
+    assert "s3cr3t" not in example
 
 
 DOCKER_MISMATCHES = [

@@ -101,7 +101,7 @@ def test_validation_failure_exits_1(tmp_path, monkeypatch):
     import preview.__main__ as cli
     from preview.validate import Finding
 
-    monkeypatch.setattr(cli, "validate_object", lambda file, obj, versions: [Finding(file, "X/y", "spec", "broken")])
+    monkeypatch.setattr(cli, "validate_manifests", lambda pairs, versions: [Finding(f, "X/y", "spec", "broken") for f, _ in pairs])
     assert cli.main(["dev", "--out", str(tmp_path), "--no-policy"]) == 1
 
 
@@ -222,3 +222,22 @@ def test_secure_values_become_marked_placeholders_or_env(tmp_path):
 def test_k8s_versions_accept_a_list(tmp_path):
     result = run_cli("dev", "--no-policy", "--out", str(tmp_path), "--k8s-version", "1.30,1.33", "--format", "json")
     assert result.returncode == 0, result.stderr
+
+
+def test_markdown_comment_is_stable_and_has_the_right_header(tmp_path):
+    # A PR comment is updated only when its text changes: nothing run-specific (timings, paths) in it.
+    first = run_cli("local", "--out", str(tmp_path / "a"), "--format", "markdown")
+    second = run_cli("local", "--out", str(tmp_path / "b"), "--format", "markdown")
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert "Policy pack: 0 mandatory" in first.stdout and "s</summary>" not in first.stdout
+    assert "Docker host: 5 Compose services" in first.stdout and "Kubernetes objects" not in first.stdout
+
+
+def test_json_report_carries_the_policy_results(tmp_path):
+    result = run_cli("dev", "--out", str(tmp_path), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    policy = json.loads(result.stdout)["policy"]
+    assert policy["phases"] == ["preview", "up"] and not policy["mandatoryFailed"]
+    levels = {(v["policy"], v["level"]) for v in policy["violations"]}
+    assert ("min-replicas", "advisory") in levels  # dev's declared relaxations, as in policies/config/dev.json

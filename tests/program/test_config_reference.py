@@ -1,15 +1,14 @@
-"""The README's config reference is generated from the model, never written twice."""
+"""The stack-file reference (docs/configuration.md) is generated from the model, never written twice."""
 
-from program.config_reference import END, START, reference, rows
+from program.config_reference import DOC, document, rows
 from agent_platform.config import StackConfig
 from program.stack_config import PROJECT
 from tests.conftest import ROOT
 
 
-def test_readme_reference_is_current():
-    text = (ROOT / "README.md").read_text()
-    section = text.split(START, 1)[1].split(END, 1)[0]
-    assert section == "\n" + reference(), "run: venv/bin/python -m program.config_reference --write"
+def test_reference_is_current_and_linked_from_the_readme():
+    assert DOC.read_text() == document(), "run: venv/bin/python -m program.config_reference --write"
+    assert "(docs/configuration.md)" in (ROOT / "README.md").read_text()
 
 
 def test_every_key_is_documented():

@@ -1,0 +1,91 @@
+"""The preview phase in its worker process, and answers reused between the engine's phases.
+
+The CLI analyzes the dry run in a worker (preview/phases.py) with a pack of its own while it
+handles the up phase; within one pack a resource whose request is the same in both phases is
+asked once (preview/policy.py _analyze_phase). Both must report exactly what one pack asked
+about every resource in every phase reports.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+
+import pytest
+from pulumi.runtime.proto import analyzer_pb2
+
+from preview.phases import PhaseError, PhaseWorker
+from preview.policy import _analyze_phase, engine_document, run_policy_pack
+from preview.program import capture_stack
+from tests.conftest import ROOT, shipped
+
+
+class CountingStub:
+    """Answers like a pack: one diagnostic per resource, made from its request."""
+
+    def __init__(self) -> None:
+        self.analyzed: list[str] = []
+
+    def Analyze(self, request):  # noqa: N802
+        self.analyzed.append(request.urn)
+        kind = str(dict(request.properties).get("kind", ""))
+        return analyzer_pb2.AnalyzeResponse(diagnostics=[analyzer_pb2.AnalyzeDiagnostic(
+            policyName="p", message=f"{request.name} {kind} {len(request.properties)}", urn="")])
+
+    def AnalyzeStack(self, request):  # noqa: N802
+        return analyzer_pb2.AnalyzeResponse()
+
+
+def test_a_request_unchanged_between_phases_is_asked_once_and_answered_in_both():
+    document = engine_document(shipped("dev"))
+    stub, answered = CountingStub(), {}
+    first = _analyze_phase(stub, document, "preview", answered)
+    asked = len(stub.analyzed)
+    assert asked > 20
+    second = _analyze_phase(stub, document, "up", answered)
+    assert len(stub.analyzed) == asked, "nothing asked again"
+    assert [(urn, d.message) for urn, d in second] == [(urn, d.message) for urn, d in first]
+
+
+def test_a_request_that_changed_is_asked_again():
+    document = engine_document(shipped("dev"))
+    stub, answered = CountingStub(), {}
+    _analyze_phase(stub, document, "preview", answered)
+    changed = copy.deepcopy(document)
+    target = next(r for r in changed["resources"] if r["custom"] and r["type"].endswith(":Deployment"))
+    target["inputs"]["spec"]["replicas"] = 7
+    stub.analyzed.clear()
+    _analyze_phase(stub, changed, "up", answered)
+    assert stub.analyzed == [target["urn"]]
+
+
+def test_the_worker_reports_what_one_pack_over_both_phases_reports(tmp_path):
+    preview = capture_stack(ROOT, "dev", phase="preview")[1]
+    together = run_policy_pack(ROOT, shipped("dev"), tmp_path / "one", preview_capture=preview)
+    apart = run_policy_pack(ROOT, shipped("dev"), tmp_path / "two",
+                            preview_result=PhaseWorker(ROOT, "dev", None).result)
+    assert together.violations and [v.__dict__ for v in apart.violations] == [v.__dict__ for v in together.violations]
+    assert apart.phases == together.phases == ["preview", "up"]
+    assert (tmp_path / "one" / "policy-report.json").read_text() == (tmp_path / "two" / "policy-report.json").read_text()
+
+
+def test_the_worker_refuses_bad_input_with_the_clis_line(tmp_path):
+    bad = tmp_path / "Pulumi.dev.yaml"
+    bad.write_text("config:\n  agent-platform:services: 3\n")
+    worker = PhaseWorker(ROOT, "dev", bad)
+    with pytest.raises(PhaseError) as error:
+        worker.result()
+    assert "Pulumi.dev.yaml" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_closing_a_running_worker_stops_it_and_its_pack():
+    worker = PhaseWorker(ROOT, "prod", None)
+    process = worker.process
+    time.sleep(3)  # long enough for the worker to have started its pack
+    group = process.pid
+    worker.close()
+    worker.close()  # idempotent
+    assert process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(group, 0)  # nothing left in its group
