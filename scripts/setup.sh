@@ -1,17 +1,49 @@
 #!/usr/bin/env bash
-# One-time (idempotent) set-up on a fresh machine: ./venv with the pinned program,
-# test and tool dependencies, and ./.venv-checkov with Checkov. Quiet when nothing changed.
+# One-time (idempotent) set-up on a fresh machine, with a line per step and its time.
+#
+#   bash scripts/setup.sh          # what the offline preview needs: ./venv (requirements-preview.lock)
+#                                  # and the CRD validators (Node, preview/crds)
+#   bash scripts/setup.sh --test   # also the tests and linters (requirements-dev.lock) and
+#                                  # ./.venv-checkov (requirements-checkov.lock)
+#
+# Every Python package is installed from a lock file with `--require-hashes` (scripts/lock.sh
+# writes them). A step whose inputs did not change since it last ran is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+TEST=""
+case "${1:-}" in
+  "") ;;
+  --test) TEST=1 ;;
+  *) echo "error: scripts/setup.sh: unknown option ${1} (use --test, or nothing)" >&2; exit 2 ;;
+esac
+stamp() { cat "$@" | sha256sum | cut -c1-16; }
+started=$SECONDS
+step_start=0
+step() { step_start=$SECONDS; printf 'setup: %s ... ' "$1" >&2; }
+done_step() { printf 'done in %ss%s\n' "$((SECONDS - step_start))" "${1:+ ($1)}" >&2; }
+size() { du -sh "$1" 2>/dev/null | cut -f1; }
 
-if [ ! -x venv/bin/python ]; then "$PYTHON" -m venv venv; fi
-want=$(stamp requirements.txt requirements-dev.txt policies/requirements.txt)
-if [ "$(cat venv/.installed 2>/dev/null)" != "$want" ]; then
-  echo "setup: installing pinned requirements into ./venv" >&2
-  venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-  echo "$want" > venv/.installed
+install_locked() {  # venv lockfile label
+  local venv=$1 lock=$2 label=$3 want
+  want=$(stamp "$lock")
+  if [ "$(cat "$venv/.installed-$label" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  step "$label: installing $(grep -c '^[a-zA-Z]' "$lock") pinned packages from $lock into ./$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
+  echo "$want" > "$venv/.installed-$label"
+  done_step "$(size "$venv")"
+}
+
+if [ ! -x venv/bin/python ]; then
+  step "creating ./venv ($("$PYTHON" --version))"
+  "$PYTHON" -m venv venv
+  done_step
+fi
+install_locked venv requirements-preview.lock preview
+if [ -n "$TEST" ]; then
+  install_locked venv requirements-dev.lock dev
 fi
 
 # The policy pack's own virtualenv (PulumiPolicy.yaml `virtualenv: venv`): the project venv
@@ -20,11 +52,13 @@ if [ ! -e policies/venv ]; then ln -s ../venv policies/venv; fi
 
 # Validators for the CRD-backed objects (KEDA, Gateway API, External Secrets, Prometheus
 # Operator), generated from the upstream CRDs by kubernetes-models: Node packages pinned by
-# preview/crds/package-lock.json. Without them the preview reports such objects as not validated.
+# preview/crds/package-lock.json (npm ci checks their integrity hashes). Without them the
+# preview reports such objects as not validated.
 if ! command -v npm >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing nodejs and npm (apt)" >&2
-    apt-get update -qq >/dev/null && apt-get install -y -qq nodejs npm >/dev/null
+    step "installing nodejs and npm (apt)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    done_step
   else
     echo "setup: npm not found; custom resources will be reported as not validated" >&2
   fi
@@ -32,16 +66,21 @@ fi
 if command -v npm >/dev/null; then
   want=$(stamp preview/crds/package-lock.json)
   if [ "$(cat preview/crds/node_modules/.installed 2>/dev/null)" != "$want" ]; then
-    echo "setup: installing the CRD validators into preview/crds/node_modules" >&2
+    step "installing the CRD validators (npm ci) into preview/crds/node_modules"
     npm ci --prefix preview/crds --no-audit --no-fund --silent
     echo "$want" > preview/crds/node_modules/.installed
+    done_step "$(size preview/crds/node_modules)"
   fi
 fi
 
-if [ ! -x .venv-checkov/bin/python ]; then "$PYTHON" -m venv .venv-checkov; fi
-want=$(stamp requirements-checkov.txt)
-if [ "$(cat .venv-checkov/.installed 2>/dev/null)" != "$want" ]; then
-  echo "setup: installing Checkov into ./.venv-checkov" >&2
-  .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
-  echo "$want" > .venv-checkov/.installed
+if [ -n "$TEST" ]; then
+  if [ ! -x .venv-checkov/bin/python ]; then
+    step "creating ./.venv-checkov"
+    "$PYTHON" -m venv .venv-checkov
+    done_step
+  fi
+  install_locked .venv-checkov requirements-checkov.lock checkov
+fi
+if [ $((SECONDS - started)) -gt 0 ]; then
+  echo "setup: ready in $((SECONDS - started))s" >&2
 fi
