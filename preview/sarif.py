@@ -11,7 +11,6 @@ tests/preview/test_sarif.py validates the output against the OASIS schema.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
