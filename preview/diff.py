@@ -116,9 +116,13 @@ def render_at_revision(repo: Path, rev: str, stack: str) -> dict[str, str]:
 
 
 def format_text(d: StackDiff) -> str:
+    # A promotion reads in the direction it goes: `dev --against prod` promotes dev onto prod, and the
+    # counts are what prod would gain, change and lose.
+    where = f"promoting {d.after} onto {d.before}" if d.promotion else f"{d.before} -> {d.after}"
     if d.empty and not d.changes:
-        return f"No changes: {d.before} -> {d.after}\n"
-    lines = [f"Changes {d.before} -> {d.after}: {len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed"]
+        return f"No changes: {where}\n"
+    lines = [f"Changes, {where}: {len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed"
+             + (f" in {d.before}" if d.promotion else "")]
     if d.changes or d.folded:
         lines += ["What pulumi up would do:"] + classifier.text_lines(d.changes, d.folded) + ["", "Rendered objects:"]
     for sign, keys in (("+", d.added), ("~", d.changed), ("-", d.removed)):

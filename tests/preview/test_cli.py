@@ -241,3 +241,10 @@ def test_json_report_carries_the_policy_results(tmp_path):
     assert policy["phases"] == ["preview", "up"] and not policy["mandatoryFailed"]
     levels = {(v["policy"], v["level"]) for v in policy["violations"]}
     assert ("min-replicas", "advisory") in levels  # dev's declared relaxations, as in policies/config/dev.json
+
+
+def test_a_promotion_reads_in_the_direction_it_goes(tmp_path):
+    result = run_cli("dev", "--against", "prod", "--no-policy", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Changes, promoting dev onto prod:" in result.stdout and " in prod\n" in result.stdout
+    assert "prod -> dev" not in result.stdout
