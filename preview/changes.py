@@ -10,9 +10,11 @@ The replace rules are data, taken from upstream:
   `.stringData`/`.data` and a ConfigMap's `.data`/`.binaryData` replace only when the provider's
   enableSecretMutable / enableConfigMapMutable are off (read from the Provider's inputs).
 - pulumi-docker is terraform-bridged (provider/resources.go maps docker_container, docker_volume,
-  docker_network); the terraform-provider-docker schemas (internal/provider/resource_docker_*.go)
-  mark the fields below `ForceNew: true`. Container: every field this project sets except
-  `restart`, `memory`, `cpu_shares` (updatable via resourceDockerContainerUpdate).
+  docker_network; its `upstream` submodule is kreuzwerker/terraform-provider-docker v4.5.0,
+  5074970c). The fields below are the top-level `ForceNew: true` ones of that commit's
+  internal/provider/resource_docker_{container,volume,network}.go, under the input names of
+  pulumi-docker's schema.json (`env` -> `envs`, `ulimit` -> `ulimits`, ...). Everything else
+  is an in-place update (`restart`, `memory`, `healthcheck`, `tmpfs`, `init`, ...).
 - pulumi/pulumi pkg/resource/deploy/step_generator.go: ignoreChanges paths are reset to the old
   values before Diff; a replace or delete of a `protect`ed resource fails the update.
 - With a fixed metadata.name the provider cannot create the new object first (same name), so
@@ -28,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 K8S_DIFF = "pulumi-kubernetes provider/pkg/provider/diff.go"
-TF_DOCKER = "terraform-provider-docker internal/provider/resource_docker_{}.go (ForceNew), via pulumi-docker"
+TF_DOCKER = "terraform-provider-docker v4.5.0 internal/provider/resource_docker_{}.go (ForceNew), via pulumi-docker"
 
 METADATA = ("metadata.name", "metadata.namespace")
 _SELECTOR = ("spec.selector",)
@@ -47,11 +49,15 @@ MUTABLE_FLAG = {("v1", "Secret"): ("enableSecretMutable", ("type", "stringData",
 # pulumi-docker input names (camelCase, as registered) that are ForceNew upstream.
 DOCKER_FORCE_NEW: dict[str, tuple[str, ...]] = {
     "docker:index/container:Container": (
-        "name", "image", "envs", "command", "entrypoints", "labels", "ports", "volumes", "mounts",
-        "networksAdvanced", "healthcheck", "user", "readOnly", "capabilities", "securityOpts", "tmpfs",
-        "hostname", "workingDir", "logDriver", "logOpts", "init", "privileged"),
-    "docker:index/volume:Volume": ("name", "driver", "driverOpts", "labels"),
-    "docker:index/network:Network": ("name", "driver", "internal", "ipamConfigs", "labels", "options"),
+        "capabilities", "cgroupParent", "cgroupnsMode", "command", "cpus", "deviceRequests", "devices", "dns",
+        "dnsOpts", "dnsSearches", "domainname", "entrypoints", "envs", "gpus", "groupAdds", "hostname", "hosts",
+        "image", "ipcMode", "labels", "logDriver", "logOpts", "mounts", "name", "networkMode", "networksAdvanced",
+        "pidMode", "platform", "ports", "privileged", "publishAllPorts", "readOnly", "runtime", "securityOpts",
+        "shmSize", "stdinOpen", "stopSignal", "stopTimeout", "storageOpts", "sysctls", "tty", "ulimits", "uploads",
+        "user", "usernsMode", "volumes", "workingDir"),
+    "docker:index/volume:Volume": ("driver", "driverOpts", "labels", "name"),
+    "docker:index/network:Network": ("attachable", "driver", "ingress", "internal", "ipamConfigs", "ipamDriver",
+                                     "ipamOptions", "labels", "name", "options"),
 }
 DATA_KINDS = {"PersistentVolumeClaim", "Volume", "RandomPassword"}
 

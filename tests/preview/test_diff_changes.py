@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
 import yaml
 
 from preview.changes import Resource, blocked_messages, classify, folded, markdown_table
@@ -148,3 +149,36 @@ def test_cli_prod_resize_honours_the_programs_ignore_changes(tmp_path):
     assert result.returncode == 0, result.stderr
     [d] = json.loads(result.stdout)["diffs"]
     assert not [c for c in d["changes"] if c["op"] in ("replace", "delete")], d["changes"]
+
+
+def _docker_input_names(module: str, args_class: str) -> set[str]:
+    """The input names of a pulumi-docker Args class, as the installed SDK registers them."""
+    import importlib
+    import inspect
+    import re as _re
+
+    source = inspect.getsource(getattr(importlib.import_module(f"pulumi_docker.{module}"), args_class))
+    names = set(_re.findall(r'@pulumi\.getter\(name="([A-Za-z]+)"\)', source))
+    names |= set(_re.findall(r"@pulumi\.getter\n\s+def ([a-z]+)\(self\)", source))
+    return names
+
+
+@pytest.mark.parametrize("token,module,args_class", [
+    ("docker:index/container:Container", "container", "ContainerArgs"),
+    ("docker:index/volume:Volume", "volume", "VolumeArgs"),
+    ("docker:index/network:Network", "network", "NetworkArgs")])
+def test_docker_force_new_names_are_inputs_of_the_installed_sdk(token, module, args_class):
+    from preview.changes import DOCKER_FORCE_NEW
+
+    unknown = set(DOCKER_FORCE_NEW[token]) - _docker_input_names(module, args_class)
+    assert not unknown, f"not inputs of pulumi_docker.{args_class}: {sorted(unknown)}"
+
+
+def test_docker_stop_settings_replace_and_healthcheck_updates_in_place():
+    # terraform-provider-docker v4.5.0: stop_signal/stop_timeout ForceNew; healthcheck, tmpfs, init not.
+    t = "docker:index/container:Container"
+    base = {"name": "agent-api", "image": "a:1", "stopTimeout": 30, "healthcheck": {"tests": ["CMD", "x"]}, "tmpfs": {"/tmp": ""}}
+    for changed, op in ((dict(base, stopTimeout=60), "replace"), (dict(base, stopSignal="SIGINT"), "replace"),
+                        (dict(base, healthcheck={"tests": ["CMD", "y"]}), "update"), (dict(base, tmpfs={"/run": ""}), "update")):
+        [c] = classify([res(base, t, "agent-api", False)], [res(changed, t, "agent-api", False)])
+        assert c.op == op, (changed, c.op)
