@@ -359,16 +359,16 @@ class ExtraContainerArgs(TypedDict, total=False):
 
 
 class MigrationArgs(TypedDict, total=False):
-    """A one-shot Job that migrates the database before the new version rolls out."""
+    """A one-shot Job (a one-shot container on a Docker host) that migrates the database before the new version rolls out."""
 
     enabled: bool
-    """Run it: the workload waits for the Job to complete (the provider awaits a Job's completion). Default: `false`."""
+    """Run it: the workload waits for the Job (Docker: the `<name>-migrate` container) to complete, and a failure stops the rollout. Default: `false`."""
     command: list[str]
     """The service image's own migration command. Default: `["python3", "/app/app.py", "migrate"]`."""
     args: Optional[list[str]]
     """Its arguments."""
     backoff_limit: int
-    """Retries before the Job, and so the rollout, fails. Default: `2`."""
+    """Retries before the Job, and so the rollout, fails (Kubernetes; Docker does not retry). Default: `2`."""
     active_deadline_seconds: int
     """The longest a migration may run. Default: `600`."""
     ttl_seconds_after_finished: int
@@ -487,7 +487,7 @@ class AgentServiceSettingsArgs(TypedDict, total=False):
     extra_env: list[ExtraEnvArgs]
     """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
     migration: MigrationArgs
-    """A database migration Job run before each new image rolls out. Default: see the package's configuration reference."""
+    """A database migration (a Job, or a one-shot container on Docker) run before each new image rolls out. Default: see the package's configuration reference."""
     checkpoint_cleanup: CheckpointCleanupArgs
     """A CronJob deleting old checkpoints. Default: see the package's configuration reference."""
     init_containers: list[ExtraContainerArgs]
@@ -844,7 +844,7 @@ class AgentServiceArgs(TypedDict, total=False):
     extra_env: list[ExtraEnvArgs]
     """Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`). Default: `[]`."""
     migration: MigrationArgs
-    """A database migration Job run before each new image rolls out. Default: see the package's configuration reference."""
+    """A database migration (a Job, or a one-shot container on Docker) run before each new image rolls out. Default: see the package's configuration reference."""
     checkpoint_cleanup: CheckpointCleanupArgs
     """A CronJob deleting old checkpoints. Default: see the package's configuration reference."""
     init_containers: list[ExtraContainerArgs]

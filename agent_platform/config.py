@@ -514,12 +514,12 @@ class ExtraContainer(Model):
 
 
 class Migration(Model):
-    """A one-shot Job that migrates the database before the new version rolls out."""
+    """A one-shot Job (a one-shot container on a Docker host) that migrates the database before the new version rolls out."""
 
-    enabled: bool = Field(False, description="Run it: the workload waits for the Job to complete (the provider awaits a Job's completion).")
+    enabled: bool = Field(False, description="Run it: the workload waits for the Job (Docker: the `<name>-migrate` container) to complete, and a failure stops the rollout.")
     command: list[str] = Field(["python3", "/app/app.py", "migrate"], min_length=1, description="The service image's own migration command.")
     args: Optional[list[str]] = Field(None, description="Its arguments.")
-    backoff_limit: int = Field(2, ge=0, le=10, description="Retries before the Job, and so the rollout, fails.")
+    backoff_limit: int = Field(2, ge=0, le=10, description="Retries before the Job, and so the rollout, fails (Kubernetes; Docker does not retry).")
     active_deadline_seconds: int = Field(600, ge=30, le=86400, description="The longest a migration may run.")
     ttl_seconds_after_finished: int = Field(86400, ge=0, description="How long the finished Job and its pod stay for inspection.")
 
@@ -599,7 +599,7 @@ class AgentServiceConfig(Model):
     pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pods.")
     env_from: list[EnvFromSource] = Field([], description="Existing Secrets or ConfigMaps whose keys all become environment variables.")
     extra_env: list[ExtraEnv] = Field([], description="Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`).")
-    migration: Migration = Field(Migration(), description="A database migration Job run before each new image rolls out.")
+    migration: Migration = Field(Migration(), description="A database migration (a Job, or a one-shot container on Docker) run before each new image rolls out.")
     checkpoint_cleanup: CheckpointCleanup = Field(CheckpointCleanup(), description="A CronJob deleting old checkpoints.")
     init_containers: list[ExtraContainer] = Field([], description="Containers that run to completion before the app starts, hardened like it.")
     sidecars: list[ExtraContainer] = Field([], description="Containers beside the app (proxies, log shippers), hardened like it; each needs a `probe`.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from preview.engine import Capture, CapturedResource
+from preview.engine import Capture, CapturedResource, is_one_shot
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
@@ -43,7 +43,7 @@ def _environment(r: CapturedResource, secrets: dict[str, str]) -> dict[str, str]
 
 
 def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, str], containers: dict[str, str],
-             secrets: dict[str, str]) -> dict[str, Any]:
+             one_shots: set[str], secrets: dict[str, str]) -> dict[str, Any]:
     i = r.inputs
     service: dict[str, Any] = {"image": i["image"]}
     if i.get("user"):
@@ -92,7 +92,9 @@ def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, s
                              "protocol": p.get("protocol") or "tcp"} for p in i["ports"]]
     depends = sorted(containers[d] for d in r.dependencies if d in containers)
     if depends:
-        service["depends_on"] = {name: {"condition": "service_healthy"} for name in depends}
+        # What `pulumi up` waits for: a one-shot's successful end, a service's health.
+        service["depends_on"] = {name: {"condition": "service_completed_successfully" if name in one_shots else "service_healthy"}
+                                 for name in depends}
     return service
 
 
@@ -105,8 +107,9 @@ def compose_document(capture: Capture) -> tuple[dict[str, Any], dict[str, str]] 
     networks = {r.inputs.get("name", r.name): r.name for r in capture.resources if r.type == NETWORK}
     volumes = {r.inputs.get("name", r.name): r.name for r in capture.resources if r.type == VOLUME}
     by_urn = {r.urn: r.name for r in containers}
+    one_shots = {r.name for r in containers if is_one_shot(r.inputs)}
     secrets: dict[str, str] = {}
-    services = {r.name: _service(r, networks, volumes, by_urn, secrets) for r in sorted(containers, key=lambda r: r.name)}
+    services = {r.name: _service(r, networks, volumes, by_urn, one_shots, secrets) for r in sorted(containers, key=lambda r: r.name)}
     doc: dict[str, Any] = {"name": f"{capture.project}-{capture.stack}", "services": services}
     doc["networks"] = {r.name: {"name": r.inputs.get("name", r.name), **({"internal": True} if r.inputs.get("internal") else {})}
                        for r in sorted(capture.resources, key=lambda r: r.name) if r.type == NETWORK}

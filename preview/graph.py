@@ -84,13 +84,17 @@ def node_label(r: CapturedResource) -> str:
 
 
 def compose_edges(doc: dict) -> list[tuple[str, str, str]]:
-    """Docker: published ports into containers, and each container to what it depends on, by shared network."""
+    """Docker: published ports into containers, each container to what it depends on by shared network,
+    and each one-shot to what starts once it has completed."""
     edges: set[tuple[str, str, str]] = set()
     services = doc.get("services", {})
     for name, svc in services.items():
         for p in svc.get("ports", []):
             edges.add((f"host {p['host_ip']}:{p['published']}", f"Container/{name}", f"{p['target']}/{p['protocol']}"))
-        for dep in svc.get("depends_on", {}):
+        for dep, condition in svc.get("depends_on", {}).items():
+            if condition.get("condition") == "service_completed_successfully":  # a one-shot (migration): order, not traffic
+                edges.add((f"Container/{dep}", f"Container/{name}", "completes before"))
+                continue
             shared = sorted(set(svc.get("networks", {})) & set(services.get(dep, {}).get("networks", {})))
             port = services.get(dep, {}).get("environment", {}).get("PORT")
             edges.add((f"Container/{name}", f"Container/{dep}", (f"{port}/tcp via " if port else "via ") + ",".join(shared)))

@@ -15,7 +15,8 @@ Shapes, per provider:
   never `stringData` (the API server folds stringData into data). In a preview of a
   create only the inputs are known: `status` is unknown.
 - pulumi-random RandomPassword: `result` and `bcryptHash` (unknown in a preview; secret).
-- pulumi-docker RemoteImage: `imageId`/`repoDigest` (unknown in a preview).
+- pulumi-docker RemoteImage: `imageId`/`repoDigest` (unknown in a preview); a one-shot
+  Container (attach, not mustRun): `exitCode` (unknown in a preview).
 Values here are the document's redacted forms: secrets `[secret]`, unknowns `[unknown]`.
 """
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from preview.engine import REDACTED, UNKNOWN
+from preview.engine import REDACTED, UNKNOWN, is_one_shot
 
 INPUTS_KEY = "__inputs"
 SCALED_KINDS = ("Deployment", "StatefulSet")
@@ -81,4 +82,6 @@ def outputs_for(resource: dict[str, Any], phase: str) -> dict[str, Any]:
         stand_in = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
         outputs.update(imageId=UNKNOWN if phase == "preview" else stand_in,
                        repoDigest=UNKNOWN if phase == "preview" else f"{repo}@{pinned or stand_in}")
+    elif type_ == "docker:index/container:Container" and is_one_shot(inputs):
+        outputs["exitCode"] = UNKNOWN if phase == "preview" else 0  # as the program's mocks (preview/engine.py)
     return outputs

@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import re
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -33,14 +35,21 @@ class Stack:
         self.project = self.doc["name"]
         proxy = self.doc["services"]["proxy"]["ports"][0]
         self.host, self.port = proxy.get("host_ip") or "127.0.0.1", int(proxy["published"])
-        self.replicas = sorted(s for s in self.doc["services"] if s.startswith("agent-api-"))
+        # One-shots (the migration) are what other services wait for to complete; the rest serve.
+        self.one_shots = sorted({dep for svc in self.doc["services"].values() for dep, c in (svc.get("depends_on") or {}).items()
+                                 if c.get("condition") == "service_completed_successfully"})
+        self.serving = sorted(set(self.doc["services"]) - set(self.one_shots))
+        self.replicas = [s for s in self.serving if s.startswith("agent-api-")]
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
         return subprocess.run([COMPOSE, "-f", str(self.file), "--env-file", str(self.env), *args],
                               capture_output=True, text=True, check=check, timeout=timeout)
 
     def container(self, service: str) -> str:
-        return self.compose("ps", "-q", service).stdout.strip()
+        return self.compose("ps", "-a", "-q", service).stdout.strip()  # -a: a one-shot has exited
+
+    def state(self, service: str) -> dict:
+        return json.loads(self.docker("inspect", "-f", "{{json .State}}", self.container(service), check=True).stdout)
 
     def docker(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
@@ -101,8 +110,16 @@ def stream(stack: Stack, tokens: int, interval: float, on_first: Callable[[str],
     return {"replica": replica, "run": run_id, "arrivals": arrivals, "done": done}
 
 
+def _when(timestamp: str) -> datetime:
+    """Docker's RFC 3339 time with up to nanoseconds, to the microsecond."""
+    match = re.fullmatch(r"(.+T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", timestamp)
+    assert match, f"not a Docker timestamp: {timestamp!r}"
+    base, fraction, zone = match.groups()
+    return datetime.fromisoformat(f"{base}.{(fraction or '0')[:6].ljust(6, '0')}{'+00:00' if zone == 'Z' else zone}")
+
+
 def run_checks(stack: Stack) -> None:
-    services = sorted(stack.doc["services"])
+    services = stack.serving
 
     @check("every container healthy")
     def _():
@@ -117,6 +134,21 @@ def run_checks(stack: Stack) -> None:
 
     if not RESULTS[-1][1]:
         return  # nothing else can be checked on a stack that is not up
+
+    @check("the migration completed before any replica started")
+    def _():
+        assert stack.one_shots, "the e2e stack declares no migration (Pulumi.e2e.yaml migration.enabled)"
+        for one_shot in stack.one_shots:
+            state = stack.state(one_shot)
+            assert state["Status"] == "exited" and state["ExitCode"] == 0, f"{one_shot}: {state['Status']}, exit {state['ExitCode']}"
+            logs = stack.docker("logs", stack.container(one_shot)).stderr
+            assert "migrated" in logs, f"{one_shot} logged {logs.strip()[-200:]!r}"
+            finished = _when(state["FinishedAt"])
+            for replica in stack.replicas:
+                started = _when(stack.state(replica)["StartedAt"])
+                assert started >= finished, f"{replica} started {started} before {one_shot} finished {finished}"
+        return ", ".join(f"{o} exited 0 at {_when(stack.state(o)['FinishedAt']):%H:%M:%S.%f}" for o in stack.one_shots) + \
+            f"; {len(stack.replicas)} replicas started after it"
 
     @check("nginx -t accepts the generated config")
     def _():

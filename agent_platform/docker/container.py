@@ -2,7 +2,8 @@
 
 Read-only root with tmpfs where the process writes, ALL capabilities dropped,
 no-new-privileges, a non-root user, a memory and CPU limit, a restart policy, a
-healthcheck and a wait until healthy. Callers cannot forget any of it.
+healthcheck and a wait until healthy (a one-shot: a wait until it exits, and its exit
+code checked). Callers cannot forget any of it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class ContainerSpec:
     files: Sequence[tuple[str, str]] = ()
     start_period: str = "20s"
     stop_grace_seconds: int = 30
+    # A one-shot (a migration) runs to its end instead of serving: the provider attaches and
+    # waits for it to exit, and its exit code is an output (see one_shot_succeeded).
+    one_shot: bool = False
 
 
 def memory_mb(quantity: str) -> int:
@@ -74,6 +78,12 @@ def scratch_options(user: str) -> str:
 
 
 def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> docker.Container:
+    """A long-running container that `pulumi up` waits for until healthy, or a one-shot that
+    `pulumi up` waits for until it exits: terraform-provider-docker v4.5.0
+    resource_docker_container_funcs.go, `attach` -> ContainerWait(not-running), then Read
+    sets `exit_code` of a stopped container; `must_run: false` keeps a stopped one in place.
+    A restart policy would run a finished one-shot again (`unless-stopped` forever), so it has
+    none; it has no healthcheck because it never serves."""
     env, command = dict(spec.env), list(spec.command) if spec.command else None
     if spec.files:
         if not command:
@@ -93,8 +103,8 @@ def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> doc
         security_opts=["no-new-privileges:true"],
         memory=memory_mb(spec.resources.limits.memory),
         cpus=str(quantity_value(spec.resources.limits.cpu)),
-        restart="unless-stopped",
-        healthcheck=docker.ContainerHealthcheckArgs(
+        restart="no" if spec.one_shot else "unless-stopped",
+        healthcheck=None if spec.one_shot else docker.ContainerHealthcheckArgs(
             tests=list(spec.healthcheck), interval="10s", timeout="3s", retries=5, start_period=spec.start_period),
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=n, aliases=list(a)) for n, a in spec.networks],
         volumes=[docker.ContainerVolumeArgs(volume_name=v, container_path=p) for v, p in spec.volumes],
@@ -102,7 +112,21 @@ def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> doc
         destroy_grace_seconds=spec.stop_grace_seconds,
         stop_timeout=spec.stop_grace_seconds,
         stop_signal="SIGTERM",
-        wait=True,  # `pulumi up` returns only once the container is healthy
-        wait_timeout=180,
+        **(dict(attach=True, must_run=False) if spec.one_shot else
+           dict(wait=True, wait_timeout=180)),  # `pulumi up` returns only once the container is healthy
         opts=opts,
     )
+
+
+def one_shot_succeeded(container: docker.Container, then: pulumi.Input[str]) -> pulumi.Output[str]:
+    """`then`, once the one-shot `container` has exited 0. Whatever takes it as an input waits
+    for the one-shot and is never created or replaced after a failed run: the program stops
+    with one line naming the container (the engine reports a RunError without a traceback)."""
+    def check(args: list) -> str:
+        code, name, urn, value = args
+        if code != 0:
+            raise pulumi.RunError(
+                f"{name} exited with {code} (`docker logs {name}`): what waits on it was left as it was; "
+                f"after fixing the cause, run it again with `pulumi up --replace '{urn}'`")
+        return value
+    return pulumi.Output.all(container.exit_code, container.name, container.urn, then).apply(check)

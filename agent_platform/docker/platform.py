@@ -17,7 +17,7 @@ from agent_platform.args import DockerPlatformArgs
 from agent_platform.config import DatastoreBase, StackConfig, with_registry
 from agent_platform.inputs import secret_value, settings_of
 from agent_platform.datastores import pg_isready, postgres_url, redis_server_options, redis_url
-from agent_platform.docker.container import ContainerSpec, hardened_container
+from agent_platform.docker.container import ContainerSpec, hardened_container, one_shot_succeeded
 from agent_platform.docker.nginx import nginx_conf
 
 PROXY_PORT = 8080  # nginx-unprivileged listens here: non-root cannot bind below 1024
@@ -54,6 +54,7 @@ class DockerPlatform(pulumi.ComponentResource):
         self.frontend = docker.Network("frontend", name=f"{self.prefix}-frontend", opts=self.child)
 
         self.datastores: list[docker.Container] = []
+        self.postgres: Optional[docker.Container] = None  # in-stack Postgres, which a migration waits for
         database_url = self._postgres(config, d.postgres_user)
         redis_url = self._redis(config, d.redis_user)
 
@@ -68,15 +69,19 @@ class DockerPlatform(pulumi.ComponentResource):
             if s.uses_redis:
                 env["REDIS_URL"] = redis_url
             replicas = [f"{s.name}-{i}" for i in range(1, s.replicas + 1)]
+            image, after = self._image(s.image), list(self.datastores)
+            if s.migration.enabled:
+                migration = self._migration(s, image, database_url)
+                image, after = one_shot_succeeded(migration, image), [*after, migration]
             for replica in replicas:
                 self.app_containers.append(hardened_container(ContainerSpec(
-                    name=replica, image=self._image(s.image), user=f"{s.security_context.run_as_user}:{s.security_context.run_as_group}",
+                    name=replica, image=image, user=f"{s.security_context.run_as_user}:{s.security_context.run_as_group}",
                     resources=s.resources, env=env, command=(s.command or []) + (s.args or []) or None,
                     healthcheck=app_healthcheck(s.port, s.probes.liveness.path),
                     networks=[(self.backend.name, [s.name, replica]), (self.frontend.name, [s.name, replica])],
                     start_period=f"{max(20, s.probes.startup.period_seconds * s.probes.startup.failure_threshold)}s",
                     stop_grace_seconds=s.drain.termination_grace_seconds,
-                ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=self.datastores))))
+                ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=after))))
             if s.ingress.enabled:
                 upstreams.append((s.name, replicas, s.port, s.ingress.paths))
 
@@ -106,6 +111,22 @@ class DockerPlatform(pulumi.ComponentResource):
             self.images[ref] = docker.RemoteImage(logical, name=ref, keep_locally=True, opts=self.child)
         return self.images[ref].image_id
 
+    def _migration(self, s, image: pulumi.Output[str], database_url: pulumi.Input[str]) -> docker.Container:
+        """The Kubernetes migration Job's equivalent: a one-shot `<name>-migrate` container of the
+        service's image running its migration command once the data stores are healthy. Its image
+        is ForceNew, so a new image runs it again (Docker replaces a container delete-first:
+        pulumi-docker provider/resources.go DeleteBeforeReplace). It reaches Postgres only (the
+        internal backend network), waits for it alone and gets only DATABASE_URL. The provider waits up to the
+        deadline plus a minute, as pulumi-kubernetes waits for a Job; Docker has no retries."""
+        m = s.migration
+        name = f"{s.name}-migrate"
+        return hardened_container(ContainerSpec(
+            name=name, image=image, user=f"{s.security_context.run_as_user}:{s.security_context.run_as_group}",
+            resources=s.resources, env={"DATABASE_URL": database_url}, command=[*m.command, *(m.args or [])],
+            healthcheck=(), networks=[(self.backend.name, [name])], one_shot=True,
+        ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(
+            depends_on=[self.postgres] if self.postgres else [], custom_timeouts=pulumi.CustomTimeouts(create=f"{m.active_deadline_seconds + 60}s"))))
+
     def _volume(self, store: str, config: DatastoreBase) -> list[tuple[pulumi.Input[str], str]]:
         if not config.persistence.enabled:
             return []
@@ -122,14 +143,15 @@ class DockerPlatform(pulumi.ComponentResource):
         if c.mode == "external":
             return secret_value(self.secrets, c.external_url_key, self.where, "postgres.external_url_key")
         password = self._password("postgres", c)
-        self.datastores.append(hardened_container(ContainerSpec(
+        self.postgres = hardened_container(ContainerSpec(
             name="postgres", image=self._image(c.image), user=user, resources=c.resources,
             env={"POSTGRES_USER": c.user, "POSTGRES_DB": c.database, "POSTGRES_PASSWORD": password,
                  "PGDATA": "/var/lib/postgresql/data/pgdata"},
             healthcheck=["CMD", *pg_isready(c)],
             networks=[(self.backend.name, ["postgres"])], tmpfs=("/tmp", "/var/run/postgresql"),
             volumes=self._volume("postgres", c), stop_grace_seconds=60,
-        ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect))))
+        ), pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect)))
+        self.datastores.append(self.postgres)
         return pulumi.Output.secret(postgres_url(c, password, "postgres"))
 
     def _redis(self, config: StackConfig, user: str) -> pulumi.Output[str]:

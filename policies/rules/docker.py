@@ -57,21 +57,32 @@ def docker_ports_loopback(props, config):
             yield f"container {props.get('name')}: port {port.get('external')} published on {ip}"
 
 
-@resource_rule("docker-healthcheck", "Containers declare a healthcheck.", "medium",
+def one_shot(props) -> bool:
+    """A container `pulumi up` runs to its end (a migration): attached, not kept running. The
+    provider waits for it to exit and the program checks its exit code
+    (terraform-provider-docker resource_docker_container_funcs.go, `attach`)."""
+    return props.get("attach") is True and props.get("mustRun") is False
+
+
+@resource_rule("docker-healthcheck", "Long-running containers declare a healthcheck (a one-shot is waited for until it exits).", "medium",
                "Add healthcheck.tests (e.g. an HTTP GET of /healthz, pg_isready, redis-cli ping).",
                CONTAINER, Example(GOOD, docker_container(healthcheck=None)), tags=("docker",))
 def docker_healthcheck(props, config):
     tests = (props.get("healthcheck") or {}).get("tests") or []
-    if not tests or tests[0] == "NONE":
+    if (not tests or tests[0] == "NONE") and not one_shot(props):
         yield f"container {props.get('name')}: no healthcheck"
 
 
-@resource_rule("docker-restart-policy", "Containers restart after a crash or a host reboot.", "medium",
-               "Set restart='unless-stopped' (or 'always' / 'on-failure').",
+@resource_rule("docker-restart-policy", "Long-running containers restart after a crash or a host reboot; a one-shot never restarts.", "medium",
+               "Set restart='unless-stopped' (or 'always' / 'on-failure'); on a one-shot (attach, mustRun false), restart='no'.",
                CONTAINER, Example(GOOD, docker_container(restart="no")), tags=("docker",))
 def docker_restart_policy(props, config):
-    if props.get("restart") not in ("always", "unless-stopped", "on-failure"):
-        yield f"container {props.get('name')}: restart policy {props.get('restart')!r}"
+    restart = props.get("restart")
+    if one_shot(props):
+        if restart not in (None, "no"):  # the provider's default is "no"
+            yield f"one-shot container {props.get('name')}: restart policy {restart!r} would run it again after it finished"
+    elif restart not in ("always", "unless-stopped", "on-failure"):
+        yield f"container {props.get('name')}: restart policy {restart!r}"
 
 
 @resource_rule("docker-memory-limit", "Containers have a memory limit.", "medium",

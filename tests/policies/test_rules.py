@@ -72,3 +72,21 @@ def test_secret_location_variables_are_not_secrets():
     assert rule.run(ok) == []
     bad = with_change(deployment(), "spec.template.spec.containers.0.env.1", {"name": "POSTGRES_PASSWORD", "value": "x"})
     assert rule.run(bad) != []
+
+
+def test_a_one_shot_container_runs_to_its_end_and_never_restarts():
+    from policies.rules.samples import docker_container
+
+    health, restart = RULES_BY_NAME["docker-healthcheck"], RULES_BY_NAME["docker-restart-policy"]
+    migration = docker_container(name="api-migrate", attach=True, mustRun=False, healthcheck=None, restart="no", ports=[])
+    assert health.run(migration) == [] and restart.run(migration) == []
+    assert restart.run({**migration, "restart": None}) == []  # the provider's default is "no"
+    # unless-stopped would start a finished migration again, forever.
+    assert restart.run({**migration, "restart": "unless-stopped"}) == [
+        "one-shot container api-migrate: restart policy 'unless-stopped' would run it again after it finished"]
+    # Only attached and not kept running is a one-shot: anything else still serves and needs both.
+    for kept in ({"mustRun": True}, {"attach": False}, {"attach": None}):
+        assert health.run({**migration, **kept}) != [] and restart.run({**migration, **kept}) != []
+    # The hardening rules apply to a one-shot like to any container.
+    for name in ("docker-non-root", "docker-read-only-rootfs", "docker-cap-drop-all", "docker-memory-limit"):
+        assert RULES_BY_NAME[name].run({**migration, "user": "0", "readOnly": False, "capabilities": {}, "memory": 0}) != [], name
