@@ -12,8 +12,8 @@ Every figure is whole-process wall time on this machine, with a progress line pe
   Configure, Analyze per resource, AnalyzeStack) beside Checkov on the same manifests;
 - the render (program run + manifests) beside cdk8s synthesizing the same objects
   (benchmarks/cdk8s, pinned; installed with npm on first use).
-Baselines run here, in this process: the same pack without its SDK memo (a copy of the pack
-whose sdk_memo installs nothing: the pulumi-policy SDK's own per-policy conversions), and the
+Baselines run here, in this process: the same pack without its SDK fast paths (a copy of the
+pack whose sdk_memo changes nothing: the pulumi-policy SDK's own per-policy loop and conversions), and the
 SDK floor (the same number of bare resources registered under the same mocks).
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from preview_bench import floor, generated_stack  # noqa: E402
 from preview.policy import analyze, engine_document  # noqa: E402
 from preview.program import capture_stack  # noqa: E402
 from preview.render import manifests  # noqa: E402
+from policies.sdk_memo import baseline_copy  # noqa: E402
 
 PYTHON = sys.executable
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -107,15 +107,8 @@ def preview_cli(config: Path, out: Path) -> tuple[float, float, dict]:
 
 
 def unmemoized_pack(tmp: Path) -> Path:
-    """A copy of the pack whose sdk_memo memoizes nothing: the SDK's own conversions, once per policy."""
-    project = tmp / "unmemoized"
-    shutil.copytree(ROOT / "policies", project / "policies", symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-    (project / "policies" / "sdk_memo.py").write_text(
-        "class IdentityMemo:\n"
-        "    def __init__(self, fn, size=0):\n        self.fn = fn\n"
-        "    def __call__(self, value, *args):\n        return self.fn(value, *args)\n\n\n"
-        "def install(policy_module, size=0):\n    return {}\n")
-    return project
+    """A copy of the pack without its SDK fast paths: the SDK's own conversions and loop, once per policy."""
+    return baseline_copy(ROOT / "policies", tmp / "unmemoized").parent
 
 
 def cdk8s_seconds(objects: list[dict]) -> tuple[float, float]:
@@ -155,7 +148,7 @@ def main() -> None:
         kube = manifests(capture)
         progress(f"policy pack, up phase, {len(kube)} manifests")
         pack_s = analyze(ROOT, "prod", up).seconds
-        progress("the same pack without its SDK memo (baseline)")
+        progress("the same pack without its SDK fast paths (baseline)")
         bare_pack_s = analyze(unmemoized_pack(tmp), "prod", up, ROOT / "policies" / "config" / "prod.json").seconds
         progress(f"Checkov on the same {len(kube)} manifests")
         manifest_dir = tmp / f"out-{big}" / "kubernetes"
@@ -178,8 +171,8 @@ def main() -> None:
     small, large = results[sizes[0]], results[big]
     per_object = (large["seconds"] / large["objects"]) / (small["seconds"] / small["objects"])
     print(f"\nper-object cost, {big} vs {sizes[0]} services: x{per_object:.2f} (1.00 is flat)")
-    print(f"policy pack, up phase, {len(kube)} manifests: {pack_s:.2f}s; without the SDK memo {bare_pack_s:.2f}s "
-          f"(memo x{bare_pack_s / pack_s:.1f}); Checkov {checkov_s:.2f}s, peak {checkov_peak:.0f} MiB "
+    print(f"policy pack, up phase, {len(kube)} manifests: {pack_s:.2f}s; without its SDK fast paths {bare_pack_s:.2f}s "
+          f"(x{bare_pack_s / pack_s:.1f}); Checkov {checkov_s:.2f}s, peak {checkov_peak:.0f} MiB "
           f"(pack x{checkov_s / pack_s:.1f} faster)")
     print(f"render of {big} services: {large['render']:.2f}s; cdk8s on the same {len(kube)} objects {cdk8s_s:.2f}s whole-process "
           f"({cdk8s_inner_s:.2f}s synth; render x{large['render'] / cdk8s_s:.1f}); SDK floor for {custom} bare resources "

@@ -28,7 +28,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 import pulumi_policy.policy
 from rules import ALL_RULES
 from rules.base import Resource, Rule, Unknown
-from sdk_memo import IdentityMemo, install
+from sdk_memo import IdentityMemo, NotPlain, by_resource_type, install
 
 # pulumi_policy/proxy.py: the sentinels an unknown value arrives as (pulumi.runtime.rpc.UNKNOWN is the string one).
 UNKNOWN_SENTINELS = frozenset({
@@ -68,6 +68,45 @@ def plain(value: Any, path: tuple | None = None) -> Any:
     return value
 
 
+SIG_KEY = SECRET_SIG[0]
+
+
+def plain_struct(struct: Any) -> dict[str, Any]:
+    """plain(deserialize_properties(MessageToDict(struct))) in one walk of the protobuf Struct (the
+    SDK's three steps: pulumi_policy/policy.py Analyze; json_format's Struct conversion refuses NaN
+    and Infinity, deserialize unwraps secrets). A bag holding an asset or archive, or a malformed
+    secret, raises NotPlain: the SDK's own steps handle it, as they would without this."""
+    fields = struct.fields
+    return {key: _plain_value(fields[key], None, key) for key in fields}
+
+
+def _plain_value(value: Any, parent: tuple | None, key: Any) -> Any:
+    # The path is (parent, key) pairs, built only where the walk goes deeper or meets an unknown.
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        text = value.string_value
+        return Unknown(_dotted((parent, key))) if text in UNKNOWN_SENTINELS else text
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        if SIG_KEY in fields:
+            if fields[SIG_KEY].string_value == SECRET_SIG[1] and "value" in fields:
+                return _plain_value(fields["value"], parent, key)
+            raise NotPlain(_dotted((parent, key)))
+        here = (parent, key)
+        return {k: _plain_value(fields[k], here, k) for k in fields}
+    if kind == "list_value":
+        here = (parent, key)
+        return [_plain_value(v, here, i) for i, v in enumerate(value.list_value.values)]
+    if kind == "number_value":
+        number = value.number_value
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(f"Fail to serialize {number} for Value.number_value, which would parse as string_value")
+        return int(number) if number.is_integer() else number
+    if kind == "bool_value":
+        return value.bool_value
+    return None
+
+
 def _dotted(path: tuple | None) -> str:
     keys = []
     while path is not None:
@@ -91,9 +130,26 @@ def program_props(props: Any) -> Any:
 
 
 # The SDK's conversions, once per message (sdk_memo); and plain() once per converted bag, for the same reason.
-SDK_MEMOS = install(pulumi_policy.policy)
-plain_props = IdentityMemo(plain)
-plain_config = IdentityMemo(plain)  # the SDK hands every call of one policy the same config dict
+SDK_MEMOS = install(pulumi_policy.policy, convert=plain_struct)
+RULES_BY_NAME = {rule.name: rule for rule in ALL_RULES}
+
+
+def applies(policy, type_: str) -> bool:
+    """Whether an Analyze of `type_` needs `policy`: validate_resource returns at once for a rule that
+    does not apply to the type (and the SDK skips stack policies in Analyze)."""
+    rule = RULES_BY_NAME.get(policy.name)
+    return rule is None or (not rule.stack and rule.applies_to(type_))
+
+
+by_resource_type(pulumi_policy.policy, applies)
+_plain_props = IdentityMemo(plain)
+
+
+def plain_props(props: Any) -> Any:
+    """The properties as the checks read them: plain_struct's value already is."""
+    return props if SDK_MEMOS["converted"](props) else _plain_props(props)
+
+plain_config = IdentityMemo(plain)  # small: the policy's config
 
 
 def report(outcome, policy_name: str, report_violation, stack: bool) -> None:

@@ -1,23 +1,36 @@
-"""One conversion of a resource's properties per request, not one per policy.
+"""The pulumi-policy SDK's per-policy work, done once per request instead of once per policy.
 
 pulumi-policy 1.21 (pulumi_policy/policy.py, _PolicyAnalyzerServicer.Analyze and AnalyzeStack)
-converts the properties again for every policy: `json_format.MessageToDict`, then
-`deserialize_properties`, then `unknown_checking_proxy`, each a full walk of the property bag.
-With 79 policies that is 79 walks per resource per Analyze, and one per resource per stack
-policy in AnalyzeStack: most of the pack's time went there before any rule ran.
+loops over every policy for every resource, and for each one converts the properties again:
+`json_format.MessageToDict`, then `deserialize_properties`, then `unknown_checking_proxy`, each a
+full walk of the property bag. With 79 policies that is 79 walks per resource per Analyze, and one
+per resource per stack policy in AnalyzeStack: most of the pack's time went there before any rule ran.
 
-The three results depend only on the message's content, so `install` memoizes them: the
-first is keyed by the message object, then by its serialized bytes, the other two by the identity of the value the
-step before returned (held by the memo, so an id is never reused while cached). Every policy
-stays a separate CrossGuard policy, configured and enforced on its own through the engine's
-Configure; the pack still runs under the unmodified SDK. A memoized value is shared by the
-policies that read the same message, which is safe because no rule mutates what it reads
-(tests/policies/test_sdk_memo.py checks that on every rule's examples).
+`install` memoizes what depends only on the message: the conversion by the message object (upb
+hands out one wrapper per field, so every policy of a request reads the same object), the SDK's
+deserialization by the identity of the value it is given (held by the memo, so an id is never
+reused while cached), the options per request and the provider by its content. And it walks each
+bag once instead of three times: every policy of this pack reads its properties through `plain()`
+(policies/__main__.py), so during an analysis the conversion returns what plain() would make of the
+deserialized properties (secrets unwrapped, whole numbers as ints, each unknown a value that fails
+the one check that uses it), the deserialization passes it through, and the unknown-checking
+proxy, which only raises when a policy reads an unknown, is left out.
+
+`by_resource_type` spares the loop itself: during an Analyze the servicer's policy list yields only
+the resource policies whose types the request's type matches. A policy it leaves out would have
+returned at once (`validate_resource` asks `rule.applies_to` first), so the responses are the same.
+
+Every policy stays a separate CrossGuard policy, configured and enforced on its own through the
+engine's Configure (the SDK still reads each one's level and config). A memoized value is shared by
+the policies that read the same message, which is safe because no rule mutates what it reads
+(tests/policies/test_sdk_memo.py checks that on every rule's examples, and that the pack answers
+the same with and without all of this).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from types import SimpleNamespace
 from typing import Any, Callable
 
@@ -61,23 +74,6 @@ class IdentityMemo:
         return result
 
 
-class ContentMemo:
-    """MessageToDict(message) remembered by the message's type and serialized bytes."""
-
-    def __init__(self, fn: Callable[..., Any], size: int = DEFAULT_SIZE) -> None:
-        self.fn = fn
-        self.cache = _Cache(size)
-
-    def __call__(self, message: Any, **kwargs: Any) -> Any:
-        key = (message.DESCRIPTOR.full_name, message.SerializeToString(deterministic=True), tuple(sorted(kwargs.items())))
-        entry = self.cache.entries.get(key)
-        if entry is not None:
-            return entry[1]
-        result = self.fn(message, **kwargs)
-        self.cache.put(key, None, result)
-        return result
-
-
 def struct_to_dict(struct: Any) -> dict[str, Any]:
     """json_format.MessageToDict for a google.protobuf.Struct, the same values without its generic
     per-field dispatch (protobuf python/google/protobuf/json_format.py, _StructMessageToJsonObject and
@@ -111,30 +107,103 @@ def _message_to_dict(message_to_dict: Callable[..., Any]) -> Callable[..., Any]:
     return convert
 
 
-def install(policy_module: Any, size: int = DEFAULT_SIZE) -> dict[str, Any]:
+class NotPlain(Exception):
+    """Raised by a `convert` function for a bag it leaves to the SDK (an asset or archive inside)."""
+
+
+def install(policy_module: Any, size: int = DEFAULT_SIZE,
+            convert: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Memoize the conversions pulumi_policy.policy makes; returns the memos (for tests and benchmarks).
+
+    `convert(struct)`, when given, is what the pack's policies make of a Struct of properties in the
+    end (plain(), in one walk instead of three): during Analyze and AnalyzeStack the SDK's
+    conversion returns it, and the SDK's deserialization passes it through (`memos["converted"]`
+    tells such a value). Elsewhere (Configure's policy config, Remediate, which keeps secrets
+    wrapped) and for what it raises NotPlain on, the SDK's own conversions run.
 
     Only the names that module looks up at call time are replaced, in its own namespace: the SDK's
     functions themselves, and every other user of them, are left alone.
     """
     json_format = policy_module.json_format
-    memos = {
-        # By identity first: every policy of one request reads the same message object (upb hands out one
-        # wrapper per field), which spares serializing it again; by content when another object is equal.
-        "MessageToDict": IdentityMemo(ContentMemo(_message_to_dict(json_format.MessageToDict), size), size),
-        "deserialize_properties": IdentityMemo(policy_module.deserialize_properties, size),
-        "unknown_checking_proxy": IdentityMemo(policy_module.unknown_checking_proxy, size),
+    to_dict = _message_to_dict(json_format.MessageToDict)
+    analyzing = threading.local()    # set while this thread serves an Analyze or AnalyzeStack
+    converted = _Cache(size)         # id -> the value convert() returned, for values the SDK hands on
+
+    def message_to_dict(message: Any, **kwargs: Any) -> Any:
+        if (convert is not None and not kwargs and getattr(analyzing, "on", False)
+                and message.DESCRIPTOR.full_name == "google.protobuf.Struct"):
+            try:
+                value = convert(message)
+            except NotPlain:
+                return to_dict(message)
+            converted.put(id(value), value, value)
+            return value
+        return to_dict(message, **kwargs)
+
+    sdk_deserialize = IdentityMemo(policy_module.deserialize_properties, size)
+
+    def deserialize_properties(props: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args and not kwargs and is_converted(props):
+            return props
+        return sdk_deserialize(props, *args, **kwargs)
+
+    def is_converted(value: Any) -> bool:
+        entry = converted.entries.get(id(value))
+        return entry is not None and entry[0] is value
+
+    memos: dict[str, Any] = {
+        # Keyed by the message and the mode: the same Struct converts differently outside an analysis.
+        "MessageToDict": _by_message_and_mode(message_to_dict, analyzing, size),
+        "deserialize_properties": sdk_deserialize,
+        "converted": is_converted,
     }
     names = {name: getattr(json_format, name) for name in dir(json_format) if not name.startswith("__")}
     policy_module.json_format = SimpleNamespace(**{**names, "MessageToDict": memos["MessageToDict"]})
-    policy_module.deserialize_properties = memos["deserialize_properties"]
-    policy_module.unknown_checking_proxy = memos["unknown_checking_proxy"]
+    policy_module.deserialize_properties = deserialize_properties
+    policy_module.unknown_checking_proxy = unproxied
     # The resource's options and provider, which the servicer also rebuilds for every policy from the same request.
     servicer = policy_module._PolicyAnalyzerServicer
-    for name in ("_get_resource_options", "_get_provider_resource"):
-        memos[name] = _by_request(getattr(servicer, name), size)
-        setattr(servicer, name, memos[name])
+    memos["_get_resource_options"] = _by_request(servicer._get_resource_options, size)
+    memos["_get_provider_resource"] = _by_provider(servicer._get_provider_resource, size)
+    servicer._get_resource_options = memos["_get_resource_options"]
+    servicer._get_provider_resource = memos["_get_provider_resource"]
+    for name in ("Analyze", "AnalyzeStack"):
+        setattr(servicer, name, _flagged(getattr(servicer, name), analyzing))
     return memos
+
+
+def _flagged(method: Callable[..., Any], flag: Any) -> Callable[..., Any]:
+    def serve(self: Any, request: Any, context: Any) -> Any:
+        flag.on = True
+        try:
+            return method(self, request, context)
+        finally:
+            flag.on = False
+    serve.__name__ = method.__name__
+    return serve
+
+
+def _by_message_and_mode(fn: Callable[..., Any], mode: Any, size: int) -> Callable[..., Any]:
+    cache = _Cache(size)
+
+    def memoized(message: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            return fn(message, **kwargs)
+        key = (id(message), getattr(mode, "on", False))
+        entry = cache.entries.get(key)
+        if entry is not None and entry[0] is message:
+            return entry[1]
+        result = fn(message)
+        cache.put(key, message, result)
+        return result
+    memoized.cache = cache  # type: ignore[attr-defined]
+    return memoized
+
+
+def unproxied(props: Any) -> Any:
+    """What the SDK hands a policy as `args.props` here: the deserialized properties themselves
+    (see the module's docstring: plain() does per field what the proxy does)."""
+    return props
 
 
 def _by_request(method: Callable[[Any, Any], Any], size: int) -> Callable[[Any, Any], Any]:
@@ -149,3 +218,104 @@ def _by_request(method: Callable[[Any, Any], Any], size: int) -> Callable[[Any, 
         return result
     memoized.cache = cache  # type: ignore[attr-defined]
     return memoized
+
+
+def _by_provider(method: Callable[[Any, Any], Any], size: int) -> Callable[[Any, Any], Any]:
+    """The provider resource, remembered by the provider's content: every request names the same few
+    providers, each with its own copy of the provider's properties (small: the provider's config)."""
+    cache = _Cache(size)
+
+    def memoized(self: Any, request: Any) -> Any:
+        if not request.HasField("provider"):
+            return method(self, request)
+        key = request.provider.SerializeToString(deterministic=True)
+        entry = cache.entries.get(key)
+        if entry is not None:
+            return entry[1]
+        result = method(self, request)
+        cache.put(key, None, result)
+        return result
+    memoized.cache = cache  # type: ignore[attr-defined]
+    return memoized
+
+
+class PoliciesByType(list):
+    """The servicer's list of policies. Iterated during an Analyze (the thread's request type set by
+    `by_resource_type`), it yields the resource policies that `applies(policy, type)` admits;
+    otherwise (GetAnalyzerInfo, Configure, AnalyzeStack) every policy. The SDK serves calls on a pool
+    of threads, so the type is per thread."""
+
+    def __init__(self, policies: list[Any], applies: Callable[[Any, str], bool]) -> None:
+        super().__init__(policies)
+        self.applies = applies
+        self.current = threading.local()
+        self.selected: dict[str, list[Any]] = {}
+
+    def __iter__(self):
+        type_ = getattr(self.current, "type", None)
+        if type_ is None:
+            return super().__iter__()
+        selected = self.selected.get(type_)
+        if selected is None:
+            selected = self.selected[type_] = [p for p in super().__iter__() if self.applies(p, type_)]
+        return iter(selected)
+
+
+def by_resource_type(policy_module: Any, applies: Callable[[Any, str], bool]) -> None:
+    """Make every servicer created from now on loop, in Analyze, over the policies that apply to the
+    request's resource type only. `applies(policy, type)` must be False only for a policy whose
+    validate does nothing for that type."""
+    servicer = policy_module._PolicyAnalyzerServicer
+    initialize, analyze = servicer.__init__, servicer.Analyze
+
+    def __init__(self: Any, name: str, version: str, policies: list[Any], *args: Any, **kwargs: Any) -> None:
+        initialize(self, name, version, PoliciesByType(policies, applies), *args, **kwargs)
+
+    def Analyze(self: Any, request: Any, context: Any) -> Any:  # noqa: N802 - the gRPC method's name
+        policies = self._PolicyAnalyzerServicer__policies
+        if not isinstance(policies, PoliciesByType):
+            return analyze(self, request, context)
+        policies.current.type = request.type
+        try:
+            return analyze(self, request, context)
+        finally:
+            policies.current.type = None
+
+    servicer.__init__, servicer.Analyze = __init__, Analyze
+
+
+# This module as a pack without its fast paths would have it: the SDK's own work, once per policy.
+# baseline_copy() writes it into a copy of the pack (the tests compare answers, the benchmark times).
+BASELINE_MODULE = '''"""No fast paths: the pulumi-policy SDK as it is (see the original sdk_memo.py)."""
+
+
+class IdentityMemo:
+    def __init__(self, fn, size=0):
+        self.fn = fn
+
+    def __call__(self, value, *args, **kwargs):
+        return self.fn(value, *args, **kwargs)
+
+
+class NotPlain(Exception):
+    pass
+
+
+def install(policy_module, size=0, convert=None):
+    return {"converted": lambda value: False}
+
+
+def by_resource_type(policy_module, applies):
+    pass
+'''
+
+
+def baseline_copy(pack_dir: Any, dest: Any) -> Any:
+    """A copy of the pack at `pack_dir` under `dest`/policies whose sdk_memo changes nothing."""
+    import shutil
+    from pathlib import Path
+
+    copy = Path(dest) / "policies"
+    shutil.copytree(pack_dir, copy, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "sdk_memo.py").write_text(BASELINE_MODULE)
+    return copy

@@ -208,22 +208,30 @@ def _analyze_phase(stub, document: dict[str, Any], phase: str,
     analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
     diagnostics = []
     inputs: dict[str, struct_pb2.Struct] = {}
+    # The engine analyzes resources as its steps run, several at once; so are the requests sent here
+    # (each answer is read in order after all were sent): the pack works while the next request is
+    # built, and the round trips overlap.
+    pending: list[tuple[dict[str, Any], Any, Any]] = []
     for r in analyzed:
         provider = providers.get(r["provider"])
         earlier = answered.get(r["urn"])
         if earlier is not None and earlier[0] == r and earlier[1] == provider:
-            response_diagnostics = earlier[2]
+            pending.append((r, provider, earlier[2]))
         else:
             inputs[r["urn"]] = _struct(r["inputs"])
             request = analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, inputs[r["urn"]]))
-            response_diagnostics = list(stub.Analyze(request).diagnostics)
-            answered[r["urn"]] = (r, provider, response_diagnostics)
-        # The engine attributes a resource policy's findings to the resource it asked about.
-        diagnostics += [(d.urn or r["urn"], d) for d in response_diagnostics]
+            pending.append((r, provider, stub.Analyze.future(request)))
+    # Built while the pack works through the requests above.
     stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[
         analyzer_pb2.AnalyzerResource(parent=r["parent"], dependencies=r["dependencies"],
                                       **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs)))
         for r in analyzed])
+    for r, provider, answer in pending:
+        if not isinstance(answer, list):
+            answer = list(answer.result().diagnostics)
+            answered[r["urn"]] = (r, provider, answer)
+        # The engine attributes a resource policy's findings to the resource it asked about.
+        diagnostics += [(d.urn or r["urn"], d) for d in answer]
     diagnostics += [(d.urn, d) for d in stub.AnalyzeStack(stack_request).diagnostics]
     return diagnostics
 

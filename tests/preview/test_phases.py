@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+from concurrent.futures import Future
 
 import pytest
 from pulumi.runtime.proto import analyzer_pb2
@@ -21,13 +22,29 @@ from preview.program import capture_stack
 from tests.conftest import ROOT, shipped
 
 
+class UnaryCall:
+    """A unary method as a gRPC stub has it: called directly, or `.future(request)` for a call in flight."""
+
+    def __init__(self, method) -> None:
+        self.method = method
+
+    def __call__(self, request, **_):
+        return self.method(request)
+
+    def future(self, request, **_) -> Future:
+        answer: Future = Future()
+        answer.set_result(self.method(request))
+        return answer
+
+
 class CountingStub:
     """Answers like a pack: one diagnostic per resource, made from its request."""
 
     def __init__(self) -> None:
         self.analyzed: list[str] = []
+        self.Analyze = UnaryCall(self.analyze)  # noqa: N815 - the gRPC method's name
 
-    def Analyze(self, request):  # noqa: N802
+    def analyze(self, request):
         self.analyzed.append(request.urn)
         kind = str(dict(request.properties).get("kind", ""))
         return analyzer_pb2.AnalyzeResponse(diagnostics=[analyzer_pb2.AnalyzeDiagnostic(
