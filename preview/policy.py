@@ -21,7 +21,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from pulumi.runtime import rpc
 
-from preview.engine import UNKNOWN, Capture
+from preview.engine import UNKNOWN, Capture, collector_paused
 from preview.provider_outputs import INPUTS_KEY, outputs_for
 from preview.render import resources_document
 from preview.sarif import sarif
@@ -278,7 +278,9 @@ def analyze(project_dir: Path, stack: str, phases: list[tuple[str, dict[str, Any
         answered: dict[str, tuple[dict[str, Any], Any, list]] = {}
         for phase, document in phases:
             labels.update({r["urn"]: _label(r) for r in document["resources"]})
-            for urn, d in _analyze_phase(stub, document, phase, answered):
+            with collector_paused():  # the requests are a burst of allocation, as a program run is
+                diagnostics = _analyze_phase(stub, document, phase, answered)
+            for urn, d in diagnostics:
                 message = d.message.strip().splitlines()[-1]
                 key = (d.policyName, urn, message, d.enforcementLevel)
                 if key not in found:
