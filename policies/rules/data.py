@@ -58,7 +58,6 @@ def datastore_protected(resources, config):
 
 from .datastores import REDIS, docker_store, workload_store  # noqa: E402
 from .k8s import WORKLOADS, containers, pod_spec  # noqa: E402
-from .samples import docker_container  # noqa: E402
 
 DOCKER = "docker:index/container:Container"
 PERSISTENT_VOLUME_TYPES = ("persistentVolumeClaim",)
