@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from policies.rules import ALL_RULES, RULES_BY_NAME
-from policies.rules.coverage import ADMISSION, PSS_CONTROLS, mapped_rules, render
+from policies.rules.coverage import ADMISSION, PSS_CONTROLS, mapped_rules, pss_table, render
 from tests.conftest import ROOT
 
 # Every control of the Pod Security Standards, as the standard names them.
@@ -36,3 +36,10 @@ def test_every_pss_control_has_a_kubernetes_rule_and_a_docker_answer():
         if isinstance(docker, list):
             assert all("docker" in RULES_BY_NAME[n].tags for n in docker), control
     assert ADMISSION
+
+
+def test_the_readme_shows_the_same_controls_and_rule_count():
+    readme = (ROOT / "README.md").read_text()
+    assert pss_table() in readme, "copy policies.rules.coverage.pss_table() into the README's policy section"
+    assert f"{len(ALL_RULES)} rules cover" in readme
+    assert "docs/policy-coverage.md" in readme
