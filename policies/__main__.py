@@ -26,7 +26,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 # from a copy of the pack under any directory name. The rules use relative imports, so the tests
 # import the same modules as `policies.rules`.
 import pulumi_policy.policy
-from rules import ALL_RULES
+from rules import ALL_RULES, RULES_BY_NAME
 from rules.base import Resource, Rule, Unknown
 from sdk_memo import IdentityMemo, NotPlain, by_resource_type, install
 
@@ -131,7 +131,6 @@ def program_props(props: Any) -> Any:
 
 # The SDK's conversions, once per message (sdk_memo); and plain() once per converted bag, for the same reason.
 SDK_MEMOS = install(pulumi_policy.policy, convert=plain_struct)
-RULES_BY_NAME = {rule.name: rule for rule in ALL_RULES}
 
 
 def applies(policy, type_: str) -> bool:
@@ -149,7 +148,10 @@ def plain_props(props: Any) -> Any:
     """The properties as the checks read them: plain_struct's value already is."""
     return props if SDK_MEMOS["converted"](props) else _plain_props(props)
 
-plain_config = IdentityMemo(plain)  # small: the policy's config
+
+# Not memoized: the SDK hands every call a fresh copy of the policy's config (_get_policy_config), so a
+# memo by identity could never hit; the config is a few keys.
+plain_config = plain
 
 
 def report(outcome, policy_name: str, report_violation, stack: bool) -> None:

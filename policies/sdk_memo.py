@@ -151,9 +151,14 @@ def install(policy_module: Any, size: int = DEFAULT_SIZE,
         entry = converted.entries.get(id(value))
         return entry is not None and entry[0] is value
 
+    # Keyed by the message and the mode: the same Struct converts differently outside an analysis.
+    by_mode = IdentityMemo(lambda message, on: message_to_dict(message), size)
+
+    def memoized_to_dict(message: Any, **kwargs: Any) -> Any:
+        return message_to_dict(message, **kwargs) if kwargs else by_mode(message, getattr(analyzing, "on", False))
+
     memos: dict[str, Any] = {
-        # Keyed by the message and the mode: the same Struct converts differently outside an analysis.
-        "MessageToDict": _by_message_and_mode(message_to_dict, analyzing, size),
+        "MessageToDict": memoized_to_dict,
         "deserialize_properties": sdk_deserialize,
         "converted": is_converted,
     }
@@ -164,7 +169,8 @@ def install(policy_module: Any, size: int = DEFAULT_SIZE,
     # The resource's options and provider, which the servicer also rebuilds for every policy from the same request.
     servicer = policy_module._PolicyAnalyzerServicer
     memos["_get_resource_options"] = _by_request(servicer._get_resource_options, size)
-    memos["_get_provider_resource"] = _by_provider(servicer._get_provider_resource, size)
+    # Per request first (every policy of a request asks), then by content (every request names the same provider).
+    memos["_get_provider_resource"] = _by_request(_by_provider(servicer._get_provider_resource, size), size)
     servicer._get_resource_options = memos["_get_resource_options"]
     servicer._get_provider_resource = memos["_get_provider_resource"]
     for name in ("Analyze", "AnalyzeStack"):
@@ -181,23 +187,6 @@ def _flagged(method: Callable[..., Any], flag: Any) -> Callable[..., Any]:
             flag.on = False
     serve.__name__ = method.__name__
     return serve
-
-
-def _by_message_and_mode(fn: Callable[..., Any], mode: Any, size: int) -> Callable[..., Any]:
-    cache = _Cache(size)
-
-    def memoized(message: Any, **kwargs: Any) -> Any:
-        if kwargs:
-            return fn(message, **kwargs)
-        key = (id(message), getattr(mode, "on", False))
-        entry = cache.entries.get(key)
-        if entry is not None and entry[0] is message:
-            return entry[1]
-        result = fn(message)
-        cache.put(key, message, result)
-        return result
-    memoized.cache = cache  # type: ignore[attr-defined]
-    return memoized
 
 
 def unproxied(props: Any) -> Any:
