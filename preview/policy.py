@@ -208,9 +208,11 @@ def _analyze_phase(stub, document: dict[str, Any], phase: str,
     analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
     diagnostics = []
     inputs: dict[str, struct_pb2.Struct] = {}
-    # The engine analyzes resources as its steps run, several at once; so are the requests sent here
-    # (each answer is read in order after all were sent): the pack works while the next request is
-    # built, and the round trips overlap.
+    # The engine asks a pack about one resource at a time: its deployment executor handles registration
+    # events in one loop, and the step generator's analyzeAll runs only the analyzers in parallel
+    # (pulumi/pulumi pkg/resource/deploy/deployment_executor.go, step_generator.go). Here every request
+    # is sent before the first answer is read, so the pack works while the next request is built and the
+    # round trips overlap; each answer depends only on its request, so they are the same either way.
     pending: list[tuple[dict[str, Any], Any, Any]] = []
     for r in analyzed:
         provider = providers.get(r["provider"])
