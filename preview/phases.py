@@ -22,11 +22,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from preview.policy import PhaseResult, Violation
 
 EXIT_BAD_INPUT = 2
+GROUP_GONE_SECONDS = 10.0   # how long close() waits for init to reap what the kill orphaned
 
 
 class PhaseError(Exception):
@@ -61,12 +63,22 @@ class PhaseWorker:
     def close(self) -> None:
         """Stop the worker if it still runs (the CLI failed first); idempotent."""
         if self.process is not None:
+            group = self.process.pid
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.killpg(group, signal.SIGKILL)
             except ProcessLookupError:  # already gone, with its group
                 pass
             self.process.communicate()
             self.process = None
+            # The worker's pack, orphaned by the kill, stays in the group until init reaps it (seen
+            # here: a zombie for a fraction of a second); closed means nothing of the group is left.
+            deadline = time.monotonic() + GROUP_GONE_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(group, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.01)
 
 
 def run(project_dir: Path, stack: str, config_file: Path | None) -> PhaseResult:
