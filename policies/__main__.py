@@ -11,6 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence  # not typing's aliases: their isinstance is several times slower
 from typing import Any
 
+# The engine runs `python -u -m pulumi.policy ENGINE PACKDIR` with cwd PACKDIR, and runpy puts PACKDIR
+# first on sys.path (pulumi/pulumi sdk/python/lib/pulumi/policy/__main__.py): `rules` is importable
+# from a copy of the pack under any directory name. The rules use relative imports, so the tests
+# import the same modules as `policies.rules`.
+import pulumi_policy.policy
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -20,21 +25,22 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
-
-# The engine runs `python -u -m pulumi.policy ENGINE PACKDIR` with cwd PACKDIR, and runpy puts PACKDIR
-# first on sys.path (pulumi/pulumi sdk/python/lib/pulumi/policy/__main__.py): `rules` is importable
-# from a copy of the pack under any directory name. The rules use relative imports, so the tests
-# import the same modules as `policies.rules`.
-import pulumi_policy.policy
 from rules import ALL_RULES, RULES_BY_NAME
 from rules.base import Resource, Rule, Unknown
 from sdk_memo import IdentityMemo, NotPlain, by_resource_type, install
 
 # pulumi_policy/proxy.py: the sentinels an unknown value arrives as (pulumi.runtime.rpc.UNKNOWN is the string one).
-UNKNOWN_SENTINELS = frozenset({
-    UNKNOWN_STRING_VALUE, "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7", "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
-    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2", "030794c1-ac77-496b-92df-f27374a8bd58",
-    "e48ece36-62e2-4504-bad9-02848725956a", "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"})
+UNKNOWN_SENTINELS = frozenset(
+    {
+        UNKNOWN_STRING_VALUE,
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+        "030794c1-ac77-496b-92df-f27374a8bd58",
+        "e48ece36-62e2-4504-bad9-02848725956a",
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+    }
+)
 SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")  # pulumi sdk rpc.py
 
 
@@ -176,20 +182,34 @@ def schema(rule: Rule) -> PolicyConfigSchema:
 
 def to_policy(rule: Rule):
     common = dict(
-        name=rule.name, description=rule.description, config_schema=schema(rule),
-        severity=Severity[rule.severity.upper()], remediation_steps=rule.remediation, tags=list(rule.tags),
+        name=rule.name,
+        description=rule.description,
+        config_schema=schema(rule),
+        severity=Severity[rule.severity.upper()],
+        remediation_steps=rule.remediation,
+        tags=list(rule.tags),
     )
     if rule.stack:
+
         def validate_stack(args, report_violation):
-            resources = [Resource(r.resource_type, r.name, r.urn, program_props(plain_props(r.props)), bool(r.opts.protect))
-                         for r in args.resources]
+            resources = [
+                Resource(r.resource_type, r.name, r.urn, program_props(plain_props(r.props)), bool(r.opts.protect))
+                for r in args.resources
+            ]
             report(rule.evaluate(resources, plain_config(args.get_config())), rule.name, report_violation, stack=True)
+
         return StackValidationPolicy(validate=validate_stack, **common)
 
     def validate_resource(args, report_violation):
         if not rule.applies_to(args.resource_type):
             return
-        report(rule.evaluate(plain_props(args.props), plain_config(args.get_config())), rule.name, report_violation, stack=False)
+        report(
+            rule.evaluate(plain_props(args.props), plain_config(args.get_config())),
+            rule.name,
+            report_violation,
+            stack=False,
+        )
+
     return ResourceValidationPolicy(validate=validate_resource, **common)
 
 

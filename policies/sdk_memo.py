@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 # Enough for the AnalyzeStack of a stack of ~600 services: its stack policies walk every resource in
 # turn, and a cache smaller than the resource count would miss on every one of them.
@@ -104,6 +105,7 @@ def _message_to_dict(message_to_dict: Callable[..., Any]) -> Callable[..., Any]:
         if not kwargs and message.DESCRIPTOR.full_name == "google.protobuf.Struct":
             return struct_to_dict(message)
         return message_to_dict(message, **kwargs)
+
     return convert
 
 
@@ -111,8 +113,9 @@ class NotPlain(Exception):
     """Raised by a `convert` function for a bag it leaves to the SDK (an asset or archive inside)."""
 
 
-def install(policy_module: Any, size: int = DEFAULT_SIZE,
-            convert: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, Any]:
+def install(
+    policy_module: Any, size: int = DEFAULT_SIZE, convert: Callable[[Any], dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Memoize the conversions pulumi_policy.policy makes; returns the memos (for tests and benchmarks).
 
     `convert(struct)`, when given, is what the pack's policies make of a Struct of properties in the
@@ -126,12 +129,16 @@ def install(policy_module: Any, size: int = DEFAULT_SIZE,
     """
     json_format = policy_module.json_format
     to_dict = _message_to_dict(json_format.MessageToDict)
-    analyzing = threading.local()    # set while this thread serves an Analyze or AnalyzeStack
-    converted = _Cache(size)         # id -> the value convert() returned, for values the SDK hands on
+    analyzing = threading.local()  # set while this thread serves an Analyze or AnalyzeStack
+    converted = _Cache(size)  # id -> the value convert() returned, for values the SDK hands on
 
     def message_to_dict(message: Any, **kwargs: Any) -> Any:
-        if (convert is not None and not kwargs and getattr(analyzing, "on", False)
-                and message.DESCRIPTOR.full_name == "google.protobuf.Struct"):
+        if (
+            convert is not None
+            and not kwargs
+            and getattr(analyzing, "on", False)
+            and message.DESCRIPTOR.full_name == "google.protobuf.Struct"
+        ):
             try:
                 value = convert(message)
             except NotPlain:
@@ -185,6 +192,7 @@ def _flagged(method: Callable[..., Any], flag: Any) -> Callable[..., Any]:
             return method(self, request, context)
         finally:
             flag.on = False
+
     serve.__name__ = method.__name__
     return serve
 
@@ -205,6 +213,7 @@ def _by_request(method: Callable[[Any, Any], Any], size: int) -> Callable[[Any, 
         result = method(self, request)
         cache.put(id(request), request, result)
         return result
+
     memoized.cache = cache  # type: ignore[attr-defined]
     return memoized
 
@@ -224,6 +233,7 @@ def _by_provider(method: Callable[[Any, Any], Any], size: int) -> Callable[[Any,
         result = method(self, request)
         cache.put(key, None, result)
         return result
+
     memoized.cache = cache  # type: ignore[attr-defined]
     return memoized
 

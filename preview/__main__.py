@@ -12,24 +12,24 @@ import json
 import os
 import re
 import sys
-
-import yaml
 import time
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
 from preview.changes import blocked_messages
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
-from program.stack_config import CONFIG_SOURCE_ENV
 from preview.engine import ProgramError
+from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
 from preview.output import OutputError, check_target, commit, discard, stage_for
 from preview.phases import PhaseError, PhaseWorker
-from preview.terminal import console, policy_kind, say
-from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
 from preview.program import capture_stack
 from preview.render import manifests, render_files, write_files
 from preview.stackfile import StackFileError
+from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
+from program.stack_config import CONFIG_SOURCE_ENV
 
 EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_K8S_VERSIONS = ("1.29",)
@@ -73,10 +73,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--config-file", type=Path, help="stack file to use instead of Pulumi.<stack>.yaml")
     parser.add_argument("--against", metavar="OTHER_STACK", help="diff against another stack (promotion: dev -> prod)")
     parser.add_argument("--base", metavar="GIT_REV", help="diff against this stack rendered at a git revision")
-    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="report format on stdout")
+    parser.add_argument(
+        "--format", choices=("text", "markdown", "json"), default="text", help="report format on stdout"
+    )
     # One value per flag (repeat it, or use commas): a list-taking flag would swallow the stack name.
-    parser.add_argument("--k8s-version", action="extend", type=k8s_versions, dest="k8s_versions", metavar="V[,V...]",
-                        help="Kubernetes version(s) to validate against (repeatable; default 1.29 and the newest shipped)")
+    parser.add_argument(
+        "--k8s-version",
+        action="extend",
+        type=k8s_versions,
+        dest="k8s_versions",
+        metavar="V[,V...]",
+        help="Kubernetes version(s) to validate against (repeatable; default 1.29 and the newest shipped)",
+    )
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack run")
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
     parser.add_argument("--render-only", action="store_true", help=argparse.SUPPRESS)
@@ -84,7 +92,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def capture_phase(project_dir: Path, stack: str, config_file: Path | None, phase: str = "up"):
-    # Config errors name the file they came from (components/config.py CONFIG_SOURCE_ENV).
+    # Config errors name the file they came from (components/agent_platform/config.py CONFIG_SOURCE_ENV).
     previous = os.environ.get(CONFIG_SOURCE_ENV)
     os.environ[CONFIG_SOURCE_ENV] = config_file.name if config_file else f"Pulumi.{stack}.yaml"
     try:
@@ -164,8 +172,17 @@ def main(argv: list[str] | None = None) -> int:
             from preview.policy import PolicyRunError, run_policy_pack
 
             try:
-                report, pack = run_policy_pack(project_dir, capture, stage, preview_result=worker.result, pack=pack,
-                                               stack_file=args.config_file.resolve() if args.config_file else None), None
+                report, pack = (
+                    run_policy_pack(
+                        project_dir,
+                        capture,
+                        stage,
+                        preview_result=worker.result,
+                        pack=pack,
+                        stack_file=args.config_file.resolve() if args.config_file else None,
+                    ),
+                    None,
+                )
             except (PolicyRunError, PhaseError) as error:
                 raise BadInput(str(error)) from None
             policy_failed = report.mandatory_failed
@@ -178,15 +195,23 @@ def main(argv: list[str] | None = None) -> int:
             # another stack it is a promotion (environment labels fold); against the same stack
             # (with --config-file) it is a real update of that stack.
             promotion = args.against != args.stack
-            title = (f"promote `{args.stack}` onto `{args.against}`: what `{args.against}` would become" if promotion
-                     else f"update of `{args.stack}` with {args.config_file or 'its stack file'}")
+            title = (
+                f"promote `{args.stack}` onto `{args.against}`: what `{args.against}` would become"
+                if promotion
+                else f"update of `{args.stack}` with {args.config_file or 'its stack file'}"
+            )
             diffs.append((title, diff_renders(other_files, files, args.against, args.stack, promotion=promotion)))
         if args.base:
             try:
                 base_files = render_at_revision(project_dir, args.base, args.stack)
             except BaseRenderError as error:
                 raise BadInput(str(error)) from None
-            diffs.append((f"{args.stack}: {args.base} -> working tree", diff_renders(base_files, files, args.base, "working-tree")))
+            diffs.append(
+                (
+                    f"{args.stack}: {args.base} -> working tree",
+                    diff_renders(base_files, files, args.base, "working-tree"),
+                )
+            )
         commit(stage, out)
         stage = None
     except (BadInput, OutputError) as error:
@@ -203,16 +228,34 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings = [f"secret {k} not in the environment: a placeholder was used" for k in inputs.placeholders]
     if args.format == "json":
-        print(json.dumps({
-            "stack": args.stack, "out": str(out), "objects": len(kube), "resources": len(capture.resources),
-            "renderSeconds": round(render_seconds, 3), "validateSeconds": round(validate_seconds, 3),
-            "validation": [f.__dict__ for f in findings], "warnings": warnings,
-            "policy": None if report is None else {
-                "pack": report.pack, "version": report.version, "config": report.config_file, "phases": report.phases,
-                "seconds": round(report.seconds, 3), "mandatoryFailed": report.mandatory_failed,
-                "violations": [v.__dict__ for v in report.violations]},
-            "diffs": [json.loads(format_json(d)) for _, d in diffs],
-        }, indent=2, sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    "stack": args.stack,
+                    "out": str(out),
+                    "objects": len(kube),
+                    "resources": len(capture.resources),
+                    "renderSeconds": round(render_seconds, 3),
+                    "validateSeconds": round(validate_seconds, 3),
+                    "validation": [f.__dict__ for f in findings],
+                    "warnings": warnings,
+                    "policy": None
+                    if report is None
+                    else {
+                        "pack": report.pack,
+                        "version": report.version,
+                        "config": report.config_file,
+                        "phases": report.phases,
+                        "seconds": round(report.seconds, 3),
+                        "mandatoryFailed": report.mandatory_failed,
+                        "violations": [v.__dict__ for v in report.violations],
+                    },
+                    "diffs": [json.loads(format_json(d)) for _, d in diffs],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
     elif args.format == "markdown":
         status = "passed" if not findings and not policy_failed else "failed"
         print(f"## agent-platform preview: `{args.stack}`\n")
@@ -234,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         checked = [f"{len(kube)} manifests against k8s {', '.join(versions)}"] if kube else []
         if "docker-compose.yml" in files:
             checked.append("docker-compose.yml with docker-compose config")
-        print(f"\nrendered {len(files)} files to {out} in {render_seconds:.2f}s; validated {' and '.join(checked)} in {validate_seconds:.2f}s")
+        print(
+            f"\nrendered {len(files)} files to {out} in {render_seconds:.2f}s; validated {' and '.join(checked)} in {validate_seconds:.2f}s"
+        )
         terminal = console()
         for w in warnings:
             say(terminal, f"warning: {w}", "warning")
@@ -263,8 +308,11 @@ def run() -> int:
         import traceback
 
         traceback.print_exc()
-        print("this is a bug in agent-platform's preview: please report it with the command you ran "
-              f"(python -m preview {' '.join(sys.argv[1:])})", file=sys.stderr)
+        print(
+            "this is a bug in agent-platform's preview: please report it with the command you ran "
+            f"(python -m preview {' '.join(sys.argv[1:])})",
+            file=sys.stderr,
+        )
         return 3
 
 

@@ -35,36 +35,98 @@ TF_DOCKER = "terraform-provider-docker v4.5.0 internal/provider/resource_docker_
 METADATA = ("metadata.name", "metadata.namespace")
 _SELECTOR = ("spec.selector",)
 REPLACE_ONLY: dict[tuple[str, str], tuple[str, ...]] = {
-    ("apps/v1", "StatefulSet"): ("spec.podManagementPolicy", "spec.revisionHistoryLimit", "spec.serviceName",
-                                 "spec.volumeClaimTemplates") + _SELECTOR,
+    ("apps/v1", "StatefulSet"): (
+        "spec.podManagementPolicy",
+        "spec.revisionHistoryLimit",
+        "spec.serviceName",
+        "spec.volumeClaimTemplates",
+    )
+    + _SELECTOR,
     ("apps/v1", "Deployment"): _SELECTOR,
     ("v1", "Service"): ("spec.clusterIP",),
     ("v1", "PersistentVolumeClaim"): ("spec.accessModes", "spec.selector", "spec.storageClassName", "spec.volumeName"),
     ("v1", "ResourceQuota"): ("spec.scopes",),
     ("v1", "Secret"): ("type",),
 }
-MUTABLE_FLAG = {("v1", "Secret"): ("enableSecretMutable", ("type", "stringData", "data")),
-                ("v1", "ConfigMap"): ("enableConfigMapMutable", ("data", "binaryData"))}
+MUTABLE_FLAG = {
+    ("v1", "Secret"): ("enableSecretMutable", ("type", "stringData", "data")),
+    ("v1", "ConfigMap"): ("enableConfigMapMutable", ("data", "binaryData")),
+}
 
 # pulumi-docker input names (camelCase, as registered) that are ForceNew upstream.
 DOCKER_FORCE_NEW: dict[str, tuple[str, ...]] = {
     "docker:index/container:Container": (
-        "capabilities", "cgroupParent", "cgroupnsMode", "command", "cpus", "deviceRequests", "devices", "dns",
-        "dnsOpts", "dnsSearches", "domainname", "entrypoints", "envs", "gpus", "groupAdds", "hostname", "hosts",
-        "image", "ipcMode", "labels", "logDriver", "logOpts", "mounts", "name", "networkMode", "networksAdvanced",
-        "pidMode", "platform", "ports", "privileged", "publishAllPorts", "readOnly", "runtime", "securityOpts",
-        "shmSize", "stdinOpen", "stopSignal", "stopTimeout", "storageOpts", "sysctls", "tty", "ulimits", "uploads",
-        "user", "usernsMode", "volumes", "workingDir"),
+        "capabilities",
+        "cgroupParent",
+        "cgroupnsMode",
+        "command",
+        "cpus",
+        "deviceRequests",
+        "devices",
+        "dns",
+        "dnsOpts",
+        "dnsSearches",
+        "domainname",
+        "entrypoints",
+        "envs",
+        "gpus",
+        "groupAdds",
+        "hostname",
+        "hosts",
+        "image",
+        "ipcMode",
+        "labels",
+        "logDriver",
+        "logOpts",
+        "mounts",
+        "name",
+        "networkMode",
+        "networksAdvanced",
+        "pidMode",
+        "platform",
+        "ports",
+        "privileged",
+        "publishAllPorts",
+        "readOnly",
+        "runtime",
+        "securityOpts",
+        "shmSize",
+        "stdinOpen",
+        "stopSignal",
+        "stopTimeout",
+        "storageOpts",
+        "sysctls",
+        "tty",
+        "ulimits",
+        "uploads",
+        "user",
+        "usernsMode",
+        "volumes",
+        "workingDir",
+    ),
     "docker:index/volume:Volume": ("driver", "driverOpts", "labels", "name"),
-    "docker:index/network:Network": ("attachable", "driver", "ingress", "internal", "ipamConfigs", "ipamDriver",
-                                     "ipamOptions", "labels", "name", "options"),
+    "docker:index/network:Network": (
+        "attachable",
+        "driver",
+        "ingress",
+        "internal",
+        "ipamConfigs",
+        "ipamDriver",
+        "ipamOptions",
+        "labels",
+        "name",
+        "options",
+    ),
 }
 DATA_KINDS = {"PersistentVolumeClaim", "Volume", "RandomPassword"}
 
 # Labels whose value is the environment: a promotion diff folds changes only to these.
-ENVIRONMENT_PATHS = (re.compile(r"(^|\.)labels\.(agent-platform\.io/environment|app\.kubernetes\.io/instance)$"),
-                     re.compile(r"(^|\.)matchLabels\.(agent-platform\.io/environment|app\.kubernetes\.io/instance)$"),
-                     re.compile(r"(^|\.)metadata\.namespace$"), re.compile(r"(^|\.)namespace$"))
+ENVIRONMENT_PATHS = (
+    re.compile(r"(^|\.)labels\.(agent-platform\.io/environment|app\.kubernetes\.io/instance)$"),
+    re.compile(r"(^|\.)matchLabels\.(agent-platform\.io/environment|app\.kubernetes\.io/instance)$"),
+    re.compile(r"(^|\.)metadata\.namespace$"),
+    re.compile(r"(^|\.)namespace$"),
+)
 
 
 @dataclass
@@ -94,13 +156,13 @@ class Resource:
 
 @dataclass
 class Change:
-    op: str                     # create | update | replace | delete
+    op: str  # create | update | replace | delete
     type: str
     name: str
     urn: str = ""
     paths: list[str] = field(default_factory=list)
-    replace_because: list[str] = field(default_factory=list)   # changed paths that force the replace
-    sources: list[str] = field(default_factory=list)           # "path: upstream rule"
+    replace_because: list[str] = field(default_factory=list)  # changed paths that force the replace
+    sources: list[str] = field(default_factory=list)  # "path: upstream rule"
     protected: bool = False
     holds_data: bool = False
     fixed_name: bool = False
@@ -121,8 +183,11 @@ class Change:
 
 def resources_from_document(doc: dict[str, Any] | None) -> list[Resource]:
     """Custom resources of a render's resources.json (preview/render.py resources_document)."""
-    return [Resource(r["urn"], r["type"], r["name"], r["protect"], r["inputs"], r.get("ignoreChanges", []))
-            for r in (doc or {}).get("resources", []) if r.get("custom")]
+    return [
+        Resource(r["urn"], r["type"], r["name"], r["protect"], r["inputs"], r.get("ignoreChanges", []))
+        for r in (doc or {}).get("resources", [])
+        if r.get("custom")
+    ]
 
 
 def resources_from_capture(capture) -> list[Resource]:
@@ -211,10 +276,20 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
         cited = {p: src for p in paths for rule, src in _replace_rules(b, flags) if _touches(rule, p)}
         because = sorted(cited)
         op = "replace" if because else "update"
-        fixed = op == "replace" and b.type.startswith("kubernetes:") and bool((b.inputs.get("metadata") or {}).get("name"))
-        changes.append(Change(op, paths=paths, replace_because=because,
-                              sources=sorted({f"{src}" for src in cited.values()}), protected=b.protect, fixed_name=fixed,
-                              **base))
+        fixed = (
+            op == "replace" and b.type.startswith("kubernetes:") and bool((b.inputs.get("metadata") or {}).get("name"))
+        )
+        changes.append(
+            Change(
+                op,
+                paths=paths,
+                replace_because=because,
+                sources=sorted({f"{src}" for src in cited.values()}),
+                protected=b.protect,
+                fixed_name=fixed,
+                **base,
+            )
+        )
     return changes
 
 
@@ -225,15 +300,20 @@ def classify_captures(before, after) -> list[Change]:
 def classify_documents(before: str | None, after: str | None, promotion: bool = False) -> list[Change]:
     """From two resources.json texts (a side that did not exist is empty); the after side's
     ignoreChanges apply (the engine resets those paths to the old values before Diff)."""
-    return classify(resources_from_document(json.loads(before) if before else None),
-                    resources_from_document(json.loads(after) if after else None), promotion)
+    return classify(
+        resources_from_document(json.loads(before) if before else None),
+        resources_from_document(json.loads(after) if after else None),
+        promotion,
+    )
 
 
 def _notes(c: Change) -> list[str]:
     notes = []
     if c.blocked:
-        notes.append(f"**BLOCKED: protected** — run `pulumi state unprotect '{c.urn}'` (or set the stack's "
-                     "protection off in config and `pulumi up` first), then retry")
+        notes.append(
+            f"**BLOCKED: protected** — run `pulumi state unprotect '{c.urn}'` (or set the stack's "
+            "protection off in config and `pulumi up` first), then retry"
+        )
     if c.op in ("replace", "delete") and c.holds_data:
         notes.append("**HOLDS DATA: the data is lost unless retained/backed up**")
     if c.fixed_name:
@@ -242,7 +322,11 @@ def _notes(c: Change) -> list[str]:
 
 
 def why(c: Change) -> str:
-    cause = [f"{', '.join(f'`{p}`' for p in c.replace_because)} replace-only ({'; '.join(c.sources)})"] if c.replace_because else []
+    cause = (
+        [f"{', '.join(f'`{p}`' for p in c.replace_because)} replace-only ({'; '.join(c.sources)})"]
+        if c.replace_because
+        else []
+    )
     return "; ".join(cause + _notes(c))
 
 
@@ -253,9 +337,12 @@ def folded(changes: list[Change]) -> tuple[list[Change], int]:
 
 
 def blocked_messages(changes: list[Change]) -> list[str]:
-    return [f"{c.op} of protected {c.kind}/{c.name} ({c.urn}): run `pulumi state unprotect '{c.urn}'` "
-            "(or set protection off in the stack's config and `pulumi up`), then retry"
-            for c in changes if c.blocked]
+    return [
+        f"{c.op} of protected {c.kind}/{c.name} ({c.urn}): run `pulumi state unprotect '{c.urn}'` "
+        "(or set protection off in the stack's config and `pulumi up`), then retry"
+        for c in changes
+        if c.blocked
+    ]
 
 
 def _paths_cell(c: Change, limit: int = 6) -> str:
@@ -286,5 +373,7 @@ def text_lines(changes: list[Change], folded_count: int = 0) -> list[str]:
 
 
 def as_json(changes: list[Change], folded_count: int = 0) -> dict[str, Any]:
-    return {"changes": [dict(asdict(c), why=why(c), blocked=c.blocked) for c in changes],
-            "foldedEnvironmentOnly": folded_count}
+    return {
+        "changes": [dict(asdict(c), why=why(c), blocked=c.blocked) for c in changes],
+        "foldedEnvironmentOnly": folded_count,
+    }

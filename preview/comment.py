@@ -55,8 +55,10 @@ def compose(parts: list[tuple[str, str]], limit: int = LIMIT) -> str:
         left -= 1
     body = [MARKER]
     for stack, text in parts:
-        note = (f"_The `{stack}` preview is cut here to fit a comment: the whole of it is `out/{stack}.md` "
-                "in this run's `offline-preview` artifact._\n")
+        note = (
+            f"_The `{stack}` preview is cut here to fit a comment: the whole of it is `out/{stack}.md` "
+            "in this run's `offline-preview` artifact._\n"
+        )
         body.append(cut(text, shares[stack], note))
     return "\n".join(body)
 

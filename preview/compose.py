@@ -42,8 +42,14 @@ def _environment(r: CapturedResource, secrets: dict[str, str]) -> dict[str, str]
     return dict(sorted(env.items()))
 
 
-def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, str], containers: dict[str, str],
-             one_shots: set[str], secrets: dict[str, str]) -> dict[str, Any]:
+def _service(
+    r: CapturedResource,
+    networks: dict[str, str],
+    volumes: dict[str, str],
+    containers: dict[str, str],
+    one_shots: set[str],
+    secrets: dict[str, str],
+) -> dict[str, Any]:
     i = r.inputs
     service: dict[str, Any] = {"image": i["image"]}
     if i.get("user"):
@@ -71,9 +77,17 @@ def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, s
         service["stop_grace_period"] = f"{i['stopTimeout']}s"
     hc = i.get("healthcheck") or {}
     if hc.get("tests"):
-        service["healthcheck"] = {k: v for k, v in {
-            "test": _escape(hc["tests"]), "interval": hc.get("interval"), "timeout": hc.get("timeout"),
-            "retries": hc.get("retries"), "start_period": hc.get("startPeriod")}.items() if v is not None}
+        service["healthcheck"] = {
+            k: v
+            for k, v in {
+                "test": _escape(hc["tests"]),
+                "interval": hc.get("interval"),
+                "timeout": hc.get("timeout"),
+                "retries": hc.get("retries"),
+                "start_period": hc.get("startPeriod"),
+            }.items()
+            if v is not None
+        }
     limits = {}
     if i.get("memory"):
         limits["memory"] = f"{i['memory']}M"
@@ -82,19 +96,37 @@ def _service(r: CapturedResource, networks: dict[str, str], volumes: dict[str, s
     if limits:
         service["deploy"] = {"resources": {"limits": limits}}
     if i.get("networksAdvanced"):
-        service["networks"] = {networks.get(n["name"], n["name"]): ({"aliases": n["aliases"]} if n.get("aliases") else None)
-                               for n in i["networksAdvanced"]}
+        service["networks"] = {
+            networks.get(n["name"], n["name"]): ({"aliases": n["aliases"]} if n.get("aliases") else None)
+            for n in i["networksAdvanced"]
+        }
     if i.get("volumes"):
-        service["volumes"] = [{"type": "volume", "source": volumes.get(v["volumeName"], v["volumeName"]), "target": v["containerPath"],
-                               **({"read_only": True} if v.get("readOnly") else {})} for v in i["volumes"]]
+        service["volumes"] = [
+            {
+                "type": "volume",
+                "source": volumes.get(v["volumeName"], v["volumeName"]),
+                "target": v["containerPath"],
+                **({"read_only": True} if v.get("readOnly") else {}),
+            }
+            for v in i["volumes"]
+        ]
     if i.get("ports"):
-        service["ports"] = [{"target": p["internal"], "published": str(p["external"]), "host_ip": p.get("ip") or "0.0.0.0",
-                             "protocol": p.get("protocol") or "tcp"} for p in i["ports"]]
+        service["ports"] = [
+            {
+                "target": p["internal"],
+                "published": str(p["external"]),
+                "host_ip": p.get("ip") or "0.0.0.0",
+                "protocol": p.get("protocol") or "tcp",
+            }
+            for p in i["ports"]
+        ]
     depends = sorted(containers[d] for d in r.dependencies if d in containers)
     if depends:
         # What `pulumi up` waits for: a one-shot's successful end, a service's health.
-        service["depends_on"] = {name: {"condition": "service_completed_successfully" if name in one_shots else "service_healthy"}
-                                 for name in depends}
+        service["depends_on"] = {
+            name: {"condition": "service_completed_successfully" if name in one_shots else "service_healthy"}
+            for name in depends
+        }
     return service
 
 
@@ -109,12 +141,21 @@ def compose_document(capture: Capture) -> tuple[dict[str, Any], dict[str, str]] 
     by_urn = {r.urn: r.name for r in containers}
     one_shots = {r.name for r in containers if is_one_shot(r.inputs)}
     secrets: dict[str, str] = {}
-    services = {r.name: _service(r, networks, volumes, by_urn, one_shots, secrets) for r in sorted(containers, key=lambda r: r.name)}
+    services = {
+        r.name: _service(r, networks, volumes, by_urn, one_shots, secrets)
+        for r in sorted(containers, key=lambda r: r.name)
+    }
     doc: dict[str, Any] = {"name": f"{capture.project}-{capture.stack}", "services": services}
-    doc["networks"] = {r.name: {"name": r.inputs.get("name", r.name), **({"internal": True} if r.inputs.get("internal") else {})}
-                       for r in sorted(capture.resources, key=lambda r: r.name) if r.type == NETWORK}
-    doc["volumes"] = {r.name: {"name": r.inputs.get("name", r.name)}
-                      for r in sorted(capture.resources, key=lambda r: r.name) if r.type == VOLUME}
+    doc["networks"] = {
+        r.name: {"name": r.inputs.get("name", r.name), **({"internal": True} if r.inputs.get("internal") else {})}
+        for r in sorted(capture.resources, key=lambda r: r.name)
+        if r.type == NETWORK
+    }
+    doc["volumes"] = {
+        r.name: {"name": r.inputs.get("name", r.name)}
+        for r in sorted(capture.resources, key=lambda r: r.name)
+        if r.type == VOLUME
+    }
     return doc, dict(sorted(secrets.items()))
 
 
@@ -133,9 +174,11 @@ def env_example(secrets: dict[str, str]) -> str:
                 template = template.replace(embedded, f"${{{other}}}")
         if template != value:
             templates[name] = template.replace("$", "$$").replace("$${", "${")  # only the references expand
-    lines = ["# Copy to compose.env, set each change-me, never commit the filled file. Values come from",
-             "# `pulumi config get --show-secrets` or your secret store; the URLs below are built from them",
-             "# by Compose, so passwords must be URL-safe (e.g. `openssl rand -hex 16`)."]
+    lines = [
+        "# Copy to compose.env, set each change-me, never commit the filled file. Values come from",
+        "# `pulumi config get --show-secrets` or your secret store; the URLs below are built from them",
+        "# by Compose, so passwords must be URL-safe (e.g. `openssl rand -hex 16`).",
+    ]
     lines += [f"{name}=change-me" for name in sorted(secrets) if name not in templates]
     lines += [f"{name}={templates[name]}" for name in sorted(secrets) if name in templates]
     return "\n".join(lines) + "\n"

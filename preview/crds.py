@@ -3,7 +3,7 @@
 kubernetes-validate knows only the built-in kinds. For the CRD-backed objects the stack can
 declare, the validators that kubernetes-models generates from each project's upstream CRD
 OpenAPI schemas are run by Node (preview/crds/validate.mjs; the packages and their versions
-are pinned in preview/crds/package.json and package-lock.json, installed by scripts/setup.sh).
+are pinned in preview/crds/package.json and package-lock.json, installed by tools/setup.sh).
 A CRD object that cannot be validated is a finding, never a silent pass.
 """
 
@@ -25,21 +25,29 @@ def handles(obj: dict[str, Any]) -> bool:
 
 def _problem() -> str | None:
     if shutil.which("node") is None:
-        return "cannot validate custom resources: node not found (scripts/setup.sh installs it)"
+        return "cannot validate custom resources: node not found (tools/setup.sh installs it)"
     if not (HERE / "node_modules" / "@kubernetes-models").is_dir():
-        return "cannot validate custom resources: validators not installed (run scripts/setup.sh)"
+        return "cannot validate custom resources: validators not installed (run tools/setup.sh)"
     return None
 
 
 def _run(payloads: list[str]) -> list[tuple[tuple[str, str], ...] | None]:
     """One Node process for every object given (starting Node costs ~50 ms; a stack has hundreds)."""
-    result = subprocess.run(["node", str(HERE / "validate.mjs")], input=f"[{','.join(payloads)}]", capture_output=True,
-                            text=True, cwd=HERE, timeout=300)
+    result = subprocess.run(
+        ["node", str(HERE / "validate.mjs")],
+        input=f"[{','.join(payloads)}]",
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+        timeout=300,
+    )
     if result.returncode != 0:
         failed = (("", f"CRD validator failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}"),)
         return [failed] * len(payloads)
-    return [None if errors is None else tuple((path, message) for path, message in errors)
-            for errors in json.loads(result.stdout)]
+    return [
+        None if errors is None else tuple((path, message) for path, message in errors)
+        for errors in json.loads(result.stdout)
+    ]
 
 
 def validate_all(objs: list[dict[str, Any]]) -> list[list[tuple[str, str]]]:

@@ -51,12 +51,15 @@ def objects_of(files: dict[str, str]) -> dict[str, str]:
             doc = yaml.load(text, Loader=YAML_LOADER) or {}
             for section in ("services", "networks", "volumes", "secrets"):
                 for name, body in sorted((doc.get(section) or {}).items()):
-                    objects[f"compose.{section}/{name}"] = yaml.dump(body, Dumper=YAML_DUMPER, sort_keys=True, width=120)
+                    objects[f"compose.{section}/{name}"] = yaml.dump(
+                        body, Dumper=YAML_DUMPER, sort_keys=True, width=120
+                    )
     return objects
 
 
-def diff_renders(before: dict[str, str], after: dict[str, str], before_label: str, after_label: str,
-                 promotion: bool = False) -> StackDiff:
+def diff_renders(
+    before: dict[str, str], after: dict[str, str], before_label: str, after_label: str, promotion: bool = False
+) -> StackDiff:
     a, b = objects_of(before), objects_of(after)
     result = StackDiff(before_label, after_label, promotion=promotion)
     if "resources.json" in after:
@@ -72,8 +75,11 @@ def diff_renders(before: dict[str, str], after: dict[str, str], before_label: st
         else:
             continue
         lines = difflib.unified_diff(
-            a.get(key, "").splitlines(keepends=True), b.get(key, "").splitlines(keepends=True),
-            fromfile=f"{before_label}/{key}", tofile=f"{after_label}/{key}")
+            a.get(key, "").splitlines(keepends=True),
+            b.get(key, "").splitlines(keepends=True),
+            fromfile=f"{before_label}/{key}",
+            tofile=f"{after_label}/{key}",
+        )
         result.patches[key] = "".join(lines)
     return result
 
@@ -81,35 +87,50 @@ def diff_renders(before: dict[str, str], after: dict[str, str], before_label: st
 def read_render(out: Path) -> dict[str, str]:
     files = {}
     for path in sorted(out.rglob("*")):
-        if path.is_file() and (path.suffix == ".yaml" and path.parent.name == "kubernetes"
-                               or path.name in ("docker-compose.yml", "resources.json")):
+        if path.is_file() and (
+            path.suffix == ".yaml"
+            and path.parent.name == "kubernetes"
+            or path.name in ("docker-compose.yml", "resources.json")
+        ):
             files[str(path.relative_to(out))] = path.read_text()
     return files
 
 
 def render_at_revision(repo: Path, rev: str, stack: str) -> dict[str, str]:
     """Render `stack` from the program as it was at `rev`, in a temporary git worktree."""
-    probe = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo, capture_output=True, text=True)
+    probe = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo, capture_output=True, text=True
+    )
     if probe.returncode != 0:
         raise BaseRenderError(f"--base {rev}: not a commit in this repository")
     with tempfile.TemporaryDirectory(prefix="agent-platform-base-") as tmp:
         worktree = Path(tmp) / "tree"
         out = Path(tmp) / "out"
-        added = subprocess.run(["git", "worktree", "add", "--detach", str(worktree), rev], cwd=repo, capture_output=True, text=True)
+        added = subprocess.run(
+            ["git", "worktree", "add", "--detach", str(worktree), rev], cwd=repo, capture_output=True, text=True
+        )
         if added.returncode != 0:
             raise BaseRenderError(f"--base {rev}: git worktree add failed: {added.stderr.strip().splitlines()[-1:]}")
         try:
             if not (worktree / f"Pulumi.{stack}.yaml").exists():
                 return {}  # the stack did not exist yet: everything is added
-            # The revision's own program and preview (this one's preview if it had none).
+            # The revision's own program, components (components/ since the package moved there,
+            # the top level before) and preview (this one's preview if it had none).
             this_preview = Path(__file__).resolve().parents[1]
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(worktree), str(this_preview)]))
+            paths = [str(worktree), str(worktree / "components"), str(this_preview)]
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
             run = subprocess.run(
                 [sys.executable, "-m", "preview", stack, "--out", str(out), "--render-only"],
-                cwd=worktree, env=env, capture_output=True, text=True)
+                cwd=worktree,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if run.returncode != 0:
                 tail = (run.stderr or run.stdout).strip().splitlines()
-                raise BaseRenderError(f"--base {rev}: rendering {stack} at that revision failed: {tail[-1] if tail else run.returncode}")
+                raise BaseRenderError(
+                    f"--base {rev}: rendering {stack} at that revision failed: {tail[-1] if tail else run.returncode}"
+                )
             return read_render(out)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=repo, capture_output=True)
@@ -121,8 +142,10 @@ def format_text(d: StackDiff) -> str:
     where = f"promoting {d.after} onto {d.before}" if d.promotion else f"{d.before} -> {d.after}"
     if d.empty and not d.changes:
         return f"No changes: {where}\n"
-    lines = [f"Changes, {where}: {len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed"
-             + (f" in {d.before}" if d.promotion else "")]
+    lines = [
+        f"Changes, {where}: {len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed"
+        + (f" in {d.before}" if d.promotion else "")
+    ]
     if d.changes or d.folded:
         lines += ["What pulumi up would do:"] + classifier.text_lines(d.changes, d.folded) + ["", "Rendered objects:"]
     for sign, keys in (("+", d.added), ("~", d.changed), ("-", d.removed)):
@@ -144,12 +167,34 @@ def format_markdown(d: StackDiff, title: str) -> str:
         out += [f"| {word} | `{k}` |" for k in keys]
     out += ["", f"**{len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed**", ""]
     for key in d.added + d.changed + d.removed:
-        out += [f"<details><summary><code>{key}</code></summary>", "", "```diff", d.patches[key].rstrip("\n"), "```", "", "</details>"]
+        out += [
+            f"<details><summary><code>{key}</code></summary>",
+            "",
+            "```diff",
+            d.patches[key].rstrip("\n"),
+            "```",
+            "",
+            "</details>",
+        ]
     if d.changes or d.folded:
         out += ["", "</details>"]
     return "\n".join(out) + "\n"
 
 
 def format_json(d: StackDiff) -> str:
-    return json.dumps({"before": d.before, "after": d.after, "added": d.added, "changed": d.changed,
-                       "removed": d.removed, "patches": d.patches, **classifier.as_json(d.changes, d.folded)}, indent=2, sort_keys=True) + "\n"
+    return (
+        json.dumps(
+            {
+                "before": d.before,
+                "after": d.after,
+                "added": d.added,
+                "changed": d.changed,
+                "removed": d.removed,
+                "patches": d.patches,
+                **classifier.as_json(d.changes, d.folded),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )

@@ -17,9 +17,10 @@ import hashlib
 import os
 import runpy
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import pulumi
 from google.protobuf import json_format
@@ -29,7 +30,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 REDACTED = "[secret]"
-UNKNOWN = "[unknown]"   # how a value unknown in a preview is written out (rpc.UNKNOWN on the wire)
+UNKNOWN = "[unknown]"  # how a value unknown in a preview is written out (rpc.UNKNOWN on the wire)
 
 
 @dataclass
@@ -43,8 +44,8 @@ class CapturedResource:
     protect: bool
     retain_on_delete: bool
     provider: str
-    inputs: dict[str, Any]          # plain values; secrets replaced by REDACTED
-    secret_paths: list[str]         # JSON-ish paths of the inputs that were secrets
+    inputs: dict[str, Any]  # plain values; secrets replaced by REDACTED
+    secret_paths: list[str]  # JSON-ish paths of the inputs that were secrets
     raw_inputs: dict[str, Any] = field(repr=False, default_factory=dict)  # unredacted: never written out
     # As the engine hands them to a policy pack: secrets as secret values (pulumi/pulumi
     # analyzer_plugin.go marshals with KeepSecrets; pulumi-policy unwraps them to plaintext
@@ -66,8 +67,8 @@ class Capture:
     stack: str
     resources: list[CapturedResource]
     outputs: dict[str, Any]
-    secret_values: set[str]         # every secret value seen, for leak checks
-    phase: str = "up"               # "preview": provider-computed values unknown; "up": all known
+    secret_values: set[str]  # every secret value seen, for leak checks
+    phase: str = "up"  # "preview": provider-computed values unknown; "up": all known
 
     def by_type(self, type_: str) -> list[CapturedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -168,7 +169,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
     def __init__(self, phase: str = "up") -> None:
         self.phase = phase
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         rid, outputs = self._outputs(args)
         if self.phase == "preview":
             for key in COMPUTED_IN_PREVIEW.get(args.typ, ()):
@@ -179,7 +180,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
                 outputs["exitCode"] = rpc.UNKNOWN
         return rid, outputs
 
-    def _outputs(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+    def _outputs(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         outputs = dict(args.inputs)
         typ = args.typ
         if typ.startswith("kubernetes:") and not typ.startswith("pulumi:providers"):
@@ -209,14 +210,14 @@ class ProviderMocks(pulumi.runtime.Mocks):
             elif typ == "docker:index/container:Container" and is_one_shot(args.inputs):
                 # Read sets exit_code once an attached container has stopped (terraform-provider-docker
                 # v4.5.0 resource_docker_container_funcs.go); offline the run is taken to succeed.
-                # The real exit code is the e2e's to see (scripts/e2e_checks.py).
+                # The real exit code is the e2e's to see (tools/e2e_checks.py).
                 outputs["exitCode"] = 0
         rid = f"{args.name}-id" if args.custom else None
         if typ.startswith("pulumi:providers:"):
             rid = f"{args.name}-provider-id"
         return rid, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
         return {}, None
 
 
@@ -242,14 +243,24 @@ class CaptureMonitor(mocks.MockMonitor):
         wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         secret_paths: list[str] = []
         redacted, raw = _unwrap(wire, "", secret_paths, self.secret_values)
-        self.captured.append(CapturedResource(
-            wire_inputs=wire, ignore_changes=list(request.ignoreChanges),
-            urn=response.urn, type=request.type, name=request.name, custom=bool(request.custom),
-            parent=request.parent, dependencies=sorted(set(request.dependencies)),
-            protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
-            provider=request.provider.split("::")[-1] if request.provider else "",
-            inputs=redacted, secret_paths=sorted(secret_paths), raw_inputs=raw,
-        ))
+        self.captured.append(
+            CapturedResource(
+                wire_inputs=wire,
+                ignore_changes=list(request.ignoreChanges),
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent,
+                dependencies=sorted(set(request.dependencies)),
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                provider=request.provider.split("::")[-1] if request.provider else "",
+                inputs=redacted,
+                secret_paths=sorted(secret_paths),
+                raw_inputs=raw,
+            )
+        )
         return response
 
 
@@ -261,8 +272,9 @@ class ProgramError(Exception):
         self.registered = registered  # resources registered before the failure
 
 
-def run_program(project_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
-                phase: str = "up") -> Capture:
+def run_program(
+    project_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str], phase: str = "up"
+) -> Capture:
     """Run `project_dir/__main__.py` under mocks as the engine runs it in `phase`; return what it declared.
 
     "preview" is a dry run (a first `pulumi preview`: provider-computed values unknown);

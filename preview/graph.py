@@ -65,14 +65,22 @@ def traffic_edges(manifests: list[Manifest]) -> list[tuple[str, str, str]]:
                 elif "podSelector" in peer and "namespaceSelector" not in peer:
                     target = _workload_of(manifests, peer["podSelector"].get("matchLabels", {})) or "pods"
                 else:
-                    ns = peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name", "other namespace")
+                    ns = (
+                        peer.get("namespaceSelector", {})
+                        .get("matchLabels", {})
+                        .get("kubernetes.io/metadata.name", "other namespace")
+                    )
                     target = f"namespace {ns}"
                 edges.add((source, target, ports))
         for rule in spec.get("ingress", []):
             ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in rule.get("ports", [])) or "any"
             for peer in rule.get("from", []):
                 if "namespaceSelector" in peer:
-                    ns = peer["namespaceSelector"].get("matchLabels", {}).get("kubernetes.io/metadata.name", "other namespace")
+                    ns = (
+                        peer["namespaceSelector"]
+                        .get("matchLabels", {})
+                        .get("kubernetes.io/metadata.name", "other namespace")
+                    )
                     edges.add((f"namespace {ns}", source, ports))
     return sorted(edges)
 
@@ -92,18 +100,29 @@ def compose_edges(doc: dict) -> list[tuple[str, str, str]]:
         for p in svc.get("ports", []):
             edges.add((f"host {p['host_ip']}:{p['published']}", f"Container/{name}", f"{p['target']}/{p['protocol']}"))
         for dep, condition in svc.get("depends_on", {}).items():
-            if condition.get("condition") == "service_completed_successfully":  # a one-shot (migration): order, not traffic
+            if (
+                condition.get("condition") == "service_completed_successfully"
+            ):  # a one-shot (migration): order, not traffic
                 edges.add((f"Container/{dep}", f"Container/{name}", "completes before"))
                 continue
             shared = sorted(set(svc.get("networks", {})) & set(services.get(dep, {}).get("networks", {})))
             port = services.get(dep, {}).get("environment", {}).get("PORT")
-            edges.add((f"Container/{name}", f"Container/{dep}", (f"{port}/tcp via " if port else "via ") + ",".join(shared)))
+            edges.add(
+                (f"Container/{name}", f"Container/{dep}", (f"{port}/tcp via " if port else "via ") + ",".join(shared))
+            )
     return sorted(edges)
 
 
 # Objects that configure a workload rather than carry traffic: drawn inside their
 # component's workload node, not as nodes of their own.
-FOLDED_KINDS = ("ConfigMap", "Secret", "ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy")
+FOLDED_KINDS = (
+    "ConfigMap",
+    "Secret",
+    "ServiceAccount",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+)
 
 
 def mermaid(capture: Capture, edges: list[tuple[str, str, str]]) -> str:
@@ -121,8 +140,11 @@ def mermaid(capture: Capture, edges: list[tuple[str, str, str]]) -> str:
         if not workloads:
             groups[group].append(f"config: {', '.join(sorted(set(kinds)))}")
     labels = {
-        node: f"{node}<br/>+ {', '.join(sorted(set(folded[group])))}" if folded.get(group) and node.split("/")[0] in ("Deployment", "StatefulSet") else node
-        for group, nodes in groups.items() for node in nodes
+        node: f"{node}<br/>+ {', '.join(sorted(set(folded[group])))}"
+        if folded.get(group) and node.split("/")[0] in ("Deployment", "StatefulSet")
+        else node
+        for group, nodes in groups.items()
+        for node in nodes
     }
     lines = ["flowchart LR"]
     for group in sorted(groups):

@@ -40,12 +40,15 @@ def check_target(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()):
         previous = _previous_files(out)
         if previous is None:
-            raise OutputError(f"--out {out}: not empty and not a previous render (no {MARKER}); "
-                              "choose an empty or new directory")
+            raise OutputError(
+                f"--out {out}: not empty and not a previous render (no {MARKER}); choose an empty or new directory"
+            )
         foreign = sorted(_files_under(out) - previous - {MARKER})
         if foreign:
-            raise OutputError(f"--out {out}: holds {foreign[0]!r}, which the previous render did not write; "
-                              "move it away or choose another directory")
+            raise OutputError(
+                f"--out {out}: holds {foreign[0]!r}, which the previous render did not write; "
+                "move it away or choose another directory"
+            )
     parent = out.parent if not out.exists() else out
     while not parent.exists():
         parent = parent.parent

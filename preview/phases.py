@@ -28,7 +28,7 @@ from pathlib import Path
 from preview.policy import PhaseResult, Violation
 
 EXIT_BAD_INPUT = 2
-GROUP_GONE_SECONDS = 10.0   # how long close() waits for init to reap what the kill orphaned
+GROUP_GONE_SECONDS = 10.0  # how long close() waits for init to reap what the kill orphaned
 
 
 class PhaseError(Exception):
@@ -44,8 +44,13 @@ class PhaseWorker:
             cmd.append(str(config_file.resolve()))
         # Its own process group: closing it stops the pack it started too.
         self.process: subprocess.Popen | None = subprocess.Popen(
-            cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
+            cmd,
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
     def result(self) -> PhaseResult:
         """Its findings; PhaseError with the worker's one line when it refused the input."""

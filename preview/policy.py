@@ -11,23 +11,27 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
-
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from preview.engine import UNKNOWN, Capture, collector_paused
 from preview.provider_outputs import INPUTS_KEY, outputs_for
 from preview.render import resources_document
 from preview.sarif import sarif
 
-LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED,
-          "remediate": analyzer_pb2.REMEDIATE}
+LEVELS = {
+    "advisory": analyzer_pb2.ADVISORY,
+    "mandatory": analyzer_pb2.MANDATORY,
+    "disabled": analyzer_pb2.DISABLED,
+    "remediate": analyzer_pb2.REMEDIATE,
+}
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 SEVERITY_NAMES = {0: "unspecified", 1: "low", 2: "medium", 3: "high", 4: "critical"}
 
@@ -41,10 +45,10 @@ class Violation:
     policy: str
     level: str
     severity: str
-    resource: str      # type and name, or "stack"
+    resource: str  # type and name, or "stack"
     urn: str
     message: str
-    phases: list[str] = field(default_factory=list)   # the engine phases that report it: preview, up
+    phases: list[str] = field(default_factory=list)  # the engine phases that report it: preview, up
 
 
 @dataclass
@@ -57,8 +61,8 @@ class PolicyReport:
     violations: list[Violation] = field(default_factory=list)
     seconds: float = 0.0
     phases: list[str] = field(default_factory=lambda: ["up"])
-    stack_file: Path | None = None     # the stack file that produced the objects (SARIF locations)
-    project_dir: Path | None = None    # SARIF URIs are relative to it (the repository root)
+    stack_file: Path | None = None  # the stack file that produced the objects (SARIF locations)
+    project_dir: Path | None = None  # SARIF URIs are relative to it (the repository root)
 
     @property
     def mandatory_failed(self) -> bool:
@@ -68,12 +72,16 @@ class PolicyReport:
         """The summary line and one line per violation; `timed=False` leaves out the run's duration
         (the markdown PR comment: an unchanged PR must produce the same comment)."""
         mandatory = sum(v.level == "mandatory" for v in self.violations)
-        lines = [f"policy pack {self.pack}@{self.version} ({len(self.policies)} policies, config {self.config_file}, "
-                 f"engine phases {' and '.join(self.phases)}): "
-                 f"{mandatory} mandatory, {len(self.violations) - mandatory} advisory violation(s)"
-                 + (f" in {self.seconds:.2f}s" if timed else "")]
+        lines = [
+            f"policy pack {self.pack}@{self.version} ({len(self.policies)} policies, config {self.config_file}, "
+            f"engine phases {' and '.join(self.phases)}): "
+            f"{mandatory} mandatory, {len(self.violations) - mandatory} advisory violation(s)"
+            + (f" in {self.seconds:.2f}s" if timed else "")
+        ]
         for v in self.violations:
-            lines.append(f"  {v.level:<9} {v.severity:<8} {'+'.join(v.phases):<10} {v.policy:<32} {v.resource:<48} {v.message}")
+            lines.append(
+                f"  {v.level:<9} {v.severity:<8} {'+'.join(v.phases):<10} {v.policy:<32} {v.resource:<48} {v.message}"
+            )
         return lines
 
 
@@ -89,7 +97,9 @@ def load_policy_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def configure_request(info: analyzer_pb2.AnalyzerInfo, config: dict[str, Any], source: str) -> analyzer_pb2.ConfigureAnalyzerRequest:
+def configure_request(
+    info: analyzer_pb2.AnalyzerInfo, config: dict[str, Any], source: str
+) -> analyzer_pb2.ConfigureAnalyzerRequest:
     """Per-policy level and properties, `all` expanded the way the CLI expands it."""
     names = {p.name for p in info.policies}
     unknown = sorted(set(config) - names - {"all"})
@@ -106,7 +116,9 @@ def configure_request(info: analyzer_pb2.AnalyzerInfo, config: dict[str, Any], s
             properties = {k: v for k, v in entry.items() if k != "enforcementLevel"}
             level = entry.get("enforcementLevel", default if isinstance(default, str) else None)
         if level is not None and level not in LEVELS:
-            raise PolicyRunError(f"{source}: {policy.name}.enforcementLevel: {level!r} is not one of {', '.join(LEVELS)}")
+            raise PolicyRunError(
+                f"{source}: {policy.name}.enforcementLevel: {level!r} is not one of {', '.join(LEVELS)}"
+            )
         pc = analyzer_pb2.PolicyConfig(enforcementLevel=LEVELS[level] if level else policy.enforcementLevel)
         pc.properties.update(properties)
         request.policyConfig[policy.name].CopyFrom(pc)
@@ -145,15 +157,21 @@ def _label(r: dict[str, Any]) -> str:
     return f"{r['inputs'].get('kind') or r['type'].split(':')[-1]}/{r['name']}"
 
 
-def _analyzer_resource(r: dict[str, Any], providers: dict[str, dict[str, Any]], properties: struct_pb2.Struct) -> dict[str, Any]:
+def _analyzer_resource(
+    r: dict[str, Any], providers: dict[str, dict[str, Any]], properties: struct_pb2.Struct
+) -> dict[str, Any]:
     provider = providers.get(r["provider"])
     fields: dict[str, Any] = dict(
-        type=r["type"], name=r["name"], urn=r["urn"], properties=properties,
+        type=r["type"],
+        name=r["name"],
+        urn=r["urn"],
+        properties=properties,
         options=analyzer_pb2.AnalyzerResourceOptions(protect=r["protect"], parent=r["parent"]),
     )
     if provider is not None:
         fields["provider"] = analyzer_pb2.AnalyzerProviderResource(
-            type=provider["type"], name=provider["name"], urn=provider["urn"], properties=provider["struct"])
+            type=provider["type"], name=provider["name"], urn=provider["urn"], properties=provider["struct"]
+        )
     return fields
 
 
@@ -168,8 +186,12 @@ def launch_pack(pack_dir: Path) -> subprocess.Popen:
     directory, as the CLI starts a Python pack (pulumi sdk/python/lib/pulumi/policy/__main__.py
     runs the pack dir with runpy; the pack does not dial the engine address, it only serves the
     analyzer). It prints its port when ready: read it with pack_port."""
-    return subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
-                            cwd=pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
+        cwd=pack_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def pack_port(process: subprocess.Popen) -> int:
@@ -188,13 +210,16 @@ def _as_engine_sends(document: dict[str, Any], capture: Capture) -> dict[str, An
     marshals with KeepSecrets; pulumi-policy unwraps them before a rule runs), so a rule sees
     here what it sees in a real `pulumi up`. Kubernetes Secrets keep their rendered form."""
     wire = {r.urn: r.wire_inputs for r in capture.resources if r.wire_inputs}
-    resources = [{**r, "inputs": wire[r["urn"]]} if r["urn"] in wire and r["type"] != "kubernetes:core/v1:Secret" else r
-                 for r in document["resources"]]
+    resources = [
+        {**r, "inputs": wire[r["urn"]]} if r["urn"] in wire and r["type"] != "kubernetes:core/v1:Secret" else r
+        for r in document["resources"]
+    ]
     return {**document, "resources": resources}
 
 
-def _analyze_phase(stub, document: dict[str, Any], phase: str,
-                   answered: dict[str, tuple[dict[str, Any], Any, list]]) -> list[tuple[str, Any]]:
+def _analyze_phase(
+    stub, document: dict[str, Any], phase: str, answered: dict[str, tuple[dict[str, Any], Any, list]]
+) -> list[tuple[str, Any]]:
     """One engine phase: Analyze per resource with its inputs, AnalyzeStack with every resource's outputs.
 
     `answered` holds, by URN, the request an earlier phase sent for a resource and the diagnostics the
@@ -203,8 +228,11 @@ def _analyze_phase(stub, document: dict[str, Any], phase: str,
     again: Analyze is a function of its request (the pack's rules are pure checks). AnalyzeStack always runs.
     """
     custom = [r for r in document["resources"] if r["custom"]]
-    providers = {f"{r['name']}-provider-id": {**r, "struct": _struct(r["inputs"])}
-                 for r in custom if r["type"].startswith("pulumi:providers:")}
+    providers = {
+        f"{r['name']}-provider-id": {**r, "struct": _struct(r["inputs"])}
+        for r in custom
+        if r["type"].startswith("pulumi:providers:")
+    }
     analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
     diagnostics = []
     inputs: dict[str, struct_pb2.Struct] = {}
@@ -224,10 +252,16 @@ def _analyze_phase(stub, document: dict[str, Any], phase: str,
             request = analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, inputs[r["urn"]]))
             pending.append((r, provider, stub.Analyze.future(request)))
     # Built while the pack works through the requests above.
-    stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(parent=r["parent"], dependencies=r["dependencies"],
-                                      **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs)))
-        for r in analyzed])
+    stack_request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                parent=r["parent"],
+                dependencies=r["dependencies"],
+                **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs)),
+            )
+            for r in analyzed
+        ]
+    )
     for r, provider, answer in pending:
         if not isinstance(answer, list):
             answer = list(answer.result().diagnostics)
@@ -246,7 +280,8 @@ def engine_document(capture: Capture) -> dict[str, Any]:
 @dataclass
 class PhaseResult:
     """What one pack process found over the phases it was given (picklable: a worker returns it)."""
-    pack: str                                  # from the pack's AnalyzerInfo
+
+    pack: str  # from the pack's AnalyzerInfo
     version: str
     policies: list[dict[str, Any]]
     found: dict[tuple[str, str, str, int], Violation]
@@ -254,8 +289,13 @@ class PhaseResult:
     seconds: float
 
 
-def analyze(project_dir: Path, stack: str, phases: list[tuple[str, dict[str, Any]]], config_file: Path | None = None,
-            pack: subprocess.Popen | None = None) -> PhaseResult:
+def analyze(
+    project_dir: Path,
+    stack: str,
+    phases: list[tuple[str, dict[str, Any]]],
+    config_file: Path | None = None,
+    pack: subprocess.Popen | None = None,
+) -> PhaseResult:
     """Start (or take) a pack, configure it as the CLI does, and analyze each (phase, engine document).
 
     `pack` is a pack already launched (launch_pack: it starts while the program runs); it is stopped
@@ -287,24 +327,45 @@ def analyze(project_dir: Path, stack: str, phases: list[tuple[str, dict[str, Any
                 key = (d.policyName, urn, message, d.enforcementLevel)
                 if key not in found:
                     found[key] = Violation(
-                        policy=d.policyName, level=LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
+                        policy=d.policyName,
+                        level=LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
                         severity=SEVERITY_NAMES.get(d.severity, "unspecified"),
-                        resource=labels.get(urn, "stack"), urn=urn, message=message)
+                        resource=labels.get(urn, "stack"),
+                        urn=urn,
+                        message=message,
+                    )
                 found[key].phases.append(phase)
         channel.close()
     finally:
         if process is not None:
             process.kill()
             process.wait()
-    policies = [{"name": p.name, "description": p.description, "severity": SEVERITY_NAMES.get(p.severity, "unspecified"),
-                 "remediation": p.remediation_steps, "tags": list(p.tags),
-                 "enforcementLevel": LEVEL_NAMES.get(p.enforcementLevel, "advisory")} for p in info.policies]
-    return PhaseResult(info.name, info.version, policies, found, [phase for phase, _ in phases], time.perf_counter() - started)
+    policies = [
+        {
+            "name": p.name,
+            "description": p.description,
+            "severity": SEVERITY_NAMES.get(p.severity, "unspecified"),
+            "remediation": p.remediation_steps,
+            "tags": list(p.tags),
+            "enforcementLevel": LEVEL_NAMES.get(p.enforcementLevel, "advisory"),
+        }
+        for p in info.policies
+    ]
+    return PhaseResult(
+        info.name, info.version, policies, found, [phase for phase, _ in phases], time.perf_counter() - started
+    )
 
 
-def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file: Path | None = None,
-                    preview_capture: Capture | None = None, preview_result: Callable[[], PhaseResult] | None = None,
-                    pack: subprocess.Popen | None = None, stack_file: Path | None = None) -> PolicyReport:
+def run_policy_pack(
+    project_dir: Path,
+    capture: Capture,
+    out: Path,
+    config_file: Path | None = None,
+    preview_capture: Capture | None = None,
+    preview_result: Callable[[], PhaseResult] | None = None,
+    pack: subprocess.Popen | None = None,
+    stack_file: Path | None = None,
+) -> PolicyReport:
     """Analyze the stack as the engine does in each phase it is given, and write the reports.
 
     `capture` is the up phase (what is applied: resources.json); `preview_capture`, when given,
@@ -329,9 +390,18 @@ def run_policy_pack(project_dir: Path, capture: Capture, out: Path, config_file:
     config_path = config_file or pack_dir / "config" / f"{capture.stack}.json"
     violations = sorted(found.values(), key=lambda v: (v.level != "mandatory", v.policy, v.resource, v.message))
     report_phases = (earlier_phase.phases if earlier_phase is not None else []) + result.phases
-    report = PolicyReport(result.pack, pack_version(pack_dir) or result.version, capture.stack, config_path.name,
-                          result.policies, violations, seconds, report_phases,
-                          stack_file or project_dir / f"Pulumi.{capture.stack}.yaml", project_dir)
+    report = PolicyReport(
+        result.pack,
+        pack_version(pack_dir) or result.version,
+        capture.stack,
+        config_path.name,
+        result.policies,
+        violations,
+        seconds,
+        report_phases,
+        stack_file or project_dir / f"Pulumi.{capture.stack}.yaml",
+        project_dir,
+    )
     write_reports(report, out)
     return report
 
@@ -348,8 +418,15 @@ def pack_version(pack_dir: Path) -> str | None:
 
 def write_reports(report: PolicyReport, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    doc = {"pack": report.pack, "version": report.version, "stack": report.stack, "config": report.config_file,
-           "phases": report.phases, "policies": len(report.policies), "mandatoryFailed": report.mandatory_failed,
-           "violations": [v.__dict__ for v in report.violations]}
+    doc = {
+        "pack": report.pack,
+        "version": report.version,
+        "stack": report.stack,
+        "config": report.config_file,
+        "phases": report.phases,
+        "policies": len(report.policies),
+        "mandatoryFailed": report.mandatory_failed,
+        "violations": [v.__dict__ for v in report.violations],
+    }
     (out / "policy-report.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     (out / "policy-report.sarif").write_text(json.dumps(sarif(report), indent=2, sort_keys=True) + "\n")

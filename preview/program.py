@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent_platform.config import ConfigError
-from program.stack_config import TOP_LEVEL_KEYS, parse_stack_config, read_project_config
+
 from preview.engine import Capture, run_program
 from preview.stackfile import StackConfigInput, add_required_secrets, read_stack_config
+from program.stack_config import TOP_LEVEL_KEYS, parse_stack_config, read_project_config
 
 
 def stack_inputs(project_dir: Path, stack: str, config_file: Path | None = None) -> StackConfigInput:
@@ -21,7 +22,8 @@ def stack_inputs(project_dir: Path, stack: str, config_file: Path | None = None)
     return add_required_secrets(inputs, needed)
 
 
-def capture_stack(project_dir: Path, stack: str, config_file: Path | None = None,
-                  phase: str = "up") -> tuple[StackConfigInput, Capture]:
+def capture_stack(
+    project_dir: Path, stack: str, config_file: Path | None = None, phase: str = "up"
+) -> tuple[StackConfigInput, Capture]:
     inputs = stack_inputs(project_dir, stack, config_file)
     return inputs, run_program(project_dir, inputs.project, stack, inputs.config, inputs.secret_keys, phase)

@@ -47,8 +47,13 @@ def kubernetes_outputs(urn: str, inputs: dict[str, Any], phase: str) -> dict[str
         obj["status"] = UNKNOWN
         return obj
     meta = obj["metadata"] = dict(obj.get("metadata") or {})
-    meta.update(uid=_uid(urn), resourceVersion="1", generation=1, creationTimestamp="2026-01-01T00:00:00Z",
-                managedFields=[{"manager": "pulumi-kubernetes", "operation": "Apply", "apiVersion": obj.get("apiVersion", "")}])
+    meta.update(
+        uid=_uid(urn),
+        resourceVersion="1",
+        generation=1,
+        creationTimestamp="2026-01-01T00:00:00Z",
+        managedFields=[{"manager": "pulumi-kubernetes", "operation": "Apply", "apiVersion": obj.get("apiVersion", "")}],
+    )
     kind = obj.get("kind")
     if kind in SCALED_KINDS and isinstance(obj.get("spec"), dict):
         spec = obj["spec"] = dict(obj["spec"])
@@ -80,8 +85,10 @@ def outputs_for(resource: dict[str, Any], phase: str) -> dict[str, Any]:
         repo, _, pinned = name.partition("@")
         repo = repo.rsplit(":", 1)[0] if ":" in repo.rsplit("/", 1)[-1] else repo
         stand_in = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
-        outputs.update(imageId=UNKNOWN if phase == "preview" else stand_in,
-                       repoDigest=UNKNOWN if phase == "preview" else f"{repo}@{pinned or stand_in}")
+        outputs.update(
+            imageId=UNKNOWN if phase == "preview" else stand_in,
+            repoDigest=UNKNOWN if phase == "preview" else f"{repo}@{pinned or stand_in}",
+        )
     elif type_ == "docker:index/container:Container" and is_one_shot(inputs):
         outputs["exitCode"] = UNKNOWN if phase == "preview" else 0  # as the program's mocks (preview/engine.py)
     return outputs

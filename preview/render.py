@@ -13,15 +13,26 @@ from preview.engine import REDACTED, Capture, CapturedResource
 
 # Apply order: the namespace first, then config and secrets, then workloads, then the rest.
 KIND_ORDER = [
-    "Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "ConfigMap", "Secret",
-    "PersistentVolumeClaim", "StatefulSet", "Deployment", "Service", "HorizontalPodAutoscaler",
-    "PodDisruptionBudget", "NetworkPolicy", "Ingress",
+    "Namespace",
+    "ResourceQuota",
+    "LimitRange",
+    "ServiceAccount",
+    "ConfigMap",
+    "Secret",
+    "PersistentVolumeClaim",
+    "StatefulSet",
+    "Deployment",
+    "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+    "Ingress",
 ]
 
 
 @dataclass
 class Manifest:
-    file: str                 # path relative to the output dir
+    file: str  # path relative to the output dir
     obj: dict[str, Any]
     resource: CapturedResource
 
@@ -66,7 +77,11 @@ def kubernetes_object(r: CapturedResource) -> dict[str, Any]:
     if obj["kind"] != "Namespace":
         # The provider applies namespaced objects to `default` when unset; say so explicitly.
         metadata.setdefault("namespace", "default")
-    ordered: dict[str, Any] = {"apiVersion": obj.pop("apiVersion"), "kind": obj.pop("kind"), "metadata": _sorted(obj.pop("metadata"))}
+    ordered: dict[str, Any] = {
+        "apiVersion": obj.pop("apiVersion"),
+        "kind": obj.pop("kind"),
+        "metadata": _sorted(obj.pop("metadata")),
+    }
     ordered.update(_sorted(obj))
     return ordered
 
@@ -105,13 +120,22 @@ def resources_document(capture: Capture) -> dict[str, Any]:
         inputs = r.inputs
         if r.type == "kubernetes:core/v1:Secret":
             inputs = kubernetes_object(r)
-        items.append({
-            "urn": r.urn, "type": r.type, "name": r.name, "custom": r.custom,
-            "parent": r.parent, "dependencies": r.dependencies, "provider": r.provider,
-            "protect": r.protect, "retainOnDelete": r.retain_on_delete,
-            "inputs": inputs, "secretPaths": r.secret_paths,
-            **({"ignoreChanges": r.ignore_changes} if r.ignore_changes else {}),
-        })
+        items.append(
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "custom": r.custom,
+                "parent": r.parent,
+                "dependencies": r.dependencies,
+                "provider": r.provider,
+                "protect": r.protect,
+                "retainOnDelete": r.retain_on_delete,
+                "inputs": inputs,
+                "secretPaths": r.secret_paths,
+                **({"ignoreChanges": r.ignore_changes} if r.ignore_changes else {}),
+            }
+        )
     return {"project": capture.project, "stack": capture.stack, "outputs": capture.outputs, "resources": items}
 
 

@@ -55,7 +55,7 @@ def _value(node: Any, key: str) -> Any:
     return None
 
 
-def line_of(violation: "Violation", lines: dict[str, int]) -> int:
+def line_of(violation: Violation, lines: dict[str, int]) -> int:
     """The line of the key that produced the violation's object; 1 (the file) when none did."""
     name = violation.resource.split("/", 1)[-1]
     services = sorted((k.split("/", 1)[1] for k in lines if k.startswith("services/")), key=len, reverse=True)
@@ -68,11 +68,11 @@ def line_of(violation: "Violation", lines: dict[str, int]) -> int:
     return 1
 
 
-def fingerprint(violation: "Violation") -> str:
+def fingerprint(violation: Violation) -> str:
     return hashlib.sha256(f"{violation.policy}\0{violation.urn}\0{violation.message}".encode()).hexdigest()[:32]
 
 
-def sarif(report: "PolicyReport") -> dict[str, Any]:
+def sarif(report: PolicyReport) -> dict[str, Any]:
     stack_file = report.stack_file
     text = stack_file.read_text() if stack_file is not None and stack_file.is_file() else ""
     lines = key_lines(text)
@@ -82,28 +82,47 @@ def sarif(report: "PolicyReport") -> dict[str, Any]:
             uri = stack_file.resolve().relative_to((report.project_dir or stack_file.parent).resolve()).as_posix()
         except ValueError:
             uri = stack_file.name  # a stack file outside the repository: its name
-    rules = [{
-        "id": p["name"], "name": p["name"],
-        "shortDescription": {"text": p["description"]}, "fullDescription": {"text": p["description"]},
-        "help": {"text": p["remediation"] or p["description"]},
-        "defaultConfiguration": {"level": "error" if p["enforcementLevel"] == "mandatory" else "warning"},
-        "properties": {"tags": ["security", *p["tags"]], "severity": p["severity"],
-                       "security-severity": SECURITY_SEVERITY.get(p["severity"], "5.0")},
-    } for p in report.policies]
+    rules = [
+        {
+            "id": p["name"],
+            "name": p["name"],
+            "shortDescription": {"text": p["description"]},
+            "fullDescription": {"text": p["description"]},
+            "help": {"text": p["remediation"] or p["description"]},
+            "defaultConfiguration": {"level": "error" if p["enforcementLevel"] == "mandatory" else "warning"},
+            "properties": {
+                "tags": ["security", *p["tags"]],
+                "severity": p["severity"],
+                "security-severity": SECURITY_SEVERITY.get(p["severity"], "5.0"),
+            },
+        }
+        for p in report.policies
+    ]
     index = {p["name"]: i for i, p in enumerate(report.policies)}
-    results = [{
-        "ruleId": v.policy, "ruleIndex": index.get(v.policy, 0),
-        "level": "error" if v.level == "mandatory" else "warning",
-        "message": {"text": f"{v.resource}: {v.message}"},
-        "partialFingerprints": {f"{PROJECT}/v1": fingerprint(v)},
-        "properties": {"phases": v.phases},
-        "locations": [{
-            "physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": line_of(v, lines)}},
-            "logicalLocations": [{"fullyQualifiedName": v.urn or "stack", "kind": "resource"}],
-        }],
-    } for v in report.violations]
+    results = [
+        {
+            "ruleId": v.policy,
+            "ruleIndex": index.get(v.policy, 0),
+            "level": "error" if v.level == "mandatory" else "warning",
+            "message": {"text": f"{v.resource}: {v.message}"},
+            "partialFingerprints": {f"{PROJECT}/v1": fingerprint(v)},
+            "properties": {"phases": v.phases},
+            "locations": [
+                {
+                    "physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": line_of(v, lines)}},
+                    "logicalLocations": [{"fullyQualifiedName": v.urn or "stack", "kind": "resource"}],
+                }
+            ],
+        }
+        for v in report.violations
+    ]
     return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": f"pulumi-policy-{report.pack}", "version": report.version, "rules": rules}},
-                  "results": results}],
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": f"pulumi-policy-{report.pack}", "version": report.version, "rules": rules}},
+                "results": results,
+            }
+        ],
     }

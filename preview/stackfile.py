@@ -29,10 +29,10 @@ class StackFileError(Exception):
 class StackConfigInput:
     project: str
     stack: str
-    source: str                     # the stack file, for messages
-    config: dict[str, str]          # what the engine would pass: project:key -> string
-    secret_keys: list[str]          # keys the engine marks secret
-    placeholders: list[str]         # secret keys filled with placeholders, not real values
+    source: str  # the stack file, for messages
+    config: dict[str, str]  # what the engine would pass: project:key -> string
+    secret_keys: list[str]  # keys the engine marks secret
+    placeholders: list[str]  # secret keys filled with placeholders, not real values
 
 
 def placeholder(key: str) -> str:
@@ -58,12 +58,19 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 def _refuse(tag: str, what: str):
     def construct(loader, node):
         raise yaml.constructor.ConstructorError(
-            None, None, f"{what} ({node.value!r}) is not plain data: quote it as a string", node.start_mark)
+            None, None, f"{what} ({node.value!r}) is not plain data: quote it as a string", node.start_mark
+        )
+
     _StrictLoader.add_constructor(tag, construct)
 
 
-for _tag, _what in (("timestamp", "a YAML date/timestamp"), ("binary", "a !!binary value"), ("set", "a !!set"),
-                    ("omap", "a !!omap"), ("pairs", "a !!pairs")):
+for _tag, _what in (
+    ("timestamp", "a YAML date/timestamp"),
+    ("binary", "a !!binary value"),
+    ("set", "a !!set"),
+    ("omap", "a !!omap"),
+    ("pairs", "a !!pairs"),
+):
     _refuse(f"tag:yaml.org,2002:{_tag}", _what)
 
 
@@ -74,7 +81,8 @@ def _construct_mapping(loader, node, deep=False):
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark
+            )
         seen[key] = key_node.start_mark.line
     return yaml.SafeLoader.construct_mapping(loader, node, deep)
 
@@ -89,8 +97,10 @@ def _check_shape(path: Path, data: Any) -> None:
         value, depth = stack.pop()
         count += 1
         if count > MAX_VALUES:
-            raise StackFileError(f"{path.name}: expands to more than {MAX_VALUES:,} values (aliases?); "
-                                 "a stack file this large is not supported")
+            raise StackFileError(
+                f"{path.name}: expands to more than {MAX_VALUES:,} values (aliases?); "
+                "a stack file this large is not supported"
+            )
         if depth > MAX_DEPTH:
             raise StackFileError(f"{path.name}: nested more than {MAX_DEPTH} levels deep")
         if isinstance(value, dict):
@@ -113,7 +123,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
+        line = raw[: error.start].count(b"\n") + 1
         raise StackFileError(f"{path.name}: not UTF-8 (byte {raw[error.start]:#04x} on line {line})") from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)
@@ -145,7 +155,7 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         raise StackFileError("Pulumi.yaml: name: is required")
     path = config_file or project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
         raise StackFileError(f"{path.name}: no such stack file (stacks here: {', '.join(known) or 'none'})")
     stack_file = _load_yaml(path)
     if stack_file.get("environment"):
@@ -153,9 +163,11 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         # resolves them, so a render without them would silently lack that config.
         names = stack_file["environment"]
         names = ", ".join(map(str, names)) if isinstance(names, list) else str(names)
-        raise StackFileError(f"{path.name}: environment: imports Pulumi ESC environments ({names}), which only Pulumi Cloud "
-                             "resolves; the offline preview cannot see the config they provide. Preview a copy of the stack "
-                             "file with those values under config: (--config-file), or run `pulumi preview`")
+        raise StackFileError(
+            f"{path.name}: environment: imports Pulumi ESC environments ({names}), which only Pulumi Cloud "
+            "resolves; the offline preview cannot see the config they provide. Preview a copy of the stack "
+            "file with those values under config: (--config-file), or run `pulumi preview`"
+        )
     raw = stack_file.get("config") or {}
     if not isinstance(raw, dict):
         raise StackFileError(f"{path.name}: config: must be a mapping of keys to values")

@@ -18,8 +18,9 @@ STYLES = {"mandatory": "bold red", "advisory": "yellow", "invalid": "bold red", 
 def console(file=None) -> Console:
     # rich drops only the colours for NO_COLOR and keeps bold; plain text is what NO_COLOR users want.
     plain = bool(os.environ.get("NO_COLOR"))
-    return Console(file=file or sys.stdout, highlight=False, soft_wrap=True, emoji=False,
-                   force_terminal=False if plain else None)
+    return Console(
+        file=file or sys.stdout, highlight=False, soft_wrap=True, emoji=False, force_terminal=False if plain else None
+    )
 
 
 def say(out: Console, line: str, kind: str | None = None) -> None:

@@ -5,7 +5,7 @@ kubernetes-validate's own `validate()` re-reads the schema and the multi-megabyt
 definitions file for every object; here each (version, apiVersion, kind) validator
 is built once and reused, and it is jsonschema-rs (the same Draft 2020-12 semantics,
 compiled): at 100 services the pure-Python jsonschema took ~4 s for what this does in
-tens of milliseconds (benchmarks/preview_bench.py prints both).
+tens of milliseconds (tools/benchmarks/preview_bench.py prints both).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema_rs
 from kubernetes_validate import utils as kv
@@ -29,8 +30,8 @@ from preview import crds
 @dataclass(frozen=True)
 class Finding:
     file: str
-    obj: str          # Kind/name
-    path: str         # JSON path of the field
+    obj: str  # Kind/name
+    path: str  # JSON path of the field
     message: str
     version: str = ""
 
@@ -39,7 +40,7 @@ class Finding:
         return f"{self.file}: {self.obj}: {self.path or '<root>'}: {self.message}{at}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def supported_version(desired: str) -> str:
     """The newest schema version not newer than `desired` (e.g. 1.29 -> 1.29.x)."""
     desired = desired.lstrip("v")
@@ -47,7 +48,9 @@ def supported_version(desired: str) -> str:
     mm = kv.major_minor(desired)
     if tuple(map(int, mm.split("."))) > tuple(map(int, kv.major_minor(versions[-1]).split("."))):
         raise ValueError(f"--k8s-version {desired}: newer than the schemas shipped ({kv.major_minor(versions[-1])})")
-    candidates = [v for v in versions if tuple(map(int, kv.major_minor(v).split("."))) <= tuple(map(int, mm.split(".")))]
+    candidates = [
+        v for v in versions if tuple(map(int, kv.major_minor(v).split("."))) <= tuple(map(int, mm.split(".")))
+    ]
     if not candidates:
         raise ValueError(f"--k8s-version {desired}: older than the schemas shipped ({kv.major_minor(versions[0])})")
     return candidates[-1]
@@ -57,13 +60,13 @@ def newest_version() -> str:
     return kv.major_minor(kv.latest_version())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _definitions(schema_dir: str) -> jsonschema_rs.Registry:
     definitions = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", schema_dir)
     return jsonschema_rs.Registry([(definitions["$id"], definitions)])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def validator_for(version: str, api_version: str, kind: str) -> jsonschema_rs.Draft202012Validator | None:
     """One strict validator per schema, built once per process."""
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
@@ -111,7 +114,15 @@ def _validate_builtin(file: str, obj: dict[str, Any], versions: list[str]) -> li
         version = supported_version(desired)
         validator = validator_for(version, obj.get("apiVersion", ""), obj.get("kind", ""))
         if validator is None:
-            findings.append(Finding(file, label, "apiVersion", f"no schema for {obj.get('apiVersion')} {obj.get('kind')} (removed or misspelled?)", kv.major_minor(version)))
+            findings.append(
+                Finding(
+                    file,
+                    label,
+                    "apiVersion",
+                    f"no schema for {obj.get('apiVersion')} {obj.get('kind')} (removed or misspelled?)",
+                    kv.major_minor(version),
+                )
+            )
             continue
         for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.instance_path))):
             message = error.message

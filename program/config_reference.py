@@ -1,6 +1,6 @@
 """Generate docs/configuration.md, the stack-file reference, from the typed model.
 
-The model is the single source of truth: the editor schema (schemas/stack-file.schema.json,
+The model is the single source of truth: the editor schema (docs/stack-file.schema.json,
 preview/schema.py) is generated from it too, with the same defaults. `python -m
 program.config_reference` prints the reference; `--write` writes docs/configuration.md.
 """
@@ -13,10 +13,10 @@ import types
 import typing
 from pathlib import Path
 
+from agent_platform.config import StackConfig
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from agent_platform.config import StackConfig
 from program.stack_config import PROJECT
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
@@ -71,8 +71,14 @@ def rows(model: type[BaseModel], prefix: str, instance: BaseModel | None = None)
             value = getattr(instance, name)
         else:
             value = _NO_DEFAULT if field.default is PydanticUndefined else field.default
-        out.append((key, "list of objects" if is_list and nested else ("object" if nested else _type_name(field.annotation)),
-                    _default(value), (field.description or "").replace("|", "\\|")))
+        out.append(
+            (
+                key,
+                "list of objects" if is_list and nested else ("object" if nested else _type_name(field.annotation)),
+                _default(value),
+                (field.description or "").replace("|", "\\|"),
+            )
+        )
         if nested:
             inner = value if isinstance(value, BaseModel) else None
             out += rows(nested, f"{key}[].") if is_list else rows(nested, f"{key}.", inner)
@@ -90,9 +96,9 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 HEADER = """# Stack file reference
 
 Every key of `Pulumi.<stack>.yaml` (under `config:`), with its type and its real default. Generated
-from the typed model (`agent_platform/config.py`) by `venv/bin/python -m program.config_reference --write`;
+from the typed model (`components/agent_platform/config.py`) by `venv/bin/python -m program.config_reference --write`;
 a test keeps it in sync. Editors check and complete stack files with the JSON Schema generated from the
-same model, `schemas/stack-file.schema.json`, which each shipped stack file names on its first line.
+same model, `docs/stack-file.schema.json`, which each shipped stack file names on its first line.
 Secrets are never keys here: they are set with `pulumi config set --secret`.
 
 """

@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import pulumi
-
 from agent_platform.config import ConfigError, StackConfig, validated
 
 PROJECT = "agent-platform"
@@ -47,9 +46,13 @@ def check_secret_keys(config: StackConfig, present: set[str], marked_secret: set
     for key in config.secret_keys():
         full = f"{PROJECT}:{key}"
         if full not in present:
-            problems.append(f"{full}: is required (named by secretEnv or externalUrlKey); run `pulumi config set --secret {key}`")
+            problems.append(
+                f"{full}: is required (named by secretEnv or externalUrlKey); run `pulumi config set --secret {key}`"
+            )
         elif full not in marked_secret:
-            problems.append(f"{full}: must be a secret; run `pulumi config set --secret {key}` instead of a plain value")
+            problems.append(
+                f"{full}: must be a secret; run `pulumi config set --secret {key}` instead of a plain value"
+            )
     return problems
 
 
@@ -90,13 +93,17 @@ def load_stack_config() -> StackConfig:
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     source = os.environ.get(CONFIG_SOURCE_ENV) or f"Pulumi.{pulumi.get_stack()}.yaml"
     values = read_project_config(raw)
-    problems = [f"{PROJECT}:{k}: unknown key (not a setting, nor a secret named by secretEnv or externalUrlKey)"
-                for k in sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))]
+    problems = [
+        f"{PROJECT}:{k}: unknown key (not a setting, nor a secret named by secretEnv or externalUrlKey)"
+        for k in sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))
+    ]
     try:
         config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
     except ConfigError as error:
         raise ConfigError(problems + error.problems, source) from None
-    problems += check_secret_keys(config, set(raw), {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys})
+    problems += check_secret_keys(
+        config, set(raw), {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys}
+    )
     if problems:
         raise ConfigError(problems, source)
     return config

@@ -16,7 +16,7 @@ from preview.render import manifests
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shipped(stack: str) -> Capture:
     return capture_stack(ROOT, stack)[1]
 

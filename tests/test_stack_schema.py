@@ -1,4 +1,4 @@
-"""The stack-file JSON Schema: in sync with components/config.py, and it accepts the shipped stack files."""
+"""The stack-file JSON Schema: in sync with components/agent_platform/config.py, and it accepts the shipped stack files."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_shipped_schema_is_regenerated_from_the_model():
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_file_points_at_the_schema_and_validates(stack):
     first = (ROOT / f"Pulumi.{stack}.yaml").read_text().splitlines()[0]
-    assert first == "# yaml-language-server: $schema=./schemas/stack-file.schema.json"
+    assert first == "# yaml-language-server: $schema=./docs/stack-file.schema.json"
     assert list(validator().iter_errors(stack_file(stack))) == []
 
 

@@ -21,7 +21,8 @@ def test_actionlint_flags_untrusted_input_inline(tmp_path: Path):
     bad.parent.mkdir(parents=True)
     bad.write_text(
         "on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - run: echo \"${{ github.event.pull_request.title }}\"\n")
+        '      - run: echo "${{ github.event.pull_request.title }}"\n'
+    )
     result = subprocess.run([str(ACTIONLINT), "-no-color", str(bad)], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 1 and "potentially untrusted" in result.stdout
 
@@ -44,10 +45,10 @@ import sys  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from program.stack_config import parse_stack_config, read_project_config, TOP_LEVEL_KEYS  # noqa: E402
 from preview.stackfile import read_stack_config  # noqa: E402
+from program.stack_config import TOP_LEVEL_KEYS, parse_stack_config, read_project_config  # noqa: E402
 
-SCRIPT = ROOT / "scripts" / "stack_secrets.py"
+SCRIPT = ROOT / "tools" / "stack_secrets.py"
 
 
 def _workflow(name: str) -> dict:
@@ -67,9 +68,11 @@ def test_every_real_pulumi_command_sets_the_stack_secrets_first():
     found = list(_pulumi_command_jobs())
     assert {(n, j) for n, j, _ in found} == {("pull-request.yml", "pulumi-preview"), ("deploy.yml", "deploy")}
     for name, job, before in found:
-        runs = [s for s in before if "scripts/stack_secrets.py" in s.get("run", "")]
+        runs = [s for s in before if "tools/stack_secrets.py" in s.get("run", "")]
         assert runs, f"{name}:{job} runs pulumi without setting the stack's secrets"
-        assert "STACK_SECRETS" in runs[0]["env"] and "${{" not in runs[0]["run"], "secrets reach the script via env only"
+        assert "STACK_SECRETS" in runs[0]["env"] and "${{" not in runs[0]["run"], (
+            "secrets reach the script via env only"
+        )
 
 
 def test_pr_comment_is_skipped_on_fork_pull_requests():
@@ -98,15 +101,21 @@ def test_stack_secrets_check_accepts_exactly_the_keys_the_program_requires(stack
     env["STACK_SECRETS"] = json.dumps({k: value for k in needed[1:]})
     bad = subprocess.run([sys.executable, str(SCRIPT), stack, "--check"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.strip() == f"error: STACK_SECRETS: {needed[0]}: missing or empty (stack {stack} needs {', '.join(needed)})"
+    assert (
+        bad.stderr.strip()
+        == f"error: STACK_SECRETS: {needed[0]}: missing or empty (stack {stack} needs {', '.join(needed)})"
+    )
     assert value not in bad.stderr and "Traceback" not in bad.stderr
 
 
-@pytest.mark.parametrize("raw, message", [
-    (None, "not set; stack dev needs"),
-    ("not json", "not a JSON object"),
-    ("[1, 2]", "must be a JSON object of config key -> value, got a list"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (None, "not set; stack dev needs"),
+        ("not json", "not a JSON object"),
+        ("[1, 2]", "must be a JSON object of config key -> value, got a list"),
+    ],
+)
 def test_stack_secrets_rejects_malformed_input_in_one_line(raw, message):
     env = {k: v for k, v in os.environ.items() if k != "STACK_SECRETS"}
     if raw is not None:

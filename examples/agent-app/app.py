@@ -75,10 +75,14 @@ def metrics_text() -> str:
         for bound, count in zip(BUCKETS, duration_buckets):
             le = "+Inf" if bound == float("inf") else repr(bound)
             lines.append(f'agent_http_request_duration_seconds_bucket{{le="{le}"}} {count}')
-        lines += [f"agent_http_request_duration_seconds_sum {duration_sum}",
-                  f"agent_http_request_duration_seconds_count {duration_buckets[-1]}",
-                  "# TYPE agent_db_connections_in_use gauge", f"agent_db_connections_in_use {db_in_use}",
-                  "# TYPE agent_db_pool_size gauge", f"agent_db_pool_size {DB_POOL_SIZE}"]
+        lines += [
+            f"agent_http_request_duration_seconds_sum {duration_sum}",
+            f"agent_http_request_duration_seconds_count {duration_buckets[-1]}",
+            "# TYPE agent_db_connections_in_use gauge",
+            f"agent_db_connections_in_use {db_in_use}",
+            "# TYPE agent_db_pool_size gauge",
+            f"agent_db_pool_size {DB_POOL_SIZE}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -119,9 +123,12 @@ def cache():
 def checkpoint(run_id: str, total: int, done: int, status: str) -> None:
     with database() as conn, conn.cursor() as cur:
         cur.execute(SCHEMA)
-        cur.execute("""INSERT INTO runs (id, replica, tokens_total, tokens_done, status) VALUES (%s, %s, %s, %s, %s)
+        cur.execute(
+            """INSERT INTO runs (id, replica, tokens_total, tokens_done, status) VALUES (%s, %s, %s, %s, %s)
                        ON CONFLICT (id) DO UPDATE SET tokens_done = EXCLUDED.tokens_done, status = EXCLUDED.status,
-                       updated_at = now()""", (run_id, REPLICA, total, done, status))
+                       updated_at = now()""",
+            (run_id, REPLICA, total, done, status),
+        )
     conn.close()
 
 
@@ -157,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/readyz":
             return self._ready()
         if self.path.startswith("/runs/"):
-            return self._run(self.path[len("/runs/"):])
+            return self._run(self.path[len("/runs/") :])
         return self._json(404, {"error": "not found"})
 
     def do_POST(self) -> None:  # noqa: N802
@@ -173,7 +180,9 @@ class Handler(BaseHTTPRequestHandler):
             if not (0 < tokens <= MAX_TOKENS and 0 <= interval <= MAX_INTERVAL):
                 raise ValueError
         except (ValueError, TypeError, AttributeError):
-            return self._json(400, {"error": f"body must be {{\"tokens\": 1..{MAX_TOKENS}, \"interval\": 0..{MAX_INTERVAL}}}"})
+            return self._json(
+                400, {"error": f'body must be {{"tokens": 1..{MAX_TOKENS}, "interval": 0..{MAX_INTERVAL}}}'}
+            )
         self._stream(tokens, interval)
 
     def _ready(self) -> None:
@@ -288,8 +297,10 @@ def migrate() -> None:
 def cleanup_checkpoints(older_than_days: int) -> None:
     """The platform's cleanup CronJob: delete finished runs older than the retention."""
     with database() as conn, conn.cursor() as cur:
-        cur.execute("DELETE FROM runs WHERE status = 'done' AND updated_at < now() - make_interval(days => %s)",
-                    (older_than_days,))
+        cur.execute(
+            "DELETE FROM runs WHERE status = 'done' AND updated_at < now() - make_interval(days => %s)",
+            (older_than_days,),
+        )
         deleted = cur.rowcount
     conn.close()
     print(f"deleted {deleted} checkpoints older than {older_than_days} days", file=sys.stderr, flush=True)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from .base import Example, Resource, resource_rule, stack_rule
-from .k8s import DELETE, DEPLOYMENT, HPA, PDB, SCALABLE, matches, name_of, namespace_of, pod_labels, pod_spec, with_change
 from .datastores import workload_store
+from .k8s import (
+    DELETE,
+    DEPLOYMENT,
+    HPA,
+    PDB,
+    SCALABLE,
+    matches,
+    name_of,
+    namespace_of,
+    pod_labels,
+    pod_spec,
+    with_change,
+)
 from .samples import deployment, hpa, pdb
 
 GOOD = deployment()
-
-
-
-
 
 
 # A KEDA ScaledObject scales its target through an HPA of its own (keda.sh/v1alpha1).
@@ -22,7 +30,9 @@ def _hpa_for(workload: Resource, resources: list[Resource]) -> Resource | None:
     for r in resources:
         if r.type in (HPA, SCALED_OBJECT) and namespace_of(r.props) == namespace_of(workload.props):
             ref = r.props.get("spec", {}).get("scaleTargetRef", {})
-            if ref.get("kind", "Deployment") == workload.props.get("kind") and ref.get("name") == name_of(workload.props):
+            if ref.get("kind", "Deployment") == workload.props.get("kind") and ref.get("name") == name_of(
+                workload.props
+            ):
                 return r
     return None
 
@@ -53,37 +63,59 @@ def _is_datastore(r: Resource) -> bool:
 def _idle_release(r: Resource) -> bool:
     # The idle colour of a blue-green release may be scaled to zero on purpose: no Service
     # that takes traffic selects it until the switch, which scales it up first.
-    return (pod_labels(r.props).get("agent-platform.io/release-track") in ("blue", "green")
-            and r.props.get("spec", {}).get("replicas") == 0)
+    return (
+        pod_labels(r.props).get("agent-platform.io/release-track") in ("blue", "green")
+        and r.props.get("spec", {}).get("replicas") == 0
+    )
 
 
 @stack_rule(
-    "min-replicas", "Workloads run at least `minReplicas` pods (fixed, or the HPA's minimum).", "high",
+    "min-replicas",
+    "Workloads run at least `minReplicas` pods (fixed, or the HPA's minimum).",
+    "high",
     "Raise replicas, or the HPA's minReplicas, to at least the configured minimum.",
-    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA)], [Resource.of(with_change(GOOD, "spec.replicas", 1), DEPLOYMENT)]),
-    config={"minReplicas": {"type": "integer", "default": 2}}, tags=("availability",))
+    Example(
+        [Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA)],
+        [Resource.of(with_change(GOOD, "spec.replicas", 1), DEPLOYMENT)],
+    ),
+    config={"minReplicas": {"type": "integer", "default": 2}},
+    tags=("availability",),
+)
 def min_replicas(resources, config):
     for w in _workloads(resources):
         if _is_datastore(w) or _idle_release(w):
             continue
         pods = _min_pods(w, resources)
         if pods < config["minReplicas"]:
-            yield f"{w.props.get('kind')} {name_of(w.props)}: {pods} pod(s) at minimum, want >= {config['minReplicas']}", w.urn
+            yield (
+                f"{w.props.get('kind')} {name_of(w.props)}: {pods} pod(s) at minimum, want >= {config['minReplicas']}",
+                w.urn,
+            )
 
 
 @stack_rule(
-    "pdb-allows-disruption", "Every multi-replica workload has a PodDisruptionBudget that allows at least one disruption at its minimum.",
-    "medium", "Add a PDB with maxUnavailable: 1 (or minAvailable below the HPA minimum).",
-    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(), PDB)],
-            [Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(minAvailable=3), PDB)]), tags=("availability",))
+    "pdb-allows-disruption",
+    "Every multi-replica workload has a PodDisruptionBudget that allows at least one disruption at its minimum.",
+    "medium",
+    "Add a PDB with maxUnavailable: 1 (or minAvailable below the HPA minimum).",
+    Example(
+        [Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(), PDB)],
+        [Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(minAvailable=3), PDB)],
+    ),
+    tags=("availability",),
+)
 def pdb_allows_disruption(resources, config):
     budgets = [r for r in resources if r.type == PDB]
     for w in _workloads(resources):
         pods = _min_pods(w, resources)
         if pods < 2:
             continue
-        mine = [b for b in budgets if namespace_of(b.props) == namespace_of(w.props)
-                and matches(b.props.get("spec", {}).get("selector", {}), pod_labels(w.props))]
+        mine = [
+            b
+            for b in budgets
+            if namespace_of(b.props) == namespace_of(w.props)
+            and matches(b.props.get("spec", {}).get("selector", {}), pod_labels(w.props))
+        ]
         label = f"{w.props.get('kind')} {name_of(w.props)}"
         if not mine:
             yield f"{label}: {pods} replicas and no PodDisruptionBudget", w.urn
@@ -91,7 +123,10 @@ def pdb_allows_disruption(resources, config):
         for b in mine:
             allowed = disruptions_allowed(b.props.get("spec", {}), pods)
             if allowed is not None and allowed < 1:
-                yield f"{label}: PDB {name_of(b.props)} allows {allowed} disruption(s) at {pods} pods: no drain can proceed", b.urn
+                yield (
+                    f"{label}: PDB {name_of(b.props)} allows {allowed} disruption(s) at {pods} pods: no drain can proceed",
+                    b.urn,
+                )
 
 
 def _scaled(value, total: int) -> int | None:
@@ -117,10 +152,16 @@ def disruptions_allowed(spec, pods: int) -> int | None:
 
 
 @stack_rule(
-    "no-replicas-with-hpa", "A workload scaled by an HPA does not also set spec.replicas.", "medium",
+    "no-replicas-with-hpa",
+    "A workload scaled by an HPA does not also set spec.replicas.",
+    "medium",
     "Remove spec.replicas: with server-side apply every deploy would reset the autoscaler's choice.",
-    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA)], [Resource.of(with_change(GOOD, "spec.replicas", 3), DEPLOYMENT), Resource.of(hpa(3), HPA)]),
-    tags=("availability",))
+    Example(
+        [Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA)],
+        [Resource.of(with_change(GOOD, "spec.replicas", 3), DEPLOYMENT), Resource.of(hpa(3), HPA)],
+    ),
+    tags=("availability",),
+)
 def no_replicas_with_hpa(resources, config):
     for w in _workloads(resources):
         if _hpa_for(w, resources) and "replicas" in w.props.get("spec", {}):
@@ -128,9 +169,14 @@ def no_replicas_with_hpa(resources, config):
 
 
 @resource_rule(
-    "rolling-update-keeps-capacity", "Deployments roll out with maxUnavailable 0: capacity never drops during a deploy.", "medium",
-    "Set strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: 1.", (DEPLOYMENT,),
-    Example(GOOD, with_change(GOOD, "spec.strategy.rollingUpdate.maxUnavailable", "25%")), tags=("availability",))
+    "rolling-update-keeps-capacity",
+    "Deployments roll out with maxUnavailable 0: capacity never drops during a deploy.",
+    "medium",
+    "Set strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: 1.",
+    (DEPLOYMENT,),
+    Example(GOOD, with_change(GOOD, "spec.strategy.rollingUpdate.maxUnavailable", "25%")),
+    tags=("availability",),
+)
 def rolling_update_keeps_capacity(props, config):
     strategy = props.get("spec", {}).get("strategy") or {}
     if strategy.get("type") == "Recreate":
@@ -140,9 +186,14 @@ def rolling_update_keeps_capacity(props, config):
 
 
 @resource_rule(
-    "spread-across-failure-domains", "Replicated pods spread across zones (topologySpreadConstraints) or nodes (pod anti-affinity).",
-    "medium", "Add a topologySpreadConstraint on topology.kubernetes.io/zone or a podAntiAffinity on kubernetes.io/hostname.",
-    SCALABLE, Example(GOOD, with_change(GOOD, "spec.template.spec.topologySpreadConstraints", DELETE)), tags=("availability",))
+    "spread-across-failure-domains",
+    "Replicated pods spread across zones (topologySpreadConstraints) or nodes (pod anti-affinity).",
+    "medium",
+    "Add a topologySpreadConstraint on topology.kubernetes.io/zone or a podAntiAffinity on kubernetes.io/hostname.",
+    SCALABLE,
+    Example(GOOD, with_change(GOOD, "spec.template.spec.topologySpreadConstraints", DELETE)),
+    tags=("availability",),
+)
 def spread_across_failure_domains(props, config):
     if is_datastore(props):
         return

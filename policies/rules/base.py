@@ -8,9 +8,9 @@ gRPC server; `policies/__main__.py` wraps each into a pulumi_policy Policy.
 from __future__ import annotations
 
 import functools
-
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
 Props = Mapping[str, Any]
 
@@ -42,7 +42,7 @@ class Unknown:
     __contains__ = __getitem__ = __str__ = __int__ = __float__ = __index__ = __add__ = _raise
     __hash__ = None  # type: ignore[assignment]
 
-    def __getattr__(self, name: str) -> Any:   # any method a check calls (.get, .split, .rpartition...)
+    def __getattr__(self, name: str) -> Any:  # any method a check calls (.get, .split, .rpartition...)
         if name.startswith("__"):
             raise AttributeError(name)
         raise UnknownField(self.path)
@@ -62,7 +62,7 @@ class Resource:
     protect: bool = False
 
     @classmethod
-    def of(cls, props: dict, type_: str, protect: bool = False) -> "Resource":
+    def of(cls, props: dict, type_: str, protect: bool = False) -> Resource:
         """A stack-rule input from a plain object (examples and tests)."""
         name = (props.get("metadata") or {}).get("name", "?")
         return cls(type_, name, f"urn:{type_}::{name}", props, protect)
@@ -81,12 +81,14 @@ class Example:
 class Rule:
     name: str
     description: str
-    severity: str                              # low | medium | high | critical
+    severity: str  # low | medium | high | critical
     remediation: str
-    types: tuple[str, ...]                     # Pulumi type tokens; () for a stack rule
-    check: Callable[..., Iterable[Any]]        # resource: (props, config) -> messages; stack: (resources, config) -> (message, urn)
+    types: tuple[str, ...]  # Pulumi type tokens; () for a stack rule
+    check: Callable[
+        ..., Iterable[Any]
+    ]  # resource: (props, config) -> messages; stack: (resources, config) -> (message, urn)
     example: Example
-    config: Mapping[str, Any] = field(default_factory=dict)   # parameter -> JSON schema, with defaults
+    config: Mapping[str, Any] = field(default_factory=dict)  # parameter -> JSON schema, with defaults
     stack: bool = False
     tags: tuple[str, ...] = ()
 
@@ -97,14 +99,14 @@ class Rule:
     def defaults(self) -> dict[str, Any]:
         return {k: v["default"] for k, v in self.config.items() if "default" in v}
 
-    def run(self, subject: Any, config: Optional[Mapping[str, Any]] = None) -> list:
+    def run(self, subject: Any, config: Mapping[str, Any] | None = None) -> list:
         """Violations; raises UnknownField (after nothing) if an unknown was needed. Use `evaluate` to keep both."""
         outcome = self.evaluate(subject, config)
         if outcome.unknown and not outcome.messages:
             raise UnknownField(outcome.unknown)
         return outcome.messages
 
-    def evaluate(self, subject: Any, config: Optional[Mapping[str, Any]] = None) -> "Outcome":
+    def evaluate(self, subject: Any, config: Mapping[str, Any] | None = None) -> Outcome:
         """Run the check, never raising: violations found before an unknown field are kept (a privileged
         container stays a violation when an annotation is unknown); malformed input is itself a finding."""
         merged = {**self.defaults(), **(config or {})}
@@ -128,22 +130,52 @@ class Rule:
 @dataclass
 class Outcome:
     messages: list
-    unknown: Optional[str]          # path of the unknown field that stopped the check, if any
+    unknown: str | None  # path of the unknown field that stopped the check, if any
 
 
-def resource_rule(name: str, description: str, severity: str, remediation: str, types: Sequence[str],
-                  example: Example, config: Optional[dict] = None, tags: Sequence[str] = ()):
+def resource_rule(
+    name: str,
+    description: str,
+    severity: str,
+    remediation: str,
+    types: Sequence[str],
+    example: Example,
+    config: dict | None = None,
+    tags: Sequence[str] = (),
+):
     """Decorator: a pure check `(props, config) -> Iterable[str]` becomes a Rule."""
+
     def wrap(check: Callable[[Props, Mapping[str, Any]], Iterable[str]]) -> Rule:
-        return Rule(name, description, severity, remediation, tuple(sorted(types)), check, example, config or {}, False, tuple(tags))
+        return Rule(
+            name,
+            description,
+            severity,
+            remediation,
+            tuple(sorted(types)),
+            check,
+            example,
+            config or {},
+            False,
+            tuple(tags),
+        )
+
     return wrap
 
 
-def stack_rule(name: str, description: str, severity: str, remediation: str, example: Example,
-               config: Optional[dict] = None, tags: Sequence[str] = ()):
+def stack_rule(
+    name: str,
+    description: str,
+    severity: str,
+    remediation: str,
+    example: Example,
+    config: dict | None = None,
+    tags: Sequence[str] = (),
+):
     """Decorator: `(resources, config) -> Iterable[(message, urn)]` becomes a stack Rule."""
+
     def wrap(check: Callable[[list[Resource], Mapping[str, Any]], Iterable[tuple[str, str]]]) -> Rule:
         return Rule(name, description, severity, remediation, (), check, example, config or {}, True, tuple(tags))
+
     return wrap
 
 

@@ -10,9 +10,14 @@ GOOD = statefulset()
 
 
 @resource_rule(
-    "statefulset-retains-volumes", "StatefulSets with volume claims keep them when deleted or scaled down.", "high",
-    "Set persistentVolumeClaimRetentionPolicy: {whenDeleted: Retain, whenScaled: Retain}.", (STATEFULSET,),
-    Example(GOOD, with_change(GOOD, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", "Delete")), tags=("data",))
+    "statefulset-retains-volumes",
+    "StatefulSets with volume claims keep them when deleted or scaled down.",
+    "high",
+    "Set persistentVolumeClaimRetentionPolicy: {whenDeleted: Retain, whenScaled: Retain}.",
+    (STATEFULSET,),
+    Example(GOOD, with_change(GOOD, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", "Delete")),
+    tags=("data",),
+)
 def statefulset_retains_volumes(props, config):
     spec = props.get("spec") or {}
     if not spec.get("volumeClaimTemplates"):
@@ -24,9 +29,14 @@ def statefulset_retains_volumes(props, config):
 
 
 @resource_rule(
-    "volume-claims-request-storage", "Every volume claim template requests a storage size.", "medium",
-    "Set spec.resources.requests.storage on each volumeClaimTemplate.", (STATEFULSET, "kubernetes:core/v1:PersistentVolumeClaim"),
-    Example(GOOD, with_change(GOOD, "spec.volumeClaimTemplates.0.spec.resources", DELETE)), tags=("data",))
+    "volume-claims-request-storage",
+    "Every volume claim template requests a storage size.",
+    "medium",
+    "Set spec.resources.requests.storage on each volumeClaimTemplate.",
+    (STATEFULSET, "kubernetes:core/v1:PersistentVolumeClaim"),
+    Example(GOOD, with_change(GOOD, "spec.volumeClaimTemplates.0.spec.resources", DELETE)),
+    tags=("data",),
+)
 def volume_claims_request_storage(props, config):
     claims = (props.get("spec") or {}).get("volumeClaimTemplates") or []
     if props.get("kind") == "PersistentVolumeClaim":
@@ -40,14 +50,20 @@ DATASTORE_LABELS = {"app.kubernetes.io/component": "datastore"}
 
 
 def _datastore(protect: bool) -> Resource:
-    props = with_change(GOOD, "spec.template.metadata.labels", {**GOOD["spec"]["template"]["metadata"]["labels"], **DATASTORE_LABELS})
+    props = with_change(
+        GOOD, "spec.template.metadata.labels", {**GOOD["spec"]["template"]["metadata"]["labels"], **DATASTORE_LABELS}
+    )
     return Resource(STATEFULSET, "postgres", "urn:postgres", props, protect=protect)
 
 
 @stack_rule(
-    "datastore-protected", "Data-bearing workloads (component datastore, or Postgres/Redis by image, port or name label) are protected from `pulumi destroy` and replacement.", "high",
+    "datastore-protected",
+    "Data-bearing workloads (component datastore, or Postgres/Redis by image, port or name label) are protected from `pulumi destroy` and replacement.",
+    "high",
     "Set `protect: true` on the data store (stack config `postgres.protect` / `redis.protect`).",
-    Example([_datastore(True)], [_datastore(False)]), tags=("data",))
+    Example([_datastore(True)], [_datastore(False)]),
+    tags=("data",),
+)
 def datastore_protected(resources, config):
     for r in resources:
         if r.type in (STATEFULSET, *WORKLOADS) and _holds_data(r.props) and not r.protect:
@@ -65,7 +81,11 @@ PERSISTENT_VOLUME_TYPES = ("persistentVolumeClaim",)
 
 def _postgres_set(**changes) -> dict:
     props = with_change(GOOD, "spec.template.spec.containers.0.image", "postgres:16.4@sha256:" + "ab" * 32)
-    props = with_change(props, "spec.template.spec.containers.0.volumeMounts", [{"name": "data", "mountPath": "/var/lib/postgresql/data"}])
+    props = with_change(
+        props,
+        "spec.template.spec.containers.0.volumeMounts",
+        [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+    )
     for path, value in changes.items():
         props = with_change(props, path, value)
     return props
@@ -78,15 +98,20 @@ def _mounts_persistent(props) -> bool:
 
 
 def _docker_persistent(props) -> bool:
-    return (any(v.get("volumeName") or v.get("hostPath") for v in props.get("volumes") or [])
-            or any(m.get("type") in ("volume", "bind") for m in props.get("mounts") or []))
+    return any(v.get("volumeName") or v.get("hostPath") for v in props.get("volumes") or []) or any(
+        m.get("type") in ("volume", "bind") for m in props.get("mounts") or []
+    )
 
 
 @resource_rule(
-    "datastore-persistent-volume", "Postgres and Redis keep their data on a persistent volume (a PVC, or a Docker named volume).", "high",
+    "datastore-persistent-volume",
+    "Postgres and Redis keep their data on a persistent volume (a PVC, or a Docker named volume).",
+    "high",
     "Enable persistence (stack config `postgres.persistence` / `redis.persistence`); lower this rule only where the data is disposable.",
     (*WORKLOADS, DOCKER),
-    Example(_postgres_set(), _postgres_set(**{"spec.volumeClaimTemplates": DELETE})), tags=("data", "availability"))
+    Example(_postgres_set(), _postgres_set(**{"spec.volumeClaimTemplates": DELETE})),
+    tags=("data", "availability"),
+)
 def datastore_persistent_volume(props, config):
     if "kind" in props:
         store = workload_store(props)
@@ -123,11 +148,15 @@ def _redis_k8s_auth(props) -> bool:
         envs = {e.get("name"): e for e in c.get("env") or []}
         if any(envs.get(k, {}).get("value") in ("yes", "true") for k in ("ALLOW_EMPTY_PASSWORD",)):
             return False
-        if "bitnami/" in str(c.get("image")) and any((envs.get(k) or {}).get("valueFrom", {}).get("secretKeyRef") for k in PASSWORD_ENV):
+        if "bitnami/" in str(c.get("image")) and any(
+            (envs.get(k) or {}).get("valueFrom", {}).get("secretKeyRef") for k in PASSWORD_ENV
+        ):
             return True
         # A redis.conf (which holds requirepass) read from a Secret volume: the project's own form.
         secret_dirs = [m.get("mountPath", "") for m in c.get("volumeMounts") or [] if m.get("name") in secret_volumes]
-        if any(str(w).endswith(".conf") and any(str(w).startswith(d.rstrip("/") + "/") for d in secret_dirs) for w in words):
+        if any(
+            str(w).endswith(".conf") and any(str(w).startswith(d.rstrip("/") + "/") for d in secret_dirs) for w in words
+        ):
             return True
     return False
 
@@ -141,11 +170,15 @@ def _redis_set(**changes) -> dict:
 
 
 @resource_rule(
-    "redis-requires-auth", "Redis (and Valkey/KeyDB) requires a password: --requirepass, an ACL file, a Secret-held redis.conf, "
-    "or a bitnami image's REDIS_PASSWORD from a Secret.", "high",
-    "Start redis-server with --requirepass \"$(REDIS_PASSWORD)\" (the variable from a secretKeyRef) or a redis.conf from a Secret.",
-    (*WORKLOADS, DOCKER), Example(_redis_set(), _redis_set(**{"spec.template.spec.containers.0.args": ["--appendonly", "yes"]})),
-    tags=("data", "secrets"))
+    "redis-requires-auth",
+    "Redis (and Valkey/KeyDB) requires a password: --requirepass, an ACL file, a Secret-held redis.conf, "
+    "or a bitnami image's REDIS_PASSWORD from a Secret.",
+    "high",
+    'Start redis-server with --requirepass "$(REDIS_PASSWORD)" (the variable from a secretKeyRef) or a redis.conf from a Secret.',
+    (*WORKLOADS, DOCKER),
+    Example(_redis_set(), _redis_set(**{"spec.template.spec.containers.0.args": ["--appendonly", "yes"]})),
+    tags=("data", "secrets"),
+)
 def redis_requires_auth(props, config):
     if "kind" in props:
         if workload_store(props) == REDIS and not _redis_k8s_auth(props):
@@ -154,7 +187,10 @@ def redis_requires_auth(props, config):
         envs = dict(str(e).partition("=")[::2] for e in props.get("envs") or [] if not isinstance(e, Unknown))
         words = (props.get("entrypoints") or []) + (props.get("command") or [])
         bitnami = "bitnami/" in str(props.get("image") if not isinstance(props.get("image"), Unknown) else "")
-        if not (_requirepass(words) or (bitnami and any(envs.get(k) for k in PASSWORD_ENV) and envs.get("ALLOW_EMPTY_PASSWORD") != "yes")):
+        if not (
+            _requirepass(words)
+            or (bitnami and any(envs.get(k) for k in PASSWORD_ENV) and envs.get("ALLOW_EMPTY_PASSWORD") != "yes")
+        ):
             yield f"container {props.get('name')}: Redis accepts connections without a password"
 
 

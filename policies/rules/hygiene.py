@@ -7,20 +7,39 @@ from .k8s import DEPLOYMENT, QUOTA, WORKLOADS, name_of, namespace_of, with_chang
 from .samples import deployment, quota
 
 GOOD = deployment()
-RECOMMENDED = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")
+RECOMMENDED = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+)
 # apiVersions removed or beta in the Kubernetes versions this project targets (1.29+).
 DEPRECATED = {
-    "extensions/v1beta1", "apps/v1beta1", "apps/v1beta2", "policy/v1beta1", "autoscaling/v2beta1", "autoscaling/v2beta2",
-    "networking.k8s.io/v1beta1", "batch/v1beta1", "rbac.authorization.k8s.io/v1beta1", "storage.k8s.io/v1beta1",
-    "flowcontrol.apiserver.k8s.io/v1beta2", "flowcontrol.apiserver.k8s.io/v1beta3", "discovery.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "policy/v1beta1",
+    "autoscaling/v2beta1",
+    "autoscaling/v2beta2",
+    "networking.k8s.io/v1beta1",
+    "batch/v1beta1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "storage.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "discovery.k8s.io/v1beta1",
 }
 
 
-
 @resource_rule(
-    "recommended-labels", "Workloads carry the recommended app.kubernetes.io labels.", "low",
-    f"Set the labels {', '.join(RECOMMENDED)} on the object.", WORKLOADS,
-    Example(GOOD, with_change(GOOD, "metadata.labels", {"app": "api"})), tags=("hygiene",))
+    "recommended-labels",
+    "Workloads carry the recommended app.kubernetes.io labels.",
+    "low",
+    f"Set the labels {', '.join(RECOMMENDED)} on the object.",
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, "metadata.labels", {"app": "api"})),
+    tags=("hygiene",),
+)
 def recommended_labels(props, config):
     labels = (props.get("metadata") or {}).get("labels") or {}
     missing = [k for k in RECOMMENDED if k not in labels]
@@ -29,12 +48,25 @@ def recommended_labels(props, config):
 
 
 @resource_rule(
-    "explicit-namespace", "Namespaced objects name their namespace, and it is not `default`.", "medium",
-    "Set metadata.namespace to the stack's namespace.", ("kubernetes:*",),
-    Example(GOOD, with_change(GOOD, "metadata.namespace", "default")), tags=("hygiene",))
+    "explicit-namespace",
+    "Namespaced objects name their namespace, and it is not `default`.",
+    "medium",
+    "Set metadata.namespace to the stack's namespace.",
+    ("kubernetes:*",),
+    Example(GOOD, with_change(GOOD, "metadata.namespace", "default")),
+    tags=("hygiene",),
+)
 def explicit_namespace(props, config):
-    if props.get("kind") in ("Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PriorityClass", "IngressClass",
-                             "CustomResourceDefinition", "PersistentVolume"):
+    if props.get("kind") in (
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "StorageClass",
+        "PriorityClass",
+        "IngressClass",
+        "CustomResourceDefinition",
+        "PersistentVolume",
+    ):
         return
     ns = namespace_of(props)
     if ns in ("", "default"):
@@ -42,18 +74,27 @@ def explicit_namespace(props, config):
 
 
 @resource_rule(
-    "no-deprecated-api", "Objects use current apiVersions (no removed or beta APIs).", "high",
-    "Move to the GA apiVersion (e.g. policy/v1, autoscaling/v2, networking.k8s.io/v1).", ("kubernetes:*",),
-    Example(GOOD, with_change(GOOD, "apiVersion", "extensions/v1beta1")), tags=("hygiene",))
+    "no-deprecated-api",
+    "Objects use current apiVersions (no removed or beta APIs).",
+    "high",
+    "Move to the GA apiVersion (e.g. policy/v1, autoscaling/v2, networking.k8s.io/v1).",
+    ("kubernetes:*",),
+    Example(GOOD, with_change(GOOD, "apiVersion", "extensions/v1beta1")),
+    tags=("hygiene",),
+)
 def no_deprecated_api(props, config):
     if props.get("apiVersion") in DEPRECATED:
         yield f"{props.get('kind')} uses {props.get('apiVersion')}"
 
 
 @stack_rule(
-    "namespace-resource-quota", "Every namespace that runs workloads has a ResourceQuota.", "medium",
+    "namespace-resource-quota",
+    "Every namespace that runs workloads has a ResourceQuota.",
+    "medium",
     "Add a ResourceQuota (the AgentNamespace component declares one).",
-    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(quota(), QUOTA)], [Resource.of(GOOD, DEPLOYMENT)]), tags=("hygiene",))
+    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(quota(), QUOTA)], [Resource.of(GOOD, DEPLOYMENT)]),
+    tags=("hygiene",),
+)
 def namespace_resource_quota(resources, config):
     quotas = {namespace_of(r.props) for r in resources if r.type == QUOTA}
     for ns in sorted({namespace_of(r.props) for r in resources if r.type in WORKLOADS} - quotas):

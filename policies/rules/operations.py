@@ -11,15 +11,23 @@ PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 
 
 def _canary_ingress(weight) -> dict:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": {"name": "api-canary", "annotations": {CANARY: "true", CANARY_WEIGHT: weight}},
-            "spec": {"rules": [{"host": "agents.example.com"}]}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "api-canary", "annotations": {CANARY: "true", CANARY_WEIGHT: weight}},
+        "spec": {"rules": [{"host": "agents.example.com"}]},
+    }
 
 
 @resource_rule(
-    "canary-weight-in-range", "An ingress-nginx canary's weight is a whole percent, 0 to 100.", "high",
+    "canary-weight-in-range",
+    "An ingress-nginx canary's weight is a whole percent, 0 to 100.",
+    "high",
     "Set nginx.ingress.kubernetes.io/canary-weight to an integer from 0 to 100 (services[].rollout.canary.weight).",
-    (INGRESS,), Example(_canary_ingress("10"), _canary_ingress("150")), tags=("releases",))
+    (INGRESS,),
+    Example(_canary_ingress("10"), _canary_ingress("150")),
+    tags=("releases",),
+)
 def canary_weight_in_range(props, config):
     annotations = (props.get("metadata") or {}).get("annotations") or {}
     if str(annotations.get(CANARY, "")).lower() != "true":
@@ -31,21 +39,39 @@ def canary_weight_in_range(props, config):
 
 
 def _rule(alerts: int) -> Resource:
-    return Resource.of({"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": {"name": "agents"},
-                        "spec": {"groups": [{"name": "g", "rules": [{"alert": f"A{i}", "expr": "1"} for i in range(alerts)]}]}},
-                       PROMETHEUS_RULE)
+    return Resource.of(
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": {"name": "agents"},
+            "spec": {"groups": [{"name": "g", "rules": [{"alert": f"A{i}", "expr": "1"} for i in range(alerts)]}]},
+        },
+        PROMETHEUS_RULE,
+    )
 
 
 @stack_rule(
-    "alert-rules-present", "Where the stack's policy config requires it (prod), a PrometheusRule holds at least `minAlerts` alerts.",
-    "high", "Turn on monitoring.enabled and monitoring.prometheusRule in the stack file.",
+    "alert-rules-present",
+    "Where the stack's policy config requires it (prod), a PrometheusRule holds at least `minAlerts` alerts.",
+    "high",
+    "Turn on monitoring.enabled and monitoring.prometheusRule in the stack file.",
     Example([_rule(5)], [_rule(0)], config={"required": True, "minAlerts": 5}),
     config={"required": {"type": "boolean", "default": False}, "minAlerts": {"type": "integer", "default": 5}},
-    tags=("operations",))
+    tags=("operations",),
+)
 def alert_rules_present(resources, config):
     if not config["required"]:
         return
-    alerts = [r.get("alert") for res in resources if res.type == PROMETHEUS_RULE
-              for group in (res.props.get("spec") or {}).get("groups") or [] for r in group.get("rules") or [] if r.get("alert")]
+    alerts = [
+        r.get("alert")
+        for res in resources
+        if res.type == PROMETHEUS_RULE
+        for group in (res.props.get("spec") or {}).get("groups") or []
+        for r in group.get("rules") or []
+        if r.get("alert")
+    ]
     if len(alerts) < config["minAlerts"]:
-        yield f"{len(alerts)} alert rule(s) in the stack, want >= {config['minAlerts']} (error rate, latency, memory, DB pool, crash loops)", "stack"
+        yield (
+            f"{len(alerts)} alert rule(s) in the stack, want >= {config['minAlerts']} (error rate, latency, memory, DB pool, crash loops)",
+            "stack",
+        )

@@ -21,10 +21,15 @@ SECRET_VALUE = re.compile(
     # (`jdbc:...?user=u&password=p`), and key=value DSNs (libpq `password=p`, ADO.NET `Password=p;`).
     r"|(?<![\w/:.-])[\w.-]{1,64}:[^\s/@:]{1,256}@[\w(]"
     r"|(?i:[?&;\s](?:password|passwd|pwd|access_token|api_key|apikey|secret)=[^\s&;$][^\s&;]{0,256})"
-    r"|(?i:^(?:password|passwd|pwd)=[^\s&;$]))")
+    r"|(?i:^(?:password|passwd|pwd)=[^\s&;$]))"
+)
 
-CONFIGMAP_GOOD = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api", "namespace": "agents"},
-                  "data": {"LOG_LEVEL": "info", "LLM_MODEL": "gpt-4o-mini"}}
+CONFIGMAP_GOOD = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "api", "namespace": "agents"},
+    "data": {"LOG_LEVEL": "info", "LLM_MODEL": "gpt-4o-mini"},
+}
 GOOD = deployment()
 C0 = "spec.template.spec.containers.0"
 
@@ -38,10 +43,14 @@ def looks_secret(key: str, value: str) -> str | None:
 
 
 @resource_rule(
-    "configmap-no-secrets", "ConfigMaps hold no secret-looking keys or values (ConfigMaps are not encrypted or access-controlled like Secrets).",
-    "high", "Move the value to a Secret (secretEnv in the stack config: `pulumi config set --secret`).",
-    (CONFIGMAP,), Example(CONFIGMAP_GOOD, with_change(CONFIGMAP_GOOD, "data.OPENAI_API_KEY", "sk-" + "x" * 24)),
-    tags=("secrets",))
+    "configmap-no-secrets",
+    "ConfigMaps hold no secret-looking keys or values (ConfigMaps are not encrypted or access-controlled like Secrets).",
+    "high",
+    "Move the value to a Secret (secretEnv in the stack config: `pulumi config set --secret`).",
+    (CONFIGMAP,),
+    Example(CONFIGMAP_GOOD, with_change(CONFIGMAP_GOOD, "data.OPENAI_API_KEY", "sk-" + "x" * 24)),
+    tags=("secrets",),
+)
 def configmap_no_secrets(props, config):
     for key, value in sorted((props.get("data") or {}).items()):
         why = looks_secret(key, str(value))
@@ -50,9 +59,14 @@ def configmap_no_secrets(props, config):
 
 
 @resource_rule(
-    "env-no-literal-secrets", "No credential-looking literal in a container's env values.", "critical",
+    "env-no-literal-secrets",
+    "No credential-looking literal in a container's env values.",
+    "critical",
     "Replace the literal with valueFrom.secretKeyRef and rotate the exposed credential.",
-    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.env.1.value", "postgresql://agent:hunter2@db:5432/agent")), tags=("secrets",))
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, f"{C0}.env.1.value", "postgresql://agent:hunter2@db:5432/agent")),
+    tags=("secrets",),
+)
 def env_no_literal_secrets(props, config):
     for c in containers(props):
         for env in c.get("env") or []:
@@ -61,9 +75,14 @@ def env_no_literal_secrets(props, config):
 
 
 @resource_rule(
-    "secret-env-referenced", "Env vars named like secrets come from a Secret (secretKeyRef), not an inline value.", "high",
+    "secret-env-referenced",
+    "Env vars named like secrets come from a Secret (secretKeyRef), not an inline value.",
+    "high",
     "Use valueFrom.secretKeyRef for the variable, and keep the value in a Secret.",
-    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.env.1", {"name": "OPENAI_API_KEY", "value": "set-me"})), tags=("secrets",))
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, f"{C0}.env.1", {"name": "OPENAI_API_KEY", "value": "set-me"})),
+    tags=("secrets",),
+)
 def secret_env_referenced(props, config):
     for c in containers(props):
         for env in c.get("env") or []:
@@ -73,31 +92,44 @@ def secret_env_referenced(props, config):
 
 
 # `--password=x`, `-p x`-style flags whose value is a literal (not a `$(VAR)` reference or a file path).
-SECRET_FLAG = re.compile(r"""(?:^|\s)--?[\w-]{0,40}(?:pass(?:word|wd)?|token|secret|api[-_]?key)(?:=|\s+)(?!["']?[$/])\S""", re.I)
+SECRET_FLAG = re.compile(
+    r"""(?:^|\s)--?[\w-]{0,40}(?:pass(?:word|wd)?|token|secret|api[-_]?key)(?:=|\s+)(?!["']?[$/])\S""", re.I
+)
 
 
 # `NAME=value` shell assignments in a command string (`PGPASSWORD=x psql`, `export API_TOKEN=x`).
 ASSIGNMENT = re.compile(r"(?:^|[\s;&|])(?:export\s+)?([A-Za-z_][A-Za-z0-9_]{0,60})=([^\s;&|]+)")
 # redis-cli / valkey-cli `-a PASSWORD` and mysql's attached `-pPASSWORD`.
-CLI_PASSWORD = re.compile(r"(?:\b(?:redis|valkey|keydb)-cli\b.*?\s-a\s+(?![$\"'])\S|\bmysql(?:dump|admin)?\b.*?\s-p(?![$\"'])\S)")
+CLI_PASSWORD = re.compile(
+    r"(?:\b(?:redis|valkey|keydb)-cli\b.*?\s-a\s+(?![$\"'])\S|\bmysql(?:dump|admin)?\b.*?\s-p(?![$\"'])\S)"
+)
 
 
 def credential_in_words(words: list[str]) -> int | None:
     """Index of the first command word that carries a literal credential (a $(VAR)/$VAR or file path is not one)."""
     for i, word in enumerate(words):
         pair = word if i + 1 == len(words) else f"{word} {words[i + 1]}"
-        if SECRET_VALUE.search(word) or SECRET_FLAG.search(pair) or CLI_PASSWORD.search(" ".join(words[:i + 1])):
+        if SECRET_VALUE.search(word) or SECRET_FLAG.search(pair) or CLI_PASSWORD.search(" ".join(words[: i + 1])):
             return i
         for name, value in ASSIGNMENT.findall(word):
-            if SECRET_NAME.search(name) and not SECRET_LOCATION.search(name) and value.strip("\"'")[:1] not in ("$", "/", ""):
+            if (
+                SECRET_NAME.search(name)
+                and not SECRET_LOCATION.search(name)
+                and value.strip("\"'")[:1] not in ("$", "/", "")
+            ):
                 return i
     return None
 
 
 @resource_rule(
-    "args-no-literal-secrets", "No credential in a container's command or args (visible in `ps`, the API and every log of the pod spec).",
-    "critical", "Pass the credential through a Secret-backed env var or mounted file and reference it ($(VAR) or a *_FILE path).",
-    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.args", ["--requirepass=hunter2hunter2"])), tags=("secrets",))
+    "args-no-literal-secrets",
+    "No credential in a container's command or args (visible in `ps`, the API and every log of the pod spec).",
+    "critical",
+    "Pass the credential through a Secret-backed env var or mounted file and reference it ($(VAR) or a *_FILE path).",
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, f"{C0}.args", ["--requirepass=hunter2hunter2"])),
+    tags=("secrets",),
+)
 def args_no_literal_secrets(props, config):
     for c in containers(props):
         index = credential_in_words([str(w) for w in (c.get("command") or []) + (c.get("args") or [])])
@@ -106,7 +138,9 @@ def args_no_literal_secrets(props, config):
 
 
 def _configmaps(resources) -> dict:
-    return {(namespace_of(r.props), name_of(r.props)): r.props.get("data") or {} for r in resources if r.type == CONFIGMAP}
+    return {
+        (namespace_of(r.props), name_of(r.props)): r.props.get("data") or {} for r in resources if r.type == CONFIGMAP
+    }
 
 
 def _configmap_stack(consumer_env: list) -> list:
@@ -116,10 +150,16 @@ def _configmap_stack(consumer_env: list) -> list:
 
 
 @stack_rule(
-    "configmap-ref-no-secrets", "No credential reaches a container from ConfigMap data (env valueFrom.configMapKeyRef or envFrom.configMapRef).",
-    "high", "Move the value to a Secret and use secretKeyRef / envFrom.secretRef.",
-    Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(CONFIGMAP_GOOD, CONFIGMAP)],
-            _configmap_stack([{"configMapRef": {"name": "api"}}])), tags=("secrets",))
+    "configmap-ref-no-secrets",
+    "No credential reaches a container from ConfigMap data (env valueFrom.configMapKeyRef or envFrom.configMapRef).",
+    "high",
+    "Move the value to a Secret and use secretKeyRef / envFrom.secretRef.",
+    Example(
+        [Resource.of(GOOD, DEPLOYMENT), Resource.of(CONFIGMAP_GOOD, CONFIGMAP)],
+        _configmap_stack([{"configMapRef": {"name": "api"}}]),
+    ),
+    tags=("secrets",),
+)
 def configmap_ref_no_secrets(resources, config):
     maps = _configmaps(resources)
     for r in resources:
@@ -134,11 +174,23 @@ def configmap_ref_no_secrets(resources, config):
                     continue
                 data = maps.get((ns, ref.get("name")))
                 value = str(data.get(ref.get("key"), "")) if data is not None else None
-                if value is None and SECRET_NAME.search(env.get("name", "")) and not SECRET_LOCATION.search(env.get("name", "")):
-                    yield f"{where}: env {env.get('name')} is named as a secret but comes from ConfigMap {ref.get('name')}", r.urn
+                if (
+                    value is None
+                    and SECRET_NAME.search(env.get("name", ""))
+                    and not SECRET_LOCATION.search(env.get("name", ""))
+                ):
+                    yield (
+                        f"{where}: env {env.get('name')} is named as a secret but comes from ConfigMap {ref.get('name')}",
+                        r.urn,
+                    )
                 elif value is not None and looks_secret(env.get("name", ""), value):
-                    yield (f"{where}: env {env.get('name')} from ConfigMap {ref.get('name')} key {ref.get('key')}: "
-                           f"{looks_secret(env.get('name', ''), value)}"), r.urn
+                    yield (
+                        (
+                            f"{where}: env {env.get('name')} from ConfigMap {ref.get('name')} key {ref.get('key')}: "
+                            f"{looks_secret(env.get('name', ''), value)}"
+                        ),
+                        r.urn,
+                    )
             for source in c.get("envFrom") or []:
                 ref = source.get("configMapRef")
                 data = maps.get((ns, (ref or {}).get("name")))

@@ -21,10 +21,16 @@ def split_image(ref: str) -> tuple[str, str | None, str | None]:
 
 # --------------------------------------------------------------------------- images
 
+
 @resource_rule(
-    "image-tag-set", "Every container image names a tag or digest, and the tag is not `latest`.", "high",
+    "image-tag-set",
+    "Every container image names a tag or digest, and the tag is not `latest`.",
+    "high",
     "Pin the image to a released tag (e.g. `repo:1.4.2`) and, in prod, its digest.",
-    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.image", "registry.example.com/api:latest")), tags=("images",))
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, f"{C0}.image", "registry.example.com/api:latest")),
+    tags=("images",),
+)
 def image_tag_set(props, config):
     for c in containers(props):
         _, tag, digest = split_image(c.get("image", ""))
@@ -33,9 +39,14 @@ def image_tag_set(props, config):
 
 
 @resource_rule(
-    "image-digest-pinned", "Container images are immutable references (`@sha256:` digest).", "medium",
+    "image-digest-pinned",
+    "Container images are immutable references (`@sha256:` digest).",
+    "medium",
     "Append the image's digest: `repo:tag@sha256:...` (your CI or dependency bot can write it).",
-    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.image", "registry.example.com/api:1.0.0")), tags=("images",))
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, f"{C0}.image", "registry.example.com/api:1.0.0")),
+    tags=("images",),
+)
 def image_digest_pinned(props, config):
     for c in containers(props):
         if split_image(c.get("image", ""))[2] is None:
@@ -43,10 +54,14 @@ def image_digest_pinned(props, config):
 
 
 @resource_rule(
-    "image-pull-policy", "imagePullPolicy is `Always`, or `IfNotPresent` for a digest-pinned image.", "low",
+    "image-pull-policy",
+    "imagePullPolicy is `Always`, or `IfNotPresent` for a digest-pinned image.",
+    "low",
     "Set imagePullPolicy: Always so a moved tag is noticed (IfNotPresent is safe only with a digest).",
-    WORKLOADS, Example(GOOD, with_change(with_change(GOOD, f"{C0}.image", "r/api:1.0"), f"{C0}.imagePullPolicy", "IfNotPresent")),
-    tags=("images",))
+    WORKLOADS,
+    Example(GOOD, with_change(with_change(GOOD, f"{C0}.image", "r/api:1.0"), f"{C0}.imagePullPolicy", "IfNotPresent")),
+    tags=("images",),
+)
 def image_pull_policy(props, config):
     for c in containers(props):
         policy = c.get("imagePullPolicy")
@@ -57,26 +72,43 @@ def image_pull_policy(props, config):
 
 # --------------------------------------------------------------------------- probes
 
+
 def _probe_rule(field: str, name: str, why: str):
     @resource_rule(
-        name, f"Every long-running container has a {field}.", "medium", why, WORKLOADS - {"kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"},
-        Example(GOOD, with_change(GOOD, f"{C0}.{field}", DELETE)), tags=("probes",))
+        name,
+        f"Every long-running container has a {field}.",
+        "medium",
+        why,
+        WORKLOADS - {"kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"},
+        Example(GOOD, with_change(GOOD, f"{C0}.{field}", DELETE)),
+        tags=("probes",),
+    )
     def check(props, config):
         for c in containers(props, init=False):
             if not c.get(field):
                 yield f"container {c.get('name')}: no {field}"
+
     return check
 
 
 liveness_probe = _probe_rule("livenessProbe", "liveness-probe", "Add a livenessProbe (the app contract: GET /healthz).")
-readiness_probe = _probe_rule("readinessProbe", "readiness-probe", "Add a readinessProbe (the app contract: GET /readyz).")
+readiness_probe = _probe_rule(
+    "readinessProbe", "readiness-probe", "Add a readinessProbe (the app contract: GET /readyz)."
+)
 
 
 @resource_rule(
-    "probes-distinct", "Liveness and readiness probes differ: a busy pod should leave the Service, not be restarted.", "medium",
+    "probes-distinct",
+    "Liveness and readiness probes differ: a busy pod should leave the Service, not be restarted.",
+    "medium",
     "Point readiness at /readyz (dependencies) and liveness at /healthz (process), or give them different thresholds.",
-    WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.readinessProbe", GOOD["spec"]["template"]["spec"]["containers"][0]["livenessProbe"])),
-    tags=("probes",))
+    WORKLOADS,
+    Example(
+        GOOD,
+        with_change(GOOD, f"{C0}.readinessProbe", GOOD["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]),
+    ),
+    tags=("probes",),
+)
 def probes_distinct(props, config):
     for c in containers(props, init=False):
         if c.get("livenessProbe") and c.get("livenessProbe") == c.get("readinessProbe"):
@@ -85,17 +117,24 @@ def probes_distinct(props, config):
 
 # --------------------------------------------------------------------------- resources
 
+
 def _resource_rule(resource: str):
     @resource_rule(
-        f"{resource}-requests-and-limits", f"Every container requests and limits {resource}.", "medium",
+        f"{resource}-requests-and-limits",
+        f"Every container requests and limits {resource}.",
+        "medium",
         f"Set resources.requests.{resource} and resources.limits.{resource} on every container.",
-        WORKLOADS, Example(GOOD, with_change(GOOD, f"{C0}.resources.limits.{resource}", DELETE)), tags=("resources",))
+        WORKLOADS,
+        Example(GOOD, with_change(GOOD, f"{C0}.resources.limits.{resource}", DELETE)),
+        tags=("resources",),
+    )
     def check(props, config):
         for c in containers(props):
             res = c.get("resources") or {}
             for part in ("requests", "limits"):
                 if not (res.get(part) or {}).get(resource):
                     yield f"container {c.get('name')}: no resources.{part}.{resource}"
+
     return check
 
 
@@ -105,40 +144,87 @@ memory_requests_and_limits = _resource_rule("memory")
 
 # --------------------------------------------------------------------------- pod security
 
+
 def _container_field_rule(name: str, description: str, severity: str, remediation: str, field: str, ok, bad_value):
-    @resource_rule(name, description, severity, remediation, WORKLOADS,
-                   Example(GOOD, with_change(with_change(GOOD, f"{C0}.securityContext.{field}", bad_value),
-                                             f"{POD}.securityContext.{field}", bad_value)),
-                   tags=("pod-security",))
+    @resource_rule(
+        name,
+        description,
+        severity,
+        remediation,
+        WORKLOADS,
+        Example(
+            GOOD,
+            with_change(
+                with_change(GOOD, f"{C0}.securityContext.{field}", bad_value),
+                f"{POD}.securityContext.{field}",
+                bad_value,
+            ),
+        ),
+        tags=("pod-security",),
+    )
     def check(props, config):
         pod = pod_spec(props)
         for c in containers(props):
             value = effective(c, pod, field)
             if not ok(value):
                 yield f"container {c.get('name')}: securityContext.{field} is {value!r}"
+
     return check
 
 
 run_as_non_root = _container_field_rule(
-    "run-as-non-root", "Containers must not run as root.", "high",
-    "Set securityContext.runAsNonRoot: true and a non-zero runAsUser.", "runAsNonRoot", lambda v: v is True, False)
+    "run-as-non-root",
+    "Containers must not run as root.",
+    "high",
+    "Set securityContext.runAsNonRoot: true and a non-zero runAsUser.",
+    "runAsNonRoot",
+    lambda v: v is True,
+    False,
+)
 read_only_root_filesystem = _container_field_rule(
-    "read-only-root-filesystem", "Container root filesystems are read-only.", "medium",
+    "read-only-root-filesystem",
+    "Container root filesystems are read-only.",
+    "medium",
     "Set readOnlyRootFilesystem: true; mount an emptyDir where the app writes (e.g. /tmp).",
-    "readOnlyRootFilesystem", lambda v: v is True, False)
+    "readOnlyRootFilesystem",
+    lambda v: v is True,
+    False,
+)
 no_privilege_escalation = _container_field_rule(
-    "no-privilege-escalation", "Processes cannot gain more privileges than their parent (setuid).", "high",
-    "Set securityContext.allowPrivilegeEscalation: false.", "allowPrivilegeEscalation", lambda v: v is False, True)
+    "no-privilege-escalation",
+    "Processes cannot gain more privileges than their parent (setuid).",
+    "high",
+    "Set securityContext.allowPrivilegeEscalation: false.",
+    "allowPrivilegeEscalation",
+    lambda v: v is False,
+    True,
+)
 not_privileged = _container_field_rule(
-    "not-privileged", "No privileged containers.", "critical",
-    "Remove securityContext.privileged or set it to false.", "privileged", lambda v: not v, True)
+    "not-privileged",
+    "No privileged containers.",
+    "critical",
+    "Remove securityContext.privileged or set it to false.",
+    "privileged",
+    lambda v: not v,
+    True,
+)
 
 
 @resource_rule(
-    "high-uid-gid", "Containers run with UID and GID of at least 10000 (outside host user ranges).", "medium",
-    "Set runAsUser and runAsGroup to 10000 or more (pod or container securityContext).", WORKLOADS,
-    Example(GOOD, with_change(with_change(GOOD, f"{C0}.securityContext.runAsUser", 1000), f"{POD}.securityContext.runAsUser", 1000)),
-    config={"minId": {"type": "integer", "default": 10000}}, tags=("pod-security",))
+    "high-uid-gid",
+    "Containers run with UID and GID of at least 10000 (outside host user ranges).",
+    "medium",
+    "Set runAsUser and runAsGroup to 10000 or more (pod or container securityContext).",
+    WORKLOADS,
+    Example(
+        GOOD,
+        with_change(
+            with_change(GOOD, f"{C0}.securityContext.runAsUser", 1000), f"{POD}.securityContext.runAsUser", 1000
+        ),
+    ),
+    config={"minId": {"type": "integer", "default": 10000}},
+    tags=("pod-security",),
+)
 def high_uid_gid(props, config):
     pod = pod_spec(props)
     for c in containers(props):
@@ -149,9 +235,14 @@ def high_uid_gid(props, config):
 
 
 @resource_rule(
-    "drop-all-capabilities", "Containers drop ALL Linux capabilities.", "medium",
-    "Set securityContext.capabilities.drop: [ALL]; add back only what is proven needed.", WORKLOADS,
-    Example(GOOD, with_change(GOOD, f"{C0}.securityContext.capabilities.drop", ["NET_RAW"])), tags=("pod-security",))
+    "drop-all-capabilities",
+    "Containers drop ALL Linux capabilities.",
+    "medium",
+    "Set securityContext.capabilities.drop: [ALL]; add back only what is proven needed.",
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, f"{C0}.securityContext.capabilities.drop", ["NET_RAW"])),
+    tags=("pod-security",),
+)
 def drop_all_capabilities(props, config):
     for c in containers(props):
         drops = ((c.get("securityContext") or {}).get("capabilities") or {}).get("drop") or []
@@ -160,10 +251,21 @@ def drop_all_capabilities(props, config):
 
 
 @resource_rule(
-    "seccomp-runtime-default", "Pods use the RuntimeDefault (or a Localhost) seccomp profile.", "medium",
-    "Set securityContext.seccompProfile.type: RuntimeDefault on the pod.", WORKLOADS,
-    Example(GOOD, with_change(with_change(GOOD, f"{POD}.securityContext.seccompProfile", DELETE),
-                              f"{C0}.securityContext.seccompProfile.type", "Unconfined")), tags=("pod-security",))
+    "seccomp-runtime-default",
+    "Pods use the RuntimeDefault (or a Localhost) seccomp profile.",
+    "medium",
+    "Set securityContext.seccompProfile.type: RuntimeDefault on the pod.",
+    WORKLOADS,
+    Example(
+        GOOD,
+        with_change(
+            with_change(GOOD, f"{POD}.securityContext.seccompProfile", DELETE),
+            f"{C0}.securityContext.seccompProfile.type",
+            "Unconfined",
+        ),
+    ),
+    tags=("pod-security",),
+)
 def seccomp_runtime_default(props, config):
     pod = pod_spec(props)
     for c in containers(props):
@@ -173,9 +275,14 @@ def seccomp_runtime_default(props, config):
 
 
 @resource_rule(
-    "no-host-namespaces", "Pods do not share the host's network, PID or IPC namespace.", "high",
-    "Remove hostNetwork, hostPID and hostIPC from the pod spec.", WORKLOADS,
-    Example(GOOD, with_change(GOOD, f"{POD}.hostNetwork", True)), tags=("pod-security",))
+    "no-host-namespaces",
+    "Pods do not share the host's network, PID or IPC namespace.",
+    "high",
+    "Remove hostNetwork, hostPID and hostIPC from the pod spec.",
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, f"{POD}.hostNetwork", True)),
+    tags=("pod-security",),
+)
 def no_host_namespaces(props, config):
     pod = pod_spec(props)
     for field in ("hostNetwork", "hostPID", "hostIPC"):
@@ -184,9 +291,14 @@ def no_host_namespaces(props, config):
 
 
 @resource_rule(
-    "no-host-path", "Pods mount no hostPath volumes.", "high",
-    "Use an emptyDir, a PersistentVolumeClaim, a ConfigMap or a Secret instead of hostPath.", WORKLOADS,
-    Example(GOOD, with_change(GOOD, f"{POD}.volumes", [{"name": "h", "hostPath": {"path": "/var/run"}}])), tags=("pod-security",))
+    "no-host-path",
+    "Pods mount no hostPath volumes.",
+    "high",
+    "Use an emptyDir, a PersistentVolumeClaim, a ConfigMap or a Secret instead of hostPath.",
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, f"{POD}.volumes", [{"name": "h", "hostPath": {"path": "/var/run"}}])),
+    tags=("pod-security",),
+)
 def no_host_path(props, config):
     for volume in pod_spec(props).get("volumes") or []:
         if volume.get("hostPath"):
@@ -194,9 +306,14 @@ def no_host_path(props, config):
 
 
 @resource_rule(
-    "no-host-port", "Containers bind no host ports.", "medium",
-    "Remove hostPort; expose the pod through a Service.", WORKLOADS,
-    Example(GOOD, with_change(GOOD, f"{C0}.ports", [{"containerPort": 8000, "hostPort": 8000}])), tags=("pod-security",))
+    "no-host-port",
+    "Containers bind no host ports.",
+    "medium",
+    "Remove hostPort; expose the pod through a Service.",
+    WORKLOADS,
+    Example(GOOD, with_change(GOOD, f"{C0}.ports", [{"containerPort": 8000, "hostPort": 8000}])),
+    tags=("pod-security",),
+)
 def no_host_port(props, config):
     for c in containers(props):
         for port in c.get("ports") or []:
@@ -205,10 +322,14 @@ def no_host_port(props, config):
 
 
 @resource_rule(
-    "no-service-account-token", "Pods do not mount a Kubernetes API token they do not need.", "medium",
+    "no-service-account-token",
+    "Pods do not mount a Kubernetes API token they do not need.",
+    "medium",
     "Set automountServiceAccountToken: false on the pod (and its ServiceAccount).",
     (*WORKLOADS, "kubernetes:core/v1:ServiceAccount"),
-    Example(GOOD, with_change(GOOD, f"{POD}.automountServiceAccountToken", True)), tags=("pod-security",))
+    Example(GOOD, with_change(GOOD, f"{POD}.automountServiceAccountToken", True)),
+    tags=("pod-security",),
+)
 def no_service_account_token(props, config):
     if props.get("kind") == "ServiceAccount":
         if props.get("automountServiceAccountToken") is not False:

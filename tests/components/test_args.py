@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pulumi
 import pytest
-
 from agent_platform import AgentNamespace, AgentService, ConfigError, Postgres
 from agent_platform import args as args_module
 from agent_platform.codegen import COMPONENTS, SETTINGS, render
@@ -40,15 +39,31 @@ def test_every_setting_is_an_arg_and_required_ones_are_required():
 
 def test_a_typo_in_args_is_an_error_not_a_silently_ignored_key():
     with pytest.raises(ConfigError) as error:
-        AgentService("api", {"name": "api", "image": "ghcr.io/a/b:1.0", "namespace": "ns", "environment": "dev",
-                             "image_pul_policy": "Never"})
+        AgentService(
+            "api",
+            {
+                "name": "api",
+                "image": "ghcr.io/a/b:1.0",
+                "namespace": "ns",
+                "environment": "dev",
+                "image_pul_policy": "Never",
+            },
+        )
     assert str(error.value) == "AgentService api: image_pul_policy: unknown key"
 
 
 def test_bad_values_are_reported_by_key_with_the_value():
     with pytest.raises(ConfigError) as error:
-        AgentService("api", {"name": "api", "image": "ghcr.io/a/b:latest", "namespace": "ns", "environment": "dev",
-                             "resources": {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}})
+        AgentService(
+            "api",
+            {
+                "name": "api",
+                "image": "ghcr.io/a/b:latest",
+                "namespace": "ns",
+                "environment": "dev",
+                "resources": {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+            },
+        )
     lines = str(error.value).splitlines()
     assert lines[0] == "AgentService api: image: must not use the mutable tag `latest`, got 'ghcr.io/a/b:latest'"
     assert lines[1] == "AgentService api: resources.requests.cpu: must be <= limits.cpu (2 > 1)"
@@ -56,8 +71,16 @@ def test_bad_values_are_reported_by_key_with_the_value():
 
 def test_a_secret_named_but_not_passed_is_reported():
     with pytest.raises(ConfigError) as error:
-        AgentService("api", {"name": "api", "image": "ghcr.io/a/b:1.0", "namespace": "ns", "environment": "dev",
-                             "secret_env": {"OPENAI_API_KEY": "openaiApiKey"}})
+        AgentService(
+            "api",
+            {
+                "name": "api",
+                "image": "ghcr.io/a/b:1.0",
+                "namespace": "ns",
+                "environment": "dev",
+                "secret_env": {"OPENAI_API_KEY": "openaiApiKey"},
+            },
+        )
     assert "secret_values: no value for 'openaiApiKey', which secret_env.OPENAI_API_KEY names" in str(error.value)
     with pytest.raises(ConfigError, match="external_url_key"):
         Postgres("pg", {"namespace": "ns", "environment": "dev", "mode": "external", "external_url_key": "pgUrl"})

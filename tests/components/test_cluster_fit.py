@@ -30,25 +30,50 @@ def everything_on(cfg: dict) -> None:
     api["scheduling"] = {
         "nodeSelector": {"node.kubernetes.io/instance-type": "m6i.xlarge"},
         "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "agents", "effect": "NoSchedule"}],
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}},
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}
+                    ]
+                }
+            }
+        },
         "priorityClassName": "agents-high",
     }
     api["podLabels"] = {"example.com/tier": "api"}
     api["podAnnotations"] = {"example.com/runbook": "https://runbooks.example.com/agent-api"}
     api["envFrom"] = [{"configMap": "shared-settings"}, {"secret": "vendor-keys", "prefix": "VENDOR_"}]
-    api["extraEnv"] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                       {"name": "TOOL_TOKEN", "valueFrom": {"secretKeyRef": {"name": "tool-creds", "key": "token"}}}]
+    api["extraEnv"] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "TOOL_TOKEN", "valueFrom": {"secretKeyRef": {"name": "tool-creds", "key": "token"}}},
+    ]
     api["extraVolumes"] = [{"name": "prompts", "configMap": "agent-prompts"}, {"name": "cache", "emptyDir": "128Mi"}]
     api["extraVolumeMounts"] = [{"name": "prompts", "mountPath": "/etc/prompts"}]
-    api["initContainers"] = [{"name": "fetch-prompts", "image": SIDECAR_IMAGE, "command": ["sh", "-c", "cp /etc/prompts/* /cache/"],
-                              "volumeMounts": [{"name": "prompts", "mountPath": "/etc/prompts"},
-                                               {"name": "cache", "mountPath": "/cache", "readOnly": False}]}]
-    api["sidecars"] = [{"name": "otel", "image": SIDECAR_IMAGE, "args": ["--config=/etc/otel/config.yaml"],
-                        "probe": {"path": "/health", "port": 13133}}]
+    api["initContainers"] = [
+        {
+            "name": "fetch-prompts",
+            "image": SIDECAR_IMAGE,
+            "command": ["sh", "-c", "cp /etc/prompts/* /cache/"],
+            "volumeMounts": [
+                {"name": "prompts", "mountPath": "/etc/prompts"},
+                {"name": "cache", "mountPath": "/cache", "readOnly": False},
+            ],
+        }
+    ]
+    api["sidecars"] = [
+        {
+            "name": "otel",
+            "image": SIDECAR_IMAGE,
+            "args": ["--config=/etc/otel/config.yaml"],
+            "probe": {"path": "/health", "port": 13133},
+        }
+    ]
     for store in ("postgres", "redis"):
-        cfg[p + store]["scheduling"] = {"nodeSelector": {"example.com/pool": "data"},
-                                        "tolerations": [{"key": "data", "operator": "Exists", "effect": "NoSchedule"}]}
+        cfg[p + store]["scheduling"] = {
+            "nodeSelector": {"example.com/pool": "data"},
+            "tolerations": [{"key": "data", "operator": "Exists", "effect": "NoSchedule"}],
+        }
         cfg[p + store]["podLabels"] = {"example.com/tier": "data"}
 
 
@@ -71,8 +96,26 @@ def test_everything_on_validates_and_draws_no_mandatory_violation(tmp_path):
     everything_on(data["config"])
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump(data))
-    result = subprocess.run([sys.executable, "-m", "preview", "prod", "--config-file", str(stack), "--out", str(tmp_path / "out"),
-                             "--format", "json", "--k8s-version", "1.29,1.37"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "preview",
+            "prod",
+            "--config-file",
+            str(stack),
+            "--out",
+            str(tmp_path / "out"),
+            "--format",
+            "json",
+            "--k8s-version",
+            "1.29,1.37",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "policy-report.json").read_text())
     assert report["mandatoryFailed"] is False
@@ -80,7 +123,12 @@ def test_everything_on_validates_and_draws_no_mandatory_violation(tmp_path):
 
 
 def test_image_pull_secrets_and_registry_on_every_pod(fit):
-    for kind, name in (("Deployment", "agent-api"), ("StatefulSet", "agent-runner"), ("StatefulSet", "postgres"), ("StatefulSet", "redis")):
+    for kind, name in (
+        ("Deployment", "agent-api"),
+        ("StatefulSet", "agent-runner"),
+        ("StatefulSet", "postgres"),
+        ("StatefulSet", "redis"),
+    ):
         spec = pod_spec(fit[(kind, name)])
         assert spec["imagePullSecrets"] == [{"name": "regcred"}], name
         assert spec["containers"][0]["image"].startswith("registry.example.com/"), name
@@ -158,6 +206,7 @@ def test_node_local_dns_egress(fit):
 
 def test_bad_options_are_refused_by_key(tmp_path):
     from agent_platform.config import ConfigError
+
     from program.stack_config import parse_stack_config
 
     values = {k.split(":", 1)[1]: v for k, v in stack_file("prod")["config"].items()}
@@ -174,6 +223,7 @@ def test_cluster_stack_feeds_the_provider_a_secret_kubeconfig(tmp_path):
     def from_stack(cfg):
         cfg["agent-platform:kubernetes"].pop("kubeconfig", None)
         cfg["agent-platform:kubernetes"]["clusterStack"] = "acme/infra/prod"
+
     capture = capture_with(tmp_path, "prod", from_stack)
     # A StackReference is a read (ReadResource), not a registration: what shows is its value,
     # the offline stand-in for the other stack's output, reaching the provider as a secret.
@@ -195,10 +245,27 @@ def test_an_esc_environment_is_reported_not_ignored(tmp_path):
     data["environment"] = ["acme/agents-prod"]
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump(data))
-    result = subprocess.run([sys.executable, "-m", "preview", "prod", "--config-file", str(stack), "--out", str(tmp_path / "out"),
-                             "--no-policy"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "preview",
+            "prod",
+            "--config-file",
+            str(stack),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-policy",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
-    assert result.stderr.startswith("error: Pulumi.prod.yaml: environment: imports Pulumi ESC environments (acme/agents-prod)")
+    assert result.stderr.startswith(
+        "error: Pulumi.prod.yaml: environment: imports Pulumi ESC environments (acme/agents-prod)"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -221,6 +288,7 @@ def test_sidecars_and_init_containers_are_hardened_like_the_app(fit):
 
 def test_sidecars_need_a_probe_and_mounts_need_a_volume():
     from agent_platform.config import ConfigError
+
     from program.stack_config import parse_stack_config
 
     values = {k.split(":", 1)[1]: v for k, v in stack_file("prod")["config"].items()}
@@ -239,11 +307,15 @@ def test_existing_secrets_mode_reads_keys_from_the_teams_secret(tmp_path):
     def existing(cfg):
         cfg["agent-platform:secrets"] = {"mode": "existing", "existingSecret": "agents-vault-sync"}
         cfg["agent-platform:postgres"].update(mode="external", externalUrlKey="postgresUrl")
+
     capture = capture_with(tmp_path, "prod", existing)
     objs = objects(capture)
     assert ("Secret", "agent-api") not in objs and ("Secret", "postgres-connection") not in objs
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in pod_spec(objs[("Deployment", "agent-api")])["containers"][0]["env"]
-           if "secretKeyRef" in e.get("valueFrom", {})}
+    env = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in pod_spec(objs[("Deployment", "agent-api")])["containers"][0]["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
     assert env["OPENAI_API_KEY"] == {"name": "agents-vault-sync", "key": "openaiApiKey"}
     assert env["DATABASE_URL"] == {"name": "agents-vault-sync", "key": "postgresUrl"}
     assert env["REDIS_URL"] == {"name": "redis-connection", "key": "REDIS_URL"}  # in-cluster: generated, managed here
@@ -269,8 +341,10 @@ def test_keda_scales_on_pending_runs_instead_of_an_hpa(fit):
     # The same slow scale-down as the HPA, and the operator may ask Redis, nobody else new.
     assert scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["selectPolicy"] == "Min"
     peers = fit[("NetworkPolicy", "redis")]["spec"]["ingress"][0]["from"]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}}} in peers
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}},
+    } in peers
     assert len(fit[("NetworkPolicy", "postgres")]["spec"]["ingress"][0]["from"]) == 1
     assert ("HorizontalPodAutoscaler", "agent-api") in fit
 
@@ -279,9 +353,15 @@ def gateway_and_external_secrets(cfg: dict) -> None:
     p = "agent-platform:"
     cfg[p + "exposure"] = "gatewayApi"
     cfg[p + "gateway"] = {"name": "public", "namespace": "gateways", "sectionName": "https"}
-    cfg[p + "secrets"] = {"mode": "externalSecrets", "secretStoreRef": {"name": "vault"}, "remoteKeyPrefix": "agents/prod/"}
-    cfg[p + "services"][0]["rollout"] = {"strategy": "canary", "canary": {
-        "image": "registry.example.com/agents/agent-api:1.5.0@sha256:" + "c" * 64, "weight": 10}}
+    cfg[p + "secrets"] = {
+        "mode": "externalSecrets",
+        "secretStoreRef": {"name": "vault"},
+        "remoteKeyPrefix": "agents/prod/",
+    }
+    cfg[p + "services"][0]["rollout"] = {
+        "strategy": "canary",
+        "canary": {"image": "registry.example.com/agents/agent-api:1.5.0@sha256:" + "c" * 64, "weight": 10},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -292,14 +372,23 @@ def gateway(tmp_path_factory):
 def test_gateway_api_route_on_the_https_listener_with_streaming_timeouts(gateway):
     assert not any(kind == "Ingress" for kind, _ in gateway)
     spec = gateway[("HTTPRoute", "agent-platform")]["spec"]
-    assert spec["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public",
-                                   "namespace": "gateways", "sectionName": "https"}]
+    assert spec["parentRefs"] == [
+        {
+            "group": "gateway.networking.k8s.io",
+            "kind": "Gateway",
+            "name": "public",
+            "namespace": "gateways",
+            "sectionName": "https",
+        }
+    ]
     assert spec["hostnames"] == ["agents.example.com"]
     [rule] = [r for r in spec["rules"] if r["backendRefs"][0]["name"] == "agent-api"]
     assert rule["timeouts"] == {"request": "3600s", "backendRequest": "3600s"}
     # The canary is a weighted backend of the same rule.
-    assert rule["backendRefs"] == [{"name": "agent-api", "port": 80, "weight": 90},
-                                   {"name": "agent-api-canary", "port": 80, "weight": 10}]
+    assert rule["backendRefs"] == [
+        {"name": "agent-api", "port": 80, "weight": 90},
+        {"name": "agent-api-canary", "port": 80, "weight": 10},
+    ]
 
 
 def test_external_secrets_declare_the_secret_the_pods_read(gateway):
@@ -307,9 +396,14 @@ def test_external_secrets_declare_the_secret_the_pods_read(gateway):
     assert spec["secretStoreRef"] == {"name": "vault", "kind": "ClusterSecretStore"}
     assert spec["target"] == {"name": "agent-platform-secrets", "creationPolicy": "Owner"}
     assert {d["secretKey"]: d["remoteRef"]["key"] for d in spec["data"]} == {
-        "langsmithApiKey": "agents/prod/langsmithApiKey", "openaiApiKey": "agents/prod/openaiApiKey"}
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
-           for e in pod_spec(gateway[("Deployment", "agent-api")])["containers"][0]["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+        "langsmithApiKey": "agents/prod/langsmithApiKey",
+        "openaiApiKey": "agents/prod/openaiApiKey",
+    }
+    env = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+        for e in pod_spec(gateway[("Deployment", "agent-api")])["containers"][0]["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
     assert env["OPENAI_API_KEY"] == "agent-platform-secrets" and ("Secret", "agent-api") not in gateway
 
 
@@ -318,8 +412,24 @@ def test_gateway_and_external_secrets_validate_and_pass_the_pack(tmp_path):
     gateway_and_external_secrets(data["config"])
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump(data))
-    result = subprocess.run([sys.executable, "-m", "preview", "prod", "--config-file", str(stack), "--out", str(tmp_path / "out"),
-                             "--k8s-version", "1.29,1.37"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "preview",
+            "prod",
+            "--config-file",
+            str(stack),
+            "--out",
+            str(tmp_path / "out"),
+            "--k8s-version",
+            "1.29,1.37",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "invalid:" not in result.stdout + result.stderr
     assert json.loads((tmp_path / "out" / "policy-report.json").read_text())["mandatoryFailed"] is False

@@ -4,7 +4,7 @@ The provider's behaviour modelled here is terraform-provider-docker v4.5.0 (pulu
 upstream), internal/provider/resource_docker_container_funcs.go: with `attach` the create
 waits for the container to stop (ContainerWait, not-running), then Read sets `exit_code`;
 `must_run: false` keeps the stopped container. A non-zero exit does not fail the create, so
-the program checks the exit code itself (agent_platform/docker/container.py one_shot_succeeded).
+the program checks the exit code itself (components/agent_platform/docker/container.py one_shot_succeeded).
 """
 
 from __future__ import annotations
@@ -72,13 +72,19 @@ def test_replicas_wait_for_the_migration_which_waits_for_postgres(migrating):
     for replica in ("agent-api-1", "agent-api-2"):
         assert migrate.urn in c[replica].dependencies
     doc = compose_document(migrating)[0]
-    assert doc["services"]["agent-api-1"]["depends_on"]["agent-api-migrate"] == {"condition": "service_completed_successfully"}
+    assert doc["services"]["agent-api-1"]["depends_on"]["agent-api-migrate"] == {
+        "condition": "service_completed_successfully"
+    }
     assert doc["services"]["agent-api-1"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
-    assert doc["services"]["agent-api-migrate"]["restart"] == "no" and "healthcheck" not in doc["services"]["agent-api-migrate"]
+    assert (
+        doc["services"]["agent-api-migrate"]["restart"] == "no"
+        and "healthcheck" not in doc["services"]["agent-api-migrate"]
+    )
 
 
 def test_without_migration_the_stack_has_no_one_shot():
     from tests.conftest import shipped
+
     local = shipped("local")
     assert "agent-api-migrate" not in containers(local)
     assert all("attach" not in r.inputs for r in containers(local).values())
@@ -123,6 +129,7 @@ def test_an_image_bump_runs_the_migration_again_then_replaces_the_replicas(tmp_p
     def bump(cfg):
         with_migration(cfg)
         cfg[SERVICES][0]["image"] = f"registry.example.com/agents/agent-api:1.4.3@sha256:{secrets.token_hex(32)}"
+
     after = run(tmp_path, bump, "after")
     ops = {c.name: c.op for c in classify_captures(before, after) if c.key[0] == "Container"}
     assert ops == {"agent-api-migrate": "replace", "agent-api-1": "replace", "agent-api-2": "replace"}

@@ -31,13 +31,26 @@ def containers(capture):
 
 
 def test_exact_docker_resources(local):
-    got = {(r.type.split(":")[-1], r.name) for r in local.resources if r.custom and not r.type.startswith("pulumi:providers")}
+    got = {
+        (r.type.split(":")[-1], r.name)
+        for r in local.resources
+        if r.custom and not r.type.startswith("pulumi:providers")
+    }
     assert got == {
-        ("Network", "backend"), ("Network", "frontend"), ("Volume", "postgres-data"), ("Volume", "redis-data"),
-        ("RandomPassword", "postgres-password"), ("RandomPassword", "redis-password"),
-        ("RemoteImage", "image-agent-api-1-4-2"), ("RemoteImage", "image-postgres-16-4-alpine"),
-        ("RemoteImage", "image-redis-7-4-1-alpine"), ("RemoteImage", "image-nginx-unprivileged-1-27-alpine"),
-        ("Container", "postgres"), ("Container", "redis"), ("Container", "agent-api-1"), ("Container", "agent-api-2"),
+        ("Network", "backend"),
+        ("Network", "frontend"),
+        ("Volume", "postgres-data"),
+        ("Volume", "redis-data"),
+        ("RandomPassword", "postgres-password"),
+        ("RandomPassword", "redis-password"),
+        ("RemoteImage", "image-agent-api-1-4-2"),
+        ("RemoteImage", "image-postgres-16-4-alpine"),
+        ("RemoteImage", "image-redis-7-4-1-alpine"),
+        ("RemoteImage", "image-nginx-unprivileged-1-27-alpine"),
+        ("Container", "postgres"),
+        ("Container", "redis"),
+        ("Container", "agent-api-1"),
+        ("Container", "agent-api-2"),
         ("Container", "proxy"),
     }
     assert {r.type for r in local.resources if not r.custom} == {"agent-platform:docker:DockerPlatform"}
@@ -67,7 +80,10 @@ def test_images_are_pinned_remote_images(local):
 def test_networks_isolate_the_data_stores(local):
     nets = {r.name: r.inputs for r in local.by_type("docker:index/network:Network")}
     assert nets["backend"]["internal"] is True and not nets["frontend"].get("internal")
-    on = {name: {n["name"].rsplit("-", 1)[-1] for n in r.inputs["networksAdvanced"]} for name, r in containers(local).items()}
+    on = {
+        name: {n["name"].rsplit("-", 1)[-1] for n in r.inputs["networksAdvanced"]}
+        for name, r in containers(local).items()
+    }
     assert on["postgres"] == on["redis"] == {"backend"}
     assert on["agent-api-1"] == {"backend", "frontend"} and on["proxy"] == {"frontend"}
 
@@ -76,8 +92,10 @@ def test_dependency_order_and_healthchecks(local, compose):
     c = containers(local)
     assert c["postgres"].urn in c["agent-api-1"].dependencies and c["redis"].urn in c["agent-api-1"].dependencies
     assert c["agent-api-2"].urn in c["proxy"].dependencies
-    assert compose["services"]["agent-api-1"]["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                                               "redis": {"condition": "service_healthy"}}
+    assert compose["services"]["agent-api-1"]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
     assert set(compose["services"]["proxy"]["depends_on"]) == {"agent-api-1", "agent-api-2"}
     assert c["postgres"].inputs["healthcheck"]["tests"][1] == "pg_isready"
     assert "redis-cli" in c["redis"].inputs["healthcheck"]["tests"][1]
@@ -108,8 +126,14 @@ def test_the_proxy_writes_its_config_into_a_tmpfs_at_start_then_runs_nginx(local
     proxy = containers(local)["proxy"]
     assert "/etc/nginx/conf.d" in proxy.inputs["tmpfs"]
     assert proxy.inputs["command"] == [
-        "sh", "-c", 'printf "%s" "$AGENT_PLATFORM_FILE_0" > /etc/nginx/conf.d/default.conf && exec "$@"',
-        "sh", "nginx", "-g", "daemon off;"]
+        "sh",
+        "-c",
+        'printf "%s" "$AGENT_PLATFORM_FILE_0" > /etc/nginx/conf.d/default.conf && exec "$@"',
+        "sh",
+        "nginx",
+        "-g",
+        "daemon off;",
+    ]
     compose = yaml.safe_load(render_files(local)["docker-compose.yml"])["services"]["proxy"]
     assert "configs" not in compose
     # Every `$` escaped for compose, which would otherwise interpolate nginx's and sh's variables.
@@ -127,7 +151,9 @@ def test_a_generated_file_outside_a_tmpfs_is_refused():
 def test_nginx_config_is_generated_for_streaming(local):
     conf = _proxy_conf(containers(local)["proxy"])
     assert "least_conn;" in conf and "server agent-api-1:8000" in conf and "server agent-api-2:8000" in conf
-    assert "proxy_buffering off;" in conf and "proxy_read_timeout 3600s;" in conf and "client_max_body_size 50m;" in conf
+    assert (
+        "proxy_buffering off;" in conf and "proxy_read_timeout 3600s;" in conf and "client_max_body_size 50m;" in conf
+    )
 
 
 def test_compose_never_inlines_a_secret(local):
@@ -144,11 +170,23 @@ def test_compose_never_inlines_a_secret(local):
 
 def test_compose_passes_docker_compose_config_and_compose_lint(tmp_path):
     out = tmp_path / "local"
-    result = subprocess.run([sys.executable, "-m", "preview", "local", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "preview", "local", "--out", str(out)], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     bindir = ROOT / "venv" / "bin"
-    config = subprocess.run([str(bindir / "docker-compose"), "-f", str(out / "docker-compose.yml"), "--env-file",
-                             str(out / "compose.env.example"), "config"], capture_output=True, text=True)
+    config = subprocess.run(
+        [
+            str(bindir / "docker-compose"),
+            "-f",
+            str(out / "docker-compose.yml"),
+            "--env-file",
+            str(out / "compose.env.example"),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert config.returncode == 0, config.stderr
     resolved = yaml.safe_load(config.stdout)
     assert resolved["services"]["proxy"]["ports"][0]["host_ip"] == "127.0.0.1"
@@ -156,10 +194,16 @@ def test_compose_passes_docker_compose_config_and_compose_lint(tmp_path):
     command = " ".join(resolved["services"]["redis"]["command"])
     assert '--requirepass "$$REDIS_PASSWORD"' in command and "change-me" not in command
     # The example derives the URL from the password it lists: one value per secret.
-    assert resolved["services"]["agent-api-1"]["environment"]["DATABASE_URL"] == "postgresql://agent:change-me@postgres:5432/agent"
+    assert (
+        resolved["services"]["agent-api-1"]["environment"]["DATABASE_URL"]
+        == "postgresql://agent:change-me@postgres:5432/agent"
+    )
     assert resolved["services"]["agent-api-1"]["environment"]["REDIS_URL"] == "redis://:change-me@redis:6379/0"
-    lint = subprocess.run([str(bindir / "compose-lint"), "--fail-on", "medium", str(out / "docker-compose.yml")],
-                          capture_output=True, text=True)
+    lint = subprocess.run(
+        [str(bindir / "compose-lint"), "--fail-on", "medium", str(out / "docker-compose.yml")],
+        capture_output=True,
+        text=True,
+    )
     assert lint.returncode == 0, lint.stdout
     assert "no issues found" in lint.stdout
 
@@ -167,22 +211,43 @@ def test_compose_passes_docker_compose_config_and_compose_lint(tmp_path):
 def test_env_example_derives_each_url_from_the_secret_it_embeds():
     from preview.compose import env_example
 
-    example = env_example({"DATABASE_URL": "postgresql://u:s3cr3t-passw0rd@db:5432/x?a=$b", "DB_PASSWORD": "s3cr3t-passw0rd",
-                           "API_KEY": "k" * 40, "SHORT": "abc", "HAS_SHORT": "xabcx"})
+    example = env_example(
+        {
+            "DATABASE_URL": "postgresql://u:s3cr3t-passw0rd@db:5432/x?a=$b",
+            "DB_PASSWORD": "s3cr3t-passw0rd",
+            "API_KEY": "k" * 40,
+            "SHORT": "abc",
+            "HAS_SHORT": "xabcx",
+        }
+    )
     lines = [line for line in example.splitlines() if not line.startswith("#")]
-    assert lines == ["API_KEY=change-me", "DB_PASSWORD=change-me", "HAS_SHORT=change-me", "SHORT=change-me",
-                     "DATABASE_URL=postgresql://u:${DB_PASSWORD}@db:5432/x?a=$$b"]
+    assert lines == [
+        "API_KEY=change-me",
+        "DB_PASSWORD=change-me",
+        "HAS_SHORT=change-me",
+        "SHORT=change-me",
+        "DATABASE_URL=postgresql://u:${DB_PASSWORD}@db:5432/x?a=$$b",
+    ]
     assert "s3cr3t" not in example
 
 
 DOCKER_MISMATCHES = [
-    (lambda cfg: cfg.__setitem__("agent-platform:namespace", {"name": "agents"}),
-     "agent-platform:namespace: only applies when platform is kubernetes"),
-    (lambda cfg: cfg["agent-platform:services"][0]["autoscaling"].__setitem__("enabled", True),
-     "agent-platform:services[0].autoscaling.enabled: a Docker host has no autoscaler"),
-    (lambda cfg: cfg.__setitem__("agent-platform:ingress", {"enabled": True, "host": "a.example.com"}),
-     "agent-platform:ingress.enabled: only applies when platform is kubernetes"),
-    (lambda cfg: cfg["agent-platform:docker"]["proxy"].__setitem__("hostPort", 0), "agent-platform:docker.proxy.hostPort"),
+    (
+        lambda cfg: cfg.__setitem__("agent-platform:namespace", {"name": "agents"}),
+        "agent-platform:namespace: only applies when platform is kubernetes",
+    ),
+    (
+        lambda cfg: cfg["agent-platform:services"][0]["autoscaling"].__setitem__("enabled", True),
+        "agent-platform:services[0].autoscaling.enabled: a Docker host has no autoscaler",
+    ),
+    (
+        lambda cfg: cfg.__setitem__("agent-platform:ingress", {"enabled": True, "host": "a.example.com"}),
+        "agent-platform:ingress.enabled: only applies when platform is kubernetes",
+    ),
+    (
+        lambda cfg: cfg["agent-platform:docker"]["proxy"].__setitem__("hostPort", 0),
+        "agent-platform:docker.proxy.hostPort",
+    ),
 ]
 
 

@@ -63,7 +63,9 @@ def test_job_pods_may_reach_postgres_and_nothing_else():
     _, objs = prod()
     for name in ("agent-api-migrate", "agent-api-cleanup"):
         policy = objs[("NetworkPolicy", name)]["spec"]
-        assert policy["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "agent-platform"}}
+        assert policy["podSelector"] == {
+            "matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "agent-platform"}
+        }
         assert policy.get("ingress", []) == []
         [egress] = policy["egress"]
         assert egress["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "postgres"

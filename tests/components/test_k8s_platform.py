@@ -13,24 +13,46 @@ from preview.render import render_files
 from tests.conftest import ROOT, capture_with, objects, shipped
 
 COMMON = {
-    ("Namespace", "agents-{env}"), ("ResourceQuota", "quota"), ("LimitRange", "limits"),
-    ("NetworkPolicy", "default-deny"), ("NetworkPolicy", "allow-dns"),
-    ("ServiceAccount", "agent-api"), ("ConfigMap", "agent-api"), ("Secret", "agent-api"),
-    ("Deployment", "agent-api"), ("Service", "agent-api"), ("NetworkPolicy", "agent-api"),
-    ("ServiceAccount", "agent-runner"), ("ConfigMap", "agent-runner"), ("Secret", "agent-runner"),
-    ("StatefulSet", "agent-runner"), ("Service", "agent-runner"), ("Service", "agent-runner-headless"),
+    ("Namespace", "agents-{env}"),
+    ("ResourceQuota", "quota"),
+    ("LimitRange", "limits"),
+    ("NetworkPolicy", "default-deny"),
+    ("NetworkPolicy", "allow-dns"),
+    ("ServiceAccount", "agent-api"),
+    ("ConfigMap", "agent-api"),
+    ("Secret", "agent-api"),
+    ("Deployment", "agent-api"),
+    ("Service", "agent-api"),
+    ("NetworkPolicy", "agent-api"),
+    ("ServiceAccount", "agent-runner"),
+    ("ConfigMap", "agent-runner"),
+    ("Secret", "agent-runner"),
+    ("StatefulSet", "agent-runner"),
+    ("Service", "agent-runner"),
+    ("Service", "agent-runner-headless"),
     ("NetworkPolicy", "agent-runner"),
-    ("Secret", "postgres-connection"), ("StatefulSet", "postgres"), ("Service", "postgres"), ("NetworkPolicy", "postgres"),
-    ("Secret", "redis-connection"), ("StatefulSet", "redis"), ("Service", "redis"), ("NetworkPolicy", "redis"),
+    ("Secret", "postgres-connection"),
+    ("StatefulSet", "postgres"),
+    ("Service", "postgres"),
+    ("NetworkPolicy", "postgres"),
+    ("Secret", "redis-connection"),
+    ("StatefulSet", "redis"),
+    ("Service", "redis"),
+    ("NetworkPolicy", "redis"),
     ("Ingress", "agent-platform"),
 }
 PROD_ONLY = {
-    ("HorizontalPodAutoscaler", "agent-api"), ("PodDisruptionBudget", "agent-api"),
-    ("HorizontalPodAutoscaler", "agent-runner"), ("PodDisruptionBudget", "agent-runner"),
+    ("HorizontalPodAutoscaler", "agent-api"),
+    ("PodDisruptionBudget", "agent-api"),
+    ("HorizontalPodAutoscaler", "agent-runner"),
+    ("PodDisruptionBudget", "agent-runner"),
     # The migration Job is named after the image it migrates for (sha256 of the reference, 8 hex).
-    ("Job", "agent-api-migrate-7de72673"), ("NetworkPolicy", "agent-api-migrate"),
-    ("CronJob", "agent-api-cleanup"), ("NetworkPolicy", "agent-api-cleanup"),
-    ("ServiceMonitor", "agent-platform"), ("PrometheusRule", "agent-platform"),
+    ("Job", "agent-api-migrate-7de72673"),
+    ("NetworkPolicy", "agent-api-migrate"),
+    ("CronJob", "agent-api-cleanup"),
+    ("NetworkPolicy", "agent-api-cleanup"),
+    ("ServiceMonitor", "agent-platform"),
+    ("PrometheusRule", "agent-platform"),
 }
 
 
@@ -53,8 +75,14 @@ def test_exact_object_set(stack, capture):
 
 def test_component_tree_and_type_tokens(capture):
     types = {r.type for r in capture.resources if not r.custom}
-    assert types == {"agent-platform:k8s:AgentPlatform", "agent-platform:k8s:AgentNamespace", "agent-platform:k8s:AgentService",
-                     "agent-platform:k8s:Postgres", "agent-platform:k8s:Redis", "agent-platform:k8s:AgentIngress"}
+    assert types == {
+        "agent-platform:k8s:AgentPlatform",
+        "agent-platform:k8s:AgentNamespace",
+        "agent-platform:k8s:AgentService",
+        "agent-platform:k8s:Postgres",
+        "agent-platform:k8s:Redis",
+        "agent-platform:k8s:AgentIngress",
+    }
     components = {r.urn for r in capture.resources if not r.custom}
     for r in capture.resources:
         if r.custom and r.type.startswith("kubernetes:"):
@@ -126,7 +154,10 @@ def test_service_accounts_do_not_mount_tokens(capture):
 
 def test_rolling_update_never_drops_below_capacity(capture):
     deploy = objects(capture)[("Deployment", "agent-api")]
-    assert deploy["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert deploy["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
 
 
 def test_graceful_drain(stack, capture):
@@ -186,7 +217,10 @@ def test_topology_spread_and_anti_affinity_only_where_configured(stack, capture)
 def test_connection_urls_reach_the_app_through_secret_refs(capture):
     for key, obj in agent_workloads(objects(capture)).items():
         env = {e["name"]: e for e in obj["spec"]["template"]["spec"]["containers"][0]["env"]}
-        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "postgres-connection", "key": "DATABASE_URL"}, key
+        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": "postgres-connection",
+            "key": "DATABASE_URL",
+        }, key
         assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "redis-connection", "key": "REDIS_URL"}, key
         assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == key[1]
         assert all("value" not in e for e in env.values()), key
@@ -220,7 +254,10 @@ def test_config_change_rolls_the_pods(tmp_path):
 
     after = objects(capture_with(tmp_path, "dev", bump))[("Deployment", "agent-api")]
     key = "checksum/config"
-    assert before["spec"]["template"]["metadata"]["annotations"][key] != after["spec"]["template"]["metadata"]["annotations"][key]
+    assert (
+        before["spec"]["template"]["metadata"]["annotations"][key]
+        != after["spec"]["template"]["metadata"]["annotations"][key]
+    )
 
 
 def test_network_policies_are_least_privilege(stack, capture):
@@ -232,14 +269,18 @@ def test_network_policies_are_least_privilege(stack, capture):
 
     api = objs[("NetworkPolicy", "agent-api")]["spec"]
     # prod's monitoring: Prometheus's namespace, on the metrics port only (checked here, then set aside).
-    monitoring = {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
-                  "ports": [{"port": 9090, "protocol": "TCP"}]}
+    monitoring = {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"port": 9090, "protocol": "TCP"}],
+    }
     for name in ("agent-api", "agent-runner"):
         rules = objs[("NetworkPolicy", name)]["spec"].get("ingress") or []
         assert (monitoring in rules) == (stack == "prod"), name
         objs[("NetworkPolicy", name)]["spec"]["ingress"] = [r for r in rules if r != monitoring]
     assert api["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "agent-api"
-    assert api["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
+    assert api["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "ingress-nginx"
+    }
     assert api["ingress"][0]["ports"] == [{"port": 8000, "protocol": "TCP"}]
     egress = {(json.dumps(r["to"], sort_keys=True), tuple(p["port"] for p in r["ports"])) for r in api["egress"]}
     ports = sorted(p for _, ps in egress for p in ps)
@@ -278,7 +319,9 @@ def test_postgres_and_redis_in_cluster(stack, capture):
     objs = objects(capture)
     pg = objs[("StatefulSet", "postgres")]["spec"]
     assert pg["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
-    assert pg["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == ("100Gi" if stack == "prod" else "2Gi")
+    assert pg["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == (
+        "100Gi" if stack == "prod" else "2Gi"
+    )
     assert "@sha256:" in pg["template"]["spec"]["containers"][0]["image"]
     assert objs[("Service", "postgres")]["spec"]["clusterIP"] == "None"
     redis = objs[("StatefulSet", "redis")]["spec"]["template"]["spec"]
@@ -300,8 +343,11 @@ def test_postgres_and_redis_in_cluster(stack, capture):
 
 
 def test_data_is_protected_in_prod_only(stack, capture):
-    for name, typ in (("postgres", "kubernetes:apps/v1:StatefulSet"), ("postgres-connection", "kubernetes:core/v1:Secret"),
-                      ("redis", "kubernetes:apps/v1:StatefulSet")):
+    for name, typ in (
+        ("postgres", "kubernetes:apps/v1:StatefulSet"),
+        ("postgres-connection", "kubernetes:core/v1:Secret"),
+        ("redis", "kubernetes:apps/v1:StatefulSet"),
+    ):
         r = capture.get(typ, name)
         assert r.protect is (stack == "prod") and r.retain_on_delete is (stack == "prod"), name
     assert capture.get("random:index/randomPassword:RandomPassword", "postgres-password").protect is (stack == "prod")
@@ -377,7 +423,9 @@ def test_agent_pods_carry_the_connection_secret_checksums(capture):
         for store in ("postgres", "redis"):
             value = annotations[f"checksum/{store}-connection"]
             # the data store's own pod template carries the same input checksum
-            assert value == objs[("StatefulSet", store)]["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+            assert (
+                value == objs[("StatefulSet", store)]["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+            )
             assert len(value) == 64
 
 
@@ -389,7 +437,7 @@ def test_await_timeouts_cover_a_full_rollout_and_ingress_skips_its_await(stack, 
     pods = 10 if stack == "prod" else 1
     assert timeout >= pods * spec["terminationGracePeriodSeconds"]
     if stack == "prod":
-        assert timeout > 600 * 10   # 10 pods x 600 s drain: far past the provider's 10-minute default
+        assert timeout > 600 * 10  # 10 pods x 600 s drain: far past the provider's 10-minute default
     assert objs[("Ingress", "agent-platform")]["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
 
 
@@ -402,7 +450,7 @@ def test_prod_quota_holds_every_service_at_its_hpa_maximum(capture, stack):
     for (kind, name), obj in workloads(objs).items():
         hpa = objs.get(("HorizontalPodAutoscaler", name))
         pods = hpa["spec"]["maxReplicas"] if hpa else obj["spec"].get("replicas", 1)
-        pods += 1 if kind == "Deployment" else 0     # maxSurge 1
+        pods += 1 if kind == "Deployment" else 0  # maxSurge 1
         limits = obj["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
         need_cpu += pods * quantity_value(limits["cpu"])
         need_pods += pods
@@ -411,16 +459,44 @@ def test_prod_quota_holds_every_service_at_its_hpa_maximum(capture, stack):
 
 
 def test_allow_from_admits_only_the_declared_peer_on_the_service_port(tmp_path):
-    capture = capture_with(tmp_path, "prod", lambda cfg: cfg["agent-platform:services"][1].update(allowFrom=["agent-api"]))
+    capture = capture_with(
+        tmp_path, "prod", lambda cfg: cfg["agent-platform:services"][1].update(allowFrom=["agent-api"])
+    )
     objs = objects(capture)
-    monitoring = {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
-                  "ports": [{"port": 9090, "protocol": "TCP"}]}
+    monitoring = {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"port": 9090, "protocol": "TCP"}],
+    }
     runner = [r for r in objs[("NetworkPolicy", "agent-runner")]["spec"]["ingress"] if r != monitoring]
-    assert runner == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "agent-api", "app.kubernetes.io/part-of": "agent-platform"}}}],
-                       "ports": [{"port": 8080, "protocol": "TCP"}]}]
+    assert runner == [
+        {
+            "from": [
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/name": "agent-api",
+                            "app.kubernetes.io/part-of": "agent-platform",
+                        }
+                    }
+                }
+            ],
+            "ports": [{"port": 8080, "protocol": "TCP"}],
+        }
+    ]
     api_egress = objs[("NetworkPolicy", "agent-api")]["spec"]["egress"]
-    assert {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "agent-runner", "app.kubernetes.io/part-of": "agent-platform"}}}],
-            "ports": [{"port": 8080, "protocol": "TCP"}]} in api_egress
+    assert {
+        "to": [
+            {
+                "podSelector": {
+                    "matchLabels": {
+                        "app.kubernetes.io/name": "agent-runner",
+                        "app.kubernetes.io/part-of": "agent-platform",
+                    }
+                }
+            }
+        ],
+        "ports": [{"port": 8080, "protocol": "TCP"}],
+    } in api_egress
     # without a declaration nothing in the namespace reaches agent-runner (only Prometheus, on its port)
     assert objects(shipped("prod"))[("NetworkPolicy", "agent-runner")]["spec"].get("ingress", []) in ([], [monitoring])
 
@@ -462,17 +538,21 @@ def test_shipped_objects_pass_the_api_servers_name_rules(capture):
 def test_longest_accepted_names_and_tags_still_pass_the_api_servers_rules(tmp_path):
     def longest(cfg):
         services = cfg["agent-platform:services"]
-        services[0]["name"] = "a" * 58                         # Deployment: <name>-prod instance label <= 63
+        services[0]["name"] = "a" * 58  # Deployment: <name>-prod instance label <= 63
         services[0]["migration"] = services[0]["checkpointCleanup"] = {"enabled": False}  # their own limits: below
-        services[1]["name"] = "r" * 52                         # StatefulSet limit
+        services[1]["name"] = "r" * 52  # StatefulSet limit
         services[0]["image"] = "registry.example.com/agents/agent-api:" + "1.4.2-" + "b" * 56 + "-rc.1"
         cfg["agent-platform:environment"] = "prod"
+
     objs = objects(capture_with(tmp_path, "prod", longest))
     assert ("StatefulSet", "r" * 52) in objs and ("Service", "r" * 52 + "-headless") in objs
     assert _api_server_name_problems(objs) == []
 
     def longest_with_jobs(cfg):
-        cfg["agent-platform:services"][0]["name"] = "j" * 44   # <name>-cleanup CronJob <= 52, <name>-migrate-<hash> Job <= 63
+        cfg["agent-platform:services"][0]["name"] = (
+            "j" * 44
+        )  # <name>-cleanup CronJob <= 52, <name>-migrate-<hash> Job <= 63
+
     (tmp_path / "jobs").mkdir()
     objs = objects(capture_with(tmp_path / "jobs", "prod", longest_with_jobs))
     assert ("CronJob", "j" * 44 + "-cleanup") in objs

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from tests.conftest import capture_with, objects, shipped
 
-ALERTS = {"AgentHighErrorRate", "AgentHighLatencyP95", "AgentMemoryNearLimit", "AgentDbPoolExhausted", "AgentCrashLooping"}
+ALERTS = {
+    "AgentHighErrorRate",
+    "AgentHighLatencyP95",
+    "AgentMemoryNearLimit",
+    "AgentDbPoolExhausted",
+    "AgentCrashLooping",
+}
 
 
 def test_metrics_port_and_service_monitor():
@@ -12,9 +18,13 @@ def test_metrics_port_and_service_monitor():
     container = objs[("Deployment", "agent-api")]["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
     assert objs[("ConfigMap", "agent-api")]["data"]["METRICS_PORT"] == "9090"
-    assert {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"} in objs[("Service", "agent-api")]["spec"]["ports"]
+    assert {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"} in objs[
+        ("Service", "agent-api")
+    ]["spec"]["ports"]
     monitor = objs[("ServiceMonitor", "agent-platform")]["spec"]
-    assert monitor["endpoints"][0]["port"] == "metrics" and monitor["namespaceSelector"] == {"matchNames": ["agents-prod"]}
+    assert monitor["endpoints"][0]["port"] == "metrics" and monitor["namespaceSelector"] == {
+        "matchNames": ["agents-prod"]
+    }
     assert ("ServiceMonitor", "agent-platform") not in objects(shipped("dev"))
 
 
@@ -24,15 +34,27 @@ def test_the_five_alerts_with_the_configured_thresholds(tmp_path):
     assert {r["alert"] for r in rules} == ALERTS
     error_rate = next(r for r in rules if r["alert"] == "AgentHighErrorRate")
     assert error_rate["expr"].endswith("> 5.0") and 'namespace="agents-prod"' in error_rate["expr"]
-    tuned = objects(capture_with(tmp_path, "prod", lambda cfg: cfg["agent-platform:monitoring"].update(
-        alerts={"errorRatePercent": 2, "dbPoolExhaustedMinutes": 10})))
+    tuned = objects(
+        capture_with(
+            tmp_path,
+            "prod",
+            lambda cfg: cfg["agent-platform:monitoring"].update(
+                alerts={"errorRatePercent": 2, "dbPoolExhaustedMinutes": 10}
+            ),
+        )
+    )
     rules = {r["alert"]: r for r in tuned[("PrometheusRule", "agent-platform")]["spec"]["groups"][0]["rules"]}
     assert rules["AgentHighErrorRate"]["expr"].endswith("> 2.0") and rules["AgentDbPoolExhausted"]["for"] == "10m"
 
 
 def test_without_the_operator_the_pods_carry_scrape_annotations(tmp_path):
-    objs = objects(capture_with(tmp_path, "prod", lambda cfg: cfg["agent-platform:monitoring"].update(
-        serviceMonitor=False, prometheusRule=False)))
+    objs = objects(
+        capture_with(
+            tmp_path,
+            "prod",
+            lambda cfg: cfg["agent-platform:monitoring"].update(serviceMonitor=False, prometheusRule=False),
+        )
+    )
     assert not any(kind in ("ServiceMonitor", "PrometheusRule") for kind, _ in objs)
     annotations = objs[("Deployment", "agent-api")]["spec"]["template"]["metadata"]["annotations"]
     assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "9090")

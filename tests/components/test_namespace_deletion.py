@@ -16,7 +16,9 @@ from tests.conftest import shipped
 def test_every_namespaced_object_depends_on_the_namespace(stack):
     capture = shipped(stack)
     [namespace] = [r for r in capture.declared() if r.inputs.get("kind") == "Namespace"]
-    namespaced = [r for r in capture.declared() if r.type.startswith("kubernetes:") and r.inputs.get("kind") != "Namespace"]
+    namespaced = [
+        r for r in capture.declared() if r.type.startswith("kubernetes:") and r.inputs.get("kind") != "Namespace"
+    ]
     assert len(namespaced) > 20
     missing = [f"{r.inputs.get('kind')}/{r.name}" for r in namespaced if namespace.urn not in r.dependencies]
     assert missing == []
@@ -29,4 +31,7 @@ def test_data_is_retained_not_deadlocked(stack="prod"):
     for r in capture.declared():
         if r.inputs.get("kind") == "StatefulSet" and r.name in ("postgres", "redis"):
             assert r.protect and r.retain_on_delete
-            assert r.inputs["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+            assert r.inputs["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+                "whenDeleted": "Retain",
+                "whenScaled": "Retain",
+            }

@@ -42,8 +42,15 @@ class Recorder(mocks.MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
-        self.registered.append({"type": request.type, "name": request.name, "urn": response.urn,
-                                "parent": request.parent, "custom": bool(request.custom)})
+        self.registered.append(
+            {
+                "type": request.type,
+                "name": request.name,
+                "urn": response.urn,
+                "parent": request.parent,
+                "custom": bool(request.custom),
+            }
+        )
         return response
 
 
@@ -58,8 +65,15 @@ def main() -> None:
     _sync_await(run_pulumi_func(lambda: runpy.run_path("__main__.py", run_name="__main__")))
     import agent_platform
 
-    print(json.dumps({"agent_platform": agent_platform.__file__, "version": agent_platform.__version__,
-                      "registered": monitor.registered}))
+    print(
+        json.dumps(
+            {
+                "agent_platform": agent_platform.__file__,
+                "version": agent_platform.__version__,
+                "registered": monitor.registered,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

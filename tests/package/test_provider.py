@@ -18,14 +18,21 @@ import subprocess
 import threading
 from concurrent import futures
 
+import agent_platform
 import grpc
 import jsonschema
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2, provider_pb2_grpc, resource_pb2, resource_pb2_grpc
+from pulumi.runtime.proto import (
+    engine_pb2,
+    engine_pb2_grpc,
+    provider_pb2,
+    provider_pb2_grpc,
+    resource_pb2,
+    resource_pb2_grpc,
+)
 
-import agent_platform
 from tests.conftest import ROOT
 from tests.package.conftest import clean_env
 
@@ -60,8 +67,12 @@ class Monitor(resource_pb2_grpc.ResourceMonitorServicer):
 
     def GetDeploymentInfo(self, request, context):  # noqa: N802
         # What today's engine answers first (the SDK falls back to SupportsFeature per feature).
-        return resource_pb2.DeploymentInfo(supportedFeatures=[
-            resource_pb2.RESOURCE_MONITOR_FEATURE_SECRETS, resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_REFERENCES])
+        return resource_pb2.DeploymentInfo(
+            supportedFeatures=[
+                resource_pb2.RESOURCE_MONITOR_FEATURE_SECRETS,
+                resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_REFERENCES,
+            ]
+        )
 
     def SupportsFeature(self, request, context):  # noqa: N802
         return resource_pb2.SupportsFeatureResponse(hasSupport=request.id in self.FEATURES)
@@ -75,7 +86,8 @@ class Monitor(resource_pb2_grpc.ResourceMonitorServicer):
             self.types[urn] = qualified
             self.registered.append(request)
         return resource_pb2.RegisterResourceResponse(
-            urn=urn, id=f"{request.name}-id" if request.custom else "", object=request.object)
+            urn=urn, id=f"{request.name}-id" if request.custom else "", object=request.object
+        )
 
     def RegisterResourceOutputs(self, request, context):  # noqa: N802
         return empty_pb2.Empty()
@@ -90,10 +102,16 @@ def provider(installed, tmp_path_factory):
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     plugin_dir = tmp_path_factory.mktemp("plugins") / "agent-platform"
-    shutil.copytree(ROOT / "provider", plugin_dir)
+    shutil.copytree(ROOT / "components" / "provider", plugin_dir)
     # The fresh environment with the wheel: the plugin imports the installed package.
-    process = subprocess.Popen([str(installed.python), str(plugin_dir), f"127.0.0.1:{port}"], cwd=plugin_dir,
-                               env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(installed.python), str(plugin_dir), f"127.0.0.1:{port}"],
+        cwd=plugin_dir,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline().strip()
         assert line.isdigit(), (line, process.stderr.read() if process.poll() is not None else "")
@@ -162,24 +180,52 @@ def _struct(values: dict) -> struct_pb2.Struct:
 def test_construct_agent_service_registers_its_children(provider):
     stub, monitor, address = provider
     secret = {rpc._special_sig_key: rpc._special_secret_sig, "value": "sk-from-the-caller"}
-    inputs = _struct({
-        "name": "agent-api", "image": "ghcr.io/example/agent-api:1.4.2", "namespace": "agents-dev",
-        "environment": "dev", "secretEnv": {"OPENAI_API_KEY": "openaiApiKey"}, "secretValues": {"openaiApiKey": secret},
-        "autoscaling": {"minReplicas": 2, "maxReplicas": 4}, "backends": [{
-            "store": "postgres", "envName": "DATABASE_URL", "secretName": "postgres-connection", "port": 5432,
-            "inCluster": True}],
-    })
-    response = stub.Construct(provider_pb2.ConstructRequest(
-        project=PROJECT, stack=STACK, dryRun=False, monitorEndpoint=address, type="agent-platform:index:AgentService",
-        name="agent-api", inputs=inputs), timeout=120)
+    inputs = _struct(
+        {
+            "name": "agent-api",
+            "image": "ghcr.io/example/agent-api:1.4.2",
+            "namespace": "agents-dev",
+            "environment": "dev",
+            "secretEnv": {"OPENAI_API_KEY": "openaiApiKey"},
+            "secretValues": {"openaiApiKey": secret},
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 4},
+            "backends": [
+                {
+                    "store": "postgres",
+                    "envName": "DATABASE_URL",
+                    "secretName": "postgres-connection",
+                    "port": 5432,
+                    "inCluster": True,
+                }
+            ],
+        }
+    )
+    response = stub.Construct(
+        provider_pb2.ConstructRequest(
+            project=PROJECT,
+            stack=STACK,
+            dryRun=False,
+            monitorEndpoint=address,
+            type="agent-platform:index:AgentService",
+            name="agent-api",
+            inputs=inputs,
+        ),
+        timeout=120,
+    )
     assert response.urn.endswith("::agent-api")
     component = [r for r in monitor.registered if r.type == "agent-platform:k8s:AgentService"]
     assert len(component) == 1
     children = {r.type: r for r in monitor.registered if r.parent == response.urn}
     assert set(children) == {
-        "kubernetes:core/v1:ServiceAccount", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret",
-        "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
-        "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:networking.k8s.io/v1:NetworkPolicy"}
+        "kubernetes:core/v1:ServiceAccount",
+        "kubernetes:core/v1:ConfigMap",
+        "kubernetes:core/v1:Secret",
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:core/v1:Service",
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+        "kubernetes:policy/v1:PodDisruptionBudget",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    }
     deployment = json.loads(json.dumps(rpc_dict(children["kubernetes:apps/v1:Deployment"].object)))
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["securityContext"]["allowPrivilegeEscalation"] is False  # the secure defaults came along
@@ -194,9 +240,17 @@ def test_construct_agent_service_registers_its_children(provider):
 def test_construct_reports_a_missing_required_input(provider):
     stub, _, address = provider
     with pytest.raises(grpc.RpcError) as error:
-        stub.Construct(provider_pb2.ConstructRequest(
-            project=PROJECT, stack=STACK, monitorEndpoint=address, type="agent-platform:index:AgentService",
-            name="broken", inputs=_struct({"name": "broken", "namespace": "agents-dev", "environment": "dev"})), timeout=60)
+        stub.Construct(
+            provider_pb2.ConstructRequest(
+                project=PROJECT,
+                stack=STACK,
+                monitorEndpoint=address,
+                type="agent-platform:index:AgentService",
+                name="broken",
+                inputs=_struct({"name": "broken", "namespace": "agents-dev", "environment": "dev"}),
+            ),
+            timeout=60,
+        )
     # The provider answers InvalidArgument with the property path in the status details
     # (pulumi/provider/server.py create_grpc_invalid_properties_status), which the engine shows.
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT

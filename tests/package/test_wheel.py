@@ -33,17 +33,28 @@ def test_wheel_holds_the_package_only_and_declares_its_dependencies(installed):
 
 
 def test_installed_requirements_are_satisfied(installed):
-    result = subprocess.run([sys.executable, "-m", "pip", "--python", str(installed.python), "check",
-                             "--disable-pip-version-check"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(installed.python), "check", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_import_does_not_touch_the_source_tree(installed, tmp_path):
-    probe = ("import sys, agent_platform, agent_platform.k8s.agent_service as m; "
-             "print(agent_platform.__file__); print(m.__file__); "
-             "print(any(p and __import__('os').path.realpath(p) == __import__('os').path.realpath(sys.argv[1]) for p in sys.path))")
-    out = subprocess.run([str(installed.python), "-c", probe, str(ROOT)], cwd=tmp_path, env=clean_env(),
-                         check=True, capture_output=True, text=True).stdout.split()
+    probe = (
+        "import sys, agent_platform, agent_platform.k8s.agent_service as m; "
+        "print(agent_platform.__file__); print(m.__file__); "
+        "print(any(p and __import__('os').path.realpath(p) == __import__('os').path.realpath(sys.argv[1]) for p in sys.path))"
+    )
+    out = subprocess.run(
+        [str(installed.python), "-c", probe, str(ROOT)],
+        cwd=tmp_path,
+        env=clean_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert all(Path(p).is_relative_to(installed.prefix) for p in out[:2]), out
     assert out[2] == "False"
 
@@ -51,20 +62,42 @@ def test_import_does_not_touch_the_source_tree(installed, tmp_path):
 def test_consumer_example_registers_its_workload_from_the_installed_package(installed, tmp_path):
     program = tmp_path / "consumer"
     shutil.copytree(ROOT / "examples" / "consumer", program)
-    config = {"agent-consumer:context": "kind-dev", "agent-consumer:image": "ghcr.io/example/agent-api:1.4.2",
-              "agent-consumer:openaiApiKey": "sk-test-value"}
+    config = {
+        "agent-consumer:context": "kind-dev",
+        "agent-consumer:image": "ghcr.io/example/agent-api:1.4.2",
+        "agent-consumer:openaiApiKey": "sk-test-value",
+    }
     result = subprocess.run(
-        [str(installed.python), str(HERE / "run_consumer.py"), str(program), "agent-consumer", "dev",
-         json.dumps(config), json.dumps(["agent-consumer:openaiApiKey"])],
-        cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=300)
+        [
+            str(installed.python),
+            str(HERE / "run_consumer.py"),
+            str(program),
+            "agent-consumer",
+            "dev",
+            json.dumps(config),
+            json.dumps(["agent-consumer:openaiApiKey"]),
+        ],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(report["agent_platform"]).is_relative_to(installed.prefix)
     registered = report["registered"]
     by = {(r["type"], r["name"]): r for r in registered}
     api = by[("agent-platform:k8s:AgentService", "agent-api")]
-    for kind in ("apps/v1:Deployment", "core/v1:Service", "core/v1:Secret", "core/v1:ConfigMap",
-                 "autoscaling/v2:HorizontalPodAutoscaler", "policy/v1:PodDisruptionBudget", "networking.k8s.io/v1:NetworkPolicy"):
+    for kind in (
+        "apps/v1:Deployment",
+        "core/v1:Service",
+        "core/v1:Secret",
+        "core/v1:ConfigMap",
+        "autoscaling/v2:HorizontalPodAutoscaler",
+        "policy/v1:PodDisruptionBudget",
+        "networking.k8s.io/v1:NetworkPolicy",
+    ):
         child = by[(f"kubernetes:{kind}", "agent-api")]
         assert child["parent"] == api["urn"], kind
     for store in ("Postgres", "Redis"):

@@ -16,9 +16,22 @@ def test_prod_manifests_pass_checkov(tmp_path):
         path = tmp_path / m.file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(dump_yaml(m.obj))
-    assert CHECKOV.exists(), "run scripts/setup.sh (installs Checkov into .venv-checkov)"
-    result = subprocess.run([str(CHECKOV), "--framework", "kubernetes", "--skip-download", "-d", str(tmp_path / "kubernetes"),
-                             "--output", "json"], capture_output=True, text=True, timeout=600)
+    assert CHECKOV.exists(), "run tools/setup.sh (installs Checkov into .venv-checkov)"
+    result = subprocess.run(
+        [
+            str(CHECKOV),
+            "--framework",
+            "kubernetes",
+            "--skip-download",
+            "-d",
+            str(tmp_path / "kubernetes"),
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = json.loads(result.stdout)
     summary = report["summary"]
     assert summary["failed"] == 0, [c["check_id"] + " " + c["resource"] for c in report["results"]["failed_checks"]]

@@ -15,13 +15,17 @@ def test_args_references_and_files_are_not_secrets_but_literals_are():
     assert rule.run(with_change(deployment(), f"{C0}.args", ["--requirepass", "$(REDIS_PASSWORD)"])) == []
     assert rule.run(with_change(deployment(), f"{C0}.args", ["--password-file", "/run/secrets/pw"])) == []
     assert rule.run(with_change(deployment(), f"{C0}.args", ["--requirepass", "hunter2hunter2"]))
-    assert rule.run(with_change(deployment(), f"{C0}.command", ["sh", "-c", "redis-cli -u redis://:pw@redis:6379 ping"]))
+    assert rule.run(
+        with_change(deployment(), f"{C0}.command", ["sh", "-c", "redis-cli -u redis://:pw@redis:6379 ping"])
+    )
 
 
 def test_pdb_percentages_that_forbid_every_disruption():
     rule = RULES_BY_NAME["pdb-allows-disruption"]
     for spec in ({"minAvailable": "100%"}, {"maxUnavailable": "0%"}):
-        found = rule.run([Resource.of(deployment(), DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(**spec), PDB)])
+        found = rule.run(
+            [Resource.of(deployment(), DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(**spec), PDB)]
+        )
         assert found and "no drain can proceed" in found[0][0]
 
 

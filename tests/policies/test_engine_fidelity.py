@@ -42,8 +42,12 @@ def _closed_port() -> int:
 def analyzer(tmp_path_factory):
     pack = tmp_path_factory.mktemp("copy") / "guardrails-installed-1.0.0"
     shutil.copytree(ROOT / "policies", pack, ignore=shutil.ignore_patterns("__pycache__", "venv"))
-    process = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", f"127.0.0.1:{_closed_port()}", str(pack)],
-                               cwd=pack, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", f"127.0.0.1:{_closed_port()}", str(pack)],
+        cwd=pack,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     line = process.stdout.readline().decode().strip()
     assert line.isdigit(), process.stderr.read().decode()[-2000:]
     channel = grpc.insecure_channel(f"127.0.0.1:{line}")
@@ -61,9 +65,12 @@ def _struct(value: dict) -> struct_pb2.Struct:
 
 
 def _analyze(stub, props: dict, type_: str = "kubernetes:apps/v1:Deployment", name: str = "api"):
-    return stub.Analyze(analyzer_pb2.AnalyzeRequest(
-        type=type_, properties=_struct(props), urn=f"urn:pulumi:prod::agent-platform::{type_}::{name}", name=name),
-        timeout=30).diagnostics
+    return stub.Analyze(
+        analyzer_pb2.AnalyzeRequest(
+            type=type_, properties=_struct(props), urn=f"urn:pulumi:prod::agent-platform::{type_}::{name}", name=name
+        ),
+        timeout=30,
+    ).diagnostics
 
 
 def _by_policy(diagnostics) -> dict:
@@ -112,8 +119,15 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("props", MALFORMED)
-@pytest.mark.parametrize("type_", ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap",
-                                   "kubernetes:apps/v1:StatefulSet", "docker:index/container:Container"])
+@pytest.mark.parametrize(
+    "type_",
+    [
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:core/v1:ConfigMap",
+        "kubernetes:apps/v1:StatefulSet",
+        "docker:index/container:Container",
+    ],
+)
 def test_malformed_properties_give_diagnostics_not_errors(analyzer, props, type_):
     diagnostics = _analyze(analyzer, props, type_)  # a gRPC error would raise here
     assert all(d.message for d in diagnostics)
@@ -125,8 +139,12 @@ def test_malformed_properties_fail_closed_with_a_message():
 
 
 def test_a_megabyte_value_is_analyzed_quickly(analyzer):
-    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
-              "data": {"blob": "a" * 1_000_000, "url": "redis://" + "b" * 1_000_000}}
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "big"},
+        "data": {"blob": "a" * 1_000_000, "url": "redis://" + "b" * 1_000_000},
+    }
     started = time.perf_counter()
     _analyze(analyzer, config, "kubernetes:core/v1:ConfigMap", "big")
     elapsed = time.perf_counter() - started
@@ -146,22 +164,45 @@ def _live_deployment(inputs: dict, secret_inputs: bool = False) -> dict:
     live = copy.deepcopy(inputs)
     live["spec"].setdefault("replicas", 3)  # defaulted to 1 by the API server, then written by the HPA
     live["spec"].update(revisionHistoryLimit=10, progressDeadlineSeconds=600)
-    live["metadata"].update(uid="0b7c6f5e-1f0e-4a3e-9a59-6d5c2a0f7a11", generation=1, resourceVersion="4711",
-                            managedFields=[{"manager": "pulumi-kubernetes", "operation": "Apply", "apiVersion": "apps/v1",
-                                            "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:template": {}}}},
-                                           {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "apps/v1",
-                                            "subresource": "scale", "fieldsType": "FieldsV1",
-                                            "fieldsV1": {"f:spec": {"f:replicas": {}}}}])
+    live["metadata"].update(
+        uid="0b7c6f5e-1f0e-4a3e-9a59-6d5c2a0f7a11",
+        generation=1,
+        resourceVersion="4711",
+        managedFields=[
+            {
+                "manager": "pulumi-kubernetes",
+                "operation": "Apply",
+                "apiVersion": "apps/v1",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:template": {}}},
+            },
+            {
+                "manager": "kube-controller-manager",
+                "operation": "Update",
+                "apiVersion": "apps/v1",
+                "subresource": "scale",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}},
+            },
+        ],
+    )
     live["status"] = {"replicas": 3, "readyReplicas": 3, "availableReplicas": 3, "observedGeneration": 1}
     live["__inputs"] = {**SECRET_SIG, "value": inputs} if secret_inputs else inputs
     return live
 
 
 def _analyze_stack(stub, resources: list[tuple[str, dict]]):
-    request = analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(type=t, name=p["metadata"]["name"], properties=_struct(p),
-                                      urn=f"urn:pulumi:prod::agent-platform::{t}::{p['metadata']['name']}")
-        for t, p in resources])
+    request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=t,
+                name=p["metadata"]["name"],
+                properties=_struct(p),
+                urn=f"urn:pulumi:prod::agent-platform::{t}::{p['metadata']['name']}",
+            )
+            for t, p in resources
+        ]
+    )
     return [d for d in stub.AnalyzeStack(request, timeout=60).diagnostics if d.policyName == "no-replicas-with-hpa"]
 
 
@@ -171,12 +212,22 @@ def test_live_outputs_with_default_replicas_pass_no_replicas_with_hpa(analyzer, 
     live_hpa = {**copy.deepcopy(scaler), "status": {"currentReplicas": 3, "desiredReplicas": 3}, "__inputs": scaler}
     ok = _live_deployment(deployment(), secret_inputs)
     assert "replicas" in ok["spec"] and "replicas" not in deployment()["spec"]
-    assert _analyze_stack(analyzer, [("kubernetes:apps/v1:Deployment", ok),
-                                     ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", live_hpa)]) == []
+    assert (
+        _analyze_stack(
+            analyzer,
+            [("kubernetes:apps/v1:Deployment", ok), ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", live_hpa)],
+        )
+        == []
+    )
     program_sets = deployment()
     program_sets["spec"]["replicas"] = 3
-    bad = _analyze_stack(analyzer, [("kubernetes:apps/v1:Deployment", _live_deployment(program_sets, secret_inputs)),
-                                    ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", live_hpa)])
+    bad = _analyze_stack(
+        analyzer,
+        [
+            ("kubernetes:apps/v1:Deployment", _live_deployment(program_sets, secret_inputs)),
+            ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", live_hpa),
+        ],
+    )
     assert [d.enforcementLevel for d in bad] == [analyzer_pb2.MANDATORY]
 
 
@@ -196,7 +247,11 @@ def test_the_preview_hands_secrets_to_the_pack_as_the_engine_does(tmp_path):
     capture = capture_stack(ROOT, "local")[1]
     preview = capture_stack(ROOT, "local", phase="preview")[1]
     report = run_policy_pack(ROOT, capture, tmp_path, config, preview_capture=preview)
-    found = {(v.resource, v.message.split(": ")[1]): v.phases for v in report.violations if v.policy == "docker-env-credentials"}
+    found = {
+        (v.resource, v.message.split(": ")[1]): v.phases
+        for v in report.violations
+        if v.policy == "docker-env-credentials"
+    }
     assert found[("Container/agent-api-1", "env OPENAI_API_KEY")] == ["preview", "up"]
     assert found[("Container/agent-api-1", "env DATABASE_URL")] == ["up"]
     assert found[("Container/postgres", "env POSTGRES_PASSWORD")] == ["up"]

@@ -22,8 +22,13 @@ def test_pack_starts_and_prints_its_port():
 
 
 def test_importing_the_rules_starts_no_server():
-    result = subprocess.run([sys.executable, "-c", "import policies.rules, sys; print(len(policies.rules.ALL_RULES))"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", "import policies.rules, sys; print(len(policies.rules.ALL_RULES))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0 and int(result.stdout) >= 30
 
 
@@ -37,9 +42,14 @@ def test_prod_has_no_violation_at_all(tmp_path):
 def test_dev_has_no_mandatory_violation_and_downgrades_say_why(tmp_path):
     report = run_policy_pack(ROOT, shipped("dev"), tmp_path)
     assert not report.mandatory_failed
-    assert {v.policy for v in report.violations} <= {"image-digest-pinned", "min-replicas", "spread-across-failure-domains",
-                                                     "datastore-protected", "pdb-allows-disruption",
-                                                     "datastore-persistent-volume"}
+    assert {v.policy for v in report.violations} <= {
+        "image-digest-pinned",
+        "min-replicas",
+        "spread-across-failure-domains",
+        "datastore-protected",
+        "pdb-allows-disruption",
+        "datastore-persistent-volume",
+    }
     config = json.loads((ROOT / "policies" / "config" / "dev.json").read_text())
     for name, entry in config.items():
         if isinstance(entry, dict) and entry.get("enforcementLevel") == "advisory":
@@ -75,23 +85,31 @@ def test_stack_rule_sees_protect_option(tmp_path):
         cfg["agent-platform:postgres"]["protect"] = False
 
     report = run_policy_pack(ROOT, capture_with(tmp_path, "prod", unprotected), tmp_path / "out")
-    assert [(v.policy, v.resource, v.level) for v in report.violations] == [("datastore-protected", "StatefulSet/postgres", "mandatory")]
+    assert [(v.policy, v.resource, v.level) for v in report.violations] == [
+        ("datastore-protected", "StatefulSet/postgres", "mandatory")
+    ]
 
 
 def test_preview_exits_1_on_mandatory_violation(tmp_path):
     import yaml
+
     stack = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     stack["config"]["agent-platform:services"][0]["image"] = "registry.example.com/agents/agent-api:1.4.2"
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(yaml.safe_dump(stack))
-    result = subprocess.run([sys.executable, "-m", "preview", "prod", "--config-file", str(path), "--out", str(tmp_path / "o")],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "preview", "prod", "--config-file", str(path), "--out", str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "mandatory medium   preview+up image-digest-pinned" in result.stdout
 
 
 def test_unknown_policy_in_config_is_reported():
     from pulumi.runtime.proto import analyzer_pb2
+
     info = analyzer_pb2.AnalyzerInfo(name="agent-platform", policies=[analyzer_pb2.PolicyInfo(name="a")])
     with pytest.raises(PolicyRunError, match="policies/config/x.json: b: no such policy"):
         configure_request(info, {"b": "advisory"}, "policies/config/x.json")
@@ -110,7 +128,8 @@ def test_docker_rules_apply_to_the_compose_stack_containers(tmp_path):
 
     report = run_policy_pack(ROOT, capture_with(tmp_path, "local", exposed), tmp_path / "out")
     assert [(v.policy, v.resource, v.level) for v in report.violations] == [
-        ("docker-ports-loopback", "Container/proxy", "mandatory")]
+        ("docker-ports-loopback", "Container/proxy", "mandatory")
+    ]
 
 
 def test_docker_data_stores_are_recognised_in_the_compose_stack(tmp_path):
@@ -119,4 +138,5 @@ def test_docker_data_stores_are_recognised_in_the_compose_stack(tmp_path):
 
     report = run_policy_pack(ROOT, capture_with(tmp_path, "local", no_volume), tmp_path / "out")
     assert [(v.policy, v.resource, v.level) for v in report.violations] == [
-        ("datastore-persistent-volume", "Container/redis", "mandatory")]
+        ("datastore-persistent-volume", "Container/redis", "mandatory")
+    ]

@@ -16,8 +16,12 @@ from policies.rules.k8s import WORKLOADS
 
 POD_RULES = [r for r in ALL_RULES if set(WORKLOADS) <= set(r.types) and "pod-security" in r.tags]
 # Rules whose failing example changes a container (the others change the pod spec itself).
-CONTAINER_RULES = [r for r in POD_RULES if r.example.failing["spec"]["template"]["spec"]["containers"]
-                   != r.example.passing["spec"]["template"]["spec"]["containers"]]
+CONTAINER_RULES = [
+    r
+    for r in POD_RULES
+    if r.example.failing["spec"]["template"]["spec"]["containers"]
+    != r.example.passing["spec"]["template"]["spec"]["containers"]
+]
 KINDS = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"]
 
 
@@ -25,11 +29,25 @@ def as_kind(deployment: dict, kind: str) -> dict:
     template = copy.deepcopy(deployment["spec"]["template"])
     meta = copy.deepcopy(deployment["metadata"])
     if kind == "Pod":
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": {**meta, **template.get("metadata", {})}, "spec": template["spec"]}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {**meta, **template.get("metadata", {})},
+            "spec": template["spec"],
+        }
     if kind == "CronJob":
-        return {"apiVersion": "batch/v1", "kind": kind, "metadata": meta,
-                "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template}}}}
-    return {"apiVersion": "batch/v1" if kind == "Job" else "apps/v1", "kind": kind, "metadata": meta, "spec": {"template": template}}
+        return {
+            "apiVersion": "batch/v1",
+            "kind": kind,
+            "metadata": meta,
+            "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template}}},
+        }
+    return {
+        "apiVersion": "batch/v1" if kind == "Job" else "apps/v1",
+        "kind": kind,
+        "metadata": meta,
+        "spec": {"template": template},
+    }
 
 
 def test_there_are_pod_rules():

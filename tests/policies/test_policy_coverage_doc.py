@@ -9,9 +9,28 @@ from policies.rules.coverage import ADMISSION, PSS_CONTROLS, mapped_rules, pss_t
 from tests.conftest import ROOT
 
 # Every control of the Pod Security Standards, as the standard names them.
-PSS = {"baseline": {"HostProcess", "Host Namespaces", "Privileged Containers", "Capabilities", "HostPath Volumes", "Host Ports",
-                    "AppArmor", "SELinux", "/proc Mount Type", "Seccomp", "Sysctls"},
-       "restricted": {"Volume Types", "Privilege Escalation", "Running as Non-root", "Running as Non-root user", "Seccomp"}}
+PSS = {
+    "baseline": {
+        "HostProcess",
+        "Host Namespaces",
+        "Privileged Containers",
+        "Capabilities",
+        "HostPath Volumes",
+        "Host Ports",
+        "AppArmor",
+        "SELinux",
+        "/proc Mount Type",
+        "Seccomp",
+        "Sysctls",
+    },
+    "restricted": {
+        "Volume Types",
+        "Privilege Escalation",
+        "Running as Non-root",
+        "Running as Non-root user",
+        "Seccomp",
+    },
+}
 
 
 def test_the_page_is_what_the_rules_generate():
@@ -32,7 +51,7 @@ def test_every_pss_control_has_a_kubernetes_rule_and_a_docker_answer():
     assert {(level, c) for level, controls in PSS.items() for c in controls} <= listed
     for _, control, k8s, docker in PSS_CONTROLS:
         assert k8s and all("pod-security" in RULES_BY_NAME[n].tags for n in k8s), control
-        assert docker, control   # a Docker rule, or a note saying why Docker has none
+        assert docker, control  # a Docker rule, or a note saying why Docker has none
         if isinstance(docker, list):
             assert all("docker" in RULES_BY_NAME[n].tags for n in docker), control
     assert ADMISSION

@@ -75,12 +75,14 @@ COPIES = itertools.count()
 
 def policy(sdk, name, seen, types=None):
     """A resource policy that records what it was handed, and reports a violation when props ask for it."""
+
     def validate(args, report_violation):
         if types is not None and args.resource_type not in types:
             return
         seen.append((name, args.props, args.get_config()))
         if isinstance(args.props, dict) and args.props.get("bad"):
             report_violation(f"{name} found it bad")
+
     return sdk.ResourceValidationPolicy(name=name, description=f"{name} rule", validate=validate)
 
 
@@ -92,8 +94,11 @@ def analyze_request(props, type_="kubernetes:apps/v1:Deployment", provider=None)
     request = analyzer_pb2.AnalyzeRequest(type=type_, name="api", urn=f"urn:pulumi:s::p::{type_}::api")
     request.properties.update(props)
     if provider is not None:
-        request.provider.CopyFrom(analyzer_pb2.AnalyzerProviderResource(
-            type="pulumi:providers:kubernetes", name="k8s", urn="urn:provider", properties=struct(provider)))
+        request.provider.CopyFrom(
+            analyzer_pb2.AnalyzerProviderResource(
+                type="pulumi:providers:kubernetes", name="k8s", urn="urn:provider", properties=struct(provider)
+            )
+        )
     return request
 
 
@@ -126,6 +131,7 @@ def test_the_sdks_own_conversions_run_outside_an_analysis_and_for_what_convert_l
 
     def leave_it(message):
         raise NotPlain("asset")
+
     sdk2 = sdk_copy()
     memos = install(sdk2, convert=leave_it)
     seen2 = []
@@ -143,6 +149,7 @@ def test_the_provider_is_built_once_per_content():
     def counting(self, request):
         built.append(request.provider.name)
         return original(self, request)
+
     sdk._PolicyAnalyzerServicer._get_provider_resource = counting
     install(sdk)
     serve = servicer(sdk, [policy(sdk, f"p{i}", []) for i in range(5)])
@@ -163,13 +170,18 @@ def test_analyze_asks_only_the_policies_for_the_resource_type_and_keeps_their_le
     info = serve.GetAnalyzerInfo(None, None)
     assert [p.name for p in info.policies] == list(kinds)  # every policy is still listed and configurable
     configure = analyzer_pb2.ConfigureAnalyzerRequest()
-    for name, level in (("for-deployments", analyzer_pb2.ADVISORY), ("also-deployments", analyzer_pb2.DISABLED),
-                        ("for-services", analyzer_pb2.MANDATORY)):
+    for name, level in (
+        ("for-deployments", analyzer_pb2.ADVISORY),
+        ("also-deployments", analyzer_pb2.DISABLED),
+        ("for-services", analyzer_pb2.MANDATORY),
+    ):
         configure.policyConfig[name].enforcementLevel = level
     serve.Configure(configure, None)
     response = serve.Analyze(analyze_request({"bad": True}), None)
     assert [name for name, _, _ in seen] == ["for-deployments"]
-    assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [("for-deployments", analyzer_pb2.ADVISORY)]
+    assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [
+        ("for-deployments", analyzer_pb2.ADVISORY)
+    ]
     serve.Analyze(analyze_request({"bad": True}, type_=services[0]), None)
     assert [name for name, _, _ in seen] == ["for-deployments", "for-services"]
 
@@ -200,6 +212,7 @@ def test_no_rule_mutates_what_it_reads(rule):
 # (5) The pack with its fast paths against a copy without them, both started as the CLI starts a pack
 # and spoken to over the analyzer protocol.
 
+
 @pytest.fixture(scope="module")
 def baseline_project(tmp_path_factory):
     return baseline_copy(ROOT / "policies", tmp_path_factory.mktemp("baseline")).parent
@@ -224,9 +237,12 @@ def both_packs(baseline_project):
 
 
 def answers(stub, props: dict, type_: str) -> list[tuple]:
-    request = analyzer_pb2.AnalyzeRequest(type=type_, name="api", urn=f"urn:pulumi:prod::agent-platform::{type_}::api",
-                                          properties=struct(props))
-    return sorted((d.policyName, d.message, d.enforcementLevel, d.urn) for d in stub.Analyze(request, timeout=30).diagnostics)
+    request = analyzer_pb2.AnalyzeRequest(
+        type=type_, name="api", urn=f"urn:pulumi:prod::agent-platform::{type_}::api", properties=struct(props)
+    )
+    return sorted(
+        (d.policyName, d.message, d.enforcementLevel, d.urn) for d in stub.Analyze(request, timeout=30).diagnostics
+    )
 
 
 def concrete(type_: str) -> str:
@@ -272,6 +288,7 @@ def test_a_violating_stack_is_answered_the_same(baseline_project, tmp_path):
         svc = cfg["agent-platform:services"][0]
         svc["securityContext"] = {"readOnlyRootFilesystem": False}
         svc["image"] = "registry.example.com/agents/agent-api:1.4.2"
+
     phases = [("up", engine_document(capture_with(tmp_path, "prod", insecure)))]
     fast = analyze(ROOT, "prod", phases)
     assert any(v.level == "mandatory" for v in fast.found.values())

@@ -11,23 +11,51 @@ from preview.output import MARKER
 from tests.preview.test_cli import run_cli
 
 BILLION_LAUGHS = "config:\n  agent-platform:x:\n" + "".join(
-    f"    {chr(97 + i)}: &{chr(97 + i)} [{', '.join(['*' + chr(96 + i)] * 9) if i else 'lol'}]\n" for i in range(9))
+    f"    {chr(97 + i)}: &{chr(97 + i)} [{', '.join(['*' + chr(96 + i)] * 9) if i else 'lol'}]\n" for i in range(9)
+)
 
 STACK_FILES = [
-    ("not utf-8", b"config:\n  agent-platform:environment: d\xe9v\n", "error: bad.yaml: not UTF-8 (byte 0xe9 on line 2)"),
-    ("duplicate key", b"config:\n  agent-platform:environment: dev\n  agent-platform:environment: prod\n",
-     "error: bad.yaml: malformed YAML (line 3): duplicate key 'agent-platform:environment' (first at line 2)"),
-    ("date", b"config:\n  agent-platform:environment: 2026-11-22\n",
-     "error: bad.yaml: malformed YAML (line 2): a YAML date/timestamp ('2026-11-22') is not plain data"),
-    ("binary", b"config:\n  agent-platform:environment: !!binary ZGV2\n",
-     "error: bad.yaml: malformed YAML (line 2): a !!binary value ('ZGV2') is not plain data"),
-    ("set", b"config:\n  agent-platform:environment: !!set {a, b}\n", "error: bad.yaml: malformed YAML (line 2): a !!set"),
-    ("python tag", b"config:\n  agent-platform:environment: !!python/name:os.system\n", "error: bad.yaml: malformed YAML"),
-    ("deep nesting", b"config:\n  agent-platform:x: " + b"[" * 20000 + b"]" * 20000 + b"\n",
-     "error: bad.yaml: nested more than 64 levels deep"),
+    (
+        "not utf-8",
+        b"config:\n  agent-platform:environment: d\xe9v\n",
+        "error: bad.yaml: not UTF-8 (byte 0xe9 on line 2)",
+    ),
+    (
+        "duplicate key",
+        b"config:\n  agent-platform:environment: dev\n  agent-platform:environment: prod\n",
+        "error: bad.yaml: malformed YAML (line 3): duplicate key 'agent-platform:environment' (first at line 2)",
+    ),
+    (
+        "date",
+        b"config:\n  agent-platform:environment: 2026-11-22\n",
+        "error: bad.yaml: malformed YAML (line 2): a YAML date/timestamp ('2026-11-22') is not plain data",
+    ),
+    (
+        "binary",
+        b"config:\n  agent-platform:environment: !!binary ZGV2\n",
+        "error: bad.yaml: malformed YAML (line 2): a !!binary value ('ZGV2') is not plain data",
+    ),
+    (
+        "set",
+        b"config:\n  agent-platform:environment: !!set {a, b}\n",
+        "error: bad.yaml: malformed YAML (line 2): a !!set",
+    ),
+    (
+        "python tag",
+        b"config:\n  agent-platform:environment: !!python/name:os.system\n",
+        "error: bad.yaml: malformed YAML",
+    ),
+    (
+        "deep nesting",
+        b"config:\n  agent-platform:x: " + b"[" * 20000 + b"]" * 20000 + b"\n",
+        "error: bad.yaml: nested more than 64 levels deep",
+    ),
     ("alias bomb", BILLION_LAUGHS.encode(), "error: bad.yaml: expands to more than 200,000 values"),
-    ("oversize", b"config:\n  agent-platform:x: '" + b"a" * (2 * 1024 * 1024) + b"'\n",
-     "error: bad.yaml: 2,097,183 bytes, over the 1,048,576-byte limit"),
+    (
+        "oversize",
+        b"config:\n  agent-platform:x: '" + b"a" * (2 * 1024 * 1024) + b"'\n",
+        "error: bad.yaml: 2,097,183 bytes, over the 1,048,576-byte limit",
+    ),
 ]
 
 
@@ -78,6 +106,7 @@ def test_against_a_broken_stack_leaves_no_output(tmp_path):
 
 # --- --out: the user's files survive whatever it points at -----------------------------------------
 
+
 def _snapshot(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
@@ -125,5 +154,7 @@ def test_a_previous_render_is_replaced_but_a_file_added_to_it_is_refused(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging or previous dir left
     (out / "kubernetes" / "my-notes.yaml").write_text("mine")
     result = run_cli("dev", "--no-policy", "--out", str(out))
-    assert_bad_input(result, f"error: --out {out}: holds 'kubernetes/my-notes.yaml', which the previous render did not write")
+    assert_bad_input(
+        result, f"error: --out {out}: holds 'kubernetes/my-notes.yaml', which the previous render did not write"
+    )
     assert (out / "kubernetes" / "my-notes.yaml").read_text() == "mine"

@@ -20,8 +20,13 @@ SECRET = "sk-test-DO-NOT-LEAK-4f9a8b7c6d5e"
 
 
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "preview", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "preview", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)},
+    )
 
 
 def tree(out: Path) -> dict[str, bytes]:
@@ -48,7 +53,10 @@ def test_writes_manifests_resources_and_graph(prod_out):
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == "agents-prod"
     doc = json.loads(files["resources.json"])
-    assert {r["type"] for r in doc["resources"]} >= {"agent-platform:k8s:AgentService", "random:index/randomPassword:RandomPassword"}
+    assert {r["type"] for r in doc["resources"]} >= {
+        "agent-platform:k8s:AgentService",
+        "random:index/randomPassword:RandomPassword",
+    }
     graph = files["graph.md"].decode()
     assert "```mermaid" in graph and '-->|"5432/TCP"|' in graph and "external 0.0.0.0/0" in graph
 
@@ -68,21 +76,47 @@ def test_render_is_byte_identical_twice(tmp_path, prod_out):
 
 
 def test_a_known_secret_never_reaches_any_output(tmp_path):
-    result = run_cli("dev", "--out", str(tmp_path), "--no-policy", "--format", "json",
-                     env={"PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY": SECRET})
+    result = run_cli(
+        "dev",
+        "--out",
+        str(tmp_path),
+        "--no-policy",
+        "--format",
+        "json",
+        env={"PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY": SECRET},
+    )
     assert result.returncode == 0, result.stderr
     assert SECRET not in result.stdout + result.stderr
     for name, content in tree(tmp_path).items():
         assert SECRET.encode() not in content, name
     report = json.loads(result.stdout)
     # The real value was used (only langsmith fell back to a placeholder).
-    assert report["warnings"] == ["secret agent-platform:langsmithApiKey not in the environment: a placeholder was used"]
+    assert report["warnings"] == [
+        "secret agent-platform:langsmithApiKey not in the environment: a placeholder was used"
+    ]
 
 
 def test_invalid_manifest_fails_with_file_object_and_path():
-    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"},
-           "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"spec": {"containers": [
-               {"name": "app", "image": "i:1", "ports": [{"containerPort": "eighty"}], "livenessProbe": {"bogus": 1}}]}}}}
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x", "namespace": "n"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "i:1",
+                            "ports": [{"containerPort": "eighty"}],
+                            "livenessProbe": {"bogus": 1},
+                        }
+                    ]
+                }
+            },
+        },
+    }
     findings = validate_object("kubernetes/001-deployment-x.yaml", bad, ["1.29"])
     paths = {f.path for f in findings}
     assert "spec.template.spec.containers[0].ports[0].containerPort" in paths
@@ -92,7 +126,12 @@ def test_invalid_manifest_fails_with_file_object_and_path():
 
 
 def test_removed_api_version_is_reported():
-    old = {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "p", "namespace": "n"}, "spec": {}}
+    old = {
+        "apiVersion": "policy/v1beta1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "p", "namespace": "n"},
+        "spec": {},
+    }
     [finding] = validate_object("f.yaml", old, ["1.29"])
     assert finding.path == "apiVersion" and "no schema" in finding.message
 
@@ -101,7 +140,9 @@ def test_validation_failure_exits_1(tmp_path, monkeypatch):
     import preview.__main__ as cli
     from preview.validate import Finding
 
-    monkeypatch.setattr(cli, "validate_manifests", lambda pairs, versions: [Finding(f, "X/y", "spec", "broken") for f, _ in pairs])
+    monkeypatch.setattr(
+        cli, "validate_manifests", lambda pairs, versions: [Finding(f, "X/y", "spec", "broken") for f, _ in pairs]
+    )
     assert cli.main(["dev", "--out", str(tmp_path), "--no-policy"]) == 1
 
 
@@ -125,7 +166,7 @@ def test_markdown_report_is_a_pr_comment(tmp_path):
 def _project_copy(dest: Path) -> Path:
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
         shutil.copy(ROOT / name, dest / name)
-    for package in ("agent_platform", "program"):
+    for package in ("components", "program"):
         shutil.copytree(ROOT / package, dest / package, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
@@ -140,10 +181,15 @@ def test_base_renders_a_real_earlier_commit(tmp_path):
     stack = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
     stack["config"]["agent-platform:services"][0]["env"]["LOG_LEVEL"] = "warning"
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
-    result = run_cli("dev", "--project-dir", str(project), "--no-policy", "--base", "HEAD", "--format", "json", cwd=ROOT)
+    result = run_cli(
+        "dev", "--project-dir", str(project), "--no-policy", "--base", "HEAD", "--format", "json", cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     [d] = json.loads(result.stdout)["diffs"]
-    assert d["changed"] == ["ConfigMap/agent-api", "Deployment/agent-api"]  # the env, and the checksum that rolls the pods
+    assert d["changed"] == [
+        "ConfigMap/agent-api",
+        "Deployment/agent-api",
+    ]  # the env, and the checksum that rolls the pods
     assert "+  LOG_LEVEL: warning" in d["patches"]["ConfigMap/agent-api"]
     worktrees = subprocess.run(["git", "worktree", "list"], cwd=project, capture_output=True, text=True).stdout
     assert len(worktrees.strip().splitlines()) == 1  # the temporary worktree is gone
@@ -157,13 +203,36 @@ def test_base_that_is_not_a_commit_is_bad_input_and_leaves_no_output(tmp_path):
 
 
 BAD_INPUTS = [
-    ("unknown stack", ["staging"], None, "error: Pulumi.staging.yaml: no such stack file (stacks here: dev, e2e, local, prod)"),
-    ("malformed stack file", ["dev", "--config-file", "{bad}"], "config: [unclosed\n", "error: bad.yaml: malformed YAML"),
-    ("config not a mapping", ["dev", "--config-file", "{bad}"], "config: 3\n", "error: bad.yaml: config: must be a mapping"),
-    ("invalid config", ["dev", "--config-file", "{bad}"],
-     "config:\n  agent-platform:environment: dev\n  agent-platform:services: []\n",
-     "error: bad.yaml: agent-platform:services: List should have at least 1 item"),
-    ("bad k8s version", ["dev", "--k8s-version", "1.99"], None, "error: --k8s-version 1.99: newer than the schemas shipped"),
+    (
+        "unknown stack",
+        ["staging"],
+        None,
+        "error: Pulumi.staging.yaml: no such stack file (stacks here: dev, e2e, local, prod)",
+    ),
+    (
+        "malformed stack file",
+        ["dev", "--config-file", "{bad}"],
+        "config: [unclosed\n",
+        "error: bad.yaml: malformed YAML",
+    ),
+    (
+        "config not a mapping",
+        ["dev", "--config-file", "{bad}"],
+        "config: 3\n",
+        "error: bad.yaml: config: must be a mapping",
+    ),
+    (
+        "invalid config",
+        ["dev", "--config-file", "{bad}"],
+        "config:\n  agent-platform:environment: dev\n  agent-platform:services: []\n",
+        "error: bad.yaml: agent-platform:services: List should have at least 1 item",
+    ),
+    (
+        "bad k8s version",
+        ["dev", "--k8s-version", "1.99"],
+        None,
+        "error: --k8s-version 1.99: newer than the schemas shipped",
+    ),
 ]
 
 
@@ -211,7 +280,9 @@ def test_secure_values_become_marked_placeholders_or_env(tmp_path):
     path.write_text(yaml.safe_dump(stack))
     inputs = read_stack_config(ROOT, "dev", path)
     assert inputs.config["agent-platform:openaiApiKey"] == "preview-placeholder-openaiApiKey"
-    assert inputs.secret_keys == ["agent-platform:openaiApiKey"] and inputs.placeholders == ["agent-platform:openaiApiKey"]
+    assert inputs.secret_keys == ["agent-platform:openaiApiKey"] and inputs.placeholders == [
+        "agent-platform:openaiApiKey"
+    ]
     os.environ["PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY"] = SECRET
     try:
         assert read_stack_config(ROOT, "dev", path).config["agent-platform:openaiApiKey"] == SECRET

@@ -15,8 +15,15 @@ def balanced(text: str) -> bool:
 def big_preview(objects: int) -> str:
     lines = ["## preview", "", "<details><summary>Rendered objects</summary>", ""]
     for i in range(objects):
-        lines += [f"<details><summary><code>Deployment/x{i}</code></summary>", "", "```diff",
-                  *[f"+  line {j} of object {i}" for j in range(40)], "```", "", "</details>"]
+        lines += [
+            f"<details><summary><code>Deployment/x{i}</code></summary>",
+            "",
+            "```diff",
+            *[f"+  line {j} of object {i}" for j in range(40)],
+            "```",
+            "",
+            "</details>",
+        ]
     lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 

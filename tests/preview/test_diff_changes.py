@@ -18,15 +18,30 @@ URN = "urn:pulumi:prod::agent-platform::agent-platform:k8s:Postgres$kubernetes:a
 
 
 def statefulset(image="postgres:16.4-alpine", size="100Gi", env="prod") -> dict:
-    labels = {"app.kubernetes.io/name": "postgres", "agent-platform.io/environment": env,
-              "app.kubernetes.io/instance": f"postgres-{env}"}
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
-            "metadata": {"name": "postgres", "namespace": f"agents-{env}", "labels": labels},
-            "spec": {"serviceName": "postgres", "selector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "postgres", "image": image}]}},
-                     "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": labels},
-                                               "spec": {"accessModes": ["ReadWriteOnce"],
-                                                        "resources": {"requests": {"storage": size}}}}]}}
+    labels = {
+        "app.kubernetes.io/name": "postgres",
+        "agent-platform.io/environment": env,
+        "app.kubernetes.io/instance": f"postgres-{env}",
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "postgres", "namespace": f"agents-{env}", "labels": labels},
+        "spec": {
+            "serviceName": "postgres",
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "postgres", "image": image}]},
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data", "labels": labels},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
+                }
+            ],
+        },
+    }
 
 
 def res(inputs, type_=STS, name="postgres", protect=True, ignore=()) -> Resource:
@@ -34,13 +49,23 @@ def res(inputs, type_=STS, name="postgres", protect=True, ignore=()) -> Resource
 
 
 def secret(value: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": "agent-api", "namespace": "agents-prod"}, "stringData": {"OPENAI_API_KEY": value}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": "agent-api", "namespace": "agents-prod"},
+        "stringData": {"OPENAI_API_KEY": value},
+    }
 
 
 def provider(mutable: bool) -> Resource:
-    return Resource("urn:p", "pulumi:providers:kubernetes", "cluster", False,
-                    {"enableSecretMutable": "true" if mutable else "false"})
+    return Resource(
+        "urn:p",
+        "pulumi:providers:kubernetes",
+        "cluster",
+        False,
+        {"enableSecretMutable": "true" if mutable else "false"},
+    )
 
 
 def test_image_bump_of_a_protected_statefulset_is_an_update():
@@ -75,7 +100,9 @@ def test_secret_content_replaces_unless_the_provider_makes_secrets_mutable():
 def test_docker_container_image_is_force_new_but_restart_is_not():
     t = "docker:index/container:Container"
     base = {"name": "agent-api", "image": "agent-api:1.4.2", "restart": "unless-stopped"}
-    [img] = classify([res(base, t, "agent-api", False)], [res(dict(base, image="agent-api:1.4.3"), t, "agent-api", False)])
+    [img] = classify(
+        [res(base, t, "agent-api", False)], [res(dict(base, image="agent-api:1.4.3"), t, "agent-api", False)]
+    )
     [rst] = classify([res(base, t, "agent-api", False)], [res(dict(base, restart="always"), t, "agent-api", False)])
     assert img.op == "replace" and "terraform-provider-docker" in img.sources[0]
     assert rst.op == "update"
@@ -110,7 +137,9 @@ def test_cli_postgres_image_bump_on_prod_is_an_update_in_every_format(tmp_path):
     args = ["prod", "--config-file", str(cfg), "--against", "prod", "--no-policy", "--out", str(tmp_path / "o")]
     md = run_cli(*args, "--format", "markdown")
     assert md.returncode == 0, md.stderr
-    assert "| `StatefulSet/postgres` | update | " in md.stdout and "`spec.template.spec.containers[0].image`" in md.stdout
+    assert (
+        "| `StatefulSet/postgres` | update | " in md.stdout and "`spec.template.spec.containers[0].image`" in md.stdout
+    )
     assert "| replace |" not in md.stdout
     text = run_cli(*args)
     assert "  update  StatefulSet/postgres  [" in text.stdout
@@ -120,13 +149,26 @@ def test_cli_postgres_image_bump_on_prod_is_an_update_in_every_format(tmp_path):
 
 
 def test_cli_switching_prod_postgres_to_external_is_blocked_by_protect(tmp_path):
-    cfg = _prod_with(tmp_path, lambda c: c.update({"agent-platform:postgres": {"mode": "external",
-                                                                                "externalUrlKey": "postgresUrl"}}))
-    result = run_cli("prod", "--config-file", str(cfg), "--against", "prod", "--no-policy", "--out", str(tmp_path / "o"),
-                     env={"PULUMI_CONFIG_AGENT_PLATFORM_POSTGRESURL": "postgresql://app:pw@db.example:5432/agents"})
+    cfg = _prod_with(
+        tmp_path, lambda c: c.update({"agent-platform:postgres": {"mode": "external", "externalUrlKey": "postgresUrl"}})
+    )
+    result = run_cli(
+        "prod",
+        "--config-file",
+        str(cfg),
+        "--against",
+        "prod",
+        "--no-policy",
+        "--out",
+        str(tmp_path / "o"),
+        env={"PULUMI_CONFIG_AGENT_PLATFORM_POSTGRESURL": "postgresql://app:pw@db.example:5432/agents"},
+    )
     assert result.returncode == 1
     assert "error: delete of protected StatefulSet/postgres" in result.stderr
-    assert "pulumi state unprotect 'urn:pulumi:prod::agent-platform::agent-platform:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres'" in result.stderr
+    assert (
+        "pulumi state unprotect 'urn:pulumi:prod::agent-platform::agent-platform:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres'"
+        in result.stderr
+    )
     assert "pw@db.example" not in result.stdout + result.stderr
 
 
@@ -144,8 +186,18 @@ def test_cli_prod_resize_honours_the_programs_ignore_changes(tmp_path):
     """The claim template's size is ignoreChanges in the program: recorded at registration
     (recorded on each captured resource, written to resources.json), so the protected StatefulSet is not replaced."""
     cfg = _prod_with(tmp_path, lambda c: c["agent-platform:postgres"]["persistence"].update(size="200Gi"))
-    result = run_cli("prod", "--config-file", str(cfg), "--against", "prod", "--no-policy", "--out", str(tmp_path / "o"),
-                     "--format", "json")
+    result = run_cli(
+        "prod",
+        "--config-file",
+        str(cfg),
+        "--against",
+        "prod",
+        "--no-policy",
+        "--out",
+        str(tmp_path / "o"),
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     [d] = json.loads(result.stdout)["diffs"]
     assert not [c for c in d["changes"] if c["op"] in ("replace", "delete")], d["changes"]
@@ -163,10 +215,14 @@ def _docker_input_names(module: str, args_class: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("token,module,args_class", [
-    ("docker:index/container:Container", "container", "ContainerArgs"),
-    ("docker:index/volume:Volume", "volume", "VolumeArgs"),
-    ("docker:index/network:Network", "network", "NetworkArgs")])
+@pytest.mark.parametrize(
+    "token,module,args_class",
+    [
+        ("docker:index/container:Container", "container", "ContainerArgs"),
+        ("docker:index/volume:Volume", "volume", "VolumeArgs"),
+        ("docker:index/network:Network", "network", "NetworkArgs"),
+    ],
+)
 def test_docker_force_new_names_are_inputs_of_the_installed_sdk(token, module, args_class):
     from preview.changes import DOCKER_FORCE_NEW
 
@@ -177,8 +233,18 @@ def test_docker_force_new_names_are_inputs_of_the_installed_sdk(token, module, a
 def test_docker_stop_settings_replace_and_healthcheck_updates_in_place():
     # terraform-provider-docker v4.5.0: stop_signal/stop_timeout ForceNew; healthcheck, tmpfs, init not.
     t = "docker:index/container:Container"
-    base = {"name": "agent-api", "image": "a:1", "stopTimeout": 30, "healthcheck": {"tests": ["CMD", "x"]}, "tmpfs": {"/tmp": ""}}
-    for changed, op in ((dict(base, stopTimeout=60), "replace"), (dict(base, stopSignal="SIGINT"), "replace"),
-                        (dict(base, healthcheck={"tests": ["CMD", "y"]}), "update"), (dict(base, tmpfs={"/run": ""}), "update")):
+    base = {
+        "name": "agent-api",
+        "image": "a:1",
+        "stopTimeout": 30,
+        "healthcheck": {"tests": ["CMD", "x"]},
+        "tmpfs": {"/tmp": ""},
+    }
+    for changed, op in (
+        (dict(base, stopTimeout=60), "replace"),
+        (dict(base, stopSignal="SIGINT"), "replace"),
+        (dict(base, healthcheck={"tests": ["CMD", "y"]}), "update"),
+        (dict(base, tmpfs={"/run": ""}), "update"),
+    ):
         [c] = classify([res(base, t, "agent-api", False)], [res(changed, t, "agent-api", False)])
         assert c.op == op, (changed, c.op)

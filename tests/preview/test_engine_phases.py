@@ -19,7 +19,7 @@ from preview.render import resources_document
 from tests.conftest import ROOT, capture_with, shipped
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def previewed(stack: str) -> Capture:
     return capture_stack(ROOT, stack, phase="preview")[1]
 
@@ -71,18 +71,26 @@ def test_a_planted_violation_beside_unknowns_is_mandatory_in_the_preview_phase(t
     config = tmp_path / "Pulumi.prod.yaml"
     preview = capture_stack(ROOT, "prod", config, phase="preview")[1]
     report = run_policy_pack(ROOT, up, tmp_path / "out", preview_capture=preview)
-    found = [v for v in report.violations if v.policy == "read-only-root-filesystem" and v.resource == "Deployment/agent-api"]
+    found = [
+        v for v in report.violations if v.policy == "read-only-root-filesystem" and v.resource == "Deployment/agent-api"
+    ]
     assert found and found[0].level == "mandatory" and found[0].phases == ["preview", "up"]
 
 
 def test_provider_bookkeeping_keys_and_image_digests_have_the_providers_shapes():
     # pulumi-kubernetes provider.go checkpointObject: __inputs as a plain object, plus
     # __initialApiVersion and __fieldManager.
-    ns = {"type": "kubernetes:core/v1:Namespace", "urn": "urn:ns",
-          "inputs": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "agents"}}}
+    ns = {
+        "type": "kubernetes:core/v1:Namespace",
+        "urn": "urn:ns",
+        "inputs": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "agents"}},
+    }
     live = outputs_for(ns, "up")
     assert live[INPUTS_KEY] == ns["inputs"] and live["__initialApiVersion"] == "v1" and live["__fieldManager"]
-    image = {"type": "docker:index/remoteImage:RemoteImage", "urn": "urn:img",
-             "inputs": {"name": "redis:7.4.1-alpine@sha256:" + "c" * 64}}
+    image = {
+        "type": "docker:index/remoteImage:RemoteImage",
+        "urn": "urn:img",
+        "inputs": {"name": "redis:7.4.1-alpine@sha256:" + "c" * 64},
+    }
     assert outputs_for(image, "up")["repoDigest"] == "redis@sha256:" + "c" * 64
     assert outputs_for(image, "preview")["repoDigest"] == UNKNOWN

@@ -47,8 +47,13 @@ class CountingStub:
     def analyze(self, request):
         self.analyzed.append(request.urn)
         kind = str(dict(request.properties).get("kind", ""))
-        return analyzer_pb2.AnalyzeResponse(diagnostics=[analyzer_pb2.AnalyzeDiagnostic(
-            policyName="p", message=f"{request.name} {kind} {len(request.properties)}", urn="")])
+        return analyzer_pb2.AnalyzeResponse(
+            diagnostics=[
+                analyzer_pb2.AnalyzeDiagnostic(
+                    policyName="p", message=f"{request.name} {kind} {len(request.properties)}", urn=""
+                )
+            ]
+        )
 
     def AnalyzeStack(self, request):  # noqa: N802
         return analyzer_pb2.AnalyzeResponse()
@@ -80,11 +85,14 @@ def test_a_request_that_changed_is_asked_again():
 def test_the_worker_reports_what_one_pack_over_both_phases_reports(tmp_path):
     preview = capture_stack(ROOT, "dev", phase="preview")[1]
     together = run_policy_pack(ROOT, shipped("dev"), tmp_path / "one", preview_capture=preview)
-    apart = run_policy_pack(ROOT, shipped("dev"), tmp_path / "two",
-                            preview_result=PhaseWorker(ROOT, "dev", None).result)
+    apart = run_policy_pack(
+        ROOT, shipped("dev"), tmp_path / "two", preview_result=PhaseWorker(ROOT, "dev", None).result
+    )
     assert together.violations and [v.__dict__ for v in apart.violations] == [v.__dict__ for v in together.violations]
     assert apart.phases == together.phases == ["preview", "up"]
-    assert (tmp_path / "one" / "policy-report.json").read_text() == (tmp_path / "two" / "policy-report.json").read_text()
+    assert (tmp_path / "one" / "policy-report.json").read_text() == (
+        tmp_path / "two" / "policy-report.json"
+    ).read_text()
 
 
 def test_the_worker_refuses_bad_input_with_the_clis_line(tmp_path):

@@ -18,6 +18,7 @@ def rendered(monkeypatch, env: dict[str, str], tty: bool) -> str:
     class Stream(io.StringIO):
         def isatty(self) -> bool:
             return tty
+
     stream = Stream()
     say(console(stream), LINE, policy_kind(LINE))
     return stream.getvalue()

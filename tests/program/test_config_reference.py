@@ -1,7 +1,8 @@
 """The stack-file reference (docs/configuration.md) is generated from the model, never written twice."""
 
-from program.config_reference import DOC, document, rows
 from agent_platform.config import StackConfig
+
+from program.config_reference import DOC, document, rows
 from program.stack_config import PROJECT
 from tests.conftest import ROOT
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from agent_platform.config import ConfigError, StackConfig, quantity_value, split_image
-from program.stack_config import CONFIG_SOURCE_ENV, parse_stack_config
+
 from preview.engine import ProgramError
+from program.stack_config import CONFIG_SOURCE_ENV, parse_stack_config
 from tests.conftest import ROOT, capture_with, stack_file
 
 
@@ -16,11 +16,13 @@ def svc(cfg, i=0):
 
 def set_in(path, value):
     """A mutation that sets cfg[key][a][b]... = value."""
+
     def mutate(cfg):
         node = cfg
         for part in path[:-1]:
             node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
         node[path[-1]] = value
+
     return mutate
 
 
@@ -28,74 +30,190 @@ SERVICES = "agent-platform:services"
 
 BAD_CONFIGS = [
     # (stack, mutation, expected message fragment)
-    ("prod", set_in([SERVICES, 1, "autoscaling", "minReplicas"], 12),
-     "agent-platform:services[1].autoscaling.minReplicas: must be <= maxReplicas (12 > 10)"),
-    ("prod", set_in([SERVICES, 0, "pdb"], {"minAvailable": 3}),
-     "agent-platform:services[0].pdb.minAvailable: must be < autoscaling.minReplicas (3 >= 3)"),
-    ("dev", set_in([SERVICES, 0, "pdb"], {"enabled": True, "minAvailable": 1}),
-     "agent-platform:services[0].pdb.minAvailable: must be < replicas (1 >= 1)"),
-    ("dev", set_in([SERVICES, 0, "image"], "registry.example.com/agents/agent-api:latest"),
-     "agent-platform:services[0].image: must not use the mutable tag `latest`"),
-    ("dev", set_in([SERVICES, 0, "image"], "registry.example.com/agents/agent-api"),
-     "agent-platform:services[0].image: must carry a tag or a digest"),
-    ("dev", set_in([SERVICES, 0, "port"], 70000), "agent-platform:services[0].port: Input should be less than or equal to 65535"),
-    ("dev", set_in([SERVICES, 0, "resources", "limits", "memory"], "lots"),
-     "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity"),
-    ("dev", set_in([SERVICES, 0, "resources", "requests", "cpu"], "2"),
-     "agent-platform:services[0].resources.requests.cpu: must be <= limits.cpu (2 > 500m)"),
-    ("dev", set_in(["agent-platform:ingress", "host"], "Agents_Dev.example.com"),
-     "agent-platform:ingress.host: must be a lowercase DNS name"),
+    (
+        "prod",
+        set_in([SERVICES, 1, "autoscaling", "minReplicas"], 12),
+        "agent-platform:services[1].autoscaling.minReplicas: must be <= maxReplicas (12 > 10)",
+    ),
+    (
+        "prod",
+        set_in([SERVICES, 0, "pdb"], {"minAvailable": 3}),
+        "agent-platform:services[0].pdb.minAvailable: must be < autoscaling.minReplicas (3 >= 3)",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "pdb"], {"enabled": True, "minAvailable": 1}),
+        "agent-platform:services[0].pdb.minAvailable: must be < replicas (1 >= 1)",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "image"], "registry.example.com/agents/agent-api:latest"),
+        "agent-platform:services[0].image: must not use the mutable tag `latest`",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "image"], "registry.example.com/agents/agent-api"),
+        "agent-platform:services[0].image: must carry a tag or a digest",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "port"], 70000),
+        "agent-platform:services[0].port: Input should be less than or equal to 65535",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "resources", "limits", "memory"], "lots"),
+        "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "resources", "requests", "cpu"], "2"),
+        "agent-platform:services[0].resources.requests.cpu: must be <= limits.cpu (2 > 500m)",
+    ),
+    (
+        "dev",
+        set_in(["agent-platform:ingress", "host"], "Agents_Dev.example.com"),
+        "agent-platform:ingress.host: must be a lowercase DNS name",
+    ),
     ("dev", set_in([SERVICES, 0, "replicaz"], 2), "agent-platform:services[0].replicaz: unknown key"),
     ("dev", set_in(["agent-platform:colour"], "blue"), "agent-platform:colour: unknown key"),
-    ("dev", set_in([SERVICES, 0, "kind"], "DaemonSet"), "agent-platform:services[0].kind: Input should be 'Deployment' or 'StatefulSet'"),
-    ("dev", set_in([SERVICES, 0, "persistence"], {"enabled": True}),
-     "agent-platform:services[0].persistence.enabled: per-pod volumes need kind: StatefulSet"),
-    ("dev", set_in([SERVICES, 0, "env", "DATABASE_URL"], "postgresql://x"),
-     "agent-platform:services[0].env.DATABASE_URL: is set by the platform"),
-    ("dev", set_in(["agent-platform:redis", "maxmemory"], "512Mi"),
-     "agent-platform:redis.maxmemory: must be below resources.limits.memory"),
-    ("dev", set_in(["agent-platform:postgres", "mode"], "external"),
-     "agent-platform:postgres.externalUrlKey: is required when mode is external"),
-    ("dev", set_in(["agent-platform:namespace", "name"], "default"), "agent-platform:namespace.name: must not be the system namespace"),
+    (
+        "dev",
+        set_in([SERVICES, 0, "kind"], "DaemonSet"),
+        "agent-platform:services[0].kind: Input should be 'Deployment' or 'StatefulSet'",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "persistence"], {"enabled": True}),
+        "agent-platform:services[0].persistence.enabled: per-pod volumes need kind: StatefulSet",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "env", "DATABASE_URL"], "postgresql://x"),
+        "agent-platform:services[0].env.DATABASE_URL: is set by the platform",
+    ),
+    (
+        "dev",
+        set_in(["agent-platform:redis", "maxmemory"], "512Mi"),
+        "agent-platform:redis.maxmemory: must be below resources.limits.memory",
+    ),
+    (
+        "dev",
+        set_in(["agent-platform:postgres", "mode"], "external"),
+        "agent-platform:postgres.externalUrlKey: is required when mode is external",
+    ),
+    (
+        "dev",
+        set_in(["agent-platform:namespace", "name"], "default"),
+        "agent-platform:namespace.name: must not be the system namespace",
+    ),
     ("dev", set_in([SERVICES, 1, "name"], "agent-api"), "agent-platform:services[1].name: duplicate service name"),
-    ("dev", set_in([SERVICES, 0, "drain"], {"preStopSeconds": 30, "terminationGraceSeconds": 20}),
-     "agent-platform:services[0].drain.terminationGraceSeconds: must exceed preStopSeconds"),
-    ("dev", set_in([SERVICES, 0, "probes", "readiness"], {"path": "/healthz", "periodSeconds": 10, "failureThreshold": 3}),
-     "agent-platform:services[0].probes.readiness: must differ from liveness"),
-    ("dev", set_in(["agent-platform:ingress", "tls"], {"mode": "certManager"}),
-     "agent-platform:ingress.tls.clusterIssuer: is required when mode is certManager"),
-    ("dev", lambda cfg: cfg.pop("agent-platform:kubernetes"), "agent-platform:kubernetes: is required when platform is kubernetes"),
+    (
+        "dev",
+        set_in([SERVICES, 0, "drain"], {"preStopSeconds": 30, "terminationGraceSeconds": 20}),
+        "agent-platform:services[0].drain.terminationGraceSeconds: must exceed preStopSeconds",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "probes", "readiness"], {"path": "/healthz", "periodSeconds": 10, "failureThreshold": 3}),
+        "agent-platform:services[0].probes.readiness: must differ from liveness",
+    ),
+    (
+        "dev",
+        set_in(["agent-platform:ingress", "tls"], {"mode": "certManager"}),
+        "agent-platform:ingress.tls.clusterIssuer: is required when mode is certManager",
+    ),
+    (
+        "dev",
+        lambda cfg: cfg.pop("agent-platform:kubernetes"),
+        "agent-platform:kubernetes: is required when platform is kubernetes",
+    ),
     ("dev", set_in(["agent-platform:environment"], None), "agent-platform:environment:"),
-    ("dev", set_in(["agent-platform:network"], {"egress": [{"cidr": "10.0.0.999/8"}]}),
-     "agent-platform:network.egress[0].cidr: must be a CIDR"),
-    ("dev", set_in(["agent-platform:network"], {"egress": [{"cidr": "10.0.0.0/8", "exceptCidrs": ["192.168.0.0/16"]}]}),
-     "agent-platform:network.egress[0].exceptCidrs[0]: 192.168.0.0/16 is not inside 10.0.0.0/8"),
+    (
+        "dev",
+        set_in(["agent-platform:network"], {"egress": [{"cidr": "10.0.0.999/8"}]}),
+        "agent-platform:network.egress[0].cidr: must be a CIDR",
+    ),
+    (
+        "dev",
+        set_in(["agent-platform:network"], {"egress": [{"cidr": "10.0.0.0/8", "exceptCidrs": ["192.168.0.0/16"]}]}),
+        "agent-platform:network.egress[0].exceptCidrs[0]: 192.168.0.0/16 is not inside 10.0.0.0/8",
+    ),
     # issue 9: the value itself is shown, never the `{v!r}` template
-    ("dev", set_in([SERVICES, 0, "resources", "limits", "memory"], "lots"),
-     "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi, got 'lots'"),
+    (
+        "dev",
+        set_in([SERVICES, 0, "resources", "limits", "memory"], "lots"),
+        "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi, got 'lots'",
+    ),
     # issue 9: names, labels, classes, CIDRs as the API server validates them
-    ("dev", set_in([SERVICES, 0, "name"], "1api"), "agent-platform:services[0].name: must be a lowercase DNS-1035 label"),
+    (
+        "dev",
+        set_in([SERVICES, 0, "name"], "1api"),
+        "agent-platform:services[0].name: must be a lowercase DNS-1035 label",
+    ),
     ("dev", set_in([SERVICES, 0, "name"], "Agent-API"), "got 'Agent-API'"),
-    ("dev", set_in([SERVICES, 1, "name"], "r" * 53), "agent-platform:services[1].name: must be at most 52 characters for a StatefulSet (53"),
-    ("dev", set_in([SERVICES, 0, "name"], "a" * 64), "agent-platform:services[0].name: must be a lowercase DNS-1035 label"),
-    ("dev", lambda cfg: (svc(cfg).update(name="a" * 60), cfg.update({"agent-platform:environment": "prod"})),
-     "agent-platform:services[0].name: with the environment, the instance label"),
-    ("dev", set_in(["agent-platform:ingress", "className"], "Nginx_Public"), "agent-platform:ingress.className: must be a Kubernetes object name"),
-    ("prod", set_in(["agent-platform:postgres", "persistence", "storageClass"], "SSD retain"),
-     "agent-platform:postgres.persistence.storageClass: must be a Kubernetes object name"),
-    ("dev", set_in(["agent-platform:network"], {"egress": [{"cidr": "203.0.113.7"}]}),
-     "agent-platform:network.egress[0].cidr: must be a CIDR with an explicit prefix such as 10.0.0.0/8 or 203.0.113.7/32, got '203.0.113.7'"),
-    ("dev", set_in([SERVICES, 0, "image"], "registry.example.com/Agents/agent-api:1.4.2"),
-     "agent-platform:services[0].image: repository must be lowercase"),
-    ("dev", set_in(["agent-platform:redis", "maxmemory"], "0"), "agent-platform:redis.maxmemory: must be greater than 0, got '0'"),
+    (
+        "dev",
+        set_in([SERVICES, 1, "name"], "r" * 53),
+        "agent-platform:services[1].name: must be at most 52 characters for a StatefulSet (53",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "name"], "a" * 64),
+        "agent-platform:services[0].name: must be a lowercase DNS-1035 label",
+    ),
+    (
+        "dev",
+        lambda cfg: (svc(cfg).update(name="a" * 60), cfg.update({"agent-platform:environment": "prod"})),
+        "agent-platform:services[0].name: with the environment, the instance label",
+    ),
+    (
+        "dev",
+        set_in(["agent-platform:ingress", "className"], "Nginx_Public"),
+        "agent-platform:ingress.className: must be a Kubernetes object name",
+    ),
+    (
+        "prod",
+        set_in(["agent-platform:postgres", "persistence", "storageClass"], "SSD retain"),
+        "agent-platform:postgres.persistence.storageClass: must be a Kubernetes object name",
+    ),
+    (
+        "dev",
+        set_in(["agent-platform:network"], {"egress": [{"cidr": "203.0.113.7"}]}),
+        "agent-platform:network.egress[0].cidr: must be a CIDR with an explicit prefix such as 10.0.0.0/8 or 203.0.113.7/32, got '203.0.113.7'",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "image"], "registry.example.com/Agents/agent-api:1.4.2"),
+        "agent-platform:services[0].image: repository must be lowercase",
+    ),
+    (
+        "dev",
+        set_in(["agent-platform:redis", "maxmemory"], "0"),
+        "agent-platform:redis.maxmemory: must be greater than 0, got '0'",
+    ),
     # issue 9: duplicate routes, reserved env, peers
-    ("dev", lambda cfg: svc(cfg, 1).update(ingress={"paths": ["/"]}),
-     "agent-platform:services[1].ingress.paths[0]: '/' is already routed to 'agent-api'"),
-    ("dev", set_in([SERVICES, 0, "env", "PORT"], "9000"), "agent-platform:services[0].env.PORT: is set by the platform"),
-    ("dev", set_in([SERVICES, 1, "allowFrom"], ["agent-ui"]), "agent-platform:services[1].allowFrom[0]: 'agent-ui' is not a service of this stack"),
+    (
+        "dev",
+        lambda cfg: svc(cfg, 1).update(ingress={"paths": ["/"]}),
+        "agent-platform:services[1].ingress.paths[0]: '/' is already routed to 'agent-api'",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 0, "env", "PORT"], "9000"),
+        "agent-platform:services[0].env.PORT: is set by the platform",
+    ),
+    (
+        "dev",
+        set_in([SERVICES, 1, "allowFrom"], ["agent-ui"]),
+        "agent-platform:services[1].allowFrom[0]: 'agent-ui' is not a service of this stack",
+    ),
     # issue 9: an explicit quota must hold the worst case
-    ("prod", set_in(["agent-platform:namespace", "quota"], {"limitsCpu": "32"}),
-     "agent-platform:namespace.quota.limitsCpu: 32 is below the worst case 65"),
+    (
+        "prod",
+        set_in(["agent-platform:namespace", "quota"], {"limitsCpu": "32"}),
+        "agent-platform:namespace.quota.limitsCpu: 32 is below the worst case 65",
+    ),
 ]
 
 
@@ -187,7 +305,10 @@ def test_quantities_and_images():
 def test_config_error_lines_name_the_source():
     with pytest.raises(ConfigError) as info:
         parse_stack_config({"environment": "dev", "services": []}, "Pulumi.x.yaml")
-    assert str(info.value) == "Pulumi.x.yaml: agent-platform:services: List should have at least 1 item after validation, not 0"
+    assert (
+        str(info.value)
+        == "Pulumi.x.yaml: agent-platform:services: List should have at least 1 item after validation, not 0"
+    )
 
 
 def test_config_handed_over_as_the_language_host_does(monkeypatch):
@@ -199,12 +320,16 @@ def test_config_handed_over_as_the_language_host_does(monkeypatch):
 
     from program.stack_config import load_stack_config
 
-    cfg = {f"agent-platform:{k.split(':', 1)[1]}" if ":" in k else k: (v if isinstance(v, str) else json.dumps(v))
-           for k, v in stack_file("dev")["config"].items()}
+    cfg = {
+        f"agent-platform:{k.split(':', 1)[1]}" if ":" in k else k: (v if isinstance(v, str) else json.dumps(v))
+        for k, v in stack_file("dev")["config"].items()
+    }
     cfg["agent-platform:openaiApiKey"] = "sk-from-the-engine"
     cfg["agent-platform:langsmithApiKey"] = "ls-from-the-engine"
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(cfg))
-    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["agent-platform:openaiApiKey", "agent-platform:langsmithApiKey"]))
+    monkeypatch.setenv(
+        "PULUMI_CONFIG_SECRET_KEYS", json.dumps(["agent-platform:openaiApiKey", "agent-platform:langsmithApiKey"])
+    )
     runtime_config.set_all_config({}, [])
     monkeypatch.setattr(pulumi, "get_stack", lambda: "dev")
     config = load_stack_config()
@@ -238,6 +363,6 @@ def test_quota_is_derived_from_the_worst_case():
 def test_label_values_end_alphanumerically_after_truncation():
     from agent_platform.labels import image_version, is_label_value
 
-    long_tag = "1.4.2-" + "a" * 56 + "-rc.1"   # cut at 63 lands on '-'
+    long_tag = "1.4.2-" + "a" * 56 + "-rc.1"  # cut at 63 lands on '-'
     version = image_version(f"registry.example.com/a/b:{long_tag}")
     assert is_label_value(version) and len(version) <= 63 and version[-1].isalnum()

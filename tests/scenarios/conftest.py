@@ -23,4 +23,5 @@ def run(tmp_path):
         path.parent.mkdir()
         path.write_text(yaml.safe_dump(data))
         return capture_stack(ROOT, stack, path)[1]
+
     return _run

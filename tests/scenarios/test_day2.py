@@ -33,15 +33,24 @@ def of(service: str, stack: str, op: str = "update") -> dict:
 
     prod's agent-api also migrates and cleans up (Pulumi.prod.yaml): its CronJob and the Jobs'
     NetworkPolicies; the migration Job itself is named after the image, see migration_swap."""
-    keys = [("ServiceAccount", service), ("ConfigMap", service), ("Secret", service), ("Service", service),
-            ("NetworkPolicy", service)]
+    keys = [
+        ("ServiceAccount", service),
+        ("ConfigMap", service),
+        ("Secret", service),
+        ("Service", service),
+        ("NetworkPolicy", service),
+    ]
     keys.append(("StatefulSet", service) if service == "agent-runner" else ("Deployment", service))
     if service == "agent-runner":
         keys.append(("Service", f"{service}-headless"))
     if stack == "prod":
         keys += [("HorizontalPodAutoscaler", service), ("PodDisruptionBudget", service)]
     if stack == "prod" and service in ("agent-api", "agent-tools"):
-        keys += [("CronJob", f"{service}-cleanup"), ("NetworkPolicy", f"{service}-migrate"), ("NetworkPolicy", f"{service}-cleanup")]
+        keys += [
+            ("CronJob", f"{service}-cleanup"),
+            ("NetworkPolicy", f"{service}-migrate"),
+            ("NetworkPolicy", f"{service}-cleanup"),
+        ]
     return {k: op for k in keys}
 
 
@@ -54,8 +63,15 @@ def migration_swap(got: dict, service: str = "agent-api") -> dict:
 
 
 def store_objects(store: str, op: str = "update") -> dict:
-    return {(k, n): op for k, n in [("StatefulSet", store), ("Service", store), ("NetworkPolicy", store),
-                                     ("Secret", f"{store}-connection")]}
+    return {
+        (k, n): op
+        for k, n in [
+            ("StatefulSet", store),
+            ("Service", store),
+            ("NetworkPolicy", store),
+            ("Secret", f"{store}-connection"),
+        ]
+    }
 
 
 def bump(image: str, tag: str) -> str:
@@ -72,8 +88,11 @@ def test_app_image_bump_updates_only_that_service(run, stack):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 @pytest.mark.parametrize("store,tag", [("postgres", "16.6-alpine"), ("redis", "7.4.2-alpine")])
 def test_data_store_patch_release_is_an_in_place_update(run, stack, store, tag):
-    got, result = changes(run, stack, lambda cfg: cfg[f"agent-platform:{store}"].update(
-        image=bump(cfg[f"agent-platform:{store}"]["image"], tag)))
+    got, result = changes(
+        run,
+        stack,
+        lambda cfg: cfg[f"agent-platform:{store}"].update(image=bump(cfg[f"agent-platform:{store}"]["image"], tag)),
+    )
     # redis in dev runs without a volume; both with one in prod: the claim template is untouched
     assert got == store_objects(store)
     sts = next(c for c in result if c.key == ("StatefulSet", store))
@@ -92,9 +111,14 @@ def test_env_value_edit_updates_the_config_map_and_rolls_the_pods(run, stack):
 def test_api_key_rotation_updates_secrets_and_rolls_their_users(run, stack, monkeypatch):
     def rotate(cfg):
         monkeypatch.setenv("PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY", secrets.token_hex(16))
+
     got, _ = changes(run, stack, rotate)
-    assert got == {("Secret", "agent-api"): "update", ("Deployment", "agent-api"): "update",
-                   ("Secret", "agent-runner"): "update", ("StatefulSet", "agent-runner"): "update"}
+    assert got == {
+        ("Secret", "agent-api"): "update",
+        ("Deployment", "agent-api"): "update",
+        ("Secret", "agent-runner"): "update",
+        ("StatefulSet", "agent-runner"): "update",
+    }
 
 
 def external_postgres(cfg):
@@ -103,10 +127,17 @@ def external_postgres(cfg):
 
 def test_external_dsn_rotation_updates_the_secret_and_rolls_every_client(run, monkeypatch):
     def rotate(cfg):
-        monkeypatch.setenv("PULUMI_CONFIG_AGENT_PLATFORM_POSTGRESURL", f"postgresql://agent@db-{secrets.token_hex(4)}.example.com/agent")
+        monkeypatch.setenv(
+            "PULUMI_CONFIG_AGENT_PLATFORM_POSTGRESURL",
+            f"postgresql://agent@db-{secrets.token_hex(4)}.example.com/agent",
+        )
+
     got, _ = changes(run, "prod", rotate, base=external_postgres)
-    assert got == {("Secret", "postgres-connection"): "update", ("Deployment", "agent-api"): "update",
-                   ("StatefulSet", "agent-runner"): "update"}
+    assert got == {
+        ("Secret", "postgres-connection"): "update",
+        ("Deployment", "agent-api"): "update",
+        ("StatefulSet", "agent-runner"): "update",
+    }
 
 
 @pytest.mark.parametrize("store", ["postgres", "redis"])
@@ -117,23 +148,34 @@ def test_volume_resize_never_replaces(run, store):
     assert got == {("ResourceQuota", "quota"): "update"}
     [sts] = [r for r in run("prod").resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == store]
     assert sts.ignore_changes == [
-        "spec.volumeClaimTemplates[*].spec.resources.requests.storage", "spec.volumeClaimTemplates[*].spec.storageClassName"]
+        "spec.volumeClaimTemplates[*].spec.resources.requests.storage",
+        "spec.volumeClaimTemplates[*].spec.storageClassName",
+    ]
 
 
 def test_storage_class_change_never_replaces(run):
-    got, _ = changes(run, "prod", lambda cfg: cfg["agent-platform:postgres"]["persistence"].update(storageClass="ssd-fast"))
+    got, _ = changes(
+        run, "prod", lambda cfg: cfg["agent-platform:postgres"]["persistence"].update(storageClass="ssd-fast")
+    )
     assert got == {}
 
 
 def test_add_a_service_creates_only_its_objects(run):
     def add(cfg):
-        cfg[SERVICES].append({**copy.deepcopy(cfg[SERVICES][0]), "name": "agent-tools", "ingress": {"enabled": False},
-                              "allowFrom": ["agent-api"]})
+        cfg[SERVICES].append(
+            {
+                **copy.deepcopy(cfg[SERVICES][0]),
+                "name": "agent-tools",
+                "ingress": {"enabled": False},
+                "allowFrom": ["agent-api"],
+            }
+        )
+
     got, _ = changes(run, "prod", add)
     expected = of("agent-tools", "prod", "create")
-    expected[[k for k in got if k[0] == "Job"][0]] = "create"   # its first migration
-    expected[("ResourceQuota", "quota")] = "update"        # derived: room for its maximum
-    expected[("NetworkPolicy", "agent-api")] = "update"    # egress to its declared peer
+    expected[[k for k in got if k[0] == "Job"][0]] = "create"  # its first migration
+    expected[("ResourceQuota", "quota")] = "update"  # derived: room for its maximum
+    expected[("NetworkPolicy", "agent-api")] = "update"  # egress to its declared peer
     assert got == expected
 
 
@@ -150,13 +192,20 @@ def test_switch_postgres_to_external(run, stack, monkeypatch):
     monkeypatch.setenv("PULUMI_CONFIG_AGENT_PLATFORM_POSTGRESURL", "postgresql://agent@db.example.com/agent")
     got, result = changes(run, stack, external_postgres)
     assert got == {
-        ("Secret", "postgres-connection"): "update",        # same name, new data: in place
-        ("StatefulSet", "postgres"): "delete", ("Service", "postgres"): "delete",
-        ("NetworkPolicy", "postgres"): "delete", ("RandomPassword", "postgres-password"): "delete",
-        ("Deployment", "agent-api"): "update", ("StatefulSet", "agent-runner"): "update",   # new DSN checksum
-        ("NetworkPolicy", "agent-api"): "update", ("NetworkPolicy", "agent-runner"): "update",  # no pod egress to it
-        **({("NetworkPolicy", "agent-api-migrate"): "update", ("NetworkPolicy", "agent-api-cleanup"): "update"}
-           if stack == "prod" else {}),
+        ("Secret", "postgres-connection"): "update",  # same name, new data: in place
+        ("StatefulSet", "postgres"): "delete",
+        ("Service", "postgres"): "delete",
+        ("NetworkPolicy", "postgres"): "delete",
+        ("RandomPassword", "postgres-password"): "delete",
+        ("Deployment", "agent-api"): "update",
+        ("StatefulSet", "agent-runner"): "update",  # new DSN checksum
+        ("NetworkPolicy", "agent-api"): "update",
+        ("NetworkPolicy", "agent-runner"): "update",  # no pod egress to it
+        **(
+            {("NetworkPolicy", "agent-api-migrate"): "update", ("NetworkPolicy", "agent-api-cleanup"): "update"}
+            if stack == "prod"
+            else {}
+        ),
         # prod's quota is derived (one pod fewer); dev sets its own
         **({("ResourceQuota", "quota"): "update"} if stack == "prod" else {}),
     }
@@ -170,9 +219,13 @@ def test_scale_to_the_hpa_maximum_the_quota_holds(run):
 
     def scale(cfg):
         cfg[SERVICES][0]["autoscaling"]["maxReplicas"] = 30
+
     got, _ = changes(run, "prod", scale)
-    assert got == {("HorizontalPodAutoscaler", "agent-api"): "update", ("ResourceQuota", "quota"): "update",
-                   ("Deployment", "agent-api"): "update"}   # the await timeout grows with the pods
+    assert got == {
+        ("HorizontalPodAutoscaler", "agent-api"): "update",
+        ("ResourceQuota", "quota"): "update",
+        ("Deployment", "agent-api"): "update",
+    }  # the await timeout grows with the pods
     after = run("prod", scale)
     hard = next(r for r in after.declared() if r.inputs.get("kind") == "ResourceQuota").inputs["spec"]["hard"]
     # 31 agent-api pods (30 + surge) + 10 runners at 2 cores, postgres 2, redis 1
@@ -186,13 +239,16 @@ def test_promote_dev_images_to_prod_is_an_image_update(run):
     def promote(cfg):
         for svc, tested in zip(cfg[SERVICES], dev):
             svc["image"] = bump(tested["image"], "1.5.0")
+
     got, _ = changes(run, "prod", promote)
     assert migration_swap(got) == {**of("agent-api", "prod"), **of("agent-runner", "prod")}
 
 
 def test_roll_back_renders_the_earlier_objects_byte_for_byte(run):
     before = render_files(run("prod"))
-    changed = render_files(run("prod", lambda cfg: cfg[SERVICES][0].update(image=bump(cfg[SERVICES][0]["image"], "1.4.3"))))
+    changed = render_files(
+        run("prod", lambda cfg: cfg[SERVICES][0].update(image=bump(cfg[SERVICES][0]["image"], "1.4.3")))
+    )
     assert changed != before
     assert render_files(run("prod")) == before
 

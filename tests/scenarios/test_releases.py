@@ -20,12 +20,18 @@ def canary(weight: int, image: str = ""):
     def mutate(cfg):
         api = cfg[SERVICES][0]
         api["rollout"] = {"strategy": "canary", "canary": {"image": image or CANARY_IMAGE, "weight": weight}}
+
     return mutate
 
 
 CANARY_IMAGE = "registry.example.com/agents/agent-api:1.5.0@sha256:" + "c" * 64
-CANARY_OBJECTS = [("Deployment", "agent-api-canary"), ("Service", "agent-api-canary"), ("NetworkPolicy", "agent-api-canary"),
-                  ("PodDisruptionBudget", "agent-api-canary"), ("Ingress", "agent-api-canary")]
+CANARY_OBJECTS = [
+    ("Deployment", "agent-api-canary"),
+    ("Service", "agent-api-canary"),
+    ("NetworkPolicy", "agent-api-canary"),
+    ("PodDisruptionBudget", "agent-api-canary"),
+    ("Ingress", "agent-api-canary"),
+]
 
 
 def test_canary_starts_beside_the_stable_version_without_touching_it(run):
@@ -36,8 +42,12 @@ def test_canary_starts_beside_the_stable_version_without_touching_it(run):
     annotations = ingress.inputs["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/canary"] == "true"
     assert annotations["nginx.ingress.kubernetes.io/canary-weight"] == "10"
-    assert "cert-manager.io/cluster-issuer" not in annotations and ingress.inputs["spec"]["tls"][0]["hosts"] == ["agents.example.com"]
-    deployment = next(r for r in after.declared() if r.name == "agent-api-canary" and r.inputs.get("kind") == "Deployment")
+    assert "cert-manager.io/cluster-issuer" not in annotations and ingress.inputs["spec"]["tls"][0]["hosts"] == [
+        "agents.example.com"
+    ]
+    deployment = next(
+        r for r in after.declared() if r.name == "agent-api-canary" and r.inputs.get("kind") == "Deployment"
+    )
     assert deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == CANARY_IMAGE
     assert deployment.inputs["spec"]["replicas"] == 2
 
@@ -53,9 +63,13 @@ def test_promotion_deletes_the_canary_and_rolls_the_stable_version(run):
         api = cfg[SERVICES][0]
         api["image"] = CANARY_IMAGE
         del api["rollout"]
+
     got, _ = changes(run, "prod", promote, base=canary(100))
-    assert migration_swap(got) == {**of("agent-api", "prod"), **{k: "delete" for k in CANARY_OBJECTS},
-                                   ("ResourceQuota", "quota"): "update"}
+    assert migration_swap(got) == {
+        **of("agent-api", "prod"),
+        **{k: "delete" for k in CANARY_OBJECTS},
+        ("ResourceQuota", "quota"): "update",
+    }
 
 
 def test_backing_out_a_canary_deletes_it_and_renders_the_stable_stack_again(run):
@@ -69,6 +83,7 @@ def blue_green(active: str, green: str = ""):
     def mutate(cfg):
         api = cfg[SERVICES][0]
         api["rollout"] = {"strategy": "blueGreen", "blueGreen": {"active": active, "greenImage": green or CANARY_IMAGE}}
+
     return mutate
 
 
@@ -78,7 +93,7 @@ def test_adopting_blue_green_is_announced_as_a_new_workload(run):
     got, _ = changes(run, "prod", blue_green("blue"))
     assert got[("Deployment", "agent-api")] == "delete"
     assert got[("Deployment", "agent-api-blue")] == got[("Deployment", "agent-api-green")] == "create"
-    assert got[("Service", "agent-api")] == "update"   # same Service, now selecting the blue pods
+    assert got[("Service", "agent-api")] == "update"  # same Service, now selecting the blue pods
 
 
 def test_blue_green_switch_and_its_rollback_are_one_service_update(run):
@@ -98,11 +113,15 @@ def test_idle_colour_can_scale_to_zero(run):
     def idle_zero(cfg):
         blue_green("blue")(cfg)
         cfg[SERVICES][0]["rollout"]["blueGreen"]["idleReplicas"] = 0
+
     after = run("prod", idle_zero)
     green = next(r for r in after.declared() if r.inputs.get("kind") == "Deployment" and r.name == "agent-api-green")
     assert green.inputs["spec"]["replicas"] == 0
     kinds = {(r.inputs.get("kind"), r.name) for r in after.declared()}
-    assert ("HorizontalPodAutoscaler", "agent-api-green") not in kinds and ("PodDisruptionBudget", "agent-api-green") not in kinds
+    assert ("HorizontalPodAutoscaler", "agent-api-green") not in kinds and (
+        "PodDisruptionBudget",
+        "agent-api-green",
+    ) not in kinds
     assert ("HorizontalPodAutoscaler", "agent-api-blue") in kinds
 
 
@@ -110,6 +129,7 @@ def test_staged_statefulset_rollout_is_an_in_place_update(run):
     def staged(cfg):
         cfg[SERVICES][1]["rollout"] = {"partition": 5}
         cfg[SERVICES][1]["image"] = bump(cfg[SERVICES][1]["image"], NEW_TAG)
+
     got, _ = changes(run, "prod", staged)
     assert got == of("agent-runner", "prod")
     after = run("prod", staged)
@@ -122,6 +142,7 @@ def test_staged_statefulset_rollout_is_an_in_place_update(run):
 
 def test_bad_release_settings_are_refused_by_key():
     from agent_platform.config import ConfigError
+
     from program.stack_config import parse_stack_config
     from tests.conftest import stack_file
 
@@ -154,8 +175,24 @@ def test_release_stacks_validate_and_pass_the_pack(tmp_path, mutate):
         data["config"][SERVICES][0]["rollout"]["blueGreen"]["idleReplicas"] = 0
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(yaml.safe_dump(data))
-    result = subprocess.run([sys.executable, "-m", "preview", "prod", "--config-file", str(path), "--out", str(tmp_path / "out"),
-                             "--k8s-version", "1.29,1.37"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "preview",
+            "prod",
+            "--config-file",
+            str(path),
+            "--out",
+            str(tmp_path / "out"),
+            "--k8s-version",
+            "1.29,1.37",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-2000:]
     report = json.loads((tmp_path / "out" / "policy-report.json").read_text())
     assert report["violations"] == []

@@ -1,0 +1,368 @@
+"""Generate components/agent_platform/args.py: the components' typed Args, from the settings model.
+
+    python -m agent_platform.codegen [--check]
+
+The pydantic models in config.py hold every setting, its default and its checks;
+the Args are the Pulumi-convention view of the same settings (TypedDicts with
+snake_case keys, documented, plain where the component decides structure from
+the value, `pulumi.Input` for what another resource may produce). The component
+provider infers its schema from them (pulumi.provider.experimental analyzer.py
+reads TypedDict annotations and attribute docstrings), so they are generated, not
+kept in sync by hand; tests/components/test_args.py fails when they drift.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined, to_jsonable_python
+
+from agent_platform import config
+
+TARGET = Path(__file__).with_name("args.py")
+
+# Settings models nested in a component's args, by the name their TypedDict gets.
+SETTINGS = {
+    config.ResourceAmounts: "ResourceAmountsArgs",
+    config.Resources: "ResourcesArgs",
+    config.SecurityContext: "SecurityContextArgs",
+    config.Persistence: "PersistenceArgs",
+    config.NetworkPolicyToggle: "NetworkPolicyToggleArgs",
+    config.Pdb: "PdbArgs",
+    config.PodsMetric: "PodsMetricArgs",
+    config.Keda: "KedaArgs",
+    config.Autoscaling: "AutoscalingArgs",
+    config.Probe: "ProbeArgs",
+    config.Probes: "ProbesArgs",
+    config.Drain: "DrainArgs",
+    config.ServiceIngress: "ServiceIngressArgs",
+    config.Toleration: "TolerationArgs",
+    config.Scheduling: "SchedulingArgs",
+    config.ServiceAccountSettings: "ServiceAccountArgs",
+    config.SecretKeyRef: "SecretKeyRefArgs",
+    config.ConfigMapKeyRef: "ConfigMapKeyRefArgs",
+    config.FieldRef: "FieldRefArgs",
+    config.ValueFrom: "ValueFromArgs",
+    config.ExtraEnv: "ExtraEnvArgs",
+    config.EnvFromSource: "EnvFromSourceArgs",
+    config.ExtraVolume: "ExtraVolumeArgs",
+    config.VolumeMountSettings: "VolumeMountArgs",
+    config.SidecarProbe: "SidecarProbeArgs",
+    config.ExtraContainer: "ExtraContainerArgs",
+    config.Migration: "MigrationArgs",
+    config.CheckpointCleanup: "CheckpointCleanupArgs",
+    config.Canary: "CanaryArgs",
+    config.BlueGreen: "BlueGreenArgs",
+    config.Rollout: "RolloutArgs",
+    config.AgentServiceConfig: "AgentServiceSettingsArgs",
+    config.PostgresConfig: "PostgresSettingsArgs",
+    config.RedisConfig: "RedisSettingsArgs",
+    config.Tls: "TlsArgs",
+    config.IngressConfig: "IngressSettingsArgs",
+    config.EgressRule: "EgressRuleArgs",
+    config.NetworkConfig: "NetworkArgs",
+    config.Quota: "QuotaArgs",
+    config.LimitRangeConfig: "LimitRangeArgs",
+    config.NamespaceConfig: "NamespaceSettingsArgs",
+    config.KubernetesConfig: "KubernetesArgs",
+    config.ProxyConfig: "ProxyArgs",
+    config.DockerConfig: "DockerArgs",
+    config.Availability: "AvailabilityArgs",
+    config.AlertThresholds: "AlertThresholdsArgs",
+    config.Monitoring: "MonitoringArgs",
+    config.SecretStoreRef: "SecretStoreRefArgs",
+    config.SecretsSettings: "SecretsArgs",
+    config.GatewayRef: "GatewayRefArgs",
+}
+
+NAMESPACE = (
+    "namespace",
+    "pulumi.Input[str]",
+    True,
+    "Namespace the objects are created in (e.g. `AgentNamespace.name`).",
+)
+ENVIRONMENT = ("environment", "str", True, "Environment name, a DNS label (`dev`, `prod`): labels and object names.")
+SECRETS = (
+    "secret_values",
+    "pulumi.Input[dict[str, pulumi.Input[str]]]",
+    False,
+    "Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets "
+    "(`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets.",
+)
+
+LABELS = (
+    "labels",
+    "dict[str, str]",
+    False,
+    "Labels added to every object (never to selectors); the platform's own keys win.",
+)
+ANNOTATIONS = ("annotations", "dict[str, str]", False, "Annotations added to every object.")
+PULL_SECRETS = (
+    "image_pull_secrets",
+    "list[str]",
+    False,
+    "Existing docker-registry Secrets in the namespace the pods pull with.",
+)
+EXISTING_SECRET = (
+    "existing_secret",
+    "str",
+    False,
+    "An existing Secret holding the keys that `secret_env` (and `external_url_key`) name: the pods read it "
+    "directly and no Secret is created from `secret_values`.",
+)
+SCALER = (
+    "scaler_namespace",
+    "str",
+    False,
+    "Namespace of a KEDA operator that scales a service on this store: its NetworkPolicy admits the operator.",
+)
+CLUSTER_DOMAIN = (
+    "cluster_domain",
+    "str",
+    False,
+    "The cluster's DNS domain, in the store's host name. Default: `\"cluster.local\"`.",
+)
+
+# Component args: the settings of one model (minus keys the component decides) plus its wiring.
+COMPONENTS = {
+    "AgentServiceArgs": (
+        config.AgentServiceConfig,
+        (),
+        [
+            NAMESPACE,
+            ENVIRONMENT,
+            (
+                "network",
+                "NetworkArgs",
+                False,
+                "Who may reach the pods and where they may go (ingress controller and DNS namespaces, egress).",
+            ),
+            ("availability", "AvailabilityArgs", False, "Placement of the pods across zones and nodes."),
+            (
+                "backends",
+                "list[BackendArgs]",
+                False,
+                "Data stores whose connection URL the pods receive (`Postgres.backend`, `Redis.backend`).",
+            ),
+            (
+                "exposed",
+                "bool",
+                False,
+                "Admit the ingress controller's namespace to the app port (the service is routed by an Ingress). Default: false.",
+            ),
+            (
+                "callees",
+                "list[PeerArgs]",
+                False,
+                "Services of the namespace these pods may call (egress to their pods' port).",
+            ),
+            SECRETS,
+            EXISTING_SECRET,
+            PULL_SECRETS,
+            LABELS,
+            ANNOTATIONS,
+            (
+                "monitoring",
+                "MonitoringArgs",
+                False,
+                "Expose the metrics port to Prometheus: scrape annotations, or a metrics port on the Service for a ServiceMonitor.",
+            ),
+        ],
+    ),
+    "PostgresArgs": (
+        config.PostgresConfig,
+        (),
+        [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN, SCALER],
+    ),
+    "RedisArgs": (
+        config.RedisConfig,
+        (),
+        [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN, SCALER],
+    ),
+    "AgentNamespaceArgs": (
+        config.NamespaceConfig,
+        (),
+        [
+            ENVIRONMENT,
+            ("network", "NetworkArgs", False, "Where cluster DNS runs (the one egress every pod gets)."),
+            (
+                "derived_quota",
+                "dict[str, str]",
+                False,
+                "ResourceQuota `spec.hard` amounts used where `quota` leaves one unset (AgentPlatform derives them from "
+                "the worst case of its workloads); an amount set in neither is an error.",
+            ),
+            LABELS,
+            ANNOTATIONS,
+        ],
+    ),
+    "AgentIngressArgs": (
+        config.IngressConfig,
+        ("enabled",),
+        [
+            NAMESPACE,
+            ENVIRONMENT,
+            ("routes", "list[RouteArgs]", True, "The services routed, each with its path prefixes."),
+            (
+                "gateway",
+                "GatewayRefArgs",
+                False,
+                "Render an HTTPRoute on this Gateway instead of an Ingress (Gateway API); canaries become weighted backends.",
+            ),
+            LABELS,
+            ANNOTATIONS,
+        ],
+    ),
+    "AgentPlatformArgs": (config.StackConfig, ("platform", "docker"), [SECRETS]),
+    "DockerPlatformArgs": (
+        config.StackConfig,
+        ("platform", "kubernetes", "namespace", "network", "availability"),
+        [SECRETS],
+    ),
+}
+
+WIRING_TYPES = '''
+
+class BackendArgs(TypedDict, total=False):
+    """A data store an agent service uses: where its URL lives and how to reach it."""
+
+    store: Required[str]
+    """`postgres` or `redis`: the service must have `uses_<store>`."""
+    env_name: Required[str]
+    """Environment variable that carries the URL (`DATABASE_URL`, `REDIS_URL`)."""
+    secret_name: Required[str]
+    """Secret in the namespace holding the URL under the key `secret_key`."""
+    secret_key: str
+    """Key of the URL in that Secret. Default: `env_name`."""
+    port: Required[int]
+    """Port of the data store (the NetworkPolicy's egress)."""
+    in_cluster: bool
+    """The store runs in the namespace: egress to its pods is allowed. Default: false."""
+    checksum: pulumi.Input[str]
+    """A digest of the Secret's content: on the pod template, so a new URL or password rolls the pods."""
+
+
+class PeerArgs(TypedDict):
+    """Another service of the namespace, by name, and the port its pods listen on."""
+
+    name: str
+    """Service name."""
+    port: int
+    """Its pods' port (the Service's targetPort)."""
+
+
+class RouteArgs(TypedDict, total=False):
+    """A service the Ingress routes to, and the path prefixes it owns."""
+
+    service: Required[str]
+    """Service name (its Service's `http` port is the backend)."""
+    paths: Required[list[str]]
+    """Path prefixes, each starting with `/`."""
+    canary_service: str
+    """A canary Service taking `canary_weight` percent of these paths' requests (an ingress-nginx canary Ingress)."""
+    canary_weight: int
+    """Percent of requests for the canary, 0-100. Default: 0."""
+'''
+
+
+def _strip(annotation):
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _strip(typing.get_args(annotation)[0])
+    return annotation
+
+
+def type_source(annotation) -> str:
+    annotation = _strip(annotation)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        assert len(inner) == 1, annotation
+        return f"Optional[{type_source(inner[0])}]"
+    if origin is typing.Literal:
+        return type(args[0]).__name__
+    if origin is list:
+        return f"list[{type_source(args[0])}]"
+    if origin is dict:
+        return f"dict[str, {type_source(args[1])}]"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return SETTINGS[annotation]
+    if annotation is typing.Any:
+        return "Any"
+    assert annotation in (str, int, bool, float), annotation
+    return annotation.__name__
+
+
+def _doc(field) -> str:
+    text = (field.description or "").strip()
+    literal = _strip(field.annotation)
+    for arg in typing.get_args(literal) or ():
+        if typing.get_origin(_strip(arg)) is typing.Literal:
+            literal = _strip(arg)
+    if typing.get_origin(literal) is typing.Literal:
+        text += " One of: " + ", ".join(f"`{v}`" for v in typing.get_args(literal)) + "."
+    if not field.is_required() and field.default is not PydanticUndefined and field.default is not None:
+        default = json.dumps(to_jsonable_python(field.default, by_alias=False), sort_keys=True)
+        if len(default) <= 120:
+            text += f" Default: `{default}`."
+        else:
+            text += " Default: see the package's configuration reference."
+    return text.replace('"""', "'''").replace("\\", "\\\\")
+
+
+def _fields(model: type[BaseModel], skip=()) -> list[tuple[str, str, bool, str]]:
+    return [
+        (name, type_source(f.annotation), f.is_required(), _doc(f))
+        for name, f in model.model_fields.items()
+        if name not in skip
+    ]
+
+
+def _typed_dict(name: str, doc: str, fields: list[tuple[str, str, bool, str]]) -> str:
+    lines = [f"\n\nclass {name}(TypedDict, total=False):", f'    """{doc}"""', ""]
+    for key, source, required, text in fields:
+        lines.append(f"    {key}: {'Required[' + source + ']' if required else source}")
+        if text:
+            lines.append(f'    """{text}"""')
+    return "\n".join(lines) + "\n"
+
+
+def render() -> str:
+    out = [
+        '"""Typed args of the agent_platform components (generated by `python -m agent_platform.codegen`; do not edit).\n\n'
+        "Keys are snake_case; a Pulumi schema and YAML programs use the same keys in camelCase.\n"
+        'Only the keys a component needs are required; every other one has the secure default documented here.\n"""\n\n'
+        "# No `from __future__ import annotations`: the component provider's analyzer reads these\n"
+        "# annotations as types, not strings.\n"
+        "from typing import Any, Optional, Required, TypedDict\n\nimport pulumi\n"
+    ]
+    out.append(WIRING_TYPES)
+    for model, name in SETTINGS.items():
+        doc = (model.__doc__ or "").strip()
+        if not doc or doc.startswith("A base class") or "camelCase keys" in doc:
+            doc = f"Settings: {model.__name__}."
+        out.append(_typed_dict(name, doc.replace("\n", " "), _fields(model)))
+    for name, (model, skip, wiring) in COMPONENTS.items():
+        doc = f"Args of {name.removesuffix('Args')}."
+        out.append(_typed_dict(name, doc, _fields(model, skip) + list(wiring)))
+    return "".join(out)
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        if TARGET.read_text() != text:
+            print(f"{TARGET}: out of date; run `python -m agent_platform.codegen`", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

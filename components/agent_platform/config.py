@@ -1,0 +1,1615 @@
+"""The one typed model of an agent platform: every setting, its description and its default.
+
+Defaults are the secure, highly available choice; a consumer relaxes them
+explicitly (see Pulumi.dev.yaml). Keys are camelCase as in a stack file or a
+Pulumi schema, snake_case is accepted too (the Python args).
+The components validate their args against these models (`validated`), so
+the defaults and the checks hold for every consumer of the package; a stack
+file is one such consumer (program/stack_config.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+# --------------------------------------------------------------------------- errors
+
+
+class ConfigError(Exception):
+    """Invalid stack configuration: one `file: key: problem` line per finding."""
+
+    def __init__(self, problems: list[str], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__("\n".join(prefix + p for p in problems))
+
+
+def rule(at: str, message: str) -> PydanticCustomError:
+    """A cross-field violation reported at the sub-key `at` of the model that raised it."""
+    return PydanticCustomError("rule", "{message}", {"at": at, "message": message})
+
+
+def bad(kind: str, message: str, value: Any) -> PydanticCustomError:
+    """A bad scalar: the message ends with the offending value itself.
+
+    pydantic-core substitutes only `{name}` placeholders, never `{name!r}`, so the
+    value is formatted here rather than left to the template.
+    """
+    return PydanticCustomError(kind, "{message}", {"message": f"{message}, got {value!r}"})
+
+
+# --------------------------------------------------------------------------- scalar types
+
+# Kubernetes resource.Quantity grammar: a decimal number with an optional binary
+# (Ki..Ei), decimal (n, u, m, k, M..E) or exponent suffix.
+_QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+# Names as the API server checks them: k8s.io/apimachinery/pkg/util/validation/validation.go
+# IsDNS1123Label (dns1123LabelFmt, DNS1123LabelMaxLength 63), IsDNS1123Subdomain
+# (DNS1123SubdomainMaxLength 253), IsDNS1035Label (dns1035LabelFmt: starts with a letter;
+# Service names, core/validation ValidateServiceName = NameIsDNS1035Label).
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_DNS_SUBDOMAIN = re.compile(rf"^(\*\.)?{_DNS_LABEL}(\.{_DNS_LABEL})*$")
+_DNS_1123_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
+_DNS_1123_LABEL = re.compile(rf"^{_DNS_LABEL}$")
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+# A StatefulSet's pods carry controller-revision-hash=<name>-<10-char hash>, a label value
+# (<= 63), so its name must leave room: 63 - 11 = 52 (kubernetes/kubernetes#64023; the
+# API server's pod-name check alone would allow more).
+STATEFULSET_NAME_MAX = 52
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_SUFFIX_FACTOR = {
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "": 1,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def quantity_value(text: str) -> float:
+    """The numeric value of a Kubernetes quantity ("500m" -> 0.5, "1Gi" -> 1073741824)."""
+    match = _QUANTITY.match(text)
+    if not match:
+        raise ValueError(text)
+    number, suffix = match.group(1), match.group(3) or ""
+    if suffix[:1] in ("e", "E") and len(suffix) > 1:
+        return float(number + suffix)
+    return float(number) * _SUFFIX_FACTOR[suffix]
+
+
+def _quantity(value: Any) -> str:
+    text = str(value)
+    if not _QUANTITY.match(text):
+        raise bad("quantity", "must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi", text)
+    return text
+
+
+def _positive_quantity(value: str) -> str:
+    if quantity_value(value) <= 0:
+        raise bad("quantity", "must be greater than 0", value)
+    return value
+
+
+def _dns_name(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise bad("dns", "must be a lowercase DNS name (RFC 1123)", value)
+    return value
+
+
+def _object_name(value: str) -> str:
+    if len(value) > 253 or not _DNS_1123_SUBDOMAIN.match(value):
+        raise bad(
+            "dns",
+            "must be a Kubernetes object name: a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.'; at most 253)",
+            value,
+        )
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_1123_LABEL.match(value):
+        raise bad("label", "must be a lowercase DNS label (a-z, 0-9, '-', at most 63)", value)
+    return value
+
+
+def _service_name(value: str) -> str:
+    if not _DNS_1035_LABEL.match(value):
+        raise bad(
+            "label",
+            "must be a lowercase DNS-1035 label (starts with a letter; a-z, 0-9, '-'; at most 63): it names a Kubernetes Service",
+            value,
+        )
+    return value
+
+
+def split_image(ref: str) -> tuple[str, str | None, str | None]:
+    """Split `repo[:tag][@digest]` into (repository, tag, digest)."""
+    name, _, digest = ref.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = None
+    if ":" in last:
+        name, tag = name.rsplit(":", 1)
+    return name, tag, digest or None
+
+
+def with_registry(image: str, registry: str | None) -> str:
+    """`image` with `registry` in front when it names none (Docker Hub shorthand such as `postgres:16`)."""
+    first = image.split("/", 1)[0]
+    if not registry or ("/" in image and ("." in first or ":" in first or first == "localhost")):
+        return image
+    return f"{registry}/{image}"
+
+
+def _image(value: str) -> str:
+    repo, tag, digest = split_image(value)
+    if not repo or any(c.isspace() for c in value):
+        raise bad("image", "must be an image reference repo:tag or repo@sha256:...", value)
+    path = repo.split("/", 1)[1] if "/" in repo and any(c in repo.split("/", 1)[0] for c in ".:") else repo
+    if not _IMAGE_PATH.match(path):
+        raise bad(
+            "image",
+            "repository must be lowercase (a-z, 0-9, '.', '_', '-', '/'), as registries and the kubelet require",
+            repo,
+        )
+    if tag is not None and not _IMAGE_TAG.match(tag):
+        raise bad("image", "tag must be [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag)
+    if digest is not None and not _DIGEST.match(digest):
+        raise bad("image", "digest must be sha256:<64 hex>", digest)
+    if tag is None and digest is None:
+        raise bad("image", "must carry a tag or a digest (an untagged image means `latest`)", value)
+    if tag == "latest":
+        raise bad("image", "must not use the mutable tag `latest`", value)
+    return value
+
+
+# distribution/reference regexp.go: path components are lowercase; tags are [\w][\w.-]{0,127}.
+_IMAGE_PATH = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def _cidr(value: str) -> str:
+    # The API server parses NetworkPolicy ipBlock.cidr with net.ParseCIDR (networking
+    # validation ValidateIPBlock): a bare address without /prefix is refused.
+    if "/" not in value:
+        raise bad("cidr", "must be a CIDR with an explicit prefix such as 10.0.0.0/8 or 203.0.113.7/32", value)
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        raise PydanticCustomError(
+            "cidr", "must be a CIDR such as 0.0.0.0/0 or 10.0.0.0/8 ({why})", {"why": str(error)}
+        ) from None
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise bad("env", "must be an environment variable name", value)
+    return value
+
+
+def _config_key(value: str) -> str:
+    if not _CONFIG_KEY.match(value) or ":" in value:
+        raise bad("key", "must be a config key of this project (letters, digits, '-', '_')", value)
+    return value
+
+
+# Label keys and values as the API server checks them (apimachinery validation.go
+# IsQualifiedName: an optional DNS-subdomain prefix and '/', then a name of at most 63;
+# IsValidLabelValue). Prefixes the platform owns are refused in user labels: its selectors
+# and policies rely on them.
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+RESERVED_PREFIXES = (
+    "app.kubernetes.io/",
+    "agent-platform.io/",
+    "pod-security.kubernetes.io/",
+    "checksum/",
+    "pulumi.com/",
+)
+
+
+def _metadata_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (prefix and (len(prefix) > 253 or not _DNS_1123_SUBDOMAIN.match(prefix))) or not _QUALIFIED_NAME.match(name):
+        raise bad(
+            "label",
+            "must be a Kubernetes label or annotation key ([prefix/]name, name at most 63: a-z, A-Z, 0-9, '-', '_', '.')",
+            value,
+        )
+    if value.startswith(RESERVED_PREFIXES) or value in ("kubernetes.io/metadata.name",):
+        raise bad("label", f"is owned by the platform (keys starting {', '.join(RESERVED_PREFIXES)})", value)
+    return value
+
+
+def _label_value(value: str) -> str:
+    if not _LABEL_VALUE.match(value):
+        raise bad(
+            "label",
+            "must be a label value (at most 63: a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)",
+            value,
+        )
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+MetadataKey = Annotated[str, AfterValidator(_metadata_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+DnsName = Annotated[str, AfterValidator(_dns_name)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+ObjectName = Annotated[str, AfterValidator(_object_name)]
+ServiceName = Annotated[str, AfterValidator(_service_name)]
+PositiveQuantity = Annotated[str, AfterValidator(_quantity), AfterValidator(_positive_quantity)]
+Image = Annotated[str, AfterValidator(_image)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+SecretKey = Annotated[str, AfterValidator(_config_key)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Percent = Annotated[int, Field(ge=1, le=100)]
+NonRootId = Annotated[
+    int, Field(ge=10000, le=2**31 - 1, description="A numeric ID of at least 10000, outside any host range.")
+]
+
+
+class Model(BaseModel):
+    """camelCase keys as in a stack file; unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        validate_default=True,
+    )
+
+
+# --------------------------------------------------------------------------- common knobs
+# The same knobs sit in the same place on every workload (Bitnami-style):
+# image, resources, securityContext, persistence, networkPolicy, pdb.
+
+
+class ResourceAmounts(Model):
+    cpu: Quantity = Field(description="CPU, e.g. `250m` or `1`.")
+    memory: Quantity = Field(description="Memory, e.g. `256Mi` or `1Gi`.")
+
+
+class Resources(Model):
+    requests: ResourceAmounts = Field(
+        description="What the scheduler reserves; the HPA's utilisation is relative to it."
+    )
+    limits: ResourceAmounts = Field(description="The hard ceiling; memory over it OOM-kills the container.")
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        for field in ("cpu", "memory"):
+            req, lim = getattr(self.requests, field), getattr(self.limits, field)
+            if quantity_value(req) > quantity_value(lim):
+                raise rule(f"requests.{field}", f"must be <= limits.{field} ({req} > {lim})")
+        return self
+
+
+class SecurityContext(Model):
+    run_as_user: NonRootId = Field(10001, description="UID the containers run as.")
+    run_as_group: NonRootId = Field(10001, description="GID the containers run as.")
+    fs_group: NonRootId = Field(10001, description="GID that owns mounted volumes.")
+    read_only_root_filesystem: bool = Field(
+        True, description="Mount the image read-only; writable paths are emptyDirs."
+    )
+
+
+class Persistence(Model):
+    enabled: bool = Field(
+        True, description="Keep data on a PersistentVolumeClaim (false: an emptyDir that dies with the pod)."
+    )
+    size: Quantity = Field(
+        "10Gi",
+        description='Requested volume size. Changing it later does not resize existing volumes: see README "Day 2: resize a volume".',
+    )
+    storage_class: ObjectName | None = Field(
+        None, description="StorageClass name; unset uses the cluster default. Applies to new volumes only."
+    )
+
+
+class NetworkPolicyToggle(Model):
+    enabled: bool = Field(True, description="Declare least-privilege NetworkPolicies for this workload.")
+
+
+class Pdb(Model):
+    enabled: bool = Field(True, description="Declare a PodDisruptionBudget.")
+    max_unavailable: int | None = Field(
+        None,
+        ge=0,
+        description="Pods that may be down in a voluntary disruption (default 1 when minAvailable is unset).",
+    )
+    min_available: int | None = Field(None, ge=0, description="Pods that must stay up; exclusive with maxUnavailable.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Pdb:
+        if self.max_unavailable is not None and self.min_available is not None:
+            raise rule("minAvailable", "set either minAvailable or maxUnavailable, not both")
+        if self.max_unavailable == 0:
+            raise rule("maxUnavailable", "must be >= 1: 0 blocks every node drain")
+        return self
+
+
+class Toleration(Model):
+    key: str | None = Field(None, description="Taint key; unset with operator Exists tolerates every taint.")
+    operator: Literal["Equal", "Exists"] = Field(
+        "Equal", description="`Equal` matches key and value, `Exists` the key only."
+    )
+    value: str | None = Field(None, description="Taint value (operator Equal).")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        None, description="Taint effect; unset matches all."
+    )
+    toleration_seconds: int | None = Field(
+        None, ge=0, description="NoExecute: how long the pod stays bound after the taint appears."
+    )
+
+
+class Scheduling(Model):
+    """Where the pods may run: the same knobs on every workload (agent services, Postgres, Redis)."""
+
+    node_selector: dict[MetadataKey, LabelValue] = Field(
+        {}, description="Node labels the pods require (a node pool, an architecture)."
+    )
+    tolerations: list[Toleration] = Field([], description="Taints the pods tolerate (dedicated or GPU node pools).")
+    affinity: dict[str, Any] = Field(
+        {},
+        description="A Kubernetes `Affinity` object (keys as in a manifest: nodeAffinity, podAffinity, podAntiAffinity). The platform's own soft anti-affinity and zone spread stay; terms given here are added.",
+    )
+    priority_class_name: ObjectName | None = Field(
+        None, description="PriorityClass of the pods (it must exist in the cluster)."
+    )
+
+    @model_validator(mode="after")
+    def _affinity(self) -> Scheduling:
+        unknown = set(self.affinity) - {"nodeAffinity", "podAffinity", "podAntiAffinity"}
+        if unknown:
+            raise rule(
+                f"affinity.{sorted(unknown)[0]}",
+                "unknown key: an Affinity has nodeAffinity, podAffinity and podAntiAffinity",
+            )
+        return self
+
+
+class ServiceAccountSettings(Model):
+    name: ObjectName | None = Field(
+        None, description="Use this existing ServiceAccount instead of creating one (it is not managed here)."
+    )
+    annotations: dict[MetadataKey, str] = Field(
+        {},
+        description="Annotations of the created ServiceAccount: workload identity, e.g. `eks.amazonaws.com/role-arn`, `iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`.",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> ServiceAccountSettings:
+        if self.name and self.annotations:
+            raise rule(
+                "annotations",
+                "cannot annotate an existing ServiceAccount (name is set): annotate it where it is managed",
+            )
+        return self
+
+
+class SecretKeyRef(Model):
+    name: ObjectName = Field(description="Secret name (in the namespace).")
+    key: str = Field(min_length=1, description="Key in the Secret.")
+
+
+class ConfigMapKeyRef(Model):
+    name: ObjectName = Field(description="ConfigMap name (in the namespace).")
+    key: str = Field(min_length=1, description="Key in the ConfigMap.")
+
+
+class FieldRef(Model):
+    field_path: Literal[
+        "metadata.name",
+        "metadata.namespace",
+        "metadata.uid",
+        "spec.nodeName",
+        "spec.serviceAccountName",
+        "status.hostIP",
+        "status.podIP",
+    ] = Field(description="Pod field (the downward API).")
+
+
+class ValueFrom(Model):
+    secret_key_ref: SecretKeyRef | None = Field(None, description="A key of an existing Secret.")
+    config_map_key_ref: ConfigMapKeyRef | None = Field(
+        None, description="A key of an existing ConfigMap (never a credential)."
+    )
+    field_ref: FieldRef | None = Field(None, description="A field of the pod.")
+
+    @model_validator(mode="after")
+    def _one(self) -> ValueFrom:
+        given = [k for k in ("secret_key_ref", "config_map_key_ref", "field_ref") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise rule("secretKeyRef", "set exactly one of secretKeyRef, configMapKeyRef, fieldRef")
+        return self
+
+
+class ExtraEnv(Model):
+    name: EnvName = Field(description="Environment variable name.")
+    value_from: ValueFrom = Field(description="Where the value comes from.")
+
+
+class EnvFromSource(Model):
+    secret: ObjectName | None = Field(None, description="An existing Secret: every key becomes a variable.")
+    config_map: ObjectName | None = Field(
+        None, description="An existing ConfigMap: every key becomes a variable (never credentials)."
+    )
+    prefix: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Prefix added to each variable name."
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> EnvFromSource:
+        if (self.secret is None) == (self.config_map is None):
+            raise rule("secret", "set exactly one of secret, configMap")
+        return self
+
+
+# --------------------------------------------------------------------------- agent services
+
+
+class Keda(Model):
+    """Scaling on pending work instead of CPU: agent runs wait on an LLM, so CPU says little."""
+
+    trigger: Literal["postgres", "redis"] = Field(
+        "postgres", description="`postgres`: the result of `query`; `redis`: the length of the list `listName`."
+    )
+    query: str = Field(
+        "SELECT count(*) FROM runs WHERE status = 'running'",
+        min_length=1,
+        description="postgres: a query returning the amount of work (the reference app's runs in flight).",
+    )
+    list_name: str = Field("agent:runs:pending", min_length=1, description="redis: the list holding queued runs.")
+    target_value: int = Field(20, ge=1, description="Work per pod to hold (runs per replica).")
+    polling_interval_seconds: int = Field(15, ge=1, le=3600, description="How often KEDA asks.")
+    operator_namespace: DnsLabel = Field(
+        "keda", description="Namespace of the KEDA operator, which the data store's NetworkPolicy admits to ask."
+    )
+
+
+class Autoscaling(Model):
+    enabled: bool = Field(
+        True, description="Declare a HorizontalPodAutoscaler (autoscaling/v2); spec.replicas is then left to it."
+    )
+    engine: Literal["hpa", "keda"] = Field(
+        "hpa",
+        description="`hpa`: a HorizontalPodAutoscaler on CPU, memory or a pods metric; `keda`: a KEDA ScaledObject on pending runs (KEDA's own HPA, the same bounds and behaviour).",
+    )
+    keda: Keda = Field(Keda(), description="engine keda: the trigger.")
+    min_replicas: int = Field(3, ge=1, description="Lower bound of the HPA.")
+    max_replicas: int = Field(10, ge=1, description="Upper bound of the HPA.")
+    target_cpu_percent: Percent | None = Field(70, description="Average CPU utilisation (of requests) to hold.")
+    target_memory_percent: Percent | None = Field(None, description="Average memory utilisation (of requests) to hold.")
+    pods_metric: PodsMetric | None = Field(
+        None, description="A custom per-pod metric (e.g. in-flight streams) from a metrics adapter."
+    )
+    scale_down_stabilization_seconds: int = Field(
+        300, ge=0, le=3600, description="How long the HPA waits before removing pods; long for streaming."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise rule("minReplicas", f"must be <= maxReplicas ({self.min_replicas} > {self.max_replicas})")
+        if (
+            self.enabled
+            and self.engine == "hpa"
+            and not (self.target_cpu_percent or self.target_memory_percent or self.pods_metric)
+        ):
+            raise rule("targetCpuPercent", "an enabled autoscaler needs at least one metric")
+        return self
+
+
+class PodsMetric(Model):
+    name: str = Field(description="Metric name as served by the custom metrics API.")
+    target_average_value: Quantity = Field(description="Per-pod average to hold, e.g. `20`.")
+
+
+class Probe(Model):
+    path: str = Field(pattern=r"^/", description="HTTP path.")
+    initial_delay_seconds: int = Field(0, ge=0, description="Wait before the first check.")
+    period_seconds: int = Field(10, ge=1, description="Seconds between checks.")
+    timeout_seconds: int = Field(2, ge=1, description="Seconds before a check counts as failed.")
+    failure_threshold: int = Field(3, ge=1, description="Consecutive failures before acting.")
+
+
+class Probes(Model):
+    port: Port | None = Field(None, description="Port the probes hit; default the service port.")
+    liveness: Probe = Field(
+        Probe(path="/healthz", period_seconds=10, failure_threshold=3),
+        description="Restart the container when this fails (alive).",
+    )
+    readiness: Probe = Field(
+        Probe(path="/readyz", period_seconds=5, failure_threshold=2),
+        description="Take the pod out of the Service when this fails (ready for traffic).",
+    )
+    startup: Probe = Field(
+        Probe(path="/healthz", period_seconds=5, failure_threshold=30),
+        description="Hold the other probes until the app has started (slow model warm-up).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Probes:
+        if self.liveness == self.readiness:
+            raise rule("readiness", "must differ from liveness: identical probes restart pods that are only busy")
+        return self
+
+
+class Drain(Model):
+    pre_stop_seconds: int = Field(
+        10, ge=0, le=120, description="Sleep before SIGTERM so endpoints drop the pod before it stops accepting."
+    )
+    termination_grace_seconds: int = Field(
+        120, ge=1, le=7200, description="Time from SIGTERM to SIGKILL: long enough to finish streaming responses."
+    )
+
+    @model_validator(mode="after")
+    def _room(self) -> Drain:
+        if self.termination_grace_seconds <= self.pre_stop_seconds:
+            raise rule(
+                "terminationGraceSeconds",
+                f"must exceed preStopSeconds ({self.termination_grace_seconds} <= {self.pre_stop_seconds}) or the app never drains",
+            )
+        return self
+
+
+class ServiceIngress(Model):
+    enabled: bool = Field(True, description="Route external traffic to this service through the stack's Ingress.")
+    paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(
+        ["/"], min_length=1, description="Path prefixes routed here."
+    )
+
+
+class ExtraVolume(Model):
+    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath)."""
+
+    name: DnsLabel = Field(description="Volume name (not `tmp` or `data`, which the platform uses).")
+    config_map: ObjectName | None = Field(None, description="An existing ConfigMap, as files.")
+    secret: ObjectName | None = Field(None, description="An existing Secret, as files (mode 0440).")
+    empty_dir: Quantity | None = Field(None, description="Scratch space of at most this size (`64Mi`).")
+    persistent_volume_claim: ObjectName | None = Field(None, description="An existing PersistentVolumeClaim.")
+
+    @model_validator(mode="after")
+    def _one(self) -> ExtraVolume:
+        given = [
+            k for k in ("config_map", "secret", "empty_dir", "persistent_volume_claim") if getattr(self, k) is not None
+        ]
+        if len(given) != 1:
+            raise rule("configMap", "set exactly one of configMap, secret, emptyDir, persistentVolumeClaim")
+        if self.name in ("tmp", "data"):
+            raise rule("name", f"{self.name!r} is used by the platform")
+        return self
+
+
+class VolumeMountSettings(Model):
+    name: DnsLabel = Field(description="A volume of `extraVolumes` (or `tmp`, the pod's scratch space).")
+    mount_path: str = Field(pattern=r"^/", description="Where it is mounted.")
+    read_only: bool = Field(True, description="Mount read-only (default: writes go to emptyDirs only).")
+
+
+class SidecarProbe(Model):
+    path: str | None = Field(None, pattern=r"^/", description="HTTP GET path (with `port`).")
+    port: Port | None = Field(None, description="Port of the HTTP check.")
+    command: list[str] | None = Field(None, min_length=1, description="A command instead of HTTP.")
+
+    @model_validator(mode="after")
+    def _one(self) -> SidecarProbe:
+        if (self.command is None) == (self.path is None or self.port is None):
+            raise rule("path", "set path and port (HTTP), or command")
+        return self
+
+
+class ExtraContainer(Model):
+    """A container beside the app (sidecar) or before it (init container), with the same
+    hardening: the service's non-root identity, read-only root filesystem, no privilege
+    escalation, ALL capabilities dropped, seccomp RuntimeDefault, requests and limits."""
+
+    name: DnsLabel = Field(description="Container name (not `app`).")
+    image: Image = Field(description="Image with a tag and/or digest; never `latest`.")
+    command: list[str] | None = Field(None, description="Overrides the image ENTRYPOINT.")
+    args: list[str] | None = Field(None, description="Overrides the image CMD.")
+    env: dict[EnvName, str] = Field(
+        {}, description="Plain environment (never secrets; use extraVolumes with a Secret)."
+    )
+    resources: Resources = Field(
+        Resources(
+            requests=ResourceAmounts(cpu="50m", memory="64Mi"), limits=ResourceAmounts(cpu="200m", memory="128Mi")
+        ),
+        description="CPU and memory requests and limits.",
+    )
+    volume_mounts: list[VolumeMountSettings] = Field([], description="Volumes it mounts.")
+    probe: SidecarProbe | None = Field(
+        None,
+        description="Sidecars: the health check (liveness and readiness are derived from it); required for a sidecar, unused for an init container.",
+    )
+
+    @model_validator(mode="after")
+    def _name(self) -> ExtraContainer:
+        if self.name == "app":
+            raise rule("name", "'app' is the service's own container")
+        return self
+
+
+class Migration(Model):
+    """A one-shot Job (a one-shot container on a Docker host) that migrates the database before the new version rolls out."""
+
+    enabled: bool = Field(
+        False,
+        description="Run it: the workload waits for the Job (Docker: the `<name>-migrate` container) to complete, and a failure stops the rollout.",
+    )
+    command: list[str] = Field(
+        ["python3", "/app/app.py", "migrate"], min_length=1, description="The service image's own migration command."
+    )
+    args: list[str] | None = Field(None, description="Its arguments.")
+    backoff_limit: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Retries before the Job, and so the rollout, fails (Kubernetes; Docker does not retry).",
+    )
+    active_deadline_seconds: int = Field(600, ge=30, le=86400, description="The longest a migration may run.")
+    ttl_seconds_after_finished: int = Field(
+        86400, ge=0, description="How long the finished Job and its pod stay for inspection."
+    )
+
+
+class CheckpointCleanup(Model):
+    """A CronJob that deletes old checkpoints."""
+
+    enabled: bool = Field(False, description="Declare the CronJob.")
+    schedule: str = Field(
+        "17 3 * * *",
+        pattern=r"^(\S+\s+){4}\S+$",
+        description="Cron schedule (five fields, the cluster's time zone unless `timeZone`).",
+    )
+    time_zone: str | None = Field(None, description="IANA time zone of the schedule, e.g. `Etc/UTC`.")
+    retention_days: int = Field(30, ge=1, le=3650, description="Checkpoints older than this many days are deleted.")
+    command: list[str] = Field(
+        ["python3", "/app/app.py", "cleanup-checkpoints"],
+        min_length=1,
+        description="The image's cleanup command; `--older-than-days N` is appended.",
+    )
+
+
+class Canary(Model):
+    image: Image = Field(description="The new image the canary runs.")
+    weight: int = Field(
+        10,
+        ge=0,
+        le=100,
+        description="Percent of external requests the canary receives (ingress-nginx `canary-weight`).",
+    )
+    replicas: int = Field(
+        2,
+        ge=1,
+        description="Canary pods (fixed; the stable Deployment keeps its autoscaler); two, so the canary survives a node drain.",
+    )
+
+
+class BlueGreen(Model):
+    active: Literal["blue", "green"] = Field("blue", description="The colour the Service sends traffic to.")
+    blue_image: Image | None = Field(None, description="Image of the blue Deployment; unset: the service's `image`.")
+    green_image: Image | None = Field(None, description="Image of the green Deployment; unset: the service's `image`.")
+    idle_replicas: int | None = Field(
+        None,
+        ge=0,
+        description="Pods of the idle colour: unset keeps it as large as the active one (an instant switch back); 0 scales it to zero.",
+    )
+
+
+class Rollout(Model):
+    """How a new version reaches the pods. Every step of a release is an edit of these keys."""
+
+    strategy: Literal["rolling", "canary", "blueGreen"] = Field(
+        "rolling",
+        description="`rolling`: one pod at a time (surge 1, never below capacity); `canary`: a second Deployment `<name>-canary` takes `canary.weight` percent of external traffic; `blueGreen`: Deployments `<name>-blue` and `<name>-green`, the Service `<name>` selects the active colour.",
+    )
+    partition: int | None = Field(
+        None,
+        ge=0,
+        description="StatefulSet only: pods with an ordinal >= partition move to the new revision, the others stay (a staged rollout; lower it step by step to 0).",
+    )
+    canary: Canary | None = Field(None, description="strategy canary: the canary's image, weight and size.")
+    blue_green: BlueGreen | None = Field(
+        None, description="strategy blueGreen: the colours' images and the active one."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Rollout:
+        if self.strategy == "canary" and self.canary is None:
+            raise rule("canary", "is required when strategy is canary")
+        if self.strategy == "blueGreen" and self.blue_green is None:
+            raise rule("blueGreen", "is required when strategy is blueGreen")
+        if self.strategy != "canary" and self.canary is not None:
+            raise rule(
+                "canary", "only applies when strategy is canary (promote: set `image` to the canary's and remove this)"
+            )
+        if self.strategy != "blueGreen" and self.blue_green is not None:
+            raise rule("blueGreen", "only applies when strategy is blueGreen")
+        return self
+
+
+class AgentServiceConfig(Model):
+    name: ServiceName = Field(
+        description="Service name; names every object of the service (a DNS-1035 label: at most 63 characters, 52 for a StatefulSet)."
+    )
+    image: Image = Field(
+        description="Container image with a tag and/or digest (`repo:tag@sha256:...` in prod); never `latest`."
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent"] = Field(
+        "Always", description="`Always` re-checks the registry so a moved tag is noticed."
+    )
+    kind: Literal["Deployment", "StatefulSet"] = Field(
+        "Deployment",
+        description="Stateless API pods (Deployment) or sticky identities (StatefulSet, with a headless Service).",
+    )
+    port: Port = Field(8000, description="Port the app listens on.")
+    command: list[str] | None = Field(None, description="Overrides the image ENTRYPOINT.")
+    args: list[str] | None = Field(None, description="Overrides the image CMD.")
+    env: dict[EnvName, str] = Field({}, description="Plain environment (a ConfigMap). Never put secrets here.")
+    secret_env: dict[EnvName, SecretKey] = Field(
+        {},
+        description="Environment variable -> secret stack config key (`pulumi config set --secret KEY`); lands in a Secret.",
+    )
+    resources: Resources = Field(
+        Resources(requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")),
+        description="CPU and memory requests and limits.",
+    )
+    security_context: SecurityContext = Field(
+        SecurityContext(),
+        description="Pod and container identity; always non-root, no privilege escalation, ALL capabilities dropped, seccomp RuntimeDefault.",
+    )
+    replicas: int = Field(3, ge=1, description="Fixed replica count when autoscaling is disabled.")
+    autoscaling: Autoscaling = Field(Autoscaling(), description="Horizontal autoscaling.")
+    pdb: Pdb = Field(Pdb(), description="PodDisruptionBudget.")
+    network_policy: NetworkPolicyToggle = Field(
+        NetworkPolicyToggle(), description="Least-privilege ingress and egress for the pods."
+    )
+    persistence: Persistence = Field(
+        Persistence(enabled=False, size="1Gi"), description="A volume per pod at /data (StatefulSet only)."
+    )
+    probes: Probes = Field(Probes(), description="Liveness (/healthz), readiness (/readyz) and startup probes.")
+    drain: Drain = Field(Drain(), description="Graceful shutdown for in-flight streaming requests.")
+    ingress: ServiceIngress = Field(ServiceIngress(), description="External exposure through the stack Ingress.")
+    allow_from: list[ServiceName] = Field(
+        [],
+        description="Other services of the stack whose pods may call this one on its port (NetworkPolicy); no one else inside the namespace can.",
+    )
+    uses_postgres: bool = Field(True, description="Receive DATABASE_URL and egress to Postgres.")
+    uses_redis: bool = Field(True, description="Receive REDIS_URL and egress to Redis.")
+    scheduling: Scheduling = Field(
+        Scheduling(), description="Node selection, tolerations, affinity and priority of the pods."
+    )
+    service_account: ServiceAccountSettings = Field(
+        ServiceAccountSettings(),
+        description="The pods' identity: annotations for workload identity, or an existing ServiceAccount.",
+    )
+    pod_labels: dict[MetadataKey, LabelValue] = Field(
+        {}, description="Extra labels on the pods (never on selectors; the platform's own keys are refused)."
+    )
+    pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pods.")
+    env_from: list[EnvFromSource] = Field(
+        [], description="Existing Secrets or ConfigMaps whose keys all become environment variables."
+    )
+    extra_env: list[ExtraEnv] = Field(
+        [], description="Variables from existing Secrets, ConfigMaps or pod fields (`valueFrom`)."
+    )
+    migration: Migration = Field(
+        Migration(),
+        description="A database migration (a Job, or a one-shot container on Docker) run before each new image rolls out.",
+    )
+    checkpoint_cleanup: CheckpointCleanup = Field(
+        CheckpointCleanup(), description="A CronJob deleting old checkpoints."
+    )
+    init_containers: list[ExtraContainer] = Field(
+        [], description="Containers that run to completion before the app starts, hardened like it."
+    )
+    sidecars: list[ExtraContainer] = Field(
+        [], description="Containers beside the app (proxies, log shippers), hardened like it; each needs a `probe`."
+    )
+    extra_volumes: list[ExtraVolume] = Field(
+        [], description="Pod volumes: existing ConfigMaps, Secrets or PVCs, or sized emptyDirs."
+    )
+    extra_volume_mounts: list[VolumeMountSettings] = Field(
+        [], description="Of extraVolumes, mounted in the app container."
+    )
+    rollout: Rollout = Field(
+        Rollout(),
+        description="Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition).",
+    )
+
+    def max_pods(self) -> int:
+        """Pods running at the autoscaler's maximum (or the fixed count)."""
+        return self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
+
+    def surge_pods(self) -> int:
+        """Extra pods during a rollout: a Deployment surges by one (maxSurge 1); a StatefulSet replaces in place."""
+        return 1 if self.kind == "Deployment" else 0
+
+    def min_pods(self) -> int:
+        """Pods running at the autoscaler's minimum (or the fixed count)."""
+        return self.autoscaling.min_replicas if self.autoscaling.enabled else self.replicas
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AgentServiceConfig:
+        both = set(self.env) & set(self.secret_env)
+        if both:
+            raise rule(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
+        for i, extra in enumerate(self.extra_env):
+            if extra.name in self.env or extra.name in self.secret_env or extra.name in RESERVED_ENV:
+                raise rule(f"extraEnv[{i}].name", f"{extra.name!r} is already set (env, secretEnv or the platform)")
+        for name in sorted((set(self.env) | set(self.secret_env)) & set(RESERVED_ENV)):
+            where = "env" if name in self.env else "secretEnv"
+            raise rule(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
+        # A StatefulSet's <name>-headless Service (<= 63) allows 54; its pods' revision label 52.
+        if self.kind == "StatefulSet" and len(self.name) > STATEFULSET_NAME_MAX:
+            raise rule(
+                "name",
+                f"must be at most {STATEFULSET_NAME_MAX} characters for a StatefulSet ({len(self.name)}: {self.name!r}): "
+                "its pods' controller-revision-hash label is <name>-<10-character hash> (<= 63)",
+            )
+        if self.name in self.allow_from:
+            raise rule("allowFrom", f"lists the service itself ({self.name!r})")
+        if self.pdb.enabled:
+            pods = self.min_pods()
+            if self.pdb.min_available is not None and self.pdb.min_available >= pods:
+                at = "autoscaling.minReplicas" if self.autoscaling.enabled else "replicas"
+                raise rule(
+                    "pdb.minAvailable",
+                    f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary disruption",
+                )
+        if self.persistence.enabled and self.kind != "StatefulSet":
+            raise rule("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+        # A Job's name is its pods' job-name label (<= 63); a CronJob's leaves 11 for its Jobs' (<= 52).
+        for key, alias, suffix, limit in (
+            ("migration", "migration", "-migrate-12345678", 63),
+            ("checkpoint_cleanup", "checkpointCleanup", "-cleanup", 52),
+        ):
+            if getattr(self, key).enabled and not self.uses_postgres:
+                raise rule(f"{alias}.enabled", "needs usesPostgres: it works on the checkpoint database")
+            if getattr(self, key).enabled and len(self.name) + len(suffix) > limit:
+                raise rule(
+                    "name",
+                    f"must be at most {limit - len(suffix)} characters with {alias} enabled (its name is <name>{suffix[:8]}..., at most {limit})",
+                )
+        a = self.autoscaling
+        if a.enabled and a.engine == "keda" and not getattr(self, f"uses_{a.keda.trigger}"):
+            raise rule(
+                "autoscaling.keda.trigger",
+                f"{a.keda.trigger} needs uses{a.keda.trigger.capitalize()}: the service must use the store it scales on",
+            )
+        volumes = {v.name for v in self.extra_volumes} | {"tmp"}
+        for i, v in enumerate(self.extra_volumes):
+            if v.name in [w.name for w in self.extra_volumes[:i]]:
+                raise rule(f"extraVolumes[{i}].name", f"duplicate volume {v.name!r}")
+        mounts = [("extraVolumeMounts", i, m) for i, m in enumerate(self.extra_volume_mounts)]
+        for group in ("initContainers", "sidecars"):
+            for j, extra in enumerate(getattr(self, "init_containers" if group == "initContainers" else "sidecars")):
+                mounts += [(f"{group}[{j}].volumeMounts", i, m) for i, m in enumerate(extra.volume_mounts)]
+                if group == "sidecars" and extra.probe is None:
+                    raise rule(f"sidecars[{j}].probe", "is required: a long-running container needs a health check")
+        for where, i, m in mounts:
+            if m.name not in volumes:
+                raise rule(f"{where}[{i}].name", f"{m.name!r} is not a volume of extraVolumes")
+        names = [x.name for x in self.init_containers + self.sidecars]
+        for name in names:
+            if names.count(name) > 1:
+                raise rule("sidecars", f"container name {name!r} is used twice")
+        r = self.rollout
+        if r.partition is not None and self.kind != "StatefulSet":
+            raise rule("rollout.partition", "only applies to kind: StatefulSet (a Deployment has no ordinals)")
+        if r.strategy != "rolling" and self.kind != "Deployment":
+            raise rule(
+                "rollout.strategy",
+                f"{r.strategy} needs kind: Deployment (a StatefulSet's pods own their volumes; stage it with partition)",
+            )
+        if r.strategy != "rolling" and len(self.name) > 63 - len("-canary"):
+            raise rule(
+                "name",
+                f"must be at most {63 - len('-canary')} characters with strategy {r.strategy} (the second Deployment is named <name>-canary / -green)",
+            )
+        return self
+
+    def units(self) -> list[tuple[str, str, int]]:
+        """The Deployments or StatefulSets this service runs as: (name, image, role), role 0 stable/active, 1 canary/idle."""
+        r = self.rollout
+        if r.strategy == "canary":
+            assert r.canary is not None
+            return [(self.name, self.image, 0), (f"{self.name}-canary", r.canary.image, 1)]
+        if r.strategy == "blueGreen":
+            bg = r.blue_green
+            assert bg is not None
+            images = {"blue": bg.blue_image or self.image, "green": bg.green_image or self.image}
+            return [(f"{self.name}-{c}", images[c], 0 if c == bg.active else 1) for c in ("blue", "green")]
+        return [(self.name, self.image, 0)]
+
+    def pod_names(self) -> list[str]:
+        """The app names (app.kubernetes.io/name) its pods carry: what NetworkPolicies select."""
+        return [name for name, _, _ in self.units()]
+
+
+# --------------------------------------------------------------------------- data stores
+
+
+# Environment the platform sets on every agent container; a stack's env must not override it.
+RESERVED_ENV = {
+    "PORT": "the port the probes and the Service target, from `port`",
+    "METRICS_PORT": "the metrics port, from `monitoring.port`",
+    "DATABASE_URL": "from postgres",
+    "REDIS_URL": "from redis",
+}
+
+
+class DatastoreBase(Model):
+    mode: Literal["inCluster", "external"] = Field(
+        "inCluster", description="Run it in the namespace, or use a managed instance."
+    )
+    external_url_key: SecretKey | None = Field(
+        None, description="external: secret stack config key that holds the connection URL."
+    )
+    resources: Resources = Field(
+        Resources(requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")),
+        description="CPU and memory requests and limits.",
+    )
+    security_context: SecurityContext = Field(
+        SecurityContext(), description="Runs as this non-root identity with a read-only root filesystem."
+    )
+    persistence: Persistence = Field(
+        Persistence(), description="Data volume (volumeClaimTemplates, retained on scale-down and delete)."
+    )
+    network_policy: NetworkPolicyToggle = Field(
+        NetworkPolicyToggle(), description="Accept connections from the agent pods only."
+    )
+    pdb: Pdb = Field(
+        Pdb(enabled=False),
+        description="PodDisruptionBudget; a single instance has no replica to fail over to, so off by default.",
+    )
+    protect: bool = Field(
+        True,
+        description="Pulumi `protect` + `retainOnDelete` on the data-bearing objects: no destroy or replacement drops data.",
+    )
+    scheduling: Scheduling = Field(
+        Scheduling(), description="Node selection, tolerations, affinity and priority of the pod."
+    )
+    pod_labels: dict[MetadataKey, LabelValue] = Field({}, description="Extra labels on the pod (never on selectors).")
+    pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pod.")
+
+    @model_validator(mode="after")
+    def _mode(self) -> DatastoreBase:
+        if self.mode == "external" and not self.external_url_key:
+            raise rule("externalUrlKey", "is required when mode is external")
+        if self.mode == "inCluster" and self.external_url_key:
+            raise rule("externalUrlKey", "only applies when mode is external")
+        return self
+
+
+class PostgresConfig(DatastoreBase):
+    image: Image = Field(
+        "postgres:16.4-alpine@sha256:5660c2cbfea50c7a9127d17dc4e48543eedd3d7a41a595a2dfa572471e37e64c",
+        description="Pinned Postgres image (tag and digest).",
+    )
+    database: DnsLabel = Field("agent", description="Database created at first start.")
+    user: DnsLabel = Field("agent", description="Owner role of the database.")
+
+
+class RedisConfig(DatastoreBase):
+    image: Image = Field(
+        "redis:7.4.1-alpine@sha256:c1e88455c85225310bbea54816e9c3f4b5295815e6dbf80c34d40afc6df28275",
+        description="Pinned Redis image (tag and digest).",
+    )
+    append_only: bool = Field(True, description="AOF persistence (`appendonly yes`).")
+    maxmemory: PositiveQuantity = Field(
+        "256Mi",
+        description="`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused).",
+    )
+    maxmemory_policy: Literal[
+        "noeviction",
+        "allkeys-lru",
+        "volatile-lru",
+        "allkeys-lfu",
+        "volatile-lfu",
+        "allkeys-random",
+        "volatile-random",
+        "volatile-ttl",
+    ] = Field("allkeys-lru", description="Eviction policy at maxmemory.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> RedisConfig:
+        if self.mode == "inCluster" and quantity_value(self.maxmemory) >= quantity_value(self.resources.limits.memory):
+            raise rule(
+                "maxmemory",
+                f"must be below resources.limits.memory ({self.maxmemory} >= {self.resources.limits.memory}) or Redis is OOM-killed before it evicts",
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- edge, network, namespace, cluster
+
+
+class Tls(Model):
+    mode: Literal["certManager", "secret", "none"] = Field(
+        "certManager", description="`certManager` issues the certificate; `secret` uses an existing TLS Secret."
+    )
+    cluster_issuer: ObjectName | None = Field(None, description="certManager: ClusterIssuer name.")
+    secret_name: DnsLabel | None = Field(
+        None, description="TLS Secret name (secret mode: existing; certManager: where the certificate lands)."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Tls:
+        if self.mode == "certManager" and not self.cluster_issuer:
+            raise rule("clusterIssuer", "is required when mode is certManager")
+        if self.mode == "secret" and not self.secret_name:
+            raise rule("secretName", "is required when mode is secret")
+        return self
+
+
+class IngressConfig(Model):
+    enabled: bool = Field(True, description="Declare the Ingress.")
+    class_name: ObjectName = Field("nginx", description="IngressClass name (a DNS subdomain).")
+    skip_await: bool = Field(
+        True,
+        description="Annotate the Ingress `pulumi.com/skipAwait`: many controllers never publish a load-balancer status, and the provider would wait 10 minutes for it, then fail. Set false where the controller does publish it.",
+    )
+    host: DnsName | None = Field(None, description="Public host name.")
+    tls: Tls = Field(Tls(mode="certManager", cluster_issuer="letsencrypt"), description="TLS termination.")
+    stream_timeout_seconds: int = Field(
+        3600, ge=3600, le=86400, description="Proxy read/send timeout; streamed LLM responses last minutes."
+    )
+    max_body_size: str = Field(
+        "50m",
+        pattern=r"^[1-9]\d*[kKmMgG]?$",
+        description="Largest request body, nginx size syntax (`proxy-body-size` / `client_max_body_size`, e.g. `50m`).",
+    )
+
+    @model_validator(mode="after")
+    def _host(self) -> IngressConfig:
+        if self.enabled and not self.host:
+            raise rule("host", "is required when the ingress is enabled")
+        return self
+
+
+class EgressRule(Model):
+    cidr: Cidr = Field(description="Destination CIDR.")
+    except_cidrs: list[Cidr] = Field([], description="CIDRs carved out of `cidr` (e.g. the cluster's private ranges).")
+    ports: list[Port] = Field([443], min_length=1, description="TCP ports.")
+
+    @model_validator(mode="after")
+    def _inside(self) -> EgressRule:
+        outer = ipaddress.ip_network(self.cidr)
+        for i, inner in enumerate(self.except_cidrs):
+            if not ipaddress.ip_network(inner).subnet_of(outer):  # type: ignore[arg-type]
+                raise rule(f"exceptCidrs[{i}]", f"{inner} is not inside {self.cidr}")
+        return self
+
+
+class NetworkConfig(Model):
+    ingress_controller_namespace: DnsLabel = Field(
+        "ingress-nginx", description="Namespace of the ingress controller allowed to reach the services."
+    )
+    dns_namespace: DnsLabel = Field("kube-system", description="Namespace of cluster DNS.")
+    node_local_dns: str | None = Field(
+        None,
+        pattern=r"^(\d{1,3}\.){3}\d{1,3}$",
+        description="Address of NodeLocal DNSCache (usually `169.254.20.10`): pods' DNS queries go to a host-network agent there, which a pod selector cannot match, so DNS egress to it is allowed by address.",
+    )
+    egress: list[EgressRule] = Field(
+        [
+            EgressRule(
+                cidr="0.0.0.0/0",
+                except_cidrs=["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
+                ports=[443],
+            )
+        ],
+        description="Egress the agent pods may open (LLM and tool APIs); private ranges are excluded by default.",
+    )
+
+
+class Quota(Model):
+    """Unset amounts are derived from the worst case (StackConfig.worst_case); set ones must hold it."""
+
+    cpu: Quantity | None = Field(
+        None,
+        description="requests.cpu for the namespace; unset: the worst case (every service at its maximum, plus rollout surge and data stores).",
+    )
+    memory: Quantity | None = Field(None, description="requests.memory; unset: the worst case.")
+    limits_cpu: Quantity | None = Field(None, description="limits.cpu; unset: the worst case.")
+    limits_memory: Quantity | None = Field(None, description="limits.memory; unset: the worst case.")
+    storage: Quantity | None = Field(
+        None, description="requests.storage; unset: the worst case (every claim of every pod at its maximum)."
+    )
+    pods: int | None = Field(None, ge=1, description="Pods in the namespace; unset: the worst case.")
+
+
+class LimitRangeConfig(Model):
+    default_cpu: Quantity = Field("500m", description="Limit for containers that set none.")
+    default_memory: Quantity = Field("512Mi", description="Limit for containers that set none.")
+    default_request_cpu: Quantity = Field("100m", description="Request for containers that set none.")
+    default_request_memory: Quantity = Field("128Mi", description="Request for containers that set none.")
+
+
+class NamespaceConfig(Model):
+    name: DnsLabel = Field(description="Namespace holding the whole stack (never `default`).")
+    pod_security: Literal["restricted", "baseline"] = Field(
+        "restricted", description="Pod Security Admission level enforced."
+    )
+    quota: Quota = Field(Quota(), description="ResourceQuota.")
+    limit_range: LimitRangeConfig = Field(LimitRangeConfig(), description="LimitRange defaults.")
+
+    @model_validator(mode="after")
+    def _not_default(self) -> NamespaceConfig:
+        if self.name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            raise rule("name", f"must not be the system namespace {self.name!r}")
+        return self
+
+
+class KubernetesConfig(Model):
+    context: str = Field(
+        min_length=1, description="kubeconfig context of the target cluster; the explicit provider uses only this."
+    )
+    kubeconfig: str | None = Field(
+        None, description="Path to a kubeconfig file; unset uses $KUBECONFIG or ~/.kube/config."
+    )
+    cluster_stack: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        description="`org/project/stack` of the stack that created the cluster: its `kubeconfig` output (a secret) is the provider's kubeconfig, read through a StackReference; instead of `kubeconfig`.",
+    )
+    cluster_domain: DnsName = Field(
+        "cluster.local",
+        description="The cluster's DNS domain (kubelet `clusterDomain`), in the data stores' host names.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KubernetesConfig:
+        if self.cluster_stack and self.kubeconfig:
+            raise rule("clusterStack", "set either clusterStack or kubeconfig, not both")
+        return self
+
+
+class ProxyConfig(Model):
+    image: Image = Field(
+        "nginxinc/nginx-unprivileged:1.27-alpine@sha256:65e3e85dbaed8ba248841d9d58a899b6197106c23cb0ff1a132b7bfe0547e4c0",
+        description="Reverse proxy image (non-root nginx, listens on 8080).",
+    )
+    host_port: Port = Field(8080, description="Host port the proxy is published on.")
+    bind_address: str = Field(
+        "127.0.0.1", description="Host address the port binds to; loopback unless you mean to expose it."
+    )
+    resources: Resources = Field(
+        Resources(
+            requests=ResourceAmounts(cpu="100m", memory="64Mi"), limits=ResourceAmounts(cpu="500m", memory="128Mi")
+        ),
+        description="CPU and memory limits of the proxy.",
+    )
+
+
+class DockerConfig(Model):
+    host: str = Field("unix:///var/run/docker.sock", description="Docker daemon address (`DOCKER_HOST` form).")
+    proxy: ProxyConfig = Field(ProxyConfig(), description="The nginx reverse proxy in front of the app replicas.")
+    postgres_user: str = Field(
+        "70:70",
+        pattern=r"^[1-9]\d*:[1-9]\d*$",
+        description="UID:GID Postgres runs as (the alpine image's `postgres` user owns its data dir).",
+    )
+    redis_user: str = Field(
+        "999:1000",
+        pattern=r"^[1-9]\d*:[1-9]\d*$",
+        description="UID:GID Redis runs as (the alpine image's `redis` user).",
+    )
+
+
+class Availability(Model):
+    topology_spread: bool = Field(True, description="Spread agent pods across zones (topologySpreadConstraints).")
+    pod_anti_affinity: bool = Field(True, description="Prefer one agent pod per node.")
+
+
+class SecretStoreRef(Model):
+    name: ObjectName = Field(description="The SecretStore or ClusterSecretStore (External Secrets Operator).")
+    kind: Literal["SecretStore", "ClusterSecretStore"] = Field("ClusterSecretStore", description="Its kind.")
+
+
+class SecretsSettings(Model):
+    """Where the secrets the services name come from."""
+
+    mode: Literal["pulumi", "existing", "externalSecrets"] = Field(
+        "pulumi",
+        description="`pulumi`: each key is a secret stack config value (`pulumi config set --secret`), put into Secrets this stack manages; `existing`: each key is a key of `existingSecret`, a Secret the team manages elsewhere, which the pods read directly; `externalSecrets`: as existing, and that Secret is declared here as an ExternalSecret (External Secrets Operator) fetching each key from `secretStoreRef`.",
+    )
+    existing_secret: ObjectName = Field(
+        "agent-platform-secrets",
+        description="existing, externalSecrets: the Secret in the namespace holding every key that `secretEnv` and `externalUrlKey` name.",
+    )
+    secret_store_ref: SecretStoreRef | None = Field(
+        None, description="externalSecrets: the store the keys are fetched from."
+    )
+    remote_key_prefix: str = Field(
+        "", description="externalSecrets: prefix of each key's name in the store (`agents/prod/`)."
+    )
+    refresh_interval: str = Field(
+        "1h",
+        pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$",
+        description="externalSecrets: how often the operator re-reads the store.",
+    )
+
+    @model_validator(mode="after")
+    def _store(self) -> SecretsSettings:
+        if self.mode == "externalSecrets" and self.secret_store_ref is None:
+            raise rule("secretStoreRef", "is required when mode is externalSecrets")
+        if self.mode != "externalSecrets" and self.secret_store_ref is not None:
+            raise rule("secretStoreRef", "only applies when mode is externalSecrets")
+        return self
+
+
+class GatewayRef(Model):
+    name: ObjectName = Field(description="The Gateway the HTTPRoute attaches to (managed by the platform team).")
+    namespace: DnsLabel | None = Field(None, description="Its namespace; unset: the stack's namespace.")
+    section_name: DnsLabel = Field(
+        description="Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is the Gateway's)."
+    )
+
+
+class AlertThresholds(Model):
+    """The five alerts of the LangGraph deployment notes, adapted to this stack's metrics."""
+
+    error_rate_percent: float = Field(5, gt=0, le=100, description="5xx responses, percent of requests over 5 minutes.")
+    p95_latency_seconds: float = Field(
+        30, gt=0, description="95th percentile request duration over 5 minutes (streams are long)."
+    )
+    memory_percent_of_limit: int = Field(90, ge=1, le=100, description="Working set against the memory limit.")
+    db_pool_exhausted_minutes: int = Field(5, ge=1, le=60, description="Minutes with every database connection in use.")
+    crash_loop_restarts: int = Field(3, ge=1, description="Container restarts within 15 minutes.")
+
+
+class Monitoring(Model):
+    """Prometheus scraping of the app's metrics port and the alert rules (Prometheus Operator CRDs, opt-in)."""
+
+    enabled: bool = Field(False, description="Expose the metrics port to the monitoring namespace and have it scraped.")
+    namespace: DnsLabel = Field(
+        "monitoring", description="Namespace of Prometheus: the only one the NetworkPolicy admits to the metrics port."
+    )
+    port: Port = Field(
+        9090,
+        description="The app's metrics port (the app contract: `METRICS_PORT`, GET /metrics, Prometheus text format).",
+    )
+    path: str = Field("/metrics", pattern=r"^/", description="Path of the metrics.")
+    service_monitor: bool = Field(
+        True,
+        description="A ServiceMonitor (monitoring.coreos.com/v1); false: `prometheus.io/*` scrape annotations on the pods, for a Prometheus without the operator.",
+    )
+    prometheus_rule: bool = Field(True, description="A PrometheusRule with the alerts (needs the operator).")
+    alerts: AlertThresholds = Field(AlertThresholds(), description="Alert thresholds.")
+
+    @model_validator(mode="after")
+    def _operator(self) -> Monitoring:
+        if self.prometheus_rule and not self.service_monitor and self.enabled:
+            raise rule("prometheusRule", "needs the Prometheus Operator, as serviceMonitor does: set both, or neither")
+        return self
+
+
+class StackConfig(Model):
+    environment: DnsLabel = Field(description="Environment name (labels, policy config): e.g. `dev`, `prod`.")
+    platform: Literal["kubernetes", "docker"] = Field(
+        "kubernetes", description="Target: a Kubernetes cluster or a Docker host."
+    )
+    kubernetes: KubernetesConfig | None = Field(None, description="Cluster to deploy to (platform kubernetes).")
+    namespace: NamespaceConfig | None = Field(None, description="Namespace and its guard rails (platform kubernetes).")
+    services: list[AgentServiceConfig] = Field(min_length=1, description="Agent API services (one per graph or API).")
+    postgres: PostgresConfig = Field(PostgresConfig(), description="Checkpoint store.")
+    redis: RedisConfig = Field(RedisConfig(), description="Cache, queues and stream resumption.")
+    ingress: IngressConfig = Field(
+        IngressConfig(enabled=False), description="External HTTPS entry (platform kubernetes)."
+    )
+    network: NetworkConfig = Field(NetworkConfig(), description="NetworkPolicy peers (platform kubernetes).")
+    availability: Availability = Field(Availability(), description="Placement of agent pods.")
+    docker: DockerConfig | None = Field(None, description="Docker host settings (platform docker).")
+    registry: str | None = Field(
+        None,
+        pattern=r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+)(:\d{1,5})?(/[a-z0-9._-]+)*$",
+        description="Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`.",
+    )
+    image_pull_secrets: list[ObjectName] = Field(
+        [],
+        description="Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes).",
+    )
+    monitoring: Monitoring = Field(Monitoring(), description="Metrics scraping and alert rules (platform kubernetes).")
+    exposure: Literal["ingress", "gatewayApi"] = Field(
+        "ingress",
+        description="How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both.",
+    )
+    gateway: GatewayRef | None = Field(None, description="gatewayApi: the Gateway and its HTTPS listener.")
+    secrets: SecretsSettings = Field(
+        SecretsSettings(),
+        description="Where API keys and external data-store URLs come from (in-cluster data stores always generate their password).",
+    )
+    labels: dict[MetadataKey, LabelValue] = Field(
+        {}, description="Labels added to every object (cost centre, team); the platform's own keys are refused."
+    )
+    annotations: dict[MetadataKey, str] = Field({}, description="Annotations added to every object.")
+
+    @model_validator(mode="after")
+    def _stack(self) -> StackConfig:
+        names = [s.name for s in self.services]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise rule(f"services[{i}].name", f"duplicate service name {name!r}")
+            if name in ("postgres", "redis"):
+                raise rule(f"services[{i}].name", f"{name!r} is taken by the data store")
+        if self.platform == "kubernetes":
+            for key in ("kubernetes", "namespace"):
+                if getattr(self, key) is None:
+                    raise rule(key, "is required when platform is kubernetes")
+            if self.docker is not None:
+                raise rule("docker", "only applies when platform is docker")
+            routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
+            if self.ingress.enabled and not routed:
+                raise rule("ingress.enabled", "no service has ingress.enabled: nothing to route")
+            if self.exposure == "gatewayApi" and self.gateway is None:
+                raise rule("gateway", "is required when exposure is gatewayApi")
+            if self.exposure != "gatewayApi" and self.gateway is not None:
+                raise rule("gateway", "only applies when exposure is gatewayApi")
+            taken = {s.name: i for i, s in enumerate(self.services)}
+            for i, s in enumerate(self.services):
+                if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
+                    raise rule(
+                        f"services[{i}].rollout.strategy",
+                        "canary splits external traffic at the Ingress: it needs ingress.enabled and the service's ingress.enabled",
+                    )
+                for unit in s.pod_names()[1:] if s.rollout.strategy == "canary" else s.pod_names():
+                    if unit in taken and unit != s.name:
+                        raise rule(
+                            f"services[{i}].rollout.strategy",
+                            f"its Deployment {unit!r} would clash with service {unit!r}",
+                        )
+            self._check_kubernetes_names()
+            if self.namespace is not None:
+                self._check_quota()
+        else:
+            # A Docker host has no cluster, namespace, Ingress or autoscaler: such keys mean a mixed-up stack file.
+            for key in ("kubernetes", "namespace"):
+                if getattr(self, key) is not None:
+                    raise rule(key, "only applies when platform is kubernetes")
+            if self.ingress.enabled:
+                raise rule("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
+            if self.secrets.mode != "pulumi":
+                raise rule(
+                    "secrets.mode",
+                    "only `pulumi` applies when platform is docker (a Docker host has no Secrets to read)",
+                )
+            if self.image_pull_secrets:
+                raise rule(
+                    "imagePullSecrets",
+                    "only applies when platform is kubernetes (a Docker host pulls with its own `docker login`)",
+                )
+            for i, s in enumerate(self.services):
+                if s.rollout != type(s).model_fields["rollout"].default:
+                    raise rule(
+                        f"services[{i}].rollout",
+                        "only applies when platform is kubernetes (a Docker host replaces containers one by one)",
+                    )
+                for key, alias in (
+                    ("scheduling", "scheduling"),
+                    ("service_account", "serviceAccount"),
+                    ("env_from", "envFrom"),
+                    ("extra_env", "extraEnv"),
+                    ("init_containers", "initContainers"),
+                    ("sidecars", "sidecars"),
+                    ("extra_volumes", "extraVolumes"),
+                    ("extra_volume_mounts", "extraVolumeMounts"),
+                    ("checkpoint_cleanup", "checkpointCleanup"),
+                ):
+                    if getattr(s, key) != type(s).model_fields[key].default:
+                        raise rule(f"services[{i}].{alias}", "only applies when platform is kubernetes")
+            for i, s in enumerate(self.services):
+                if s.autoscaling.enabled:
+                    raise rule(
+                        f"services[{i}].autoscaling.enabled",
+                        "a Docker host has no autoscaler: set it to false and use replicas",
+                    )
+            if not any(s.ingress.enabled for s in self.services):
+                raise rule("services", "no service has ingress.enabled: the proxy has nothing to route")
+        return self
+
+    def _check_kubernetes_names(self) -> None:
+        names = {s.name for s in self.services}
+        seen: dict[str, str] = {}
+        for i, s in enumerate(self.services):
+            # app.kubernetes.io/instance = <name>-<environment>, a label value (<= 63).
+            instance = f"{s.name}-{self.environment}"
+            if len(instance) > 63:
+                raise rule(
+                    f"services[{i}].name",
+                    f"with the environment, the instance label {instance!r} exceeds 63 characters ({len(instance)})",
+                )
+            for j, peer in enumerate(s.allow_from):
+                if peer not in names:
+                    raise rule(f"services[{i}].allowFrom[{j}]", f"{peer!r} is not a service of this stack")
+            if not s.ingress.enabled:
+                continue
+            # nginx refuses duplicate locations and the Ingress would hold ambiguous rules.
+            for j, path in enumerate(s.ingress.paths):
+                if path in seen:
+                    raise rule(f"services[{i}].ingress.paths[{j}]", f"{path!r} is already routed to {seen[path]!r}")
+                seen[path] = s.name
+
+    def worst_case(self) -> dict[str, float]:
+        """What the namespace holds at worst: every service at its maximum pods plus one
+        rollout surge pod (Deployments), and the in-cluster data stores (one pod each,
+        replaced in place). Keys are ResourceQuota `spec.hard` names; cpu in cores, the
+        rest in bytes or counts."""
+        total = {
+            "requests.cpu": 0.0,
+            "requests.memory": 0.0,
+            "limits.cpu": 0.0,
+            "limits.memory": 0.0,
+            "requests.storage": 0.0,
+            "pods": 0.0,
+        }
+
+        def add(pods: int, resources: Resources, persistence: Persistence) -> None:
+            total["pods"] += pods
+            for kind in ("requests", "limits"):
+                amounts = getattr(resources, kind)
+                total[f"{kind}.cpu"] += pods * quantity_value(amounts.cpu)
+                total[f"{kind}.memory"] += pods * quantity_value(amounts.memory)
+            if persistence.enabled:
+                total["requests.storage"] += pods * quantity_value(persistence.size)
+
+        for svc in self.services:
+            r = svc.rollout
+            add(svc.max_pods() + svc.surge_pods(), svc.resources, svc.persistence)
+            if r.strategy == "canary" and r.canary is not None:
+                add(r.canary.replicas + 1, svc.resources, svc.persistence)
+            elif r.strategy == "blueGreen" and r.blue_green is not None:
+                idle = r.blue_green.idle_replicas
+                add(
+                    svc.max_pods() + svc.surge_pods() if idle is None else idle + (1 if idle else 0),
+                    svc.resources,
+                    svc.persistence,
+                )
+        for store in (self.postgres, self.redis):
+            if store.mode == "inCluster":
+                add(1, store.resources, store.persistence)
+        # Storage of claims a StatefulSet kept on scale-down (whenScaled: Retain) is counted
+        # at the maximum already; a resize grows it, which the explicit value must allow.
+        return total
+
+    def derived_quota(self) -> dict[str, str]:
+        """The worst case as ResourceQuota spec.hard amounts (used where namespace.quota sets none)."""
+        worst = self.worst_case()
+        return {
+            "requests.cpu": _cpu_quantity(worst["requests.cpu"]),
+            "requests.memory": _bytes_quantity(worst["requests.memory"]),
+            "limits.cpu": _cpu_quantity(worst["limits.cpu"]),
+            "limits.memory": _bytes_quantity(worst["limits.memory"]),
+            "requests.storage": _bytes_quantity(worst["requests.storage"]),
+            "pods": str(int(worst["pods"])),
+        }
+
+    def _check_quota(self) -> None:
+        assert self.namespace is not None
+        q, worst = self.namespace.quota, self.worst_case()
+        given = {
+            "requests.cpu": ("cpu", q.cpu),
+            "requests.memory": ("memory", q.memory),
+            "limits.cpu": ("limitsCpu", q.limits_cpu),
+            "limits.memory": ("limitsMemory", q.limits_memory),
+            "requests.storage": ("storage", q.storage),
+            "pods": ("pods", q.pods),
+        }
+        for hard, (key, value) in given.items():
+            if value is None:
+                continue
+            need = worst[hard]
+            if quantity_value(str(value)) < need - 1e-9:
+                shown = (
+                    _cpu_quantity(need)
+                    if hard.endswith("cpu")
+                    else (str(int(need)) if hard == "pods" else _bytes_quantity(need))
+                )
+                raise rule(
+                    f"namespace.quota.{key}",
+                    f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas plus rollout surge and data stores): the rollout or the autoscaler would stall; raise it or unset it to derive it",
+                )
+
+    def docker_settings(self) -> DockerConfig:
+        return self.docker or DockerConfig()
+
+    def named_secret_keys(self) -> list[str]:
+        """Every key `secretEnv` and `externalUrlKey` name, wherever the values live."""
+        keys = {k for s in self.services for k in s.secret_env.values()}
+        keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
+        return sorted(keys)
+
+    def secret_keys(self) -> list[str]:
+        """Every secret stack config key the program reads (sorted, unique): none when they live in an existing Secret."""
+        if self.secrets.mode != "pulumi":
+            return []
+        keys = {k for s in self.services for k in s.secret_env.values()}
+        keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
+        return sorted(keys)
+
+
+def _cpu_quantity(cores: float) -> str:
+    millis = int(round(cores * 1000))
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def _bytes_quantity(value: float) -> str:
+    mib = int(-(-value // 2**20))
+    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
+
+
+Autoscaling.model_rebuild()
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _format_loc(prefix: str, loc: tuple[Any, ...], at: str | None) -> str:
+    path = ""
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad dict key: the key itself is the last part
+            continue
+        path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + str(part)
+    if at:
+        path += at if at.startswith("[") or not path else "." + at
+    return prefix + path
+
+
+def problems(error: ValidationError, prefix: str = "") -> list[str]:
+    """One `key: problem` line per finding, keys in the camelCase of stack files and schemas."""
+    lines = []
+    for err in error.errors(include_url=False):
+        ctx = err.get("ctx") or {}
+        loc = tuple(err["loc"])
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "is required"
+        lines.append(f"{_format_loc(prefix, loc, ctx.get('at'))}: {message}")
+    return lines
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], values: Any, source: str = "", prefix: str = "") -> M:
+    """`values` checked against `model`, or ConfigError with every problem at once (no traceback noise)."""
+    if isinstance(values, model):
+        return values
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(problems(error, prefix), source) from None

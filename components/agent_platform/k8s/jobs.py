@@ -1,0 +1,133 @@
+"""Jobs of an agent service: the database migration before a rollout, the checkpoint cleanup.
+
+Both run the service's own image with its identity and hardening, reach only Postgres (their
+own NetworkPolicy; their pods carry the store's client label) and never match the service's
+selector, so a Service never sends them traffic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from agent_platform.k8s import pod
+from agent_platform.labels import CLIENT_OF, selector_labels
+
+if TYPE_CHECKING:
+    from agent_platform.k8s.agent_service import AgentService
+
+batch = k8s.batch.v1
+core = k8s.core.v1
+meta = k8s.meta.v1
+net = k8s.networking.v1
+
+
+def _pod_spec(svc: AgentService, name: str, command: list[str], args: list[str] | None) -> core.PodTemplateSpecArgs:
+    c = svc.config
+    postgres = [b for b in svc.backends if b.store == "postgres"]
+    env = [pod.secret_env(b.env_name, b.secret_name, b.secret_key or b.env_name) for b in postgres]
+    labels = {**svc.labels, **selector_labels(name), **{CLIENT_OF.format(store="postgres"): "true"}}
+    return core.PodTemplateSpecArgs(
+        metadata=meta.ObjectMetaArgs(labels=labels),
+        spec=core.PodSpecArgs(
+            service_account_name=svc.service_account_name,
+            automount_service_account_token=False,
+            enable_service_links=False,
+            restart_policy="Never",
+            security_context=pod.pod_security_context(c.security_context),
+            containers=[
+                core.ContainerArgs(
+                    name="job",
+                    image=c.image,
+                    image_pull_policy=c.image_pull_policy,
+                    command=command,
+                    args=args,
+                    env=env,
+                    resources=pod.resource_requirements(c.resources),
+                    security_context=pod.container_security_context(c.security_context),
+                    volume_mounts=[core.VolumeMountArgs(name=pod.TMP_VOLUME, mount_path="/tmp")],
+                )
+            ],
+            volumes=[pod.scratch_volume()],
+            **pod.scheduling_fields(c.scheduling, pull_secrets=svc.pull_secrets),
+        ),
+    )
+
+
+def _network_policy(svc: AgentService, name: str) -> net.NetworkPolicy:
+    egress = [
+        net.NetworkPolicyEgressRuleArgs(
+            to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(b.store)))],
+            ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=b.port)],
+        )
+        for b in svc.backends
+        if b.store == "postgres" and b.in_cluster
+    ]
+    return net.NetworkPolicy(
+        name,
+        metadata=svc.meta(name),
+        spec=net.NetworkPolicySpecArgs(
+            pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(name)),
+            policy_types=["Ingress", "Egress"],
+            ingress=[],
+            egress=egress or None,
+        ),
+        opts=pulumi.ResourceOptions(parent=svc),
+    )
+
+
+def migration_job(svc: AgentService) -> batch.Job:
+    """A Job named after the image (Jobs are immutable, and a new image must migrate again):
+    the previous image's Job is deleted, the new one created, and the workload, which depends
+    on it, rolls out only once the provider has seen it complete (pulumi-kubernetes
+    provider/pkg/await/job.go waits for the Complete condition and fails on Failed)."""
+    c, m = svc.config, svc.config.migration
+    name = f"{c.name}-migrate"
+    digest = hashlib.sha256(c.image.encode()).hexdigest()[:8]
+    if c.network_policy.enabled:
+        _network_policy(svc, name)
+    return batch.Job(
+        f"{name}-{digest}",
+        metadata=svc.meta(
+            f"{name}-{digest}", {**pod.CHECKOV_SKIPS, pod.TIMEOUT_SECONDS: str(m.active_deadline_seconds + 60)}
+        ),
+        spec=batch.JobSpecArgs(
+            backoff_limit=m.backoff_limit,
+            active_deadline_seconds=m.active_deadline_seconds,
+            ttl_seconds_after_finished=m.ttl_seconds_after_finished,
+            template=_pod_spec(svc, name, m.command, m.args),
+        ),
+        opts=pulumi.ResourceOptions(parent=svc, depends_on=[r for r in (svc.config_map, svc.secret) if r is not None]),
+    )
+
+
+def checkpoint_cleanup(svc: AgentService) -> batch.CronJob:
+    c, cleanup = svc.config, svc.config.checkpoint_cleanup
+    name = f"{c.name}-cleanup"
+    if c.network_policy.enabled:
+        _network_policy(svc, name)
+    return batch.CronJob(
+        name,
+        metadata=svc.meta(name, dict(pod.CHECKOV_SKIPS)),
+        spec=batch.CronJobSpecArgs(
+            schedule=cleanup.schedule,
+            time_zone=cleanup.time_zone,
+            # Never two at once, never a pile of missed runs after an outage.
+            concurrency_policy="Forbid",
+            starting_deadline_seconds=600,
+            successful_jobs_history_limit=1,
+            failed_jobs_history_limit=3,
+            job_template=batch.JobTemplateSpecArgs(
+                spec=batch.JobSpecArgs(
+                    backoff_limit=1,
+                    active_deadline_seconds=3600,
+                    ttl_seconds_after_finished=86400,
+                    template=_pod_spec(svc, name, cleanup.command, ["--older-than-days", str(cleanup.retention_days)]),
+                )
+            ),
+        ),
+        opts=pulumi.ResourceOptions(parent=svc),
+    )

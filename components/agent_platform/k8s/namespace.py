@@ -1,0 +1,168 @@
+"""AgentNamespace: the namespace and its guard rails.
+
+Namespace with Pod Security Admission labels, ResourceQuota, LimitRange, a
+default deny of all ingress and egress, and the one exception every pod needs:
+cluster DNS.
+"""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from agent_platform.args import AgentNamespaceArgs
+from agent_platform.config import ConfigError, NamespaceConfig, NetworkConfig, validated
+from agent_platform.inputs import settings_of
+from agent_platform.k8s.pod import Metadata, with_common
+from agent_platform.labels import MANAGED_BY, PART_OF
+
+core = k8s.core.v1
+meta = k8s.meta.v1
+net = k8s.networking.v1
+
+
+# ResourceQuota spec.hard keys, by the quota setting that sets each.
+QUOTA_KEYS = {
+    "cpu": "requests.cpu",
+    "memory": "requests.memory",
+    "limits_cpu": "limits.cpu",
+    "limits_memory": "limits.memory",
+    "storage": "requests.storage",
+    "pods": "pods",
+}
+
+
+class AgentNamespace(pulumi.ComponentResource):
+    """The namespace of an agent stack and its guard rails: Pod Security Admission labels, a ResourceQuota
+    (no LoadBalancer or NodePort Services), a LimitRange, default-deny NetworkPolicies and the DNS egress."""
+
+    name: pulumi.Output[str]
+    """Name of the namespace."""
+
+    def __init__(
+        self, resource_name: str, args: AgentNamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("agent-platform:k8s:AgentNamespace", resource_name, None, opts)
+        where = f"AgentNamespace {resource_name}"
+        config = settings_of(NamespaceConfig, args, AgentNamespaceArgs, where)
+        network = validated(NetworkConfig, args.get("network") or {}, where, "network.")
+        environment = args["environment"]
+        quota_hard = self.quota_hard(config, args.get("derived_quota") or {}, where)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = with_common(
+            {
+                "app.kubernetes.io/part-of": PART_OF,
+                "app.kubernetes.io/managed-by": MANAGED_BY,
+                "agent-platform.io/environment": environment,
+            },
+            args.get("labels"),
+        )
+        common_annotations = dict(args.get("annotations") or {})
+        level = config.pod_security
+        self.namespace = core.Namespace(
+            config.name,
+            metadata=meta.ObjectMetaArgs(
+                name=config.name,
+                annotations=common_annotations or None,
+                labels={
+                    **labels,
+                    "pod-security.kubernetes.io/enforce": level,
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            ),
+            opts=child,
+        )
+        # Every other object names the namespace through this output, so it is created first.
+        ns = self.namespace.metadata.name
+        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        metadata = Metadata(ns, labels, common_annotations)
+
+        # Unset amounts come from derived_quota: AgentPlatform derives them from (and checks set
+        # ones against) the worst case, so the HPA maximums and a rollout surge always fit.
+        self.quota = core.ResourceQuota(
+            f"{config.name}-quota",
+            metadata=metadata("quota"),
+            spec=core.ResourceQuotaSpecArgs(
+                hard={
+                    **quota_hard,
+                    "services.loadbalancers": "0",
+                    "services.nodeports": "0",
+                }
+            ),
+            opts=after_ns,
+        )
+        lr = config.limit_range
+        self.limit_range = core.LimitRange(
+            f"{config.name}-limits",
+            metadata=metadata("limits"),
+            spec=core.LimitRangeSpecArgs(
+                limits=[
+                    core.LimitRangeItemArgs(
+                        type="Container",
+                        default={"cpu": lr.default_cpu, "memory": lr.default_memory},
+                        default_request={"cpu": lr.default_request_cpu, "memory": lr.default_request_memory},
+                    )
+                ]
+            ),
+            opts=after_ns,
+        )
+        self.default_deny = net.NetworkPolicy(
+            f"{config.name}-default-deny",
+            metadata=metadata("default-deny"),
+            spec=net.NetworkPolicySpecArgs(pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
+            opts=after_ns,
+        )
+        self.allow_dns = net.NetworkPolicy(
+            f"{config.name}-allow-dns",
+            metadata=metadata("allow-dns"),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(),
+                policy_types=["Egress"],
+                egress=[
+                    net.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            net.NetworkPolicyPeerArgs(
+                                namespace_selector=meta.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": network.dns_namespace}
+                                ),
+                                pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                            )
+                        ],
+                        ports=[net.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
+                    ),
+                    *self._node_local_dns(network),
+                ],
+            ),
+            opts=after_ns,
+        )
+        self.name = ns
+        self.register_outputs({"name": ns})
+
+    @staticmethod
+    def _node_local_dns(network: NetworkConfig) -> list[net.NetworkPolicyEgressRuleArgs]:
+        # NodeLocal DNSCache answers on a link-local address from a host-network pod, which no
+        # pod or namespace selector matches: allow DNS to that address, nothing else there.
+        if not network.node_local_dns:
+            return []
+        return [
+            net.NetworkPolicyEgressRuleArgs(
+                to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=f"{network.node_local_dns}/32"))],
+                ports=[net.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
+            )
+        ]
+
+    @staticmethod
+    def quota_hard(config: NamespaceConfig, derived: dict[str, str], where: str) -> dict[str, str]:
+        """spec.hard: each amount as set, else as derived; a quota without an amount would not bound it."""
+        hard, missing = {}, []
+        for key, hard_key in QUOTA_KEYS.items():
+            value = getattr(config.quota, key)
+            value = str(value) if value is not None else derived.get(hard_key)
+            if value is None:
+                missing.append(
+                    f"quota.{key}: is required (or derived_quota[{hard_key!r}]); AgentPlatform derives it from its workloads"
+                )
+            hard[hard_key] = value
+        if missing:
+            raise ConfigError(missing, where)
+        return hard

@@ -1,0 +1,234 @@
+"""AgentPlatform: the whole agent stack on one Kubernetes cluster."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from agent_platform.args import AgentPlatformArgs
+from agent_platform.config import StackConfig, with_registry
+from agent_platform.inputs import settings_of
+from agent_platform.k8s import monitoring, pod
+from agent_platform.k8s.agent_service import AgentService
+from agent_platform.k8s.ingress import AgentIngress
+from agent_platform.k8s.namespace import AgentNamespace
+from agent_platform.k8s.postgres import Postgres
+from agent_platform.k8s.redis import Redis
+from agent_platform.labels import standard_labels
+
+
+class AgentPlatform(pulumi.ComponentResource):
+    """The whole agent stack on one Kubernetes cluster: an AgentNamespace, Postgres and Redis, one
+    AgentService per service and an AgentIngress, wired together (connection Secrets, NetworkPolicy
+    peers, a quota that fits the worst case) through an explicit provider for one kubeconfig context."""
+
+    namespace_name: pulumi.Output[str]
+    """Name of the namespace."""
+    service_names: pulumi.Output[list[str]]
+    """Names of the agent services' Services."""
+    ingress_url: pulumi.Output[str]
+    """Public base URL (empty when the Ingress is disabled)."""
+    postgres_host: pulumi.Output[str]
+    """Postgres host name."""
+    redis_host: pulumi.Output[str]
+    """Redis host name."""
+
+    def __init__(self, resource_name: str, args: AgentPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("agent-platform:k8s:AgentPlatform", resource_name, None, opts)
+        config = settings_of(
+            StackConfig, {**args, "platform": "kubernetes"}, AgentPlatformArgs, f"AgentPlatform {resource_name}"
+        )
+        self.config = config
+        secrets = args.get("secret_values") or {}
+        cluster = config.kubernetes
+        assert cluster is not None and config.namespace is not None  # StackConfig requires both on Kubernetes
+        # Explicit provider: the stack reaches only the context its config names,
+        # never whatever kubeconfig context happens to be current.
+        # Secrets and ConfigMaps keep fixed names (pods and the Ingress refer to them), so
+        # a content change must be an update, not delete-then-create: pulumi-kubernetes
+        # adds .data/.stringData to the replace-only properties unless these are on
+        # (provider/pkg/provider/diff.go forceNewProperties: IsSecret && !enableSecretMutable,
+        # IsConfigMap && !enableConfigMapMutable). Pods roll through the checksum annotations.
+        kubeconfig: pulumi.Input[str] | None = cluster.kubeconfig
+        if cluster.cluster_stack:
+            # The cluster's own stack exports its kubeconfig; a StackReference reads it (secret).
+            self.cluster_stack = pulumi.StackReference(cluster.cluster_stack, opts=pulumi.ResourceOptions(parent=self))
+            kubeconfig = pulumi.Output.secret(self.cluster_stack.require_output("kubeconfig"))
+        self.provider = k8s.Provider(
+            "cluster",
+            context=cluster.context,
+            kubeconfig=kubeconfig,
+            enable_server_side_apply=True,
+            enable_secret_mutable=True,
+            enable_config_map_mutable=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
+        env = config.environment
+        network = config.network.model_dump()
+
+        common = {"labels": dict(config.labels), "annotations": dict(config.annotations)}
+        self.namespace = AgentNamespace(
+            "namespace",
+            {
+                **config.namespace.model_dump(),
+                "environment": env,
+                "network": network,
+                "derived_quota": config.derived_quota(),
+                **common,
+            },
+            opts=child,
+        )
+        ns = self.namespace.name
+        in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.namespace]))
+        wiring = {
+            "namespace": ns,
+            "environment": env,
+            "secret_values": secrets,
+            **common,
+            "image_pull_secrets": list(config.image_pull_secrets),
+            **({"existing_secret": config.secrets.existing_secret} if config.secrets.mode != "pulumi" else {}),
+        }
+
+        def image(settings) -> dict:
+            return {"image": with_registry(settings.image, config.registry)}
+
+        self.external_secret = None
+        if config.secrets.mode == "externalSecrets":
+            self.external_secret = self._external_secret(config, ns, common, in_ns)
+            in_ns = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.external_secret]))
+
+        def scaler(store: str) -> dict:
+            keda = {
+                s.autoscaling.keda.operator_namespace
+                for s in config.services
+                if s.autoscaling.enabled and s.autoscaling.engine == "keda" and s.autoscaling.keda.trigger == store
+            }
+            return {"scaler_namespace": sorted(keda)[0]} if keda else {}
+
+        stores = {"cluster_domain": cluster.cluster_domain}
+        self.postgres = Postgres(
+            "postgres",
+            {**config.postgres.model_dump(), **image(config.postgres), **wiring, **stores, **scaler("postgres")},
+            opts=in_ns,
+        )
+        self.redis = Redis(
+            "redis",
+            {**config.redis.model_dump(), **image(config.redis), **wiring, **stores, **scaler("redis")},
+            opts=in_ns,
+        )
+        pods_of = {s.name: s.pod_names() for s in config.services}
+
+        def rollout(s) -> dict:
+            # The registry applies to every image a release runs, canary and colours included.
+            r = s.rollout.model_dump()
+            if r["canary"]:
+                r["canary"]["image"] = with_registry(r["canary"]["image"], config.registry)
+            if r["blue_green"]:
+                for key in ("blue_image", "green_image"):
+                    r["blue_green"][key] = with_registry(r["blue_green"][key] or s.image, config.registry)
+            return r
+
+        self.services = [
+            AgentService(
+                s.name,
+                {
+                    **s.model_dump(),
+                    **image(s),
+                    "rollout": rollout(s),
+                    **wiring,
+                    "network": network,
+                    "availability": config.availability.model_dump(),
+                    "backends": [self.postgres.backend, self.redis.backend],
+                    "exposed": config.ingress.enabled and s.ingress.enabled,
+                    "monitoring": config.monitoring.model_dump(),
+                    # Peers by the names their pods carry: a canary or both colours of a blue-green service.
+                    "allow_from": [name for caller in s.allow_from for name in pods_of[caller]],
+                    "callees": [
+                        {"name": name, "port": t.port}
+                        for t in config.services
+                        if s.name in t.allow_from
+                        for name in pods_of[t.name]
+                    ],
+                },
+                opts=pulumi.ResourceOptions.merge(
+                    in_ns, pulumi.ResourceOptions(depends_on=[self.postgres, self.redis])
+                ),
+            )
+            for s in config.services
+        ]
+        m = config.monitoring
+        if m.enabled and (m.service_monitor or m.prometheus_rule):
+            meta = pod.Metadata(
+                ns,
+                pod.with_common(standard_labels("agent-platform", "monitoring", env), common["labels"]),
+                common["annotations"],
+            )
+            after = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(parent=self))
+            if m.service_monitor:
+                self.service_monitor = monitoring.service_monitor(
+                    "agent-platform", config.namespace.name, meta, m, after
+                )
+            if m.prometheus_rule:
+                self.alert_rules = monitoring.alert_rules("agent-platform", config.namespace.name, meta, m, after)
+        self.ingress = None
+        if config.ingress.enabled:
+            routes = [
+                {
+                    "service": s.name,
+                    "paths": list(s.ingress.paths),
+                    **(
+                        {"canary_service": f"{s.name}-canary", "canary_weight": s.rollout.canary.weight}
+                        if s.rollout.strategy == "canary" and s.rollout.canary
+                        else {}
+                    ),
+                }
+                for s in config.services
+                if s.ingress.enabled
+            ]
+            settings = config.ingress.model_dump(exclude={"enabled"})
+            gateway = (
+                {"gateway": config.gateway.model_dump()} if config.exposure == "gatewayApi" and config.gateway else {}
+            )
+            self.ingress = AgentIngress(
+                "ingress",
+                {**settings, "namespace": ns, "environment": env, "routes": routes, **common, **gateway},
+                opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=self.services)),
+            )
+        self.namespace_name = ns
+        self.service_names = pulumi.Output.all(*[s.service_name for s in self.services])
+        self.ingress_url = self.ingress.url if self.ingress else pulumi.Output.from_input("")
+        self.postgres_host = self.postgres.host
+        self.redis_host = self.redis.host
+        self.register_outputs(
+            {
+                "namespaceName": ns,
+                "serviceNames": self.service_names,
+                "ingressUrl": self.ingress_url,
+                "postgresHost": self.postgres_host,
+                "redisHost": self.redis_host,
+            }
+        )
+
+    def _external_secret(
+        self, config: StackConfig, namespace: pulumi.Input[str], common: dict, opts: pulumi.ResourceOptions
+    ) -> k8s.apiextensions.CustomResource:
+        """The Secret the pods read, declared as an ExternalSecret: the operator fetches each named
+        key from the store and keeps it refreshed; no value passes through Pulumi."""
+        s = config.secrets
+        assert s.secret_store_ref is not None
+        labels = pod.with_common(standard_labels(s.existing_secret, "secrets", config.environment), common["labels"])
+        return k8s.apiextensions.CustomResource(
+            s.existing_secret,
+            api_version="external-secrets.io/v1",
+            kind="ExternalSecret",
+            metadata=pod.Metadata(namespace, labels, common["annotations"])(s.existing_secret),
+            spec={
+                "refreshInterval": s.refresh_interval,
+                "secretStoreRef": {"name": s.secret_store_ref.name, "kind": s.secret_store_ref.kind},
+                "target": {"name": s.existing_secret, "creationPolicy": "Owner"},
+                "data": [
+                    {"secretKey": key, "remoteRef": {"key": f"{s.remote_key_prefix}{key}"}}
+                    for key in config.named_secret_keys()
+                ],
+            },
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self)),
+        )

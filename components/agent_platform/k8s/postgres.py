@@ -1,0 +1,56 @@
+"""Postgres: the checkpoint store (LangGraph's PostgresSaver), in-cluster or external."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from agent_platform.args import PostgresArgs
+from agent_platform.config import PostgresConfig
+from agent_platform.datastores import POSTGRES_PORT, pg_isready, postgres_url
+from agent_platform.k8s import pod
+from agent_platform.k8s.datastore import Datastore
+
+core = k8s.core.v1
+
+
+class Postgres(Datastore):
+    """Postgres, the checkpoint store: in-cluster (generated password, StatefulSet with a retained volume,
+    headless Service, NetworkPolicy admitting only its clients) or external; either way the Secret
+    `postgres-connection` holds DATABASE_URL."""
+
+    store = "postgres"
+    port = POSTGRES_PORT
+    url_key = "DATABASE_URL"
+    data_path = "/var/lib/postgresql/data"
+    # The entrypoint writes its socket and lock files here; the root filesystem is read-only.
+    scratch_paths = ("/tmp", "/var/run/postgresql")
+    settings_model = PostgresConfig
+    args_type = PostgresArgs
+
+    def __init__(self, resource_name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(resource_name, args, opts)
+
+    def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
+        return postgres_url(self.config, password, host)
+
+    def container(self) -> core.ContainerArgs:
+        c = self.config
+        ready = pg_isready(c)
+        return core.ContainerArgs(
+            name=self.store,
+            image=c.image,
+            image_pull_policy="Always",  # cheap with a digest, and a moved tag is noticed without one
+            ports=[core.ContainerPortArgs(name=self.store, container_port=self.port, protocol="TCP")],
+            env=[
+                core.EnvVarArgs(name="POSTGRES_USER", value=c.user),
+                core.EnvVarArgs(name="POSTGRES_DB", value=c.database),
+                # initdb refuses a mount point that holds lost+found; use a subdirectory.
+                core.EnvVarArgs(name="PGDATA", value=f"{self.data_path}/pgdata"),
+                # The image reads the password from a file: no secret in the environment.
+                core.EnvVarArgs(name="POSTGRES_PASSWORD_FILE", value=f"{self.credentials_dir}/password"),
+            ],
+            resources=pod.resource_requirements(c.resources),
+            security_context=pod.container_security_context(c.security_context),
+            readiness_probe=pod.exec_probe(ready, period=5, timeout=3, failures=3),
+            liveness_probe=pod.exec_probe(ready, period=15, timeout=5, failures=6, initial_delay=30),
+            volume_mounts=self.volume_mounts(),
+        )

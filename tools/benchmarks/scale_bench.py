@@ -1,0 +1,236 @@
+"""Scale benchmark: the whole preview, the policy pack and the render at 10 and 100 agent services.
+
+    venv/bin/python tools/benchmarks/scale_bench.py            # 10 and 100 services (~2 min)
+    venv/bin/python tools/benchmarks/scale_bench.py --quick    # 5 and 20 services (~30 s)
+
+Every figure is whole-process wall time on this machine, with a progress line per step:
+- the preview CLI (`python -m preview prod --config-file <generated>`: two program runs, render,
+  validation, the pack over both engine phases), its cost per manifest at each size (flat
+  when the ratio between sizes is near 1) and the peak memory of its process tree (RSS of
+  the CLI, its worker and both pack processes, sampled);
+- the policy pack over the up phase of the largest stack (started as the CLI starts it, then
+  Configure, Analyze per resource, AnalyzeStack) beside Checkov on the same manifests;
+- the render (program run + manifests) beside cdk8s synthesizing the same objects
+  (tools/benchmarks/cdk8s, pinned; installed with npm on first use).
+Baselines run here, in this process: the same pack without its SDK fast paths (a copy of the
+pack whose sdk_memo changes nothing: the pulumi-policy SDK's own per-policy loop and conversions), and the
+SDK floor (the same number of bare resources registered under the same mocks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from preview_bench import floor, generated_stack  # noqa: E402
+
+from policies.sdk_memo import baseline_copy  # noqa: E402
+from preview.policy import analyze, engine_document  # noqa: E402
+from preview.program import capture_stack  # noqa: E402
+from preview.render import manifests  # noqa: E402
+
+PYTHON = sys.executable
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+TARGETS = {"whole preview at 100 services (s)": 6.0, "pack vs Checkov (x faster)": 5.0}
+
+
+def progress(step: str) -> None:
+    print(f"... {step}", file=sys.stderr, flush=True)
+
+
+def tree_rss_mib(root_pid: int) -> float:
+    """Resident memory of a process and all its descendants (from /proc), in MiB."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total / 1024
+
+
+def measured(cmd: list[str], stdin: str | None = None, **kwargs) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall seconds, peak tree RSS MiB, result) of a command, sampled every 50 ms."""
+    peak = 0.0
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE if stdin is not None else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_mib(process.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = process.communicate(input=stdin)
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return seconds, peak, subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
+
+
+def preview_cli(config: Path, out: Path) -> tuple[float, float, dict]:
+    seconds, peak, result = measured(
+        [PYTHON, "-m", "preview", "prod", "--config-file", str(config), "--out", str(out), "--format", "json"], cwd=ROOT
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"preview failed for {config.name}: {result.stderr.strip().splitlines()[-1:]}")
+    return seconds, peak, json.loads(result.stdout)
+
+
+def unmemoized_pack(tmp: Path) -> Path:
+    """A copy of the pack without its SDK fast paths: the SDK's own conversions and loop, once per policy."""
+    return baseline_copy(ROOT / "policies", tmp / "unmemoized").parent
+
+
+def cdk8s_seconds(objects: list[dict]) -> tuple[float, float]:
+    """(whole-process seconds, seconds cdk8s itself reports for construction + synthYaml)."""
+    if not (HERE / "cdk8s" / "node_modules" / "cdk8s").is_dir():
+        progress("installing cdk8s (tools/benchmarks/cdk8s, npm ci)")
+        subprocess.run(
+            ["npm", "ci", "--prefix", str(HERE / "cdk8s"), "--no-audit", "--no-fund", "--silent"], check=True
+        )
+    seconds, _, result = measured(["node", str(HERE / "cdk8s" / "synth.mjs")], stdin=json.dumps(objects))
+    if result.returncode != 0:
+        raise SystemExit(f"cdk8s failed: {result.stderr.strip().splitlines()[-1:]}")
+    return seconds, json.loads(result.stdout)["seconds"]
+
+
+def row(label: str, *cells: str) -> str:
+    return f"{label:<46} " + " ".join(f"{c:>12}" for c in cells)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 and 20 services instead of 10 and 100")
+    args = parser.parse_args()
+    sizes = [5, 20] if args.quick else [10, 100]
+    results: dict[int, dict] = {}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for n in sizes:
+            progress(f"whole preview, {n} services (python -m preview prod, both engine phases)")
+            seconds, peak, report = preview_cli(generated_stack(tmp, n), tmp / f"out-{n}")
+            results[n] = {
+                "seconds": seconds,
+                "peak": peak,
+                "objects": report["objects"],
+                "resources": report["resources"],
+                "render": report["renderSeconds"],
+                "validate": report["validateSeconds"],
+                "policy": report["policy"]["seconds"],
+            }
+        big = sizes[-1]
+        config = generated_stack(tmp, big)
+        progress(f"program run of {big} services in this process (for the pack and the SDK floor)")
+        _, capture = capture_stack(ROOT, "prod", config)
+        up = [("up", engine_document(capture))]
+        kube = manifests(capture)
+        progress(f"policy pack, up phase, {len(kube)} manifests")
+        pack_s = analyze(ROOT, "prod", up).seconds
+        progress("the same pack without its SDK fast paths (baseline)")
+        bare_pack_s = analyze(unmemoized_pack(tmp), "prod", up, ROOT / "policies" / "config" / "prod.json").seconds
+        progress(f"Checkov on the same {len(kube)} manifests")
+        manifest_dir = tmp / f"out-{big}" / "kubernetes"
+        checkov_s, checkov_peak, checkov = measured(
+            [str(CHECKOV), "-d", str(manifest_dir), "--framework", "kubernetes", "--quiet", "--compact", "-o", "json"]
+        )
+        if checkov.returncode not in (0, 1):
+            raise SystemExit(f"checkov failed: {checkov.stderr.strip().splitlines()[-1:]}")
+        progress(f"cdk8s synthesizing the same {len(kube)} objects")
+        cdk8s_s, cdk8s_inner_s = cdk8s_seconds(
+            [yaml.safe_load(p.read_text()) for p in sorted(manifest_dir.glob("*.yaml"))]
+        )
+        custom = len([r for r in capture.resources if r.custom])
+        progress(f"SDK floor: {custom} bare resources under the same mocks")
+        floor_s = floor(tmp, custom, 1)
+
+    print(row("case", "objects", "wall s", "ms/object", "peak MiB"))
+    for n, r in results.items():
+        print(
+            row(
+                f"whole preview, {n} services ({r['resources']} resources)",
+                str(r["objects"]),
+                f"{r['seconds']:.2f}",
+                f"{1000 * r['seconds'] / r['objects']:.2f}",
+                f"{r['peak']:.0f}",
+            )
+        )
+        print(
+            row(
+                "  of which render / validate / pack (after render)",
+                "",
+                f"{r['render']:.2f}",
+                f"{r['validate']:.2f}",
+                f"{r['policy']:.2f}",
+            )
+        )
+    small, large = results[sizes[0]], results[big]
+    per_object = (large["seconds"] / large["objects"]) / (small["seconds"] / small["objects"])
+    print(f"\nper-object cost, {big} vs {sizes[0]} services: x{per_object:.2f} (1.00 is flat)")
+    print(
+        f"policy pack, up phase, {len(kube)} manifests: {pack_s:.2f}s; without its SDK fast paths {bare_pack_s:.2f}s "
+        f"(x{bare_pack_s / pack_s:.1f}); Checkov {checkov_s:.2f}s, peak {checkov_peak:.0f} MiB "
+        f"(pack x{checkov_s / pack_s:.1f} faster)"
+    )
+    print(
+        f"render of {big} services: {large['render']:.2f}s; cdk8s on the same {len(kube)} objects {cdk8s_s:.2f}s whole-process "
+        f"({cdk8s_inner_s:.2f}s synth; render x{large['render'] / cdk8s_s:.1f}); SDK floor for {custom} bare resources "
+        f"{floor_s:.2f}s per program run (the preview runs the program twice)"
+    )
+    if not args.quick:
+        print("\ntargets:")
+        for name, got, target, ok in (
+            (
+                "whole preview at 100 services (s)",
+                large["seconds"],
+                TARGETS["whole preview at 100 services (s)"],
+                large["seconds"] <= TARGETS["whole preview at 100 services (s)"],
+            ),
+            (
+                "pack vs Checkov (x faster)",
+                checkov_s / pack_s,
+                TARGETS["pack vs Checkov (x faster)"],
+                checkov_s / pack_s >= TARGETS["pack vs Checkov (x faster)"],
+            ),
+        ):
+            print(f"  {name:<36} {got:>8.2f}  target {target:<5}  {'met' if ok else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# End to end on a real Docker engine: the `e2e` stack (Pulumi.e2e.yaml) rendered by the
+# offline preview, brought up with Compose, checked, and removed.
+#
+#   bash tools/e2e-docker.sh [--keep]
+#
+# Installs docker.io and debootstrap from Debian when missing (root), starts dockerd when
+# none runs (and stops what it started), builds the images offline from Debian packages
+# (images/, examples/agent-app), renders the stack, generates its secrets (never written
+# into the repository) and runs tools/e2e_checks.py. --keep leaves the stack running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KEEP=""
+[ "${1:-}" = "--keep" ] && KEEP="--keep"
+step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
+
+WORK=${E2E_WORK:-/var/tmp/agent-platform-e2e}
+mkdir -p "$WORK"
+STARTED_DOCKERD=""
+cleanup() {
+  if [ -n "$STARTED_DOCKERD" ]; then
+    kill "$STARTED_DOCKERD" 2>/dev/null || true
+    wait "$STARTED_DOCKERD" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+step "Docker engine"
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
+  echo "installing docker.io and debootstrap from Debian"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+fi
+if ! docker info >/dev/null 2>&1; then
+  dockerd >"$WORK/dockerd.log" 2>&1 &
+  STARTED_DOCKERD=$!
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start: $(tail -3 "$WORK/dockerd.log")"; exit 1; }
+  echo "started dockerd (pid $STARTED_DOCKERD); it is stopped at the end"
+fi
+docker version --format 'engine {{.Server.Version}}'
+
+step "Base image from Debian packages"
+BASE=agent-platform-e2e/base:bookworm
+if ! docker image inspect "$BASE" >/dev/null 2>&1; then
+  rm -rf "$WORK/rootfs"
+  debootstrap --variant=minbase \
+    --include=python3,python3-psycopg2,python3-redis,postgresql-15,redis-server,redis-tools,nginx-light,wget,procps,ca-certificates \
+    bookworm "$WORK/rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 \
+    || { tail -5 "$WORK/debootstrap.log"; exit 1; }
+  rm -rf "$WORK"/rootfs/var/cache/apt/archives/*.deb "$WORK"/rootfs/var/lib/apt/lists/*
+  tar -C "$WORK/rootfs" -c . | docker import - "$BASE" >/dev/null
+  rm -rf "$WORK/rootfs"
+fi
+echo "$BASE"
+
+step "Images"
+docker build -q -t agent-platform-e2e/app:1.0.0 -f images/app/Dockerfile examples/agent-app
+for image in postgres redis nginx; do
+  docker build -q -t "agent-platform-e2e/$image:1.0.0" "images/$image"
+done
+
+step "Render the e2e stack"
+OUT="$WORK/render"
+secret() { python3 -c 'import secrets; print(secrets.token_hex(16))'; }
+export PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY="e2e-$(secret)"
+venv/bin/python -m preview e2e --out "$OUT"
+
+step "Secrets (generated for this run)"
+PG=$(secret); REDIS=$(secret)
+ENV_FILE="$WORK/compose.env"
+umask 077
+# compose.env from the rendered example, as a user fills it: each change-me set, the URLs left as
+# the example derives them (Compose expands them from the passwords above them).
+while IFS= read -r line; do
+  case "$line" in
+    POSTGRES_PASSWORD=change-me) echo "POSTGRES_PASSWORD=$PG" ;;
+    REDIS_PASSWORD=change-me) echo "REDIS_PASSWORD=$REDIS" ;;
+    OPENAI_API_KEY=change-me) echo "OPENAI_API_KEY=$PULUMI_CONFIG_AGENT_PLATFORM_OPENAIAPIKEY" ;;
+    *=change-me) echo "compose.env.example asks for ${line%%=*}, which this script does not generate" >&2; exit 1 ;;
+    *) echo "$line" ;;
+  esac
+done <"$OUT/compose.env.example" >"$ENV_FILE"
+echo "$ENV_FILE (mode 600, outside the repository)"
+
+step "Checks"
+status=0
+venv/bin/python tools/e2e_checks.py --compose "$OUT/docker-compose.yml" --env-file "$ENV_FILE" $KEEP || status=$?
+if [ -n "$KEEP" ]; then
+  STARTED_DOCKERD=""   # leave the engine running with the stack
+  echo "compose file: $(cd "$OUT" && pwd)/docker-compose.yml"
+else
+  rm -f "$ENV_FILE"
+fi
+printf '\ne2e finished in %ss: %s\n' "$SECONDS" "$([ $status -eq 0 ] && echo passed || echo FAILED)"
+exit $status
