@@ -83,44 +83,6 @@ class SecurityContextArgs(TypedDict, total=False):
     """Mount the image read-only; writable paths are emptyDirs. Default: `true`."""
 
 
-class PersistenceArgs(TypedDict, total=False):
-    """Settings: Persistence."""
-
-    enabled: bool
-    """Keep data on a PersistentVolumeClaim (false: an emptyDir that dies with the pod). Default: `true`."""
-    size: str
-    """Requested volume size. Changing it later does not resize existing volumes: see README "Day 2: resize a volume". Default: `"10Gi"`."""
-    storage_class: Optional[str]
-    """StorageClass name; unset uses the cluster default. Applies to new volumes only."""
-
-
-class NetworkPolicyToggleArgs(TypedDict, total=False):
-    """Settings: NetworkPolicyToggle."""
-
-    enabled: bool
-    """Declare least-privilege NetworkPolicies for this workload. Default: `true`."""
-
-
-class PdbArgs(TypedDict, total=False):
-    """Settings: Pdb."""
-
-    enabled: bool
-    """Declare a PodDisruptionBudget. Default: `true`."""
-    max_unavailable: Optional[int]
-    """Pods that may be down in a voluntary disruption (default 1 when minAvailable is unset)."""
-    min_available: Optional[int]
-    """Pods that must stay up; exclusive with maxUnavailable."""
-
-
-class PodsMetricArgs(TypedDict, total=False):
-    """Settings: PodsMetric."""
-
-    name: Required[str]
-    """Metric name as served by the custom metrics API."""
-    target_average_value: Required[str]
-    """Per-pod average to hold, e.g. `20`."""
-
-
 class KedaArgs(TypedDict, total=False):
     """Scaling on pending work instead of CPU: agent runs wait on an LLM, so CPU says little."""
 
@@ -136,6 +98,15 @@ class KedaArgs(TypedDict, total=False):
     """How often KEDA asks. Default: `15`."""
     operator_namespace: str
     """Namespace of the KEDA operator, which the data store's NetworkPolicy admits to ask. Default: `"keda"`."""
+
+
+class PodsMetricArgs(TypedDict, total=False):
+    """Settings: PodsMetric."""
+
+    name: Required[str]
+    """Metric name as served by the custom metrics API."""
+    target_average_value: Required[str]
+    """Per-pod average to hold, e.g. `20`."""
 
 
 class AutoscalingArgs(TypedDict, total=False):
@@ -159,6 +130,35 @@ class AutoscalingArgs(TypedDict, total=False):
     """A custom per-pod metric (e.g. in-flight streams) from a metrics adapter."""
     scale_down_stabilization_seconds: int
     """How long the HPA waits before removing pods; long for streaming. Default: `300`."""
+
+
+class PdbArgs(TypedDict, total=False):
+    """Settings: Pdb."""
+
+    enabled: bool
+    """Declare a PodDisruptionBudget. Default: `true`."""
+    max_unavailable: Optional[int]
+    """Pods that may be down in a voluntary disruption (default 1 when minAvailable is unset)."""
+    min_available: Optional[int]
+    """Pods that must stay up; exclusive with maxUnavailable."""
+
+
+class NetworkPolicyToggleArgs(TypedDict, total=False):
+    """Settings: NetworkPolicyToggle."""
+
+    enabled: bool
+    """Declare least-privilege NetworkPolicies for this workload. Default: `true`."""
+
+
+class PersistenceArgs(TypedDict, total=False):
+    """Settings: Persistence."""
+
+    enabled: bool
+    """Keep data on a PersistentVolumeClaim (false: an emptyDir that dies with the pod). Default: `true`."""
+    size: str
+    """Requested volume size. Changing it later does not resize existing volumes: see README "Day 2: resize a volume". Default: `"10Gi"`."""
+    storage_class: Optional[str]
+    """StorageClass name; unset uses the cluster default. Applies to new volumes only."""
 
 
 class ProbeArgs(TypedDict, total=False):
@@ -244,6 +244,17 @@ class ServiceAccountArgs(TypedDict, total=False):
     """Annotations of the created ServiceAccount: workload identity, e.g. `eks.amazonaws.com/role-arn`, `iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`. Default: `{}`."""
 
 
+class EnvFromSourceArgs(TypedDict, total=False):
+    """Settings: EnvFromSource."""
+
+    secret: Optional[str]
+    """An existing Secret: every key becomes a variable."""
+    config_map: Optional[str]
+    """An existing ConfigMap: every key becomes a variable (never credentials)."""
+    prefix: Optional[str]
+    """Prefix added to each variable name."""
+
+
 class SecretKeyRefArgs(TypedDict, total=False):
     """Settings: SecretKeyRef."""
 
@@ -289,30 +300,36 @@ class ExtraEnvArgs(TypedDict, total=False):
     """Where the value comes from."""
 
 
-class EnvFromSourceArgs(TypedDict, total=False):
-    """Settings: EnvFromSource."""
+class MigrationArgs(TypedDict, total=False):
+    """A one-shot Job (a one-shot container on a Docker host) that migrates the database before the new version rolls out."""
 
-    secret: Optional[str]
-    """An existing Secret: every key becomes a variable."""
-    config_map: Optional[str]
-    """An existing ConfigMap: every key becomes a variable (never credentials)."""
-    prefix: Optional[str]
-    """Prefix added to each variable name."""
+    enabled: bool
+    """Run it: the workload waits for the Job (Docker: the `<name>-migrate` container) to complete, and a failure stops the rollout. Default: `false`."""
+    command: list[str]
+    """The service image's own migration command. Default: `["python3", "/app/app.py", "migrate"]`."""
+    args: Optional[list[str]]
+    """Its arguments."""
+    backoff_limit: int
+    """Retries before the Job, and so the rollout, fails (Kubernetes; Docker does not retry). Default: `2`."""
+    active_deadline_seconds: int
+    """The longest a migration may run. Default: `600`."""
+    ttl_seconds_after_finished: int
+    """How long the finished Job and its pod stay for inspection. Default: `86400`."""
 
 
-class ExtraVolumeArgs(TypedDict, total=False):
-    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath)."""
+class CheckpointCleanupArgs(TypedDict, total=False):
+    """A CronJob that deletes old checkpoints."""
 
-    name: Required[str]
-    """Volume name (not `tmp` or `data`, which the platform uses)."""
-    config_map: Optional[str]
-    """An existing ConfigMap, as files."""
-    secret: Optional[str]
-    """An existing Secret, as files (mode 0440)."""
-    empty_dir: Optional[str]
-    """Scratch space of at most this size (`64Mi`)."""
-    persistent_volume_claim: Optional[str]
-    """An existing PersistentVolumeClaim."""
+    enabled: bool
+    """Declare the CronJob. Default: `false`."""
+    schedule: str
+    """Cron schedule (five fields, the cluster's time zone unless `timeZone`). Default: `"17 3 * * *"`."""
+    time_zone: Optional[str]
+    """IANA time zone of the schedule, e.g. `Etc/UTC`."""
+    retention_days: int
+    """Checkpoints older than this many days are deleted. Default: `30`."""
+    command: list[str]
+    """The image's cleanup command; `--older-than-days N` is appended. Default: `["python3", "/app/app.py", "cleanup-checkpoints"]`."""
 
 
 class VolumeMountArgs(TypedDict, total=False):
@@ -358,36 +375,19 @@ class ExtraContainerArgs(TypedDict, total=False):
     """Sidecars: the health check (liveness and readiness are derived from it); required for a sidecar, unused for an init container."""
 
 
-class MigrationArgs(TypedDict, total=False):
-    """A one-shot Job (a one-shot container on a Docker host) that migrates the database before the new version rolls out."""
+class ExtraVolumeArgs(TypedDict, total=False):
+    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath)."""
 
-    enabled: bool
-    """Run it: the workload waits for the Job (Docker: the `<name>-migrate` container) to complete, and a failure stops the rollout. Default: `false`."""
-    command: list[str]
-    """The service image's own migration command. Default: `["python3", "/app/app.py", "migrate"]`."""
-    args: Optional[list[str]]
-    """Its arguments."""
-    backoff_limit: int
-    """Retries before the Job, and so the rollout, fails (Kubernetes; Docker does not retry). Default: `2`."""
-    active_deadline_seconds: int
-    """The longest a migration may run. Default: `600`."""
-    ttl_seconds_after_finished: int
-    """How long the finished Job and its pod stay for inspection. Default: `86400`."""
-
-
-class CheckpointCleanupArgs(TypedDict, total=False):
-    """A CronJob that deletes old checkpoints."""
-
-    enabled: bool
-    """Declare the CronJob. Default: `false`."""
-    schedule: str
-    """Cron schedule (five fields, the cluster's time zone unless `timeZone`). Default: `"17 3 * * *"`."""
-    time_zone: Optional[str]
-    """IANA time zone of the schedule, e.g. `Etc/UTC`."""
-    retention_days: int
-    """Checkpoints older than this many days are deleted. Default: `30`."""
-    command: list[str]
-    """The image's cleanup command; `--older-than-days N` is appended. Default: `["python3", "/app/app.py", "cleanup-checkpoints"]`."""
+    name: Required[str]
+    """Volume name (not `tmp` or `data`, which the platform uses)."""
+    config_map: Optional[str]
+    """An existing ConfigMap, as files."""
+    secret: Optional[str]
+    """An existing Secret, as files (mode 0440)."""
+    empty_dir: Optional[str]
+    """Scratch space of at most this size (`64Mi`)."""
+    persistent_volume_claim: Optional[str]
+    """An existing PersistentVolumeClaim."""
 
 
 class CanaryArgs(TypedDict, total=False):
@@ -425,6 +425,121 @@ class RolloutArgs(TypedDict, total=False):
     """strategy canary: the canary's image, weight and size."""
     blue_green: Optional[BlueGreenArgs]
     """strategy blueGreen: the colours' images and the active one."""
+
+
+class ObjectStoreCredentialsArgs(TypedDict, total=False):
+    """How the backup tool authenticates to the object store: an existing Secret, or the pods' identity."""
+
+    secret_name: Optional[str]
+    """An existing Secret in the namespace with the store's keys (S3: `ACCESS_KEY_ID`, `ACCESS_SECRET_KEY`; GCS: `APPLICATION_CREDENTIALS`; Azure: `AZURE_STORAGE_CONNECTION_STRING`)."""
+    workload_identity: bool
+    """Use the pods' cloud identity (IRSA, GKE or Azure workload identity) instead of a Secret. Default: `false`."""
+
+
+class ObjectStoreArgs(TypedDict, total=False):
+    """An object store for base backups and archived WAL (S3 or S3-compatible, GCS, Azure Blob)."""
+
+    destination_path: Required[str]
+    """Where backups go: `s3://bucket/prefix`, `gs://bucket/prefix` or `https://<account>.blob.core.windows.net/<container>/prefix`."""
+    endpoint_url: Optional[str]
+    """S3-compatible stores (MinIO, Ceph): the endpoint URL."""
+    credentials: Required[ObjectStoreCredentialsArgs]
+    """How the backup tool authenticates."""
+
+
+class PostgresBackupArgs(TypedDict, total=False):
+    """Continuous WAL archiving plus scheduled base backups with a retention."""
+
+    enabled: bool
+    """Archive every WAL segment and take base backups on `schedule`. Default: `true`."""
+    schedule: str
+    """Cron schedule of the base backups (five fields, UTC). Default: `"0 2 * * *"`."""
+    retention_days: int
+    """Base backups (and the WAL they need) are kept this many days. Default: `30`."""
+    store: str
+    """`volume`: a backup volume of its own (Docker host); `objectStore`: `objectStore` (required on Kubernetes, and off the host where the data lives). One of: `volume`, `objectStore`. Default: `"volume"`."""
+    object_store: Optional[ObjectStoreArgs]
+    """store objectStore: where and how."""
+    before_migration: bool
+    """Take a base backup before each migration; the migration waits for it. Default: `true`."""
+    max_age_hours: int
+    """The last completed base backup may be this old before the health check and alert fail. Default: `26`."""
+
+
+class PostgresRestoreArgs(TypedDict, total=False):
+    """Bootstrap the database from its backups instead of empty: to the latest commit or a point in time."""
+
+    enabled: bool
+    """Create the database by restoring the backups of `backup`. Default: `false`."""
+    target_time: Optional[str]
+    """Restore up to this moment (RFC 3339 with a zone, e.g. `2026-12-03T10:15:00Z`); unset: every archived commit (the latest)."""
+
+
+class QuotaArgs(TypedDict, total=False):
+    """Unset amounts are derived from the worst case (StackConfig.worst_case); set ones must hold it."""
+
+    cpu: Optional[str]
+    """requests.cpu for the namespace; unset: the worst case (every service at its maximum, plus rollout surge and data stores)."""
+    memory: Optional[str]
+    """requests.memory; unset: the worst case."""
+    limits_cpu: Optional[str]
+    """limits.cpu; unset: the worst case."""
+    limits_memory: Optional[str]
+    """limits.memory; unset: the worst case."""
+    storage: Optional[str]
+    """requests.storage; unset: the worst case (every claim of every pod at its maximum)."""
+    pods: Optional[int]
+    """Pods in the namespace; unset: the worst case."""
+
+
+class LimitRangeArgs(TypedDict, total=False):
+    """Settings: LimitRangeConfig."""
+
+    default_cpu: str
+    """Limit for containers that set none. Default: `"500m"`."""
+    default_memory: str
+    """Limit for containers that set none. Default: `"512Mi"`."""
+    default_request_cpu: str
+    """Request for containers that set none. Default: `"100m"`."""
+    default_request_memory: str
+    """Request for containers that set none. Default: `"128Mi"`."""
+
+
+class TlsArgs(TypedDict, total=False):
+    """Settings: Tls."""
+
+    mode: str
+    """`certManager` issues the certificate; `secret` uses an existing TLS Secret. One of: `certManager`, `secret`, `none`. Default: `"certManager"`."""
+    cluster_issuer: Optional[str]
+    """certManager: ClusterIssuer name."""
+    secret_name: Optional[str]
+    """TLS Secret name (secret mode: existing; certManager: where the certificate lands)."""
+
+
+class KubernetesArgs(TypedDict, total=False):
+    """Settings: KubernetesConfig."""
+
+    context: Required[str]
+    """kubeconfig context of the target cluster; the explicit provider uses only this."""
+    kubeconfig: Optional[str]
+    """Path to a kubeconfig file; unset uses $KUBECONFIG or ~/.kube/config."""
+    cluster_stack: Optional[str]
+    """`org/project/stack` of the stack that created the cluster: its `kubeconfig` output (a secret) is the provider's kubeconfig, read through a StackReference; instead of `kubeconfig`."""
+    cluster_domain: str
+    """The cluster's DNS domain (kubelet `clusterDomain`), in the data stores' host names. Default: `"cluster.local"`."""
+
+
+class NamespaceSettingsArgs(TypedDict, total=False):
+    """Settings: NamespaceConfig."""
+
+    name: Required[str]
+    """Namespace holding the whole stack (never `default`)."""
+    pod_security: str
+    """Pod Security Admission level enforced. One of: `restricted`, `baseline`. Default: `"restricted"`."""
+    quota: QuotaArgs
+    """ResourceQuota. Default: `{"cpu": null, "limits_cpu": null, "limits_memory": null, "memory": null, "pods": null, "storage": null}`."""
+    limit_range: LimitRangeArgs
+    """LimitRange defaults. Default: `{"default_cpu": "500m", "default_memory": "512Mi", "default_request_cpu": "100m", "default_request_memory": "128Mi"}`."""
 
 
 class AgentServiceSettingsArgs(TypedDict, total=False):
@@ -533,6 +648,10 @@ class PostgresSettingsArgs(TypedDict, total=False):
     """Database created at first start. Default: `"agent"`."""
     user: str
     """Owner role of the database. Default: `"agent"`."""
+    backup: PostgresBackupArgs
+    """Backups and point-in-time recovery (off until a component implements them for the mode). Default: see the package's configuration reference."""
+    restore: PostgresRestoreArgs
+    """Point-in-time restore from `backup`. Default: `{"enabled": false, "target_time": null}`."""
 
 
 class RedisSettingsArgs(TypedDict, total=False):
@@ -568,17 +687,6 @@ class RedisSettingsArgs(TypedDict, total=False):
     """`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused). Default: `"256Mi"`."""
     maxmemory_policy: str
     """Eviction policy at maxmemory. One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`. Default: `"allkeys-lru"`."""
-
-
-class TlsArgs(TypedDict, total=False):
-    """Settings: Tls."""
-
-    mode: str
-    """`certManager` issues the certificate; `secret` uses an existing TLS Secret. One of: `certManager`, `secret`, `none`. Default: `"certManager"`."""
-    cluster_issuer: Optional[str]
-    """certManager: ClusterIssuer name."""
-    secret_name: Optional[str]
-    """TLS Secret name (secret mode: existing; certManager: where the certificate lands)."""
 
 
 class IngressSettingsArgs(TypedDict, total=False):
@@ -624,60 +732,13 @@ class NetworkArgs(TypedDict, total=False):
     """Egress the agent pods may open (LLM and tool APIs); private ranges are excluded by default. Default: see the package's configuration reference."""
 
 
-class QuotaArgs(TypedDict, total=False):
-    """Unset amounts are derived from the worst case (StackConfig.worst_case); set ones must hold it."""
+class AvailabilityArgs(TypedDict, total=False):
+    """Settings: Availability."""
 
-    cpu: Optional[str]
-    """requests.cpu for the namespace; unset: the worst case (every service at its maximum, plus rollout surge and data stores)."""
-    memory: Optional[str]
-    """requests.memory; unset: the worst case."""
-    limits_cpu: Optional[str]
-    """limits.cpu; unset: the worst case."""
-    limits_memory: Optional[str]
-    """limits.memory; unset: the worst case."""
-    storage: Optional[str]
-    """requests.storage; unset: the worst case (every claim of every pod at its maximum)."""
-    pods: Optional[int]
-    """Pods in the namespace; unset: the worst case."""
-
-
-class LimitRangeArgs(TypedDict, total=False):
-    """Settings: LimitRangeConfig."""
-
-    default_cpu: str
-    """Limit for containers that set none. Default: `"500m"`."""
-    default_memory: str
-    """Limit for containers that set none. Default: `"512Mi"`."""
-    default_request_cpu: str
-    """Request for containers that set none. Default: `"100m"`."""
-    default_request_memory: str
-    """Request for containers that set none. Default: `"128Mi"`."""
-
-
-class NamespaceSettingsArgs(TypedDict, total=False):
-    """Settings: NamespaceConfig."""
-
-    name: Required[str]
-    """Namespace holding the whole stack (never `default`)."""
-    pod_security: str
-    """Pod Security Admission level enforced. One of: `restricted`, `baseline`. Default: `"restricted"`."""
-    quota: QuotaArgs
-    """ResourceQuota. Default: `{"cpu": null, "limits_cpu": null, "limits_memory": null, "memory": null, "pods": null, "storage": null}`."""
-    limit_range: LimitRangeArgs
-    """LimitRange defaults. Default: `{"default_cpu": "500m", "default_memory": "512Mi", "default_request_cpu": "100m", "default_request_memory": "128Mi"}`."""
-
-
-class KubernetesArgs(TypedDict, total=False):
-    """Settings: KubernetesConfig."""
-
-    context: Required[str]
-    """kubeconfig context of the target cluster; the explicit provider uses only this."""
-    kubeconfig: Optional[str]
-    """Path to a kubeconfig file; unset uses $KUBECONFIG or ~/.kube/config."""
-    cluster_stack: Optional[str]
-    """`org/project/stack` of the stack that created the cluster: its `kubeconfig` output (a secret) is the provider's kubeconfig, read through a StackReference; instead of `kubeconfig`."""
-    cluster_domain: str
-    """The cluster's DNS domain (kubelet `clusterDomain`), in the data stores' host names. Default: `"cluster.local"`."""
+    topology_spread: bool
+    """Spread agent pods across zones (topologySpreadConstraints). Default: `true`."""
+    pod_anti_affinity: bool
+    """Prefer one agent pod per node. Default: `true`."""
 
 
 class ProxyArgs(TypedDict, total=False):
@@ -704,15 +765,6 @@ class DockerArgs(TypedDict, total=False):
     """UID:GID Postgres runs as (the alpine image's `postgres` user owns its data dir). Default: `"70:70"`."""
     redis_user: str
     """UID:GID Redis runs as (the alpine image's `redis` user). Default: `"999:1000"`."""
-
-
-class AvailabilityArgs(TypedDict, total=False):
-    """Settings: Availability."""
-
-    topology_spread: bool
-    """Spread agent pods across zones (topologySpreadConstraints). Default: `true`."""
-    pod_anti_affinity: bool
-    """Prefer one agent pod per node. Default: `true`."""
 
 
 class AlertThresholdsArgs(TypedDict, total=False):
@@ -749,6 +801,17 @@ class MonitoringArgs(TypedDict, total=False):
     """Alert thresholds. Default: see the package's configuration reference."""
 
 
+class GatewayRefArgs(TypedDict, total=False):
+    """Settings: GatewayRef."""
+
+    name: Required[str]
+    """The Gateway the HTTPRoute attaches to (managed by the platform team)."""
+    namespace: Optional[str]
+    """Its namespace; unset: the stack's namespace."""
+    section_name: Required[str]
+    """Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is the Gateway's)."""
+
+
 class SecretStoreRefArgs(TypedDict, total=False):
     """Settings: SecretStoreRef."""
 
@@ -771,17 +834,6 @@ class SecretsArgs(TypedDict, total=False):
     """externalSecrets: prefix of each key's name in the store (`agents/prod/`). Default: `""`."""
     refresh_interval: str
     """externalSecrets: how often the operator re-reads the store. Default: `"1h"`."""
-
-
-class GatewayRefArgs(TypedDict, total=False):
-    """Settings: GatewayRef."""
-
-    name: Required[str]
-    """The Gateway the HTTPRoute attaches to (managed by the platform team)."""
-    namespace: Optional[str]
-    """Its namespace; unset: the stack's namespace."""
-    section_name: Required[str]
-    """Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is the Gateway's)."""
 
 
 class AgentServiceArgs(TypedDict, total=False):
@@ -916,6 +968,10 @@ class PostgresArgs(TypedDict, total=False):
     """Database created at first start. Default: `"agent"`."""
     user: str
     """Owner role of the database. Default: `"agent"`."""
+    backup: PostgresBackupArgs
+    """Backups and point-in-time recovery (off until a component implements them for the mode). Default: see the package's configuration reference."""
+    restore: PostgresRestoreArgs
+    """Point-in-time restore from `backup`. Default: `{"enabled": false, "target_time": null}`."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]

@@ -26,59 +26,6 @@ from agent_platform import config
 
 TARGET = Path(__file__).with_name("args.py")
 
-# Settings models nested in a component's args, by the name their TypedDict gets.
-SETTINGS = {
-    config.ResourceAmounts: "ResourceAmountsArgs",
-    config.Resources: "ResourcesArgs",
-    config.SecurityContext: "SecurityContextArgs",
-    config.Persistence: "PersistenceArgs",
-    config.NetworkPolicyToggle: "NetworkPolicyToggleArgs",
-    config.Pdb: "PdbArgs",
-    config.PodsMetric: "PodsMetricArgs",
-    config.Keda: "KedaArgs",
-    config.Autoscaling: "AutoscalingArgs",
-    config.Probe: "ProbeArgs",
-    config.Probes: "ProbesArgs",
-    config.Drain: "DrainArgs",
-    config.ServiceIngress: "ServiceIngressArgs",
-    config.Toleration: "TolerationArgs",
-    config.Scheduling: "SchedulingArgs",
-    config.ServiceAccountSettings: "ServiceAccountArgs",
-    config.SecretKeyRef: "SecretKeyRefArgs",
-    config.ConfigMapKeyRef: "ConfigMapKeyRefArgs",
-    config.FieldRef: "FieldRefArgs",
-    config.ValueFrom: "ValueFromArgs",
-    config.ExtraEnv: "ExtraEnvArgs",
-    config.EnvFromSource: "EnvFromSourceArgs",
-    config.ExtraVolume: "ExtraVolumeArgs",
-    config.VolumeMountSettings: "VolumeMountArgs",
-    config.SidecarProbe: "SidecarProbeArgs",
-    config.ExtraContainer: "ExtraContainerArgs",
-    config.Migration: "MigrationArgs",
-    config.CheckpointCleanup: "CheckpointCleanupArgs",
-    config.Canary: "CanaryArgs",
-    config.BlueGreen: "BlueGreenArgs",
-    config.Rollout: "RolloutArgs",
-    config.AgentServiceConfig: "AgentServiceSettingsArgs",
-    config.PostgresConfig: "PostgresSettingsArgs",
-    config.RedisConfig: "RedisSettingsArgs",
-    config.Tls: "TlsArgs",
-    config.IngressConfig: "IngressSettingsArgs",
-    config.EgressRule: "EgressRuleArgs",
-    config.NetworkConfig: "NetworkArgs",
-    config.Quota: "QuotaArgs",
-    config.LimitRangeConfig: "LimitRangeArgs",
-    config.NamespaceConfig: "NamespaceSettingsArgs",
-    config.KubernetesConfig: "KubernetesArgs",
-    config.ProxyConfig: "ProxyArgs",
-    config.DockerConfig: "DockerArgs",
-    config.Availability: "AvailabilityArgs",
-    config.AlertThresholds: "AlertThresholdsArgs",
-    config.Monitoring: "MonitoringArgs",
-    config.SecretStoreRef: "SecretStoreRefArgs",
-    config.SecretsSettings: "SecretsArgs",
-    config.GatewayRef: "GatewayRefArgs",
-}
 
 NAMESPACE = (
     "namespace",
@@ -226,6 +173,7 @@ COMPONENTS = {
     ),
 }
 
+
 WIRING_TYPES = '''
 
 class BackendArgs(TypedDict, total=False):
@@ -330,6 +278,42 @@ def _typed_dict(name: str, doc: str, fields: list[tuple[str, str, bool, str]]) -
         if text:
             lines.append(f'    """{text}"""')
     return "\n".join(lines) + "\n"
+
+
+def args_name(model: type[BaseModel]) -> str:
+    """The one naming rule: `<Model>Args`, without a `Config`/`Settings` suffix; a model a component
+    takes whole is `<Model>SettingsArgs`, beside that component's own `<Component>Args`."""
+    base = model.__name__.removesuffix("Config").removesuffix("Settings")
+    return f"{base}SettingsArgs" if model in _TAKEN_WHOLE else f"{base}Args"
+
+
+def _nested_models(annotation) -> list[type[BaseModel]]:
+    annotation = _strip(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _nested_models(arg)]
+
+
+def _settings_models() -> list[type[BaseModel]]:
+    """Every settings model the components' args reach, each after the models it nests (args.py has
+    no postponed annotations, so a TypedDict must follow the ones it names)."""
+    seen: list[type[BaseModel]] = []
+
+    def visit(model: type[BaseModel]) -> None:
+        for field in model.model_fields.values():
+            for nested in _nested_models(field.annotation):
+                if nested not in seen:
+                    visit(nested)
+                    seen.append(nested)
+
+    for model, _skip, _wiring in COMPONENTS.values():
+        visit(model)
+    return seen
+
+
+_TAKEN_WHOLE = {model for model, _skip, _wiring in COMPONENTS.values()}
+# Settings models nested in a component's args, by the name their TypedDict gets.
+SETTINGS = {model: args_name(model) for model in _settings_models()}
 
 
 def render() -> str:

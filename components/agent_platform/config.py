@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -20,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -1013,6 +1015,103 @@ class DatastoreBase(Model):
         return self
 
 
+class ObjectStoreCredentials(Model):
+    """How the backup tool authenticates to the object store: an existing Secret, or the pods' identity."""
+
+    secret_name: DnsLabel | None = Field(
+        None,
+        description="An existing Secret in the namespace with the store's keys (S3: `ACCESS_KEY_ID`, "
+        "`ACCESS_SECRET_KEY`; GCS: `APPLICATION_CREDENTIALS`; Azure: `AZURE_STORAGE_CONNECTION_STRING`).",
+    )
+    workload_identity: bool = Field(
+        False,
+        description="Use the pods' cloud identity (IRSA, GKE or Azure workload identity) instead of a Secret.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ObjectStoreCredentials:
+        if bool(self.secret_name) == self.workload_identity:
+            raise rule("secretName", "set exactly one of secretName or workloadIdentity: true")
+        return self
+
+
+class ObjectStore(Model):
+    """An object store for base backups and archived WAL (S3 or S3-compatible, GCS, Azure Blob)."""
+
+    destination_path: str = Field(
+        pattern=r"^(s3://|gs://|https://)\S+$",
+        description="Where backups go: `s3://bucket/prefix`, `gs://bucket/prefix` or "
+        "`https://<account>.blob.core.windows.net/<container>/prefix`.",
+    )
+    endpoint_url: str | None = Field(
+        None, pattern=r"^https?://\S+$", description="S3-compatible stores (MinIO, Ceph): the endpoint URL."
+    )
+    credentials: ObjectStoreCredentials = Field(description="How the backup tool authenticates.")
+
+
+class PostgresBackup(Model):
+    """Continuous WAL archiving plus scheduled base backups with a retention."""
+
+    enabled: bool = Field(True, description="Archive every WAL segment and take base backups on `schedule`.")
+    schedule: str = Field(
+        "0 2 * * *",
+        pattern=r"^(\S+\s+){4}\S+$",
+        description="Cron schedule of the base backups (five fields, UTC).",
+    )
+    retention_days: int = Field(
+        30, ge=1, le=3650, description="Base backups (and the WAL they need) are kept this many days."
+    )
+    store: Literal["volume", "objectStore"] = Field(
+        "volume",
+        description="`volume`: a backup volume of its own (Docker host); `objectStore`: `objectStore` "
+        "(required on Kubernetes, and off the host where the data lives).",
+    )
+    object_store: ObjectStore | None = Field(None, description="store objectStore: where and how.")
+    before_migration: bool = Field(
+        True, description="Take a base backup before each migration; the migration waits for it."
+    )
+    max_age_hours: int = Field(
+        26,
+        ge=1,
+        le=24 * 60,
+        description="The last completed base backup may be this old before the health check and alert fail.",
+    )
+
+    @model_validator(mode="after")
+    def _store(self) -> PostgresBackup:
+        if self.store == "objectStore" and self.object_store is None:
+            raise rule("objectStore", "is required when store is objectStore")
+        if self.store == "volume" and self.object_store is not None:
+            raise rule("objectStore", "only applies when store is objectStore")
+        return self
+
+
+class PostgresRestore(Model):
+    """Bootstrap the database from its backups instead of empty: to the latest commit or a point in time."""
+
+    enabled: bool = Field(False, description="Create the database by restoring the backups of `backup`.")
+    target_time: str | None = Field(
+        None,
+        description="Restore up to this moment (RFC 3339 with a zone, e.g. `2026-12-03T10:15:00Z`); "
+        "unset: every archived commit (the latest).",
+    )
+
+    @field_validator("target_time")
+    @classmethod
+    def _zoned(cls, value: str | None) -> str | None:
+        # CloudNativePG's recoveryTarget.targetTime and pgBackRest's --target both take a timestamp
+        # with its zone; without one each tool would read it in its own server's zone.
+        if value is None:
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise bad("target_time", "must be an RFC 3339 time such as 2026-12-03T10:15:00Z", value) from None
+        if moment.tzinfo is None:
+            raise bad("target_time", "needs a time zone (a trailing Z for UTC, or +01:00)", value)
+        return value
+
+
 class PostgresConfig(DatastoreBase):
     image: Image = Field(
         "postgres:16.4-alpine@sha256:5660c2cbfea50c7a9127d17dc4e48543eedd3d7a41a595a2dfa572471e37e64c",
@@ -1020,6 +1119,11 @@ class PostgresConfig(DatastoreBase):
     )
     database: DnsLabel = Field("agent", description="Database created at first start.")
     user: DnsLabel = Field("agent", description="Owner role of the database.")
+    backup: PostgresBackup = Field(
+        PostgresBackup(enabled=False),
+        description="Backups and point-in-time recovery (off until a component implements them for the mode).",
+    )
+    restore: PostgresRestore = Field(PostgresRestore(), description="Point-in-time restore from `backup`.")
 
 
 class RedisConfig(DatastoreBase):
