@@ -2,6 +2,7 @@
 
 import pulumi
 from agent_platform.config import ConfigError
+from agent_platform.inputs import Validated
 
 from program.stack_config import load_stack_config, secret_values
 
@@ -11,8 +12,9 @@ except ConfigError as error:
     # RunError is shown by the engine as a plain message, without a Python traceback.
     raise pulumi.RunError(str(error)) from None
 
-# The stack file maps one to one onto the platform's args; its secrets come from Pulumi config.
-args = {**config.model_dump(exclude={"platform"}), "secret_values": secret_values(config)}
+# The stack file, validated once above, is the platform's settings as they are; its secrets
+# come from Pulumi config.
+args = Validated(config, secret_values=secret_values(config))
 
 if config.platform == "kubernetes":
     from agent_platform import AgentPlatform

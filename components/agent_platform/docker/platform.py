@@ -16,7 +16,7 @@ from agent_platform.config import DatastoreBase, StackConfig, with_registry
 from agent_platform.datastores import pg_isready, postgres_url, redis_server_options, redis_url
 from agent_platform.docker.container import ContainerSpec, hardened_container, one_shot_succeeded
 from agent_platform.docker.nginx import nginx_conf
-from agent_platform.inputs import secret_value, settings_of
+from agent_platform.inputs import secret_value, stack_settings
 
 PROXY_PORT = 8080  # nginx-unprivileged listens here: non-root cannot bind below 1024
 
@@ -46,7 +46,7 @@ class DockerPlatform(pulumi.ComponentResource):
     ) -> None:
         super().__init__("agent-platform:docker:DockerPlatform", resource_name, None, opts)
         self.where = f"DockerPlatform {resource_name}"
-        config = settings_of(StackConfig, {**args, "platform": "docker"}, DockerPlatformArgs, self.where)
+        config = stack_settings(StackConfig, args, "docker", DockerPlatformArgs, self.where)
         self.config = config
         self.secrets = args.get("secret_values") or {}
         d = config.docker_settings()

@@ -20,9 +20,8 @@ from agent_platform.config import (
     Monitoring,
     NetworkConfig,
     Probe,
-    validated,
 )
-from agent_platform.inputs import secret_value, settings_of
+from agent_platform.inputs import secret_value, setting, settings_of
 from agent_platform.k8s import jobs, pod
 from agent_platform.labels import CLIENT_OF, RELEASE_TRACK, ROLE, image_version, selector_labels, standard_labels
 
@@ -101,12 +100,10 @@ class AgentService(pulumi.ComponentResource):
         c = settings_of(AgentServiceConfig, args, AgentServiceArgs, where)
         self.config: AgentServiceConfig = c
         self.namespace_name = args["namespace"]
-        self.network: NetworkConfig = validated(NetworkConfig, args.get("network") or {}, where, "network.")
-        self.availability: Availability = validated(
-            Availability, args.get("availability") or {}, where, "availability."
-        )
+        self.network: NetworkConfig = setting(NetworkConfig, args, "network", where)
+        self.availability: Availability = setting(Availability, args, "availability", where)
         self.exposed = bool(args.get("exposed", False))
-        self.monitoring = validated(Monitoring, args.get("monitoring") or {}, where, "monitoring.")
+        self.monitoring = setting(Monitoring, args, "monitoring", where)
         # Declared peers: services whose pods may call this one (its allowFrom), and the
         # services this one may call (those listing it in their allowFrom).
         self.callers = list(c.allow_from)

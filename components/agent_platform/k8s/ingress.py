@@ -4,8 +4,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentIngressArgs
-from agent_platform.config import ConfigError, GatewayRef, IngressConfig, validated
-from agent_platform.inputs import settings_of
+from agent_platform.config import ConfigError, GatewayRef, IngressConfig
+from agent_platform.inputs import setting, settings_of
 from agent_platform.k8s import pod
 from agent_platform.labels import standard_labels
 
@@ -46,7 +46,7 @@ class AgentIngress(pulumi.ComponentResource):
         routes = [(r["service"], r["paths"]) for r in args["routes"]]
         canaries = [r for r in args["routes"] if r.get("canary_service")]
         if args.get("gateway"):
-            gateway = validated(GatewayRef, args["gateway"], f"AgentIngress {resource_name}", "gateway.")
+            gateway = setting(GatewayRef, args, "gateway", f"AgentIngress {resource_name}")
             self.route = self._http_route(config, gateway, namespace, environment, args)
             self.url = pulumi.Output.from_input(f"https://{config.host}")
             self.register_outputs({"url": self.url})

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentNamespaceArgs
-from agent_platform.config import ConfigError, NamespaceConfig, NetworkConfig, validated
-from agent_platform.inputs import settings_of
+from agent_platform.config import ConfigError, NamespaceConfig, NetworkConfig
+from agent_platform.inputs import setting, settings_of
 from agent_platform.k8s.pod import Metadata, with_common
 from agent_platform.labels import MANAGED_BY, PART_OF
 
@@ -43,7 +43,7 @@ class AgentNamespace(pulumi.ComponentResource):
         super().__init__("agent-platform:k8s:AgentNamespace", resource_name, None, opts)
         where = f"AgentNamespace {resource_name}"
         config = settings_of(NamespaceConfig, args, AgentNamespaceArgs, where)
-        network = validated(NetworkConfig, args.get("network") or {}, where, "network.")
+        network = setting(NetworkConfig, args, "network", where)
         environment = args["environment"]
         quota_hard = self.quota_hard(config, args.get("derived_quota") or {}, where)
         child = pulumi.ResourceOptions(parent=self)

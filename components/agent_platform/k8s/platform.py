@@ -5,7 +5,7 @@ import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentPlatformArgs
 from agent_platform.config import StackConfig, with_registry
-from agent_platform.inputs import settings_of
+from agent_platform.inputs import Validated, stack_settings
 from agent_platform.k8s import monitoring, pod
 from agent_platform.k8s.agent_service import AgentService
 from agent_platform.k8s.ingress import AgentIngress
@@ -33,9 +33,7 @@ class AgentPlatform(pulumi.ComponentResource):
 
     def __init__(self, resource_name: str, args: AgentPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("agent-platform:k8s:AgentPlatform", resource_name, None, opts)
-        config = settings_of(
-            StackConfig, {**args, "platform": "kubernetes"}, AgentPlatformArgs, f"AgentPlatform {resource_name}"
-        )
+        config = stack_settings(StackConfig, args, "kubernetes", AgentPlatformArgs, f"AgentPlatform {resource_name}")
         self.config = config
         secrets = args.get("secret_values") or {}
         cluster = config.kubernetes
@@ -63,18 +61,17 @@ class AgentPlatform(pulumi.ComponentResource):
         )
         child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
         env = config.environment
-        network = config.network.model_dump()
 
         common = {"labels": dict(config.labels), "annotations": dict(config.annotations)}
         self.namespace = AgentNamespace(
             "namespace",
-            {
-                **config.namespace.model_dump(),
-                "environment": env,
-                "network": network,
-                "derived_quota": config.derived_quota(),
+            Validated(
+                config.namespace,
+                environment=env,
+                network=config.network,
+                derived_quota=config.derived_quota(),
                 **common,
-            },
+            ),
             opts=child,
         )
         ns = self.namespace.name
@@ -88,8 +85,9 @@ class AgentPlatform(pulumi.ComponentResource):
             **({"existing_secret": config.secrets.existing_secret} if config.secrets.mode != "pulumi" else {}),
         }
 
-        def image(settings) -> dict:
-            return {"image": with_registry(settings.image, config.registry)}
+        def with_image(settings):
+            # The registry applies to every image the stack runs.
+            return settings.model_copy(update={"image": with_registry(settings.image, config.registry)})
 
         self.external_secret = None
         if config.secrets.mode == "externalSecrets":
@@ -107,48 +105,54 @@ class AgentPlatform(pulumi.ComponentResource):
         stores = {"cluster_domain": cluster.cluster_domain}
         self.postgres = Postgres(
             "postgres",
-            {**config.postgres.model_dump(), **image(config.postgres), **wiring, **stores, **scaler("postgres")},
+            Validated(with_image(config.postgres), **wiring, **stores, **scaler("postgres")),
             opts=in_ns,
         )
         self.redis = Redis(
             "redis",
-            {**config.redis.model_dump(), **image(config.redis), **wiring, **stores, **scaler("redis")},
+            Validated(with_image(config.redis), **wiring, **stores, **scaler("redis")),
             opts=in_ns,
         )
         pods_of = {s.name: s.pod_names() for s in config.services}
 
-        def rollout(s) -> dict:
+        def released(s):
             # The registry applies to every image a release runs, canary and colours included.
-            r = s.rollout.model_dump()
-            if r["canary"]:
-                r["canary"]["image"] = with_registry(r["canary"]["image"], config.registry)
-            if r["blue_green"]:
-                for key in ("blue_image", "green_image"):
-                    r["blue_green"][key] = with_registry(r["blue_green"][key] or s.image, config.registry)
-            return r
+            r = s.rollout
+            if r.canary:
+                r = r.model_copy(
+                    update={
+                        "canary": r.canary.model_copy(update={"image": with_registry(r.canary.image, config.registry)})
+                    }
+                )
+            if r.blue_green:
+                colours = {
+                    key: with_registry(getattr(r.blue_green, key) or s.image, config.registry)
+                    for key in ("blue_image", "green_image")
+                }
+                r = r.model_copy(update={"blue_green": r.blue_green.model_copy(update=colours)})
+            return with_image(s).model_copy(update={"rollout": r})
 
         self.services = [
             AgentService(
                 s.name,
-                {
-                    **s.model_dump(),
-                    **image(s),
-                    "rollout": rollout(s),
-                    **wiring,
-                    "network": network,
-                    "availability": config.availability.model_dump(),
-                    "backends": [self.postgres.backend, self.redis.backend],
-                    "exposed": config.ingress.enabled and s.ingress.enabled,
-                    "monitoring": config.monitoring.model_dump(),
+                Validated(
                     # Peers by the names their pods carry: a canary or both colours of a blue-green service.
-                    "allow_from": [name for caller in s.allow_from for name in pods_of[caller]],
-                    "callees": [
+                    released(s).model_copy(
+                        update={"allow_from": [name for caller in s.allow_from for name in pods_of[caller]]}
+                    ),
+                    **wiring,
+                    network=config.network,
+                    availability=config.availability,
+                    backends=[self.postgres.backend, self.redis.backend],
+                    exposed=config.ingress.enabled and s.ingress.enabled,
+                    monitoring=config.monitoring,
+                    callees=[
                         {"name": name, "port": t.port}
                         for t in config.services
                         if s.name in t.allow_from
                         for name in pods_of[t.name]
                     ],
-                },
+                ),
                 opts=pulumi.ResourceOptions.merge(
                     in_ns, pulumi.ResourceOptions(depends_on=[self.postgres, self.redis])
                 ),
@@ -184,13 +188,10 @@ class AgentPlatform(pulumi.ComponentResource):
                 for s in config.services
                 if s.ingress.enabled
             ]
-            settings = config.ingress.model_dump(exclude={"enabled"})
-            gateway = (
-                {"gateway": config.gateway.model_dump()} if config.exposure == "gatewayApi" and config.gateway else {}
-            )
+            gateway = {"gateway": config.gateway} if config.exposure == "gatewayApi" and config.gateway else {}
             self.ingress = AgentIngress(
                 "ingress",
-                {**settings, "namespace": ns, "environment": env, "routes": routes, **common, **gateway},
+                Validated(config.ingress, namespace=ns, environment=env, routes=routes, **common, **gateway),
                 opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=self.services)),
             )
         self.namespace_name = ns
