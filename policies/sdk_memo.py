@@ -29,11 +29,37 @@ the same with and without all of this).
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
+import sys
 import threading
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
+
+# The pulumi-policy releases whose internals this module was read against and tested with
+# (pulumi_policy/policy.py: the module-level json_format and deserialize_properties names,
+# _PolicyAnalyzerServicer and its private __policies). On any other release the pack runs the
+# plain SDK path: correct, slower.
+VERIFIED_SDK_VERSIONS = frozenset({"1.21.0"})
+
+
+def sdk_version() -> str:
+    return importlib.metadata.version("pulumi-policy")
+
+
+def fast_paths_apply(version: str | None = None) -> bool:
+    """Whether this pulumi-policy is one the fast paths were verified against; says why not once."""
+    version = version or sdk_version()
+    if version in VERIFIED_SDK_VERSIONS:
+        return True
+    print(
+        f"sdk_memo: pulumi-policy {version} is not one of {sorted(VERIFIED_SDK_VERSIONS)}: "
+        "the pack runs the plain SDK path",
+        file=sys.stderr,
+    )
+    return False
+
 
 # Enough for the AnalyzeStack of a stack of ~600 services: its stack policies walk every resource in
 # turn, and a cache smaller than the resource count would miss on every one of them.
@@ -127,6 +153,8 @@ def install(
     Only the names that module looks up at call time are replaced, in its own namespace: the SDK's
     functions themselves, and every other user of them, are left alone.
     """
+    if not fast_paths_apply():
+        return {"converted": lambda value: False}
     json_format = policy_module.json_format
     to_dict = _message_to_dict(json_format.MessageToDict)
     analyzing = threading.local()  # set while this thread serves an Analyze or AnalyzeStack
@@ -264,10 +292,12 @@ def by_resource_type(policy_module: Any, applies: Callable[[Any, str], bool]) ->
     """Make every servicer created from now on loop, in Analyze, over the policies that apply to the
     request's resource type only. `applies(policy, type)` must be False only for a policy whose
     validate does nothing for that type."""
+    if sdk_version() not in VERIFIED_SDK_VERSIONS:  # install() said so already
+        return
     servicer = policy_module._PolicyAnalyzerServicer
     initialize, analyze = servicer.__init__, servicer.Analyze
 
-    def __init__(self: Any, name: str, version: str, policies: list[Any], *args: Any, **kwargs: Any) -> None:
+    def __init__(self: Any, name: str, version: str, policies: list[Any], *args: Any, **kwargs: Any) -> None:  # noqa: N807 - installed as the servicer's __init__
         initialize(self, name, version, PoliciesByType(policies, applies), *args, **kwargs)
 
     def Analyze(self: Any, request: Any, context: Any) -> Any:  # noqa: N802 - the gRPC method's name

@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         if "docker-compose.yml" in files:
             checked.append("docker-compose.yml with docker-compose config")
         print(
-            f"\nrendered {len(files)} files to {out} in {render_seconds:.2f}s; validated {' and '.join(checked)} in {validate_seconds:.2f}s"
+            f"\nrendered {len(files)} files to {out} in {render_seconds:.2f}s; validated {' and '.join(checked)} in "
+            f"{validate_seconds:.2f}s"
         )
         terminal = console()
         for w in warnings:

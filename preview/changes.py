@@ -207,7 +207,7 @@ def diff_paths(old: Any, new: Any, path: str = "") -> list[str]:
             out += diff_paths(old.get(k), new.get(k), sub) if k in old and k in new else [sub]
         return out
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [p for i, (a, b) in enumerate(zip(old, new)) for p in diff_paths(a, b, f"{path}[{i}]")]
+        return [p for i, (a, b) in enumerate(zip(old, new, strict=True)) for p in diff_paths(a, b, f"{path}[{i}]")]
     return [] if old == new else [path]
 
 

@@ -58,7 +58,7 @@ def validate_all(objs: list[dict[str, Any]]) -> list[list[tuple[str, str]]]:
     if problem:
         return [[("apiVersion", problem)] for _ in objs]
     results = []
-    for obj, errors in zip(objs, _run([json.dumps(obj, sort_keys=True) for obj in objs])):
+    for obj, errors in zip(objs, _run([json.dumps(obj, sort_keys=True) for obj in objs]), strict=True):
         if errors is None:
             results.append([("apiVersion", f"no CRD schema for {obj.get('apiVersion')} {obj.get('kind')}")])
         else:

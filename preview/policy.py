@@ -371,7 +371,8 @@ def run_policy_pack(
     `capture` is the up phase (what is applied: resources.json); `preview_capture`, when given,
     the dry run of a first `pulumi preview` (provider-computed values unknown), analyzed by the
     same pack first; or `preview_result`, which returns that phase as another pack process
-    analyzed it (the CLI runs it in a worker beside this one, and asks once its own is done). A violation found in either phase fails the
+    analyzed it (the CLI runs it in a worker beside this one, and asks once its own is done). A violation
+    found in either phase fails the
     run, so one that only `up` would report is caught before anything is applied.
     """
     phases = [("preview", engine_document(preview_capture))] if preview_capture is not None else []

@@ -11,7 +11,6 @@ tens of milliseconds (tools/benchmarks/preview_bench.py prints both).
 from __future__ import annotations
 
 import functools
-import json
 import re
 import shutil
 import subprocess
@@ -98,7 +97,7 @@ def validate_manifests(manifests: Iterable[tuple[str, dict[str, Any]]], versions
             custom.append((file, obj))
         else:
             findings += _validate_builtin(file, obj, versions)
-    for (file, obj), problems in zip(custom, crds.validate_all([obj for _, obj in custom])):
+    for (file, obj), problems in zip(custom, crds.validate_all([obj for _, obj in custom]), strict=True):
         findings += [Finding(file, _label(obj), path, message) for path, message in problems]
     return findings
 
@@ -153,7 +152,3 @@ def validate_compose(path: Path, env_file: Path | None = None) -> list[Finding]:
         message = (result.stderr or result.stdout).strip().splitlines()
         return [Finding(path.name, "compose", "", (message[-1] if message else "docker-compose config failed"))]
     return []
-
-
-def to_json(findings: list[Finding]) -> str:
-    return json.dumps([f.__dict__ for f in findings], indent=2)

@@ -1,4 +1,5 @@
-"""The stack-file JSON Schema: in sync with components/agent_platform/config.py, and it accepts the shipped stack files."""
+"""The stack-file JSON Schema: in sync with the model (components/agent_platform/config.py), and it accepts
+the shipped stack files."""
 
 from __future__ import annotations
 

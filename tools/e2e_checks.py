@@ -212,7 +212,7 @@ def run_checks(stack: Stack) -> None:
                 cid = stack.container(service)
                 if cid.startswith(replica_host):
                     stopped["service"] = service
-                    stopped["thread"] = threading.Thread(target=lambda: stack.docker("stop", cid, timeout=120))
+                    stopped["thread"] = threading.Thread(target=lambda cid=cid: stack.docker("stop", cid, timeout=120))
                     stopped["thread"].start()
 
         result = stream(stack, tokens=10, interval=0.5, on_first=stop)
@@ -234,7 +234,8 @@ def run_checks(stack: Stack) -> None:
         body = json.loads(response.read())
         conn.close()
         assert response.status == 200 and body.get("status") == "done", f"{response.status} {body}"
-        return f"run {run_ids[0][:8]} read back after down/up: {body['tokensDone']}/{body['tokensTotal']} tokens, {body['status']}"
+        tokens = f"{body['tokensDone']}/{body['tokensTotal']} tokens"
+        return f"run {run_ids[0][:8]} read back after down/up: {tokens}, {body['status']}"
 
     @check("Postgres and Redis are not reachable from the host")
     def _():

@@ -20,7 +20,8 @@ esac
 stamp() { cat "$@" | sha256sum | cut -c1-16; }
 started=$SECONDS
 step_start=0
-step() { step_start=$SECONDS; printf 'setup: %s ... ' "$1" >&2; }
+steps=0
+step() { steps=$((steps + 1)); step_start=$SECONDS; printf 'setup: %s ... ' "$1" >&2; }
 done_step() { printf 'done in %ss%s\n' "$((SECONDS - step_start))" "${1:+ ($1)}" >&2; }
 size() { du -sh "$1" 2>/dev/null | cut -f1; }
 
@@ -90,6 +91,9 @@ if [ -n "$TEST" ]; then
   fi
   install_locked .venv-checkov requirements/checkov.lock checkov
 fi
-if [ $((SECONDS - started)) -gt 0 ]; then
-  echo "setup: ready in $((SECONDS - started))s" >&2
+# One closing line even when every step was already done (a rerun installs nothing).
+if [ "$steps" -eq 0 ]; then
+  echo "setup: ready, nothing to do (every step is up to date)" >&2
+else
+  echo "setup: ready in $((SECONDS - started))s ($steps step(s) run)" >&2
 fi

@@ -156,7 +156,7 @@ class PersistenceArgs(TypedDict, total=False):
     enabled: bool
     """Keep data on a PersistentVolumeClaim (false: an emptyDir that dies with the pod). Default: `true`."""
     size: str
-    """Requested volume size. Changing it later does not resize existing volumes: see README "Day 2: resize a volume". Default: `"10Gi"`."""
+    """Requested volume size. Changing it later does not resize existing volumes: see docs/operations.md "Resize a volume". Default: `"10Gi"`."""
     storage_class: Optional[str]
     """StorageClass name; unset uses the cluster default. Applies to new volumes only."""
 
@@ -355,7 +355,7 @@ class SidecarProbeArgs(TypedDict, total=False):
 
 
 class ExtraContainerArgs(TypedDict, total=False):
-    """A container beside the app (sidecar) or before it (init container), with the same     hardening: the service's non-root identity, read-only root filesystem, no privilege     escalation, ALL capabilities dropped, seccomp RuntimeDefault, requests and limits."""
+    """A container beside the app (sidecar) or before it (init container), with the same hardening: the service's non-root identity, read-only root filesystem, no privilege escalation, ALL capabilities dropped, seccomp RuntimeDefault, requests and limits."""
 
     name: Required[str]
     """Container name (not `app`)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -145,7 +146,8 @@ def _service_name(value: str) -> str:
     if not _DNS_1035_LABEL.match(value):
         raise bad(
             "label",
-            "must be a lowercase DNS-1035 label (starts with a letter; a-z, 0-9, '-'; at most 63): it names a Kubernetes Service",
+            "must be a lowercase DNS-1035 label (starts with a letter; a-z, 0-9, '-'; at most 63): it names a "
+            "Kubernetes Service",
             value,
         )
     return value
@@ -242,7 +244,8 @@ def _metadata_key(value: str) -> str:
     if (prefix and (len(prefix) > 253 or not _DNS_1123_SUBDOMAIN.match(prefix))) or not _QUALIFIED_NAME.match(name):
         raise bad(
             "label",
-            "must be a Kubernetes label or annotation key ([prefix/]name, name at most 63: a-z, A-Z, 0-9, '-', '_', '.')",
+            "must be a Kubernetes label or annotation key ([prefix/]name, name at most 63: a-z, A-Z, 0-9, '-', '_', "
+            "'.')",
             value,
         )
     if value.startswith(RESERVED_PREFIXES) or value in ("kubernetes.io/metadata.name",):
@@ -331,7 +334,8 @@ class Persistence(Model):
     )
     size: Quantity = Field(
         "10Gi",
-        description='Requested volume size. Changing it later does not resize existing volumes: see README "Day 2: resize a volume".',
+        description="Requested volume size. Changing it later does not resize existing volumes: see docs/operations.md "
+        '"Resize a volume".',
     )
     storage_class: ObjectName | None = Field(
         None, description="StorageClass name; unset uses the cluster default. Applies to new volumes only."
@@ -383,7 +387,9 @@ class Scheduling(Model):
     tolerations: list[Toleration] = Field([], description="Taints the pods tolerate (dedicated or GPU node pools).")
     affinity: dict[str, Any] = Field(
         {},
-        description="A Kubernetes `Affinity` object (keys as in a manifest: nodeAffinity, podAffinity, podAntiAffinity). The platform's own soft anti-affinity and zone spread stay; terms given here are added.",
+        description="A Kubernetes `Affinity` object (keys as in a manifest: nodeAffinity, podAffinity, "
+        "podAntiAffinity). The platform's own soft anti-affinity and zone spread stay; terms given here "
+        "are added.",
     )
     priority_class_name: ObjectName | None = Field(
         None, description="PriorityClass of the pods (it must exist in the cluster)."
@@ -406,7 +412,8 @@ class ServiceAccountSettings(Model):
     )
     annotations: dict[MetadataKey, str] = Field(
         {},
-        description="Annotations of the created ServiceAccount: workload identity, e.g. `eks.amazonaws.com/role-arn`, `iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`.",
+        description="Annotations of the created ServiceAccount: workload identity, e.g. `eks.amazonaws.com/role-arn`, "
+        "`iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`.",
     )
 
     @model_validator(mode="after")
@@ -505,7 +512,8 @@ class Autoscaling(Model):
     )
     engine: Literal["hpa", "keda"] = Field(
         "hpa",
-        description="`hpa`: a HorizontalPodAutoscaler on CPU, memory or a pods metric; `keda`: a KEDA ScaledObject on pending runs (KEDA's own HPA, the same bounds and behaviour).",
+        description="`hpa`: a HorizontalPodAutoscaler on CPU, memory or a pods metric; `keda`: a KEDA ScaledObject on "
+        "pending runs (KEDA's own HPA, the same bounds and behaviour).",
     )
     keda: Keda = Field(Keda(), description="engine keda: the trigger.")
     min_replicas: int = Field(3, ge=1, description="Lower bound of the HPA.")
@@ -580,7 +588,8 @@ class Drain(Model):
         if self.termination_grace_seconds <= self.pre_stop_seconds:
             raise rule(
                 "terminationGraceSeconds",
-                f"must exceed preStopSeconds ({self.termination_grace_seconds} <= {self.pre_stop_seconds}) or the app never drains",
+                f"must exceed preStopSeconds ({self.termination_grace_seconds} <= {self.pre_stop_seconds}) or the app "
+                "never drains",
             )
         return self
 
@@ -652,7 +661,8 @@ class ExtraContainer(Model):
     volume_mounts: list[VolumeMountSettings] = Field([], description="Volumes it mounts.")
     probe: SidecarProbe | None = Field(
         None,
-        description="Sidecars: the health check (liveness and readiness are derived from it); required for a sidecar, unused for an init container.",
+        description="Sidecars: the health check (liveness and readiness are derived from it); required for a sidecar, "
+        "unused for an init container.",
     )
 
     @model_validator(mode="after")
@@ -663,11 +673,13 @@ class ExtraContainer(Model):
 
 
 class Migration(Model):
-    """A one-shot Job (a one-shot container on a Docker host) that migrates the database before the new version rolls out."""
+    """A one-shot Job (a one-shot container on a Docker host) that migrates the database before the new
+    version rolls out."""
 
     enabled: bool = Field(
         False,
-        description="Run it: the workload waits for the Job (Docker: the `<name>-migrate` container) to complete, and a failure stops the rollout.",
+        description="Run it: the workload waits for the Job (Docker: the `<name>-migrate` container) to complete, and "
+        "a failure stops the rollout.",
     )
     command: list[str] = Field(
         ["python3", "/app/app.py", "migrate"], min_length=1, description="The service image's own migration command."
@@ -714,7 +726,8 @@ class Canary(Model):
     replicas: int = Field(
         2,
         ge=1,
-        description="Canary pods (fixed; the stable Deployment keeps its autoscaler); two, so the canary survives a node drain.",
+        description="Canary pods (fixed; the stable Deployment keeps its autoscaler); two, so the canary survives a "
+        "node drain.",
     )
 
 
@@ -725,7 +738,8 @@ class BlueGreen(Model):
     idle_replicas: int | None = Field(
         None,
         ge=0,
-        description="Pods of the idle colour: unset keeps it as large as the active one (an instant switch back); 0 scales it to zero.",
+        description="Pods of the idle colour: unset keeps it as large as the active one (an instant switch back); 0 "
+        "scales it to zero.",
     )
 
 
@@ -734,12 +748,15 @@ class Rollout(Model):
 
     strategy: Literal["rolling", "canary", "blueGreen"] = Field(
         "rolling",
-        description="`rolling`: one pod at a time (surge 1, never below capacity); `canary`: a second Deployment `<name>-canary` takes `canary.weight` percent of external traffic; `blueGreen`: Deployments `<name>-blue` and `<name>-green`, the Service `<name>` selects the active colour.",
+        description="`rolling`: one pod at a time (surge 1, never below capacity); `canary`: a second Deployment "
+        "`<name>-canary` takes `canary.weight` percent of external traffic; `blueGreen`: Deployments "
+        "`<name>-blue` and `<name>-green`, the Service `<name>` selects the active colour.",
     )
     partition: int | None = Field(
         None,
         ge=0,
-        description="StatefulSet only: pods with an ordinal >= partition move to the new revision, the others stay (a staged rollout; lower it step by step to 0).",
+        description="StatefulSet only: pods with an ordinal >= partition move to the new revision, the others stay (a "
+        "staged rollout; lower it step by step to 0).",
     )
     canary: Canary | None = Field(None, description="strategy canary: the canary's image, weight and size.")
     blue_green: BlueGreen | None = Field(
@@ -761,9 +778,26 @@ class Rollout(Model):
         return self
 
 
+# The second Deployment of a canary release; `-blue`/`-green` (as long) name the colours.
+CANARY_SUFFIX = "-canary"
+
+
+@dataclass(frozen=True)
+class ReleaseUnit:
+    """One Deployment or StatefulSet a service runs as: the stable one, a canary or a colour. The
+    platform, the service, the Ingress and the quota all read a service's units from here."""
+
+    name: str
+    image: str
+    role: str  # stable | canary | active | idle
+    autoscaled: bool
+    replicas: int  # when not autoscaled
+
+
 class AgentServiceConfig(Model):
     name: ServiceName = Field(
-        description="Service name; names every object of the service (a DNS-1035 label: at most 63 characters, 52 for a StatefulSet)."
+        description="Service name; names every object of the service (a DNS-1035 label: at most 63 characters, 52 for "
+        "a StatefulSet)."
     )
     image: Image = Field(
         description="Container image with a tag and/or digest (`repo:tag@sha256:...` in prod); never `latest`."
@@ -781,7 +815,8 @@ class AgentServiceConfig(Model):
     env: dict[EnvName, str] = Field({}, description="Plain environment (a ConfigMap). Never put secrets here.")
     secret_env: dict[EnvName, SecretKey] = Field(
         {},
-        description="Environment variable -> secret stack config key (`pulumi config set --secret KEY`); lands in a Secret.",
+        description="Environment variable -> secret stack config key (`pulumi config set --secret KEY`); lands in a "
+        "Secret.",
     )
     resources: Resources = Field(
         Resources(requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")),
@@ -789,7 +824,8 @@ class AgentServiceConfig(Model):
     )
     security_context: SecurityContext = Field(
         SecurityContext(),
-        description="Pod and container identity; always non-root, no privilege escalation, ALL capabilities dropped, seccomp RuntimeDefault.",
+        description="Pod and container identity; always non-root, no privilege escalation, ALL capabilities dropped, "
+        "seccomp RuntimeDefault.",
     )
     replicas: int = Field(3, ge=1, description="Fixed replica count when autoscaling is disabled.")
     autoscaling: Autoscaling = Field(Autoscaling(), description="Horizontal autoscaling.")
@@ -805,7 +841,8 @@ class AgentServiceConfig(Model):
     ingress: ServiceIngress = Field(ServiceIngress(), description="External exposure through the stack Ingress.")
     allow_from: list[ServiceName] = Field(
         [],
-        description="Other services of the stack whose pods may call this one on its port (NetworkPolicy); no one else inside the namespace can.",
+        description="Other services of the stack whose pods may call this one on its port (NetworkPolicy); no one else "
+        "inside the namespace can.",
     )
     uses_postgres: bool = Field(True, description="Receive DATABASE_URL and egress to Postgres.")
     uses_redis: bool = Field(True, description="Receive REDIS_URL and egress to Redis.")
@@ -828,7 +865,8 @@ class AgentServiceConfig(Model):
     )
     migration: Migration = Field(
         Migration(),
-        description="A database migration (a Job, or a one-shot container on Docker) run before each new image rolls out.",
+        description="A database migration (a Job, or a one-shot container on Docker) run before each new image rolls "
+        "out.",
     )
     checkpoint_cleanup: CheckpointCleanup = Field(
         CheckpointCleanup(), description="A CronJob deleting old checkpoints."
@@ -847,7 +885,8 @@ class AgentServiceConfig(Model):
     )
     rollout: Rollout = Field(
         Rollout(),
-        description="Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition).",
+        description="Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout "
+        "(partition).",
     )
 
     def max_pods(self) -> int:
@@ -877,7 +916,8 @@ class AgentServiceConfig(Model):
         if self.kind == "StatefulSet" and len(self.name) > STATEFULSET_NAME_MAX:
             raise rule(
                 "name",
-                f"must be at most {STATEFULSET_NAME_MAX} characters for a StatefulSet ({len(self.name)}: {self.name!r}): "
+                f"must be at most {STATEFULSET_NAME_MAX} characters for a StatefulSet ({len(self.name)}: "
+                f"{self.name!r}): "
                 "its pods' controller-revision-hash label is <name>-<10-character hash> (<= 63)",
             )
         if self.name in self.allow_from:
@@ -888,7 +928,8 @@ class AgentServiceConfig(Model):
                 at = "autoscaling.minReplicas" if self.autoscaling.enabled else "replicas"
                 raise rule(
                     "pdb.minAvailable",
-                    f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary disruption",
+                    f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary "
+                    "disruption",
                 )
         if self.persistence.enabled and self.kind != "StatefulSet":
             raise rule("persistence.enabled", "per-pod volumes need kind: StatefulSet")
@@ -902,13 +943,15 @@ class AgentServiceConfig(Model):
             if getattr(self, key).enabled and len(self.name) + len(suffix) > limit:
                 raise rule(
                     "name",
-                    f"must be at most {limit - len(suffix)} characters with {alias} enabled (its name is <name>{suffix[:8]}..., at most {limit})",
+                    f"must be at most {limit - len(suffix)} characters with {alias} enabled (its name is "
+                    f"<name>{suffix[:8]}..., at most {limit})",
                 )
         a = self.autoscaling
         if a.enabled and a.engine == "keda" and not getattr(self, f"uses_{a.keda.trigger}"):
             raise rule(
                 "autoscaling.keda.trigger",
-                f"{a.keda.trigger} needs uses{a.keda.trigger.capitalize()}: the service must use the store it scales on",
+                f"{a.keda.trigger} needs uses{a.keda.trigger.capitalize()}: "
+                "the service must use the store it scales on",
             )
         volumes = {v.name for v in self.extra_volumes} | {"tmp"}
         for i, v in enumerate(self.extra_volumes):
@@ -933,31 +976,51 @@ class AgentServiceConfig(Model):
         if r.strategy != "rolling" and self.kind != "Deployment":
             raise rule(
                 "rollout.strategy",
-                f"{r.strategy} needs kind: Deployment (a StatefulSet's pods own their volumes; stage it with partition)",
+                f"{r.strategy} needs kind: Deployment "
+                "(a StatefulSet's pods own their volumes; stage it with partition)",
             )
-        if r.strategy != "rolling" and len(self.name) > 63 - len("-canary"):
+        if r.strategy != "rolling" and len(self.name) > 63 - len(CANARY_SUFFIX):
             raise rule(
                 "name",
-                f"must be at most {63 - len('-canary')} characters with strategy {r.strategy} (the second Deployment is named <name>-canary / -green)",
+                f"must be at most {63 - len(CANARY_SUFFIX)} characters with strategy {r.strategy} "
+                "(the second Deployment is named <name>-canary / -green)",
             )
         return self
 
-    def units(self) -> list[tuple[str, str, int]]:
-        """The Deployments or StatefulSets this service runs as: (name, image, role), role 0 stable/active, 1 canary/idle."""
-        r = self.rollout
+    def units(self) -> list[ReleaseUnit]:
+        """The Deployments or StatefulSets this service runs as, the stable (or active) one first."""
+        r, autoscaled = self.rollout, self.autoscaling.enabled
         if r.strategy == "canary":
             assert r.canary is not None
-            return [(self.name, self.image, 0), (f"{self.name}-canary", r.canary.image, 1)]
+            return [
+                ReleaseUnit(self.name, self.image, "stable", autoscaled, self.replicas),
+                ReleaseUnit(f"{self.name}{CANARY_SUFFIX}", r.canary.image, "canary", False, r.canary.replicas),
+            ]
         if r.strategy == "blueGreen":
             bg = r.blue_green
             assert bg is not None
             images = {"blue": bg.blue_image or self.image, "green": bg.green_image or self.image}
-            return [(f"{self.name}-{c}", images[c], 0 if c == bg.active else 1) for c in ("blue", "green")]
-        return [(self.name, self.image, 0)]
+            idle = bg.idle_replicas
+            return [
+                ReleaseUnit(f"{self.name}-{colour}", images[colour], "active", autoscaled, self.replicas)
+                if colour == bg.active
+                else ReleaseUnit(
+                    f"{self.name}-{colour}",
+                    images[colour],
+                    "idle",
+                    autoscaled and idle is None,
+                    self.replicas if idle is None else idle,
+                )
+                for colour in ("blue", "green")
+            ]
+        return [ReleaseUnit(self.name, self.image, "stable", autoscaled, self.replicas)]
 
     def pod_names(self) -> list[str]:
         """The app names (app.kubernetes.io/name) its pods carry: what NetworkPolicies select."""
-        return [name for name, _, _ in self.units()]
+        return [unit.name for unit in self.units()]
+
+    def canary_unit(self) -> ReleaseUnit | None:
+        return next((unit for unit in self.units() if unit.role == "canary"), None)
 
 
 # --------------------------------------------------------------------------- data stores
@@ -998,7 +1061,8 @@ class DatastoreBase(Model):
     )
     protect: bool = Field(
         True,
-        description="Pulumi `protect` + `retainOnDelete` on the data-bearing objects: no destroy or replacement drops data.",
+        description="Pulumi `protect` + `retainOnDelete` on the data-bearing objects: no destroy or replacement drops "
+        "data.",
     )
     scheduling: Scheduling = Field(
         Scheduling(), description="Node selection, tolerations, affinity and priority of the pod."
@@ -1152,7 +1216,8 @@ class RedisConfig(DatastoreBase):
         if self.mode == "inCluster" and quantity_value(self.maxmemory) >= quantity_value(self.resources.limits.memory):
             raise rule(
                 "maxmemory",
-                f"must be below resources.limits.memory ({self.maxmemory} >= {self.resources.limits.memory}) or Redis is OOM-killed before it evicts",
+                f"must be below resources.limits.memory ({self.maxmemory} >= {self.resources.limits.memory}) or Redis "
+                "is OOM-killed before it evicts",
             )
         return self
 
@@ -1183,7 +1248,9 @@ class IngressConfig(Model):
     class_name: ObjectName = Field("nginx", description="IngressClass name (a DNS subdomain).")
     skip_await: bool = Field(
         True,
-        description="Annotate the Ingress `pulumi.com/skipAwait`: many controllers never publish a load-balancer status, and the provider would wait 10 minutes for it, then fail. Set false where the controller does publish it.",
+        description="Annotate the Ingress `pulumi.com/skipAwait`: many controllers never publish a load-balancer "
+        "status, and the provider would wait 10 minutes for it, then fail. Set false where the controller "
+        "does publish it.",
     )
     host: DnsName | None = Field(None, description="Public host name.")
     tls: Tls = Field(Tls(mode="certManager", cluster_issuer="letsencrypt"), description="TLS termination.")
@@ -1225,7 +1292,8 @@ class NetworkConfig(Model):
     node_local_dns: str | None = Field(
         None,
         pattern=r"^(\d{1,3}\.){3}\d{1,3}$",
-        description="Address of NodeLocal DNSCache (usually `169.254.20.10`): pods' DNS queries go to a host-network agent there, which a pod selector cannot match, so DNS egress to it is allowed by address.",
+        description="Address of NodeLocal DNSCache (usually `169.254.20.10`): pods' DNS queries go to a host-network "
+        "agent there, which a pod selector cannot match, so DNS egress to it is allowed by address.",
     )
     egress: list[EgressRule] = Field(
         [
@@ -1244,7 +1312,8 @@ class Quota(Model):
 
     cpu: Quantity | None = Field(
         None,
-        description="requests.cpu for the namespace; unset: the worst case (every service at its maximum, plus rollout surge and data stores).",
+        description="requests.cpu for the namespace; unset: the worst case (every service at its maximum, plus rollout "
+        "surge and data stores).",
     )
     memory: Quantity | None = Field(None, description="requests.memory; unset: the worst case.")
     limits_cpu: Quantity | None = Field(None, description="limits.cpu; unset: the worst case.")
@@ -1287,7 +1356,8 @@ class KubernetesConfig(Model):
     cluster_stack: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
-        description="`org/project/stack` of the stack that created the cluster: its `kubeconfig` output (a secret) is the provider's kubeconfig, read through a StackReference; instead of `kubeconfig`.",
+        description="`org/project/stack` of the stack that created the cluster: its `kubeconfig` output (a secret) is "
+        "the provider's kubeconfig, read through a StackReference; instead of `kubeconfig`.",
     )
     cluster_domain: DnsName = Field(
         "cluster.local",
@@ -1348,11 +1418,15 @@ class SecretsSettings(Model):
 
     mode: Literal["pulumi", "existing", "externalSecrets"] = Field(
         "pulumi",
-        description="`pulumi`: each key is a secret stack config value (`pulumi config set --secret`), put into Secrets this stack manages; `existing`: each key is a key of `existingSecret`, a Secret the team manages elsewhere, which the pods read directly; `externalSecrets`: as existing, and that Secret is declared here as an ExternalSecret (External Secrets Operator) fetching each key from `secretStoreRef`.",
+        description="`pulumi`: each key is a secret stack config value (`pulumi config set --secret`), put into "
+        "Secrets this stack manages; `existing`: each key is a key of `existingSecret`, a Secret the team "
+        "manages elsewhere, which the pods read directly; `externalSecrets`: as existing, and that Secret "
+        "is declared here as an ExternalSecret (External Secrets Operator) fetching each key from `secretStoreRef`.",
     )
     existing_secret: ObjectName = Field(
         "agent-platform-secrets",
-        description="existing, externalSecrets: the Secret in the namespace holding every key that `secretEnv` and `externalUrlKey` name.",
+        description="existing, externalSecrets: the Secret in the namespace holding every key that `secretEnv` and "
+        "`externalUrlKey` name.",
     )
     secret_store_ref: SecretStoreRef | None = Field(
         None, description="externalSecrets: the store the keys are fetched from."
@@ -1379,7 +1453,8 @@ class GatewayRef(Model):
     name: ObjectName = Field(description="The Gateway the HTTPRoute attaches to (managed by the platform team).")
     namespace: DnsLabel | None = Field(None, description="Its namespace; unset: the stack's namespace.")
     section_name: DnsLabel = Field(
-        description="Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is the Gateway's)."
+        description="Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is "
+        "the Gateway's)."
     )
 
 
@@ -1409,7 +1484,8 @@ class Monitoring(Model):
     path: str = Field("/metrics", pattern=r"^/", description="Path of the metrics.")
     service_monitor: bool = Field(
         True,
-        description="A ServiceMonitor (monitoring.coreos.com/v1); false: `prometheus.io/*` scrape annotations on the pods, for a Prometheus without the operator.",
+        description="A ServiceMonitor (monitoring.coreos.com/v1); false: `prometheus.io/*` scrape annotations on the "
+        "pods, for a Prometheus without the operator.",
     )
     prometheus_rule: bool = Field(True, description="A PrometheusRule with the alerts (needs the operator).")
     alerts: AlertThresholds = Field(AlertThresholds(), description="Alert thresholds.")
@@ -1440,21 +1516,25 @@ class StackConfig(Model):
     registry: str | None = Field(
         None,
         pattern=r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+)(:\d{1,5})?(/[a-z0-9._-]+)*$",
-        description="Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a private mirror, e.g. `registry.example.com/mirror`.",
+        description="Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a "
+        "private mirror, e.g. `registry.example.com/mirror`.",
     )
     image_pull_secrets: list[ObjectName] = Field(
         [],
-        description="Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes).",
+        description="Existing docker-registry Secrets in the namespace that every pod pulls with "
+        "(platform kubernetes).",
     )
     monitoring: Monitoring = Field(Monitoring(), description="Metrics scraping and alert rules (platform kubernetes).")
     exposure: Literal["ingress", "gatewayApi"] = Field(
         "ingress",
-        description="How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both.",
+        description="How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway "
+        "(`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both.",
     )
     gateway: GatewayRef | None = Field(None, description="gatewayApi: the Gateway and its HTTPS listener.")
     secrets: SecretsSettings = Field(
         SecretsSettings(),
-        description="Where API keys and external data-store URLs come from (in-cluster data stores always generate their password).",
+        description="Where API keys and external data-store URLs come from (in-cluster data stores always generate "
+        "their password).",
     )
     labels: dict[MetadataKey, LabelValue] = Field(
         {}, description="Labels added to every object (cost centre, team); the platform's own keys are refused."
@@ -1487,7 +1567,8 @@ class StackConfig(Model):
                 if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
                     raise rule(
                         f"services[{i}].rollout.strategy",
-                        "canary splits external traffic at the Ingress: it needs ingress.enabled and the service's ingress.enabled",
+                        "canary splits external traffic at the Ingress: it needs ingress.enabled and the service's "
+                        "ingress.enabled",
                     )
                 for unit in s.pod_names()[1:] if s.rollout.strategy == "canary" else s.pod_names():
                     if unit in taken and unit != s.name:
@@ -1643,7 +1724,9 @@ class StackConfig(Model):
                 )
                 raise rule(
                     f"namespace.quota.{key}",
-                    f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas plus rollout surge and data stores): the rollout or the autoscaler would stall; raise it or unset it to derive it",
+                    f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas plus rollout "
+                    "surge and data stores): the rollout or the autoscaler would stall; raise it or unset it to derive "
+                    "it",
                 )
 
     def docker_settings(self) -> DockerConfig:
@@ -1656,7 +1739,8 @@ class StackConfig(Model):
         return sorted(keys)
 
     def secret_keys(self) -> list[str]:
-        """Every secret stack config key the program reads (sorted, unique): none when they live in an existing Secret."""
+        """Every secret stack config key the program reads (sorted, unique): none when they live in an
+        existing Secret."""
         if self.secrets.mode != "pulumi":
             return []
         keys = {k for s in self.services for k in s.secret_env.values()}

@@ -72,7 +72,7 @@ def metrics_text() -> str:
         lines = ["# TYPE agent_http_requests_total counter"]
         lines += [f'agent_http_requests_total{{status="{s}"}} {n}' for s, n in sorted(requests_by_status.items())]
         lines.append("# TYPE agent_http_request_duration_seconds histogram")
-        for bound, count in zip(BUCKETS, duration_buckets):
+        for bound, count in zip(BUCKETS, duration_buckets, strict=True):
             le = "+Inf" if bound == float("inf") else repr(bound)
             lines.append(f'agent_http_request_duration_seconds_bucket{{le="{le}"}} {count}')
         lines += [
@@ -213,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
         if row is None:
             return self._json(404, {"error": "no such run"})
         keys = ("id", "replica", "tokensTotal", "tokensDone", "status")
-        self._json(200, dict(zip(keys, row)))
+        self._json(200, dict(zip(keys, row, strict=True)))
 
     def _stream(self, tokens: int, interval: float) -> None:
         global in_flight

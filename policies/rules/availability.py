@@ -124,7 +124,8 @@ def pdb_allows_disruption(resources, config):
             allowed = disruptions_allowed(b.props.get("spec", {}), pods)
             if allowed is not None and allowed < 1:
                 yield (
-                    f"{label}: PDB {name_of(b.props)} allows {allowed} disruption(s) at {pods} pods: no drain can proceed",
+                    f"{label}: PDB {name_of(b.props)} allows {allowed} disruption(s) at {pods} pods: no drain can "
+                    "proceed",
                     b.urn,
                 )
 
@@ -141,7 +142,8 @@ def _scaled(value, total: int) -> int | None:
 
 def disruptions_allowed(spec, pods: int) -> int | None:
     """What the disruption controller allows at `pods` healthy pods (kubernetes pkg/controller/disruption/
-    disruption.go getExpectedPodCount: maxUnavailable and string minAvailable scale against the pod count, rounding up)."""
+    disruption.go getExpectedPodCount: maxUnavailable and string minAvailable scale against the pod count,
+    rounding up)."""
     if spec.get("maxUnavailable") is not None:
         scaled = _scaled(spec["maxUnavailable"], pods)
         return None if scaled is None else pods - max(0, pods - scaled)
@@ -182,7 +184,8 @@ def rolling_update_keeps_capacity(props, config):
     if strategy.get("type") == "Recreate":
         yield "strategy Recreate stops every pod before starting new ones"
     elif (strategy.get("rollingUpdate") or {}).get("maxUnavailable") not in (0, "0", "0%"):
-        yield f"rollingUpdate.maxUnavailable is {(strategy.get('rollingUpdate') or {}).get('maxUnavailable', '25% (default)')!r}, want 0"
+        unavailable = (strategy.get("rollingUpdate") or {}).get("maxUnavailable", "25% (default)")
+        yield f"rollingUpdate.maxUnavailable is {unavailable!r}, want 0"
 
 
 @resource_rule(

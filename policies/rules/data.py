@@ -58,7 +58,8 @@ def _datastore(protect: bool) -> Resource:
 
 @stack_rule(
     "datastore-protected",
-    "Data-bearing workloads (component datastore, or Postgres/Redis by image, port or name label) are protected from `pulumi destroy` and replacement.",
+    "Data-bearing workloads (component datastore, or Postgres/Redis by image, port or name label) are protected from "
+    "`pulumi destroy` and replacement.",
     "high",
     "Set `protect: true` on the data store (stack config `postgres.protect` / `redis.protect`).",
     Example([_datastore(True)], [_datastore(False)]),
@@ -70,13 +71,12 @@ def datastore_protected(resources, config):
             yield f"{r.props.get('kind')} {name_of(r.props)} holds data but is not protected", r.urn
 
 
-# --------------------------------------------------------------------------- issue 14: availability of data
+# --------------------------------------------------------------------------- availability of data
 
 from .datastores import REDIS, docker_store, workload_store  # noqa: E402
 from .k8s import WORKLOADS, containers, pod_spec  # noqa: E402
 
 DOCKER = "docker:index/container:Container"
-PERSISTENT_VOLUME_TYPES = ("persistentVolumeClaim",)
 
 
 def _postgres_set(**changes) -> dict:
@@ -107,7 +107,8 @@ def _docker_persistent(props) -> bool:
     "datastore-persistent-volume",
     "Postgres and Redis keep their data on a persistent volume (a PVC, or a Docker named volume).",
     "high",
-    "Enable persistence (stack config `postgres.persistence` / `redis.persistence`); lower this rule only where the data is disposable.",
+    "Enable persistence (stack config `postgres.persistence` / `redis.persistence`); lower this rule only where the "
+    "data is disposable.",
     (*WORKLOADS, DOCKER),
     Example(_postgres_set(), _postgres_set(**{"spec.volumeClaimTemplates": DELETE})),
     tags=("data", "availability"),
@@ -116,7 +117,10 @@ def datastore_persistent_volume(props, config):
     if "kind" in props:
         store = workload_store(props)
         if store and not _mounts_persistent(props):
-            yield f"{props.get('kind')} {name_of(props)}: {store} with no persistent volume mounted: its data dies with the pod"
+            yield (
+                f"{props.get('kind')} {name_of(props)}: {store} with no persistent volume mounted: "
+                "its data dies with the pod"
+            )
     else:
         store = docker_store(props)
         if store and not _docker_persistent(props):
@@ -174,7 +178,8 @@ def _redis_set(**changes) -> dict:
     "Redis (and Valkey/KeyDB) requires a password: --requirepass, an ACL file, a Secret-held redis.conf, "
     "or a bitnami image's REDIS_PASSWORD from a Secret.",
     "high",
-    'Start redis-server with --requirepass "$(REDIS_PASSWORD)" (the variable from a secretKeyRef) or a redis.conf from a Secret.',
+    'Start redis-server with --requirepass "$(REDIS_PASSWORD)" (the variable from a secretKeyRef) or a redis.conf from '
+    "a Secret.",
     (*WORKLOADS, DOCKER),
     Example(_redis_set(), _redis_set(**{"spec.template.spec.containers.0.args": ["--appendonly", "yes"]})),
     tags=("data", "secrets"),

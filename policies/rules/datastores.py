@@ -71,7 +71,7 @@ def workload_store(props: Mapping[str, Any]) -> str | None:
 
 def docker_store(props: Mapping[str, Any]) -> str | None:
     """A pulumi-docker Container's store kind (image, command, internal port, or the name label)."""
-    labels = {l.get("label"): l.get("value") for l in props.get("labels") or []}
+    labels = {item.get("label"): item.get("value") for item in props.get("labels") or []}
     return (
         image_store(props.get("image"))
         or _command_store((props.get("entrypoints") or []) + (props.get("command") or []))

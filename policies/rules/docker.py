@@ -121,7 +121,10 @@ def docker_restart_policy(props, config):
     restart = props.get("restart")
     if one_shot(props):
         if restart not in (None, "no"):  # the provider's default is "no"
-            yield f"one-shot container {props.get('name')}: restart policy {restart!r} would run it again after it finished"
+            yield (
+                f"one-shot container {props.get('name')}: restart policy {restart!r} "
+                "would run it again after it finished"
+            )
     elif restart not in ("always", "unless-stopped", "on-failure"):
         yield f"container {props.get('name')}: restart policy {restart!r}"
 
@@ -140,7 +143,7 @@ def docker_memory_limit(props, config):
         yield f"container {props.get('name')}: no memory limit"
 
 
-# --------------------------------------------------------------------------- issue 14: PSS classes, as Docker has them
+# --------------------------------------------------------------------------- PSS classes, as Docker has them
 # Input names are pulumi-docker's Container inputs (pulumi/pulumi-docker sdk/python/pulumi_docker/container.py and
 # _inputs.py, generated from provider/cmd/pulumi-resource-docker/schema.json; pinned here as pulumi-docker 5.2.0):
 # privileged, networkMode, pidMode, ipcMode, usernsMode, cgroupnsMode, capabilities{adds,drops}, securityOpts,
@@ -350,7 +353,8 @@ def docker_no_host_mounts(props, config):
     "docker-no-literal-secrets",
     "No credential in a Docker container's command, entrypoint or healthcheck.",
     "critical",
-    'Reference an environment variable or a file instead ("$REDIS_PASSWORD", POSTGRES_PASSWORD_FILE) and rotate the exposed one.',
+    'Reference an environment variable or a file instead ("$REDIS_PASSWORD", POSTGRES_PASSWORD_FILE) and rotate the '
+    "exposed one.",
     CONTAINER,
     Example(GOOD, docker_container(command=["redis-server", "--requirepass", "hunter2-hunter2"])),
     tags=("docker", "secrets"),

@@ -72,6 +72,7 @@ def alert_rules_present(resources, config):
     ]
     if len(alerts) < config["minAlerts"]:
         yield (
-            f"{len(alerts)} alert rule(s) in the stack, want >= {config['minAlerts']} (error rate, latency, memory, DB pool, crash loops)",
+            f"{len(alerts)} alert rule(s) in the stack, want >= {config['minAlerts']} (error rate, latency, memory, DB "
+            "pool, crash loops)",
             "stack",
         )

@@ -17,7 +17,8 @@ C0 = f"{POD}.containers.0"
 
 # Restricted "Capabilities": only NET_BIND_SERVICE may be added (beside drop ALL).
 ALLOWED_ADDED_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
-# Baseline "Sysctls": the safe set as published for 1.37 (1.27 ip_local_reserved_ports, 1.29 tcp_keepalive_*/fin_timeout, 1.32 tcp_rmem/wmem).
+# Baseline "Sysctls": the safe set as published for 1.37 (1.27 ip_local_reserved_ports, 1.29
+# tcp_keepalive_*/fin_timeout, 1.32 tcp_rmem/wmem).
 SAFE_SYSCTLS = frozenset(
     {
         "kernel.shm_rmid_forced",

@@ -44,7 +44,8 @@ def looks_secret(key: str, value: str) -> str | None:
 
 @resource_rule(
     "configmap-no-secrets",
-    "ConfigMaps hold no secret-looking keys or values (ConfigMaps are not encrypted or access-controlled like Secrets).",
+    "ConfigMaps hold no secret-looking keys or values "
+    "(ConfigMaps are not encrypted or access-controlled like Secrets).",
     "high",
     "Move the value to a Secret (secretEnv in the stack config: `pulumi config set --secret`).",
     (CONFIGMAP,),
@@ -180,7 +181,8 @@ def configmap_ref_no_secrets(resources, config):
                     and not SECRET_LOCATION.search(env.get("name", ""))
                 ):
                     yield (
-                        f"{where}: env {env.get('name')} is named as a secret but comes from ConfigMap {ref.get('name')}",
+                        f"{where}: env {env.get('name')} is named as a secret but comes from ConfigMap "
+                        f"{ref.get('name')}",
                         r.urn,
                     )
                 elif value is not None and looks_secret(env.get("name", ""), value):

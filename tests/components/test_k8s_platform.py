@@ -327,7 +327,7 @@ def test_postgres_and_redis_in_cluster(stack, capture):
     redis = objs[("StatefulSet", "redis")]["spec"]["template"]["spec"]
     args = redis["containers"][0]["args"]
     assert args[0] == "/run/secrets/redis/redis.conf"  # requirepass, from the Secret, as a file
-    opts = dict(zip(args[1::2], args[2::2]))
+    opts = dict(zip(args[1::2], args[2::2], strict=True))
     assert opts["--appendonly"] == "yes" and opts["--maxmemory-policy"] == "allkeys-lru"
     assert int(opts["--maxmemory"]) == (1536 if stack == "prod" else 96) * 2**20
     conf = capture.get("kubernetes:core/v1:Secret", "redis-connection").raw_inputs["stringData"]
@@ -398,12 +398,12 @@ def test_statefulset_service_has_its_headless_service(capture):
     assert headless["selector"].items() <= sts["template"]["metadata"]["labels"].items()
 
 
-# --------------------------------------------------------------------------- issue 9: day-2 safety
+# --------------------------------------------------------------------------- day-2 safety
 
 
 def test_no_changing_label_inside_immutable_fields(capture):
     """volumeClaimTemplates and selectors carry no app.kubernetes.io/version: an image bump stays an update."""
-    for (kind, name), obj in workloads(objects(capture)).items():
+    for (_kind, name), obj in workloads(objects(capture)).items():
         assert "app.kubernetes.io/version" not in obj["spec"]["selector"]["matchLabels"], name
         for claim in obj["spec"].get("volumeClaimTemplates") or []:
             assert "app.kubernetes.io/version" not in claim["metadata"].get("labels", {}), name
@@ -418,7 +418,7 @@ def test_provider_updates_secrets_and_config_maps_in_place(capture):
 
 def test_agent_pods_carry_the_connection_secret_checksums(capture):
     objs = objects(capture)
-    for (kind, name), obj in agent_workloads(objs).items():
+    for obj in agent_workloads(objs).values():
         annotations = obj["spec"]["template"]["metadata"]["annotations"]
         for store in ("postgres", "redis"):
             value = annotations[f"checksum/{store}-connection"]

@@ -26,7 +26,7 @@ def test_every_namespaced_object_depends_on_the_namespace(stack):
 
 def test_data_is_retained_not_deadlocked(stack="prod"):
     """Data-bearing objects are protected and retained on delete (their PVCs: whenDeleted Retain),
-    so a destroy neither drops data nor waits on it: README "Deleting a stack"."""
+    so a destroy neither drops data nor waits on it: docs/operations.md "Deleting a stack"."""
     capture = shipped(stack)
     for r in capture.declared():
         if r.inputs.get("kind") == "StatefulSet" and r.name in ("postgres", "redis"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import collections
 
+import agent_platform.inputs
 import pytest
 from pydantic import BaseModel
 
-import agent_platform.inputs
 import program.stack_config
 from preview.engine import run_program
 from preview.program import stack_inputs

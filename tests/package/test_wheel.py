@@ -45,7 +45,8 @@ def test_import_does_not_touch_the_source_tree(installed, tmp_path):
     probe = (
         "import sys, agent_platform, agent_platform.k8s.agent_service as m; "
         "print(agent_platform.__file__); print(m.__file__); "
-        "print(any(p and __import__('os').path.realpath(p) == __import__('os').path.realpath(sys.argv[1]) for p in sys.path))"
+        "print(any(p and __import__('os').path.realpath(p) == __import__('os').path.realpath(sys.argv[1]) for p in "
+        "sys.path))"
     )
     out = subprocess.run(
         [str(installed.python), "-c", probe, str(ROOT)],

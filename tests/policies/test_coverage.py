@@ -1,4 +1,4 @@
-"""Issue 14 cases beyond each rule's own example."""
+"""Cases beyond each rule's own example: Docker parity, credential forms, data-store recognition."""
 
 from __future__ import annotations
 

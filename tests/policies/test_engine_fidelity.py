@@ -1,4 +1,4 @@
-"""The pack as the Pulumi CLI runs it (issue 8): started from a copy under another name, fed
+"""The pack as the Pulumi CLI runs it: started from a copy under another name, fed
 wire-shaped unknowns, live-object outputs and malformed properties over the analyzer gRPC protocol.
 
 Shapes: the CLI starts a Python pack as `python -u -m pulumi.policy ENGINE_ADDR PACKDIR` with cwd

@@ -1,4 +1,4 @@
-"""Every pod-security rule judges every pod-bearing kind, and every container list (issue 14).
+"""Every pod-security rule judges every pod-bearing kind, and every container list.
 
 The rules' own Deployment examples are re-shaped into each kind as the API defines it: Pod (spec is the pod
 spec), template kinds (spec.template), CronJob (spec.jobTemplate.spec.template); and the failing container is

@@ -293,3 +293,22 @@ def test_a_violating_stack_is_answered_the_same(baseline_project, tmp_path):
     fast = analyze(ROOT, "prod", phases)
     assert any(v.level == "mandatory" for v in fast.found.values())
     assert fast.found == analyze(baseline_project, "prod", phases, ROOT / "policies" / "config" / "prod.json").found
+
+
+def test_an_unverified_sdk_version_runs_the_plain_sdk_path(monkeypatch, capsys):
+    import types
+
+    import policies.sdk_memo as sdk_memo
+
+    assert sdk_memo.sdk_version() in sdk_memo.VERIFIED_SDK_VERSIONS  # the pinned SDK gets the fast paths
+    monkeypatch.setattr(sdk_memo, "sdk_version", lambda: "9.0.0")
+    servicer = type("Servicer", (), {"Analyze": lambda self, request, context: None})
+    sdk = types.SimpleNamespace(
+        json_format=json_format, deserialize_properties=object(), _PolicyAnalyzerServicer=servicer
+    )
+    before = (sdk.json_format, sdk.deserialize_properties, servicer.__init__, servicer.Analyze)
+    memos = install(sdk)
+    by_resource_type(sdk, lambda policy, type_: True)
+    assert (sdk.json_format, sdk.deserialize_properties, servicer.__init__, servicer.Analyze) == before
+    assert memos["converted"]({}) is False
+    assert "pulumi-policy 9.0.0 is not one of ['1.21.0']: the pack runs the plain SDK path" in capsys.readouterr().err

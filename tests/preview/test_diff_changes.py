@@ -166,7 +166,8 @@ def test_cli_switching_prod_postgres_to_external_is_blocked_by_protect(tmp_path)
     assert result.returncode == 1
     assert "error: delete of protected StatefulSet/postgres" in result.stderr
     assert (
-        "pulumi state unprotect 'urn:pulumi:prod::agent-platform::agent-platform:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres'"
+        "pulumi state unprotect "
+        "'urn:pulumi:prod::agent-platform::agent-platform:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres'"
         in result.stderr
     )
     assert "pw@db.example" not in result.stdout + result.stderr

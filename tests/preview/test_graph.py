@@ -14,9 +14,9 @@ def test_config_objects_are_folded_and_egress_exceptions_visible(stack):
     capture = shipped(stack)
     edges = traffic_edges(manifests(capture))
     diagram = mermaid(capture, edges)
-    node_lines = [l for l in diagram.splitlines() if l.startswith("    ")]
-    assert not [l for l in node_lines if any(f'["{kind}/' in l for kind in FOLDED_KINDS)]
-    assert any("Deployment/" in l and "+ " in l and "ConfigMap" in l for l in node_lines)
+    node_lines = [line for line in diagram.splitlines() if line.startswith("    ")]
+    assert not [line for line in node_lines if any(f'["{kind}/' in line for kind in FOLDED_KINDS)]
+    assert any("Deployment/" in line and "+ " in line and "ConfigMap" in line for line in node_lines)
     egress = [e for e in edges if e[1].startswith("external ")]
     assert egress
     assert any("0.0.0.0/0" in dst and "except 10.0.0.0/8" in label for _, dst, label in egress)

@@ -139,13 +139,14 @@ BAD_CONFIGS = [
         set_in(["agent-platform:network"], {"egress": [{"cidr": "10.0.0.0/8", "exceptCidrs": ["192.168.0.0/16"]}]}),
         "agent-platform:network.egress[0].exceptCidrs[0]: 192.168.0.0/16 is not inside 10.0.0.0/8",
     ),
-    # issue 9: the value itself is shown, never the `{v!r}` template
+    # the value itself is shown, never the `{v!r}` template
     (
         "dev",
         set_in([SERVICES, 0, "resources", "limits", "memory"], "lots"),
-        "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi, got 'lots'",
+        "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity such as 500m, 1, 256Mi or "
+        "10Gi, got 'lots'",
     ),
-    # issue 9: names, labels, classes, CIDRs as the API server validates them
+    # names, labels, classes, CIDRs as the API server validates them
     (
         "dev",
         set_in([SERVICES, 0, "name"], "1api"),
@@ -180,7 +181,8 @@ BAD_CONFIGS = [
     (
         "dev",
         set_in(["agent-platform:network"], {"egress": [{"cidr": "203.0.113.7"}]}),
-        "agent-platform:network.egress[0].cidr: must be a CIDR with an explicit prefix such as 10.0.0.0/8 or 203.0.113.7/32, got '203.0.113.7'",
+        "agent-platform:network.egress[0].cidr: must be a CIDR with an explicit prefix such as 10.0.0.0/8 or "
+        "203.0.113.7/32, got '203.0.113.7'",
     ),
     (
         "dev",
@@ -192,7 +194,7 @@ BAD_CONFIGS = [
         set_in(["agent-platform:redis", "maxmemory"], "0"),
         "agent-platform:redis.maxmemory: must be greater than 0, got '0'",
     ),
-    # issue 9: duplicate routes, reserved env, peers
+    # duplicate routes, reserved env, peers
     (
         "dev",
         lambda cfg: svc(cfg, 1).update(ingress={"paths": ["/"]}),
@@ -208,7 +210,7 @@ BAD_CONFIGS = [
         set_in([SERVICES, 1, "allowFrom"], ["agent-ui"]),
         "agent-platform:services[1].allowFrom[0]: 'agent-ui' is not a service of this stack",
     ),
-    # issue 9: an explicit quota must hold the worst case
+    # an explicit quota must hold the worst case
     (
         "prod",
         set_in(["agent-platform:namespace", "quota"], {"limitsCpu": "32"}),

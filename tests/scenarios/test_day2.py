@@ -143,7 +143,7 @@ def test_external_dsn_rotation_updates_the_secret_and_rolls_every_client(run, mo
 @pytest.mark.parametrize("store", ["postgres", "redis"])
 def test_volume_resize_never_replaces(run, store):
     """The claim template's size is ignoreChanges: the StatefulSet is not touched (resize the PVC
-    itself, README "Day 2: resize a volume"); the derived quota grows with it."""
+    itself, docs/operations.md "Resize a volume"); the derived quota grows with it."""
     got, _ = changes(run, "prod", lambda cfg: cfg[f"agent-platform:{store}"]["persistence"].update(size="200Gi"))
     assert got == {("ResourceQuota", "quota"): "update"}
     [sts] = [r for r in run("prod").resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == store]
@@ -237,7 +237,7 @@ def test_promote_dev_images_to_prod_is_an_image_update(run):
     dev = stack_file("dev")["config"][SERVICES]
 
     def promote(cfg):
-        for svc, tested in zip(cfg[SERVICES], dev):
+        for svc, tested in zip(cfg[SERVICES], dev, strict=True):
             svc["image"] = bump(tested["image"], "1.5.0")
 
     got, _ = changes(run, "prod", promote)

@@ -209,7 +209,8 @@ def main() -> None:
         f"(pack x{checkov_s / pack_s:.1f} faster)"
     )
     print(
-        f"render of {big} services: {large['render']:.2f}s; cdk8s on the same {len(kube)} objects {cdk8s_s:.2f}s whole-process "
+        f"render of {big} services: {large['render']:.2f}s; cdk8s on the same {len(kube)} objects {cdk8s_s:.2f}s "
+        "whole-process "
         f"({cdk8s_inner_s:.2f}s synth; render x{large['render'] / cdk8s_s:.1f}); SDK floor for {custom} bare resources "
         f"{floor_s:.2f}s per program run (the preview runs the program twice)"
     )

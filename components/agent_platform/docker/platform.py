@@ -82,6 +82,7 @@ class DockerPlatform(pulumi.ComponentResource):
             if s.migration.enabled:
                 migration = self._migration(s, image, database_url)
                 image, after = one_shot_succeeded(migration, image), [*after, migration]
+            startup = s.probes.startup
             for replica in replicas:
                 self.app_containers.append(
                     hardened_container(
@@ -94,7 +95,7 @@ class DockerPlatform(pulumi.ComponentResource):
                             command=(s.command or []) + (s.args or []) or None,
                             healthcheck=app_healthcheck(s.port, s.probes.liveness.path),
                             networks=[(self.backend.name, [s.name, replica]), (self.frontend.name, [s.name, replica])],
-                            start_period=f"{max(20, s.probes.startup.period_seconds * s.probes.startup.failure_threshold)}s",
+                            start_period=f"{max(20, startup.period_seconds * startup.failure_threshold)}s",
                             stop_grace_seconds=s.drain.termination_grace_seconds,
                         ),
                         pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=after)),

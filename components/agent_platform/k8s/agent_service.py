@@ -20,6 +20,7 @@ from agent_platform.config import (
     Monitoring,
     NetworkConfig,
     Probe,
+    ReleaseUnit,
 )
 from agent_platform.inputs import secret_value, setting, settings_of
 from agent_platform.k8s import jobs, pod
@@ -52,39 +53,6 @@ class Backend:
     @classmethod
     def of(cls, args: BackendArgs) -> "Backend":
         return cls(**args)
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One Deployment or StatefulSet of the service: the stable one, or a canary or a colour."""
-
-    name: str
-    image: str
-    role: str  # stable | canary | active | idle
-    autoscaled: bool
-    replicas: int  # when not autoscaled
-
-
-def units_of(c: AgentServiceConfig) -> list[Unit]:
-    r, a = c.rollout, c.autoscaling.enabled
-    if r.strategy == "canary":
-        assert r.canary is not None
-        return [
-            Unit(c.name, c.image, "stable", a, c.replicas),
-            Unit(f"{c.name}-canary", r.canary.image, "canary", False, r.canary.replicas),
-        ]
-    if r.strategy == "blueGreen":
-        bg = r.blue_green
-        assert bg is not None
-        idle = bg.idle_replicas
-        out = []
-        for colour, (name, image, _) in zip(("blue", "green"), c.units()):
-            if colour == bg.active:
-                out.append(Unit(name, image, "active", a, c.replicas))
-            else:
-                out.append(Unit(name, image, "idle", a and idle is None, c.replicas if idle is None else idle))
-        return out
-    return [Unit(c.name, c.image, "stable", a, c.replicas)]
 
 
 class AgentService(pulumi.ComponentResource):
@@ -158,7 +126,7 @@ class AgentService(pulumi.ComponentResource):
         # The migration runs before any workload of this version rolls out.
         self.migration = jobs.migration_job(self) if c.migration.enabled else None
         self.cleanup = jobs.checkpoint_cleanup(self) if c.checkpoint_cleanup.enabled else None
-        self.units = units_of(c)
+        self.units = c.units()
         self.unit_labels = {
             u.name: pod.with_common(
                 {
@@ -201,7 +169,7 @@ class AgentService(pulumi.ComponentResource):
         self.service_name = self.service.metadata.name
         self.register_outputs({"serviceName": self.service_name})
 
-    def _unit_meta(self, unit: Unit) -> pod.Metadata:
+    def _unit_meta(self, unit: ReleaseUnit) -> pod.Metadata:
         return pod.Metadata(self.meta.namespace, self.unit_labels[unit.name], self.meta.annotations)
 
     def _service(
@@ -234,7 +202,7 @@ class AgentService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
-    def _unit(self, unit: Unit, plain_env: dict, secret_values: dict) -> None:
+    def _unit(self, unit: ReleaseUnit, plain_env: dict, secret_values: dict) -> None:
         """The workload of one unit and what scales, protects, exposes and isolates it."""
         c = self.config
         self.workloads[unit.name] = self._workload(unit, plain_env, secret_values)
@@ -272,7 +240,7 @@ class AgentService(pulumi.ComponentResource):
             failure_threshold=probe.failure_threshold,
         )
 
-    def _container(self, unit: Unit, secret_values: dict) -> core.ContainerArgs:
+    def _container(self, unit: ReleaseUnit, secret_values: dict) -> core.ContainerArgs:
         c = self.config
         env = [pod.secret_env(b.env_name, b.secret_name, b.secret_key or b.env_name) for b in self.backends]
         if self.existing_secret:
@@ -317,7 +285,7 @@ class AgentService(pulumi.ComponentResource):
             volume_mounts=mounts,
         )
 
-    def _pod_template(self, unit: Unit, plain_env: dict, secret_values: dict) -> core.PodTemplateSpecArgs:
+    def _pod_template(self, unit: ReleaseUnit, plain_env: dict, secret_values: dict) -> core.PodTemplateSpecArgs:
         c = self.config
         selector = selector_labels(unit.name)
         pod_labels = {
@@ -356,7 +324,7 @@ class AgentService(pulumi.ComponentResource):
             ),
         )
 
-    def _workload(self, unit: Unit, plain_env: dict, secret_values: dict) -> pulumi.CustomResource:
+    def _workload(self, unit: ReleaseUnit, plain_env: dict, secret_values: dict) -> pulumi.CustomResource:
         c = self.config
         depends = [r for r in (self.config_map, self.secret, self.migration) if r is not None]
         opts = pulumi.ResourceOptions(parent=self, depends_on=depends)
@@ -426,7 +394,7 @@ class AgentService(pulumi.ComponentResource):
         )
 
     # --- scaling and isolation -----------------------------------------------------------------
-    def _autoscaler(self, unit: Unit) -> autoscaling.HorizontalPodAutoscaler:
+    def _autoscaler(self, unit: ReleaseUnit) -> autoscaling.HorizontalPodAutoscaler:
         c = self.config
         a = c.autoscaling
         metrics = []
@@ -502,7 +470,7 @@ class AgentService(pulumi.ComponentResource):
             },
         }
 
-    def _scaled_object(self, unit: Unit) -> k8s.apiextensions.CustomResource:
+    def _scaled_object(self, unit: ReleaseUnit) -> k8s.apiextensions.CustomResource:
         """KEDA ScaledObject on pending runs, with a TriggerAuthentication reading the store's Secret."""
         c = self.config
         a, keda = c.autoscaling, c.autoscaling.keda
@@ -562,7 +530,7 @@ class AgentService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[auth]),
         )
 
-    def _network_policy(self, unit: Unit) -> net.NetworkPolicy:
+    def _network_policy(self, unit: ReleaseUnit) -> net.NetworkPolicy:
         c, network = self.config, self.network
         ingress = []
         if self.callers:

@@ -32,6 +32,14 @@ def ingress_annotations(config: IngressConfig) -> dict[str, str]:
     return annotations
 
 
+def canary_weight(route) -> int:
+    """A route's canary percent (the package boundary takes it from a caller's dict, so it is checked)."""
+    weight = int(route.get("canary_weight", 0))
+    if not 0 <= weight <= 100:
+        raise ConfigError([f"routes: canary_weight must be 0-100, got {weight}"], "AgentIngress")
+    return weight
+
+
 class AgentIngress(pulumi.ComponentResource):
     """The HTTPS entry to the agent services, tuned for long-lived streaming responses (no proxy
     buffering, long read and send timeouts, TLS with a forced redirect)."""
@@ -101,9 +109,7 @@ class AgentIngress(pulumi.ComponentResource):
         timeout = f"{config.stream_timeout_seconds}s"
         rules = []
         for r in args["routes"]:
-            weight = int(r.get("canary_weight", 0)) if r.get("canary_service") else 0
-            if not 0 <= weight <= 100:
-                raise ConfigError([f"routes: canary_weight must be 0-100, got {weight}"], "AgentIngress")
+            weight = canary_weight(r) if r.get("canary_service") else 0
             backends = [{"name": r["service"], "port": 80, "weight": 100 - weight}]
             if r.get("canary_service"):
                 backends.append({"name": r["canary_service"], "port": 80, "weight": weight})
@@ -140,10 +146,8 @@ class AgentIngress(pulumi.ComponentResource):
         """ingress-nginx canary: a second Ingress for the same host and paths, marked canary with a
         weight, sends that percent of requests to the canary Service. It names the main Ingress's
         TLS Secret for the host but no issuer, so cert-manager issues one certificate, not two."""
-        weight = int(route.get("canary_weight", 0))
-        if not 0 <= weight <= 100:
-            raise ConfigError([f"routes: canary_weight must be 0-100, got {weight}"], "AgentIngress")
-        name = f"{route['service']}-canary"
+        weight = canary_weight(route)
+        name = route["canary_service"]
         annotations = {k: v for k, v in ingress_annotations(config).items() if not k.startswith("cert-manager.io/")}
         annotations.update({f"{NGINX}/canary": "true", f"{NGINX}/canary-weight": str(weight)})
         if config.skip_await:

@@ -2,7 +2,7 @@
 
 The five alerts follow the LangGraph deployment notes (error rate, p95 latency, memory against
 the limit, an exhausted database pool, crash looping), written against the metrics the app
-contract names (README "The app contract": agent_http_requests_total{status},
+contract names (docs/operations.md "Observability": agent_http_requests_total{status},
 agent_http_request_duration_seconds, agent_db_connections_in_use / agent_db_pool_size) and
 kube-state-metrics / cAdvisor series for the last two.
 """
@@ -55,7 +55,8 @@ def alert_rules(
             "AgentHighLatencyP95",
             "10m",
             "warning",
-            f"histogram_quantile(0.95, sum by (service, le) (rate(agent_http_request_duration_seconds_bucket{{{ns}}}[5m]))) "
+            "histogram_quantile(0.95, sum by (service, le) "
+            f"(rate(agent_http_request_duration_seconds_bucket{{{ns}}}[5m]))) "
             f"> {a.p95_latency_seconds}",
             f"p95 latency of {{{{ $labels.service }}}} above {a.p95_latency_seconds}s",
         ),
@@ -64,7 +65,8 @@ def alert_rules(
             "10m",
             "warning",
             f'100 * max by (pod, container) (container_memory_working_set_bytes{{{ns},container!=""}}) '
-            f'/ max by (pod, container) (kube_pod_container_resource_limits{{{ns},resource="memory"}}) > {a.memory_percent_of_limit}',
+            f'/ max by (pod, container) (kube_pod_container_resource_limits{{{ns},resource="memory"}}) > '
+            f"{a.memory_percent_of_limit}",
             f"{{{{ $labels.pod }}}} uses more than {a.memory_percent_of_limit}% of its memory limit",
         ),
         (

@@ -160,7 +160,8 @@ class AgentNamespace(pulumi.ComponentResource):
             value = str(value) if value is not None else derived.get(hard_key)
             if value is None:
                 missing.append(
-                    f"quota.{key}: is required (or derived_quota[{hard_key!r}]); AgentPlatform derives it from its workloads"
+                    f"quota.{key}: is required (or derived_quota[{hard_key!r}]); AgentPlatform derives it from its "
+                    "workloads"
                 )
             hard[hard_key] = value
         if missing:

@@ -180,8 +180,8 @@ class AgentPlatform(pulumi.ComponentResource):
                     "service": s.name,
                     "paths": list(s.ingress.paths),
                     **(
-                        {"canary_service": f"{s.name}-canary", "canary_weight": s.rollout.canary.weight}
-                        if s.rollout.strategy == "canary" and s.rollout.canary
+                        {"canary_service": canary.name, "canary_weight": s.rollout.canary.weight}
+                        if (canary := s.canary_unit()) and s.rollout.canary
                         else {}
                     ),
                 }

@@ -103,7 +103,7 @@ def scratch_volume(name: str = TMP_VOLUME, size_limit: str = "256Mi") -> core.Vo
 # spec.volumeClaimTemplates of a StatefulSet is immutable (the API server refuses the
 # update; pulumi-kubernetes lists it in provider/pkg/provider/diff.go forceNewProperties,
 # so the Diff says replace). The StatefulSet ignores template changes for the size and
-# class: a resize is done on the PVCs themselves (README "Day 2: resize a volume"), and
+# class: a resize is done on the PVCs themselves (docs/operations.md "Resize a volume"), and
 # the existing PVCs keep their class. Paths as pulumi's ignoreChanges takes them.
 VOLUME_CLAIM_IGNORES = [
     "spec.volumeClaimTemplates[*].spec.resources.requests.storage",

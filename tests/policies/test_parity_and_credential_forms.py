@@ -1,4 +1,4 @@
-"""Issue 14: Docker parity, credentials in every source and URL form, data stores recognised without the
+"""Docker parity, credentials in every source and URL form, data stores recognised without the
 project's label, PDB arithmetic. Docker shapes are pulumi-docker Container inputs (pulumi/pulumi-docker
 sdk/python/pulumi_docker/container.py, _inputs.py)."""
 
