@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from preview import sdk_internals
 from preview.changes import blocked_messages
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
 from preview.engine import ProgramError
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     project_dir = args.project_dir.resolve()
     out = (args.out or project_dir / "out" / args.stack).resolve()
     stage = worker = pack = None
+    if unverified := sdk_internals.check():
+        print(f"warning: {unverified}", file=sys.stderr)
     try:
         check_target(out)
         if not args.no_policy and not args.render_only:

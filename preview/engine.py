@@ -27,7 +27,8 @@ from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from preview import sdk_internals
 
 REDACTED = "[secret]"
 UNKNOWN = "[unknown]"  # how a value unknown in a preview is written out (rpc.UNKNOWN on the wire)
@@ -95,8 +96,8 @@ class Capture:
 def _unwrap(value: Any, path: str, secrets: list[str], secret_values: set[str]) -> tuple[Any, Any]:
     """(redacted, raw) forms of a wire value; records secret paths and values."""
     if isinstance(value, dict):
-        sig = value.get(rpc._special_sig_key)
-        if sig == rpc._special_secret_sig:
+        sig = value.get(sdk_internals.SIG_KEY)
+        if sig == sdk_internals.SECRET_SIG:
             secrets.append(path)
             _, raw = _unwrap(value.get("value"), path, [], secret_values)
             if raw == UNKNOWN:  # a secret not known yet (preview): nothing to hide, say it is unknown
@@ -104,10 +105,10 @@ def _unwrap(value: Any, path: str, secrets: list[str], secret_values: set[str]) 
             for leaf in _leaves(raw):
                 secret_values.add(leaf)
             return REDACTED, raw
-        if sig == rpc._special_resource_sig:
+        if sig == sdk_internals.RESOURCE_SIG:
             urn = value.get("urn", "")
             return urn, urn
-        if sig == rpc._special_output_value_sig:
+        if sig == sdk_internals.OUTPUT_VALUE_SIG:
             return _unwrap(value.get("value"), path, secrets, secret_values)
         red, raw = {}, {}
         for k in sorted(value):
@@ -239,7 +240,7 @@ class CaptureMonitor(mocks.MockMonitor):
             if key in response.object.fields:
                 value = json_format.MessageToDict(response.object.fields[key])
                 response.object.fields[key].struct_value.Clear()
-                response.object[key] = {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
+                response.object[key] = {sdk_internals.SIG_KEY: sdk_internals.SECRET_SIG, "value": value}
         wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         secret_paths: list[str] = []
         redacted, raw = _unwrap(wire, "", secret_paths, self.secret_values)
@@ -286,7 +287,7 @@ def run_program(
     settings.ROOT.set(None)  # a fresh root Stack for each run in this process
     # The engine runs a program once per process; here an earlier run's failure would stay
     # recorded (pulumi/runtime/rpc_manager.py unhandled_exception) and fail the next run.
-    settings._get_rpc_manager().clear()
+    sdk_internals.clear_recorded_failures()
     runtime_config.set_all_config(dict(config), list(secret_keys))
     mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=phase == "preview", monitor=monitor)
     main = project_dir / "__main__.py"
@@ -295,7 +296,7 @@ def run_program(
     os.chdir(project_dir)
     try:
         with collector_paused():
-            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+            sdk_internals.sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
     except pulumi.RunError as error:
         _abandon_run()
         raise ProgramError(str(error), len(monitor.captured)) from None
@@ -330,16 +331,14 @@ def collector_paused() -> Iterator[None]:
 def _abandon_run() -> None:
     """After a failed run, cancel what it left pending (registrations waiting on the failed
     value): the engine would end the process, but here they would run, and fail, in the next run."""
-    loop = _ensure_event_loop()
-    with settings.SETTINGS.lock:  # the outputs the SDK awaits at the end of a run (runtime/stack.py)
-        left = list(settings.SETTINGS.outputs)
-        settings.SETTINGS.outputs.clear()
+    loop = sdk_internals.ensure_event_loop()
+    left = sdk_internals.pending_outputs()  # what the SDK awaits at the end of a run (runtime/stack.py)
     tasks = {*left, *asyncio.all_tasks(loop)}
     for task in tasks:
         task.cancel()
     if tasks:
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-    settings._get_rpc_manager().clear()
+    sdk_internals.clear_recorded_failures()
     # The failed run's inner futures hold the error already reported in one line: they must
     # not print it again, with a traceback, when they are collected.
     loop.set_exception_handler(_quiet_unretrieved)
@@ -356,8 +355,8 @@ def _stack_outputs(secret_values: set[str]) -> dict[str, Any]:
     resolved: dict[str, Any] = {}
     for name, value in sorted((getattr(root, "outputs", None) or {}).items()):
         output = pulumi.Output.from_input(value)
-        is_secret = _sync_await(output.is_secret())
-        plain = _sync_await(output.future())
+        is_secret = sdk_internals.sync_await(output.is_secret())
+        plain = sdk_internals.sync_await(output.future())
         if is_secret:
             secret_values.update(_leaves(plain))
             plain = REDACTED

@@ -10,8 +10,11 @@ file is one such consumer (program/stack_config.py).
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
+import types
+import typing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -27,6 +30,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 # --------------------------------------------------------------------------- errors
 
@@ -1764,19 +1768,104 @@ Autoscaling.model_rebuild()
 # --------------------------------------------------------------------------- validation
 
 
-def _format_loc(prefix: str, loc: tuple[Any, ...], at: str | None) -> str:
+def _format_loc(prefix: str, loc: tuple[Any, ...], at: str | None, values: Any = None) -> str:
+    """The key as the user wrote it; a list item that has a `name` is named by it (`services[agent-api]`).
+
+    `at` is where a model's own check points below its location (`rollout.strategy`, `services[1].port`).
+    """
+    parts = [p for p in loc if p != "[key]"]  # pydantic's marker for a bad dict key: the key is the last part
+    for index, key in re.findall(r"\[(\d+)\]|([^.\[\]]+)", at or ""):
+        parts.append(int(index) if index else key)
     path = ""
-    for part in loc:
-        if part == "[key]":  # pydantic's marker for a bad dict key: the key itself is the last part
-            continue
-        path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + str(part)
-    if at:
-        path += at if at.startswith("[") or not path else "." + at
+    for position, part in enumerate(parts):
+        item = values[part] if isinstance(values, (list, dict)) and _has(values, part) else None
+        if isinstance(part, int) and parts[position + 1 : position + 2] != ["name"]:
+            name = item.get("name") if isinstance(item, dict) else None
+            names = [v.get("name") for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+            # By name where the name says which one (not a duplicate); by position otherwise.
+            named = isinstance(name, str) and name and names.count(name) == 1
+            path += f"[{name}]" if named else f"[{part}]"
+        elif isinstance(part, int):  # a problem with the name itself: by position
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+        values = item
     return prefix + path
 
 
-def problems(error: ValidationError, prefix: str = "") -> list[str]:
-    """One `key: problem` line per finding, keys in the camelCase of stack files and schemas."""
+# pydantic's own error types: their messages leave out the value, which is added here. The
+# platform's own (rule, bad) already say it.
+_PYDANTIC_ERRORS = frozenset(typing.get_args(ErrorType))
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Annotated[X, ...] and Optional[X] down to X."""
+    while True:
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin is Annotated:
+            annotation = args[0]
+        elif origin in (typing.Union, types.UnionType):
+            inner = [a for a in args if a is not type(None)]
+            if len(inner) != 1:
+                return None
+            annotation = inner[0]
+        else:
+            return annotation
+
+
+def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose keys are valid at `loc` (a path of keys and list indexes), if one is."""
+    annotation: Any = model
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if typing.get_origin(annotation) is list and isinstance(part, int):
+            annotation = typing.get_args(annotation)[0]
+        elif typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(part, str):
+            field = next((f for n, f in annotation.model_fields.items() if part in (n, f.alias)), None)
+            if field is None:
+                return None
+            annotation = field.annotation
+        else:
+            return None
+    annotation = _unwrap(annotation)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _hint(err: dict[str, Any], model: type[BaseModel] | None) -> str:
+    """What to write instead, where the finding says: did you mean, quote it."""
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden" and isinstance(loc[-1], str):
+        known = _model_at(model, loc[:-1])
+        if known is not None:
+            # camelCase in a stack file, snake_case in a component's args: offer the form the user wrote.
+            keys = (
+                [n for n in known.model_fields]
+                if "_" in loc[-1]
+                else [f.alias or n for n, f in known.model_fields.items()]
+            )
+            close = difflib.get_close_matches(loc[-1], keys, n=1, cutoff=0.75)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    if err["type"] == "string_type" and isinstance(err.get("input"), (int, float, bool)):
+        value = err["input"]
+        written = str(value).lower() if isinstance(value, bool) else str(value)
+        return f' (quote it: "{written}")'
+    return ""
+
+
+def _has(values: list | dict, part: Any) -> bool:
+    if isinstance(values, list):
+        return isinstance(part, int) and 0 <= part < len(values)
+    return part in values
+
+
+def problems(
+    error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None, values: Any = None
+) -> list[str]:
+    """One `key: problem` line per finding, keys in the camelCase of stack files and schemas, the bad
+    value shown and a hint where one fits."""
     lines = []
     for err in error.errors(include_url=False):
         ctx = err.get("ctx") or {}
@@ -1786,7 +1875,9 @@ def problems(error: ValidationError, prefix: str = "") -> list[str]:
             message = "unknown key"
         elif err["type"] == "missing":
             message = "is required"
-        lines.append(f"{_format_loc(prefix, loc, ctx.get('at'))}: {message}")
+        elif err["type"] in _PYDANTIC_ERRORS and not isinstance(err.get("input"), (dict, list)):
+            message += f", got {err.get('input')!r}"
+        lines.append(f"{_format_loc(prefix, loc, ctx.get('at'), values)}: {message}{_hint(err, model)}")
     return lines
 
 
@@ -1800,4 +1891,4 @@ def validated(model: type[M], values: Any, source: str = "", prefix: str = "") -
     try:
         return model.model_validate(values)
     except ValidationError as error:
-        raise ConfigError(problems(error, prefix), source) from None
+        raise ConfigError(problems(error, prefix, model, values), source) from None

@@ -49,7 +49,7 @@ def test_a_typo_in_args_is_an_error_not_a_silently_ignored_key():
                 "image_pul_policy": "Never",
             },
         )
-    assert str(error.value) == "AgentService api: image_pul_policy: unknown key"
+    assert str(error.value) == "AgentService api: image_pul_policy: unknown key (did you mean image_pull_policy?)"
 
 
 def test_bad_values_are_reported_by_key_with_the_value():

@@ -216,7 +216,7 @@ def test_bad_options_are_refused_by_key(tmp_path):
         parse_stack_config(values, "Pulumi.prod.yaml")
     text = str(error.value)
     assert "agent-platform:labels.app.kubernetes.io/name: is owned by the platform" in text
-    assert "services[0].scheduling.affinity.nodeAfinity: unknown key" in text
+    assert "services[agent-api].scheduling.affinity.nodeAfinity: unknown key" in text
 
 
 def test_cluster_stack_feeds_the_provider_a_secret_kubeconfig(tmp_path):
@@ -296,11 +296,13 @@ def test_sidecars_need_a_probe_and_mounts_need_a_volume():
     values["services"][0]["extraVolumeMounts"] = [{"name": "nowhere", "mountPath": "/x"}]
     with pytest.raises(ConfigError) as error:
         parse_stack_config(values, "Pulumi.prod.yaml")
-    assert "services[0].sidecars[0].probe: is required" in str(error.value)
+    assert "services[agent-api].sidecars[proxy].probe: is required" in str(error.value)
     values["services"][0]["sidecars"][0]["probe"] = {"command": ["true"]}
     with pytest.raises(ConfigError) as error:
         parse_stack_config(values, "Pulumi.prod.yaml")
-    assert "services[0].extraVolumeMounts[0].name: 'nowhere' is not a volume of extraVolumes" in str(error.value)
+    assert "services[agent-api].extraVolumeMounts[0].name: 'nowhere' is not a volume of extraVolumes" in str(
+        error.value
+    )
 
 
 def test_existing_secrets_mode_reads_keys_from_the_teams_secret(tmp_path):

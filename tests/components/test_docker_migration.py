@@ -143,5 +143,5 @@ def test_an_env_edit_of_the_app_leaves_the_migration_alone(tmp_path):
 
 
 def test_a_migration_needs_postgres_on_docker_too(tmp_path):
-    with pytest.raises(ProgramError, match=r"services\[0\]\.migration\.enabled: needs usesPostgres"):
+    with pytest.raises(ProgramError, match=r"services\[agent-api\]\.migration\.enabled: needs usesPostgres"):
         run(tmp_path, lambda cfg: (with_migration(cfg), cfg[SERVICES][0].__setitem__("usesPostgres", False)))

@@ -238,7 +238,7 @@ DOCKER_MISMATCHES = [
     ),
     (
         lambda cfg: cfg["agent-platform:services"][0]["autoscaling"].__setitem__("enabled", True),
-        "agent-platform:services[0].autoscaling.enabled: a Docker host has no autoscaler",
+        "agent-platform:services[agent-api].autoscaling.enabled: a Docker host has no autoscaler",
     ),
     (
         lambda cfg: cfg.__setitem__("agent-platform:ingress", {"enabled": True, "host": "a.example.com"}),

@@ -23,7 +23,6 @@ import grpc
 import jsonschema
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime import rpc
 from pulumi.runtime.proto import (
     engine_pb2,
     engine_pb2_grpc,
@@ -33,6 +32,7 @@ from pulumi.runtime.proto import (
     resource_pb2_grpc,
 )
 
+from preview import sdk_internals
 from tests.conftest import ROOT
 from tests.package.conftest import clean_env
 
@@ -179,7 +179,7 @@ def _struct(values: dict) -> struct_pb2.Struct:
 
 def test_construct_agent_service_registers_its_children(provider):
     stub, monitor, address = provider
-    secret = {rpc._special_sig_key: rpc._special_secret_sig, "value": "sk-from-the-caller"}
+    secret = {sdk_internals.SIG_KEY: sdk_internals.SECRET_SIG, "value": "sk-from-the-caller"}
     inputs = _struct(
         {
             "name": "agent-api",
@@ -233,7 +233,7 @@ def test_construct_agent_service_registers_its_children(provider):
     assert deployment["metadata"]["namespace"] == "agents-dev"
     # The caller's secret reaches the Secret still marked secret.
     secret_data = children["kubernetes:core/v1:Secret"].object.fields["stringData"]
-    assert rpc._special_secret_sig in json.dumps(rpc_dict(secret_data.struct_value))
+    assert sdk_internals.SECRET_SIG in json.dumps(rpc_dict(secret_data.struct_value))
     assert json.loads(json.dumps(rpc_dict(response.state)))["serviceName"] == "agent-api"
 
 

@@ -33,64 +33,64 @@ BAD_CONFIGS = [
     (
         "prod",
         set_in([SERVICES, 1, "autoscaling", "minReplicas"], 12),
-        "agent-platform:services[1].autoscaling.minReplicas: must be <= maxReplicas (12 > 10)",
+        "agent-platform:services[agent-runner].autoscaling.minReplicas: must be <= maxReplicas (12 > 10)",
     ),
     (
         "prod",
         set_in([SERVICES, 0, "pdb"], {"minAvailable": 3}),
-        "agent-platform:services[0].pdb.minAvailable: must be < autoscaling.minReplicas (3 >= 3)",
+        "agent-platform:services[agent-api].pdb.minAvailable: must be < autoscaling.minReplicas (3 >= 3)",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "pdb"], {"enabled": True, "minAvailable": 1}),
-        "agent-platform:services[0].pdb.minAvailable: must be < replicas (1 >= 1)",
+        "agent-platform:services[agent-api].pdb.minAvailable: must be < replicas (1 >= 1)",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "image"], "registry.example.com/agents/agent-api:latest"),
-        "agent-platform:services[0].image: must not use the mutable tag `latest`",
+        "agent-platform:services[agent-api].image: must not use the mutable tag `latest`",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "image"], "registry.example.com/agents/agent-api"),
-        "agent-platform:services[0].image: must carry a tag or a digest",
+        "agent-platform:services[agent-api].image: must carry a tag or a digest",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "port"], 70000),
-        "agent-platform:services[0].port: Input should be less than or equal to 65535",
+        "agent-platform:services[agent-api].port: Input should be less than or equal to 65535",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "resources", "limits", "memory"], "lots"),
-        "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity",
+        "agent-platform:services[agent-api].resources.limits.memory: must be a Kubernetes quantity",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "resources", "requests", "cpu"], "2"),
-        "agent-platform:services[0].resources.requests.cpu: must be <= limits.cpu (2 > 500m)",
+        "agent-platform:services[agent-api].resources.requests.cpu: must be <= limits.cpu (2 > 500m)",
     ),
     (
         "dev",
         set_in(["agent-platform:ingress", "host"], "Agents_Dev.example.com"),
         "agent-platform:ingress.host: must be a lowercase DNS name",
     ),
-    ("dev", set_in([SERVICES, 0, "replicaz"], 2), "agent-platform:services[0].replicaz: unknown key"),
+    ("dev", set_in([SERVICES, 0, "replicaz"], 2), "agent-platform:services[agent-api].replicaz: unknown key"),
     ("dev", set_in(["agent-platform:colour"], "blue"), "agent-platform:colour: unknown key"),
     (
         "dev",
         set_in([SERVICES, 0, "kind"], "DaemonSet"),
-        "agent-platform:services[0].kind: Input should be 'Deployment' or 'StatefulSet'",
+        "agent-platform:services[agent-api].kind: Input should be 'Deployment' or 'StatefulSet'",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "persistence"], {"enabled": True}),
-        "agent-platform:services[0].persistence.enabled: per-pod volumes need kind: StatefulSet",
+        "agent-platform:services[agent-api].persistence.enabled: per-pod volumes need kind: StatefulSet",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "env", "DATABASE_URL"], "postgresql://x"),
-        "agent-platform:services[0].env.DATABASE_URL: is set by the platform",
+        "agent-platform:services[agent-api].env.DATABASE_URL: is set by the platform",
     ),
     (
         "dev",
@@ -111,12 +111,12 @@ BAD_CONFIGS = [
     (
         "dev",
         set_in([SERVICES, 0, "drain"], {"preStopSeconds": 30, "terminationGraceSeconds": 20}),
-        "agent-platform:services[0].drain.terminationGraceSeconds: must exceed preStopSeconds",
+        "agent-platform:services[agent-api].drain.terminationGraceSeconds: must exceed preStopSeconds",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "probes", "readiness"], {"path": "/healthz", "periodSeconds": 10, "failureThreshold": 3}),
-        "agent-platform:services[0].probes.readiness: must differ from liveness",
+        "agent-platform:services[agent-api].probes.readiness: must differ from liveness",
     ),
     (
         "dev",
@@ -143,7 +143,8 @@ BAD_CONFIGS = [
     (
         "dev",
         set_in([SERVICES, 0, "resources", "limits", "memory"], "lots"),
-        "agent-platform:services[0].resources.limits.memory: must be a Kubernetes quantity such as 500m, 1, 256Mi or "
+        "agent-platform:services[agent-api].resources.limits.memory: must be a Kubernetes quantity such as 500m, 1, "
+        "256Mi or "
         "10Gi, got 'lots'",
     ),
     # names, labels, classes, CIDRs as the API server validates them
@@ -187,7 +188,7 @@ BAD_CONFIGS = [
     (
         "dev",
         set_in([SERVICES, 0, "image"], "registry.example.com/Agents/agent-api:1.4.2"),
-        "agent-platform:services[0].image: repository must be lowercase",
+        "agent-platform:services[agent-api].image: repository must be lowercase",
     ),
     (
         "dev",
@@ -198,17 +199,17 @@ BAD_CONFIGS = [
     (
         "dev",
         lambda cfg: svc(cfg, 1).update(ingress={"paths": ["/"]}),
-        "agent-platform:services[1].ingress.paths[0]: '/' is already routed to 'agent-api'",
+        "agent-platform:services[agent-runner].ingress.paths[0]: '/' is already routed to 'agent-api'",
     ),
     (
         "dev",
         set_in([SERVICES, 0, "env", "PORT"], "9000"),
-        "agent-platform:services[0].env.PORT: is set by the platform",
+        "agent-platform:services[agent-api].env.PORT: is set by the platform",
     ),
     (
         "dev",
         set_in([SERVICES, 1, "allowFrom"], ["agent-ui"]),
-        "agent-platform:services[1].allowFrom[0]: 'agent-ui' is not a service of this stack",
+        "agent-platform:services[agent-runner].allowFrom[0]: 'agent-ui' is not a service of this stack",
     ),
     # an explicit quota must hold the worst case
     (
@@ -252,7 +253,7 @@ def test_unknown_top_level_key_is_reported_with_the_other_errors(tmp_path):
         capture_with(tmp_path, "dev", two)
     lines = str(info.value).splitlines()
     assert any("agent-platform:colour: unknown key" in line for line in lines)
-    assert any("agent-platform:services[0].port:" in line for line in lines)
+    assert any("agent-platform:services[agent-api].port:" in line for line in lines)
 
 
 def test_no_message_prints_a_template(tmp_path):

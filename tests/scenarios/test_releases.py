@@ -152,8 +152,8 @@ def test_bad_release_settings_are_refused_by_key():
     with pytest.raises(ConfigError) as error:
         parse_stack_config(values, "Pulumi.prod.yaml")
     text = str(error.value)
-    assert "services[0].rollout.canary: is required when strategy is canary" in text
-    assert "services[1].rollout.strategy: blueGreen needs kind: Deployment" in text
+    assert "services[agent-api].rollout.canary: is required when strategy is canary" in text
+    assert "services[agent-runner].rollout.strategy: blueGreen needs kind: Deployment" in text
 
 
 @pytest.mark.parametrize("mutate", [canary(20), blue_green("green")], ids=["canary", "blueGreen"])

@@ -1,0 +1,98 @@
+"""Messages a person can act on: the value shown, the key as written, list items by name, a hint.
+
+Each row plants one defect into a shipped stack file and expects the exact line the preview prints.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from preview.engine import ProgramError
+from tests.conftest import ROOT, capture_with
+
+SERVICES = "agent-platform:services"
+
+
+def service(index, **changes):
+    def mutate(cfg):
+        cfg[SERVICES][index].update(changes)
+
+    return mutate
+
+
+def nested(index, key, **changes):
+    def mutate(cfg):
+        cfg[SERVICES][index].setdefault(key, {}).update(changes)
+
+    return mutate
+
+
+MESSAGES = [
+    # pydantic's own findings gain the value
+    (
+        nested(0, "autoscaling", minReplicas="eighty"),
+        "agent-platform:services[agent-api].autoscaling.minReplicas: Input should be a valid integer, "
+        "unable to parse string as an integer, got 'eighty'",
+    ),
+    (
+        service(0, port=70000),
+        "agent-platform:services[agent-api].port: Input should be less than or equal to 65535, got 70000",
+    ),
+    (
+        service(1, kind="Job"),
+        "agent-platform:services[agent-runner].kind: Input should be 'Deployment' or 'StatefulSet', got 'Job'",
+    ),
+    # a number where a string is wanted: quote it
+    (
+        nested(0, "env", RUNNER_CONCURRENCY=8),
+        "agent-platform:services[agent-api].env.RUNNER_CONCURRENCY: Input should be a valid string, got 8 "
+        '(quote it: "8")',
+    ),
+    (
+        nested(0, "env", DEBUG=True),
+        'agent-platform:services[agent-api].env.DEBUG: Input should be a valid string, got True (quote it: "true")',
+    ),
+    # a misspelt key: did you mean
+    (service(0, replicaz=3), "agent-platform:services[agent-api].replicaz: unknown key (did you mean replicas?)"),
+    (
+        nested(1, "drain", preStopSecond=5),
+        "agent-platform:services[agent-runner].drain.preStopSecond: unknown key (did you mean preStopSeconds?)",
+    ),
+    # a key nothing resembles: no guess
+    (service(0, colour="blue"), "agent-platform:services[agent-api].colour: unknown key"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), MESSAGES, ids=[m for _, m in MESSAGES])
+def test_one_defect_one_exact_line(tmp_path, mutate, expected):
+    with pytest.raises(ProgramError) as error:
+        capture_with(tmp_path, "prod", mutate)
+    assert str(error.value) == f"Pulumi.prod.yaml: {expected}"
+
+
+def test_several_unrelated_problems_of_one_level_come_in_one_run(tmp_path):
+    def mutate(cfg):
+        cfg[SERVICES][0].update(port="eighty", replicaz=3)
+        cfg[SERVICES][1].setdefault("env", {})["WORKERS"] = 4
+        cfg[SERVICES][1]["kind"] = "Job"
+
+    with pytest.raises(ProgramError) as error:
+        capture_with(tmp_path, "prod", mutate)
+    lines = str(error.value).splitlines()
+    assert len(lines) == 4 and all(line.startswith("Pulumi.prod.yaml: agent-platform:services[") for line in lines), (
+        lines
+    )
+
+
+def test_the_readme_error_example_is_what_the_preview_prints(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    [example] = re.findall(r"^error: (Pulumi\.prod\.yaml: .*)$", readme, flags=re.M)
+
+    def mutate(cfg):
+        cfg[SERVICES][1]["autoscaling"]["minReplicas"] = 12
+
+    with pytest.raises(ProgramError) as error:
+        capture_with(tmp_path, "prod", mutate)
+    assert str(error.value) == example
