@@ -1652,10 +1652,13 @@ class StackConfig(Model):
                 seen[path] = s.name
 
     def worst_case(self) -> dict[str, float]:
-        """What the namespace holds at worst: every service at its maximum pods plus one
-        rollout surge pod (Deployments), and the in-cluster data stores (one pod each,
-        replaced in place). Keys are ResourceQuota `spec.hard` names; cpu in cores, the
-        rest in bytes or counts."""
+        """What the namespace holds at worst, by the arithmetic of Kubernetes' quota admission: each pod
+        counts its effective requests and limits (pod_amounts), times every unit's maximum pods
+        (autoscaler maximum, canary and colours), plus, per service, the larger of a Deployment's
+        rollout surge pod and its migration Job's pod (the migration runs before the rollout), plus
+        the cleanup CronJob's pod (concurrencyPolicy Forbid: one at a time) and the in-cluster data
+        stores (one pod each, replaced in place). Keys are ResourceQuota `spec.hard` names; cpu in
+        cores, the rest in bytes or counts."""
         total = {
             "requests.cpu": 0.0,
             "requests.memory": 0.0,
@@ -1665,30 +1668,36 @@ class StackConfig(Model):
             "pods": 0.0,
         }
 
-        def add(pods: int, resources: Resources, persistence: Persistence) -> None:
+        def add(pods: int, amounts: dict[str, float], persistence: Persistence | None = None) -> None:
             total["pods"] += pods
-            for kind in ("requests", "limits"):
-                amounts = getattr(resources, kind)
-                total[f"{kind}.cpu"] += pods * quantity_value(amounts.cpu)
-                total[f"{kind}.memory"] += pods * quantity_value(amounts.memory)
-            if persistence.enabled:
+            for key, value in amounts.items():
+                total[key] += pods * value
+            if persistence is not None and persistence.enabled:
                 total["requests.storage"] += pods * quantity_value(persistence.size)
 
         for svc in self.services:
             r = svc.rollout
-            add(svc.max_pods() + svc.surge_pods(), svc.resources, svc.persistence)
+            app_pod = pod_amounts(
+                [svc.resources, *(x.resources for x in svc.sidecars)], [x.resources for x in svc.init_containers]
+            )
+            # A Job's pod runs the app's image with its resources, one container, no extra containers.
+            job_pod = pod_amounts([svc.resources], [])
+            overlap = max(svc.surge_pods(), 1 if svc.migration.enabled else 0)
+            add(svc.max_pods() + overlap, app_pod, svc.persistence)
             if r.strategy == "canary" and r.canary is not None:
-                add(r.canary.replicas + 1, svc.resources, svc.persistence)
+                add(r.canary.replicas + 1, app_pod, svc.persistence)
             elif r.strategy == "blueGreen" and r.blue_green is not None:
                 idle = r.blue_green.idle_replicas
                 add(
                     svc.max_pods() + svc.surge_pods() if idle is None else idle + (1 if idle else 0),
-                    svc.resources,
+                    app_pod,
                     svc.persistence,
                 )
+            if svc.checkpoint_cleanup.enabled:
+                add(1, job_pod)
         for store in (self.postgres, self.redis):
             if store.mode == "inCluster":
-                add(1, store.resources, store.persistence)
+                add(1, pod_amounts([store.resources], []), store.persistence)
         # Storage of claims a StatefulSet kept on scale-down (whenScaled: Retain) is counted
         # at the maximum already; a resize grows it, which the explicit value must allow.
         return total
@@ -1728,9 +1737,9 @@ class StackConfig(Model):
                 )
                 raise rule(
                     f"namespace.quota.{key}",
-                    f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas plus rollout "
-                    "surge and data stores): the rollout or the autoscaler would stall; raise it or unset it to derive "
-                    "it",
+                    f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas with their "
+                    "sidecars and init containers, plus rollout surge or migration, cleanup jobs and data stores): "
+                    "the rollout or the autoscaler would stall; raise it or unset it to derive it",
                 )
 
     def docker_settings(self) -> DockerConfig:
@@ -1750,6 +1759,20 @@ class StackConfig(Model):
         keys = {k for s in self.services for k in s.secret_env.values()}
         keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
         return sorted(keys)
+
+
+def pod_amounts(containers: list[Resources], init_containers: list[Resources]) -> dict[str, float]:
+    """A pod's effective requests and limits as the scheduler and quota admission count them
+    (k8s.io/component-helpers resource.PodRequests / PodLimits): the sum of its containers, or the
+    largest init container if that is more, per resource. The platform renders no restartable
+    (native sidecar) init containers; its sidecars are regular containers, summed with the app."""
+    amounts = {}
+    for kind in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            running = sum(quantity_value(getattr(getattr(c, kind), resource)) for c in containers)
+            init = max((quantity_value(getattr(getattr(c, kind), resource)) for c in init_containers), default=0.0)
+            amounts[f"{kind}.{resource}"] = max(running, init)
+    return amounts
 
 
 def _cpu_quantity(cores: float) -> str:
