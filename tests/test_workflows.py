@@ -493,3 +493,34 @@ def test_stack_secrets_without_the_pulumi_cli_fails_in_one_line(tmp_path: Path):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == f"error: {needed[0]}: the pulumi CLI is not on PATH (stack dev)"
     assert value not in result.stderr
+
+
+# --- docs/deploying.md describes exactly what the workflows use -----------------------------------
+
+
+def test_the_deploy_guide_names_every_environment_secret_and_variable_the_workflows_use():
+    guide = (ROOT / "docs" / "deploying.md").read_text()
+    texts = _texts()
+    used = set()
+    for text in texts.values():
+        used |= set(SECRET.findall(text)) | set(re.findall(r"vars\.([A-Za-z0-9_]+)", text))
+    assert {"KUBECONFIG_PROD", "STACK_SECRETS_DEV", "DEPLOY_ENABLED", "PULUMI_BACKEND_URL"} <= used
+    for name in sorted(used):
+        assert f"`{name}`" in guide or f"{name}`" in guide or f" {name} " in guide, name
+    environments = {job.get("environment") for _, _, job, _ in _jobs(texts)} - {None}
+    assert environments == ENVIRONMENTS["dev"] | ENVIRONMENTS["prod"]
+    for environment in environments:
+        assert f"| `{environment}` |" in guide, environment
+
+
+def test_the_deploy_guide_runs_the_commands_ci_runs():
+    guide = (ROOT / "docs" / "deploying.md").read_text()
+    action = (ROOT / ACTION).read_text()
+    assert 'pulumi login "$PULUMI_BACKEND_URL"' in action and 'pulumi login "$PULUMI_BACKEND_URL"' in guide
+    assert "pulumi stack select --create dev" in guide
+    assert "pulumi up --stack dev --yes --diff --color never" in guide
+    assert "--policy-pack policies --policy-pack-config policies/config/dev.json" in guide
+    version = re.search(r"pulumi-version: (\S+)", action).group(1)
+    assert f"`pulumi-version: {version}`" in guide and f"prints {version}" in guide
+    assert "pulumi stack output --stack local --show-secrets postgresPassword" in guide
+    assert "pulumi login --local" not in guide and "config get --show-secrets" not in guide
