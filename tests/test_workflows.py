@@ -376,9 +376,10 @@ def test_the_stack_setup_passes_every_value_through_env_and_sets_the_secrets_on_
     assert runs[0]["run"] == 'bash "$GITHUB_ACTION_PATH/check-credentials.sh"', "credentials are checked first"
     last = runs[-1]
     assert last["env"]["STACK_SECRETS"] == "${{ inputs.stack-secrets }}"
-    assert last["run"].split("\n")[:3] == [
+    commands = [line for line in last["run"].splitlines() if line.startswith(("pulumi", "venv/"))]
+    assert commands == [
         'pulumi login "$PULUMI_BACKEND_URL"',
-        'pulumi stack select --create "$STACK"',
+        'pulumi stack select --create --secrets-provider "${provider:-default}" "$STACK"',
         'venv/bin/python tools/stack_secrets.py "$STACK"',
     ]
     cli = next(s for s in action["runs"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
@@ -417,6 +418,8 @@ def test_check_credentials_accepts_a_complete_environment(tmp_path: Path):
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     kms = "secretsprovider: awskms://alias/agent-platform-dev?region=eu-west-1\nencryptedkey: AQID\nconfig: {}\n"
     assert _check_credentials(tmp_path, kms, PASSPHRASE="").returncode == 0, "a KMS key needs no passphrase"
+    cloud = {"PULUMI_BACKEND_URL": "https://api.pulumi.com", "PASSPHRASE": ""}
+    assert _check_credentials(tmp_path, "config: {}\n", **cloud).returncode == 0, "Pulumi Cloud keeps its own"
 
 
 @pytest.mark.parametrize(
@@ -517,7 +520,7 @@ def test_the_deploy_guide_runs_the_commands_ci_runs():
     guide = (ROOT / "docs" / "deploying.md").read_text()
     action = (ROOT / ACTION).read_text()
     assert 'pulumi login "$PULUMI_BACKEND_URL"' in action and 'pulumi login "$PULUMI_BACKEND_URL"' in guide
-    assert "pulumi stack select --create dev" in guide
+    assert "pulumi stack select --create --secrets-provider default dev" in guide
     assert "pulumi up --stack dev --yes --diff --color never" in guide
     assert "--policy-pack policies --policy-pack-config policies/config/dev.json" in guide
     version = re.search(r"pulumi-version: (\S+)", action).group(1)

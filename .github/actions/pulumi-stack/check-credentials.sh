@@ -14,6 +14,8 @@ if grep -Eq '^secretsprovider:[[:space:]]*[a-z]+://' "$file"; then
   : # a cloud KMS key: the job's cloud identity decrypts, no passphrase
 elif grep -Eq '^encryptionsalt:' "$file"; then
   [ -n "$PASSPHRASE" ] || fail "secret PULUMI_CONFIG_PASSPHRASE_$suffix is not set in the $where"
+elif [[ "$PULUMI_BACKEND_URL" == https://* ]]; then
+  : # Pulumi Cloud: its own secrets provider, nothing in the stack file
 else
   fail "$file has neither encryptionsalt nor a KMS secretsprovider: run 'pulumi stack init $STACK' once and commit them (docs/deploying.md)"
 fi
