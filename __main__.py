@@ -31,3 +31,9 @@ else:
     platform = DockerPlatform("agent-platform", args)
     pulumi.export("url", platform.url)
     pulumi.export("services", platform.service_names)
+    # Secret outputs, for running the rendered compose file against this stack's data:
+    # `pulumi stack output --show-secrets postgresPassword` (docs/deploying.md).
+    if platform.postgres_password is not None:
+        pulumi.export("postgresPassword", pulumi.Output.secret(platform.postgres_password))
+    if platform.redis_password is not None:
+        pulumi.export("redisPassword", pulumi.Output.secret(platform.redis_password))

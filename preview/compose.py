@@ -175,9 +175,10 @@ def env_example(secrets: dict[str, str]) -> str:
         if template != value:
             templates[name] = template.replace("$", "$$").replace("$${", "${")  # only the references expand
     lines = [
-        "# Copy to compose.env, set each change-me, never commit the filled file. Values come from",
-        "# `pulumi config get --show-secrets` or your secret store; the URLs below are built from them",
-        "# by Compose, so passwords must be URL-safe (e.g. `openssl rand -hex 16`).",
+        "# Copy to compose.env, set each change-me, never commit the filled file. API keys: your secret",
+        "# store (or `pulumi config get <key>` on the stack). Generated passwords are in the stack's state:",
+        "# `pulumi stack output --show-secrets postgresPassword` (redisPassword); without a deployed stack,",
+        "# new URL-safe ones (e.g. `openssl rand -hex 16`): Compose builds the URLs below from them.",
     ]
     lines += [f"{name}=change-me" for name in sorted(secrets) if name not in templates]
     lines += [f"{name}={templates[name]}" for name in sorted(secrets) if name in templates]

@@ -5,12 +5,14 @@
 The stack files hold no `secure:` values (each machine or CI run sets them), so a CI
 `pulumi preview`/`up` must set every secret key the program requires first. The keys are
 the ones the stack file names (`secretEnv`, `externalUrlKey`), read from the same model
-the program validates with. CI keeps them as one JSON object per GitHub environment
-(secret `STACK_SECRETS`); each value reaches `pulumi config set --secret` on stdin, as
-the CLI documents for piped values, so it never appears in a process list or a log.
+the program validates with. CI keeps them as one JSON object per stack, the environment
+secret `STACK_SECRETS_<STACK>` of the job's GitHub environment, passed to this script as
+`STACK_SECRETS` (docs/deploying.md); each value reaches `pulumi config set --secret` on
+stdin, as the CLI documents for piped values, so it never appears in a process list or a log.
 
 --check validates only (names, never values) and runs nothing. Exit 2 with one line
-naming the stack and key on bad input; nothing is set unless every key is present.
+naming the stack and key on bad input, or the key pulumi failed to set; nothing is set
+unless every key is present.
 """
 
 from __future__ import annotations
@@ -76,16 +78,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for key, value in pairs:
         if not args.check:
-            subprocess.run(
-                ["pulumi", "config", "set", "--secret", "--stack", args.stack, key],
-                input=value,
-                text=True,
-                check=True,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-            )
+            try:
+                set_secret(args.stack, key, value)
+            except SecretsError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
         print(f"{'ok' if args.check else 'set'}: {args.stack}: {key} (secret)")
     return 0
+
+
+def set_secret(stack: str, key: str, value: str) -> None:
+    """`pulumi config set --secret` with the value on stdin; SecretsError naming the key (never the value)."""
+    command = ["pulumi", "config", "set", "--secret", "--stack", stack, key]
+    try:
+        result = subprocess.run(
+            command, input=value, text=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+    except FileNotFoundError:
+        raise SecretsError(f"{key}: the pulumi CLI is not on PATH (stack {stack})") from None
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no message"])[-1].replace(value, "[secret]")
+        raise SecretsError(f"{key}: pulumi config set --secret --stack {stack} exited {result.returncode}: {reason}")
 
 
 if __name__ == "__main__":

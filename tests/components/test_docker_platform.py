@@ -271,3 +271,13 @@ def test_every_tmpfs_is_owned_by_the_containers_own_user(local):
         assert c.inputs["tmpfs"], name
         for path, options in c.inputs["tmpfs"].items():
             assert f"uid={uid}" in options.split(",") and f"gid={gid}" in options.split(","), (name, path, options)
+
+
+def test_generated_passwords_are_secret_stack_outputs_the_env_example_points_to(local):
+    # The compose file run beside a deployed stack needs the passwords Pulumi generated: they are
+    # in the state, as secret outputs (`pulumi stack output --show-secrets`), never in config.
+    assert local.outputs["postgresPassword"] == local.outputs["redisPassword"] == "[secret]"
+    assert set(local.outputs) == {"url", "services", "postgresPassword", "redisPassword"}
+    example = render_files(local)["compose.env.example"]
+    assert "`pulumi stack output --show-secrets postgresPassword` (redisPassword)" in example
+    assert "--show-secrets` or" not in example and "config get --show-secrets" not in example

@@ -40,6 +40,10 @@ class DockerPlatform(pulumi.ComponentResource):
     """URL of the proxy on the host."""
     service_names: pulumi.Output[list[str]]
     """Names of the agent services."""
+    postgres_password: pulumi.Output[str] | None
+    """The generated Postgres password (secret); None for an external database."""
+    redis_password: pulumi.Output[str] | None
+    """The generated Redis password (secret); None for an external Redis."""
 
     def __init__(
         self, resource_name: str, args: DockerPlatformArgs, opts: pulumi.ResourceOptions | None = None
@@ -60,6 +64,7 @@ class DockerPlatform(pulumi.ComponentResource):
 
         self.datastores: list[docker.Container] = []
         self.postgres: docker.Container | None = None  # in-stack Postgres, which a migration waits for
+        self.postgres_password = self.redis_password = None
         database_url = self._postgres(config, d.postgres_user)
         redis_url = self._redis(config, d.redis_user)
 
@@ -190,7 +195,7 @@ class DockerPlatform(pulumi.ComponentResource):
         c = config.postgres
         if c.mode == "external":
             return secret_value(self.secrets, c.external_url_key, self.where, "postgres.external_url_key")
-        password = self._password("postgres", c)
+        password = self.postgres_password = self._password("postgres", c)
         self.postgres = hardened_container(
             ContainerSpec(
                 name="postgres",
@@ -220,7 +225,7 @@ class DockerPlatform(pulumi.ComponentResource):
         c = config.redis
         if c.mode == "external":
             return secret_value(self.secrets, c.external_url_key, self.where, "redis.external_url_key")
-        password = self._password("redis", c)
+        password = self.redis_password = self._password("redis", c)
         # The password is read from the env at start: it is in no command line.
         server = " ".join(["exec redis-server", *redis_server_options(c), '--requirepass "$REDIS_PASSWORD"'])
         self.datastores.append(
