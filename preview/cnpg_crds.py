@@ -36,7 +36,11 @@ def strict(schema: Any) -> Any:
     for key in list(out):
         if key.startswith("x-kubernetes-") and key != "x-kubernetes-preserve-unknown-fields":
             del out[key]
-    if "properties" in out and not schema.get("x-kubernetes-preserve-unknown-fields") and "additionalProperties" not in out:
+    if (
+        "properties" in out
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+        and "additionalProperties" not in out
+    ):
         out["additionalProperties"] = False
     out.pop("x-kubernetes-preserve-unknown-fields", None)
     if schema.get("x-kubernetes-int-or-string"):
