@@ -7,7 +7,19 @@ from .base import Rule
 
 ALL_RULES: list[Rule] = [
     value
-    for module in (workload, pss, exposure, secrets, availability, network, hygiene, data, docker, operations, durability)
+    for module in (
+        workload,
+        pss,
+        exposure,
+        secrets,
+        availability,
+        network,
+        hygiene,
+        data,
+        docker,
+        operations,
+        durability,
+    )
     for value in vars(module).values()
     if isinstance(value, Rule)
 ]
