@@ -2,14 +2,13 @@
 enough instances to fail over, a fresh backup before each schema migration.
 
 The objects are the operator's custom resources (postgresql.cnpg.io/v1 Cluster, Backup,
-ScheduledBackup; barmancloud.cnpg.io/v1 ObjectStore). Failing examples carry an engine unknown
-(a namespace computed from another resource's output during a preview) in a field the check never
-reads: the verdict does not depend on it.
+ScheduledBackup; barmancloud.cnpg.io/v1 ObjectStore). tests/policies/test_sdk_memo.py runs every
+failing example again with an engine unknown and a secret added: the verdict does not change.
 """
 
 from __future__ import annotations
 
-from .base import Example, Resource, Unknown, resource_rule, stack_rule
+from .base import Example, Resource, resource_rule, stack_rule
 from .k8s import name_of
 
 CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
@@ -62,7 +61,7 @@ def _archives(spec) -> bool:
     "critical",
     "Set postgres.backup (enabled, store objectStore, objectStore.destinationPath and credentials) in the stack file.",
     (CLUSTER,),
-    Example(_cluster(), _cluster(plugins=[], namespace=Unknown("metadata.namespace"))),
+    Example(_cluster(), _cluster(plugins=[])),
     tags=("data", "durability"),
 )
 def postgres_wal_archived(props, config):
@@ -76,7 +75,7 @@ def postgres_wal_archived(props, config):
     "high",
     "Set postgres.backup.retentionDays in the stack file.",
     (OBJECT_STORE, CLUSTER),
-    Example(_object_store(), _object_store(retention=None, namespace=Unknown("metadata.namespace"))),
+    Example(_object_store(), _object_store(retention=None)),
     tags=("data", "durability"),
 )
 def postgres_backup_retention(props, config):
@@ -94,7 +93,7 @@ def postgres_backup_retention(props, config):
     "high",
     "Set postgres.instances to at least the minimum in the stack file.",
     (CLUSTER,),
-    Example(_cluster(3), _cluster(1, namespace=Unknown("metadata.namespace")), config={"minInstances": 3}),
+    Example(_cluster(3), _cluster(1), config={"minInstances": 3}),
     config={"minInstances": {"type": "integer", "default": 1}},
     tags=("data", "availability", "durability"),
 )
@@ -142,7 +141,7 @@ def _is_migration(job) -> bool:
     "Where a CloudNativePG Cluster holds the data, each migration Job has an on-demand Backup named after it that `pulumi up` awaits (pulumi.com/waitFor).",
     "high",
     "Keep postgres.backup.beforeMigration true (the default) with mode cloudnativepg.",
-    Example(_migration_stack(), _migration_stack(awaited=False, namespace=Unknown("metadata.namespace"))),
+    Example(_migration_stack(), _migration_stack(awaited=False)),
     tags=("data", "durability"),
 )
 def backup_before_migration(resources, config):
@@ -178,7 +177,7 @@ def _scheduled(cluster: str = "postgres") -> dict:
     Example(
         [Resource.of(_cluster(), CLUSTER), Resource.of(_scheduled(), SCHEDULED_BACKUP)],
         [
-            Resource.of(_cluster(namespace=Unknown("metadata.namespace")), CLUSTER),
+            Resource.of(_cluster(), CLUSTER),
             Resource.of(_scheduled("other"), SCHEDULED_BACKUP),
         ],
     ),
@@ -191,3 +190,20 @@ def scheduled_backup_present(resources, config):
     for r in resources:
         if r.type == CLUSTER and name_of(r.props) not in scheduled:
             yield f"Cluster {name_of(r.props)} has no ScheduledBackup", r.urn
+
+
+@stack_rule(
+    "postgres-cluster-protected",
+    "CloudNativePG Clusters and their ObjectStores are protected from `pulumi destroy` and replacement, like a data-bearing StatefulSet.",
+    "high",
+    "Set `postgres.protect: true` (the default) in the stack file.",
+    Example(
+        [Resource(CLUSTER, "postgres", "urn:cluster", _cluster(), protect=True)],
+        [Resource(CLUSTER, "postgres", "urn:cluster", _cluster(), protect=False)],
+    ),
+    tags=("data", "durability"),
+)
+def postgres_cluster_protected(resources, config):
+    for r in resources:
+        if r.type in (CLUSTER, OBJECT_STORE) and not r.protect:
+            yield f"{r.props.get('kind')} {name_of(r.props)} holds or keeps data but is not protected", r.urn
