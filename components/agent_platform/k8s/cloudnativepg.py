@@ -555,9 +555,12 @@ def restore_drill(store: Postgres, source: str, opts: pulumi.ResourceOptions) ->
             image=d.image,
             image_pull_policy="IfNotPresent",
             command=["kubectl", *words],
+            # kubectl keeps its discovery cache under $HOME/.kube: the scratch volume, the root is read-only.
+            env=[core.EnvVarArgs(name="HOME", value="/tmp")],
             resources=pod.resource_requirements(DRILL_RESOURCES),
             security_context=pod.container_security_context(c.security_context),
             volume_mounts=[
+                core.VolumeMountArgs(name=pod.TMP_VOLUME, mount_path="/tmp"),
                 core.VolumeMountArgs(name="manifest", mount_path="/drill", read_only=True),
                 core.VolumeMountArgs(name="token", mount_path=TOKEN_PATH, read_only=True),
             ],
