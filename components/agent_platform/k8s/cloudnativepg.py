@@ -15,8 +15,10 @@ Barman Cloud plugin 0.14.0):
   throwaway Cluster, runs `check_sql` against it and deletes it.
 
 The operator and the plugin are cluster prerequisites (docs/backups-kubernetes.md). pulumi-kubernetes
-diffs a custom resource's spec as an update (only a new name or namespace replaces it), so a
-routine change never replaces the Cluster; it is protected and kept on delete like the StatefulSet.
+diffs a custom resource's spec as an update: only `.metadata.name` and `.metadata.namespace` force a
+replacement (provider/pkg/provider/provider.go, forceNewFields; diff.go's forceNew table lists
+built-in groups only), so a routine change never replaces the Cluster; it is protected and kept on
+delete like the StatefulSet.
 """
 
 from __future__ import annotations
@@ -190,6 +192,7 @@ def cluster_spec(
 
 
 def name_of_store(c: PostgresConfig) -> str:
+    """The ObjectStore's name: one per stack (a restored cluster archives there under its own serverName)."""
     return "postgres-backups"
 
 
