@@ -23,8 +23,9 @@ def _id(text: str) -> str:
 
 def _workload_of(manifests: list[Manifest], match: dict[str, str]) -> str | None:
     for m in manifests:
-        if m.kind in ("Deployment", "StatefulSet"):
-            labels = m.obj["spec"]["template"]["metadata"].get("labels", {})
+        # A CloudNativePG Pooler declares its PgBouncer pods' template; the operator runs them.
+        if m.kind in ("Deployment", "StatefulSet", "Pooler"):
+            labels = ((m.obj["spec"].get("template") or {}).get("metadata") or {}).get("labels", {})
             if match and all(labels.get(k) == v for k, v in match.items()):
                 return f"{m.kind}/{m.name}"
     return None

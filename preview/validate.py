@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema_rs
 from kubernetes_validate import utils as kv
 
-from preview import crds
+from preview import cnpg_crds, crds
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,9 @@ def validate_manifests(manifests: Iterable[tuple[str, dict[str, Any]]], versions
     versions = list(versions)
     findings, custom = [], []
     for file, obj in manifests:
-        if crds.handles(obj):  # a CRD's schema does not depend on the Kubernetes version
+        if cnpg_crds.handles(obj):  # the operators' vendored CRDs, strictly
+            findings += [Finding(file, _label(obj), path, message) for path, message in cnpg_crds.validate(obj)]
+        elif crds.handles(obj):  # a CRD's schema does not depend on the Kubernetes version
             custom.append((file, obj))
         else:
             findings += _validate_builtin(file, obj, versions)

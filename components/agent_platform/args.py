@@ -28,6 +28,11 @@ class BackendArgs(TypedDict, total=False):
     """The store runs in the namespace: egress to its pods is allowed. Default: false."""
     checksum: pulumi.Input[str]
     """A digest of the Secret's content: on the pod template, so a new URL or password rolls the pods."""
+    backup_cluster: str
+    """A CloudNativePG Cluster to back up before each migration (an on-demand `Backup` the Job waits for).
+    Default: none."""
+    backup_timeout_seconds: int
+    """How long `pulumi up` waits for that Backup to complete. Default: 3600."""
 
 
 class PeerArgs(TypedDict):
@@ -475,6 +480,36 @@ class PostgresRestoreArgs(TypedDict, total=False):
     """Restore up to this moment (RFC 3339 with a zone, e.g. `2026-12-03T10:15:00Z`); unset: every archived commit (the latest)."""
 
 
+class PostgresPoolerArgs(TypedDict, total=False):
+    """PgBouncer in front of the CloudNativePG cluster (a `Pooler`, type rw): the app's stable endpoint."""
+
+    enabled: bool
+    """Clients connect through PgBouncer (`<cluster>-pooler-rw`). Default: `true`."""
+    instances: int
+    """PgBouncer pods (2+ so a drained node keeps the endpoint). Default: `2`."""
+    pool_mode: str
+    """`transaction`: a server connection per transaction (many clients share few); `session`: one per client connection, for apps that keep session state (advisory locks, SET). One of: `transaction`, `session`. Default: `"transaction"`."""
+    default_pool_size: int
+    """Server connections each PgBouncer pod opens to the primary (per database and user). Default: `90`."""
+    max_client_conn: int
+    """Client connections each PgBouncer pod accepts. Default: `1000`."""
+
+
+class RestoreDrillArgs(TypedDict, total=False):
+    """A CronJob that restores the latest backup into a throwaway Cluster, checks it, reports and deletes it."""
+
+    enabled: bool
+    """Run the drill on `schedule` (mode cloudnativepg with backups). Default: `true`."""
+    schedule: str
+    """Cron schedule of the drill (five fields, UTC). Default: `"0 5 * * 0"`."""
+    image: str
+    """Pinned kubectl image (each drill step is one kubectl command; no shell needed). Default: `"registry.k8s.io/kubectl:v1.31.2@sha256:d31de5468fb5c0943358671e3dcf8e4d8281108027efd1f211262d09aedd5519"`."""
+    check_sql: str
+    """SQL run against the restored database as its owner; the drill fails when it errors. Default: `"SELECT count(*) FROM pg_catalog.pg_tables"`."""
+    timeout_minutes: int
+    """Give up (fail the drill and clean up) after this long. Default: `120`."""
+
+
 class QuotaArgs(TypedDict, total=False):
     """Unset amounts are derived from the worst case (StackConfig.worst_case); set ones must hold it."""
 
@@ -615,13 +650,15 @@ class AgentServiceSettingsArgs(TypedDict, total=False):
     """Of extraVolumes, mounted in the app container. Default: `[]`."""
     rollout: RolloutArgs
     """Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition). Default: `{"blue_green": null, "canary": null, "partition": null, "strategy": "rolling"}`."""
+    database_pool_size: int
+    """Database connections each pod (and its migration and cleanup Jobs) opens at most: the app's pool size, counted in the connection budget of `postgres` (mode cloudnativepg). Default: `5`."""
 
 
 class PostgresSettingsArgs(TypedDict, total=False):
     """Settings: PostgresConfig."""
 
     mode: str
-    """Run it in the namespace, or use a managed instance. One of: `inCluster`, `external`. Default: `"inCluster"`."""
+    """Run it in the namespace (a StatefulSet), use a managed instance, or a CloudNativePG `Cluster` (failover, synchronous replication, WAL archive, point-in-time restore; the operator and the Barman Cloud plugin are cluster prerequisites). One of: `inCluster`, `external`, `cloudnativepg`. Default: `"inCluster"`."""
     external_url_key: Optional[str]
     """external: secret stack config key that holds the connection URL."""
     resources: ResourcesArgs
@@ -652,6 +689,18 @@ class PostgresSettingsArgs(TypedDict, total=False):
     """Backups and point-in-time recovery (off until a component implements them for the mode). Default: see the package's configuration reference."""
     restore: PostgresRestoreArgs
     """Point-in-time restore from `backup`. Default: `{"enabled": false, "target_time": null}`."""
+    instances: int
+    """cloudnativepg: Postgres instances, one primary and hot standbys in other zones. Default: `3`."""
+    synchronous_standbys: int
+    """cloudnativepg: a commit waits for this many standbys (quorum, method any); 0: asynchronous. Default: `1`."""
+    max_connections: int
+    """cloudnativepg: Postgres `max_connections` (3 are kept for superusers). Default: `200`."""
+    pooler: PostgresPoolerArgs
+    """cloudnativepg: PgBouncer in front of the primary. Default: `{"default_pool_size": 90, "enabled": true, "instances": 2, "max_client_conn": 1000, "pool_mode": "transaction"}`."""
+    operator_namespace: str
+    """cloudnativepg: namespace of the operator (its NetworkPolicy peer). Default: `"cnpg-system"`."""
+    restore_drill: RestoreDrillArgs
+    """cloudnativepg: the scheduled restore drill. Default: see the package's configuration reference."""
 
 
 class RedisSettingsArgs(TypedDict, total=False):
@@ -909,6 +958,8 @@ class AgentServiceArgs(TypedDict, total=False):
     """Of extraVolumes, mounted in the app container. Default: `[]`."""
     rollout: RolloutArgs
     """Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout (partition). Default: `{"blue_green": null, "canary": null, "partition": null, "strategy": "rolling"}`."""
+    database_pool_size: int
+    """Database connections each pod (and its migration and cleanup Jobs) opens at most: the app's pool size, counted in the connection budget of `postgres` (mode cloudnativepg). Default: `5`."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
@@ -941,7 +992,7 @@ class PostgresArgs(TypedDict, total=False):
     """Args of Postgres."""
 
     mode: str
-    """Run it in the namespace, or use a managed instance. One of: `inCluster`, `external`. Default: `"inCluster"`."""
+    """Run it in the namespace (a StatefulSet), use a managed instance, or a CloudNativePG `Cluster` (failover, synchronous replication, WAL archive, point-in-time restore; the operator and the Barman Cloud plugin are cluster prerequisites). One of: `inCluster`, `external`, `cloudnativepg`. Default: `"inCluster"`."""
     external_url_key: Optional[str]
     """external: secret stack config key that holds the connection URL."""
     resources: ResourcesArgs
@@ -972,6 +1023,18 @@ class PostgresArgs(TypedDict, total=False):
     """Backups and point-in-time recovery (off until a component implements them for the mode). Default: see the package's configuration reference."""
     restore: PostgresRestoreArgs
     """Point-in-time restore from `backup`. Default: `{"enabled": false, "target_time": null}`."""
+    instances: int
+    """cloudnativepg: Postgres instances, one primary and hot standbys in other zones. Default: `3`."""
+    synchronous_standbys: int
+    """cloudnativepg: a commit waits for this many standbys (quorum, method any); 0: asynchronous. Default: `1`."""
+    max_connections: int
+    """cloudnativepg: Postgres `max_connections` (3 are kept for superusers). Default: `200`."""
+    pooler: PostgresPoolerArgs
+    """cloudnativepg: PgBouncer in front of the primary. Default: `{"default_pool_size": 90, "enabled": true, "instances": 2, "max_client_conn": 1000, "pool_mode": "transaction"}`."""
+    operator_namespace: str
+    """cloudnativepg: namespace of the operator (its NetworkPolicy peer). Default: `"cnpg-system"`."""
+    restore_drill: RestoreDrillArgs
+    """cloudnativepg: the scheduled restore drill. Default: see the package's configuration reference."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
@@ -990,6 +1053,8 @@ class PostgresArgs(TypedDict, total=False):
     """The cluster's DNS domain, in the store's host name. Default: `"cluster.local"`."""
     scaler_namespace: str
     """Namespace of a KEDA operator that scales a service on this store: its NetworkPolicy admits the operator."""
+    metrics_namespace: str
+    """cloudnativepg: namespace of Prometheus, admitted to the instances' metrics port (9187). Default: none."""
 
 
 class RedisArgs(TypedDict, total=False):

@@ -126,7 +126,24 @@ COMPONENTS = {
     "PostgresArgs": (
         config.PostgresConfig,
         (),
-        [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN, SCALER],
+        [
+            NAMESPACE,
+            ENVIRONMENT,
+            SECRETS,
+            EXISTING_SECRET,
+            PULL_SECRETS,
+            LABELS,
+            ANNOTATIONS,
+            CLUSTER_DOMAIN,
+            SCALER,
+            (
+                "metrics_namespace",
+                "str",
+                False,
+                "cloudnativepg: namespace of Prometheus, admitted to the instances' metrics port (9187). "
+                "Default: none.",
+            ),
+        ],
     ),
     "RedisArgs": (
         config.RedisConfig,
@@ -197,6 +214,11 @@ class BackendArgs(TypedDict, total=False):
     """The store runs in the namespace: egress to its pods is allowed. Default: false."""
     checksum: pulumi.Input[str]
     """A digest of the Secret's content: on the pod template, so a new URL or password rolls the pods."""
+    backup_cluster: str
+    """A CloudNativePG Cluster to back up before each migration (an on-demand `Backup` the Job waits for).
+    Default: none."""
+    backup_timeout_seconds: int
+    """How long `pulumi up` waits for that Backup to complete. Default: 3600."""
 
 
 class PeerArgs(TypedDict):

@@ -892,6 +892,13 @@ class AgentServiceConfig(Model):
         description="Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout "
         "(partition).",
     )
+    database_pool_size: int = Field(
+        5,
+        ge=1,
+        le=500,
+        description="Database connections each pod (and its migration and cleanup Jobs) opens at most: the "
+        "app's pool size, counted in the connection budget of `postgres` (mode cloudnativepg).",
+    )
 
     def max_pods(self) -> int:
         """Pods running at the autoscaler's maximum (or the fixed count)."""
@@ -1180,7 +1187,63 @@ class PostgresRestore(Model):
         return value
 
 
+class PostgresPooler(Model):
+    """PgBouncer in front of the CloudNativePG cluster (a `Pooler`, type rw): the app's stable endpoint."""
+
+    enabled: bool = Field(True, description="Clients connect through PgBouncer (`<cluster>-pooler-rw`).")
+    instances: int = Field(2, ge=1, le=20, description="PgBouncer pods (2+ so a drained node keeps the endpoint).")
+    pool_mode: Literal["transaction", "session"] = Field(
+        "transaction",
+        description="`transaction`: a server connection per transaction (many clients share few); "
+        "`session`: one per client connection, for apps that keep session state (advisory locks, SET).",
+    )
+    default_pool_size: int = Field(
+        90,
+        ge=1,
+        le=10000,
+        description="Server connections each PgBouncer pod opens to the primary (per database and user).",
+    )
+    max_client_conn: int = Field(1000, ge=1, le=100000, description="Client connections each PgBouncer pod accepts.")
+
+
+class RestoreDrill(Model):
+    """A CronJob that restores the latest backup into a throwaway Cluster, checks it, reports and deletes it."""
+
+    enabled: bool = Field(True, description="Run the drill on `schedule` (mode cloudnativepg with backups).")
+    schedule: str = Field(
+        "0 5 * * 0", pattern=r"^(\S+\s+){4}\S+$", description="Cron schedule of the drill (five fields, UTC)."
+    )
+    image: Image = Field(
+        "registry.k8s.io/kubectl:v1.31.2@sha256:d31de5468fb5c0943358671e3dcf8e4d8281108027efd1f211262d09aedd5519",
+        description="Pinned kubectl image (each drill step is one kubectl command; no shell needed).",
+    )
+    check_sql: str = Field(
+        "SELECT count(*) FROM pg_catalog.pg_tables",
+        min_length=1,
+        description="SQL run against the restored database as its owner; the drill fails when it errors.",
+    )
+    timeout_minutes: int = Field(
+        120, ge=10, le=1440, description="Give up (fail the drill and clean up) after this long."
+    )
+
+
+# What CloudNativePG gives a PgBouncer pod when the Pooler's template sets none (its defaults are unset:
+# counted here at a modest reservation so the derived quota leaves room for them).
+POOLER_RESOURCES = Resources(
+    requests=ResourceAmounts(cpu="100m", memory="64Mi"), limits=ResourceAmounts(cpu="500m", memory="256Mi")
+)
+
+# Connections Postgres keeps for superusers (superuser_reserved_connections' default): never the app's.
+SUPERUSER_RESERVED_CONNECTIONS = 3
+
+
 class PostgresConfig(DatastoreBase):
+    mode: Literal["inCluster", "external", "cloudnativepg"] = Field(
+        "inCluster",
+        description="Run it in the namespace (a StatefulSet), use a managed instance, or a CloudNativePG "
+        "`Cluster` (failover, synchronous replication, WAL archive, point-in-time restore; the operator "
+        "and the Barman Cloud plugin are cluster prerequisites).",
+    )
     image: Image = Field(
         "postgres:16.4-alpine@sha256:5660c2cbfea50c7a9127d17dc4e48543eedd3d7a41a595a2dfa572471e37e64c",
         description="Pinned Postgres image (tag and digest).",
@@ -1192,6 +1255,62 @@ class PostgresConfig(DatastoreBase):
         description="Backups and point-in-time recovery (off until a component implements them for the mode).",
     )
     restore: PostgresRestore = Field(PostgresRestore(), description="Point-in-time restore from `backup`.")
+    instances: int = Field(
+        3, ge=1, le=9, description="cloudnativepg: Postgres instances, one primary and hot standbys in other zones."
+    )
+    synchronous_standbys: int = Field(
+        1,
+        ge=0,
+        le=8,
+        description="cloudnativepg: a commit waits for this many standbys (quorum, method any); 0: asynchronous.",
+    )
+    max_connections: int = Field(
+        200, ge=10, le=10000, description="cloudnativepg: Postgres `max_connections` (3 are kept for superusers)."
+    )
+    pooler: PostgresPooler = Field(PostgresPooler(), description="cloudnativepg: PgBouncer in front of the primary.")
+    operator_namespace: DnsLabel = Field(
+        "cnpg-system", description="cloudnativepg: namespace of the operator (its NetworkPolicy peer)."
+    )
+    restore_drill: RestoreDrill = Field(RestoreDrill(), description="cloudnativepg: the scheduled restore drill.")
+
+    @model_validator(mode="after")
+    def _cloudnativepg(self) -> PostgresConfig:
+        if self.mode != "cloudnativepg":
+            return self
+        if self.synchronous_standbys >= self.instances:
+            raise rule(
+                "synchronousStandbys",
+                f"{self.synchronous_standbys} must be below instances ({self.instances}): the primary is not a standby",
+            )
+        if self.backup.enabled and self.backup.store != "objectStore":
+            raise rule(
+                "backup.store", "must be objectStore in mode cloudnativepg (the Barman Cloud plugin archives there)"
+            )
+        if self.restore.enabled and not (self.backup.enabled and self.backup.object_store):
+            raise rule("restore.enabled", "needs backup.enabled with an objectStore to restore from")
+        return self
+
+    def connection_capacity(self) -> list[tuple[str, int, str]]:
+        """What each hop accepts: (stack key, connections, what it is), for the connection budget."""
+        usable = self.max_connections - SUPERUSER_RESERVED_CONNECTIONS
+        if not self.pooler.enabled:
+            return [
+                (
+                    "postgres.maxConnections",
+                    usable,
+                    f"max_connections {self.max_connections} minus {SUPERUSER_RESERVED_CONNECTIONS} superuser-reserved",
+                )
+            ]
+        p = self.pooler
+        clients = p.max_client_conn if p.pool_mode == "transaction" else p.default_pool_size
+        key = "postgres.pooler.maxClientConn" if p.pool_mode == "transaction" else "postgres.pooler.defaultPoolSize"
+        return [
+            (
+                key,
+                clients,
+                f"what one PgBouncer pod accepts in {p.pool_mode} mode (the Service may send it every client)",
+            )
+        ]
 
 
 class RedisConfig(DatastoreBase):
@@ -1583,6 +1702,8 @@ class StackConfig(Model):
             self._check_kubernetes_names()
             if self.namespace is not None:
                 self._check_quota()
+            if self.postgres.mode == "cloudnativepg":
+                self._check_connection_budget()
         else:
             # A Docker host has no cluster, namespace, Ingress or autoscaler: such keys mean a mixed-up stack file.
             for key in ("kubernetes", "namespace"):
@@ -1698,6 +1819,16 @@ class StackConfig(Model):
         for store in (self.postgres, self.redis):
             if store.mode == "inCluster":
                 add(1, pod_amounts([store.resources], []), store.persistence)
+        pg = self.postgres
+        if pg.mode == "cloudnativepg":
+            # Every instance with its volume (a switchover replaces none), and PgBouncer's pods, whose
+            # resources the operator defaults; counted as the drill's one-instance Cluster would be.
+            instance = pod_amounts([pg.resources], [])
+            add(pg.instances, instance, pg.persistence)
+            if pg.backup.enabled and pg.restore_drill.enabled:
+                add(1, instance, pg.persistence)
+            if pg.pooler.enabled:
+                add(pg.pooler.instances, pod_amounts([POOLER_RESOURCES], []))
         # Storage of claims a StatefulSet kept on scale-down (whenScaled: Retain) is counted
         # at the maximum already; a resize grows it, which the explicit value must allow.
         return total
@@ -1740,6 +1871,53 @@ class StackConfig(Model):
                     f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas with their "
                     "sidecars and init containers, plus rollout surge or migration, cleanup jobs and data stores): "
                     "the rollout or the autoscaler would stall; raise it or unset it to derive it",
+                )
+
+    def connection_demand(self) -> list[tuple[str, int]]:
+        """What connects to Postgres at worst, (what, connections): every unit of every service at
+        its autoscaling maximum plus its rollout surge, canary and idle colours included, and the
+        migration and cleanup Jobs, each pod opening `databasePoolSize` connections."""
+        demand = []
+        for i, s in enumerate(self.services):
+            if not s.uses_postgres:
+                continue
+            r, pool = s.rollout, s.database_pool_size
+            pods = s.max_pods() + s.surge_pods()
+            if r.strategy == "canary" and r.canary is not None:
+                pods += r.canary.replicas + 1
+            elif r.strategy == "blueGreen" and r.blue_green is not None:
+                idle = r.blue_green.idle_replicas
+                pods += s.max_pods() + s.surge_pods() if idle is None else idle + (1 if idle else 0)
+            demand.append((f"services[{i}] {s.name}: {pods} pods x {pool}", pods * pool))
+            if s.migration.enabled:
+                demand.append((f"services[{i}] migration: 1 x {pool}", pool))
+            if s.checkpoint_cleanup.enabled:
+                demand.append((f"services[{i}] cleanup: 1 x {pool}", pool))
+        return demand
+
+    def _check_connection_budget(self) -> None:
+        pg = self.postgres
+        demand = self.connection_demand()
+        need = sum(n for _, n in demand)
+        for key, capacity, what in pg.connection_capacity():
+            if need > capacity:
+                raise rule(
+                    key,
+                    f"connection budget: {need} connections at worst ({'; '.join(w for w, _ in demand)}) "
+                    f"exceed {capacity}, {what}; raise {key.split('.', 1)[1]} or lower services[].databasePoolSize "
+                    f"or the autoscaling maxima",
+                )
+        if pg.pooler.enabled:
+            p, usable = pg.pooler, pg.max_connections - SUPERUSER_RESERVED_CONNECTIONS
+            servers = p.instances * p.default_pool_size
+            if servers > usable:
+                raise rule(
+                    "postgres.pooler.defaultPoolSize",
+                    f"connection budget: {p.instances} PgBouncer pods x defaultPoolSize {p.default_pool_size} = "
+                    f"{servers} "
+                    f"server connections exceed postgres.maxConnections {pg.max_connections} minus "
+                    f"{SUPERUSER_RESERVED_CONNECTIONS} superuser-reserved = {usable}; lower it or raise "
+                    "postgres.maxConnections",
                 )
 
     def docker_settings(self) -> DockerConfig:

@@ -69,6 +69,11 @@ def everything_on(cfg: dict) -> None:
             "probe": {"path": "/health", "port": 13133},
         }
     ]
+    # The StatefulSet mode's knobs (pod labels, probes, mounts); the CloudNativePG mode prod ships
+    # is fitted in tests/components/test_cloudnativepg.py.
+    cfg[p + "postgres"] = {
+        k: v for k, v in cfg[p + "postgres"].items() if k not in ("mode", "instances", "backup", "image")
+    }
     for store in ("postgres", "redis"):
         cfg[p + store]["scheduling"] = {
             "nodeSelector": {"example.com/pool": "data"},

@@ -32,9 +32,6 @@ COMMON = {
     ("Service", "agent-runner-headless"),
     ("NetworkPolicy", "agent-runner"),
     ("Secret", "postgres-connection"),
-    ("StatefulSet", "postgres"),
-    ("Service", "postgres"),
-    ("NetworkPolicy", "postgres"),
     ("Secret", "redis-connection"),
     ("StatefulSet", "redis"),
     ("Service", "redis"),
@@ -53,12 +50,31 @@ PROD_ONLY = {
     ("NetworkPolicy", "agent-api-cleanup"),
     ("ServiceMonitor", "agent-platform"),
     ("PrometheusRule", "agent-platform"),
+    # Postgres as CloudNativePG (postgres.mode: cloudnativepg in Pulumi.prod.yaml).
+    ("Secret", "postgres-app-credentials"),
+    ("Cluster", "postgres"),
+    ("ObjectStore", "postgres-backups"),
+    ("ScheduledBackup", "postgres-scheduled"),
+    ("Pooler", "postgres-pooler-rw"),
+    ("NetworkPolicy", "postgres-instances"),
+    ("NetworkPolicy", "postgres-pooler"),
+    ("Backup", "agent-api-migrate-7de72673-backup"),
+    ("PodMonitor", "postgres"),
+    ("PrometheusRule", "postgres-durability"),
+    ("ServiceAccount", "restore-drill"),
+    ("Role", "restore-drill"),
+    ("RoleBinding", "restore-drill"),
+    ("ConfigMap", "restore-drill"),
+    ("CronJob", "restore-drill"),
+    ("NetworkPolicy", "restore-drill"),
 }
+# Postgres as a StatefulSet (dev keeps postgres.mode inCluster).
+DEV_ONLY = {("StatefulSet", "postgres"), ("Service", "postgres"), ("NetworkPolicy", "postgres")}
 
 
 def expected(env: str) -> set[tuple[str, str]]:
     base = {(k, n.format(env=env)) for k, n in COMMON}
-    return base | PROD_ONLY if env == "prod" else base
+    return base | PROD_ONLY if env == "prod" else base | DEV_ONLY
 
 
 def workloads(objs):
@@ -120,11 +136,12 @@ def test_probes_are_distinct_and_follow_the_app_contract(capture):
         assert len(set(probes)) == 3, key
 
 
-def test_datastore_probes_use_native_checks(capture):
+def test_datastore_probes_use_native_checks(stack, capture):
     objs = objects(capture)
-    pg = objs[("StatefulSet", "postgres")]["spec"]["template"]["spec"]["containers"][0]
-    assert pg["readinessProbe"]["exec"]["command"][0] == "pg_isready"
-    assert pg["livenessProbe"] != pg["readinessProbe"]
+    if stack == "dev":  # prod's instances are probed by the CloudNativePG instance manager
+        pg = objs[("StatefulSet", "postgres")]["spec"]["template"]["spec"]["containers"][0]
+        assert pg["readinessProbe"]["exec"]["command"][0] == "pg_isready"
+        assert pg["livenessProbe"] != pg["readinessProbe"]
     redis = objs[("StatefulSet", "redis")]["spec"]["template"]["spec"]["containers"][0]
     assert "redis-cli" in " ".join(redis["readinessProbe"]["exec"]["command"])
 
@@ -226,11 +243,14 @@ def test_connection_urls_reach_the_app_through_secret_refs(capture):
         assert all("value" not in e for e in env.values()), key
 
 
-def test_secrets_stay_pulumi_secrets(capture):
+def test_secrets_stay_pulumi_secrets(stack, capture):
     for r in capture.resources:
         if r.type == "kubernetes:core/v1:Secret":
             assert r.secret_paths == ["stringData"], r.name
     pw = capture.get("kubernetes:core/v1:Secret", "postgres-connection").raw_inputs["stringData"]
+    if stack == "prod":  # the password is the owner role's, in the basic-auth Secret the Cluster bootstraps with
+        password = capture.get("kubernetes:core/v1:Secret", "postgres-app-credentials").raw_inputs["stringData"]
+        pw = {**pw, "password": password["password"]}
     assert pw["DATABASE_URL"].startswith("postgresql://agent:") and pw["password"] in pw["DATABASE_URL"]
     # A ConfigMap holds no secret input.
     for r in capture.by_type("kubernetes:core/v1:ConfigMap"):
@@ -289,6 +309,8 @@ def test_network_policies_are_least_privilege(stack, capture):
     assert objs[("NetworkPolicy", "agent-runner")]["spec"]["ingress"] == []
 
     for store, port in (("postgres", 5432), ("redis", 6379)):
+        if (stack, store) == ("prod", "postgres"):
+            continue  # tests/components/test_cloudnativepg.py: the instances' and the pooler's policies
         spec = objs[("NetworkPolicy", store)]["spec"]
         assert spec["policyTypes"] == ["Ingress", "Egress"] and "egress" not in spec
         rule = spec["ingress"][0]
@@ -317,13 +339,16 @@ def test_ingress_tls_and_streaming_annotations(stack, capture):
 
 def test_postgres_and_redis_in_cluster(stack, capture):
     objs = objects(capture)
-    pg = objs[("StatefulSet", "postgres")]["spec"]
-    assert pg["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
-    assert pg["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == (
-        "100Gi" if stack == "prod" else "2Gi"
-    )
-    assert "@sha256:" in pg["template"]["spec"]["containers"][0]["image"]
-    assert objs[("Service", "postgres")]["spec"]["clusterIP"] == "None"
+    if stack == "prod":
+        pg = objs[("Cluster", "postgres")]["spec"]
+        assert pg["storage"] == {"size": "100Gi", "storageClass": "ssd-retain"}
+        assert "@sha256:" in pg["imageName"]
+    else:
+        pg = objs[("StatefulSet", "postgres")]["spec"]
+        assert pg["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        assert pg["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+        assert "@sha256:" in pg["template"]["spec"]["containers"][0]["image"]
+        assert objs[("Service", "postgres")]["spec"]["clusterIP"] == "None"
     redis = objs[("StatefulSet", "redis")]["spec"]["template"]["spec"]
     args = redis["containers"][0]["args"]
     assert args[0] == "/run/secrets/redis/redis.conf"  # requirepass, from the Secret, as a file
@@ -333,7 +358,7 @@ def test_postgres_and_redis_in_cluster(stack, capture):
     conf = capture.get("kubernetes:core/v1:Secret", "redis-connection").raw_inputs["stringData"]
     assert conf["redis.conf"] == f"requirepass {conf['password']}\n"
     # Data stores get their password as a mounted file, never through the environment.
-    for store in ("postgres", "redis"):
+    for store in ("postgres", "redis") if stack == "dev" else ("redis",):
         spec = objs[("StatefulSet", store)]["spec"]["template"]["spec"]
         assert all("valueFrom" not in e for e in spec["containers"][0].get("env", [])), store
         secret_volume = next(v for v in spec["volumes"] if "secret" in v)
@@ -343,8 +368,17 @@ def test_postgres_and_redis_in_cluster(stack, capture):
 
 
 def test_data_is_protected_in_prod_only(stack, capture):
+    postgres = (
+        [
+            ("postgres", "kubernetes:postgresql.cnpg.io/v1:Cluster"),
+            ("postgres-backups", "kubernetes:barmancloud.cnpg.io/v1:ObjectStore"),
+            ("postgres-app-credentials", "kubernetes:core/v1:Secret"),
+        ]
+        if stack == "prod"
+        else [("postgres", "kubernetes:apps/v1:StatefulSet")]
+    )
     for name, typ in (
-        ("postgres", "kubernetes:apps/v1:StatefulSet"),
+        *postgres,
         ("postgres-connection", "kubernetes:core/v1:Secret"),
         ("redis", "kubernetes:apps/v1:StatefulSet"),
     ):
@@ -358,7 +392,9 @@ def test_outputs_are_plain_and_secret_free(stack, capture):
     out = capture.outputs
     assert out["namespace"] == f"agents-{stack}"
     assert out["services"] == ["agent-api", "agent-runner"]
-    assert out["postgresHost"] == f"postgres.agents-{stack}.svc.cluster.local"
+    # prod: PgBouncer's Service in front of the CloudNativePG primary.
+    pg_host = "postgres-pooler-rw" if stack == "prod" else "postgres"
+    assert out["postgresHost"] == f"{pg_host}.agents-{stack}.svc.cluster.local"
     assert "[secret]" not in json.dumps(out)
 
 
@@ -416,11 +452,12 @@ def test_provider_updates_secrets_and_config_maps_in_place(capture):
     assert provider.inputs["enableConfigMapMutable"] in (True, "true")
 
 
-def test_agent_pods_carry_the_connection_secret_checksums(capture):
+def test_agent_pods_carry_the_connection_secret_checksums(stack, capture):
     objs = objects(capture)
     for obj in agent_workloads(objs).values():
         annotations = obj["spec"]["template"]["metadata"]["annotations"]
-        for store in ("postgres", "redis"):
+        assert len(annotations["checksum/postgres-connection"]) == 64
+        for store in ("postgres", "redis") if stack == "dev" else ("redis",):
             value = annotations[f"checksum/{store}-connection"]
             # the data store's own pod template carries the same input checksum
             assert (

@@ -31,9 +31,10 @@ def sidecar(cpu: str, memory: str) -> dict:
 def test_prod_at_its_maxima_with_the_cleanup_job_running(tmp_path):
     quota = hard(tmp_path / "a")
     # agent-api: 20 (HPA max) + 1 (surge, or the migration Job before it) ; agent-runner: 10 (StatefulSet);
-    # the cleanup CronJob's pod; Postgres and Redis.
-    assert quota["pods"] == 20 + 1 + 10 + 1 + 2
-    assert quota["requests.cpu"] == 17.25
+    # the cleanup CronJob's pod; Redis; Postgres on CloudNativePG: 3 instances, the restore drill's
+    # throwaway instance and 2 PgBouncer pods.
+    assert quota["pods"] == 20 + 1 + 10 + 1 + 1 + 3 + 1 + 2
+    assert round(quota["requests.cpu"], 6) == round(21 * 0.5 + 10 * 0.5 + 0.5 + 0.25 + 4 * 1 + 2 * 0.1, 6)
 
 
 def test_a_sidecar_counts_on_every_replica(tmp_path):

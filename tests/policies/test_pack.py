@@ -85,8 +85,10 @@ def test_stack_rule_sees_protect_option(tmp_path):
         cfg["agent-platform:postgres"]["protect"] = False
 
     report = run_policy_pack(ROOT, capture_with(tmp_path, "prod", unprotected), tmp_path / "out")
-    assert [(v.policy, v.resource, v.level) for v in report.violations] == [
-        ("datastore-protected", "StatefulSet/postgres", "mandatory")
+    # prod's Postgres is a CloudNativePG Cluster: it and its archive's ObjectStore.
+    assert sorted((v.policy, v.resource, v.level) for v in report.violations) == [
+        ("postgres-cluster-protected", "Cluster/postgres", "mandatory"),
+        ("postgres-cluster-protected", "ObjectStore/postgres-backups", "mandatory"),
     ]
 
 

@@ -43,7 +43,7 @@ def prod_out(tmp_path_factory) -> Path:
 def test_writes_manifests_resources_and_graph(prod_out):
     files = tree(prod_out)
     manifests = [f for f in files if f.startswith("kubernetes/")]
-    assert len(manifests) == 37
+    assert len(manifests) == 50  # 13 of them Postgres as CloudNativePG (docs/backups-kubernetes.md)
     assert manifests[0] == "kubernetes/001-namespace-agents-prod.yaml"
     kinds = [yaml.safe_load(files[f])["kind"] for f in manifests]
     assert kinds.index("Secret") < kinds.index("Deployment") < kinds.index("Service") < kinds.index("Ingress")
@@ -152,7 +152,14 @@ def test_against_shows_promotion_changes(tmp_path):
     [d] = json.loads(result.stdout)["diffs"]
     assert "HorizontalPodAutoscaler/agent-api" in d["added"] and "PodDisruptionBudget/agent-runner" in d["added"]
     assert "Deployment/agent-api" in d["changed"]
-    assert d["removed"] == ["Namespace/agents-dev"] and "Namespace/agents-prod" in d["added"]
+    # dev's Postgres is the StatefulSet, prod's a CloudNativePG Cluster.
+    assert d["removed"] == [
+        "Namespace/agents-dev",
+        "NetworkPolicy/postgres",
+        "Service/postgres",
+        "StatefulSet/postgres",
+    ]
+    assert "Namespace/agents-prod" in d["added"] and "Cluster/postgres" in d["added"]
     assert "-  replicas: 1" in d["patches"]["Deployment/agent-api"]
 
 

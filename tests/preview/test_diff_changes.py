@@ -14,6 +14,7 @@ from tests.conftest import stack_file
 from tests.preview.test_cli import run_cli
 
 STS = "kubernetes:apps/v1:StatefulSet"
+CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 URN = "urn:pulumi:prod::agent-platform::agent-platform:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres"
 
 
@@ -132,20 +133,19 @@ def _prod_with(tmp_path, mutate):
 
 
 def test_cli_postgres_image_bump_on_prod_is_an_update_in_every_format(tmp_path):
-    image = "postgres:16.6-alpine@sha256:" + "ab" * 32
+    # prod's Postgres is a CloudNativePG Cluster: a new image is a switchover update of it.
+    image = "ghcr.io/cloudnative-pg/postgresql:16.15@sha256:" + "ab" * 32
     cfg = _prod_with(tmp_path, lambda c: c["agent-platform:postgres"].update(image=image))
     args = ["prod", "--config-file", str(cfg), "--against", "prod", "--no-policy", "--out", str(tmp_path / "o")]
     md = run_cli(*args, "--format", "markdown")
     assert md.returncode == 0, md.stderr
-    assert (
-        "| `StatefulSet/postgres` | update | " in md.stdout and "`spec.template.spec.containers[0].image`" in md.stdout
-    )
+    assert "| `Cluster/postgres` | update | " in md.stdout and "`spec.imageName`" in md.stdout
     assert "| replace |" not in md.stdout
     text = run_cli(*args)
-    assert "  update  StatefulSet/postgres  [" in text.stdout
+    assert "  update  Cluster/postgres  [" in text.stdout
     [d] = json.loads(run_cli(*args, "--format", "json").stdout)["diffs"]
-    sts = next(c for c in d["changes"] if c["name"] == "postgres" and c["type"] == STS)
-    assert sts["op"] == "update" and not sts["blocked"]
+    cluster = next(c for c in d["changes"] if c["name"] == "postgres" and c["type"] == CLUSTER)
+    assert cluster["op"] == "update" and not cluster["blocked"]
 
 
 def test_cli_switching_prod_postgres_to_external_is_blocked_by_protect(tmp_path):
@@ -164,10 +164,10 @@ def test_cli_switching_prod_postgres_to_external_is_blocked_by_protect(tmp_path)
         env={"PULUMI_CONFIG_AGENT_PLATFORM_POSTGRESURL": "postgresql://app:pw@db.example:5432/agents"},
     )
     assert result.returncode == 1
-    assert "error: delete of protected StatefulSet/postgres" in result.stderr
+    assert "error: delete of protected Cluster/postgres" in result.stderr
     assert (
         "pulumi state unprotect "
-        "'urn:pulumi:prod::agent-platform::agent-platform:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres'"
+        "'urn:pulumi:prod::agent-platform::agent-platform:k8s:Postgres$kubernetes:postgresql.cnpg.io/v1:Cluster::postgres'"
         in result.stderr
     )
     assert "pw@db.example" not in result.stdout + result.stderr

@@ -215,7 +215,7 @@ BAD_CONFIGS = [
     (
         "prod",
         set_in(["agent-platform:namespace", "quota"], {"limitsCpu": "32"}),
-        "agent-platform:namespace.quota.limitsCpu: 32 is below the worst case 67",
+        "agent-platform:namespace.quota.limitsCpu: 32 is below the worst case 74",
     ),
 ]
 
@@ -354,14 +354,15 @@ def test_quota_is_derived_from_the_worst_case():
     prod = parse_stack_config({k.split(":", 1)[1]: v for k, v in stack_file("prod")["config"].items()})
     worst = prod.worst_case()
     # agent-api: 20 max + 1 surge (or its migration Job before it), agent-runner 10 (StatefulSet, no surge),
-    # 2 cores each; agent-api's cleanup CronJob pod (2 cores); postgres 2, redis 1.
-    assert worst["limits.cpu"] == 21 * 2 + 10 * 2 + 2 + 2 + 1
-    assert worst["pods"] == 21 + 10 + 1 + 2
+    # 2 cores each; agent-api's cleanup CronJob pod (2 cores); redis 1; postgres (CloudNativePG): 3 instances
+    # and the restore drill's one at 2 cores, 2 PgBouncer pods at 0.5.
+    assert worst["limits.cpu"] == 21 * 2 + 10 * 2 + 2 + 4 * 2 + 2 * 0.5 + 1
+    assert worst["pods"] == 21 + 10 + 1 + 4 + 2 + 1
     from agent_platform.k8s.namespace import AgentNamespace
 
     hard = AgentNamespace.quota_hard(prod.namespace, prod.derived_quota(), "prod")
-    assert hard["limits.cpu"] == "67" and hard["pods"] == "34" and hard["requests.storage"] == "110Gi"
-    assert quantity_value(hard["requests.cpu"]) == 21 * 0.5 + 10 * 0.5 + 0.5 + 1 + 0.25
+    assert hard["limits.cpu"] == "74" and hard["pods"] == "39" and hard["requests.storage"] == "410Gi"
+    assert quantity_value(hard["requests.cpu"]) == pytest.approx(21 * 0.5 + 10 * 0.5 + 0.5 + 4 * 1 + 2 * 0.1 + 0.25)
 
 
 def test_label_values_end_alphanumerically_after_truncation():

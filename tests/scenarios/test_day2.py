@@ -55,11 +55,24 @@ def of(service: str, stack: str, op: str = "update") -> dict:
 
 
 def migration_swap(got: dict, service: str = "agent-api") -> dict:
-    """`got` without the migration Jobs, checking a new image swapped them: the previous image's
-    Job deleted, the new one's created (Jobs are immutable; a new image migrates again)."""
-    jobs = {k: v for k, v in got.items() if k[0] == "Job" and k[1].startswith(f"{service}-migrate-")}
-    assert sorted(jobs.values()) == ["create", "delete"], jobs
-    return {k: v for k, v in got.items() if k not in jobs}
+    """`got` without the migration Jobs and their Backups, checking a new image swapped them: the
+    previous image's Job (and, prod's Postgres being CloudNativePG, its pre-migration Backup)
+    deleted, the new one's created (Jobs are immutable; a new image migrates again, after a backup)."""
+    for kind in ("Job", "Backup"):
+        swapped = {k: v for k, v in got.items() if k[0] == kind and k[1].startswith(f"{service}-migrate-")}
+        assert sorted(swapped.values()) == ["create", "delete"], swapped
+        got = {k: v for k, v in got.items() if k not in swapped}
+    return got
+
+
+def statefulset_postgres(cfg):
+    """prod with its Postgres as the StatefulSet mode (dev's): the scenarios of that mode on prod's sizes."""
+    pg = cfg["agent-platform:postgres"]
+    for key in ("mode", "instances", "backup"):
+        pg.pop(key, None)
+    pg["image"] = stack_file("dev")["config"]["agent-platform:postgres"].get(
+        "image", "postgres:16.4-alpine@sha256:5660c2cbfea50c7a9127d17dc4e48543eedd3d7a41a595a2dfa572471e37e64c"
+    )
 
 
 def store_objects(store: str, op: str = "update") -> dict:
@@ -92,6 +105,7 @@ def test_data_store_patch_release_is_an_in_place_update(run, stack, store, tag):
         run,
         stack,
         lambda cfg: cfg[f"agent-platform:{store}"].update(image=bump(cfg[f"agent-platform:{store}"]["image"], tag)),
+        base=statefulset_postgres if stack == "prod" else lambda cfg: None,
     )
     # redis in dev runs without a volume; both with one in prod: the claim template is untouched
     assert got == store_objects(store)
@@ -144,9 +158,18 @@ def test_external_dsn_rotation_updates_the_secret_and_rolls_every_client(run, mo
 def test_volume_resize_never_replaces(run, store):
     """The claim template's size is ignoreChanges: the StatefulSet is not touched (resize the PVC
     itself, docs/operations.md "Resize a volume"); the derived quota grows with it."""
-    got, _ = changes(run, "prod", lambda cfg: cfg[f"agent-platform:{store}"]["persistence"].update(size="200Gi"))
+    got, _ = changes(
+        run,
+        "prod",
+        lambda cfg: cfg[f"agent-platform:{store}"]["persistence"].update(size="200Gi"),
+        base=statefulset_postgres,
+    )
     assert got == {("ResourceQuota", "quota"): "update"}
-    [sts] = [r for r in run("prod").resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == store]
+    [sts] = [
+        r
+        for r in run("prod", statefulset_postgres).resources
+        if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == store
+    ]
     assert sts.ignore_changes == [
         "spec.volumeClaimTemplates[*].spec.resources.requests.storage",
         "spec.volumeClaimTemplates[*].spec.storageClassName",
@@ -155,7 +178,10 @@ def test_volume_resize_never_replaces(run, store):
 
 def test_storage_class_change_never_replaces(run):
     got, _ = changes(
-        run, "prod", lambda cfg: cfg["agent-platform:postgres"]["persistence"].update(storageClass="ssd-fast")
+        run,
+        "prod",
+        lambda cfg: cfg["agent-platform:postgres"]["persistence"].update(storageClass="ssd-fast"),
+        base=statefulset_postgres,
     )
     assert got == {}
 
@@ -174,6 +200,7 @@ def test_add_a_service_creates_only_its_objects(run):
     got, _ = changes(run, "prod", add)
     expected = of("agent-tools", "prod", "create")
     expected[[k for k in got if k[0] == "Job"][0]] = "create"  # its first migration
+    expected[[k for k in got if k[0] == "Backup"][0]] = "create"  # and the backup before it
     expected[("ResourceQuota", "quota")] = "update"  # derived: room for its maximum
     expected[("NetworkPolicy", "agent-api")] = "update"  # egress to its declared peer
     assert got == expected
@@ -190,7 +217,9 @@ def test_remove_a_service_deletes_only_its_objects(run):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_switch_postgres_to_external(run, stack, monkeypatch):
     monkeypatch.setenv("PULUMI_CONFIG_AGENT_PLATFORM_POSTGRESURL", "postgresql://agent@db.example.com/agent")
-    got, result = changes(run, stack, external_postgres)
+    got, result = changes(
+        run, stack, external_postgres, base=statefulset_postgres if stack == "prod" else lambda cfg: None
+    )
     assert got == {
         ("Secret", "postgres-connection"): "update",  # same name, new data: in place
         ("StatefulSet", "postgres"): "delete",
@@ -255,8 +284,11 @@ def test_roll_back_renders_the_earlier_objects_byte_for_byte(run):
 
 def test_without_ignore_changes_a_resize_would_replace_the_protected_statefulset(run):
     """The guard above is real: the same edit, with the engine's ignoreChanges dropped, is a replace."""
-    before = run("prod")
-    after = run("prod", lambda cfg: cfg["agent-platform:postgres"]["persistence"].update(size="200Gi"))
+    before = run("prod", statefulset_postgres)
+    after = run(
+        "prod",
+        lambda cfg: (statefulset_postgres(cfg), cfg["agent-platform:postgres"]["persistence"].update(size="200Gi")),
+    )
     for r in after.resources:
         r.ignore_changes = []
     sts = next(c for c in classify(before, after) if c.key == ("StatefulSet", "postgres"))
@@ -274,3 +306,27 @@ def test_without_mutable_secrets_a_key_rotation_would_replace_the_secret(run, mo
     monkeypatch.setattr(rules, "_provider_flags", lambda capture: {})
     secret = next(c for c in rules.classify_captures(before, after) if c.key == ("Secret", "agent-api"))
     assert secret.op == "replace" and secret.replace_because == ["stringData.OPENAI_API_KEY"]
+
+
+# --------------------------------------------------------------------------- CloudNativePG (prod's mode)
+
+
+def test_cloudnativepg_volume_resize_is_an_update_of_the_cluster(run):
+    """The operator grows the instances' claims (a StorageClass with allowVolumeExpansion): the Cluster
+    is updated in place, never replaced (pulumi-kubernetes replaces a custom resource only for a new
+    name or namespace), and the derived quota grows with it."""
+    got, result = changes(run, "prod", lambda cfg: cfg["agent-platform:postgres"]["persistence"].update(size="200Gi"))
+    cluster = next(c for c in result if c.key == ("Cluster", "postgres"))
+    assert cluster.op == "update" and cluster.paths == ["spec.storage.size"]
+    assert got[("ResourceQuota", "quota")] == "update"
+    assert ("ObjectStore", "postgres-backups") not in got
+
+
+def test_cloudnativepg_minor_image_bump_is_a_switchover_update(run):
+    def bump_pg(cfg):
+        cfg["agent-platform:postgres"]["image"] = "ghcr.io/cloudnative-pg/postgresql:16.15@sha256:" + "ab" * 32
+
+    got, result = changes(run, "prod", bump_pg)
+    cluster = next(c for c in result if c.key == ("Cluster", "postgres"))
+    assert cluster.op == "update" and "spec.imageName" in cluster.paths
+    assert not any(op == "replace" for op in got.values())

@@ -49,6 +49,8 @@ class Backend:
     in_cluster: bool = False
     # sha256 of the connection Secret's inputs: on the pod template, a new DSN rolls the pods.
     checksum: pulumi.Input[str] = ""
+    backup_cluster: str = ""  # a CloudNativePG Cluster backed up (Backup CR) before each migration
+    backup_timeout_seconds: int = 3600
 
     @classmethod
     def of(cls, args: BackendArgs) -> "Backend":

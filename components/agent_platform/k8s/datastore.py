@@ -84,6 +84,22 @@ class Datastore(pulumi.ComponentResource):
             self.url = secret_value(args.get("secret_values") or {}, config.external_url_key, where, "external_url_key")
             self.host = pulumi.Output.from_input("external")
             self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
+        elif config.mode == "cloudnativepg":
+            self.password = random.RandomPassword(
+                f"{self.store}-password",
+                length=32,
+                special=False,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=config.protect)),
+            )
+            self.host = pulumi.Output.concat(
+                self.operator_managed(child, keep, args.get("metrics_namespace") or ""),
+                ".",
+                namespace,
+                ".svc.",
+                cluster_domain,
+            )
+            self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
+            self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
         else:
             self.password = random.RandomPassword(
                 f"{self.store}-password",
@@ -155,8 +171,9 @@ class Datastore(pulumi.ComponentResource):
             "secret_name": self.connection_secret,
             "secret_key": self.secret_key,
             "port": self.port,
-            "in_cluster": config.mode == "inCluster",
+            "in_cluster": config.mode in ("inCluster", "cloudnativepg"),
             "checksum": self.secret_checksum,
+            **self.backend_extras(),
         }
         self.register_outputs({"host": self.host, "url": self.url, "secretName": self.secret_name})
 
@@ -173,6 +190,16 @@ class Datastore(pulumi.ComponentResource):
         ]
 
     # --- what each store says ------------------------------------------------------------
+    def operator_managed(
+        self, child: pulumi.ResourceOptions, keep: pulumi.ResourceOptions, metrics_namespace: str
+    ) -> str:
+        """An operator runs the store (a mode only some stores have): declare its objects, return the host."""
+        raise NotImplementedError
+
+    def backend_extras(self) -> dict:
+        """Extra BackendArgs keys the store tells its clients."""
+        return {}
+
     def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
         raise NotImplementedError
 

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.k8s import pod
+from agent_platform.k8s.cloudnativepg import BARMAN_CLOUD_PLUGIN
 from agent_platform.labels import CLIENT_OF, selector_labels
 
 if TYPE_CHECKING:
@@ -89,6 +90,12 @@ def migration_job(svc: AgentService) -> batch.Job:
     digest = hashlib.sha256(c.image.encode()).hexdigest()[:8]
     if c.network_policy.enabled:
         _network_policy(svc, name)
+    after = [r for r in (svc.config_map, svc.secret) if r is not None]
+    backup = next((b for b in svc.backends if b.store == "postgres" and b.backup_cluster), None)
+    if backup is not None:
+        after.append(
+            pre_migration_backup(svc, backup.backup_cluster, f"{name}-{digest}", backup.backup_timeout_seconds)
+        )
     return batch.Job(
         f"{name}-{digest}",
         metadata=svc.meta(
@@ -100,7 +107,35 @@ def migration_job(svc: AgentService) -> batch.Job:
             ttl_seconds_after_finished=m.ttl_seconds_after_finished,
             template=_pod_spec(svc, name, m.command, m.args),
         ),
-        opts=pulumi.ResourceOptions(parent=svc, depends_on=[r for r in (svc.config_map, svc.secret) if r is not None]),
+        opts=pulumi.ResourceOptions(parent=svc, depends_on=after),
+    )
+
+
+def pre_migration_backup(
+    svc: AgentService, cluster: str, job_name: str, timeout_seconds: int
+) -> k8s.apiextensions.CustomResource:
+    """An on-demand CloudNativePG `Backup` (method plugin, Barman Cloud) named after the migration
+    Job, so each new image backs up again. `pulumi up` waits for `.status.phase` to be `completed`
+    (pulumi-kubernetes provider/pkg/await/condition/jsonpath.go, the `pulumi.com/waitFor`
+    annotation; a preview does not wait) and the Job depends on it: no migration runs on a
+    database that has no fresh backup. Kept on delete: the record of a backup outlives the
+    program's interest in it (the data is the object store's, pruned by the retention policy)."""
+    name = f"{job_name}-backup"
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version="postgresql.cnpg.io/v1",
+        kind="Backup",
+        metadata=svc.meta(
+            name,
+            {"pulumi.com/waitFor": "jsonpath={.status.phase}=completed", pod.TIMEOUT_SECONDS: str(timeout_seconds)},
+        ),
+        spec={
+            "cluster": {"name": cluster},
+            "method": "plugin",
+            "pluginConfiguration": {"name": BARMAN_CLOUD_PLUGIN},
+            "target": "prefer-standby",
+        },
+        opts=pulumi.ResourceOptions(parent=svc, retain_on_delete=True),
     )
 
 

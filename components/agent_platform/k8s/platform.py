@@ -6,7 +6,7 @@ import pulumi_kubernetes as k8s
 from agent_platform.args import AgentPlatformArgs
 from agent_platform.config import StackConfig, with_registry
 from agent_platform.inputs import Validated, stack_settings
-from agent_platform.k8s import monitoring, pod
+from agent_platform.k8s import cloudnativepg, monitoring, pod
 from agent_platform.k8s.agent_service import AgentService
 from agent_platform.k8s.ingress import AgentIngress
 from agent_platform.k8s.namespace import AgentNamespace
@@ -103,9 +103,10 @@ class AgentPlatform(pulumi.ComponentResource):
             return {"scaler_namespace": sorted(keda)[0]} if keda else {}
 
         stores = {"cluster_domain": cluster.cluster_domain}
+        metrics = {"metrics_namespace": config.monitoring.namespace} if config.monitoring.enabled else {}
         self.postgres = Postgres(
             "postgres",
-            Validated(with_image(config.postgres), **wiring, **stores, **scaler("postgres")),
+            Validated(with_image(config.postgres), **wiring, **stores, **scaler("postgres"), **metrics),
             opts=in_ns,
         )
         self.redis = Redis(
@@ -173,6 +174,26 @@ class AgentPlatform(pulumi.ComponentResource):
                 )
             if m.prometheus_rule:
                 self.alert_rules = monitoring.alert_rules("agent-platform", config.namespace.name, meta, m, after)
+            pg = config.postgres
+            if pg.mode == "cloudnativepg":
+                cluster = cloudnativepg.cluster_name(pg)
+                db_meta = pod.Metadata(
+                    ns,
+                    pod.with_common(standard_labels("postgres", "monitoring", env), common["labels"]),
+                    common["annotations"],
+                )
+                db_after = pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[self.postgres]))
+                if m.service_monitor:
+                    self.postgres_pod_monitor = cloudnativepg.pod_monitor("postgres", cluster, db_meta, db_after)
+                if m.prometheus_rule:
+                    self.postgres_alert_rules = cloudnativepg.alert_rules(
+                        "postgres-durability",
+                        config.namespace.name,
+                        cluster,
+                        pg.backup.max_age_hours,
+                        db_meta,
+                        db_after,
+                    )
         self.ingress = None
         if config.ingress.enabled:
             routes = [

@@ -6,7 +6,7 @@ import pulumi_kubernetes as k8s
 from agent_platform.args import PostgresArgs
 from agent_platform.config import PostgresConfig
 from agent_platform.datastores import POSTGRES_PORT, pg_isready, postgres_url
-from agent_platform.k8s import pod
+from agent_platform.k8s import cloudnativepg, pod
 from agent_platform.k8s.datastore import Datastore
 
 core = k8s.core.v1
@@ -28,6 +28,28 @@ class Postgres(Datastore):
 
     def __init__(self, resource_name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(resource_name, args, opts)
+
+    def operator_managed(
+        self, child: pulumi.ResourceOptions, keep: pulumi.ResourceOptions, metrics_namespace: str
+    ) -> str:
+        """CloudNativePG: our own basic-auth Secret for the owner role (the Cluster bootstraps it, so the
+        connection Secret can hold a URL to the pooler with the same password), then the Cluster and
+        its backups, pooler, policies and drill (k8s/cloudnativepg.py)."""
+        self.app_secret_name = f"{self.store}-app-credentials"
+        self.app_secret = core.Secret(
+            self.app_secret_name,
+            metadata=self.meta(self.app_secret_name),
+            type="kubernetes.io/basic-auth",
+            string_data={"username": self.config.user, "password": self.password.result},
+            opts=pulumi.ResourceOptions.merge(child, keep),
+        )
+        return cloudnativepg.build(self, child, keep, metrics_namespace)
+
+    def backend_extras(self) -> dict:
+        c = self.config
+        if c.mode == "cloudnativepg" and c.backup.enabled and c.backup.before_migration:
+            return {"backup_cluster": cloudnativepg.cluster_name(c)}
+        return {}
 
     def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
         return postgres_url(self.config, password, host)

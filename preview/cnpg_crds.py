@@ -1,0 +1,84 @@
+"""Strict validation of CloudNativePG and Barman Cloud objects against the operators' own CRDs.
+
+The CRD YAML files are vendored in preview/crds/cloudnative-pg/ (source and version in its README).
+Each object is checked against its served version's openAPIV3Schema the way a strict server-side
+apply treats it: a field the schema does not declare is refused (additionalProperties false on
+every object schema with `properties`, unless it says x-kubernetes-preserve-unknown-fields), as
+are wrong types, enums, patterns and missing required fields. `metadata` is the API server's
+ObjectMeta and is left to it (kubernetes-validate checks built-in kinds' metadata the same way).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import yaml
+
+HERE = Path(__file__).with_name("crds") / "cloudnative-pg"
+GROUPS = ("postgresql.cnpg.io", "barmancloud.cnpg.io")
+
+
+def handles(obj: dict[str, Any]) -> bool:
+    return str(obj.get("apiVersion", "")).split("/")[0] in GROUPS
+
+
+def strict(schema: Any) -> Any:
+    """The schema with unknown fields refused wherever the CRD does not preserve them."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict(v) if k not in ("enum", "default", "example", "required") else v for k, v in schema.items()}
+    # Kubernetes' structural-schema extensions mean nothing to jsonschema: drop them.
+    for key in list(out):
+        if key.startswith("x-kubernetes-") and key != "x-kubernetes-preserve-unknown-fields":
+            del out[key]
+    if (
+        "properties" in out
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+        and "additionalProperties" not in out
+    ):
+        out["additionalProperties"] = False
+    out.pop("x-kubernetes-preserve-unknown-fields", None)
+    if schema.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    return out
+
+
+@functools.cache
+def _validators() -> dict[tuple[str, str], jsonschema_rs.Validator]:
+    found = {}
+    for path in sorted(HERE.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            if not version.get("served"):
+                continue
+            schema = dict(version["schema"]["openAPIV3Schema"])
+            props = dict(schema.get("properties") or {})
+            props["metadata"] = {"type": "object"}  # ObjectMeta: the API server's, not the CRD's
+            schema["properties"] = props
+            found[(f"{group}/{version['name']}", kind)] = jsonschema_rs.validator_for(strict(schema))
+    return found
+
+
+def kinds() -> list[tuple[str, str]]:
+    """(apiVersion, kind) of every vendored schema."""
+    return sorted(_validators())
+
+
+def validate(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    """(JSON path, message) per problem; an apiVersion/kind with no vendored CRD is one problem."""
+    validator = _validators().get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+    if validator is None:
+        return [("apiVersion", f"no vendored CRD schema for {obj.get('apiVersion')} {obj.get('kind')}")]
+    problems = []
+    for error in validator.iter_errors(obj):
+        path = ".".join(str(p) for p in error.instance_path)
+        message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+        problems.append((path, message))
+    return sorted(problems)
