@@ -65,15 +65,17 @@ pg = doc["services"]["postgres"]
 env = pg.get("environment") or {}
 if "PGBACKREST_STANZA" not in env:
     sys.exit("restore: the stack's postgres has no pgBackRest settings: postgres.backup.enabled is off")
-mounts = {m["target"]: m["source"] for m in pg.get("volumes") or []}
-keys = {v.get("name", k): k for k, v in (doc.get("volumes") or {}).items()}
+# A service mounts a volume by its key in the file; Docker knows it by its name.
+names = {k: v.get("name", k) for k, v in (doc.get("volumes") or {}).items()}
+keys = {m["target"]: m["source"] for m in pg.get("volumes") or []}
+mounts = {target: names.get(key, key) for target, key in keys.items()}
 data = mounts["/var/lib/postgresql/data"]
 out = {
     "PROJECT": doc["name"],
     "IMAGE": pg["image"],
     "RUN_AS": pg.get("user") or "",
     "DATA_VOLUME": data,
-    "DATA_KEY": keys.get(data, data),
+    "DATA_KEY": keys["/var/lib/postgresql/data"],
     "REPO_VOLUME": mounts[env["PGBACKREST_REPO1_PATH"]],
     "SOCKET_VOLUME": mounts[env["PGBACKREST_PG1_SOCKET_PATH"]],
     "PGDATA": env["PGDATA"],
