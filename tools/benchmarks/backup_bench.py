@@ -60,9 +60,10 @@ def main() -> int:
         return compose("ps", "-a", "-q", service).stdout.strip()
 
     def psql(sql: str) -> str:
-        return run("docker", "exec", container("postgres"), "psql", "-h", "127.0.0.1", "-U", user, "-d", db,
+        return run("docker", "exec", container("postgres"), "psql", "-h", "/var/run/postgresql", "-U", user, "-d", db,
                    "-v", "ON_ERROR_STOP=1", "-Atc", sql).stdout.strip()  # fmt: skip
 
+    compose("up", "-d", "--wait", timeout=900)
     print(f"backup_bench: archive_timeout={timeout}s, database fill {args.size_mb} MB, load {args.load_seconds}s")
     started = time.monotonic()
     psql("DROP TABLE IF EXISTS bench_fill; CREATE TABLE bench_fill (id bigint, body text)")
@@ -78,7 +79,20 @@ def main() -> int:
 
     psql("CREATE TABLE IF NOT EXISTS bench_rpo (t timestamptz)")
     load = subprocess.Popen(
-        ["docker", "exec", "-i", container("postgres"), "psql", "-h", "127.0.0.1", "-U", user, "-d", db, "-At"],
+        [
+            "docker",
+            "exec",
+            "-i",
+            container("postgres"),
+            "psql",
+            "-h",
+            "/var/run/postgresql",
+            "-U",
+            user,
+            "-d",
+            db,
+            "-At",
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -87,7 +101,8 @@ def main() -> int:
     load.stdin.flush()
     time.sleep(args.load_seconds)
     run("docker", "kill", "-s", "KILL", container("postgres"))  # the disk goes now
-    acknowledged = [line for line in load.communicate(timeout=60)[0].splitlines() if line.strip()]
+    # Each acknowledged INSERT prints its timestamp (RETURNING t), then its "INSERT 0 1" tag.
+    acknowledged = [line for line in load.communicate(timeout=60)[0].splitlines() if line[:1].isdigit()]
     last_ack = datetime.fromisoformat(acknowledged[-1].strip())
     compose("stop", timeout=300)
     users = [
