@@ -55,7 +55,7 @@ def test_postgres_archives_every_wal_segment_with_pgbackrest(local):
         "archive_timeout=60",
     ]
     env = env_of(containers(local)["postgres"])
-    assert env["PGBACKREST_ARCHIVE_ASYNC"] == "y" and env["PGBACKREST_REPO1_PATH"] == "/var/lib/pgbackrest"
+    assert env["PGBACKREST_ARCHIVE_ASYNC"] == "n" and env["PGBACKREST_REPO1_PATH"] == "/var/lib/pgbackrest"
     assert env["PGBACKREST_PG1_PATH"] == env["PGDATA"] == "/var/lib/postgresql/data/pgdata"
     assert env["PGBACKREST_REPO1_RETENTION_FULL_TYPE"] == "time" and env["PGBACKREST_REPO1_RETENTION_FULL"] == "7"
     mounts = {v["containerPath"]: v["volumeName"] for v in pg["volumes"]}

@@ -35,7 +35,11 @@ def pgbackrest_env(c: PostgresConfig, d: DockerBackupConfig) -> dict[str, str]:
         "PGBACKREST_REPO1_RETENTION_FULL": str(c.backup.retention_days),
         "PGBACKREST_COMPRESS_TYPE": d.compress_type,
         "PGBACKREST_START_FAST": "y",  # a checkpoint right away, not at the next scheduled one
-        "PGBACKREST_ARCHIVE_ASYNC": "y",
+        # Synchronous: an asynchronous archive-push or archive-get forks a pgBackRest process that
+        # outlives its command and is reparented to Postgres (PID 1 of the container); the
+        # postmaster treats a non-zero exit of such a child as a crashed backend and restarts,
+        # which looped a restore forever (found by the drill run to a target before the backup).
+        "PGBACKREST_ARCHIVE_ASYNC": "n",
         "PGBACKREST_SPOOL_PATH": "/tmp/pgbackrest/spool",  # status files only: WAL stays in pg_wal until pushed
         # On the socket volume every pgBackRest container mounts: one lock for the stanza, so the
         # scheduled and the pre-migration base backups never run at once.
