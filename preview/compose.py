@@ -100,6 +100,8 @@ def _service(
             networks.get(n["name"], n["name"]): ({"aliases": n["aliases"]} if n.get("aliases") else None)
             for n in i["networksAdvanced"]
         }
+    if i.get("networkMode"):
+        service["network_mode"] = i["networkMode"]
     if i.get("volumes"):
         service["volumes"] = [
             {

@@ -42,17 +42,19 @@ docker version --format 'engine {{.Server.Version}}'
 
 step "Base image from Debian packages"
 BASE=agent-platform-e2e/base:bookworm
-if ! docker image inspect "$BASE" >/dev/null 2>&1; then
+# pgbackrest: the Postgres image archives WAL with it and the backup containers run it.
+PACKAGES=python3,python3-psycopg2,python3-redis,postgresql-15,pgbackrest,redis-server,redis-tools,nginx-light,wget,procps,ca-certificates
+# A base built from another package list (an older checkout) is built again.
+if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$BASE" 2>/dev/null)" != "$PACKAGES" ]; then
   rm -rf "$WORK/rootfs"
-  debootstrap --variant=minbase \
-    --include=python3,python3-psycopg2,python3-redis,postgresql-15,redis-server,redis-tools,nginx-light,wget,procps,ca-certificates \
+  debootstrap --variant=minbase --include="$PACKAGES" \
     bookworm "$WORK/rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 \
     || { tail -5 "$WORK/debootstrap.log"; exit 1; }
   rm -rf "$WORK"/rootfs/var/cache/apt/archives/*.deb "$WORK"/rootfs/var/lib/apt/lists/*
-  tar -C "$WORK/rootfs" -c . | docker import - "$BASE" >/dev/null
+  tar -C "$WORK/rootfs" -c . | docker import --change "LABEL packages=$PACKAGES" - "$BASE" >/dev/null
   rm -rf "$WORK/rootfs"
 fi
-echo "$BASE"
+echo "$BASE: $(docker run --rm "$BASE" dpkg-query -W -f '${Package} ${Version}, ' postgresql-15 pgbackrest)"
 
 step "Images"
 docker build -q -t agent-platform-e2e/app:1.0.0 -f images/app/Dockerfile examples/agent-app

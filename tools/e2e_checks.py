@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import subprocess
 import sys
@@ -46,6 +47,8 @@ class Stack:
         )
         self.serving = sorted(set(self.doc["services"]) - set(self.one_shots))
         self.replicas = [s for s in self.serving if s.startswith("agent-api-")]
+        self.migrations = [s for s in self.one_shots if s.endswith("-migrate")]
+        self.backups_before = [s for s in self.one_shots if s.endswith("-migrate-backup")]
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -155,8 +158,8 @@ def run_checks(stack: Stack) -> None:
 
     @check("the migration completed before any replica started")
     def _():
-        assert stack.one_shots, "the e2e stack declares no migration (Pulumi.e2e.yaml migration.enabled)"
-        for one_shot in stack.one_shots:
+        assert stack.migrations, "the e2e stack declares no migration (Pulumi.e2e.yaml migration.enabled)"
+        for one_shot in stack.migrations:
             state = stack.state(one_shot)
             assert state["Status"] == "exited" and state["ExitCode"] == 0, (
                 f"{one_shot}: {state['Status']}, exit {state['ExitCode']}"
@@ -168,7 +171,7 @@ def run_checks(stack: Stack) -> None:
                 started = _when(stack.state(replica)["StartedAt"])
                 assert started >= finished, f"{replica} started {started} before {one_shot} finished {finished}"
         return (
-            ", ".join(f"{o} exited 0 at {_when(stack.state(o)['FinishedAt']):%H:%M:%S.%f}" for o in stack.one_shots)
+            ", ".join(f"{o} exited 0 at {_when(stack.state(o)['FinishedAt']):%H:%M:%S.%f}" for o in stack.migrations)
             + f"; {len(stack.replicas)} replicas started after it"
         )
 
@@ -287,6 +290,154 @@ def run_checks(stack: Stack) -> None:
             assert "@" in url and "change-me" not in url, f"{name} is not a generated URL"
         return "the app authenticated to Postgres and Redis with the URLs built from the generated passwords"
 
+    backup_checks(stack)
+
+
+# --- backups and point-in-time restore (postgres.backup; docs/backups-docker.md) ----------------
+RESTORE = ROOT / "tools" / "restore-docker.sh"
+
+
+def write_runs(stack: Stack, count: int) -> list[str]:
+    """`count` runs through the proxy, one token each: when the stream ends, its checkpoint
+    (status done) is committed (examples/agent-app/app.py `_stream`)."""
+    ids = []
+    for _ in range(count):
+        result = stream(stack, tokens=1, interval=0)
+        assert result["done"] and result["run"], f"a run did not complete: {result}"
+        ids.append(result["run"])
+    return ids
+
+
+def read_runs(stack: Stack, ids: list[str]) -> dict[str, int]:
+    """HTTP status of GET /runs/<id> through the proxy for each run: 200 found (and done), 404 gone."""
+    statuses = {}
+    for run_id in ids:
+        conn, response = stack.request("GET", f"/runs/{run_id}")
+        body = json.loads(response.read() or b"{}")
+        conn.close()
+        assert response.status in (200, 404), f"/runs/{run_id[:8]} answered {response.status} {body}"
+        if response.status == 200:
+            assert body.get("status") == "done", f"run {run_id[:8]} read back {body}"
+        statuses[run_id] = response.status
+    return statuses
+
+
+def restore(stack: Stack, target: str) -> tuple[float, str]:
+    """tools/restore-docker.sh --to target, the documented command; (seconds, its output)."""
+    started = time.monotonic()
+    result = subprocess.run(
+        ["bash", str(RESTORE), "--compose", str(stack.file), "--env-file", str(stack.env), "--to", target],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "COMPOSE": COMPOSE},
+    )
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0, f"restore --to {target} exited {result.returncode}:\n{output}"
+    return time.monotonic() - started, output
+
+
+def backup_checks(stack: Stack) -> None:
+    if "postgres-backup" not in stack.doc["services"]:
+        return
+    data_volume = stack.doc["volumes"]["postgres-data"]["name"]
+
+    @check("a base backup completed before the migration started")
+    def _():
+        assert stack.backups_before, "no <service>-migrate-backup one-shot (postgres.backup.beforeMigration)"
+        for before in stack.backups_before:
+            state = stack.state(before)
+            assert state["ExitCode"] == 0, f"{before}: exit {state['ExitCode']}"
+            assert "base backup completed" in stack.docker("logs", stack.container(before)).stdout, (
+                f"{before} did not log a completed backup"
+            )
+            migration = before.removesuffix("-backup")
+            finished, started = _when(state["FinishedAt"]), _when(stack.state(migration)["StartedAt"])
+            assert started >= finished, f"{migration} started {started} before {before} finished {finished}"
+        return f"{', '.join(stack.backups_before)} exited 0 before the migration started"
+
+    @check("the backup container is healthy only while the last base backup is young enough")
+    def _():
+        container = stack.container("postgres-backup")
+        test = stack.doc["services"]["postgres-backup"]["healthcheck"]["test"][1].replace("$$", "$")
+        max_age = int(re.search(r"-le (\d+) \]$", test).group(1))
+        fresh = stack.docker("exec", container, "sh", "-c", test)
+        time.sleep(2)
+        # The same test with the age limit at one second: the last backup is older than that now.
+        stale = stack.docker("exec", container, "sh", "-c", re.sub(r"-le \d+ \]$", "-le 1 ]", test))
+        assert fresh.returncode == 0, f"the health test fails on a fresh backup: {fresh.stderr.strip()}"
+        assert stale.returncode != 0, "the health test passes with a limit the last backup is over"
+        return f"passes within {max_age // 3600}h (maxAgeHours), fails once the last backup is older than the limit"
+
+    batches: dict[str, list[str]] = {}
+    moment: dict[str, str] = {}
+
+    @check("drill: checkpoints written, a base backup, more, time T, more, WAL archived")
+    def _():
+        batches["before backup"] = write_runs(stack, 5)
+        backup = stack.docker("exec", stack.container("postgres-backup"), "pgbackrest", "backup", "--type=full")
+        assert backup.returncode == 0, backup.stderr.strip()[-300:]
+        batches["up to T"] = write_runs(stack, 5)
+        time.sleep(1.5)
+        moment["T"] = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        time.sleep(1.5)
+        batches["after T"] = write_runs(stack, 5)
+        # What WAL shipping covers at the loss: `pgbackrest check` switches to a new WAL segment and
+        # waits until the one holding the last commits is in the repository.
+        archived = stack.docker("exec", stack.container("postgres-backup"), "pgbackrest", "check")
+        assert archived.returncode == 0, archived.stderr.strip()[-300:]
+        statuses = read_runs(stack, sum(batches.values(), []))
+        assert set(statuses.values()) == {200}, statuses
+        return f"{sum(len(b) for b in batches.values())} runs committed; T = {moment['T']}; WAL switched and archived"
+
+    if not RESULTS[-1][1]:
+        return
+
+    @check("drill: the Postgres volume is destroyed (disk loss)")
+    def _():
+        stack.compose("stop", timeout=300)
+        users = [
+            s
+            for s, svc in stack.doc["services"].items()
+            if any(v["source"] == "postgres-data" for v in svc.get("volumes") or [])
+        ]
+        stack.compose("rm", "-f", *users, timeout=300)
+        removed = stack.docker("volume", "rm", data_volume)
+        assert removed.returncode == 0, removed.stderr.strip()
+        assert stack.docker("volume", "inspect", data_volume).returncode != 0, f"{data_volume} still exists"
+        return f"{data_volume} removed with the containers mounting it ({', '.join(users)})"
+
+    @check("drill: restore --to latest brings back every commit archived before the loss")
+    def _():
+        seconds, output = restore(stack, "latest")
+        everything = sum(batches.values(), [])
+        statuses = read_runs(stack, everything)
+        missing = [r[:8] for r, code in statuses.items() if code != 200]
+        assert not missing, (
+            f"{len(missing)} of {len(everything)} runs missing after restoring latest: {missing}\n{output}"
+        )
+        return f"restored in {seconds:.0f}s; all {len(everything)} runs read back through the app"
+
+    @check("drill: restore --to T brings back every commit up to T and none after")
+    def _():
+        seconds, output = restore(stack, moment["T"])
+        statuses = read_runs(stack, sum(batches.values(), []))
+        kept = batches["before backup"] + batches["up to T"]
+        lost = [r[:8] for r in kept if statuses[r] != 200]
+        leaked = [r[:8] for r in batches["after T"] if statuses[r] != 404]
+        assert not lost and not leaked, (
+            f"committed up to T but missing: {lost}; committed after T but present: {leaked}\n{output}"
+        )
+        kept_volumes = stack.docker(
+            "volume", "ls", "-q", "--filter", f"name={data_volume}-before-restore-"
+        ).stdout.split()
+        assert kept_volumes, f"the data replaced by the restore was not kept ({data_volume}-before-restore-*)\n{output}"
+        return (
+            f"restored in {seconds:.0f}s; {len(kept)} runs up to T read back, "
+            f"{len(batches['after T'])} after T absent; "
+            f"the replaced data kept as {kept_volumes[-1]}"
+        )
+
 
 def _ready(stack: Stack) -> bool:
     try:
@@ -336,6 +487,11 @@ def main() -> int:
         print(f"compose file: {stack.file}")
     else:
         stack.compose("down", "--volumes", "--remove-orphans", check=False, timeout=300)
+        # What the restores kept beside the stack's own volumes (see tools/restore-docker.sh).
+        for volume in stack.docker(
+            "volume", "ls", "-q", "--filter", f"name={stack.project}-postgres-data-"
+        ).stdout.split():
+            stack.docker("volume", "rm", volume)
     return 1 if failed else 0
 
 

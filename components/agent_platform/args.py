@@ -790,6 +790,17 @@ class AvailabilityArgs(TypedDict, total=False):
     """Prefer one agent pod per node. Default: `true`."""
 
 
+class DockerBackupArgs(TypedDict, total=False):
+    """pgBackRest on the Docker host, when `postgres.backup` is enabled there. Postgres runs `archive_command` inside its own container, so `postgres.image` must contain pgbackrest; the backup containers run that same image, since pgBackRest wants one version on both sides of a repository."""
+
+    archive_timeout_seconds: int
+    """Postgres `archive_timeout`: a WAL segment is closed and archived at least this often under any write load, which bounds the commits at risk (RPO) when the disk is lost. Default: `60`."""
+    compress_type: str
+    """pgBackRest `compress-type` of the repository (lz4: fastest restore). One of: `lz4`, `zst`, `gz`, `none`. Default: `"lz4"`."""
+    resources: ResourcesArgs
+    """CPU and memory limits of the backup containers (the scheduler and the one-shot base backup). Default: `{"limits": {"cpu": "1", "memory": "256Mi"}, "requests": {"cpu": "100m", "memory": "64Mi"}}`."""
+
+
 class ProxyArgs(TypedDict, total=False):
     """Settings: ProxyConfig."""
 
@@ -806,6 +817,8 @@ class ProxyArgs(TypedDict, total=False):
 class DockerArgs(TypedDict, total=False):
     """Settings: DockerConfig."""
 
+    backup: DockerBackupArgs
+    """Backups of Postgres on this host (pgBackRest; `postgres.backup`). Default: see the package's configuration reference."""
     host: str
     """Docker daemon address (`DOCKER_HOST` form). Default: `"unix:///var/run/docker.sock"`."""
     proxy: ProxyArgs

@@ -1511,7 +1511,34 @@ class ProxyConfig(Model):
     )
 
 
+class DockerBackupConfig(Model):
+    """pgBackRest on the Docker host, when `postgres.backup` is enabled there.
+
+    Postgres runs `archive_command` inside its own container, so `postgres.image` must contain
+    pgbackrest; the backup containers run that same image, since pgBackRest wants one version on
+    both sides of a repository.
+    """
+
+    archive_timeout_seconds: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="Postgres `archive_timeout`: a WAL segment is closed and archived at least this often under "
+        "any write load, which bounds the commits at risk (RPO) when the disk is lost.",
+    )
+    compress_type: Literal["lz4", "zst", "gz", "none"] = Field(
+        "lz4", description="pgBackRest `compress-type` of the repository (lz4: fastest restore)."
+    )
+    resources: Resources = Field(
+        Resources(requests=ResourceAmounts(cpu="100m", memory="64Mi"), limits=ResourceAmounts(cpu="1", memory="256Mi")),
+        description="CPU and memory limits of the backup containers (the scheduler and the one-shot base backup).",
+    )
+
+
 class DockerConfig(Model):
+    backup: DockerBackupConfig = Field(
+        DockerBackupConfig(), description="Backups of Postgres on this host (pgBackRest; `postgres.backup`)."
+    )
     host: str = Field("unix:///var/run/docker.sock", description="Docker daemon address (`DOCKER_HOST` form).")
     proxy: ProxyConfig = Field(ProxyConfig(), description="The nginx reverse proxy in front of the app replicas.")
     postgres_user: str = Field(
@@ -1672,6 +1699,22 @@ class StackConfig(Model):
                 raise rule(f"services[{i}].name", f"duplicate service name {name!r}")
             if name in ("postgres", "redis"):
                 raise rule(f"services[{i}].name", f"{name!r} is taken by the data store")
+        if self.platform == "docker" and self.postgres.mode == "inCluster":
+            backup = self.postgres.backup
+            if backup.enabled and backup.store == "objectStore":
+                raise rule(
+                    "postgres.backup.store",
+                    "objectStore is not implemented on the Docker platform yet (the Postgres network has no "
+                    "route out); use store volume and copy the repository off the host (docs/backups-docker.md)",
+                )
+            if self.postgres.restore.enabled:
+                raise rule(
+                    "postgres.restore.enabled",
+                    "a Docker host restores with `tools/restore-docker.sh --to latest|<RFC 3339 time>`, "
+                    "not a stack setting (docs/backups-docker.md)",
+                )
+            if backup.enabled and not self.postgres.persistence.enabled:
+                raise rule("postgres.backup.enabled", "needs postgres.persistence.enabled (a data volume to back up)")
         if self.platform == "kubernetes":
             for key in ("kubernetes", "namespace"):
                 if getattr(self, key) is None:

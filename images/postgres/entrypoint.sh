@@ -1,9 +1,11 @@
 #!/bin/sh
 # First start: initdb with the user, password and database from the environment (as the
-# official image does); every start: run the server in the foreground.
+# official image does); every start: run the server in the foreground. Any other command
+# (pgbackrest in the backup containers) runs as it is, as in the official image.
 set -eu
 : "${PGDATA:=/var/lib/postgresql/data}" "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=$POSTGRES_USER}"
 if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then POSTGRES_PASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")"; fi
+if [ "${1:-}" != "postgres" ]; then exec "$@"; fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   : "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE}"
   mkdir -p "$PGDATA" && chmod 700 "$PGDATA"
@@ -20,5 +22,5 @@ SQL
   fi
   echo "entrypoint: initialised $PGDATA" >&2
 fi
-if [ "${1:-}" = "postgres" ]; then shift; exec postgres -D "$PGDATA" "$@"; fi
-exec "$@"
+shift
+exec postgres -D "$PGDATA" "$@"

@@ -98,7 +98,8 @@ class FailedMigration(ProviderMocks):
     def new_resource(self, args):
         rid, outputs = super().new_resource(args)
         FailedMigration.registered.append(args.name)
-        if "exitCode" in outputs and outputs["exitCode"] == 0:
+        # Only the migration fails; the base backup before it (postgres.backup) exits 0.
+        if args.name.endswith("-migrate") and "exitCode" in outputs and outputs["exitCode"] == 0:
             outputs["exitCode"] = 2
         return rid, outputs
 
@@ -132,7 +133,13 @@ def test_an_image_bump_runs_the_migration_again_then_replaces_the_replicas(tmp_p
 
     after = run(tmp_path, bump, "after")
     ops = {c.name: c.op for c in classify_captures(before, after) if c.key[0] == "Container"}
-    assert ops == {"agent-api-migrate": "replace", "agent-api-1": "replace", "agent-api-2": "replace"}
+    # The base backup before the migration carries the image too: a new image backs up, then migrates.
+    assert ops == {
+        "agent-api-migrate-backup": "replace",
+        "agent-api-migrate": "replace",
+        "agent-api-1": "replace",
+        "agent-api-2": "replace",
+    }
 
 
 def test_an_env_edit_of_the_app_leaves_the_migration_alone(tmp_path):

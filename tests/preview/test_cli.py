@@ -309,7 +309,7 @@ def test_markdown_comment_is_stable_and_has_the_right_header(tmp_path):
     assert first.returncode == second.returncode == 0, first.stderr
     assert first.stdout == second.stdout
     assert "Policy pack: 0 mandatory" in first.stdout and "s</summary>" not in first.stdout
-    assert "Docker host: 5 Compose services" in first.stdout and "Kubernetes objects" not in first.stdout
+    assert "Docker host: 6 Compose services" in first.stdout and "Kubernetes objects" not in first.stdout
 
 
 def test_json_report_carries_the_policy_results(tmp_path):

@@ -29,14 +29,19 @@ class ContainerSpec:
     command: Sequence[str] | None = None
     tmpfs: Sequence[str] = ("/tmp",)
     volumes: Sequence[tuple[pulumi.Input[str], str]] = ()  # (volume name, container path)
+    read_only_volumes: Sequence[tuple[pulumi.Input[str], str]] = ()  # mounted read-only
     ports: Sequence[tuple[int, int, str]] = ()  # (container port, host port, bind address)
     # (path, content): generated config files, written at start into a tmpfs (see start_files).
     files: Sequence[tuple[str, str]] = ()
     start_period: str = "20s"
     stop_grace_seconds: int = 30
+    wait_seconds: int = 180  # how long `pulumi up` waits for it to turn healthy
     # A one-shot (a migration) runs to its end instead of serving: the provider attaches and
     # waits for it to exit, and its exit code is an output (see one_shot_succeeded).
     one_shot: bool = False
+    # No network at all (`network_mode: none`): for a container that needs none (the backup
+    # containers reach Postgres over its Unix socket only).
+    no_network: bool = False
 
 
 def memory_mb(quantity: str) -> int:
@@ -112,13 +117,18 @@ def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> doc
             tests=list(spec.healthcheck), interval="10s", timeout="3s", retries=5, start_period=spec.start_period
         ),
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=n, aliases=list(a)) for n, a in spec.networks],
-        volumes=[docker.ContainerVolumeArgs(volume_name=v, container_path=p) for v, p in spec.volumes],
+        **(dict(network_mode="none") if spec.no_network else {}),
+        volumes=[docker.ContainerVolumeArgs(volume_name=v, container_path=p) for v, p in spec.volumes]
+        + [
+            docker.ContainerVolumeArgs(volume_name=v, container_path=p, read_only=True)
+            for v, p in spec.read_only_volumes
+        ],
         ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in spec.ports],
         destroy_grace_seconds=spec.stop_grace_seconds,
         stop_timeout=spec.stop_grace_seconds,
         stop_signal="SIGTERM",
         **(
-            dict(attach=True, must_run=False) if spec.one_shot else dict(wait=True, wait_timeout=180)
+            dict(attach=True, must_run=False) if spec.one_shot else dict(wait=True, wait_timeout=spec.wait_seconds)
         ),  # `pulumi up` returns only once the container is healthy
         opts=opts,
     )

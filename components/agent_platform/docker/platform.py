@@ -14,6 +14,7 @@ import pulumi_random as random
 from agent_platform.args import DockerPlatformArgs
 from agent_platform.config import DatastoreBase, StackConfig, with_registry
 from agent_platform.datastores import pg_isready, postgres_url, redis_server_options, redis_url
+from agent_platform.docker import backup
 from agent_platform.docker.container import ContainerSpec, hardened_container, one_shot_succeeded
 from agent_platform.docker.nginx import nginx_conf
 from agent_platform.inputs import secret_value, stack_settings
@@ -65,6 +66,9 @@ class DockerPlatform(pulumi.ComponentResource):
         self.datastores: list[docker.Container] = []
         self.postgres: docker.Container | None = None  # in-stack Postgres, which a migration waits for
         self.postgres_password = self.redis_password = None
+        self.backup_scheduler: docker.Container | None = None  # base backups on schedule (postgres.backup)
+        self.backup_mounts: list[tuple[pulumi.Input[str], str]] = []  # (repository, socket) volumes
+        self.data_volume: pulumi.Input[str] | None = None
         database_url = self._postgres(config, d.postgres_user)
         redis_url = self._redis(config, d.redis_user)
 
@@ -85,7 +89,10 @@ class DockerPlatform(pulumi.ComponentResource):
             replicas = [f"{s.name}-{i}" for i in range(1, s.replicas + 1)]
             image, after = self._image(s.image), list(self.datastores)
             if s.migration.enabled:
-                migration = self._migration(s, image, database_url)
+                before = self._backup_before_migration(s, image) if self.backup_scheduler else None
+                if before is not None:
+                    image = one_shot_succeeded(before, image)
+                migration = self._migration(s, image, database_url, before)
                 image, after = one_shot_succeeded(migration, image), [*after, migration]
             startup = s.probes.startup
             for replica in replicas:
@@ -141,7 +148,70 @@ class DockerPlatform(pulumi.ComponentResource):
             self.images[ref] = docker.RemoteImage(logical, name=ref, keep_locally=True, opts=self.child)
         return self.images[ref].image_id
 
-    def _migration(self, s, image: pulumi.Output[str], database_url: pulumi.Input[str]) -> docker.Container:
+    def _backup_spec(self, name: str, **kwargs) -> ContainerSpec:
+        """A pgBackRest container: Postgres' image (the same pgBackRest as its archive_command), no
+        network, the repository and socket volumes read-write and the data volume read-only."""
+        c, d = self.config.postgres, self.config.docker_settings()
+        return ContainerSpec(
+            name=name,
+            image=self._image(c.image),
+            user=d.postgres_user,
+            resources=d.backup.resources,
+            networks=[],
+            no_network=True,
+            volumes=self.backup_mounts,
+            read_only_volumes=[(self.data_volume, backup.DATA_PATH)],
+            stop_grace_seconds=60,
+            **kwargs,
+        )
+
+    def _backup_scheduler(self) -> docker.Container:
+        c = self.config.postgres
+        return hardened_container(
+            self._backup_spec(
+                "postgres-backup",
+                env={**self.backup_env, "PGBACKREST_SCHEDULE": c.backup.schedule},
+                command=["sh", backup.SCHEDULER_PATH],
+                files=[(backup.SCHEDULER_PATH, backup.scheduler_script(c.backup.schedule))],
+                healthcheck=backup.healthcheck(c.backup.max_age_hours),
+                # The first base backup is taken before it turns healthy: give a large database time.
+                start_period="3600s",
+                wait_seconds=3600,
+            ),
+            pulumi.ResourceOptions.merge(
+                self.child,
+                pulumi.ResourceOptions(
+                    depends_on=[self.postgres],
+                ),
+            ),
+        )
+
+    def _backup_before_migration(self, s, image: pulumi.Output[str]) -> docker.Container | None:
+        """A one-shot full base backup `<name>-migrate-backup` that the migration waits for. It
+        carries the service's image id, so a new image (which runs the migration again) takes a
+        new backup first."""
+        if not self.config.postgres.backup.before_migration:
+            return None
+        return hardened_container(
+            self._backup_spec(
+                f"{s.name}-migrate-backup",
+                env={**self.backup_env, "BACKUP_BEFORE_MIGRATION_TO": image},
+                command=backup.base_backup_command(),
+                healthcheck=(),
+                one_shot=True,
+            ),
+            pulumi.ResourceOptions.merge(
+                self.child,
+                pulumi.ResourceOptions(
+                    depends_on=[self.postgres, self.backup_scheduler],
+                    custom_timeouts=pulumi.CustomTimeouts(create="60m"),
+                ),
+            ),
+        )
+
+    def _migration(
+        self, s, image: pulumi.Output[str], database_url: pulumi.Input[str], before: docker.Container | None = None
+    ) -> docker.Container:
         """The Kubernetes migration Job's equivalent: a one-shot `<name>-migrate` container of the
         service's image running its migration command once the data stores are healthy. Its image
         is ForceNew, so a new image runs it again (Docker replaces a container delete-first:
@@ -165,23 +235,26 @@ class DockerPlatform(pulumi.ComponentResource):
             pulumi.ResourceOptions.merge(
                 self.child,
                 pulumi.ResourceOptions(
-                    depends_on=[self.postgres] if self.postgres else [],
+                    depends_on=([self.postgres] if self.postgres else []) + ([before] if before else []),
                     custom_timeouts=pulumi.CustomTimeouts(create=f"{m.active_deadline_seconds + 60}s"),
                 ),
+            ),
+        )
+
+    def _named_volume(self, logical: str, protect: bool) -> docker.Volume:
+        return docker.Volume(
+            logical,
+            name=f"{self.prefix}-{logical}",
+            opts=pulumi.ResourceOptions.merge(
+                self.child, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
             ),
         )
 
     def _volume(self, store: str, config: DatastoreBase) -> list[tuple[pulumi.Input[str], str]]:
         if not config.persistence.enabled:
             return []
-        volume = docker.Volume(
-            f"{store}-data",
-            name=f"{self.prefix}-{store}-data",
-            opts=pulumi.ResourceOptions.merge(
-                self.child, pulumi.ResourceOptions(protect=config.protect, retain_on_delete=config.protect)
-            ),
-        )
-        return [(volume.name, "/var/lib/postgresql/data" if store == "postgres" else "/data")]
+        volume = self._named_volume(f"{store}-data", config.protect)
+        return [(volume.name, backup.DATA_PATH if store == "postgres" else "/data")]
 
     def _password(self, store: str, config: DatastoreBase) -> pulumi.Output[str]:
         return random.RandomPassword(
@@ -196,22 +269,39 @@ class DockerPlatform(pulumi.ComponentResource):
         if c.mode == "external":
             return secret_value(self.secrets, c.external_url_key, self.where, "postgres.external_url_key")
         password = self.postgres_password = self._password("postgres", c)
+        volumes = self._volume("postgres", c)
+        env: dict[str, pulumi.Input[str]] = {
+            "POSTGRES_USER": c.user,
+            "POSTGRES_DB": c.database,
+            "POSTGRES_PASSWORD": password,
+            "PGDATA": backup.PGDATA,
+        }
+        command, tmpfs = None, ("/tmp", backup.SOCKET_PATH)
+        if c.backup.enabled:
+            # WAL goes to the repository from Postgres itself (archive_command); the socket
+            # directory is a volume the backup containers mount to reach Postgres.
+            d = self.config.docker_settings()
+            self.data_volume = volumes[0][0]
+            self.backup_mounts = [
+                (self._named_volume("postgres-backup", c.protect).name, backup.REPO_PATH),
+                (self._named_volume("postgres-socket", False).name, backup.SOCKET_PATH),
+            ]
+            self.backup_env = backup.pgbackrest_env(c, d.backup)
+            env.update(self.backup_env)
+            command, tmpfs = ["postgres", *backup.archive_options(d.backup)], ("/tmp",)
+            volumes = [*volumes, *self.backup_mounts]
         self.postgres = hardened_container(
             ContainerSpec(
                 name="postgres",
                 image=self._image(c.image),
                 user=user,
                 resources=c.resources,
-                env={
-                    "POSTGRES_USER": c.user,
-                    "POSTGRES_DB": c.database,
-                    "POSTGRES_PASSWORD": password,
-                    "PGDATA": "/var/lib/postgresql/data/pgdata",
-                },
+                env=env,
+                command=command,
                 healthcheck=["CMD", *pg_isready(c)],
                 networks=[(self.backend.name, ["postgres"])],
-                tmpfs=("/tmp", "/var/run/postgresql"),
-                volumes=self._volume("postgres", c),
+                tmpfs=tmpfs,
+                volumes=volumes,
                 stop_grace_seconds=60,
             ),
             pulumi.ResourceOptions.merge(
@@ -219,6 +309,8 @@ class DockerPlatform(pulumi.ComponentResource):
             ),
         )
         self.datastores.append(self.postgres)
+        if c.backup.enabled:
+            self.backup_scheduler = self._backup_scheduler()
         return pulumi.Output.secret(postgres_url(c, password, "postgres"))
 
     def _redis(self, config: StackConfig, user: str) -> pulumi.Output[str]:
