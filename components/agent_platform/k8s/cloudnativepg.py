@@ -31,7 +31,7 @@ import pulumi_kubernetes as k8s
 
 from agent_platform.config import POOLER_RESOURCES, PostgresConfig, ResourceAmounts, Resources
 from agent_platform.datastores import POSTGRES_PORT
-from agent_platform.k8s import pod
+from agent_platform.k8s import monitoring, pod
 from agent_platform.labels import selector_labels
 
 if TYPE_CHECKING:
@@ -473,30 +473,7 @@ def alert_rules(
             "The scheduled restore drill failed: the latest backup may not restore; see the Job's logs",
         ),
     ]
-    return k8s.apiextensions.CustomResource(
-        name,
-        api_version="monitoring.coreos.com/v1",
-        kind="PrometheusRule",
-        metadata=meta_(name),
-        spec={
-            "groups": [
-                {
-                    "name": "postgres-durability",
-                    "rules": [
-                        {
-                            "alert": alert,
-                            "expr": expr,
-                            "for": for_,
-                            "labels": {"severity": severity},
-                            "annotations": {"summary": summary},
-                        }
-                        for alert, for_, severity, expr, summary in rules
-                    ],
-                }
-            ]
-        },
-        opts=opts,
-    )
+    return monitoring.prometheus_rule(name, "postgres-durability", rules, meta_, opts)
 
 
 def restore_drill(store: Postgres, source: str, opts: pulumi.ResourceOptions) -> batch.CronJob:

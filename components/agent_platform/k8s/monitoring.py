@@ -84,6 +84,18 @@ def alert_rules(
             f"{{{{ $labels.pod }}}} restarted {a.crash_loop_restarts} or more times in 15 minutes",
         ),
     ]
+    return prometheus_rule(name, "agent-platform", rules, meta, opts)
+
+
+def prometheus_rule(
+    name: str,
+    group: str,
+    rules: list[tuple[str, str, str, str, str]],
+    meta: pod.Metadata,
+    opts: pulumi.ResourceOptions,
+) -> k8s.apiextensions.CustomResource:
+    """A PrometheusRule (monitoring.coreos.com/v1) of one group: each rule (alert, for, severity, expr,
+    summary)."""
     return k8s.apiextensions.CustomResource(
         name,
         api_version="monitoring.coreos.com/v1",
@@ -92,7 +104,7 @@ def alert_rules(
         spec={
             "groups": [
                 {
-                    "name": "agent-platform",
+                    "name": group,
                     "rules": [
                         {
                             "alert": alert,
