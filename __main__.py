@@ -21,7 +21,7 @@ if config.platform == "kubernetes":
 
     platform = AgentPlatform("agent-platform", args)
     pulumi.export("namespace", platform.namespace_name)
-    pulumi.export("services", [s.service_name for s in platform.services])
+    pulumi.export("services", platform.service_names)
     pulumi.export("ingressUrl", platform.ingress.url if platform.ingress else None)
     pulumi.export("postgresHost", platform.postgres_host)
     pulumi.export("redisHost", platform.redis_host)

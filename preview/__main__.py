@@ -20,6 +20,7 @@ import yaml
 
 from preview import sdk_internals
 from preview.changes import blocked_messages
+from preview.connectivity import connectivity
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
 from preview.engine import ProgramError
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
@@ -30,7 +31,7 @@ from preview.render import manifests, render_files, write_files
 from preview.stackfile import StackFileError
 from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
-from program.stack_config import CONFIG_SOURCE_ENV
+from program.stack_config import CONFIG_SOURCE_ENV, TOP_LEVEL_KEYS, parse_stack_config, read_project_config
 
 EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_K8S_VERSIONS = ("1.29",)
@@ -144,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             pack = launch_pack(project_dir / "policies")
         started = time.perf_counter()
         inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
+        # The program ran on this config, so it parses; the paths are judged on the render.
+        values = read_project_config(inputs.config)
+        wiring = connectivity(kube, parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}))
         edges = traffic_edges(kube)
         if "docker-compose.yml" in files:
             edges += compose_edges(yaml.safe_load(files["docker-compose.yml"]))
@@ -230,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             pack.wait()
 
     warnings = [f"secret {k} not in the environment: a placeholder was used" for k in inputs.placeholders]
+    cut_paths = wiring.failures if wiring else []
+    warnings += [f"connectivity: {w}" for w in (wiring.warnings if wiring else [])]
     if args.format == "json":
         print(
             json.dumps(
@@ -254,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
                         "violations": [v.__dict__ for v in report.violations],
                     },
                     "diffs": [json.loads(format_json(d)) for _, d in diffs],
+                    "connectivity": None
+                    if wiring is None
+                    else [
+                        dict(zip(("from", "to", "port", "because", "admittedBy"), c.row(), strict=True))
+                        for c in wiring.checked
+                    ],
                 },
                 indent=2,
                 sort_keys=True,
@@ -269,6 +281,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(kube)} Kubernetes objects; schema validation ({', '.join(versions)}) {status}.\n")
         for f in findings:
             print(f"- :x: `{f.line()}`")
+        for line in cut_paths:
+            print(f"- :x: connectivity: {line}")
+        for w in warnings:
+            print(f"- :warning: {w}")
+        if wiring is not None:
+            print(f"<details><summary>{wiring.summary()}</summary>\n")
+            print("\n".join(wiring.lines(markdown=True)))
+            print("\n</details>\n")
         if policy_lines:
             print("<details><summary>Policy pack: " + policy_lines[0].split(": ", 1)[-1] + "</summary>\n\n```")
             print("\n".join(policy_lines[1:]) or "no violations")
@@ -289,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
             say(terminal, f"warning: {w}", "warning")
         for f in findings:
             say(terminal, f"invalid: {f.line()}", "invalid")
+        if wiring is not None:
+            print(f"\n{wiring.summary()}")
+            for line in wiring.lines():
+                print(f"  {line}")
         for line in policy_lines:
             say(terminal, line, policy_kind(line))
         for title, d in diffs:
@@ -298,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     blocked = [m for _, d in diffs if not d.promotion for m in blocked_messages(d.changes)]
     for m in blocked:
         print(f"error: {m}", file=sys.stderr)
-    return EXIT_INVALID if findings or policy_failed or blocked else EXIT_OK
+    for line in cut_paths:
+        print(f"error: connectivity: {line}", file=sys.stderr)
+    return EXIT_INVALID if findings or policy_failed or blocked or cut_paths else EXIT_OK
 
 
 def run() -> int:

@@ -772,7 +772,7 @@ class NetworkArgs(TypedDict, total=False):
     """Settings: NetworkConfig."""
 
     ingress_controller_namespace: str
-    """Namespace of the ingress controller allowed to reach the services. Default: `"ingress-nginx"`."""
+    """Namespace of the ingress controller allowed to reach the exposed services (exposure `ingress`; a Gateway's data plane: gateway.dataPlaneNamespace). Default: `"ingress-nginx"`."""
     dns_namespace: str
     """Namespace of cluster DNS. Default: `"kube-system"`."""
     node_local_dns: Optional[str]
@@ -872,6 +872,8 @@ class GatewayRefArgs(TypedDict, total=False):
     """Its namespace; unset: the stack's namespace."""
     section_name: Required[str]
     """Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is the Gateway's)."""
+    data_plane_namespace: Optional[str]
+    """Namespace of the Gateway's data plane (its proxy pods), the only one the backends' NetworkPolicy admits; unset: the Gateway's namespace, where Istio, NGINX Gateway Fabric, kgateway and Contour's provisioner run them. Envoy Gateway runs them in its own namespace (`envoy-gateway-system`) unless its GatewayNamespace mode is on: set it then."""
 
 
 class SecretStoreRefArgs(TypedDict, total=False):

@@ -1409,7 +1409,9 @@ class EgressRule(Model):
 
 class NetworkConfig(Model):
     ingress_controller_namespace: DnsLabel = Field(
-        "ingress-nginx", description="Namespace of the ingress controller allowed to reach the services."
+        "ingress-nginx",
+        description="Namespace of the ingress controller allowed to reach the exposed services (exposure `ingress`; "
+        "a Gateway's data plane: gateway.dataPlaneNamespace).",
     )
     dns_namespace: DnsLabel = Field("kube-system", description="Namespace of cluster DNS.")
     node_local_dns: str | None = Field(
@@ -1606,6 +1608,13 @@ class GatewayRef(Model):
         description="Its HTTPS listener: the route attaches there only, so traffic is always TLS (the certificate is "
         "the Gateway's)."
     )
+    data_plane_namespace: DnsLabel | None = Field(
+        None,
+        description="Namespace of the Gateway's data plane (its proxy pods), the only one the backends' "
+        "NetworkPolicy admits; unset: the Gateway's namespace, where Istio, NGINX Gateway Fabric, kgateway and "
+        "Contour's provisioner run them. Envoy Gateway runs them in its own namespace (`envoy-gateway-system`) "
+        "unless its GatewayNamespace mode is on: set it then.",
+    )
 
 
 class AlertThresholds(Model):
@@ -1728,6 +1737,8 @@ class StackConfig(Model):
                 raise rule("gateway", "is required when exposure is gatewayApi")
             if self.exposure != "gatewayApi" and self.gateway is not None:
                 raise rule("gateway", "only applies when exposure is gatewayApi")
+            if self.exposure == "gatewayApi" and self.gateway is not None:
+                self._check_gateway_data_plane()
             taken = {s.name: i for i, s in enumerate(self.services)}
             for i, s in enumerate(self.services):
                 if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
@@ -1792,6 +1803,30 @@ class StackConfig(Model):
             if not any(s.ingress.enabled for s in self.services):
                 raise rule("services", "no service has ingress.enabled: the proxy has nothing to route")
         return self
+
+    def _check_gateway_data_plane(self) -> None:
+        # The backends admit the Gateway's data plane by its namespace; ingressControllerNamespace names an
+        # Ingress controller's, which a Gateway's proxies need not share.
+        if "ingress_controller_namespace" in self.network.model_fields_set:
+            raise rule(
+                "network.ingressControllerNamespace",
+                "applies to exposure ingress; with gatewayApi the backends admit gateway.dataPlaneNamespace "
+                "(default: gateway.namespace): set that instead",
+            )
+        gateway = self.gateway
+        assert gateway is not None
+        if gateway.data_plane_namespace is None and gateway.namespace is None:
+            raise rule(
+                "gateway.dataPlaneNamespace",
+                "is required when gateway.namespace is unset: name the namespace the Gateway's proxy pods run in "
+                "(the backends admit only that one; the stack's own namespace would admit every pod in it)",
+            )
+
+    def gateway_data_plane_namespace(self) -> str:
+        """Where the Gateway's data plane runs: as set, else the Gateway's namespace (validated to be one)."""
+        gateway = self.gateway
+        assert gateway is not None
+        return gateway.data_plane_namespace or gateway.namespace or ""
 
     def _check_kubernetes_names(self) -> None:
         names = {s.name for s in self.services}

@@ -16,6 +16,9 @@ ROLE = "agent-platform.io/role"
 # A release's workloads say which they are (canary, blue, green: never active or idle, which
 # would change, and roll the pods, on every switch); a rolling service's workload carries none.
 RELEASE_TRACK = "agent-platform.io/release-track"
+# A Service that carries a pod's metrics port, the one the ServiceMonitor selects: each pod is
+# scraped through exactly one Service (never through a blue-green switch, a headless Service).
+SCRAPED = "agent-platform.io/scraped"
 
 # A label value as the API server accepts it: k8s.io/apimachinery/pkg/util/validation
 # validation.go IsValidLabelValue (qualifiedNameFmt, LabelValueMaxLength = 63).

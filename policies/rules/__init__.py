@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from . import availability, data, docker, durability, exposure, hygiene, network, operations, pss, secrets, workload
+from . import (
+    availability,
+    connectivity,
+    data,
+    docker,
+    durability,
+    exposure,
+    hygiene,
+    network,
+    operations,
+    pss,
+    secrets,
+    workload,
+)
 from .base import Rule
 
 ALL_RULES: list[Rule] = [
@@ -19,6 +32,7 @@ ALL_RULES: list[Rule] = [
         docker,
         operations,
         durability,
+        connectivity,
     )
     for value in vars(module).values()
     if isinstance(value, Rule)

@@ -24,7 +24,15 @@ from agent_platform.config import (
 )
 from agent_platform.inputs import secret_value, setting, settings_of
 from agent_platform.k8s import jobs, pod
-from agent_platform.labels import CLIENT_OF, RELEASE_TRACK, ROLE, image_version, selector_labels, standard_labels
+from agent_platform.labels import (
+    CLIENT_OF,
+    RELEASE_TRACK,
+    ROLE,
+    SCRAPED,
+    image_version,
+    selector_labels,
+    standard_labels,
+)
 
 apps = k8s.apps.v1
 core = k8s.core.v1
@@ -62,7 +70,8 @@ class AgentService(pulumi.ComponentResource):
     StatefulSet, Service, HorizontalPodAutoscaler, PodDisruptionBudget and least-privilege NetworkPolicy."""
 
     service_name: pulumi.Output[str]
-    """Name of the ClusterIP Service (port 80, named `http`)."""
+    """Name of the ClusterIP Service (port 80, named `http`; empty when nothing may call the service and nothing
+    scrapes it through a Service)."""
 
     def __init__(self, resource_name: str, args: AgentServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("agent-platform:k8s:AgentService", resource_name, None, opts)
@@ -77,6 +86,11 @@ class AgentService(pulumi.ComponentResource):
         # Declared peers: services whose pods may call this one (its allowFrom), and the
         # services this one may call (those listing it in their allowFrom).
         self.callers = list(c.allow_from)
+        # Its app port is reachable from a caller or the edge; a background worker's is not, and gets no
+        # Service port (a port nobody may reach promises what the NetworkPolicy refuses).
+        self.served = bool(self.callers) or self.exposed
+        m = self.monitoring
+        self.scraped_by_service = m.enabled and m.service_monitor
         self.callees = [(p["name"], int(p["port"])) for p in args.get("callees") or []]
         self.selector = selector_labels(c.name)
         self.labels = pod.with_common(
@@ -140,7 +154,7 @@ class AgentService(pulumi.ComponentResource):
             for u in self.units
         }
         self.workloads: dict[str, pulumi.CustomResource] = {}
-        self.services: dict[str, core.Service] = {}
+        self.services: dict[str, core.Service | None] = {}
         for unit in self.units:
             self._unit(unit, plain_env, secret_values)
         main = self.units[0]
@@ -149,13 +163,21 @@ class AgentService(pulumi.ComponentResource):
             # The service's own name selects the active colour: the switch is one selector update.
             # It waits for the active colour's rollout (the provider awaits a Deployment's ready
             # pods), so a switch to a colour whose image changed too never points at unready pods.
+            # It carries no metrics port: each colour's own Service does, so the active colour's
+            # pods are scraped once, not also through the switch.
             active = next(u for u in self.units if u.role == "active")
             self.service = self._service(
-                c.name, selector_labels(active.name), self.labels, depends_on=[self.workloads[active.name]]
+                c.name,
+                selector_labels(active.name),
+                self.labels,
+                depends_on=[self.workloads[active.name]],
+                metrics=False,
             )
         else:
-            self.service = self.services[main.name]
+            self.service = self.services.get(main.name)
         if c.kind == "StatefulSet":
+            # The StatefulSet's governing Service (its pods' DNS names). Without callers it lists no
+            # port: a headless Service may have none, and nothing may reach the app port.
             self.headless_service = core.Service(
                 f"{c.name}-headless",
                 metadata=self.meta(f"{c.name}-headless"),
@@ -163,12 +185,14 @@ class AgentService(pulumi.ComponentResource):
                     cluster_ip="None",
                     selector=self.selector,
                     publish_not_ready_addresses=True,
-                    ports=[core.ServicePortArgs(name=HTTP, port=c.port, target_port=HTTP, protocol="TCP")],
+                    ports=[core.ServicePortArgs(name=HTTP, port=c.port, target_port=HTTP, protocol="TCP")]
+                    if self.served
+                    else None,
                 ),
                 opts=child,
             )
 
-        self.service_name = self.service.metadata.name
+        self.service_name = self.service.metadata.name if self.service is not None else pulumi.Output.from_input("")
         self.register_outputs({"serviceName": self.service_name})
 
     def _unit_meta(self, unit: ReleaseUnit) -> pod.Metadata:
@@ -180,27 +204,25 @@ class AgentService(pulumi.ComponentResource):
         selector: dict[str, str],
         labels: dict[str, str],
         depends_on: list[pulumi.Resource] | None = None,
-    ) -> core.Service:
+        metrics: bool = True,
+    ) -> core.Service | None:
+        """A ClusterIP Service: the app port when something may call it, the metrics port when the
+        ServiceMonitor scrapes through it; none when it would have neither."""
+        scraped = metrics and self.scraped_by_service
+        ports = [core.ServicePortArgs(name=HTTP, port=80, target_port=HTTP, protocol="TCP")] if self.served else []
+        if scraped:
+            # The ServiceMonitor scrapes through the Service's named metrics port.
+            ports.append(
+                core.ServicePortArgs(name="metrics", port=self.monitoring.port, target_port="metrics", protocol="TCP")
+            )
+        if not ports:
+            return None
         return core.Service(
             name,
-            metadata=pod.Metadata(self.meta.namespace, labels, self.meta.annotations)(name),
-            spec=core.ServiceSpecArgs(
-                type="ClusterIP",
-                selector=selector,
-                ports=[
-                    core.ServicePortArgs(name=HTTP, port=80, target_port=HTTP, protocol="TCP"),
-                    # The ServiceMonitor scrapes through the Service's named metrics port.
-                    *(
-                        [
-                            core.ServicePortArgs(
-                                name="metrics", port=self.monitoring.port, target_port="metrics", protocol="TCP"
-                            )
-                        ]
-                        if self.monitoring.enabled and self.monitoring.service_monitor
-                        else []
-                    ),
-                ],
-            ),
+            metadata=pod.Metadata(
+                self.meta.namespace, {**labels, **({SCRAPED: "true"} if scraped else {})}, self.meta.annotations
+            )(name),
+            spec=core.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=ports),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 

@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 
 from agent_platform.config import Monitoring
 from agent_platform.k8s import pod
-from agent_platform.labels import PART_OF
+from agent_platform.labels import PART_OF, SCRAPED
 
 METRICS = "metrics"
 
@@ -28,8 +28,13 @@ def service_monitor(
         kind="ServiceMonitor",
         metadata=meta(name),
         spec={
+            # Only the Services that carry the metrics port, one per pod (labels.SCRAPED).
             "selector": {
-                "matchLabels": {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/component": "agent-api"}
+                "matchLabels": {
+                    "app.kubernetes.io/part-of": PART_OF,
+                    "app.kubernetes.io/component": "agent-api",
+                    SCRAPED: "true",
+                }
             },
             "namespaceSelector": {"matchNames": [namespace]},
             "endpoints": [{"port": METRICS, "path": m.path, "interval": "30s", "scrapeTimeout": "10s"}],

@@ -23,7 +23,7 @@ class AgentPlatform(pulumi.ComponentResource):
     namespace_name: pulumi.Output[str]
     """Name of the namespace."""
     service_names: pulumi.Output[list[str]]
-    """Names of the agent services' Services."""
+    """Names of the agent services' ClusterIP Services (a service nothing may call or scrape has none)."""
     ingress_url: pulumi.Output[str]
     """Public base URL (empty when the Ingress is disabled)."""
     postgres_host: pulumi.Output[str]
@@ -115,6 +115,11 @@ class AgentPlatform(pulumi.ComponentResource):
             opts=in_ns,
         )
         pods_of = {s.name: s.pod_names() for s in config.services}
+        # Exposed backends admit the data plane in front of them: the Ingress controller's namespace, or
+        # with gatewayApi the Gateway's data plane's (config.gateway_data_plane_namespace).
+        network = config.network
+        if config.exposure == "gatewayApi" and config.gateway is not None:
+            network = network.model_copy(update={"ingress_controller_namespace": config.gateway_data_plane_namespace()})
 
         def released(s):
             # The registry applies to every image a release runs, canary and colours included.
@@ -142,7 +147,7 @@ class AgentPlatform(pulumi.ComponentResource):
                         update={"allow_from": [name for caller in s.allow_from for name in pods_of[caller]]}
                     ),
                     **wiring,
-                    network=config.network,
+                    network=network,
                     availability=config.availability,
                     backends=[self.postgres.backend, self.redis.backend],
                     exposed=config.ingress.enabled and s.ingress.enabled,
@@ -216,7 +221,10 @@ class AgentPlatform(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=self.services)),
             )
         self.namespace_name = ns
-        self.service_names = pulumi.Output.all(*[s.service_name for s in self.services])
+        # A service nothing may call and nothing scrapes through a Service has none (AgentService.served).
+        self.service_names = pulumi.Output.all(*[s.service_name for s in self.services]).apply(
+            lambda names: [n for n in names if n]
+        )
         self.ingress_url = self.ingress.url if self.ingress else pulumi.Output.from_input("")
         self.postgres_host = self.postgres.host
         self.redis_host = self.redis.host
