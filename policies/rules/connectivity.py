@@ -105,13 +105,24 @@ class Checked:
 
     def failure(self) -> str:
         p, v = self.path, self.verdict
-        needs = [f"an egress rule in {', '.join(v.egress.isolating)}" for _ in [0] if not v.egress.allowed]
-        needs += [f"an ingress rule in {', '.join(v.ingress.isolating)}" for _ in [0] if not v.ingress.allowed]
+        needs = [_needs("egress", p.source, v.egress), _needs("ingress", p.destination, v.ingress)]
         target = p.service or p.destination.name
         return (
             f"{p.source.name} -> {p.destination.name}:{p.port}/{p.protocol} ({p.via}, to {target}) is admitted by no "
-            f"NetworkPolicy rule: it needs {' and '.join(needs)}"
+            f"NetworkPolicy rule: it needs {' and '.join(n for n in needs if n)}"
         )
+
+
+def _needs(direction: str, pod: Endpoint, side) -> str:
+    """Which policy would need the rule: the pod's own (selecting it by labels), else a new one."""
+    if side.allowed:
+        return ""
+    if side.own:
+        return f"an {direction} rule in NetworkPolicy {' or '.join(side.own)}"
+    return (
+        f"an {direction} rule in a NetworkPolicy selecting {pod.name} (only {', '.join(side.isolating)}, "
+        "namespace-wide, select it)"
+    )
 
 
 def _denied(direction: str, side) -> str:

@@ -67,6 +67,7 @@ class Side:
     policy: str = ""  # the policy whose rule admits it ("" when the pod is not isolated on this side)
     rule: int = -1
     isolating: tuple[str, ...] = ()  # the policies that isolate the pod on this side
+    own: tuple[str, ...] = ()  # those of them that select it by labels (not every pod of the namespace)
 
     def why(self) -> str:
         if not self.allowed:
@@ -177,7 +178,13 @@ def side(
                 rule.get("ports"), port, protocol, destination
             ):
                 return Side(True, _name(p), i)
-    return Side(False, isolating=tuple(_name(p) for p in isolating))
+    own = tuple(_name(p) for p in isolating if _selects_by_labels(p))
+    return Side(False, isolating=tuple(_name(p) for p in isolating), own=own)
+
+
+def _selects_by_labels(policy: Mapping[str, Any]) -> bool:
+    selector = (policy.get("spec") or {}).get("podSelector") or {}
+    return bool(selector.get("matchLabels") or selector.get("matchExpressions"))
 
 
 def evaluate(
