@@ -989,6 +989,8 @@ class AgentServiceArgs(TypedDict, total=False):
     """Admit the ingress controller's namespace to the app port (the service is routed by an Ingress). Default: false."""
     callees: list[PeerArgs]
     """Services of the namespace these pods may call (egress to their pods' port)."""
+    serve: bool
+    """Give the app port a Service (the ClusterIP Service's `http` port, the headless Service's port); AgentPlatform turns it off for a service nothing may call (no allowFrom, not routed), whose app port no NetworkPolicy admits anyone to. Default: true."""
     secret_values: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Secret values by key: `secret_env` and `external_url_key` name them. Pass Pulumi secrets (`pulumi.Config().require_secret(key)`); the component keeps them secret and puts them only in Secrets."""
     existing_secret: str

@@ -109,6 +109,14 @@ COMPONENTS = {
                 False,
                 "Services of the namespace these pods may call (egress to their pods' port).",
             ),
+            (
+                "serve",
+                "bool",
+                False,
+                "Give the app port a Service (the ClusterIP Service's `http` port, the headless Service's port); "
+                "AgentPlatform turns it off for a service nothing may call (no allowFrom, not routed), whose app "
+                "port no NetworkPolicy admits anyone to. Default: true.",
+            ),
             SECRETS,
             EXISTING_SECRET,
             PULL_SECRETS,

@@ -28,7 +28,6 @@ COMMON = {
     ("ConfigMap", "agent-runner"),
     ("Secret", "agent-runner"),
     ("StatefulSet", "agent-runner"),
-    ("Service", "agent-runner"),
     ("Service", "agent-runner-headless"),
     ("NetworkPolicy", "agent-runner"),
     ("Secret", "postgres-connection"),
@@ -50,6 +49,9 @@ PROD_ONLY = {
     ("NetworkPolicy", "agent-api-cleanup"),
     ("ServiceMonitor", "agent-platform"),
     ("PrometheusRule", "agent-platform"),
+    # Nothing calls the runner (no allowFrom, no ingress): its Service carries only the metrics port
+    # Prometheus scrapes, so dev, which does not scrape, has none.
+    ("Service", "agent-runner"),
     # Postgres as CloudNativePG (postgres.mode: cloudnativepg in Pulumi.prod.yaml).
     ("Secret", "postgres-app-credentials"),
     ("Cluster", "postgres"),
@@ -391,7 +393,8 @@ def test_data_is_protected_in_prod_only(stack, capture):
 def test_outputs_are_plain_and_secret_free(stack, capture):
     out = capture.outputs
     assert out["namespace"] == f"agents-{stack}"
-    assert out["services"] == ["agent-api", "agent-runner"]
+    # The runner's Service exists only to be scraped (prod): nothing calls it.
+    assert out["services"] == (["agent-api", "agent-runner"] if stack == "prod" else ["agent-api"])
     # prod: PgBouncer's Service in front of the CloudNativePG primary.
     pg_host = "postgres-pooler-rw" if stack == "prod" else "postgres"
     assert out["postgresHost"] == f"{pg_host}.agents-{stack}.svc.cluster.local"

@@ -179,7 +179,10 @@ def test_cli_promotion_does_not_block_and_folds_labels(tmp_path):
     assert "promote `dev` onto `prod`" in result.stdout
     assert "differ only in environment labels / namespace (folded)" in result.stdout
     assert "| `ServiceAccount/agent-api` | update" not in result.stdout  # only its environment labels differ
-    assert "| `Service/agent-api` | update | `spec.ports` |" in result.stdout  # prod's metrics port: a real difference
+    # prod's metrics port (and the label the ServiceMonitor selects it by): a real difference.
+    assert (
+        "| `Service/agent-api` | update | `metadata.labels.agent-platform.io/scraped`, `spec.ports` |" in result.stdout
+    )
     assert "| `ConfigMap/agent-api` | update | `data.LOG_LEVEL`, `data.METRICS_PORT` |" in result.stdout
 
 

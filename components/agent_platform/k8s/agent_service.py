@@ -86,9 +86,9 @@ class AgentService(pulumi.ComponentResource):
         # Declared peers: services whose pods may call this one (its allowFrom), and the
         # services this one may call (those listing it in their allowFrom).
         self.callers = list(c.allow_from)
-        # Its app port is reachable from a caller or the edge; a background worker's is not, and gets no
-        # Service port (a port nobody may reach promises what the NetworkPolicy refuses).
-        self.served = bool(self.callers) or self.exposed
+        # A Service port nobody may reach promises what the NetworkPolicy refuses: AgentPlatform sets serve
+        # off for a background worker nothing calls.
+        self.served = bool(args.get("serve", True))
         m = self.monitoring
         self.scraped_by_service = m.enabled and m.service_monitor
         self.callees = [(p["name"], int(p["port"])) for p in args.get("callees") or []]

@@ -151,6 +151,8 @@ class AgentPlatform(pulumi.ComponentResource):
                     availability=config.availability,
                     backends=[self.postgres.backend, self.redis.backend],
                     exposed=config.ingress.enabled and s.ingress.enabled,
+                    # Its app port is reached by a caller or through the edge, else by no one.
+                    serve=bool(s.allow_from) or (config.ingress.enabled and s.ingress.enabled),
                     monitoring=config.monitoring,
                     callees=[
                         {"name": name, "port": t.port}
