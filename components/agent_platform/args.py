@@ -685,8 +685,10 @@ class RedisSettingsArgs(TypedDict, total=False):
     """AOF persistence (`appendonly yes`). Default: `true`."""
     maxmemory: str
     """`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused). Default: `"256Mi"`."""
-    maxmemory_policy: str
-    """Eviction policy at maxmemory. One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`. Default: `"allkeys-lru"`."""
+    maxmemory_policy: Optional[str]
+    """Eviction policy at maxmemory; unset: `noeviction` when Redis holds queues (`holdsQueues`, or a service's KEDA trigger is redis: an evicted list is a lost run), else `allkeys-lru` (a cache). One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`."""
+    holds_queues: bool
+    """Redis holds queues or is the broker (lists/streams that must not be evicted): an `allkeys-*` policy is refused. A service whose KEDA trigger is redis implies it. Default: `false`."""
 
 
 class IngressSettingsArgs(TypedDict, total=False):
@@ -1023,8 +1025,10 @@ class RedisArgs(TypedDict, total=False):
     """AOF persistence (`appendonly yes`). Default: `true`."""
     maxmemory: str
     """`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused). Default: `"256Mi"`."""
-    maxmemory_policy: str
-    """Eviction policy at maxmemory. One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`. Default: `"allkeys-lru"`."""
+    maxmemory_policy: Optional[str]
+    """Eviction policy at maxmemory; unset: `noeviction` when Redis holds queues (`holdsQueues`, or a service's KEDA trigger is redis: an evicted list is a lost run), else `allkeys-lru` (a cache). One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`."""
+    holds_queues: bool
+    """Redis holds queues or is the broker (lists/streams that must not be evicted): an `allkeys-*` policy is refused. A service whose KEDA trigger is redis implies it. Default: `false`."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]

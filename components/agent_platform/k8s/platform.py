@@ -112,7 +112,7 @@ class AgentPlatform(pulumi.ComponentResource):
         )
         self.redis = Redis(
             "redis",
-            {**config.redis.model_dump(), **image(config.redis), **wiring, **stores, **scaler("redis")},
+            {**config.redis_settings().model_dump(), **image(config.redis), **wiring, **stores, **scaler("redis")},
             opts=in_ns,
         )
         pods_of = {s.name: s.pod_names() for s in config.services}
