@@ -1066,6 +1066,8 @@ class AgentNamespaceArgs(TypedDict, total=False):
     """Where cluster DNS runs (the one egress every pod gets)."""
     derived_quota: dict[str, str]
     """ResourceQuota `spec.hard` amounts used where `quota` leaves one unset (AgentPlatform derives them from the worst case of its workloads); an amount set in neither is an error."""
+    protect: bool
+    """Pulumi `protect` + `retainOnDelete` on the Namespace: set when protected data stores keep their PVCs in it (deleting a Namespace deletes every PVC in it). Default: false."""
     labels: dict[str, str]
     """Labels added to every object (never to selectors); the platform's own keys win."""
     annotations: dict[str, str]

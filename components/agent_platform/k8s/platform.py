@@ -73,6 +73,7 @@ class AgentPlatform(pulumi.ComponentResource):
                 "environment": env,
                 "network": network,
                 "derived_quota": config.derived_quota(),
+                "protect": any(s.mode == "inCluster" and s.protect for s in (config.postgres, config.redis)),
                 **common,
             },
             opts=child,
