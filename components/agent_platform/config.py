@@ -1509,8 +1509,8 @@ class StackConfig(Model):
             i = queued[0]
             check_eviction(
                 self.redis.maxmemory_policy,
-                f"services[{i}].autoscaling.keda.trigger is redis: its list {self.services[i].autoscaling.keda.list_name!r} "
-                "is the run queue",
+                f"services[{i}].autoscaling.keda.trigger is redis: "
+                f"its list {self.services[i].autoscaling.keda.list_name!r} is the run queue",
                 "redis.maxmemoryPolicy",
             )
         names = [s.name for s in self.services]
