@@ -734,8 +734,10 @@ class RedisSettingsArgs(TypedDict, total=False):
     """AOF persistence (`appendonly yes`). Default: `true`."""
     maxmemory: str
     """`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused). Default: `"256Mi"`."""
-    maxmemory_policy: str
-    """Eviction policy at maxmemory. One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`. Default: `"allkeys-lru"`."""
+    maxmemory_policy: Optional[str]
+    """Eviction policy at maxmemory; unset: `noeviction` when Redis holds queues (`holdsQueues`, or a service's KEDA trigger is redis: an evicted list is a lost run), else `allkeys-lru` (a cache). One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`."""
+    holds_queues: bool
+    """Redis holds queues or is the broker (lists/streams that must not be evicted): an `allkeys-*` policy is refused. A service whose KEDA trigger is redis implies it. Default: `false`."""
 
 
 class IngressSettingsArgs(TypedDict, total=False):
@@ -1101,8 +1103,10 @@ class RedisArgs(TypedDict, total=False):
     """AOF persistence (`appendonly yes`). Default: `true`."""
     maxmemory: str
     """`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused). Default: `"256Mi"`."""
-    maxmemory_policy: str
-    """Eviction policy at maxmemory. One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`. Default: `"allkeys-lru"`."""
+    maxmemory_policy: Optional[str]
+    """Eviction policy at maxmemory; unset: `noeviction` when Redis holds queues (`holdsQueues`, or a service's KEDA trigger is redis: an evicted list is a lost run), else `allkeys-lru` (a cache). One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`."""
+    holds_queues: bool
+    """Redis holds queues or is the broker (lists/streams that must not be evicted): an `allkeys-*` policy is refused. A service whose KEDA trigger is redis implies it. Default: `false`."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
@@ -1140,6 +1144,8 @@ class AgentNamespaceArgs(TypedDict, total=False):
     """Where cluster DNS runs (the one egress every pod gets)."""
     derived_quota: dict[str, str]
     """ResourceQuota `spec.hard` amounts used where `quota` leaves one unset (AgentPlatform derives them from the worst case of its workloads); an amount set in neither is an error."""
+    protect: bool
+    """Pulumi `protect` + `retainOnDelete` on the Namespace: set when protected data stores keep their PVCs in it (deleting a Namespace deletes every PVC in it). Default: false."""
     labels: dict[str, str]
     """Labels added to every object (never to selectors); the platform's own keys win."""
     annotations: dict[str, str]
