@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
-from . import availability, data, docker, exposure, hygiene, network, operations, pss, secrets, workload
+from . import (
+    availability,
+    batch,
+    data,
+    docker,
+    exposure,
+    externalsecrets,
+    gateway,
+    hygiene,
+    keda,
+    network,
+    operations,
+    prometheus,
+    pss,
+    registry,
+    secrets,
+    workload,
+)
 from .base import Rule
 
 ALL_RULES: list[Rule] = [
     value
-    for module in (workload, pss, exposure, secrets, availability, network, hygiene, data, docker, operations)
+    for module in (
+        workload,
+        pss,
+        exposure,
+        secrets,
+        availability,
+        network,
+        hygiene,
+        data,
+        docker,
+        operations,
+        gateway,
+        keda,
+        externalsecrets,
+        prometheus,
+        batch,
+        registry,
+    )
     for value in vars(module).values()
     if isinstance(value, Rule)
 ]
