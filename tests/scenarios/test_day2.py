@@ -32,7 +32,8 @@ def of(service: str, stack: str, op: str = "update") -> dict:
     """Every object of one agent service (its metadata carries the image version label).
 
     prod's agent-api also migrates and cleans up (Pulumi.prod.yaml): its CronJob and the Jobs'
-    NetworkPolicies; the migration Job itself is named after the image, see migration_swap."""
+    NetworkPolicies and the jobs' own ServiceAccount; the migration Job itself is named after the
+    image, see migration_swap."""
     keys = [
         ("ServiceAccount", service),
         ("ConfigMap", service),
@@ -50,6 +51,7 @@ def of(service: str, stack: str, op: str = "update") -> dict:
             ("CronJob", f"{service}-cleanup"),
             ("NetworkPolicy", f"{service}-migrate"),
             ("NetworkPolicy", f"{service}-cleanup"),
+            ("ServiceAccount", f"{service}-jobs"),
         ]
     return {k: op for k in keys}
 

@@ -124,6 +124,8 @@ class AgentService(pulumi.ComponentResource):
                 c.name, metadata=self.meta(c.name), type="Opaque", string_data=secret_values, opts=child
             )
 
+        # The jobs' own ServiceAccount (jobs.job_service_account): never the service's identity.
+        self.jobs_service_account: core.ServiceAccount | None = None
         # The migration runs before any workload of this version rolls out.
         self.migration = jobs.migration_job(self) if c.migration.enabled else None
         self.cleanup = jobs.checkpoint_cleanup(self) if c.checkpoint_cleanup.enabled else None
