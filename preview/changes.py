@@ -177,17 +177,26 @@ def postgres_major(image: str) -> int | None:
     """The major version of a postgres image reference (`postgres:16.4-alpine@sha256:..` -> 16)."""
     name = image.split("@", 1)[0]
     repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
-    if repository.rsplit("/", 1)[-1] != "postgres":
+    # `postgres` (the StatefulSet mode's image) or CloudNativePG's operand images, `postgresql`.
+    if repository.rsplit("/", 1)[-1] not in ("postgres", "postgresql"):
         return None
     match = re.match(r"^(\d+)", tag)
     return int(match.group(1)) if match else None
 
 
+def _postgres_images(r: Resource) -> list[str]:
+    if r.kind == "StatefulSet":
+        return r.images()
+    if r.kind == "Cluster" and r.type.startswith(CNPG_TYPES):
+        return [str((r.inputs.get("spec") or {}).get("imageName") or "")]
+    return []
+
+
 def postgres_major_change(a: Resource, b: Resource) -> tuple[int, int] | None:
-    if a.kind != "StatefulSet" or b.kind != "StatefulSet":
+    if a.kind != b.kind:
         return None
-    old = {m for m in map(postgres_major, a.images()) if m is not None}
-    new = {m for m in map(postgres_major, b.images()) if m is not None}
+    old = {m for m in map(postgres_major, _postgres_images(a)) if m is not None}
+    new = {m for m in map(postgres_major, _postgres_images(b)) if m is not None}
     if len(old) == 1 and len(new) == 1 and old != new:
         return (old.pop(), new.pop())
     return None
@@ -199,6 +208,34 @@ POSTGRES_MAJOR_PROCEDURE = (
     "switch; or move to the cloudnativepg mode and use its major upgrade), docs/day-2.md "
     '"Postgres major version"'
 )
+
+
+# Set on a CloudNativePG Cluster by postgres.majorUpgradeFrom (components/agent_platform/k8s/cloudnativepg.py).
+MAJOR_UPGRADE_FROM = "agent-platform.io/major-upgrade-from"
+CLUSTER_MAJOR_PROCEDURE = (
+    "set `postgres.majorUpgradeFrom: {old}` in the same change: `pulumi up` then backs the Cluster up and "
+    "waits for that Backup before the operator's offline in-place upgrade (pg_upgrade, every instance "
+    'stopped for it); docs/day-2.md "Postgres major version"'
+)
+
+
+def major_verdict(a: Resource, b: Resource) -> tuple[str, str]:
+    """(refused, note) for a Postgres major change between two renders of the same object."""
+    major = postgres_major_change(a, b)
+    if not major:
+        return "", ""
+    old, new = major
+    if new < old:
+        return f"Postgres {old} -> {new}: a data directory never goes back a major; restore a backup instead", ""
+    if b.kind != "Cluster":
+        return f"Postgres {old} -> {new}: {POSTGRES_MAJOR_PROCEDURE}", ""
+    declared = str(((b.inputs.get("metadata") or {}).get("annotations") or {}).get(MAJOR_UPGRADE_FROM, ""))
+    if declared != str(old):
+        return f"Postgres {old} -> {new}: {CLUSTER_MAJOR_PROCEDURE.format(old=old)}", ""
+    return "", (
+        f"MAJOR UPGRADE Postgres {old} -> {new} by the operator: offline in place after an awaited Backup of {old}; "
+        "no way back but a restore"
+    )
 
 
 def data_namespaces(resources: list[Resource]) -> set[str]:
@@ -220,6 +257,7 @@ class Change:
     fixed_name: bool = False
     environment_only: bool = False
     refused: str = ""  # a change the preview refuses whatever the protection (a Postgres major bump)
+    major_upgrade: str = ""  # a declared major upgrade (postgres.majorUpgradeFrom): shown, never routine
 
     @property
     def key(self) -> tuple[str, str]:
@@ -340,8 +378,7 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
         fixed = (
             op == "replace" and b.type.startswith("kubernetes:") and bool((b.inputs.get("metadata") or {}).get("name"))
         )
-        major = postgres_major_change(a, b)
-        refused = f"Postgres {major[0]} -> {major[1]}: {POSTGRES_MAJOR_PROCEDURE}" if major else ""
+        refused, upgrade = major_verdict(a, b)
         changes.append(
             Change(
                 op,
@@ -351,6 +388,7 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
                 protected=b.protect,
                 fixed_name=fixed,
                 refused=refused,
+                major_upgrade=upgrade,
                 **base,
             )
         )
@@ -403,6 +441,8 @@ def _notes(c: Change) -> list[str]:
     if c.blocked:
         reason = "refused" if c.refused else ("protected" if c.protected else "holds data")
         notes.append(f"**BLOCKED: {reason}** — {way_out(c)}")
+    if c.major_upgrade:
+        notes.append(f"**{c.major_upgrade}**")
     if c.op in ("replace", "delete") and c.holds_data:
         notes.append("**HOLDS DATA: the data is lost unless retained/backed up**")
     if c.fixed_name:

@@ -701,6 +701,8 @@ class PostgresSettingsArgs(TypedDict, total=False):
     """cloudnativepg: namespace of the operator (its NetworkPolicy peer). Default: `"cnpg-system"`."""
     restore_drill: RestoreDrillArgs
     """cloudnativepg: the scheduled restore drill. Default: see the package's configuration reference."""
+    major_upgrade_from: Optional[int]
+    """cloudnativepg: the major version the Cluster runs now, set in the same change that moves `image` to a later major. `pulumi up` then takes an awaited Backup of the old major before the operator's offline in-place upgrade (pg_upgrade); without it the preview refuses a major change. Remove it afterwards (docs/day-2.md)."""
 
 
 class RedisSettingsArgs(TypedDict, total=False):
@@ -1050,6 +1052,8 @@ class PostgresArgs(TypedDict, total=False):
     """cloudnativepg: namespace of the operator (its NetworkPolicy peer). Default: `"cnpg-system"`."""
     restore_drill: RestoreDrillArgs
     """cloudnativepg: the scheduled restore drill. Default: see the package's configuration reference."""
+    major_upgrade_from: Optional[int]
+    """cloudnativepg: the major version the Cluster runs now, set in the same change that moves `image` to a later major. `pulumi up` then takes an awaited Backup of the old major before the operator's offline in-place upgrade (pg_upgrade); without it the preview refuses a major change. Remove it afterwards (docs/day-2.md)."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]

@@ -1272,9 +1272,41 @@ class PostgresConfig(DatastoreBase):
         "cnpg-system", description="cloudnativepg: namespace of the operator (its NetworkPolicy peer)."
     )
     restore_drill: RestoreDrill = Field(RestoreDrill(), description="cloudnativepg: the scheduled restore drill.")
+    major_upgrade_from: int | None = Field(
+        None,
+        ge=10,
+        le=99,
+        description="cloudnativepg: the major version the Cluster runs now, set in the same change that moves "
+        "`image` to a later major. `pulumi up` then takes an awaited Backup of the old major before the operator's "
+        "offline in-place upgrade (pg_upgrade); without it the preview refuses a major change. Remove it afterwards "
+        "(docs/day-2.md).",
+    )
+
+    def image_major(self) -> int | None:
+        """The major version in the image's tag (`postgresql:17.2@sha256:..` -> 17), None when the tag has none."""
+        name = self.image.split("@", 1)[0]
+        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
+        match = re.match(r"^(\d+)", tag)
+        return int(match.group(1)) if match else None
 
     @model_validator(mode="after")
     def _cloudnativepg(self) -> PostgresConfig:
+        if self.major_upgrade_from is not None:
+            if self.mode != "cloudnativepg":
+                raise rule(
+                    "majorUpgradeFrom",
+                    f"{self.major_upgrade_from} is for mode cloudnativepg (the operator's in-place upgrade); mode "
+                    f"{self.mode!r} upgrades by dump and restore (docs/day-2.md)",
+                )
+            if not self.backup.enabled:
+                raise rule("majorUpgradeFrom", "needs backup.enabled: the old major is backed up before the upgrade")
+            target = self.image_major()
+            if target is not None and target <= self.major_upgrade_from:
+                raise rule(
+                    "majorUpgradeFrom",
+                    f"{self.major_upgrade_from} must be below the image's major ({target}, image {self.image!r}): "
+                    "a major upgrade goes forward only; remove majorUpgradeFrom when the image stays on its major",
+                )
         if self.mode != "cloudnativepg":
             return self
         if self.synchronous_standbys >= self.instances:

@@ -484,3 +484,70 @@ def test_redis_with_queues_defaults_to_noeviction(run):
     [sts] = [r for r in after.declared() if r.inputs.get("kind") == "StatefulSet" and r.name == "redis"]
     args = sts.inputs["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+
+
+# --- Postgres major version on CloudNativePG (prod): the operator's in-place upgrade, declared or refused ---
+
+
+def _cnpg_major(cfg, tag="17.6", declared=None):
+    pg = cfg["agent-platform:postgres"]
+    pg["image"] = bump(pg["image"], tag)
+    if declared is not None:
+        pg["majorUpgradeFrom"] = declared
+
+
+def test_an_undeclared_cloudnativepg_major_bump_is_refused_with_the_key_that_declares_it(run):
+    _, result = _changes_unchecked(run, _cnpg_major)
+    [cluster] = [c for c in result if c.key == ("Cluster", "postgres")]
+    assert cluster.op == "update" and cluster.blocked
+    assert "Postgres 16 -> 17" in cluster.refused and "`postgres.majorUpgradeFrom: 16`" in cluster.refused
+    assert "unprotect" not in cluster.refused
+
+
+def test_a_declared_cloudnativepg_major_upgrade_backs_up_first_and_is_shown_never_routine(run):
+    after = run("prod", lambda cfg: _cnpg_major(cfg, declared=16))
+    result = classify(run("prod"), after)
+    [cluster] = [c for c in result if c.key == ("Cluster", "postgres")]
+    assert not cluster.blocked and cluster.op == "update"
+    assert "MAJOR UPGRADE Postgres 16 -> 17" in cluster.major_upgrade
+    [backup] = [c for c in result if c.key == ("Backup", "postgres-before-major-upgrade-from-16")]
+    assert backup.op == "create"
+    declared = {r.name: r for r in after.declared()}
+    backup_r = declared["postgres-before-major-upgrade-from-16"]
+    assert backup_r.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.phase}=completed"
+    assert backup_r.inputs["spec"] == {
+        "cluster": {"name": "postgres"},
+        "method": "plugin",
+        "pluginConfiguration": {"name": "barman-cloud.cloudnative-pg.io"},
+        "target": "primary",
+    }
+    # the Cluster's update waits for the Backup: the engine orders by these dependencies
+    [cluster_r] = [r for r in after.resources if r.type.endswith(":Cluster") and r.name == "postgres"]
+    assert backup_r.urn in cluster_r.dependencies
+
+
+def test_a_major_upgrade_declared_from_another_major_is_still_refused(run):
+    _, result = _changes_unchecked(run, lambda cfg: _cnpg_major(cfg, tag="18.1", declared=17))
+    [cluster] = [c for c in result if c.key == ("Cluster", "postgres")]
+    assert cluster.blocked and "Postgres 16 -> 18" in cluster.refused
+
+
+def test_a_cloudnativepg_major_downgrade_is_refused(run):
+    _, result = _changes_unchecked(run, lambda cfg: _cnpg_major(cfg, tag="15.10"))
+    [cluster] = [c for c in result if c.key == ("Cluster", "postgres")]
+    assert cluster.blocked and "never goes back a major" in cluster.refused
+
+
+@pytest.mark.parametrize(
+    ("stack", "mutate", "expected"),
+    [
+        ("dev", lambda cfg: cfg["agent-platform:postgres"].update(majorUpgradeFrom=15), "is for mode cloudnativepg"),
+        ("prod", lambda cfg: _cnpg_major(cfg, tag="16.20", declared=16), "must be below the image's major (16"),
+    ],
+)
+def test_major_upgrade_from_is_refused_where_it_cannot_apply(run, stack, mutate, expected):
+    from preview.engine import ProgramError
+
+    with pytest.raises(ProgramError) as error:
+        run(stack, mutate)
+    assert "postgres.majorUpgradeFrom" in str(error.value) and expected in str(error.value)
