@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from . import (
     availability,
+    batch,
     connectivity,
     data,
     docker,
     durability,
     exposure,
+    externalsecrets,
+    gateway,
     hygiene,
+    keda,
     network,
     operations,
+    prometheus,
     pss,
+    registry,
     secrets,
     workload,
 )
@@ -32,6 +38,12 @@ ALL_RULES: list[Rule] = [
         docker,
         operations,
         durability,
+        gateway,
+        keda,
+        externalsecrets,
+        prometheus,
+        batch,
+        registry,
         connectivity,
     )
     for value in vars(module).values()

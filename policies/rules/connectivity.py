@@ -30,7 +30,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .base import Example, Resource, stack_rule
-from .k8s import NETWORK_POLICY, matches
+from .k8s import (
+    CONFIGMAP,
+    HTTP_ROUTE,
+    INGRESS,
+    NAMESPACE,
+    NETWORK_POLICY,
+    POD_MONITOR,
+    SCALED_OBJECT,
+    SECRET,
+    SERVICE,
+    SERVICE_MONITOR,
+    TRIGGER_AUTHENTICATION,
+    WORKLOADS,
+    matches,
+)
 from .netpol import Endpoint, Verdict, evaluate
 
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
@@ -715,6 +729,22 @@ def _urn(resources: Sequence[Resource], endpoint: Endpoint) -> str:
     Example(_example(True), _example(False)),
     config=PEERS_SCHEMA,
     tags=("network",),
+    reads=(
+        NETWORK_POLICY,
+        SERVICE,
+        *WORKLOADS,
+        NAMESPACE,
+        SECRET,
+        CONFIGMAP,
+        INGRESS,
+        HTTP_ROUTE,
+        SERVICE_MONITOR,
+        POD_MONITOR,
+        SCALED_OBJECT,
+        TRIGGER_AUTHENTICATION,
+        "kubernetes:postgresql.cnpg.io/v1:Cluster",
+        "kubernetes:postgresql.cnpg.io/v1:Pooler",
+    ),
 )
 def connectivity_paths_admitted(resources, config):
     for c in _stack(resources, config).check():

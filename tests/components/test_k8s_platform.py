@@ -47,6 +47,8 @@ PROD_ONLY = {
     ("NetworkPolicy", "agent-api-migrate"),
     ("CronJob", "agent-api-cleanup"),
     ("NetworkPolicy", "agent-api-cleanup"),
+    # The jobs' own ServiceAccount: never the service's (workload-identity) one.
+    ("ServiceAccount", "agent-api-jobs"),
     ("ServiceMonitor", "agent-platform"),
     ("PrometheusRule", "agent-platform"),
     # Nothing calls the runner (no allowFrom, no ingress): its Service carries only the metrics port

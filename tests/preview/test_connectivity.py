@@ -20,8 +20,8 @@ from preview.__main__ import main
 from preview.connectivity import connectivity
 from preview.render import manifests
 from program.stack_config import TOP_LEVEL_KEYS, parse_stack_config
-from tests.components.test_cluster_fit import everything_on, gateway_and_external_secrets
 from tests.conftest import capture_with, shipped, stack_file
+from tests.fully_featured import VARIANTS
 
 P = "agent-platform:"
 
@@ -41,9 +41,7 @@ def blue_green(cfg: dict) -> None:
     }
 
 
-def fully_featured(cfg: dict) -> None:
-    everything_on(cfg)
-    gateway_and_external_secrets(cfg)
+fully_featured = VARIANTS["gateway-canary"]  # KEDA, sidecars, Gateway API, ExternalSecret, canary
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -65,8 +63,8 @@ def test_prod_table_covers_every_data_plane_and_the_operator():
     assert workloads <= {c.path.source.name for c in report.checked if c.path.via == "DNS"}
 
 
-@pytest.mark.parametrize("variant", [fully_featured, blue_green], ids=["gateway-canary-keda", "blue-green"])
-def test_featured_variants_rely_only_on_admitted_paths(tmp_path, variant):
+@pytest.mark.parametrize("variant", [*VARIANTS.values(), blue_green], ids=[*VARIANTS, "blue-green-monitored"])
+def test_fully_featured_variants_rely_only_on_admitted_paths_and_no_service_is_unreachable(tmp_path, variant):
     data = copy.deepcopy(stack_file("prod")["config"])
     variant(data)
     report = report_for(capture_with(tmp_path, "prod", variant), data)
