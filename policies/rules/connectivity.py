@@ -750,3 +750,33 @@ def connectivity_paths_admitted(resources, config):
     for c in _stack(resources, config).check():
         if not c.verdict.allowed:
             yield c.failure(), _urn(resources, c.path.source)
+
+
+def _unreachable_example(ports: bool) -> list[Resource]:
+    """The postgres Service of `_example`, with its app port admitted (passing) or a port no rule admits
+    anyone to, as prod's agent-runner headless Service had (failing)."""
+    resources = _example(True)
+    if not ports:
+        return resources
+    service = next(r for r in resources if r.type == SERVICE)
+    props = {**service.props, "spec": {**service.props["spec"]}}
+    props["spec"]["ports"] = [*props["spec"]["ports"], {"name": "admin", "port": 8080, "targetPort": 8080}]
+    return [Resource.of(props, SERVICE) if r is service else r for r in resources]
+
+
+@stack_rule(
+    "service-port-reachable",
+    "Every port of every Service selects pods some NetworkPolicy lets someone reach on it (the stack's pods or "
+    "the data planes outside it): a Service no one may reach promises what the policies refuse.",
+    "medium",
+    "Admit the caller that needs the port (allowFrom, the exposure), or drop the port or the Service.",
+    Example(_unreachable_example(False), _unreachable_example(True)),
+    config=PEERS_SCHEMA,
+    tags=("network",),
+    reads=(NETWORK_POLICY, SERVICE, *WORKLOADS, NAMESPACE),
+)
+def service_port_reachable(resources, config):
+    stack = _stack(resources, config)
+    for message in stack.unreachable():
+        name = message.split(" ")[1]
+        yield message, next((r.urn for r in resources if r.type == SERVICE and r.name == name), "")

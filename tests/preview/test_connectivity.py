@@ -15,6 +15,8 @@ import pytest
 import yaml
 from agent_platform.config import ConfigError
 
+from policies.rules import RULES_BY_NAME
+from policies.rules.base import Resource
 from policies.rules.connectivity import Stack
 from preview.__main__ import main
 from preview.connectivity import connectivity
@@ -168,6 +170,15 @@ def test_a_service_nobody_may_reach_and_a_monitor_without_the_port_are_warned():
     assert (
         "ServiceMonitor agent-platform selects Service agent-runner-headless, which has no port 'metrics'" in warnings
     )
+    # The pack's rule says the same of the same objects (its inputs: each object under its Pulumi type).
+    types = {(m.kind, m.name): m.resource.type for m in manifests(shipped("prod"))}
+    resources = [Resource.of(o, types[(o["kind"], o["metadata"]["name"])]) for o in objs]
+    rule = RULES_BY_NAME["service-port-reachable"]
+    assert [m for m, _ in rule.run(resources)] == [
+        "Service agent-runner-headless port http (8080): no NetworkPolicy admits anyone to its pods on it"
+    ]
+    shipped_resources = [Resource.of(m.obj, m.resource.type) for m in manifests(shipped("prod"))]
+    assert rule.run(shipped_resources) == []
 
 
 def test_gateway_data_plane_namespace_is_set_or_derived_or_required(tmp_path):
