@@ -27,7 +27,7 @@ from preview.output import OutputError, check_target, commit, discard, stage_for
 from preview.phases import PhaseError, PhaseWorker
 from preview.program import capture_stack
 from preview.render import manifests, render_files, write_files
-from preview.stackfile import StackFileError
+from preview.stackfile import StackFileError, display
 from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
 from program.stack_config import CONFIG_SOURCE_ENV
@@ -95,7 +95,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def capture_phase(project_dir: Path, stack: str, config_file: Path | None, phase: str = "up"):
     # Config errors name the file they came from (components/agent_platform/config.py CONFIG_SOURCE_ENV).
     previous = os.environ.get(CONFIG_SOURCE_ENV)
-    os.environ[CONFIG_SOURCE_ENV] = config_file.name if config_file else f"Pulumi.{stack}.yaml"
+    os.environ[CONFIG_SOURCE_ENV] = display(config_file) if config_file else f"Pulumi.{stack}.yaml"
     try:
         return capture_stack(project_dir, stack, config_file, phase)
     except (StackFileError, ProgramError) as error:
@@ -218,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         commit(stage, out)
         stage = None
     except (BadInput, OutputError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        # One `error:` line per problem: a stack file with five problems says five things.
+        for line in str(error).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
         if stage is not None:

@@ -10,11 +10,15 @@ file is one such consumer (program/stack_config.py).
 
 from __future__ import annotations
 
+import contextvars
+import copy
 import difflib
+import functools
 import ipaddress
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -29,10 +33,22 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 # --------------------------------------------------------------------------- errors
+
+
+class Problem(str):
+    """One finding's line, and where it is in the values that were validated (`loc`: keys and list
+    indexes), so a caller that knows where those values came from can point at the line."""
+
+    loc: tuple[Any, ...]
+
+    def __new__(cls, text: str, loc: tuple[Any, ...] = ()) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.loc = tuple(loc)
+        return problem
 
 
 class ConfigError(Exception):
@@ -45,9 +61,52 @@ class ConfigError(Exception):
         super().__init__("\n".join(prefix + p for p in problems))
 
 
+# While set, a model's own checks record their violations here instead of raising them, so the
+# models above still run theirs (`_all_errors`); each is located afterwards by the instance it
+# concerns. Unset (the normal case), a violation raises as pydantic expects.
+_RECORDING: contextvars.ContextVar[list[tuple[BaseModel, Exception]] | None] = contextvars.ContextVar(
+    "agent_platform_recording", default=None
+)
+
+
+def check(method: Callable[[Any], Any]) -> Any:
+    """A model's own (cross-field) check: `model_validator(mode="after")` that, while recording,
+    records its violation and lets the model be built."""
+
+    @functools.wraps(method)
+    def run(self: Any) -> Any:
+        try:
+            return method(self)
+        except (PydanticCustomError, ValidationError) as error:
+            recorded = _RECORDING.get()
+            if recorded is None:
+                raise
+            recorded.append((self, error))
+            return self
+
+    return model_validator(mode="after")(run)
+
+
 def rule(at: str, message: str) -> PydanticCustomError:
     """A cross-field violation reported at the sub-key `at` of the model that raised it."""
     return PydanticCustomError("rule", "{message}", {"at": at, "message": message})
+
+
+class Findings:
+    """A model check's violations, all reported together: pydantic stops a validator at the first
+    exception, so a validator that raised `rule` would hide every later problem of its model."""
+
+    def __init__(self) -> None:
+        self.errors: list[PydanticCustomError] = []
+
+    def __call__(self, at: str, message: str) -> None:
+        self.errors.append(rule(at, message))
+
+    def raise_any(self, title: str) -> None:
+        if self.errors:
+            raise ValidationError.from_exception_data(
+                title, [InitErrorDetails(type=e, loc=(), input=None) for e in self.errors]
+            )
 
 
 def bad(kind: str, message: str, value: Any) -> PydanticCustomError:
@@ -314,7 +373,7 @@ class Resources(Model):
     )
     limits: ResourceAmounts = Field(description="The hard ceiling; memory over it OOM-kills the container.")
 
-    @model_validator(mode="after")
+    @check
     def _requests_within_limits(self) -> Resources:
         for field in ("cpu", "memory"):
             req, lim = getattr(self.requests, field), getattr(self.limits, field)
@@ -359,7 +418,7 @@ class Pdb(Model):
     )
     min_available: int | None = Field(None, ge=0, description="Pods that must stay up; exclusive with maxUnavailable.")
 
-    @model_validator(mode="after")
+    @check
     def _one_of(self) -> Pdb:
         if self.max_unavailable is not None and self.min_available is not None:
             raise rule("minAvailable", "set either minAvailable or maxUnavailable, not both")
@@ -399,7 +458,7 @@ class Scheduling(Model):
         None, description="PriorityClass of the pods (it must exist in the cluster)."
     )
 
-    @model_validator(mode="after")
+    @check
     def _affinity(self) -> Scheduling:
         unknown = set(self.affinity) - {"nodeAffinity", "podAffinity", "podAntiAffinity"}
         if unknown:
@@ -420,7 +479,7 @@ class ServiceAccountSettings(Model):
         "`iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> ServiceAccountSettings:
         if self.name and self.annotations:
             raise rule(
@@ -459,7 +518,7 @@ class ValueFrom(Model):
     )
     field_ref: FieldRef | None = Field(None, description="A field of the pod.")
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> ValueFrom:
         given = [k for k in ("secret_key_ref", "config_map_key_ref", "field_ref") if getattr(self, k) is not None]
         if len(given) != 1:
@@ -481,7 +540,7 @@ class EnvFromSource(Model):
         None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Prefix added to each variable name."
     )
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> EnvFromSource:
         if (self.secret is None) == (self.config_map is None):
             raise rule("secret", "set exactly one of secret, configMap")
@@ -531,7 +590,7 @@ class Autoscaling(Model):
         300, ge=0, le=3600, description="How long the HPA waits before removing pods; long for streaming."
     )
 
-    @model_validator(mode="after")
+    @check
     def _bounds(self) -> Autoscaling:
         if self.min_replicas > self.max_replicas:
             raise rule("minReplicas", f"must be <= maxReplicas ({self.min_replicas} > {self.max_replicas})")
@@ -572,7 +631,7 @@ class Probes(Model):
         description="Hold the other probes until the app has started (slow model warm-up).",
     )
 
-    @model_validator(mode="after")
+    @check
     def _distinct(self) -> Probes:
         if self.liveness == self.readiness:
             raise rule("readiness", "must differ from liveness: identical probes restart pods that are only busy")
@@ -587,7 +646,7 @@ class Drain(Model):
         120, ge=1, le=7200, description="Time from SIGTERM to SIGKILL: long enough to finish streaming responses."
     )
 
-    @model_validator(mode="after")
+    @check
     def _room(self) -> Drain:
         if self.termination_grace_seconds <= self.pre_stop_seconds:
             raise rule(
@@ -614,7 +673,7 @@ class ExtraVolume(Model):
     empty_dir: Quantity | None = Field(None, description="Scratch space of at most this size (`64Mi`).")
     persistent_volume_claim: ObjectName | None = Field(None, description="An existing PersistentVolumeClaim.")
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> ExtraVolume:
         given = [
             k for k in ("config_map", "secret", "empty_dir", "persistent_volume_claim") if getattr(self, k) is not None
@@ -637,7 +696,7 @@ class SidecarProbe(Model):
     port: Port | None = Field(None, description="Port of the HTTP check.")
     command: list[str] | None = Field(None, min_length=1, description="A command instead of HTTP.")
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> SidecarProbe:
         if (self.command is None) == (self.path is None or self.port is None):
             raise rule("path", "set path and port (HTTP), or command")
@@ -669,7 +728,7 @@ class ExtraContainer(Model):
         "unused for an init container.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _name(self) -> ExtraContainer:
         if self.name == "app":
             raise rule("name", "'app' is the service's own container")
@@ -767,7 +826,7 @@ class Rollout(Model):
         None, description="strategy blueGreen: the colours' images and the active one."
     )
 
-    @model_validator(mode="after")
+    @check
     def _complete(self) -> Rollout:
         if self.strategy == "canary" and self.canary is None:
             raise rule("canary", "is required when strategy is canary")
@@ -912,54 +971,55 @@ class AgentServiceConfig(Model):
         """Pods running at the autoscaler's minimum (or the fixed count)."""
         return self.autoscaling.min_replicas if self.autoscaling.enabled else self.replicas
 
-    @model_validator(mode="after")
+    @check
     def _coherent(self) -> AgentServiceConfig:
+        found = Findings()
         both = set(self.env) & set(self.secret_env)
         if both:
-            raise rule(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
+            found(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
         for i, extra in enumerate(self.extra_env):
             if extra.name in self.env or extra.name in self.secret_env or extra.name in RESERVED_ENV:
-                raise rule(f"extraEnv[{i}].name", f"{extra.name!r} is already set (env, secretEnv or the platform)")
+                found(f"extraEnv[{i}].name", f"{extra.name!r} is already set (env, secretEnv or the platform)")
         for name in sorted((set(self.env) | set(self.secret_env)) & set(RESERVED_ENV)):
             where = "env" if name in self.env else "secretEnv"
-            raise rule(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
+            found(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
         # A StatefulSet's <name>-headless Service (<= 63) allows 54; its pods' revision label 52.
         if self.kind == "StatefulSet" and len(self.name) > STATEFULSET_NAME_MAX:
-            raise rule(
+            found(
                 "name",
                 f"must be at most {STATEFULSET_NAME_MAX} characters for a StatefulSet ({len(self.name)}: "
                 f"{self.name!r}): "
                 "its pods' controller-revision-hash label is <name>-<10-character hash> (<= 63)",
             )
         if self.name in self.allow_from:
-            raise rule("allowFrom", f"lists the service itself ({self.name!r})")
+            found("allowFrom", f"lists the service itself ({self.name!r})")
         if self.pdb.enabled:
             pods = self.min_pods()
             if self.pdb.min_available is not None and self.pdb.min_available >= pods:
                 at = "autoscaling.minReplicas" if self.autoscaling.enabled else "replicas"
-                raise rule(
+                found(
                     "pdb.minAvailable",
                     f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary "
                     "disruption",
                 )
         if self.persistence.enabled and self.kind != "StatefulSet":
-            raise rule("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+            found("persistence.enabled", "per-pod volumes need kind: StatefulSet")
         # A Job's name is its pods' job-name label (<= 63); a CronJob's leaves 11 for its Jobs' (<= 52).
         for key, alias, suffix, limit in (
             ("migration", "migration", "-migrate-12345678", 63),
             ("checkpoint_cleanup", "checkpointCleanup", "-cleanup", 52),
         ):
             if getattr(self, key).enabled and not self.uses_postgres:
-                raise rule(f"{alias}.enabled", "needs usesPostgres: it works on the checkpoint database")
+                found(f"{alias}.enabled", "needs usesPostgres: it works on the checkpoint database")
             if getattr(self, key).enabled and len(self.name) + len(suffix) > limit:
-                raise rule(
+                found(
                     "name",
                     f"must be at most {limit - len(suffix)} characters with {alias} enabled (its name is "
                     f"<name>{suffix[:8]}..., at most {limit})",
                 )
         a = self.autoscaling
         if a.enabled and a.engine == "keda" and not getattr(self, f"uses_{a.keda.trigger}"):
-            raise rule(
+            found(
                 "autoscaling.keda.trigger",
                 f"{a.keda.trigger} needs uses{a.keda.trigger.capitalize()}: "
                 "the service must use the store it scales on",
@@ -967,35 +1027,35 @@ class AgentServiceConfig(Model):
         volumes = {v.name for v in self.extra_volumes} | {"tmp"}
         for i, v in enumerate(self.extra_volumes):
             if v.name in [w.name for w in self.extra_volumes[:i]]:
-                raise rule(f"extraVolumes[{i}].name", f"duplicate volume {v.name!r}")
+                found(f"extraVolumes[{i}].name", f"duplicate volume {v.name!r}")
         mounts = [("extraVolumeMounts", i, m) for i, m in enumerate(self.extra_volume_mounts)]
         for group in ("initContainers", "sidecars"):
             for j, extra in enumerate(getattr(self, "init_containers" if group == "initContainers" else "sidecars")):
                 mounts += [(f"{group}[{j}].volumeMounts", i, m) for i, m in enumerate(extra.volume_mounts)]
                 if group == "sidecars" and extra.probe is None:
-                    raise rule(f"sidecars[{j}].probe", "is required: a long-running container needs a health check")
+                    found(f"sidecars[{j}].probe", "is required: a long-running container needs a health check")
         for where, i, m in mounts:
             if m.name not in volumes:
-                raise rule(f"{where}[{i}].name", f"{m.name!r} is not a volume of extraVolumes")
+                found(f"{where}[{i}].name", f"{m.name!r} is not a volume of extraVolumes")
         names = [x.name for x in self.init_containers + self.sidecars]
-        for name in names:
-            if names.count(name) > 1:
-                raise rule("sidecars", f"container name {name!r} is used twice")
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            found("sidecars", f"container name {name!r} is used twice")
         r = self.rollout
         if r.partition is not None and self.kind != "StatefulSet":
-            raise rule("rollout.partition", "only applies to kind: StatefulSet (a Deployment has no ordinals)")
+            found("rollout.partition", "only applies to kind: StatefulSet (a Deployment has no ordinals)")
         if r.strategy != "rolling" and self.kind != "Deployment":
-            raise rule(
+            found(
                 "rollout.strategy",
                 f"{r.strategy} needs kind: Deployment "
                 "(a StatefulSet's pods own their volumes; stage it with partition)",
             )
         if r.strategy != "rolling" and len(self.name) > 63 - len(CANARY_SUFFIX):
-            raise rule(
+            found(
                 "name",
                 f"must be at most {63 - len(CANARY_SUFFIX)} characters with strategy {r.strategy} "
                 "(the second Deployment is named <name>-canary / -green)",
             )
+        found.raise_any("AgentServiceConfig")
         return self
 
     def units(self) -> list[ReleaseUnit]:
@@ -1081,7 +1141,7 @@ class DatastoreBase(Model):
     pod_labels: dict[MetadataKey, LabelValue] = Field({}, description="Extra labels on the pod (never on selectors).")
     pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pod.")
 
-    @model_validator(mode="after")
+    @check
     def _mode(self) -> DatastoreBase:
         if self.mode == "external" and not self.external_url_key:
             raise rule("externalUrlKey", "is required when mode is external")
@@ -1103,7 +1163,7 @@ class ObjectStoreCredentials(Model):
         description="Use the pods' cloud identity (IRSA, GKE or Azure workload identity) instead of a Secret.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _one_source(self) -> ObjectStoreCredentials:
         if bool(self.secret_name) == self.workload_identity:
             raise rule("secretName", "set exactly one of secretName or workloadIdentity: true")
@@ -1152,7 +1212,7 @@ class PostgresBackup(Model):
         description="The last completed base backup may be this old before the health check and alert fail.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _store(self) -> PostgresBackup:
         if self.store == "objectStore" and self.object_store is None:
             raise rule("objectStore", "is required when store is objectStore")
@@ -1273,7 +1333,7 @@ class PostgresConfig(DatastoreBase):
     )
     restore_drill: RestoreDrill = Field(RestoreDrill(), description="cloudnativepg: the scheduled restore drill.")
 
-    @model_validator(mode="after")
+    @check
     def _cloudnativepg(self) -> PostgresConfig:
         if self.mode != "cloudnativepg":
             return self
@@ -1334,7 +1394,7 @@ class RedisConfig(DatastoreBase):
         "volatile-ttl",
     ] = Field("allkeys-lru", description="Eviction policy at maxmemory.")
 
-    @model_validator(mode="after")
+    @check
     def _fits(self) -> RedisConfig:
         if self.mode == "inCluster" and quantity_value(self.maxmemory) >= quantity_value(self.resources.limits.memory):
             raise rule(
@@ -1357,7 +1417,7 @@ class Tls(Model):
         None, description="TLS Secret name (secret mode: existing; certManager: where the certificate lands)."
     )
 
-    @model_validator(mode="after")
+    @check
     def _complete(self) -> Tls:
         if self.mode == "certManager" and not self.cluster_issuer:
             raise rule("clusterIssuer", "is required when mode is certManager")
@@ -1386,7 +1446,7 @@ class IngressConfig(Model):
         description="Largest request body, nginx size syntax (`proxy-body-size` / `client_max_body_size`, e.g. `50m`).",
     )
 
-    @model_validator(mode="after")
+    @check
     def _host(self) -> IngressConfig:
         if self.enabled and not self.host:
             raise rule("host", "is required when the ingress is enabled")
@@ -1398,7 +1458,7 @@ class EgressRule(Model):
     except_cidrs: list[Cidr] = Field([], description="CIDRs carved out of `cidr` (e.g. the cluster's private ranges).")
     ports: list[Port] = Field([443], min_length=1, description="TCP ports.")
 
-    @model_validator(mode="after")
+    @check
     def _inside(self) -> EgressRule:
         outer = ipaddress.ip_network(self.cidr)
         for i, inner in enumerate(self.except_cidrs):
@@ -1462,7 +1522,7 @@ class NamespaceConfig(Model):
     quota: Quota = Field(Quota(), description="ResourceQuota.")
     limit_range: LimitRangeConfig = Field(LimitRangeConfig(), description="LimitRange defaults.")
 
-    @model_validator(mode="after")
+    @check
     def _not_default(self) -> NamespaceConfig:
         if self.name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             raise rule("name", f"must not be the system namespace {self.name!r}")
@@ -1487,7 +1547,7 @@ class KubernetesConfig(Model):
         description="The cluster's DNS domain (kubelet `clusterDomain`), in the data stores' host names.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _one_source(self) -> KubernetesConfig:
         if self.cluster_stack and self.kubeconfig:
             raise rule("clusterStack", "set either clusterStack or kubeconfig, not both")
@@ -1590,7 +1650,7 @@ class SecretsSettings(Model):
         description="externalSecrets: how often the operator re-reads the store.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _store(self) -> SecretsSettings:
         if self.mode == "externalSecrets" and self.secret_store_ref is None:
             raise rule("secretStoreRef", "is required when mode is externalSecrets")
@@ -1640,7 +1700,7 @@ class Monitoring(Model):
     prometheus_rule: bool = Field(True, description="A PrometheusRule with the alerts (needs the operator).")
     alerts: AlertThresholds = Field(AlertThresholds(), description="Alert thresholds.")
 
-    @model_validator(mode="after")
+    @check
     def _operator(self) -> Monitoring:
         if self.prometheus_rule and not self.service_monitor and self.enabled:
             raise rule("prometheusRule", "needs the Prometheus Operator, as serviceMonitor does: set both, or neither")
@@ -1691,82 +1751,83 @@ class StackConfig(Model):
     )
     annotations: dict[MetadataKey, str] = Field({}, description="Annotations added to every object.")
 
-    @model_validator(mode="after")
+    @check
     def _stack(self) -> StackConfig:
+        found = Findings()
         names = [s.name for s in self.services]
         for i, name in enumerate(names):
             if name in names[:i]:
-                raise rule(f"services[{i}].name", f"duplicate service name {name!r}")
+                found(f"services[{i}].name", f"duplicate service name {name!r}")
             if name in ("postgres", "redis"):
-                raise rule(f"services[{i}].name", f"{name!r} is taken by the data store")
+                found(f"services[{i}].name", f"{name!r} is taken by the data store")
         if self.platform == "docker" and self.postgres.mode == "inCluster":
             backup = self.postgres.backup
             if backup.enabled and backup.store == "objectStore":
-                raise rule(
+                found(
                     "postgres.backup.store",
                     "objectStore is not implemented on the Docker platform yet (the Postgres network has no "
                     "route out); use store volume and copy the repository off the host (docs/backups-docker.md)",
                 )
             if self.postgres.restore.enabled:
-                raise rule(
+                found(
                     "postgres.restore.enabled",
                     "a Docker host restores with `tools/restore-docker.sh --to latest|<RFC 3339 time>`, "
                     "not a stack setting (docs/backups-docker.md)",
                 )
             if backup.enabled and not self.postgres.persistence.enabled:
-                raise rule("postgres.backup.enabled", "needs postgres.persistence.enabled (a data volume to back up)")
+                found("postgres.backup.enabled", "needs postgres.persistence.enabled (a data volume to back up)")
         if self.platform == "kubernetes":
             for key in ("kubernetes", "namespace"):
                 if getattr(self, key) is None:
-                    raise rule(key, "is required when platform is kubernetes")
+                    found(key, "is required when platform is kubernetes")
             if self.docker is not None:
-                raise rule("docker", "only applies when platform is docker")
+                found("docker", "only applies when platform is docker")
             routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
             if self.ingress.enabled and not routed:
-                raise rule("ingress.enabled", "no service has ingress.enabled: nothing to route")
+                found("ingress.enabled", "no service has ingress.enabled: nothing to route")
             if self.exposure == "gatewayApi" and self.gateway is None:
-                raise rule("gateway", "is required when exposure is gatewayApi")
+                found("gateway", "is required when exposure is gatewayApi")
             if self.exposure != "gatewayApi" and self.gateway is not None:
-                raise rule("gateway", "only applies when exposure is gatewayApi")
+                found("gateway", "only applies when exposure is gatewayApi")
             taken = {s.name: i for i, s in enumerate(self.services)}
             for i, s in enumerate(self.services):
                 if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
-                    raise rule(
+                    found(
                         f"services[{i}].rollout.strategy",
                         "canary splits external traffic at the Ingress: it needs ingress.enabled and the service's "
                         "ingress.enabled",
                     )
                 for unit in s.pod_names()[1:] if s.rollout.strategy == "canary" else s.pod_names():
                     if unit in taken and unit != s.name:
-                        raise rule(
+                        found(
                             f"services[{i}].rollout.strategy",
                             f"its Deployment {unit!r} would clash with service {unit!r}",
                         )
-            self._check_kubernetes_names()
+            self._check_kubernetes_names(found)
             if self.namespace is not None:
-                self._check_quota()
+                self._check_quota(found)
             if self.postgres.mode == "cloudnativepg":
-                self._check_connection_budget()
+                self._check_connection_budget(found)
         else:
             # A Docker host has no cluster, namespace, Ingress or autoscaler: such keys mean a mixed-up stack file.
             for key in ("kubernetes", "namespace"):
                 if getattr(self, key) is not None:
-                    raise rule(key, "only applies when platform is kubernetes")
+                    found(key, "only applies when platform is kubernetes")
             if self.ingress.enabled:
-                raise rule("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
+                found("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
             if self.secrets.mode != "pulumi":
-                raise rule(
+                found(
                     "secrets.mode",
                     "only `pulumi` applies when platform is docker (a Docker host has no Secrets to read)",
                 )
             if self.image_pull_secrets:
-                raise rule(
+                found(
                     "imagePullSecrets",
                     "only applies when platform is kubernetes (a Docker host pulls with its own `docker login`)",
                 )
             for i, s in enumerate(self.services):
                 if s.rollout != type(s).model_fields["rollout"].default:
-                    raise rule(
+                    found(
                         f"services[{i}].rollout",
                         "only applies when platform is kubernetes (a Docker host replaces containers one by one)",
                     )
@@ -1782,37 +1843,38 @@ class StackConfig(Model):
                     ("checkpoint_cleanup", "checkpointCleanup"),
                 ):
                     if getattr(s, key) != type(s).model_fields[key].default:
-                        raise rule(f"services[{i}].{alias}", "only applies when platform is kubernetes")
+                        found(f"services[{i}].{alias}", "only applies when platform is kubernetes")
             for i, s in enumerate(self.services):
                 if s.autoscaling.enabled:
-                    raise rule(
+                    found(
                         f"services[{i}].autoscaling.enabled",
                         "a Docker host has no autoscaler: set it to false and use replicas",
                     )
             if not any(s.ingress.enabled for s in self.services):
-                raise rule("services", "no service has ingress.enabled: the proxy has nothing to route")
+                found("services", "no service has ingress.enabled: the proxy has nothing to route")
+        found.raise_any("StackConfig")
         return self
 
-    def _check_kubernetes_names(self) -> None:
+    def _check_kubernetes_names(self, found: Findings) -> None:
         names = {s.name for s in self.services}
         seen: dict[str, str] = {}
         for i, s in enumerate(self.services):
             # app.kubernetes.io/instance = <name>-<environment>, a label value (<= 63).
             instance = f"{s.name}-{self.environment}"
             if len(instance) > 63:
-                raise rule(
+                found(
                     f"services[{i}].name",
                     f"with the environment, the instance label {instance!r} exceeds 63 characters ({len(instance)})",
                 )
             for j, peer in enumerate(s.allow_from):
                 if peer not in names:
-                    raise rule(f"services[{i}].allowFrom[{j}]", f"{peer!r} is not a service of this stack")
+                    found(f"services[{i}].allowFrom[{j}]", f"{peer!r} is not a service of this stack")
             if not s.ingress.enabled:
                 continue
             # nginx refuses duplicate locations and the Ingress would hold ambiguous rules.
             for j, path in enumerate(s.ingress.paths):
                 if path in seen:
-                    raise rule(f"services[{i}].ingress.paths[{j}]", f"{path!r} is already routed to {seen[path]!r}")
+                    found(f"services[{i}].ingress.paths[{j}]", f"{path!r} is already routed to {seen[path]!r}")
                 seen[path] = s.name
 
     def worst_case(self) -> dict[str, float]:
@@ -1888,7 +1950,7 @@ class StackConfig(Model):
             "pods": str(int(worst["pods"])),
         }
 
-    def _check_quota(self) -> None:
+    def _check_quota(self, found: Findings) -> None:
         assert self.namespace is not None
         q, worst = self.namespace.quota, self.worst_case()
         given = {
@@ -1909,7 +1971,7 @@ class StackConfig(Model):
                     if hard.endswith("cpu")
                     else (str(int(need)) if hard == "pods" else _bytes_quantity(need))
                 )
-                raise rule(
+                found(
                     f"namespace.quota.{key}",
                     f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas with their "
                     "sidecars and init containers, plus rollout surge or migration, cleanup jobs and data stores): "
@@ -1938,13 +2000,13 @@ class StackConfig(Model):
                 demand.append((f"services[{i}] cleanup: 1 x {pool}", pool))
         return demand
 
-    def _check_connection_budget(self) -> None:
+    def _check_connection_budget(self, found: Findings) -> None:
         pg = self.postgres
         demand = self.connection_demand()
         need = sum(n for _, n in demand)
         for key, capacity, what in pg.connection_capacity():
             if need > capacity:
-                raise rule(
+                found(
                     key,
                     f"connection budget: {need} connections at worst ({'; '.join(w for w, _ in demand)}) "
                     f"exceed {capacity}, {what}; raise {key.split('.', 1)[1]} or lower services[].databasePoolSize "
@@ -1954,7 +2016,7 @@ class StackConfig(Model):
             p, usable = pg.pooler, pg.max_connections - SUPERUSER_RESERVED_CONNECTIONS
             servers = p.instances * p.default_pool_size
             if servers > usable:
-                raise rule(
+                found(
                     "postgres.pooler.defaultPoolSize",
                     f"connection budget: {p.instances} PgBouncer pods x defaultPoolSize {p.default_pool_size} = "
                     f"{servers} "
@@ -2012,18 +2074,22 @@ Autoscaling.model_rebuild()
 # --------------------------------------------------------------------------- validation
 
 
-def _format_loc(prefix: str, loc: tuple[Any, ...], at: str | None, values: Any = None) -> str:
-    """The key as the user wrote it; a list item that has a `name` is named by it (`services[agent-api]`).
-
-    `at` is where a model's own check points below its location (`rollout.strategy`, `services[1].port`).
-    """
-    parts = [p for p in loc if p != "[key]"]  # pydantic's marker for a bad dict key: the key is the last part
+def _full_loc(loc: tuple[Any, ...], at: str | None) -> tuple[Any, ...]:
+    """Where a finding is in the values: pydantic's location, then the sub-key `at` a model's own check
+    points at (`rollout.strategy`, `services[1].port`)."""
+    # "[key]" is pydantic's marker for a bad dict key: the key is the part before it.
+    parts: list[Any] = [p for p in loc if p != "[key]"]
     for index, key in re.findall(r"\[(\d+)\]|([^.\[\]]+)", at or ""):
         parts.append(int(index) if index else key)
+    return tuple(parts)
+
+
+def _format_loc(prefix: str, parts: tuple[Any, ...], values: Any = None) -> str:
+    """The key as the user wrote it; a list item that has a `name` is named by it (`services[agent-api]`)."""
     path = ""
     for position, part in enumerate(parts):
         item = values[part] if isinstance(values, (list, dict)) and _has(values, part) else None
-        if isinstance(part, int) and parts[position + 1 : position + 2] != ["name"]:
+        if isinstance(part, int) and parts[position + 1 : position + 2] != ("name",):
             name = item.get("name") if isinstance(item, dict) else None
             names = [v.get("name") for v in values if isinstance(v, dict)] if isinstance(values, list) else []
             # By name where the name says which one (not a duplicate); by position otherwise.
@@ -2057,8 +2123,8 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model whose keys are valid at `loc` (a path of keys and list indexes), if one is."""
+def _annotation_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> Any:
+    """The type the values hold at `loc` (a path of keys and list indexes), unwrapped; None if unknown."""
     annotation: Any = model
     for part in loc:
         annotation = _unwrap(annotation)
@@ -2067,18 +2133,27 @@ def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseM
         elif typing.get_origin(annotation) is dict:
             annotation = typing.get_args(annotation)[1]
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(part, str):
-            field = next((f for n, f in annotation.model_fields.items() if part in (n, f.alias)), None)
+            field = _field(annotation, part)
             if field is None:
                 return None
             annotation = field.annotation
         else:
             return None
-    annotation = _unwrap(annotation)
+    return _unwrap(annotation)
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    return next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
+
+
+def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose keys are valid at `loc`, if one is."""
+    annotation = _annotation_at(model, loc)
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
 def _hint(err: dict[str, Any], model: type[BaseModel] | None) -> str:
-    """What to write instead, where the finding says: did you mean, quote it."""
+    """What to write instead, where the finding says: did you mean, quote it, the allowed values."""
     loc = tuple(err["loc"])
     if err["type"] == "extra_forbidden" and isinstance(loc[-1], str):
         known = _model_at(model, loc[:-1])
@@ -2096,6 +2171,11 @@ def _hint(err: dict[str, Any], model: type[BaseModel] | None) -> str:
         value = err["input"]
         written = str(value).lower() if isinstance(value, bool) else str(value)
         return f' (quote it: "{written}")'
+    if err["type"] == "literal_error" and isinstance(err.get("input"), str):
+        expected = re.findall(r"'([^']*)'", (err.get("ctx") or {}).get("expected", ""))
+        close = difflib.get_close_matches(err["input"], expected, n=1, cutoff=0.6)
+        if close:
+            return f" (did you mean {close[0]}?)"
     return ""
 
 
@@ -2105,34 +2185,170 @@ def _has(values: list | dict, part: Any) -> bool:
     return part in values
 
 
+def _line(err: dict[str, Any], prefix: str, model: type[BaseModel] | None, values: Any) -> Problem:
+    ctx = err.get("ctx") or {}
+    parts = _full_loc(tuple(err["loc"]), ctx.get("at"))
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif err["type"] == "missing":
+        message = "is required"
+    elif err["type"] in _PYDANTIC_ERRORS and not isinstance(err.get("input"), (dict, list)):
+        message += f", got {err.get('input')!r}"
+    return Problem(f"{_format_loc(prefix, parts, values)}: {message}{_hint(err, model)}", parts)
+
+
 def problems(
     error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None, values: Any = None
-) -> list[str]:
+) -> list[Problem]:
     """One `key: problem` line per finding, keys in the camelCase of stack files and schemas, the bad
     value shown and a hint where one fits."""
-    lines = []
-    for err in error.errors(include_url=False):
-        ctx = err.get("ctx") or {}
-        loc = tuple(err["loc"])
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif err["type"] == "missing":
-            message = "is required"
-        elif err["type"] in _PYDANTIC_ERRORS and not isinstance(err.get("input"), (dict, list)):
-            message += f", got {err.get('input')!r}"
-        lines.append(f"{_format_loc(prefix, loc, ctx.get('at'), values)}: {message}{_hint(err, model)}")
-    return lines
+    return [_line(err, prefix, model, values) for err in error.errors(include_url=False)]
+
+
+def _cut_point(model: type[BaseModel], err: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Where to cut the values so that the models above a finding still run their own checks: the
+    nearest key that may be left out (its default applies), a dict entry, or the unknown key itself.
+    List items are never cut (that would renumber their siblings): the list is, if it may be left out."""
+    parts = [p for p in err["loc"] if p != "[key]"]
+    if err["type"] == "extra_forbidden":
+        return tuple(parts)
+    if err["type"] == "missing":
+        parts = parts[:-1]  # the key is not there: its model is what cannot be built
+    while parts:
+        last = parts[-1]
+        if isinstance(last, str):
+            container = _annotation_at(model, tuple(parts[:-1]))
+            if typing.get_origin(container) is dict:
+                return tuple(parts)
+            if isinstance(container, type) and issubclass(container, BaseModel):
+                field = _field(container, last)
+                if field is not None and not field.is_required():
+                    return tuple(parts)
+        parts = parts[:-1]
+    return None
+
+
+def _cut(values: Any, path: tuple[Any, ...], model: type[BaseModel]) -> bool:
+    """`values` without the key at `path` (in place); False if it is not there."""
+    *head, last = path
+    for part in head:
+        if not (isinstance(values, (dict, list)) and _has(values, part)):
+            return False
+        values = values[part]
+    if not isinstance(values, dict):
+        return False
+    container = _annotation_at(model, tuple(head))
+    field = _field(container, last) if isinstance(container, type) and issubclass(container, BaseModel) else None
+    # The key as written: camelCase or the snake_case name.
+    keys = [last] if field is None else [k for k in values if k in (last, field.alias, _name_of(container, field))]
+    for key in keys:
+        values.pop(key, None)
+    return bool(keys)
+
+
+def _name_of(model: Any, field: Any) -> str:
+    return next(n for n, f in model.model_fields.items() if f is field)
+
+
+def _under(loc: tuple[Any, ...], path: tuple[Any, ...]) -> bool:
+    return loc[: len(path)] == path
+
+
+def _locations(value: Any, loc: tuple[Any, ...], out: dict[int, tuple[Any, ...]]) -> None:
+    """Where each model instance of a validated tree sits (keys as aliases, as pydantic reports them)."""
+    if isinstance(value, BaseModel):
+        out.setdefault(id(value), loc)
+        for name, field in type(value).model_fields.items():
+            _locations(getattr(value, name), (*loc, field.alias or name), out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _locations(item, (*loc, i), out)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _locations(item, (*loc, key), out)
+
+
+def _as_errors(error: Exception, loc: tuple[Any, ...]) -> list[dict[str, Any]]:
+    if isinstance(error, ValidationError):
+        return [{**e, "loc": (*loc, *e["loc"])} for e in error.errors(include_url=False)]
+    assert isinstance(error, PydanticCustomError)
+    return [{"type": error.type, "loc": loc, "msg": error.message(), "input": None, "ctx": error.context or {}}]
+
+
+def _all_errors(model: type[BaseModel], values: Any, rounds: int = 6) -> list[dict[str, Any]]:
+    """Every finding at every level in one pass.
+
+    Pydantic runs a model's own checks only once its fields are valid, and a model whose check
+    fails fails its parent, so one bad key hides every cross-field problem above it. Here the values
+    are validated again with each bad key cut out (its default applies) while the checks record
+    instead of raising; once the whole tree builds, each recorded violation is located by the
+    instance it concerns. What concerns a key that was cut is left out: it would judge the default,
+    not what was written."""
+    try:
+        model.model_validate(values)
+        return []
+    except ValidationError as error:
+        strict = error.errors(include_url=False)
+    if not isinstance(values, dict):
+        return strict
+
+    def key(e: dict[str, Any]) -> tuple[Any, ...]:
+        return (_full_loc(tuple(e["loc"]), (e.get("ctx") or {}).get("at")), e["msg"])
+
+    found, seen = list(strict), {key(e) for e in strict}
+    current, cut = copy.deepcopy(values), []
+    errors = [e for e in strict if e["type"] != "rule"]
+    recorded: list[tuple[BaseModel, Exception]] = []
+    token = _RECORDING.set(recorded)
+    try:
+        root = None
+        for attempt in range(rounds):
+            if attempt:  # the first attempt cuts nothing: a failed check alone also hides the ones above it
+                points = {p for e in errors if (p := _cut_point(model, e)) is not None and p not in cut}
+                points = {p for p in points if _cut(current, p, model)}
+                if not points:
+                    break
+                cut += sorted(points, key=str)
+            recorded.clear()
+            try:
+                root = model.model_validate(current)
+                break
+            except ValidationError as error:
+                errors = error.errors(include_url=False)  # field errors only: the checks record
+                found += [e for e in errors if key(e) not in seen and not any(_under(key(e)[0], p) for p in cut)]
+                seen |= {key(e) for e in errors}
+    finally:
+        _RECORDING.reset(token)
+    if root is None:
+        return found
+    where: dict[int, tuple[Any, ...]] = {}
+    _locations(root, (), where)
+    names = {str(p[-1]) for p in cut if isinstance(p[-1], str)}
+    for instance, error in recorded:
+        if id(instance) not in where:
+            continue  # a model built and discarded on the way (not part of the tree)
+        for e in _as_errors(error, where[id(instance)]):
+            loc, message = key(e)
+            if key(e) in seen or any(_under(loc, p) for p in cut):
+                continue
+            if any(re.search(rf"\b{re.escape(n)}\b", f"{message} {_format_loc('', loc)}") for n in names):
+                continue
+            seen.add(key(e))
+            found.append(e)
+    return found
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def validated(model: type[M], values: Any, source: str = "", prefix: str = "") -> M:
-    """`values` checked against `model`, or ConfigError with every problem at once (no traceback noise)."""
+    """`values` checked against `model`, or ConfigError with every problem at every level at once
+    (no traceback noise)."""
     if isinstance(values, model):
         return values
     try:
         return model.model_validate(values)
-    except ValidationError as error:
-        raise ConfigError(problems(error, prefix, model, values), source) from None
+    except ValidationError:
+        errors = _all_errors(model, values)
+    raise ConfigError([_line(e, prefix, model, values) for e in errors], source) from None

@@ -220,19 +220,19 @@ BAD_INPUTS = [
         "malformed stack file",
         ["dev", "--config-file", "{bad}"],
         "config: [unclosed\n",
-        "error: bad.yaml: malformed YAML",
+        "error: {bad}:2: malformed YAML: ",
     ),
     (
         "config not a mapping",
         ["dev", "--config-file", "{bad}"],
         "config: 3\n",
-        "error: bad.yaml: config: must be a mapping",
+        "error: {bad}: config: must be a mapping",
     ),
     (
         "invalid config",
         ["dev", "--config-file", "{bad}"],
         "config:\n  agent-platform:environment: dev\n  agent-platform:services: []\n",
-        "error: bad.yaml: agent-platform:services: List should have at least 1 item",
+        "error: {bad}:3: agent-platform:services: List should have at least 1 item",
     ),
     (
         "bad k8s version",
@@ -250,7 +250,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, label, args, content, message
     args = [a.replace("{bad}", str(tmp_path / "bad.yaml")) for a in args]
     result = run_cli(*args, "--no-policy", "--out", str(tmp_path / "out"))
     assert result.returncode == 2, result.stdout + result.stderr
-    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.startswith(message.replace("{bad}", str(tmp_path / "bad.yaml"))), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 

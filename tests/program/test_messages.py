@@ -10,7 +10,7 @@ import re
 import pytest
 
 from preview.engine import ProgramError
-from tests.conftest import ROOT, capture_with
+from tests.conftest import ROOT, capture_with, unlined
 
 SERVICES = "agent-platform:services"
 
@@ -69,7 +69,7 @@ MESSAGES = [
 def test_one_defect_one_exact_line(tmp_path, mutate, expected):
     with pytest.raises(ProgramError) as error:
         capture_with(tmp_path, "prod", mutate)
-    assert str(error.value) == f"Pulumi.prod.yaml: {expected}"
+    assert unlined(str(error.value)) == f"Pulumi.prod.yaml: {expected}"
 
 
 def test_several_unrelated_problems_of_one_level_come_in_one_run(tmp_path):
@@ -80,7 +80,7 @@ def test_several_unrelated_problems_of_one_level_come_in_one_run(tmp_path):
 
     with pytest.raises(ProgramError) as error:
         capture_with(tmp_path, "prod", mutate)
-    lines = str(error.value).splitlines()
+    lines = unlined(str(error.value)).splitlines()
     assert len(lines) == 4 and all(line.startswith("Pulumi.prod.yaml: agent-platform:services[") for line in lines), (
         lines
     )
@@ -95,4 +95,4 @@ def test_the_readme_error_example_is_what_the_preview_prints(tmp_path):
 
     with pytest.raises(ProgramError) as error:
         capture_with(tmp_path, "prod", mutate)
-    assert str(error.value) == example
+    assert unlined(str(error.value)) == example
