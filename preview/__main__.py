@@ -269,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Docker host: {services} Compose services; `docker compose config` {status}.\n")
         else:
             print(f"{len(kube)} Kubernetes objects; schema validation ({', '.join(versions)}) {status}.\n")
+        for w in warnings:
+            print(f"- :warning: {w}")
         for f in findings:
             print(f"- :x: `{f.line()}`")
         if policy_lines:

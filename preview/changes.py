@@ -361,12 +361,17 @@ def markdown_table(changes: list[Change], folded_count: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plain(text: str) -> str:
+    """A note for the terminal: markdown's emphasis and code marks dropped (they are for the PR comment)."""
+    return text.replace("**", "").replace("`", "")
+
+
 def text_lines(changes: list[Change], folded_count: int = 0) -> list[str]:
     out = []
     for c in changes:
         out.append(f"  {c.op:<7} {c.kind}/{c.name}" + (f"  [{', '.join(c.paths)}]" if c.paths else ""))
         if why(c):
-            out.append(f"          why: {why(c)}")
+            out.append(f"          why: {plain(why(c))}")
     if folded_count:
         out.append(f"  ({folded_count} objects differ only in environment labels / namespace)")
     return out

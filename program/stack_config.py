@@ -98,7 +98,30 @@ def check_stack(raw: dict[str, Any], marked_secret: set[str], source: str = "") 
         config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
     except ConfigError as error:
         raise ConfigError(problems + error.problems, source) from None
-    problems += check_secret_keys(config, set(raw), marked_secret)
+    # A secret named like a setting would be read as that setting, and the secret check would then
+    # ask for the setting to be made secret: the key that names it is what is wrong.
+    for i, service in enumerate(config.services):
+        for variable, key in service.secret_env.items():
+            if key in TOP_LEVEL_KEYS:
+                problems.append(
+                    Problem(
+                        f"{PROJECT}:services[{service.name}].secretEnv.{variable}: {key!r} is a setting of this "
+                        "stack, not a secret key: name the secret something else (e.g. "
+                        f"{variable.lower().replace('_', '-')!r})",
+                        ("services", i, "secretEnv", variable),
+                    )
+                )
+    for store in ("postgres", "redis"):
+        key = getattr(config, store).external_url_key
+        if key in TOP_LEVEL_KEYS:
+            problems.append(
+                Problem(
+                    f"{PROJECT}:{store}.externalUrlKey: {key!r} is a setting of this stack, not a secret key: name "
+                    f"the secret something else (e.g. {store + 'Url'!r})",
+                    (store, "externalUrlKey"),
+                )
+            )
+    problems += [p for p in check_secret_keys(config, set(raw), marked_secret) if p.loc[0] not in TOP_LEVEL_KEYS]
     if problems:
         raise ConfigError(problems, source)
     return config

@@ -275,6 +275,80 @@ def _cidr(value: str) -> str:
     return value
 
 
+# Cron as the API server parses a CronJob's schedule (kubernetes pkg/apis/batch/validation
+# validateScheduleFormat: robfig/cron/v3 ParseStandard, and no TZ= / CRON_TZ= prefix, which
+# spec.timeZone replaces). robfig's bounds: minute 0-59, hour 0-23, day of month 1-31, month 1-12
+# (jan-dec), day of week 0-6 (sun-sat); each field a list of `*`/`?`, a number or name, or a range,
+# each with an optional /step > 0 (parser.go getRange). Five fields only: the platform converts
+# them (CloudNativePG's six-field schedule adds seconds).
+_CRON_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}),
+    ("day of week", 0, 6, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}),
+)
+
+
+def _cron_part(part: str, low: int, high: int, names: dict[str, int]) -> str | None:
+    """What is wrong with one comma-separated part of a cron field, or None."""
+    span, _, step = part.partition("/")
+    if _ and not (step.isdigit() and int(step) > 0):
+        return f"step {step!r} must be a positive number"
+    if span in ("*", "?"):
+        return None
+
+    def number(text: str) -> int | None:
+        if text.lower() in names:
+            return names[text.lower()]
+        return int(text) if text.isdigit() else None
+
+    first, dash, last = span.partition("-")
+    start, end = number(first), number(last) if dash else None
+    if start is None or (dash and end is None):
+        return f"{span!r} is not a number, name or range"
+    for n in (start, end):
+        if n is not None and not low <= n <= high:
+            return f"{n} is outside {low}-{high}"
+    if end is not None and start > end:
+        return f"range {span!r} starts after it ends"
+    return None
+
+
+def _cron(value: str) -> str:
+    if re.match(r"^\s*(CRON_)?TZ=", value):
+        raise bad("cron", "must not carry a time zone (TZ=): set timeZone instead", value)
+    fields = value.split()
+    if len(fields) != 5:
+        raise bad("cron", "must be a cron schedule of five fields (minute hour day-of-month month day-of-week)", value)
+    for field, (what, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in field.split(","):
+            wrong = _cron_part(part, low, high, names)
+            if wrong:
+                raise bad("cron", f"{what} field: {wrong}", value)
+    return value
+
+
+def _ip_address(value: str) -> str:
+    # Docker parses a published port's host IP with net.ParseIP (docker/go-connections nat
+    # ParsePortSpec: "invalid IP address"): a host name or a typo is refused at `pulumi up`.
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise bad("ip", "must be an IP address such as 127.0.0.1 or 0.0.0.0", value) from None
+    return value
+
+
+def _ipv4_address(value: str) -> str:
+    # Rendered as the NetworkPolicy ipBlock cidr <address>/32, which the API server parses with
+    # net.ParseCIDR (networking validation ValidateIPBlock): 999.1.1.1 is refused there.
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise bad("ip", "must be an IPv4 address such as 169.254.20.10", value) from None
+    return value
+
+
 def _env_name(value: str) -> str:
     if not _ENV_NAME.match(value):
         raise bad("env", "must be an environment variable name", value)
@@ -303,6 +377,13 @@ RESERVED_PREFIXES = (
 
 
 def _metadata_key(value: str) -> str:
+    _metadata_key_syntax(value)
+    if value.startswith(RESERVED_PREFIXES) or value in ("kubernetes.io/metadata.name",):
+        raise bad("label", f"is owned by the platform (keys starting {', '.join(RESERVED_PREFIXES)})", value)
+    return value
+
+
+def _metadata_key_syntax(value: str) -> str:
     prefix, _, name = value.rpartition("/")
     if (prefix and (len(prefix) > 253 or not _DNS_1123_SUBDOMAIN.match(prefix))) or not _QUALIFIED_NAME.match(name):
         raise bad(
@@ -311,8 +392,6 @@ def _metadata_key(value: str) -> str:
             "'.')",
             value,
         )
-    if value.startswith(RESERVED_PREFIXES) or value in ("kubernetes.io/metadata.name",):
-        raise bad("label", f"is owned by the platform (keys starting {', '.join(RESERVED_PREFIXES)})", value)
     return value
 
 
@@ -330,6 +409,12 @@ Quantity = Annotated[str, AfterValidator(_quantity)]
 MetadataKey = Annotated[str, AfterValidator(_metadata_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
+# The schema keeps a coarse pattern for editors; the validators hold the full rule.
+CronSchedule = Annotated[str, AfterValidator(_cron), Field(json_schema_extra={"pattern": r"^(\S+\s+){4}\S+$"})]
+IpAddress = Annotated[str, AfterValidator(_ip_address)]
+Ipv4Address = Annotated[
+    str, AfterValidator(_ipv4_address), Field(json_schema_extra={"pattern": r"^(\d{1,3}\.){3}\d{1,3}$"})
+]
 DnsName = Annotated[str, AfterValidator(_dns_name)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 ObjectName = Annotated[str, AfterValidator(_object_name)]
@@ -355,6 +440,51 @@ class Model(BaseModel):
         frozen=True,
         validate_default=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_defaults(cls, values: Any) -> Any:
+        """A setting whose default is an object, given in part, keeps the rest of that default:
+        `resources: {limits: {memory: 2Gi}}` keeps the default requests and limits.cpu."""
+        if not isinstance(values, dict):
+            return values
+        merged = None
+        for name, field in cls.model_fields.items():
+            key = next((k for k in (field.alias, name) if k and k in values), None)
+            if key is not None and isinstance(field.default, BaseModel) and isinstance(values[key], dict):
+                given = _over_default(field.default, values[key])
+                if given is not values[key]:
+                    merged = merged if merged is not None else dict(values)
+                    merged[key] = given
+        return values if merged is None else merged
+
+
+def _over_default(default: BaseModel, given: dict[str, Any]) -> dict[str, Any]:
+    """`given` over the default object `default`. Only a partial object (a required key missing,
+    which alone would be refused) takes the default's other keys, so what was valid reads as
+    before; a nested partial object is completed from the default's own. A different choice of a
+    fixed-choice key (`mode: secret` over `mode: certManager`) is another variant: kept as written."""
+    fields = type(default).model_fields
+
+    def written(name: str) -> str | None:
+        alias = fields[name].alias
+        return next((k for k in (alias, name) if k and k in given), None)
+
+    for name, field in fields.items():
+        key = written(name)
+        if key is not None and typing.get_origin(_unwrap(field.annotation)) is Literal:
+            if given[key] != getattr(default, name):
+                return given
+    partial = any(field.is_required() and written(name) is None for name, field in fields.items())
+    result = dict(given)
+    for name in fields:
+        key, value = written(name), getattr(default, name)
+        if key is None:
+            if partial and name in default.model_fields_set:
+                result[fields[name].alias or name] = value
+        elif isinstance(value, BaseModel) and isinstance(given[key], dict):
+            result[key] = _over_default(value, given[key])
+    return result if (partial or result != given) else given
 
 
 # --------------------------------------------------------------------------- common knobs
@@ -395,7 +525,9 @@ class Persistence(Model):
     enabled: bool = Field(
         True, description="Keep data on a PersistentVolumeClaim (false: an emptyDir that dies with the pod)."
     )
-    size: Quantity = Field(
+    # A claim's storage request must be > 0 (core validation ValidatePersistentVolumeClaimSpec:
+    # ValidatePositiveQuantityValue of resources.requests.storage).
+    size: PositiveQuantity = Field(
         "10Gi",
         description="Requested volume size. Changing it later does not resize existing volumes: see docs/operations.md "
         '"Resize a volume".',
@@ -439,6 +571,26 @@ class Toleration(Model):
     toleration_seconds: int | None = Field(
         None, ge=0, description="NoExecute: how long the pod stays bound after the taint appears."
     )
+
+    @check
+    def _as_the_api_server(self) -> Toleration:
+        # kubernetes pkg/apis/core/validation/validation.go ValidateTolerations.
+        found = Findings()
+        if self.key:
+            try:
+                _metadata_key_syntax(self.key)
+            except PydanticCustomError as error:
+                found("key", error.message())
+        if not self.key and self.operator != "Exists":
+            found("operator", f"must be Exists when key is empty (match every taint), got {self.operator!r}")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            found("effect", f"must be NoExecute when tolerationSeconds is set, got {self.effect!r}")
+        if self.operator == "Exists" and self.value:
+            found("value", f"must be empty when operator is Exists, got {self.value!r}")
+        if self.operator == "Equal" and self.value and not _LABEL_VALUE.match(self.value):
+            found("value", f"must be a label value (at most 63: a-z, A-Z, 0-9, '-', '_', '.'), got {self.value!r}")
+        found.raise_any("Toleration")
+        return self
 
 
 class Scheduling(Model):
@@ -531,7 +683,28 @@ class ExtraEnv(Model):
     value_from: ValueFrom = Field(description="Where the value comes from.")
 
 
+def _manifest_shape(values: Any, shapes: dict[str, tuple[str, str]]) -> Any:
+    """A Kubernetes manifest's nested form accepted for a flat setting: `{secretRef: {name: x}}` is
+    `{secret: x}`. Only a reference holding just that one key is unwrapped; anything else stays as
+    written and is reported as it is."""
+    if not isinstance(values, dict):
+        return values
+    values = dict(values)
+    for manifest_key, (inner, flat) in shapes.items():
+        ref = values.get(manifest_key)
+        if isinstance(ref, dict) and set(ref) == {inner} and flat not in values:
+            values[flat] = values.pop(manifest_key)[inner]
+    return values
+
+
 class EnvFromSource(Model):
+    """Keys as here or as in a pod manifest's envFrom (`secretRef: {name: x}`, `configMapRef: {name: x}`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _manifest(cls, values: Any) -> Any:
+        return _manifest_shape(values, {"secretRef": ("name", "secret"), "configMapRef": ("name", "configMap")})
+
     secret: ObjectName | None = Field(None, description="An existing Secret: every key becomes a variable.")
     config_map: ObjectName | None = Field(
         None, description="An existing ConfigMap: every key becomes a variable (never credentials)."
@@ -665,7 +838,26 @@ class ServiceIngress(Model):
 
 
 class ExtraVolume(Model):
-    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath)."""
+    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath). Sources as
+    here or as in a pod manifest (`configMap: {name: x}`, `secret: {secretName: x}`,
+    `emptyDir: {sizeLimit: 64Mi}`, `persistentVolumeClaim: {claimName: x}`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _manifest(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        for key, inner in (
+            ("configMap", "name"),
+            ("secret", "secretName"),
+            ("emptyDir", "sizeLimit"),
+            ("persistentVolumeClaim", "claimName"),
+        ):
+            ref = values.get(key)
+            if isinstance(ref, dict) and set(ref) == {inner}:
+                values[key] = ref[inner]
+        return values
 
     name: DnsLabel = Field(description="Volume name (not `tmp` or `data`, which the platform uses).")
     config_map: ObjectName | None = Field(None, description="An existing ConfigMap, as files.")
@@ -764,9 +956,8 @@ class CheckpointCleanup(Model):
     """A CronJob that deletes old checkpoints."""
 
     enabled: bool = Field(False, description="Declare the CronJob.")
-    schedule: str = Field(
+    schedule: CronSchedule = Field(
         "17 3 * * *",
-        pattern=r"^(\S+\s+){4}\S+$",
         description="Cron schedule (five fields, the cluster's time zone unless `timeZone`).",
     )
     time_zone: str | None = Field(None, description="IANA time zone of the schedule, e.g. `Etc/UTC`.")
@@ -1188,9 +1379,8 @@ class PostgresBackup(Model):
     """Continuous WAL archiving plus scheduled base backups with a retention."""
 
     enabled: bool = Field(True, description="Archive every WAL segment and take base backups on `schedule`.")
-    schedule: str = Field(
+    schedule: CronSchedule = Field(
         "0 2 * * *",
-        pattern=r"^(\S+\s+){4}\S+$",
         description="Cron schedule of the base backups (five fields, UTC).",
     )
     retention_days: int = Field(
@@ -1270,9 +1460,7 @@ class RestoreDrill(Model):
     """A CronJob that restores the latest backup into a throwaway Cluster, checks it, reports and deletes it."""
 
     enabled: bool = Field(True, description="Run the drill on `schedule` (mode cloudnativepg with backups).")
-    schedule: str = Field(
-        "0 5 * * 0", pattern=r"^(\S+\s+){4}\S+$", description="Cron schedule of the drill (five fields, UTC)."
-    )
+    schedule: CronSchedule = Field("0 5 * * 0", description="Cron schedule of the drill (five fields, UTC).")
     image: Image = Field(
         "registry.k8s.io/kubectl:v1.31.2@sha256:d31de5468fb5c0943358671e3dcf8e4d8281108027efd1f211262d09aedd5519",
         description="Pinned kubectl image (each drill step is one kubectl command; no shell needed).",
@@ -1472,9 +1660,8 @@ class NetworkConfig(Model):
         "ingress-nginx", description="Namespace of the ingress controller allowed to reach the services."
     )
     dns_namespace: DnsLabel = Field("kube-system", description="Namespace of cluster DNS.")
-    node_local_dns: str | None = Field(
+    node_local_dns: Ipv4Address | None = Field(
         None,
-        pattern=r"^(\d{1,3}\.){3}\d{1,3}$",
         description="Address of NodeLocal DNSCache (usually `169.254.20.10`): pods' DNS queries go to a host-network "
         "agent there, which a pod selector cannot match, so DNS egress to it is allowed by address.",
     )
@@ -1560,7 +1747,7 @@ class ProxyConfig(Model):
         description="Reverse proxy image (non-root nginx, listens on 8080).",
     )
     host_port: Port = Field(8080, description="Host port the proxy is published on.")
-    bind_address: str = Field(
+    bind_address: IpAddress = Field(
         "127.0.0.1", description="Host address the port binds to; loopback unless you mean to expose it."
     )
     resources: Resources = Field(
