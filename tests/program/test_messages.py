@@ -5,12 +5,10 @@ Each row plants one defect into a shipped stack file and expects the exact line 
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from preview.engine import ProgramError
-from tests.conftest import ROOT, capture_with, unlined
+from tests.conftest import capture_with, unlined
 
 SERVICES = "agent-platform:services"
 
@@ -84,15 +82,3 @@ def test_several_unrelated_problems_of_one_level_come_in_one_run(tmp_path):
     assert len(lines) == 4 and all(line.startswith("Pulumi.prod.yaml: agent-platform:services[") for line in lines), (
         lines
     )
-
-
-def test_the_readme_error_example_is_what_the_preview_prints(tmp_path):
-    readme = (ROOT / "README.md").read_text()
-    [example] = re.findall(r"^error: (Pulumi\.prod\.yaml: .*)$", readme, flags=re.M)
-
-    def mutate(cfg):
-        cfg[SERVICES][1]["autoscaling"]["minReplicas"] = 12
-
-    with pytest.raises(ProgramError) as error:
-        capture_with(tmp_path, "prod", mutate)
-    assert unlined(str(error.value)) == example

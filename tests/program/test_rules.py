@@ -1,0 +1,476 @@
+"""Bad inputs -> the exact line, valid edge cases -> accepted, grouped by the rule they exercise.
+
+Each row changes one thing in a shipped stack file and runs the preview's config check (the one
+it runs before the program): a bad row must give exactly its one line, the value shown; a valid
+row must pass and mean what was written. The rules cite their upstream source in
+components/agent_platform/config.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from agent_platform.config import StackConfig
+
+from preview.engine import ProgramError
+from preview.program import stack_inputs
+from program.stack_config import check_stack
+from tests.conftest import ROOT, stack_file
+
+SERVICES = "agent-platform:services"
+
+
+def run_check(tmp_path: Path, name: str, text: str) -> StackConfig:
+    """The preview's config check on a stack file in tmp_path, run from there as a user would."""
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text(text)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        inputs = stack_inputs(ROOT, name, path)
+    finally:
+        os.chdir(cwd)
+    return check_stack(inputs.config, set(inputs.secret_keys))
+
+
+def changed(stack: str, mutate) -> str:
+    data = copy.deepcopy(stack_file(stack))
+    mutate(data["config"])
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def problems_of(tmp_path: Path, stack: str, mutate) -> list[str]:
+    with pytest.raises(ProgramError) as error:
+        run_check(tmp_path, stack, changed(stack, mutate))
+    return str(error.value).splitlines()
+
+
+def at(path: str, value):
+    """A mutation setting `path` (keys, `[i]` list items) in the config to `value`."""
+    parts = [int(i) if i else k for i, k in re.findall(r"\[(\d+)\]|([^.\[\]]+)", path)]
+
+    def mutate(cfg):
+        node = cfg
+        head = f"agent-platform:{parts[0]}"
+        if len(parts) == 1:
+            cfg[head] = value
+            return
+        node = cfg.setdefault(head, {})
+        for part in parts[1:-1]:
+            if isinstance(part, int):
+                node = node[part]
+            else:
+                node = node.setdefault(part, {})
+        node[parts[-1]] = value
+
+    return mutate
+
+
+BAD = {
+    "pydantic's own findings show the value": [
+        (
+            "prod",
+            at("services[0].port", "eighty"),
+            "agent-platform:services[agent-api].port: Input should be a valid "
+            "integer, unable to parse string as an integer, got 'eighty'",
+        ),
+        (
+            "prod",
+            at("services[1].autoscaling.maxReplicas", 165.5),
+            "agent-platform:services[agent-runner].autoscaling."
+            "maxReplicas: Input should be a valid integer, got a number with a fractional part, got 165.5",
+        ),
+    ],
+    "allowed values, with a did-you-mean": [
+        (
+            "prod",
+            at("services[1].kind", "Statefulset"),
+            "agent-platform:services[agent-runner].kind: Input should be "
+            "'Deployment' or 'StatefulSet', got 'Statefulset' (did you mean StatefulSet?)",
+        ),
+        (
+            "prod",
+            at("redis.maxmemoryPolicy", "allkeys_lru"),
+            "agent-platform:redis.maxmemoryPolicy: Input should be "
+            "'noeviction', 'allkeys-lru', 'volatile-lru', 'allkeys-lfu', 'volatile-lfu', 'allkeys-random', "
+            "'volatile-random' or 'volatile-ttl', got 'allkeys_lru' (did you mean allkeys-lru?)",
+        ),
+    ],
+    "unknown keys, with a did-you-mean": [
+        (
+            "prod",
+            at("monitorng", {"enabled": True}),
+            "agent-platform:monitorng: unknown key (did you mean monitoring?)",
+        ),
+        (
+            "prod",
+            at("services[0].autoscaling.maxReplica", 4),
+            "agent-platform:services[agent-api].autoscaling.maxReplica: unknown key (did you mean maxReplicas?)",
+        ),
+    ],
+    "cron schedules (robfig/cron ParseStandard, as the API server parses a CronJob's)": [
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "61 3 * * *"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: minute field: 61 is outside 0-59, got '61 3 * * *'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "0 24 * * *"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: hour field: 24 is outside 0-23, got '0 24 * * *'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "0 3 0 * *"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: day of month field: 0 is outside 1-31, got '0 3 0 * *'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "0 3 * 13 *"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: month field: 13 is outside 1-12, got '0 3 * 13 *'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "0 3 * * 7"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: day of week field: 7 is outside 0-6, got '0 3 * * 7'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "*/0 3 * * *"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: minute field: step '0' must be a positive number, got '*/0 3 * * *'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "0 5-2 * * *"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: hour field: range '5-2' starts after it ends, got '0 5-2 * * *'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "0 3 * * funday"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: day of week field: 'funday' is not a number, name or range, "
+            "got '0 3 * * funday'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "0 3 * *"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: must be a cron schedule of five fields (minute hour day-of-month month "
+            "day-of-week), got '0 3 * *'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "TZ=UTC 0 3 * * *"),
+            "agent-platform:services[agent-api]."
+            "checkpointCleanup.schedule: must not carry a time zone (TZ=): set timeZone instead, "
+            "got 'TZ=UTC 0 3 * * *'",
+        ),
+        (
+            "prod",
+            at("postgres.restoreDrill.schedule", "0 5 * * 8"),
+            "agent-platform:postgres.restoreDrill.schedule: day of week field: 8 is outside 0-6, got '0 5 * * 8'",
+        ),
+    ],
+    "tolerations (core validation ValidateTolerations)": [
+        (
+            "prod",
+            at("services[0].scheduling.tolerations", [{"key": "gpu", "operator": "Exists", "value": "yes"}]),
+            "agent-platform:services[agent-api].scheduling.tolerations[0].value: must be empty when operator is "
+            "Exists, got 'yes'",
+        ),
+        (
+            "prod",
+            at("services[0].scheduling.tolerations", [{"value": "yes"}]),
+            "agent-platform:services[agent-api].scheduling.tolerations[0].operator: must be Exists when key is empty "
+            "(match every taint), got 'Equal'",
+        ),
+        (
+            "prod",
+            at("services[0].scheduling.tolerations", [{"key": "gpu", "effect": "NoSchedule", "tolerationSeconds": 60}]),
+            "agent-platform:services[agent-api].scheduling.tolerations[0].effect: must be NoExecute when "
+            "tolerationSeconds is set, got 'NoSchedule'",
+        ),
+        (
+            "prod",
+            at("services[0].scheduling.tolerations", [{"key": "gpu", "value": "a b"}]),
+            "agent-platform:services[agent-api].scheduling.tolerations[0].value: must be a label value (at most 63: "
+            "a-z, A-Z, 0-9, '-', '_', '.'), got 'a b'",
+        ),
+        (
+            "prod",
+            at("services[0].scheduling.tolerations", [{"key": "gpu pool", "operator": "Exists"}]),
+            "agent-platform:services[agent-api].scheduling.tolerations[0].key: must be a Kubernetes label or "
+            "annotation key ([prefix/]name, name at most 63: a-z, A-Z, 0-9, '-', '_', '.'), got 'gpu pool'",
+        ),
+    ],
+    "a claim's size is positive (ValidatePersistentVolumeClaimSpec)": [
+        (
+            "prod",
+            at("redis.persistence.size", "0"),
+            "agent-platform:redis.persistence.size: must be greater than 0, got '0'",
+        ),
+        (
+            "prod",
+            at("services[1].persistence.size", "0Gi"),
+            "agent-platform:services[agent-runner].persistence.size: must be greater than 0, got '0Gi'",
+        ),
+    ],
+    "IP addresses where an address is required": [
+        (
+            "prod",
+            at("network.nodeLocalDns", "169.254.20.300"),
+            "agent-platform:network.nodeLocalDns: must be an IPv4 address such as 169.254.20.10, got '169.254.20.300'",
+        ),
+        (
+            "local",
+            at("docker.proxy.bindAddress", "localhost"),
+            "agent-platform:docker.proxy.bindAddress: must be an IP address such as 127.0.0.1 or 0.0.0.0, got "
+            "'localhost'",
+        ),
+    ],
+    "the key that is wrong is the one blamed": [
+        (
+            "prod",
+            at("services[0].secretEnv", {"OPENAI_API_KEY": "environment"}),
+            "agent-platform:services[agent-api].secretEnv.OPENAI_API_KEY: 'environment' is a setting of this stack, "
+            "not a secret key: name the secret something else (e.g. 'openai-api-key')",
+        ),
+    ],
+}
+
+VALID = {
+    "manifest shapes where the model mirrors a Kubernetes field": [
+        (
+            "prod",
+            at("services[0].envFrom", [{"secretRef": {"name": "vendor-keys"}}, {"configMapRef": {"name": "flags"}}]),
+            lambda c: (
+                [(e.secret, e.config_map) for e in c.services[0].env_from] == [("vendor-keys", None), (None, "flags")]
+            ),
+        ),
+        (
+            "prod",
+            at(
+                "services[0].extraVolumes",
+                [
+                    {"name": "prompts", "configMap": {"name": "prompts"}},
+                    {"name": "certs", "secret": {"secretName": "certs"}},
+                    {"name": "scratch", "emptyDir": {"sizeLimit": "64Mi"}},
+                ],
+            ),
+            lambda c: (
+                [(v.config_map, v.secret, v.empty_dir) for v in c.services[0].extra_volumes]
+                == [("prompts", None, None), (None, "certs", None), (None, None, "64Mi")]
+            ),
+        ),
+    ],
+    "a default object given in part keeps the rest of its default": [
+        (
+            "prod",
+            lambda cfg: (
+                cfg[SERVICES][0].pop("resources") and cfg[SERVICES][0].update(resources={"limits": {"memory": "2Gi"}})
+            ),
+            lambda c: (
+                (c.services[0].resources.limits.memory, c.services[0].resources.limits.cpu)
+                == ("2Gi", type(c.services[0]).model_fields["resources"].default.limits.cpu)
+                and c.services[0].resources.requests == type(c.services[0]).model_fields["resources"].default.requests
+            ),
+        ),
+        (
+            "prod",
+            at("services[0].probes", {"readiness": {"periodSeconds": 3}}),
+            lambda c: (
+                (
+                    c.services[0].probes.readiness.period_seconds,
+                    c.services[0].probes.readiness.path,
+                    c.services[0].probes.readiness.failure_threshold,
+                )
+                == (3, "/readyz", 2)
+            ),
+        ),
+    ],
+    "cron schedules robfig accepts": [
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "*/15 0-23/2 1,15 jan-dec mon-fri"),
+            lambda c: c.services[0].checkpoint_cleanup.schedule == "*/15 0-23/2 1,15 jan-dec mon-fri",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "0 0 ? * SUN"),
+            lambda c: c.services[0].checkpoint_cleanup.schedule == "0 0 ? * SUN",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.schedule", "59 23 31 12 6"),
+            lambda c: c.services[0].checkpoint_cleanup.schedule == "59 23 31 12 6",
+        ),
+    ],
+    "tolerations the API server accepts": [
+        (
+            "prod",
+            at("services[0].scheduling.tolerations", [{"operator": "Exists"}]),
+            lambda c: c.services[0].scheduling.tolerations[0].key is None,
+        ),
+        (
+            "prod",
+            at(
+                "services[0].scheduling.tolerations",
+                [
+                    {
+                        "key": "node.kubernetes.io/unreachable",
+                        "operator": "Exists",
+                        "effect": "NoExecute",
+                        "tolerationSeconds": 60,
+                    }
+                ],
+            ),
+            lambda c: c.services[0].scheduling.tolerations[0].toleration_seconds == 60,
+        ),
+    ],
+    "addresses": [
+        ("prod", at("network.nodeLocalDns", "169.254.20.10"), lambda c: c.network.node_local_dns == "169.254.20.10"),
+        ("local", at("docker.proxy.bindAddress", "0.0.0.0"), lambda c: c.docker.proxy.bind_address == "0.0.0.0"),
+        ("local", at("docker.proxy.bindAddress", "::1"), lambda c: c.docker.proxy.bind_address == "::1"),
+    ],
+    "smallest positive sizes": [
+        ("prod", at("redis.persistence.size", "1"), lambda c: c.redis.persistence.size == "1"),
+    ],
+}
+
+
+def _rows(table):
+    return [(group, *row) for group, rows in table.items() for row in rows]
+
+
+@pytest.mark.parametrize(("group", "stack", "mutate", "expected"), _rows(BAD), ids=[r[3] for r in _rows(BAD)])
+def test_a_bad_input_gives_exactly_its_line(tmp_path, group, stack, mutate, expected):
+    lines = problems_of(tmp_path, stack, mutate)
+    assert len(lines) == 1, lines
+    where, _, message = lines[0].partition(": ")
+    assert re.fullmatch(rf"Pulumi\.{stack}\.yaml:\d+", where), lines[0]
+    assert message == expected
+
+
+@pytest.mark.parametrize(
+    ("group", "stack", "mutate", "means"), _rows(VALID), ids=[f"{r[0]}-{i}" for i, r in enumerate(_rows(VALID))]
+)
+def test_a_valid_edge_case_is_accepted_as_written(tmp_path, group, stack, mutate, means):
+    config = run_check(tmp_path, stack, changed(stack, mutate))
+    assert means(config)
+
+
+def test_each_row_changes_the_shipped_stack(tmp_path):
+    # A valid row that changed nothing would prove nothing: each must differ from the shipped file.
+    for _, stack, mutate, _ in _rows(VALID):
+        assert changed(stack, mutate) != yaml.safe_dump(stack_file(stack), sort_keys=False)
+
+
+MINIMAL = """\
+config:
+  agent-platform:environment: staging
+  agent-platform:kubernetes:
+    context: staging
+  agent-platform:namespace:
+    name: agents-staging
+  agent-platform:services:
+    - name: agent-api
+      image: ghcr.io/acme/agent:1.4.2
+    - name: agent-runner
+      image: ghcr.io/acme/agent:1.4.2
+      ingress:
+        enabled: false
+"""
+
+FIVE_PROBLEMS = """\
+config:
+  agent-platform:environment: staging
+  agent-platform:exposure: gatewayApi
+  agent-platform:kubernetes:
+    context: staging
+  agent-platform:namespace:
+    name: agents-staging
+  agent-platform:services:
+    - name: agent-api
+      image: ghcr.io/acme/agent:1.4.2
+      replicaz: 3
+      env:
+        RUNNER_CONCURRENCY: 8
+    - name: agent-runner
+      image: ghcr.io/acme/agent:1.4.2
+      port: eighty
+      ingress:
+        enabled: false
+      sidecars:
+        - name: envoy
+          image: envoyproxy/envoy:v1.30.1
+"""
+
+
+def test_the_minimal_stack_of_these_tests_is_valid(tmp_path):
+    assert [s.name for s in run_check(tmp_path, "staging", MINIMAL).services] == ["agent-api", "agent-runner"]
+
+
+def test_five_unrelated_problems_at_every_level_in_one_run_each_on_its_line(tmp_path):
+    with pytest.raises(ProgramError) as error:
+        run_check(tmp_path, "staging", FIVE_PROBLEMS)
+    assert str(error.value).splitlines() == [
+        # the whole stack's check (exposure gatewayApi without a gateway) runs although services hold
+        # field errors; it points at the config, the key being absent
+        "Pulumi.staging.yaml:1: agent-platform:gateway: is required when exposure is gatewayApi",
+        "Pulumi.staging.yaml:11: agent-platform:services[agent-api].replicaz: unknown key (did you mean replicas?)",
+        "Pulumi.staging.yaml:13: agent-platform:services[agent-api].env.RUNNER_CONCURRENCY: Input should be a valid "
+        'string, got 8 (quote it: "8")',
+        "Pulumi.staging.yaml:16: agent-platform:services[agent-runner].port: Input should be a valid integer, unable "
+        "to parse string as an integer, got 'eighty'",
+        # a service's own check runs beside a field error in the same service
+        "Pulumi.staging.yaml:20: agent-platform:services[agent-runner].sidecars[envoy].probe: is required: a "
+        "long-running container needs a health check",
+    ]
+
+
+def test_a_cross_field_check_about_a_bad_key_is_left_out(tmp_path):
+    # maxReplicas is unusable: the min <= max check would judge its default (10), not what was written.
+    text = MINIMAL.replace(
+        "    - name: agent-runner\n",
+        "      autoscaling:\n        minReplicas: 12\n        maxReplicas: ten\n    - name: agent-runner\n",
+    )
+    with pytest.raises(ProgramError) as error:
+        run_check(tmp_path, "staging", text)
+    assert str(error.value).splitlines() == [
+        "Pulumi.staging.yaml:12: agent-platform:services[agent-api].autoscaling.maxReplicas: Input should be a valid "
+        "integer, unable to parse string as an integer, got 'ten'"
+    ]
+
+
+def test_problems_come_in_file_order_not_model_order(tmp_path):
+    text = MINIMAL.replace("  agent-platform:environment: staging\n", "  agent-platform:environment: Staging\n")
+    text = text.replace("      ingress:\n        enabled: false\n", "      ingress:\n        enabled: nope\n")
+    with pytest.raises(ProgramError) as error:
+        run_check(tmp_path, "staging", text)
+    lines = str(error.value).splitlines()
+    assert [int(line.split(":")[1]) for line in lines] == [2, 13], lines
+    assert "got 'Staging'" in lines[0] and "got 'nope'" in lines[1]
+
+
+def test_the_readme_error_example_is_what_the_preview_prints(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    [example] = re.findall(r"^error: (Pulumi\.prod\.yaml:\d+: .*)$", readme, flags=re.M)
+    # The shipped file edited as a user would, in place: its lines stay where they are.
+    text = (ROOT / "Pulumi.prod.yaml").read_text()
+    runner = text.index("- name: agent-runner")
+    edited = text[:runner] + text[runner:].replace("minReplicas: 3", "minReplicas: 12", 1)
+    with pytest.raises(ProgramError) as error:
+        run_check(tmp_path, "prod", edited)
+    assert str(error.value) == example
