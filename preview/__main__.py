@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from preview import sdk_internals
-from preview.changes import blocked_messages
+from preview.changes import blocked_messages, plain
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
 from preview.engine import ProgramError
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
@@ -87,6 +87,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="Kubernetes version(s) to validate against (repeatable; default 1.29 and the newest shipped)",
     )
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack run")
+    parser.add_argument(
+        "--summary", action="store_true", help="diffs: what would change and which objects, without each object's patch"
+    )
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
     parser.add_argument("--render-only", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -278,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(policy_lines[1:]) or "no violations")
             print("```\n\n</details>\n")
         for title, d in diffs:
-            print(format_markdown(d, title))
+            print(format_markdown(d, title, summary=args.summary))
     else:
         print(summary_table(capture))
         checked = [f"{len(kube)} manifests against k8s {', '.join(versions)}"] if kube else []
@@ -296,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in policy_lines:
             say(terminal, line, policy_kind(line))
         for title, d in diffs:
-            print(f"\n== {title}")
-            print(format_text(d), end="")
+            print(f"\n== {plain(title)}")
+            print(format_text(d, summary=args.summary), end="")
     # A promotion compares two stacks' states, not an update of either: protection blocks only updates.
     blocked = [m for _, d in diffs if not d.promotion for m in blocked_messages(d.changes)]
     for m in blocked:

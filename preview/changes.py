@@ -248,11 +248,29 @@ def _environment(path: str) -> bool:
     return any(rx.search(path) for rx in ENVIRONMENT_PATHS)
 
 
+def _pairing(resources: list[Resource], promotion: bool):
+    """What pairs a resource with its counterpart on the other side: its type and logical name. In a
+    promotion the two stacks' namespaces differ, and logical names that embed the namespace
+    (`agents-dev-quota`, `agents-prod-quota`) would read as a create and a delete of one object:
+    there the namespace in a name stands for "the stack's namespace"."""
+    spaces = sorted({r.object_name for r in resources if r.kind == "Namespace"}, key=len, reverse=True)
+
+    def key(r: Resource) -> tuple[str, str]:
+        name = r.name
+        if promotion:
+            for space in spaces:
+                name = re.sub(rf"(^|-){re.escape(space)}($|-)", r"\1<namespace>\2", name)
+        return (r.type, name)
+
+    return key
+
+
 def classify(before: list[Resource], after: list[Resource], promotion: bool = False) -> list[Change]:
     """promotion: two different stacks; their environment labels and namespace are expected to
     differ, so those paths neither count as changes nor force a replace (folded into a count)."""
-    old = {(r.type, r.name): r for r in before}
-    new = {(r.type, r.name): r for r in after}
+    old_key, new_key = _pairing(before, promotion), _pairing(after, promotion)
+    old = {old_key(r): r for r in before}
+    new = {new_key(r): r for r in after}
     flags = _provider_flags(after)
     changes = []
     for key in sorted(set(old) | set(new)):
@@ -268,11 +286,13 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
         paths = [p for p in diff_paths(a.inputs, b.inputs) if not any(_matches(i, p) for i in b.ignore_changes)]
         if not paths:
             continue
-        if promotion and all(_environment(p) for p in paths):
+        # The stack's own Namespace is named for its environment: its name is one of the expected differences.
+        own_name = a.kind == "Namespace"
+        if promotion and all(_environment(p) or (own_name and p == "metadata.name") for p in paths):
             changes.append(Change("update", paths=paths, environment_only=True, **base))
             continue
         if promotion:
-            paths = [p for p in paths if not _environment(p)]
+            paths = [p for p in paths if not (_environment(p) or (own_name and p == "metadata.name"))]
         cited = {p: src for p in paths for rule, src in _replace_rules(b, flags) if _touches(rule, p)}
         because = sorted(cited)
         op = "replace" if because else "update"

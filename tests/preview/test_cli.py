@@ -153,13 +153,10 @@ def test_against_shows_promotion_changes(tmp_path):
     assert "HorizontalPodAutoscaler/agent-api" in d["added"] and "PodDisruptionBudget/agent-runner" in d["added"]
     assert "Deployment/agent-api" in d["changed"]
     # dev's Postgres is the StatefulSet, prod's a CloudNativePG Cluster.
-    assert d["removed"] == [
-        "Namespace/agents-dev",
-        "NetworkPolicy/postgres",
-        "Service/postgres",
-        "StatefulSet/postgres",
-    ]
-    assert "Namespace/agents-prod" in d["added"] and "Cluster/postgres" in d["added"]
+    assert d["removed"] == ["NetworkPolicy/postgres", "Service/postgres", "StatefulSet/postgres"]
+    assert "Cluster/postgres" in d["added"]
+    # Each stack's Namespace is the same object, named for its environment: changed, not added and removed.
+    assert "Namespace/agents-prod" in d["changed"] and not any(k.startswith("Namespace/") for k in d["added"])
     assert "-  replicas: 1" in d["patches"]["Deployment/agent-api"]
 
 
