@@ -7,6 +7,7 @@ with PyYAML, whose nodes keep their marks, so the lines are those of the file as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,7 +41,9 @@ def line_finder(text: str, project: str):
             return None
         line, node = config[0].start_mark.line + 1, config[1]
         for depth, part in enumerate(loc):
-            keys = [f"{project}:{part}", part] if depth == 0 else [part]
+            # A key may be written in snake_case where the problem names its camelCase form.
+            snake = re.sub(r"(?<!^)([A-Z])", r"_\1", part).lower() if isinstance(part, str) else part
+            keys = [f"{project}:{part}", part] if depth == 0 else [part, snake]
             hit = next((e for k in keys if (e := _entry(node, k)) is not None), None)
             if hit is None:
                 break

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -172,6 +173,9 @@ def quantity_value(text: str) -> float:
 
 def _quantity(value: Any) -> str:
     text = str(value)
+    # Requests, limits, quotas and sizes are never negative (core validation ValidateResourceQuantityValue).
+    if text.startswith("-") and _QUANTITY.match(text[1:]):
+        raise bad("quantity", "must not be negative", text)
     if not _QUANTITY.match(text):
         raise bad("quantity", "must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi", text)
     return text
@@ -405,7 +409,13 @@ def _label_value(value: str) -> str:
     return value
 
 
-Quantity = Annotated[str, AfterValidator(_quantity)]
+def _number_as_text(value: Any) -> Any:
+    # A manifest takes a quantity as a number or a string (resource.Quantity is int-or-string):
+    # `cpu: 1` is as valid as `cpu: "1"`.
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity)]
 MetadataKey = Annotated[str, AfterValidator(_metadata_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
@@ -419,7 +429,9 @@ DnsName = Annotated[str, AfterValidator(_dns_name)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 ObjectName = Annotated[str, AfterValidator(_object_name)]
 ServiceName = Annotated[str, AfterValidator(_service_name)]
-PositiveQuantity = Annotated[str, AfterValidator(_quantity), AfterValidator(_positive_quantity)]
+PositiveQuantity = Annotated[
+    str, BeforeValidator(_number_as_text), AfterValidator(_quantity), AfterValidator(_positive_quantity)
+]
 Image = Annotated[str, AfterValidator(_image)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 SecretKey = Annotated[str, AfterValidator(_config_key)]

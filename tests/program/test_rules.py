@@ -227,6 +227,18 @@ BAD = {
             "agent-platform:services[agent-runner].persistence.size: must be greater than 0, got '0Gi'",
         ),
     ],
+    "quantities are never negative (ValidateResourceQuantityValue)": [
+        (
+            "prod",
+            at("services[0].resources.requests.cpu", -1),
+            "agent-platform:services[agent-api].resources.requests.cpu: must not be negative, got '-1'",
+        ),
+        (
+            "prod",
+            at("namespace.quota.memory", "-2Gi"),
+            "agent-platform:namespace.quota.memory: must not be negative, got '-2Gi'",
+        ),
+    ],
     "IP addresses where an address is required": [
         (
             "prod",
@@ -343,6 +355,18 @@ VALID = {
         ("prod", at("network.nodeLocalDns", "169.254.20.10"), lambda c: c.network.node_local_dns == "169.254.20.10"),
         ("local", at("docker.proxy.bindAddress", "0.0.0.0"), lambda c: c.docker.proxy.bind_address == "0.0.0.0"),
         ("local", at("docker.proxy.bindAddress", "::1"), lambda c: c.docker.proxy.bind_address == "::1"),
+    ],
+    "a quantity written as a number, as a manifest allows": [
+        (
+            "prod",
+            at("services[0].resources.limits.cpu", 2),
+            lambda c: c.services[0].resources.limits.cpu == "2",
+        ),
+        (
+            "prod",
+            at("services[0].resources.requests.cpu", 0.5),
+            lambda c: c.services[0].resources.requests.cpu == "0.5",
+        ),
     ],
     "smallest positive sizes": [
         ("prod", at("redis.persistence.size", "1"), lambda c: c.redis.persistence.size == "1"),
@@ -474,3 +498,15 @@ def test_the_readme_error_example_is_what_the_preview_prints(tmp_path):
     with pytest.raises(ProgramError) as error:
         run_check(tmp_path, "prod", edited)
     assert str(error.value) == example
+
+
+def test_a_key_written_in_snake_case_is_found_on_its_own_line(tmp_path):
+    text = MINIMAL.replace(
+        "    - name: agent-runner\n", "      autoscaling:\n        min_replicas: 30\n    - name: agent-runner\n"
+    )
+    with pytest.raises(ProgramError) as error:
+        run_check(tmp_path, "staging", text)
+    assert str(error.value) == (
+        "Pulumi.staging.yaml:11: agent-platform:services[agent-api].autoscaling.minReplicas: must be <= maxReplicas "
+        "(30 > 10)"
+    )
