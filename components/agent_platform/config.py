@@ -18,6 +18,7 @@ import ipaddress
 import re
 import types
 import typing
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -333,6 +334,19 @@ def _cron(value: str) -> str:
     return value
 
 
+def _time_zone(value: str) -> str:
+    # batch validation validateTimeZone: an explicit IANA zone that time.LoadLocation knows; never
+    # "Local" (the controller's own zone).
+    if value.lower() == "local":
+        raise bad("tz", "must be an explicit IANA time zone such as Etc/UTC, not Local", value)
+    known = zoneinfo.available_timezones()
+    if known and value not in known:
+        close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise bad("tz", f"must be an IANA time zone such as Etc/UTC or Europe/Berlin{hint}", value)
+    return value
+
+
 def _ip_address(value: str) -> str:
     # Docker parses a published port's host IP with net.ParseIP (docker/go-connections nat
     # ParsePortSpec: "invalid IP address"): a host name or a typo is refused at `pulumi up`.
@@ -422,6 +436,7 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 # The schema keeps a coarse pattern for editors; the validators hold the full rule.
 CronSchedule = Annotated[str, AfterValidator(_cron), Field(json_schema_extra={"pattern": r"^(\S+\s+){4}\S+$"})]
 IpAddress = Annotated[str, AfterValidator(_ip_address)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
 Ipv4Address = Annotated[
     str, AfterValidator(_ipv4_address), Field(json_schema_extra={"pattern": r"^(\d{1,3}\.){3}\d{1,3}$"})
 ]
@@ -972,7 +987,7 @@ class CheckpointCleanup(Model):
         "17 3 * * *",
         description="Cron schedule (five fields, the cluster's time zone unless `timeZone`).",
     )
-    time_zone: str | None = Field(None, description="IANA time zone of the schedule, e.g. `Etc/UTC`.")
+    time_zone: TimeZone | None = Field(None, description="IANA time zone of the schedule, e.g. `Etc/UTC`.")
     retention_days: int = Field(30, ge=1, le=3650, description="Checkpoints older than this many days are deleted.")
     command: list[str] = Field(
         ["python3", "/app/app.py", "cleanup-checkpoints"],
@@ -1240,6 +1255,16 @@ class AgentServiceConfig(Model):
         for where, i, m in mounts:
             if m.name not in volumes:
                 found(f"{where}[{i}].name", f"{m.name!r} is not a volume of extraVolumes")
+        # core validation ValidateVolumeMounts: a container's mount paths are unique; the platform's own
+        # (/tmp, and /data with persistence) count.
+        taken: dict[str, set[str]] = {}
+        for where, i, m in mounts:
+            platform = {"/tmp"} | ({"/data"} if where == "extraVolumeMounts" and self.persistence.enabled else set())
+            paths = taken.setdefault(where, set(platform))
+            if m.mount_path.rstrip("/") in paths:
+                owner = "the platform's" if m.mount_path.rstrip("/") in platform else "another mount's"
+                found(f"{where}[{i}].mountPath", f"{m.mount_path!r} is already {owner} mount path in this container")
+            paths.add(m.mount_path.rstrip("/"))
         names = [x.name for x in self.init_containers + self.sidecars]
         for name in sorted({n for n in names if names.count(n) > 1}):
             found("sidecars", f"container name {name!r} is used twice")
@@ -1712,6 +1737,21 @@ class LimitRangeConfig(Model):
     default_request_cpu: Quantity = Field("100m", description="Request for containers that set none.")
     default_request_memory: Quantity = Field("128Mi", description="Request for containers that set none.")
 
+    @check
+    def _request_within_limit(self) -> LimitRangeConfig:
+        # core validation ValidateLimitRange: a default request above its default limit is refused.
+        found = Findings()
+        for resource in ("cpu", "memory"):
+            request = getattr(self, f"default_request_{resource}")
+            limit = getattr(self, f"default_{resource}")
+            if quantity_value(request) > quantity_value(limit):
+                found(
+                    f"defaultRequest{resource.capitalize()}",
+                    f"must be <= default{resource.capitalize()} ({request} > {limit})",
+                )
+        found.raise_any("LimitRangeConfig")
+        return self
+
 
 class NamespaceConfig(Model):
     name: DnsLabel = Field(description="Namespace holding the whole stack (never `default`).")
@@ -1906,6 +1946,9 @@ class Monitoring(Model):
         return self
 
 
+DOCKER_MIN_MEMORY = 6 * 2**20
+
+
 class StackConfig(Model):
     environment: DnsLabel = Field(description="Environment name (labels, policy config): e.g. `dev`, `prod`.")
     platform: Literal["kubernetes", "docker"] = Field(
@@ -2051,6 +2094,23 @@ class StackConfig(Model):
                     )
             if not any(s.ingress.enabled for s in self.services):
                 found("services", "no service has ingress.enabled: the proxy has nothing to route")
+            # Docker refuses a container memory limit under 6 MiB (moby daemon/daemon_unix.go
+            # linuxMinMemory: "Minimum memory limit allowed is 6MB").
+            docker = self.docker_settings()
+            limited = [(f"services[{i}].resources", s.resources) for i, s in enumerate(self.services)]
+            limited += [("docker.proxy.resources", docker.proxy.resources)]
+            limited += [("docker.backup.resources", docker.backup.resources)]
+            limited += [
+                (f"{k}.resources", getattr(self, k).resources)
+                for k in ("postgres", "redis")
+                if getattr(self, k).mode == "inCluster"
+            ]
+            for where, resources in limited:
+                if quantity_value(resources.limits.memory) < DOCKER_MIN_MEMORY:
+                    found(
+                        f"{where}.limits.memory",
+                        f"Docker's minimum memory limit is 6Mi, got {resources.limits.memory!r}",
+                    )
         found.raise_any("StackConfig")
         return self
 

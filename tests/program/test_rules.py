@@ -239,6 +239,59 @@ BAD = {
             "agent-platform:namespace.quota.memory: must not be negative, got '-2Gi'",
         ),
     ],
+    "mount paths are unique in a container (ValidateVolumeMounts)": [
+        (
+            "prod",
+            lambda cfg: cfg[SERVICES][0].update(
+                extraVolumes=[{"name": "scratch", "emptyDir": "64Mi"}],
+                extraVolumeMounts=[{"name": "scratch", "mountPath": "/tmp"}],
+            ),
+            "agent-platform:services[agent-api].extraVolumeMounts[scratch].mountPath: '/tmp' is already the platform's "
+            "mount path in this container",
+        ),
+        (
+            "prod",
+            lambda cfg: cfg[SERVICES][0].update(
+                extraVolumes=[{"name": "a", "emptyDir": "64Mi"}, {"name": "b", "emptyDir": "64Mi"}],
+                extraVolumeMounts=[{"name": "a", "mountPath": "/cache"}, {"name": "b", "mountPath": "/cache/"}],
+            ),
+            "agent-platform:services[agent-api].extraVolumeMounts[b].mountPath: '/cache/' is already another "
+            "mount's mount path in this container",
+        ),
+    ],
+    "LimitRange defaults (ValidateLimitRange)": [
+        (
+            "prod",
+            at("namespace.limitRange", {"defaultRequestMemory": "1Gi", "defaultMemory": "512Mi"}),
+            "agent-platform:namespace.limitRange.defaultRequestMemory: must be <= defaultMemory (1Gi > 512Mi)",
+        ),
+    ],
+    "CronJob time zones (validateTimeZone)": [
+        (
+            "prod",
+            at("services[0].checkpointCleanup.timeZone", "Europe/Berln"),
+            "agent-platform:services[agent-api].checkpointCleanup.timeZone: must be an IANA time zone such as "
+            "Etc/UTC or Europe/Berlin (did you mean Europe/Berlin?), got 'Europe/Berln'",
+        ),
+        (
+            "prod",
+            at("services[0].checkpointCleanup.timeZone", "Local"),
+            "agent-platform:services[agent-api].checkpointCleanup.timeZone: must be an explicit IANA time zone "
+            "such as Etc/UTC, not Local, got 'Local'",
+        ),
+    ],
+    "Docker's minimum memory limit (moby linuxMinMemory)": [
+        (
+            "local",
+            lambda cfg: (
+                cfg[SERVICES][0]
+                .setdefault("resources", {})
+                .update({"requests": {"cpu": "100m", "memory": "2Mi"}, "limits": {"cpu": "1", "memory": "4Mi"}})
+            ),
+            "agent-platform:services[agent-api].resources.limits.memory: Docker's minimum memory limit is 6Mi, "
+            "got '4Mi'",
+        ),
+    ],
     "IP addresses where an address is required": [
         (
             "prod",
@@ -366,6 +419,26 @@ VALID = {
             "prod",
             at("services[0].resources.requests.cpu", 0.5),
             lambda c: c.services[0].resources.requests.cpu == "0.5",
+        ),
+    ],
+    "edges of the API server's rules": [
+        (
+            "prod",
+            at("services[0].checkpointCleanup.timeZone", "Etc/UTC"),
+            lambda c: c.services[0].checkpoint_cleanup.time_zone == "Etc/UTC",
+        ),
+        (
+            "prod",
+            at("namespace.limitRange", {"defaultRequestMemory": "512Mi", "defaultMemory": "512Mi"}),
+            lambda c: c.namespace.limit_range.default_request_memory == "512Mi",
+        ),
+        (
+            "prod",
+            lambda cfg: cfg[SERVICES][0].update(
+                extraVolumes=[{"name": "scratch", "emptyDir": "64Mi"}],
+                extraVolumeMounts=[{"name": "scratch", "mountPath": "/tmp/cache"}],
+            ),
+            lambda c: c.services[0].extra_volume_mounts[0].mount_path == "/tmp/cache",
         ),
     ],
     "smallest positive sizes": [
