@@ -17,6 +17,13 @@ The replace rules are data, taken from upstream:
   is an in-place update (`restart`, `memory`, `healthcheck`, `tmpfs`, `init`, ...).
 - pulumi/pulumi pkg/resource/deploy/step_generator.go: ignoreChanges paths are reset to the old
   values before Diff; a replace or delete of a `protect`ed resource fails the update.
+- Holding data is judged on both sides of a change (a StatefulSet losing its volumeClaimTemplates,
+  a Redis whose persistence is turned off, still holds data until it is gone), and a Namespace
+  holds data when a data store's PVCs live in it (deleting a Namespace deletes every PVC in it).
+- A Postgres major version change (image tag 16 -> 17) of a StatefulSet is refused: the new
+  server cannot start on the old data directory (pg_upgrade or dump/restore is needed). Only
+  this classifier sees both sides (the --base / --against render or the state); a stack file
+  alone holds only the new version.
 - With a fixed metadata.name the provider cannot create the new object first (same name), so
   pulumi-kubernetes marks the replace deleteBeforeReplace (diff.go: `DeleteBeforeReplace` when
   `.metadata.name` is set and unchanged): the object is absent in between.
@@ -119,6 +126,7 @@ DOCKER_FORCE_NEW: dict[str, tuple[str, ...]] = {
     ),
 }
 DATA_KINDS = {"PersistentVolumeClaim", "Volume", "RandomPassword"}
+CNPG_TYPES = "kubernetes:postgresql.cnpg.io/"
 
 # Labels whose value is the environment: a promotion diff folds changes only to these.
 ENVIRONMENT_PATHS = (
@@ -148,10 +156,91 @@ class Resource:
         return (self.inputs.get("metadata") or {}).get("name") or self.inputs.get("name") or self.name
 
     @property
+    def namespace(self) -> str:
+        return (self.inputs.get("metadata") or {}).get("namespace") or ""
+
+    @property
     def holds_data(self) -> bool:
         if self.kind == "StatefulSet":
             return bool((self.inputs.get("spec") or {}).get("volumeClaimTemplates"))
+        if self.type.startswith(CNPG_TYPES):
+            # The operator deletes a Cluster's PVCs with it (its instances' data directories).
+            return self.kind == "Cluster"
         return self.kind in DATA_KINDS
+
+    def images(self) -> list[str]:
+        pod = ((self.inputs.get("spec") or {}).get("template") or {}).get("spec") or {}
+        return [c.get("image") or "" for c in (pod.get("containers") or []) if isinstance(c, dict)]
+
+
+def postgres_major(image: str) -> int | None:
+    """The major version of a postgres image reference (`postgres:16.4-alpine@sha256:..` -> 16)."""
+    name = image.split("@", 1)[0]
+    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
+    # `postgres` (the StatefulSet mode's image) or CloudNativePG's operand images, `postgresql`.
+    if repository.rsplit("/", 1)[-1] not in ("postgres", "postgresql"):
+        return None
+    match = re.match(r"^(\d+)", tag)
+    return int(match.group(1)) if match else None
+
+
+def _postgres_images(r: Resource) -> list[str]:
+    if r.kind == "StatefulSet":
+        return r.images()
+    if r.kind == "Cluster" and r.type.startswith(CNPG_TYPES):
+        return [str((r.inputs.get("spec") or {}).get("imageName") or "")]
+    return []
+
+
+def postgres_major_change(a: Resource, b: Resource) -> tuple[int, int] | None:
+    if a.kind != b.kind:
+        return None
+    old = {m for m in map(postgres_major, _postgres_images(a)) if m is not None}
+    new = {m for m in map(postgres_major, _postgres_images(b)) if m is not None}
+    if len(old) == 1 and len(new) == 1 and old != new:
+        return (old.pop(), new.pop())
+    return None
+
+
+POSTGRES_MAJOR_PROCEDURE = (
+    "a Postgres major version cannot start on the previous major's data directory: keep the old "
+    "image and upgrade deliberately (pg_dump/pg_restore, or pg_upgrade into a new volume, then "
+    "switch; or move to the cloudnativepg mode and use its major upgrade), docs/day-2.md "
+    '"Postgres major version"'
+)
+
+
+# Set on a CloudNativePG Cluster by postgres.majorUpgradeFrom (components/agent_platform/k8s/cloudnativepg.py).
+MAJOR_UPGRADE_FROM = "agent-platform.io/major-upgrade-from"
+CLUSTER_MAJOR_PROCEDURE = (
+    "set `postgres.majorUpgradeFrom: {old}` in the same change: `pulumi up` then backs the Cluster up and "
+    "waits for that Backup before the operator's offline in-place upgrade (pg_upgrade, every instance "
+    'stopped for it); docs/day-2.md "Postgres major version"'
+)
+
+
+def major_verdict(a: Resource, b: Resource) -> tuple[str, str]:
+    """(refused, note) for a Postgres major change between two renders of the same object."""
+    major = postgres_major_change(a, b)
+    if not major:
+        return "", ""
+    old, new = major
+    if new < old:
+        return f"Postgres {old} -> {new}: a data directory never goes back a major; restore a backup instead", ""
+    if b.kind != "Cluster":
+        return f"Postgres {old} -> {new}: {POSTGRES_MAJOR_PROCEDURE}", ""
+    declared = str(((b.inputs.get("metadata") or {}).get("annotations") or {}).get(MAJOR_UPGRADE_FROM, ""))
+    if declared != str(old):
+        return f"Postgres {old} -> {new}: {CLUSTER_MAJOR_PROCEDURE.format(old=old)}", ""
+    return "", (
+        f"MAJOR UPGRADE Postgres {old} -> {new} by the operator: offline in place after an awaited Backup of {old}; "
+        "no way back but a restore"
+    )
+
+
+def data_namespaces(resources: list[Resource]) -> set[str]:
+    """Namespaces in which a PVC of the stack lives (a StatefulSet's claims, a PVC)."""
+    return {r.namespace for r in resources if r.type.startswith("kubernetes:") and r.holds_data and r.namespace}
 
 
 @dataclass
@@ -167,6 +256,8 @@ class Change:
     holds_data: bool = False
     fixed_name: bool = False
     environment_only: bool = False
+    refused: str = ""  # a change the preview refuses whatever the protection (a Postgres major bump)
+    major_upgrade: str = ""  # a declared major upgrade (postgres.majorUpgradeFrom): shown, never routine
 
     @property
     def key(self) -> tuple[str, str]:
@@ -178,7 +269,10 @@ class Change:
 
     @property
     def blocked(self) -> bool:
-        return self.protected and self.op in ("replace", "delete")
+        # A Namespace holding PVCs is blocked whatever its protection (a stack created before the
+        # Namespace was protected has it unprotected in state, and its deletion takes every PVC).
+        held = self.holds_data and self.kind == "Namespace"
+        return bool(self.refused) or (self.op in ("replace", "delete") and (self.protected or held))
 
 
 def resources_from_document(doc: dict[str, Any] | None) -> list[Resource]:
@@ -272,11 +366,16 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
     old = {old_key(r): r for r in before}
     new = {new_key(r): r for r in after}
     flags = _provider_flags(after)
+    holding = data_namespaces(before) | data_namespaces(after)
     changes = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
         r = b or a
-        base = dict(type=key[0], name=r.object_name, urn=r.urn, holds_data=r.holds_data)
+        # Either side: what is about to lose its claims (or its namespace) still holds the data.
+        data = any(x is not None and x.holds_data for x in (a, b)) or (
+            r.kind == "Namespace" and r.type.startswith("kubernetes:") and r.object_name in holding
+        )
+        base = dict(type=key[0], name=r.object_name, urn=r.urn, holds_data=data)
         if a is None:
             changes.append(Change("create", **base))
             continue
@@ -299,6 +398,7 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
         fixed = (
             op == "replace" and b.type.startswith("kubernetes:") and bool((b.inputs.get("metadata") or {}).get("name"))
         )
+        refused, upgrade = major_verdict(a, b)
         changes.append(
             Change(
                 op,
@@ -307,6 +407,8 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
                 sources=sorted({f"{src}" for src in cited.values()}),
                 protected=b.protect,
                 fixed_name=fixed,
+                refused=refused,
+                major_upgrade=upgrade,
                 **base,
             )
         )
@@ -327,13 +429,40 @@ def classify_documents(before: str | None, after: str | None, promotion: bool = 
     )
 
 
+def way_out(c: Change) -> str:
+    """A procedure that keeps the data: never dropping the protection and letting the engine act."""
+    if c.refused:
+        return c.refused
+    if c.kind == "StatefulSet" and c.op == "replace" and c.replace_because:
+        return (
+            "keep the PVCs: back up, `kubectl delete statefulset "
+            f"{c.name} --cascade=orphan` (pods and PVCs stay), `pulumi refresh` and `pulumi up` "
+            "re-create it over the same claims; or revert the edit (docs/day-2.md "
+            '"Change an immutable StatefulSet field")'
+        )
+    if c.kind == "Cluster" and c.type.startswith(CNPG_TYPES):
+        return (
+            "the Cluster's volumes go with it: take a Backup, then bootstrap the new cluster from the "
+            'object store (docs/backups-kubernetes.md "Restore to a point in time"); or revert the edit'
+        )
+    if c.kind == "Namespace":
+        return (
+            "a Namespace's deletion deletes every PVC in it: move or back up the data stores first "
+            '(docs/day-2.md "Remove protected data on purpose"), or revert the edit'
+        )
+    return (
+        "back up (and restore into the replacement, or migrate to the new store) before removing it: "
+        'docs/day-2.md "Remove protected data on purpose"; or revert the edit'
+    )
+
+
 def _notes(c: Change) -> list[str]:
     notes = []
     if c.blocked:
-        notes.append(
-            f"**BLOCKED: protected** — run `pulumi state unprotect '{c.urn}'` (or set the stack's "
-            "protection off in config and `pulumi up` first), then retry"
-        )
+        reason = "refused" if c.refused else ("protected" if c.protected else "holds data")
+        notes.append(f"**BLOCKED: {reason}** — {way_out(c)}")
+    if c.major_upgrade:
+        notes.append(f"**{c.major_upgrade}**")
     if c.op in ("replace", "delete") and c.holds_data:
         notes.append("**HOLDS DATA: the data is lost unless retained/backed up**")
     if c.fixed_name:
@@ -357,12 +486,14 @@ def folded(changes: list[Change]) -> tuple[list[Change], int]:
 
 
 def blocked_messages(changes: list[Change]) -> list[str]:
-    return [
-        f"{c.op} of protected {c.kind}/{c.name} ({c.urn}): run `pulumi state unprotect '{c.urn}'` "
-        "(or set protection off in the stack's config and `pulumi up`), then retry"
-        for c in changes
-        if c.blocked
-    ]
+    out = []
+    for c in changes:
+        if not c.blocked:
+            continue
+        what = " ".join(w for w in ("protected" if c.protected else "", "data-holding" if c.holds_data else "") if w)
+        op = "refused update" if c.refused and c.op == "update" else c.op
+        out.append(f"{op} of {what + ' ' if what else ''}{c.kind}/{c.name} ({c.urn}): {way_out(c)}")
+    return out
 
 
 def _paths_cell(c: Change, limit: int = 6) -> str:

@@ -701,6 +701,8 @@ class PostgresSettingsArgs(TypedDict, total=False):
     """cloudnativepg: namespace of the operator (its NetworkPolicy peer). Default: `"cnpg-system"`."""
     restore_drill: RestoreDrillArgs
     """cloudnativepg: the scheduled restore drill. Default: see the package's configuration reference."""
+    major_upgrade_from: Optional[int]
+    """cloudnativepg: the major version the Cluster runs now, set in the same change that moves `image` to a later major. `pulumi up` then takes an awaited Backup of the old major before the operator's offline in-place upgrade (pg_upgrade); without it the preview refuses a major change. Remove it afterwards (docs/day-2.md)."""
 
 
 class RedisSettingsArgs(TypedDict, total=False):
@@ -734,8 +736,10 @@ class RedisSettingsArgs(TypedDict, total=False):
     """AOF persistence (`appendonly yes`). Default: `true`."""
     maxmemory: str
     """`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused). Default: `"256Mi"`."""
-    maxmemory_policy: str
-    """Eviction policy at maxmemory. One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`. Default: `"allkeys-lru"`."""
+    maxmemory_policy: Optional[str]
+    """Eviction policy at maxmemory; unset: `noeviction` when Redis holds queues (`holdsQueues`, or a service's KEDA trigger is redis: an evicted list is a lost run), else `allkeys-lru` (a cache). One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`."""
+    holds_queues: bool
+    """Redis holds queues or is the broker (lists/streams that must not be evicted): an `allkeys-*` policy is refused. A service whose KEDA trigger is redis implies it. Default: `false`."""
 
 
 class IngressSettingsArgs(TypedDict, total=False):
@@ -1048,6 +1052,8 @@ class PostgresArgs(TypedDict, total=False):
     """cloudnativepg: namespace of the operator (its NetworkPolicy peer). Default: `"cnpg-system"`."""
     restore_drill: RestoreDrillArgs
     """cloudnativepg: the scheduled restore drill. Default: see the package's configuration reference."""
+    major_upgrade_from: Optional[int]
+    """cloudnativepg: the major version the Cluster runs now, set in the same change that moves `image` to a later major. `pulumi up` then takes an awaited Backup of the old major before the operator's offline in-place upgrade (pg_upgrade); without it the preview refuses a major change. Remove it afterwards (docs/day-2.md)."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
@@ -1101,8 +1107,10 @@ class RedisArgs(TypedDict, total=False):
     """AOF persistence (`appendonly yes`). Default: `true`."""
     maxmemory: str
     """`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused). Default: `"256Mi"`."""
-    maxmemory_policy: str
-    """Eviction policy at maxmemory. One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`. Default: `"allkeys-lru"`."""
+    maxmemory_policy: Optional[str]
+    """Eviction policy at maxmemory; unset: `noeviction` when Redis holds queues (`holdsQueues`, or a service's KEDA trigger is redis: an evicted list is a lost run), else `allkeys-lru` (a cache). One of: `noeviction`, `allkeys-lru`, `volatile-lru`, `allkeys-lfu`, `volatile-lfu`, `allkeys-random`, `volatile-random`, `volatile-ttl`."""
+    holds_queues: bool
+    """Redis holds queues or is the broker (lists/streams that must not be evicted): an `allkeys-*` policy is refused. A service whose KEDA trigger is redis implies it. Default: `false`."""
     namespace: Required[pulumi.Input[str]]
     """Namespace the objects are created in (e.g. `AgentNamespace.name`)."""
     environment: Required[str]
@@ -1140,6 +1148,8 @@ class AgentNamespaceArgs(TypedDict, total=False):
     """Where cluster DNS runs (the one egress every pod gets)."""
     derived_quota: dict[str, str]
     """ResourceQuota `spec.hard` amounts used where `quota` leaves one unset (AgentPlatform derives them from the worst case of its workloads); an amount set in neither is an error."""
+    protect: bool
+    """Pulumi `protect` + `retainOnDelete` on the Namespace: set when protected data stores keep their PVCs in it (deleting a Namespace deletes every PVC in it). Default: false."""
     labels: dict[str, str]
     """Labels added to every object (never to selectors); the platform's own keys win."""
     annotations: dict[str, str]

@@ -164,6 +164,13 @@ COMPONENTS = {
                 "from "
                 "the worst case of its workloads); an amount set in neither is an error.",
             ),
+            (
+                "protect",
+                "bool",
+                False,
+                "Pulumi `protect` + `retainOnDelete` on the Namespace: set when protected data stores keep their PVCs "
+                "in it (deleting a Namespace deletes every PVC in it). Default: false.",
+            ),
             LABELS,
             ANNOTATIONS,
         ],

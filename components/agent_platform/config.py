@@ -1557,9 +1557,41 @@ class PostgresConfig(DatastoreBase):
         "cnpg-system", description="cloudnativepg: namespace of the operator (its NetworkPolicy peer)."
     )
     restore_drill: RestoreDrill = Field(RestoreDrill(), description="cloudnativepg: the scheduled restore drill.")
+    major_upgrade_from: int | None = Field(
+        None,
+        ge=10,
+        le=99,
+        description="cloudnativepg: the major version the Cluster runs now, set in the same change that moves "
+        "`image` to a later major. `pulumi up` then takes an awaited Backup of the old major before the operator's "
+        "offline in-place upgrade (pg_upgrade); without it the preview refuses a major change. Remove it afterwards "
+        "(docs/day-2.md).",
+    )
+
+    def image_major(self) -> int | None:
+        """The major version in the image's tag (`postgresql:17.2@sha256:..` -> 17), None when the tag has none."""
+        name = self.image.split("@", 1)[0]
+        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
+        match = re.match(r"^(\d+)", tag)
+        return int(match.group(1)) if match else None
 
     @check
     def _cloudnativepg(self) -> PostgresConfig:
+        if self.major_upgrade_from is not None:
+            if self.mode != "cloudnativepg":
+                raise rule(
+                    "majorUpgradeFrom",
+                    f"{self.major_upgrade_from} is for mode cloudnativepg (the operator's in-place upgrade); mode "
+                    f"{self.mode!r} upgrades by dump and restore (docs/day-2.md)",
+                )
+            if not self.backup.enabled:
+                raise rule("majorUpgradeFrom", "needs backup.enabled: the old major is backed up before the upgrade")
+            target = self.image_major()
+            if target is not None and target <= self.major_upgrade_from:
+                raise rule(
+                    "majorUpgradeFrom",
+                    f"{self.major_upgrade_from} must be below the image's major ({target}, image {self.image!r}): "
+                    "a major upgrade goes forward only; remove majorUpgradeFrom when the image stays on its major",
+                )
         if self.mode != "cloudnativepg":
             return self
         if self.synchronous_standbys >= self.instances:
@@ -1608,19 +1640,37 @@ class RedisConfig(DatastoreBase):
         "256Mi",
         description="`maxmemory`; keep it below the memory limit (0 would mean unlimited in Redis, so it is refused).",
     )
-    maxmemory_policy: Literal[
-        "noeviction",
-        "allkeys-lru",
-        "volatile-lru",
-        "allkeys-lfu",
-        "volatile-lfu",
-        "allkeys-random",
-        "volatile-random",
-        "volatile-ttl",
-    ] = Field("allkeys-lru", description="Eviction policy at maxmemory.")
+    maxmemory_policy: (
+        Literal[
+            "noeviction",
+            "allkeys-lru",
+            "volatile-lru",
+            "allkeys-lfu",
+            "volatile-lfu",
+            "allkeys-random",
+            "volatile-random",
+            "volatile-ttl",
+        ]
+        | None
+    ) = Field(
+        None,
+        description="Eviction policy at maxmemory; unset: `noeviction` when Redis holds queues (`holdsQueues`, or a "
+        "service's KEDA trigger is redis: an evicted list is a lost run), else `allkeys-lru` (a cache).",
+    )
+    holds_queues: bool = Field(
+        False,
+        description="Redis holds queues or is the broker (lists/streams that must not be evicted): an `allkeys-*` "
+        "policy is refused. A service whose KEDA trigger is redis implies it.",
+    )
+
+    def eviction_policy(self, queues: bool = False) -> str:
+        """The policy redis-server runs with: as set, else the safe one for what it holds."""
+        return self.maxmemory_policy or ("noeviction" if queues or self.holds_queues else "allkeys-lru")
 
     @check
     def _fits(self) -> RedisConfig:
+        if self.holds_queues:
+            check_eviction(self.maxmemory_policy, "holdsQueues is true", "maxmemoryPolicy")
         if self.mode == "inCluster" and quantity_value(self.maxmemory) >= quantity_value(self.resources.limits.memory):
             raise rule(
                 "maxmemory",
@@ -1628,6 +1678,16 @@ class RedisConfig(DatastoreBase):
                 "is OOM-killed before it evicts",
             )
         return self
+
+
+def check_eviction(policy: str | None, why: str, at: str) -> None:
+    """An allkeys-* policy evicts any key at maxmemory, queued runs included: refused when Redis holds queues."""
+    if policy and policy.startswith("allkeys-"):
+        raise rule(
+            at,
+            f"{policy!r} evicts any key at maxmemory, queued runs included ({why}): use `noeviction` (writes fail "
+            "loudly when full), or `volatile-lru`/`volatile-lfu`/`volatile-ttl` with TTLs only on cache keys",
+        )
 
 
 # --------------------------------------------------------------------------- edge, network, namespace, cluster
@@ -1993,9 +2053,34 @@ class StackConfig(Model):
     )
     annotations: dict[MetadataKey, str] = Field({}, description="Annotations added to every object.")
 
+    def redis_queue_services(self) -> list[int]:
+        """Indexes of the services whose run queue is a Redis list (KEDA trigger redis)."""
+        return [
+            i
+            for i, s in enumerate(self.services)
+            if s.autoscaling.enabled and s.autoscaling.engine == "keda" and s.autoscaling.keda.trigger == "redis"
+        ]
+
+    def redis_settings(self) -> RedisConfig:
+        """Redis as it runs: the eviction policy resolved for what this stack keeps in it."""
+        policy = self.redis.eviction_policy(bool(self.redis_queue_services()))
+        return self.redis.model_copy(update={"maxmemory_policy": policy})
+
     @check
     def _stack(self) -> StackConfig:
         found = Findings()
+        queued = self.redis_queue_services()
+        if queued and self.redis.mode == "inCluster":
+            i = queued[0]
+            try:
+                check_eviction(
+                    self.redis.maxmemory_policy,
+                    f"services[{i}].autoscaling.keda.trigger is redis: "
+                    f"its list {self.services[i].autoscaling.keda.list_name!r} is the run queue",
+                    "redis.maxmemoryPolicy",
+                )
+            except PydanticCustomError as error:
+                found.errors.append(error)  # reported with the stack's other findings
         names = [s.name for s in self.services]
         for i, name in enumerate(names):
             if name in names[:i]:

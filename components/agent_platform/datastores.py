@@ -38,5 +38,5 @@ def redis_server_options(config: RedisConfig) -> list[str]:
         "--maxmemory",
         str(int(quantity_value(config.maxmemory))),
         "--maxmemory-policy",
-        config.maxmemory_policy,
+        config.eviction_policy(),
     ]

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-from . import availability, data, docker, durability, exposure, hygiene, network, operations, pss, secrets, workload
+from . import (
+    availability,
+    batch,
+    data,
+    docker,
+    durability,
+    exposure,
+    externalsecrets,
+    gateway,
+    hygiene,
+    keda,
+    network,
+    operations,
+    prometheus,
+    pss,
+    registry,
+    secrets,
+    workload,
+)
 from .base import Rule
 
 ALL_RULES: list[Rule] = [
@@ -19,6 +37,12 @@ ALL_RULES: list[Rule] = [
         docker,
         operations,
         durability,
+        gateway,
+        keda,
+        externalsecrets,
+        prometheus,
+        batch,
+        registry,
     )
     for value in vars(module).values()
     if isinstance(value, Rule)

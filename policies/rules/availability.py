@@ -8,8 +8,12 @@ from .k8s import (
     DELETE,
     DEPLOYMENT,
     HPA,
+    HTTP_ROUTE,
+    INGRESS,
     PDB,
     SCALABLE,
+    SCALED_OBJECT,
+    SERVICE,
     matches,
     name_of,
     namespace_of,
@@ -20,10 +24,6 @@ from .k8s import (
 from .samples import deployment, hpa, pdb
 
 GOOD = deployment()
-
-
-# A KEDA ScaledObject scales its target through an HPA of its own (keda.sh/v1alpha1).
-SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 
 
 def _hpa_for(workload: Resource, resources: list[Resource]) -> Resource | None:
@@ -40,7 +40,13 @@ def _hpa_for(workload: Resource, resources: list[Resource]) -> Resource | None:
 def _min_pods(workload: Resource, resources: list[Resource]) -> int:
     scaler = _hpa_for(workload, resources)
     if scaler and scaler.type == SCALED_OBJECT:
-        return int(scaler.props["spec"].get("minReplicaCount", 0))  # KEDA's default scales to zero
+        spec = scaler.props["spec"]
+        pods = int(spec.get("minReplicaCount", 0))  # KEDA's default scales to zero
+        # With idleReplicaCount (KEDA allows only 0) the target drops to it whenever no trigger is
+        # active, below minReplicaCount (keda.sh/docs/2.16/reference/scaledobject-spec, idleReplicaCount).
+        if spec.get("idleReplicaCount") is not None:
+            pods = min(pods, int(spec["idleReplicaCount"]))
+        return pods
     if scaler:
         return int(scaler.props["spec"].get("minReplicas", 1))
     return int(workload.props.get("spec", {}).get("replicas", 1))
@@ -60,13 +66,47 @@ def _is_datastore(r: Resource) -> bool:
     return is_datastore(r.props)
 
 
-def _idle_release(r: Resource) -> bool:
-    # The idle colour of a blue-green release may be scaled to zero on purpose: no Service
-    # that takes traffic selects it until the switch, which scales it up first.
-    return (
+def _routed_services(resources: list[Resource]) -> set[tuple[str, str]]:
+    """(namespace, name) of the Services an Ingress or an HTTPRoute sends external traffic to."""
+    routed = set()
+    for r in resources:
+        ns = namespace_of(r.props)
+        spec = r.props.get("spec") or {}
+        if r.type == INGRESS:
+            backends = [spec.get("defaultBackend") or {}] + [
+                p.get("backend") or {}
+                for rule in spec.get("rules") or []
+                for p in (rule.get("http") or {}).get("paths") or []
+            ]
+            routed |= {(ns, (b.get("service") or {}).get("name")) for b in backends if b.get("service")}
+        elif r.type == HTTP_ROUTE:
+            for rule in spec.get("rules") or []:
+                for ref in rule.get("backendRefs") or []:
+                    if ref.get("kind", "Service") == "Service":
+                        routed.add((ref.get("namespace") or ns, ref.get("name")))
+    return routed
+
+
+def _idle_release(r: Resource, resources: list[Resource]) -> bool:
+    """The idle colour of a blue-green release may be scaled to zero on purpose, but only while nothing
+    sends it traffic: no Service selects its pods but its own colour Service (`<name>-blue`, named like
+    the Deployment), and no Ingress or HTTPRoute routes to that one. A Service that takes traffic
+    selecting a colour at zero replicas is an outage, whatever the colour label says."""
+    if not (
         pod_labels(r.props).get("agent-platform.io/release-track") in ("blue", "green")
         and r.props.get("spec", {}).get("replicas") == 0
-    )
+    ):
+        return False
+    ns, labels, routed = namespace_of(r.props), pod_labels(r.props), _routed_services(resources)
+    for svc in resources:
+        if svc.type != SERVICE or namespace_of(svc.props) != ns:
+            continue
+        selector = (svc.props.get("spec") or {}).get("selector") or {}
+        if not selector or not matches({"matchLabels": selector}, labels):
+            continue
+        if name_of(svc.props) != name_of(r.props) or (ns, name_of(svc.props)) in routed:
+            return False
+    return True
 
 
 @stack_rule(
@@ -80,10 +120,13 @@ def _idle_release(r: Resource) -> bool:
     ),
     config={"minReplicas": {"type": "integer", "default": 2}},
     tags=("availability",),
+    reads=(*SCALABLE, HPA, SCALED_OBJECT, SERVICE, INGRESS, HTTP_ROUTE),
 )
 def min_replicas(resources, config):
+    """Reads both scalers (an HPA's minReplicas; a KEDA ScaledObject's minReplicaCount and idleReplicaCount)
+    and, for a blue-green colour at zero, the Services that select it (_idle_release)."""
     for w in _workloads(resources):
-        if _is_datastore(w) or _idle_release(w):
+        if _is_datastore(w) or _idle_release(w, resources):
             continue
         pods = _min_pods(w, resources)
         if pods < config["minReplicas"]:
@@ -103,6 +146,7 @@ def min_replicas(resources, config):
         [Resource.of(GOOD, DEPLOYMENT), Resource.of(hpa(3), HPA), Resource.of(pdb(minAvailable=3), PDB)],
     ),
     tags=("availability",),
+    reads=(PDB, *SCALABLE),
 )
 def pdb_allows_disruption(resources, config):
     budgets = [r for r in resources if r.type == PDB]
@@ -163,6 +207,7 @@ def disruptions_allowed(spec, pods: int) -> int | None:
         [Resource.of(with_change(GOOD, "spec.replicas", 3), DEPLOYMENT), Resource.of(hpa(3), HPA)],
     ),
     tags=("availability",),
+    reads=(HPA, SCALED_OBJECT, *SCALABLE),
 )
 def no_replicas_with_hpa(resources, config):
     for w in _workloads(resources):

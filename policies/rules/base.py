@@ -91,6 +91,11 @@ class Rule:
     config: Mapping[str, Any] = field(default_factory=dict)  # parameter -> JSON schema, with defaults
     stack: bool = False
     tags: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()  # a stack rule's Pulumi type tokens: the kinds it judges (docs/policy-coverage.md)
+
+    def kinds(self) -> tuple[str, ...]:
+        """The exact type tokens this rule judges (prefix entries such as `kubernetes:*` name no kind)."""
+        return tuple(t for t in (*self.types, *self.reads) if not t.endswith("*"))
 
     def applies_to(self, type_: str) -> bool:
         """Type tokens match exactly, or by prefix for entries ending in `*` (e.g. `kubernetes:*`)."""
@@ -170,11 +175,25 @@ def stack_rule(
     example: Example,
     config: dict | None = None,
     tags: Sequence[str] = (),
+    reads: Sequence[str] = (),
 ):
-    """Decorator: `(resources, config) -> Iterable[(message, urn)]` becomes a stack Rule."""
+    """Decorator: `(resources, config) -> Iterable[(message, urn)]` becomes a stack Rule; `reads` names the
+    types it judges."""
 
     def wrap(check: Callable[[list[Resource], Mapping[str, Any]], Iterable[tuple[str, str]]]) -> Rule:
-        return Rule(name, description, severity, remediation, (), check, example, config or {}, True, tuple(tags))
+        return Rule(
+            name,
+            description,
+            severity,
+            remediation,
+            (),
+            check,
+            example,
+            config or {},
+            True,
+            tuple(tags),
+            tuple(sorted(reads)),
+        )
 
     return wrap
 

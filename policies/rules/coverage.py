@@ -74,6 +74,23 @@ def pss_table() -> str:
     return "\n".join(lines)
 
 
+def kinds_table() -> str:
+    """Kind by kind: every rule that judges it (a resource rule by its types, a stack rule by the kinds it reads)."""
+    by_kind: dict[str, list[str]] = {}
+    for rule in ALL_RULES:
+        for kind in rule.kinds():
+            by_kind.setdefault(kind, []).append(rule.name)
+    everywhere = sorted(r.name for r in ALL_RULES if any(t.endswith("*") for t in r.types))
+    lines = ["| Kind | Rules |", "|---|---|"]
+    lines += [f"| `{kind}` | {_names(sorted(set(names)))} |" for kind, names in sorted(by_kind.items())]
+    lines += ["", f"On every Kubernetes kind besides: {_names(everywhere)}."]
+    return "\n".join(lines)
+
+
+def covered_kinds() -> set[str]:
+    return {kind for rule in ALL_RULES for kind in rule.kinds()}
+
+
 def render() -> str:
     lines = [
         "# Policy coverage",
@@ -84,7 +101,15 @@ def render() -> str:
         f"The pack has **{len(ALL_RULES)} rules**. Each runs on the Pulumi inputs of one resource (or, for stack "
         "rules, "
         "of the whole stack); pod rules read containers, initContainers and ephemeralContainers of Pod, Deployment, "
-        "StatefulSet, DaemonSet, ReplicaSet, Job and CronJob.",
+        "StatefulSet, DaemonSet, ReplicaSet, Job and CronJob, and probe rules read native sidecars (initContainers "
+        "with restartPolicy Always).",
+        "",
+        "## Kinds and the rules that judge them",
+        "",
+        "Every kind the shipped and fully-featured stacks render is in this table "
+        "(tests/policies/test_platform_kinds.py fails otherwise).",
+        "",
+        kinds_table(),
         "",
         "## Pod Security Standards (Kubernetes 1.37) and the Docker equivalents",
         "",

@@ -64,6 +64,7 @@ def _datastore(protect: bool) -> Resource:
     "Set `protect: true` on the data store (stack config `postgres.protect` / `redis.protect`).",
     Example([_datastore(True)], [_datastore(False)]),
     tags=("data",),
+    reads=(STATEFULSET, "kubernetes:apps/v1:Deployment"),
 )
 def datastore_protected(resources, config):
     for r in resources:

@@ -435,3 +435,78 @@ def docker_image_tag_set(props, config):
     _, tag, digest = split_image(str(ref or ""))
     if tag == "latest" or (tag is None and digest is None):
         yield f"image {ref!r} is mutable (no tag, or `latest`)"
+
+
+# --------------------------------------------------------------------------- images, networks and volumes
+
+from .base import Resource, stack_rule  # noqa: E402
+from .datastores import docker_store  # noqa: E402
+
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+
+
+def _network(name: str, internal: bool) -> Resource:
+    return Resource(NETWORK, name, f"urn:{NETWORK}::{name}", {"name": name, "internal": internal})
+
+
+def _store_container(network: str) -> Resource:
+    props = docker_container(
+        name="postgres",
+        image="postgres:16.4-alpine@sha256:" + "ab" * 32,
+        networksAdvanced=[{"name": network, "aliases": ["postgres"]}],
+        volumes=[{"containerPath": "/var/lib/postgresql/data", "volumeName": "pg-data"}],
+    )
+    return Resource(CONTAINER[0], "postgres", "urn:postgres", props)
+
+
+def _volume(name: str) -> Resource:
+    return Resource(VOLUME, name, f"urn:{VOLUME}::{name}", {"name": name})
+
+
+@stack_rule(
+    "docker-datastores-on-internal-networks",
+    "Data-store containers (Postgres, Redis) attach only to `internal` Docker networks, which have no route to "
+    "or from outside the host's containers (Docker: `docker network create --internal`).",
+    "high",
+    "Attach Postgres and Redis to the stack's internal backend network only.",
+    Example(
+        [_network("backend", True), _store_container("backend"), _volume("pg-data")],
+        [_network("frontend", False), _store_container("frontend"), _volume("pg-data")],
+    ),
+    tags=("docker", "network"),
+    reads=(CONTAINER[0], NETWORK),
+)
+def docker_datastores_on_internal_networks(resources, config):
+    internal = {r.props.get("name"): bool(r.props.get("internal")) for r in resources if r.type == NETWORK}
+    for r in resources:
+        if r.type != CONTAINER[0] or not docker_store(r.props):
+            continue
+        for attached in r.props.get("networksAdvanced") or []:
+            name = attached.get("name")
+            if name in internal and not internal[name]:
+                yield f"container {r.props.get('name')}: data store on non-internal network {name}", r.urn
+
+
+@stack_rule(
+    "docker-datastore-volumes-declared",
+    "Every named volume a data-store container mounts is a docker Volume of the stack, so Pulumi owns (and can "
+    "protect) it; Docker silently creates an undeclared name, outside the stack (Docker: volumes).",
+    "medium",
+    "Declare the volume (the platform's `<store>-data` Volume) and mount it by its name.",
+    Example(
+        [_network("backend", True), _store_container("backend"), _volume("pg-data")],
+        [_network("backend", True), _store_container("backend")],
+    ),
+    tags=("docker", "data"),
+    reads=(CONTAINER[0], VOLUME),
+)
+def docker_datastore_volumes_declared(resources, config):
+    declared = {r.props.get("name") for r in resources if r.type == VOLUME}
+    for r in resources:
+        if r.type != CONTAINER[0] or not docker_store(r.props):
+            continue
+        for volume in r.props.get("volumes") or []:
+            name = volume.get("volumeName")
+            if name and name not in declared:
+                yield f"container {r.props.get('name')}: volume {name} is not declared in the stack", r.urn

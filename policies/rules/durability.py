@@ -14,6 +14,7 @@ from .k8s import name_of
 CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 BACKUP = "kubernetes:postgresql.cnpg.io/v1:Backup"
 SCHEDULED_BACKUP = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
+POOLER = "kubernetes:postgresql.cnpg.io/v1:Pooler"
 OBJECT_STORE = "kubernetes:barmancloud.cnpg.io/v1:ObjectStore"
 JOB = "kubernetes:batch/v1:Job"
 BARMAN_CLOUD_PLUGIN = "barman-cloud.cloudnative-pg.io"
@@ -121,6 +122,7 @@ def _backup(job: str = "api-migrate-1a2b3c4d", awaited: bool = True) -> dict:
         "kind": "Backup",
         "metadata": {
             "name": f"{job}-backup",
+            "namespace": "agents",
             "annotations": {WAIT_FOR: "jsonpath={.status.phase}=completed"} if awaited else {},
         },
         "spec": {"cluster": {"name": "postgres"}, "method": "plugin"},
@@ -147,6 +149,7 @@ def _is_migration(job) -> bool:
     "Keep postgres.backup.beforeMigration true (the default) with mode cloudnativepg.",
     Example(_migration_stack(), _migration_stack(awaited=False)),
     tags=("data", "durability"),
+    reads=(CLUSTER, JOB, BACKUP),
 )
 def backup_before_migration(resources, config):
     if not any(r.type == CLUSTER for r in resources):
@@ -186,6 +189,7 @@ def _scheduled(cluster: str = "postgres") -> dict:
         ],
     ),
     tags=("data", "durability"),
+    reads=(CLUSTER, SCHEDULED_BACKUP),
 )
 def scheduled_backup_present(resources, config):
     scheduled = {
@@ -207,8 +211,72 @@ def scheduled_backup_present(resources, config):
         [Resource(CLUSTER, "postgres", "urn:cluster", _cluster(), protect=False)],
     ),
     tags=("data", "durability"),
+    reads=(CLUSTER, OBJECT_STORE),
 )
 def postgres_cluster_protected(resources, config):
     for r in resources:
         if r.type in (CLUSTER, OBJECT_STORE) and not r.protect:
             yield f"{r.props.get('kind')} {name_of(r.props)} holds or keeps data but is not protected", r.urn
+
+
+def _pooler(instances: int = 2, cluster: str = "postgres", namespace=None) -> dict:
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Pooler",
+        "metadata": {"name": f"{cluster}-pooler-rw", "namespace": namespace if namespace is not None else "agents"},
+        "spec": {
+            "cluster": {"name": cluster},
+            "instances": instances,
+            "type": "rw",
+            "pgbouncer": {"poolMode": "session"},
+        },
+    }
+
+
+@resource_rule(
+    "pooler-instances",
+    "A CloudNativePG Pooler runs at least `minInstances` PgBouncer pods (2 by default): every connection of every "
+    "service goes through it, so one pod is a single point of failure for all of them.",
+    "high",
+    "Set postgres.pooler.instances to at least the minimum in the stack file.",
+    (POOLER,),
+    Example(_pooler(2), _pooler(1)),
+    config={"minInstances": {"type": "integer", "default": 2}},
+    tags=("data", "availability", "durability"),
+)
+def pooler_instances(props, config):
+    # An unset spec.instances defaults to 1 (the Pooler CRD, preview/crds/cloudnative-pg, v1.30.0).
+    instances = (props.get("spec") or {}).get("instances", 1)
+    if instances < config["minInstances"]:
+        yield f"Pooler {name_of(props)} runs {instances} instance(s), want >= {config['minInstances']}"
+
+
+def _namespace_of(props) -> str:
+    return str((props.get("metadata") or {}).get("namespace") or "")
+
+
+@stack_rule(
+    "postgres-objects-name-a-cluster",
+    "Every CloudNativePG Backup, ScheduledBackup and Pooler names (spec.cluster.name) a Cluster of the stack in its "
+    "own namespace: the operator accepts a dangling name, and the backup then never runs or the pooler has no backend.",
+    "high",
+    "Let the platform render these objects from postgres settings; a hand-written one must name the Cluster.",
+    Example(
+        [Resource.of(_cluster(), CLUSTER), Resource.of(_pooler(), POOLER), Resource.of(_backup(), BACKUP)],
+        [Resource.of(_cluster(), CLUSTER), Resource.of(_pooler(cluster="postgress"), POOLER)],
+    ),
+    tags=("data", "durability"),
+    reads=(CLUSTER, BACKUP, SCHEDULED_BACKUP, POOLER),
+)
+def postgres_objects_name_a_cluster(resources, config):
+    clusters = {(_namespace_of(r.props), name_of(r.props)) for r in resources if r.type == CLUSTER}
+    for r in resources:
+        if r.type not in (BACKUP, SCHEDULED_BACKUP, POOLER):
+            continue
+        target = ((r.props.get("spec") or {}).get("cluster") or {}).get("name")
+        if (_namespace_of(r.props), target) not in clusters:
+            yield (
+                f"{r.props.get('kind')} {name_of(r.props)} names Cluster {target!r}, which the stack does not render "
+                f"in namespace {_namespace_of(r.props) or '(none)'!r}",
+                r.urn,
+            )

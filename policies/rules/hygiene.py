@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Example, Resource, resource_rule, stack_rule
-from .k8s import DEPLOYMENT, QUOTA, WORKLOADS, name_of, namespace_of, with_change
+from .k8s import DEPLOYMENT, LIMIT_RANGE, QUOTA, WORKLOADS, name_of, namespace_of, with_change
 from .samples import deployment, quota
 
 GOOD = deployment()
@@ -94,8 +94,46 @@ def no_deprecated_api(props, config):
     "Add a ResourceQuota (the AgentNamespace component declares one).",
     Example([Resource.of(GOOD, DEPLOYMENT), Resource.of(quota(), QUOTA)], [Resource.of(GOOD, DEPLOYMENT)]),
     tags=("hygiene",),
+    reads=(QUOTA, *WORKLOADS),
 )
 def namespace_resource_quota(resources, config):
     quotas = {namespace_of(r.props) for r in resources if r.type == QUOTA}
     for ns in sorted({namespace_of(r.props) for r in resources if r.type in WORKLOADS} - quotas):
         yield f"namespace {ns}: no ResourceQuota", ""
+
+
+LIMITS = {
+    "apiVersion": "v1",
+    "kind": "LimitRange",
+    "metadata": {"name": "limits", "namespace": "agents"},
+    "spec": {
+        "limits": [
+            {
+                "type": "Container",
+                "default": {"cpu": "500m", "memory": "512Mi"},
+                "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+            }
+        ]
+    },
+}
+
+
+@resource_rule(
+    "limitrange-container-defaults",
+    "A LimitRange gives containers default requests and limits for cpu and memory, so a container that names none "
+    "is still bounded and schedulable (kubernetes.io/docs/concepts/policy/limit-range/).",
+    "low",
+    "Add a `type: Container` limit with default and defaultRequest for cpu and memory (namespace.limits).",
+    (LIMIT_RANGE,),
+    Example(LIMITS, with_change(LIMITS, "spec.limits.0.default", {"cpu": "500m"})),
+    tags=("resources",),
+)
+def limitrange_container_defaults(props, config):
+    container = [x for x in (props.get("spec") or {}).get("limits") or [] if x.get("type") == "Container"]
+    if not container:
+        yield "no `type: Container` limit"
+    for limit in container:
+        for field in ("default", "defaultRequest"):
+            for resource in ("cpu", "memory"):
+                if not (limit.get(field) or {}).get(resource):
+                    yield f"Container limit has no {field}.{resource}"

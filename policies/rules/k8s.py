@@ -26,6 +26,21 @@ HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 QUOTA = "kubernetes:core/v1:ResourceQuota"
+LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+SECRET = "kubernetes:core/v1:Secret"
+JOB = "kubernetes:batch/v1:Job"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+REFERENCE_GRANTS = (
+    "kubernetes:gateway.networking.k8s.io/v1:ReferenceGrant",
+    "kubernetes:gateway.networking.k8s.io/v1beta1:ReferenceGrant",
+)
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+TRIGGER_AUTHENTICATION = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"
+EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
+SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 
 
 def kind_of(props: Mapping[str, Any]) -> str:
@@ -53,6 +68,17 @@ def containers(props: Mapping[str, Any], init: bool = True) -> Iterator[Mapping[
     if init:
         yield from spec.get("initContainers") or []
         yield from spec.get("ephemeralContainers") or []  # PSS applies every control to these too
+
+
+def long_running(props: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The containers that run as long as the pod: `containers` and native sidecars (initContainers with
+    restartPolicy Always, Kubernetes 1.29+: kubernetes.io/docs/concepts/workloads/pods/sidecar-containers,
+    which take liveness, readiness and startup probes like any container)."""
+    spec = pod_spec(props)
+    yield from spec.get("containers") or []
+    for c in spec.get("initContainers") or []:
+        if c.get("restartPolicy") == "Always":
+            yield c
 
 
 def effective(container: Mapping[str, Any], pod: Mapping[str, Any], field: str) -> Any:

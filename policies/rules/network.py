@@ -46,6 +46,7 @@ INGRESS_GOOD = {
         [Resource.of(GOOD, DEPLOYMENT)],
     ),
     tags=("network",),
+    reads=(NETWORK_POLICY, *WORKLOADS),
 )
 def workload_network_policy(resources, config):
     policies = [r for r in resources if r.type == NETWORK_POLICY]
@@ -71,6 +72,7 @@ def workload_network_policy(resources, config):
         [Resource.of(GOOD, DEPLOYMENT), Resource.of(network_policy("deny", types=("Ingress",)), NETWORK_POLICY)],
     ),
     tags=("network",),
+    reads=(NETWORK_POLICY,),
 )
 def namespace_default_deny(resources, config):
     namespaces = {namespace_of(r.props) for r in resources if r.type in WORKLOADS}

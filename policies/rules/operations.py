@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from .base import Example, Resource, resource_rule, stack_rule
-from .k8s import INGRESS
+from .k8s import HTTP_ROUTE, INGRESS, PROMETHEUS_RULE, with_change
 
 CANARY = "nginx.ingress.kubernetes.io/canary"
 CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
-PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+# Gateway API HTTPBackendRef.weight: an integer 0 to 1,000,000; a backend's share is its weight over the
+# rule's total, and a rule whose weights are all 0 sends every request a 500
+# (gateway-api.sigs.k8s.io/reference/spec/#backendref, "weight").
+MAX_ROUTE_WEIGHT = 1_000_000
 
 
 def _canary_ingress(weight) -> dict:
@@ -19,16 +22,51 @@ def _canary_ingress(weight) -> dict:
     }
 
 
+ROUTE = {
+    "apiVersion": "gateway.networking.k8s.io/v1",
+    "kind": "HTTPRoute",
+    "metadata": {"name": "agent-platform", "namespace": "agents"},
+    "spec": {
+        "parentRefs": [
+            {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public", "sectionName": "https"}
+        ],
+        "hostnames": ["agents.example.com"],
+        "rules": [
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                "backendRefs": [
+                    {"name": "api", "port": 80, "weight": 90},
+                    {"name": "api-canary", "port": 80, "weight": 10},
+                ],
+            }
+        ],
+    },
+}
+
+
 @resource_rule(
     "canary-weight-in-range",
-    "An ingress-nginx canary's weight is a whole percent, 0 to 100.",
+    "A canary's share of traffic means what it says, in both forms the platform renders: an ingress-nginx canary "
+    "Ingress's weight is a whole percent 0 to 100; an HTTPRoute's backend weights are integers 0 to 1,000,000 and "
+    "not all 0 (ingress-nginx docs annotations.md#canary; Gateway API spec BackendRef.weight).",
     "high",
-    "Set nginx.ingress.kubernetes.io/canary-weight to an integer from 0 to 100 (services[].rollout.canary.weight).",
-    (INGRESS,),
+    "Set services[].rollout.canary.weight to an integer from 0 to 100; the platform writes the annotation or the "
+    "HTTPRoute weights from it.",
+    (INGRESS, HTTP_ROUTE),
     Example(_canary_ingress("10"), _canary_ingress("150")),
     tags=("releases",),
 )
 def canary_weight_in_range(props, config):
+    if props.get("kind") == "HTTPRoute":
+        for i, rule in enumerate((props.get("spec") or {}).get("rules") or []):
+            refs = rule.get("backendRefs") or []
+            weights = [ref.get("weight", 1) for ref in refs]
+            for ref, weight in zip(refs, weights, strict=True):
+                if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= MAX_ROUTE_WEIGHT:
+                    yield f"rules[{i}] backend {ref.get('name')}: weight {weight!r} must be an integer 0 to 1000000"
+            if refs and all(w == 0 for w in weights):
+                yield f"rules[{i}]: every backend weight is 0, so the route answers every request with a 500"
+        return
     annotations = (props.get("metadata") or {}).get("annotations") or {}
     if str(annotations.get(CANARY, "")).lower() != "true":
         return
@@ -36,6 +74,9 @@ def canary_weight_in_range(props, config):
     # ingress-nginx reads it with strconv.Atoi; anything else is ignored and sends the canary nothing.
     if weight is None or not str(weight).isdigit() or not 0 <= int(weight) <= 100:
         yield f"canary-weight {weight!r}: must be an integer from 0 to 100"
+
+
+ROUTE_CANARY_EXAMPLE = Example(ROUTE, with_change(ROUTE, "spec.rules.0.backendRefs.1.weight", -10))
 
 
 def _rule(alerts: int) -> Resource:
@@ -58,6 +99,7 @@ def _rule(alerts: int) -> Resource:
     Example([_rule(5)], [_rule(0)], config={"required": True, "minAlerts": 5}),
     config={"required": {"type": "boolean", "default": False}, "minAlerts": {"type": "integer", "default": 5}},
     tags=("operations",),
+    reads=(PROMETHEUS_RULE,),
 )
 def alert_rules_present(resources, config):
     if not config["required"]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .base import Example, Resource, resource_rule, stack_rule
-from .k8s import CONFIGMAP, DEPLOYMENT, WORKLOADS, containers, name_of, namespace_of, with_change
+from .base import Example, Resource, Unknown, resource_rule, stack_rule
+from .k8s import CONFIGMAP, DEPLOYMENT, SECRET, WORKLOADS, containers, name_of, namespace_of, with_change
 from .samples import deployment
 
 # Variables that hold the *location* of a secret (POSTGRES_PASSWORD_FILE) are not secrets.
@@ -21,7 +21,15 @@ SECRET_VALUE = re.compile(
     # (`jdbc:...?user=u&password=p`), and key=value DSNs (libpq `password=p`, ADO.NET `Password=p;`).
     r"|(?<![\w/:.-])[\w.-]{1,64}:[^\s/@:]{1,256}@[\w(]"
     r"|(?i:[?&;\s](?:password|passwd|pwd|access_token|api_key|apikey|secret)=[^\s&;$][^\s&;]{0,256})"
-    r"|(?i:^(?:password|passwd|pwd)=[^\s&;$]))"
+    r"|(?i:^(?:password|passwd|pwd)=[^\s&;$])"
+    # HTTP credentials: an Authorization header value in any scheme, e.g. `Authorization=Bearer <JWT>` in a
+    # header variable; RFC 6750 bearer tokens and RFC 7617 basic credentials (base64 of user:password, which
+    # holds a digit, `+`, `/` or `=` where an English word would not); JWTs anywhere (base64url parts, the
+    # first two JSON objects, so `eyJ`).
+    r"|(?i:\bauthorization\s{0,4}[:=]\s{0,4}(?:basic|bearer|token|digest)\s{1,4}[^\s\"']{8})"
+    r"|(?i:\bbearer\s{1,4}[A-Za-z0-9._~+/-]{20})"
+    r"|\bBasic\s{1,4}(?=[A-Za-z+/]{0,1024}[0-9+/=])[A-Za-z0-9+/]{8,1024}={0,2}"
+    r"|eyJ[A-Za-z0-9_-]{8,512}\.eyJ[A-Za-z0-9_-]{8,4096}\.)"
 )
 
 CONFIGMAP_GOOD = {
@@ -160,6 +168,7 @@ def _configmap_stack(consumer_env: list) -> list:
         _configmap_stack([{"configMapRef": {"name": "api"}}]),
     ),
     tags=("secrets",),
+    reads=(CONFIGMAP, *WORKLOADS),
 )
 def configmap_ref_no_secrets(resources, config):
     maps = _configmaps(resources)
@@ -200,3 +209,69 @@ def configmap_ref_no_secrets(resources, config):
                     why = looks_secret(f"{source.get('prefix') or ''}{key}", str(value))
                     if why:
                         yield f"{where}: envFrom ConfigMap {ref.get('name')} key {key}: {why}", r.urn
+
+
+def _annotation_maps(props) -> list[tuple[str, dict]]:
+    """The object's annotations and, for pod-bearing kinds, its pod template's."""
+    maps = [("metadata", (props.get("metadata") or {}).get("annotations") or {})]
+    spec = props.get("spec") or {}
+    if props.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    template = spec.get("template") if isinstance(spec, dict) else None
+    if isinstance(template, dict):
+        maps.append(("pod template", (template.get("metadata") or {}).get("annotations") or {}))
+    return maps
+
+
+ANNOTATED = with_change(GOOD, "metadata.annotations", {"example.com/owner": "agents@example.com"})
+
+
+@resource_rule(
+    "annotations-no-secrets",
+    "No credential-looking value in an object's annotations or its pod template's (annotations are readable by "
+    "anyone who can get the object, and copied into events and tools' output).",
+    "critical",
+    "Remove the credential from the annotation (common `annotations`, `podAnnotations`) and rotate it.",
+    ("kubernetes:*",),
+    Example(
+        ANNOTATED,
+        with_change(
+            ANNOTATED,
+            "spec.template.metadata.annotations",
+            {"example.com/webhook": "Authorization: Bearer " + "x" * 24},
+        ),
+    ),
+    tags=("secrets",),
+)
+def annotations_no_secrets(props, config):
+    for where, values in _annotation_maps(props):
+        for key, value in sorted(values.items()):
+            if isinstance(value, Unknown):  # a computed checksum, unknown on a first preview: no literal
+                continue
+            if SECRET_VALUE.search(str(value)):
+                yield f"{where} annotation {key}: its value looks like a credential"
+
+
+TOKEN_SECRET = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "api", "namespace": "agents"},
+    "type": "Opaque",
+    "stringData": {"OPENAI_API_KEY": "[secret]"},
+}
+
+
+@resource_rule(
+    "no-long-lived-token-secret",
+    "No Secret of type kubernetes.io/service-account-token: such a token never expires; pods get short-lived "
+    "projected tokens from the TokenRequest API (kubernetes.io/docs/concepts/configuration/secret/, "
+    "ServiceAccount token Secrets).",
+    "high",
+    "Drop the token Secret; use a projected serviceAccountToken volume or the TokenRequest API.",
+    (SECRET,),
+    Example(TOKEN_SECRET, with_change(TOKEN_SECRET, "type", "kubernetes.io/service-account-token")),
+    tags=("secrets", "rbac"),
+)
+def no_long_lived_token_secret(props, config):
+    if props.get("type") == "kubernetes.io/service-account-token":
+        yield "a long-lived ServiceAccount token Secret"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Example, resource_rule
-from .k8s import DELETE, WORKLOADS, containers, effective, pod_spec, with_change
+from .k8s import DELETE, WORKLOADS, containers, effective, long_running, pod_spec, with_change
 from .samples import deployment
 
 C0 = "spec.template.spec.containers.0"
@@ -76,7 +76,8 @@ def image_pull_policy(props, config):
 def _probe_rule(field: str, name: str, why: str):
     @resource_rule(
         name,
-        f"Every long-running container has a {field}.",
+        f"Every long-running container (containers, and native sidecars: initContainers with restartPolicy "
+        f"Always) has a {field}.",
         "medium",
         why,
         WORKLOADS - {"kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"},
@@ -84,7 +85,7 @@ def _probe_rule(field: str, name: str, why: str):
         tags=("probes",),
     )
     def check(props, config):
-        for c in containers(props, init=False):
+        for c in long_running(props):
             if not c.get(field):
                 yield f"container {c.get('name')}: no {field}"
 
@@ -110,7 +111,7 @@ readiness_probe = _probe_rule(
     tags=("probes",),
 )
 def probes_distinct(props, config):
-    for c in containers(props, init=False):
+    for c in long_running(props):
         if c.get("livenessProbe") and c.get("livenessProbe") == c.get("readinessProbe"):
             yield f"container {c.get('name')}: livenessProbe and readinessProbe are identical"
 

@@ -70,3 +70,22 @@ def test_job_pods_may_reach_postgres_and_nothing_else():
         [egress] = policy["egress"]
         assert egress["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "postgres"
         assert egress["ports"] == [{"protocol": "TCP", "port": 5432}]
+
+
+def test_jobs_run_as_their_own_account_never_the_services_identity(tmp_path):
+    from tests.conftest import capture_with
+
+    def workload_identity(cfg):
+        api = cfg["agent-platform:services"][0]
+        api["serviceAccount"] = {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/api"}}
+
+    objs = objects(capture_with(tmp_path, "prod", workload_identity))
+    assert "eks.amazonaws.com/role-arn" in objs[("ServiceAccount", "agent-api")]["metadata"]["annotations"]
+    account = objs[("ServiceAccount", "agent-api-jobs")]
+    assert account["automountServiceAccountToken"] is False
+    assert "eks.amazonaws.com/role-arn" not in (account["metadata"].get("annotations") or {})
+    for kind, name in (("Job", migration_name()), ("CronJob", "agent-api-cleanup")):
+        obj = objs[(kind, name)]
+        template = obj["spec"]["template"] if kind == "Job" else obj["spec"]["jobTemplate"]["spec"]["template"]
+        assert template["spec"]["serviceAccountName"] == "agent-api-jobs", name
+    assert objs[("Deployment", "agent-api")]["spec"]["template"]["spec"]["serviceAccountName"] == "agent-api"

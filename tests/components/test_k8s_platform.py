@@ -48,6 +48,8 @@ PROD_ONLY = {
     ("NetworkPolicy", "agent-api-migrate"),
     ("CronJob", "agent-api-cleanup"),
     ("NetworkPolicy", "agent-api-cleanup"),
+    # The jobs' own ServiceAccount: never the service's (workload-identity) one.
+    ("ServiceAccount", "agent-api-jobs"),
     ("ServiceMonitor", "agent-platform"),
     ("PrometheusRule", "agent-platform"),
     # Postgres as CloudNativePG (postgres.mode: cloudnativepg in Pulumi.prod.yaml).

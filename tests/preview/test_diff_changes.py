@@ -80,7 +80,8 @@ def test_volume_claim_template_change_replaces_protected_data_and_is_blocked():
     assert c.replace_because == ["spec.volumeClaimTemplates[0].spec.resources.requests.storage"]
     assert "provider/pkg/provider/diff.go" in c.sources[0]
     [msg] = blocked_messages([c])
-    assert f"pulumi state unprotect '{URN}'" in msg
+    # The way out keeps the PVCs; dropping the protection is never suggested.
+    assert "kubectl delete statefulset postgres --cascade=orphan" in msg and "unprotect" not in msg
     assert "HOLDS DATA" in markdown_table([c]) and "delete-then-create" in markdown_table([c])
 
 
@@ -164,12 +165,9 @@ def test_cli_switching_prod_postgres_to_external_is_blocked_by_protect(tmp_path)
         env={"PULUMI_CONFIG_AGENT_PLATFORM_POSTGRESURL": "postgresql://app:pw@db.example:5432/agents"},
     )
     assert result.returncode == 1
-    assert "error: delete of protected Cluster/postgres" in result.stderr
-    assert (
-        "pulumi state unprotect "
-        "'urn:pulumi:prod::agent-platform::agent-platform:k8s:Postgres$kubernetes:postgresql.cnpg.io/v1:Cluster::postgres'"
-        in result.stderr
-    )
+    assert "error: delete of protected data-holding Cluster/postgres" in result.stderr
+    assert "bootstrap the new cluster from the object store" in result.stderr
+    assert "unprotect" not in result.stderr + result.stdout
     assert "pw@db.example" not in result.stdout + result.stderr
 
 
@@ -249,3 +247,48 @@ def test_docker_stop_settings_replace_and_healthcheck_updates_in_place():
     ):
         [c] = classify([res(base, t, "agent-api", False)], [res(changed, t, "agent-api", False)])
         assert c.op == op, (changed, c.op)
+
+
+def namespace(name="agents-prod") -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+NS = "kubernetes:core/v1:Namespace"
+
+
+def test_a_statefulset_losing_its_claims_is_flagged_as_data():
+    lost = statefulset()
+    del lost["spec"]["volumeClaimTemplates"]
+    [c] = classify([res(statefulset(), protect=False)], [res(lost, protect=False)])
+    assert c.op == "replace" and c.holds_data
+    assert "HOLDS DATA" in markdown_table([c])
+
+
+def test_deleting_the_namespace_of_a_data_store_is_flagged_and_blocked():
+    before = [res(namespace(), NS, "agents-prod", protect=False), res(statefulset())]
+    [ns, sts] = sorted(classify(before, []), key=lambda c: c.kind)
+    assert (ns.kind, ns.op, ns.holds_data, ns.blocked) == ("Namespace", "delete", True, True)
+    [msg, _] = blocked_messages([ns, sts])
+    assert "deletes every PVC in it" in msg and "unprotect" not in msg
+
+
+def test_a_namespace_without_claims_holds_no_data():
+    [c] = classify([res(namespace("other"), NS, "other", protect=False), res(statefulset())], [res(statefulset())])
+    assert (c.op, c.holds_data, c.blocked) == ("delete", False, False)
+
+
+@pytest.mark.parametrize(
+    "old,new,refused",
+    [
+        ("postgres:16.4-alpine@sha256:" + "a" * 64, "postgres:17.2-alpine@sha256:" + "b" * 64, True),
+        ("registry.example.com/mirror/postgres:16.4-alpine", "postgres:17-alpine", True),
+        ("postgres:16.4-alpine", "postgres:16.6-alpine", False),
+        ("postgres:16.4-alpine", "registry.example.com/mirror/postgres:16.4-alpine", False),
+    ],
+)
+def test_a_postgres_major_bump_is_refused_never_routine(old, new, refused):
+    [c] = classify([res(statefulset(image=old), protect=False)], [res(statefulset(image=new), protect=False)])
+    assert c.op == "update" and c.blocked == refused
+    if refused:
+        [msg] = blocked_messages([c])
+        assert "pg_upgrade" in msg and "pg_dump" in msg and "cloudnativepg" in msg

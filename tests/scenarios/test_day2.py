@@ -32,7 +32,8 @@ def of(service: str, stack: str, op: str = "update") -> dict:
     """Every object of one agent service (its metadata carries the image version label).
 
     prod's agent-api also migrates and cleans up (Pulumi.prod.yaml): its CronJob and the Jobs'
-    NetworkPolicies; the migration Job itself is named after the image, see migration_swap."""
+    NetworkPolicies and the jobs' own ServiceAccount; the migration Job itself is named after the
+    image, see migration_swap."""
     keys = [
         ("ServiceAccount", service),
         ("ConfigMap", service),
@@ -50,6 +51,7 @@ def of(service: str, stack: str, op: str = "update") -> dict:
             ("CronJob", f"{service}-cleanup"),
             ("NetworkPolicy", f"{service}-migrate"),
             ("NetworkPolicy", f"{service}-cleanup"),
+            ("ServiceAccount", f"{service}-jobs"),
         ]
     return {k: op for k in keys}
 
@@ -173,6 +175,8 @@ def test_volume_resize_never_replaces(run, store):
     assert sts.ignore_changes == [
         "spec.volumeClaimTemplates[*].spec.resources.requests.storage",
         "spec.volumeClaimTemplates[*].spec.storageClassName",
+        "spec.volumeClaimTemplates[*].metadata.labels",
+        "spec.volumeClaimTemplates[*].metadata.annotations",
     ]
 
 
@@ -330,3 +334,220 @@ def test_cloudnativepg_minor_image_bump_is_a_switchover_update(run):
     cluster = next(c for c in result if c.key == ("Cluster", "postgres"))
     assert cluster.op == "update" and "spec.imageName" in cluster.paths
     assert not any(op == "replace" for op in got.values())
+
+
+# --- data safety: routine metadata and scheduling edits never replace what holds data ---
+
+STORES = ("postgres", "redis")
+
+
+def _each_store(cfg, **settings):
+    for store in STORES:
+        cfg[f"agent-platform:{store}"].update(copy.deepcopy(settings))
+
+
+ROUTINE_EDITS = {
+    "stack labels": lambda cfg: cfg.update({"agent-platform:labels": {"team": "agents", "cost-centre": "ml"}}),
+    "stack annotations": lambda cfg: cfg.update({"agent-platform:annotations": {"example.com/owner": "agents"}}),
+    "data store pod labels": lambda cfg: _each_store(cfg, podLabels={"team": "agents"}),
+    "data store pod annotations": lambda cfg: _each_store(cfg, podAnnotations={"example.com/scrape": "false"}),
+    "image pull secrets": lambda cfg: cfg.update({"agent-platform:imagePullSecrets": ["registry-credentials"]}),
+    "registry": lambda cfg: (
+        cfg.update({"agent-platform:registry": "registry.example.com/mirror"}),
+        # the data-store images name none, so the mirror applies to them
+    ),
+    "nodeSelector": lambda cfg: _each_store(cfg, scheduling={"nodeSelector": {"pool": "data"}}),
+    "tolerations": lambda cfg: _each_store(
+        cfg,
+        scheduling={
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "data", "effect": "NoSchedule"}]
+        },
+    ),
+    "affinity": lambda cfg: _each_store(
+        cfg,
+        scheduling={
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["data"]}]}
+                        ]
+                    }
+                }
+            }
+        },
+    ),
+    "data store resources": lambda cfg: _each_store(
+        cfg, resources={"requests": {"cpu": "1500m", "memory": "3Gi"}, "limits": {"cpu": "3", "memory": "6Gi"}}
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(ROUTINE_EDITS))
+def test_routine_edits_on_live_prod_never_replace_what_holds_data(run, edit):
+    """`changes` asserts no replace of anything protected, holding data, or a StatefulSet; here
+    also: the data stores are updated in place (a pod-template rollout), nothing is blocked."""
+    _, result = changes(run, "prod", ROUTINE_EDITS[edit])
+    assert not [c for c in result if c.blocked], [c for c in result if c.blocked]
+    # prod's Postgres is a CloudNativePG Cluster, its Redis a StatefulSet: each updated in place or untouched
+    stores = [c for c in result if c.key in (("Cluster", "postgres"), ("StatefulSet", "redis"))]
+    assert stores and all(c.op == "update" for c in stores), stores
+    # what the claim templates carry is unchanged or ignored: never a replace-only path
+    assert not [p for c in result for p in c.replace_because]
+
+
+def test_registry_change_for_a_data_store_image_is_an_in_place_rollout(run):
+    _, result = changes(run, "prod", ROUTINE_EDITS["registry"])
+    [sts] = [c for c in result if c.key == ("StatefulSet", "redis")]
+    assert sts.op == "update" and "spec.template.spec.containers[0].image" in sts.paths
+
+
+def test_stack_labels_stay_off_the_claim_templates(run):
+    after = run("prod", ROUTINE_EDITS["stack labels"])
+    [sts] = [r for r in after.declared() if r.inputs.get("kind") == "StatefulSet" and r.name == "redis"]
+    assert "team" not in sts.inputs["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]
+    assert sts.inputs["spec"]["template"]["metadata"]["labels"]["team"] == "agents"  # the pods do carry it
+    assert "spec.volumeClaimTemplates[*].metadata.labels" in sts.ignore_changes
+
+
+def test_a_live_statefulset_with_labels_on_its_claims_keeps_them(run):
+    """A stack created before the claim templates lost the common labels: the live template has
+    `team`, the program no longer declares it; ignoreChanges keeps the old value, no replace."""
+    before = run("prod", ROUTINE_EDITS["stack labels"])
+    after = run("prod", ROUTINE_EDITS["stack labels"])
+    live = [r for r in before.resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name in STORES]
+    assert live
+    for r in live:
+        r.raw_inputs["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["team"] = "agents"
+    assert not [c for c in classify(before, after) if c.op == "replace"]
+
+
+def test_redis_persistence_off_is_flagged_as_data(run):
+    _, result = _changes_unchecked(run, lambda cfg: cfg["agent-platform:redis"]["persistence"].update(enabled=False))
+    [sts] = [c for c in result if c.key == ("StatefulSet", "redis")]
+    assert sts.op == "replace" and sts.holds_data and sts.blocked
+    assert sts.replace_because == ["spec.volumeClaimTemplates"]
+
+
+def _changes_unchecked(run, mutate, stack="prod"):
+    result = classify(run(stack), run(stack, mutate))
+    return {(c.key[0], c.name): c.op for c in result}, result
+
+
+def test_deleting_the_namespace_is_flagged_and_blocked(run):
+    """Renaming the namespace deletes the old one, and every PVC in it."""
+    _, result = _changes_unchecked(run, lambda cfg: cfg["agent-platform:namespace"].update(name="agents-prod-2"))
+    [ns] = [c for c in result if c.kind == "Namespace" and c.op == "delete"]
+    assert ns.name == "agents-prod" and ns.holds_data and ns.protected and ns.blocked
+
+
+def test_the_prod_namespace_is_protected_and_retained(run):
+    [ns] = [r for r in run("prod").declared() if r.inputs.get("kind") == "Namespace"]
+    assert ns.protect and ns.retain_on_delete
+    [dev] = [r for r in run("dev").declared() if r.inputs.get("kind") == "Namespace"]
+    assert not dev.protect  # dev's stores are unprotected (Pulumi.dev.yaml)
+
+
+@pytest.mark.parametrize("stack", ["dev"])
+def test_a_postgres_major_bump_is_never_routine(run, stack):
+    _, result = _changes_unchecked(
+        run,
+        lambda cfg: cfg["agent-platform:postgres"].update(
+            image=bump(cfg["agent-platform:postgres"]["image"], "17.2-alpine")
+        ),
+        stack,
+    )
+    [sts] = [c for c in result if c.key == ("StatefulSet", "postgres")]
+    assert sts.blocked and "Postgres 16 -> 17" in sts.refused and "pg_upgrade" in sts.refused
+
+
+def keda_redis(cfg):
+    cfg[SERVICES][1]["usesRedis"] = True
+    cfg[SERVICES][1]["autoscaling"].update(engine="keda", keda={"trigger": "redis"})
+
+
+def test_redis_eviction_with_queues_is_refused(run):
+    from preview.engine import ProgramError
+
+    def evicting(cfg):
+        keda_redis(cfg)
+        cfg["agent-platform:redis"]["maxmemoryPolicy"] = "allkeys-lru"
+
+    with pytest.raises(ProgramError) as error:
+        run("prod", evicting)
+    message = str(error.value)
+    assert "redis.maxmemoryPolicy" in message and "'allkeys-lru'" in message and "noeviction" in message
+
+
+def test_redis_with_queues_defaults_to_noeviction(run):
+    after = run("prod", keda_redis)
+    [sts] = [r for r in after.declared() if r.inputs.get("kind") == "StatefulSet" and r.name == "redis"]
+    args = sts.inputs["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+
+
+# --- Postgres major version on CloudNativePG (prod): the operator's in-place upgrade, declared or refused ---
+
+
+def _cnpg_major(cfg, tag="17.6", declared=None):
+    pg = cfg["agent-platform:postgres"]
+    pg["image"] = bump(pg["image"], tag)
+    if declared is not None:
+        pg["majorUpgradeFrom"] = declared
+
+
+def test_an_undeclared_cloudnativepg_major_bump_is_refused_with_the_key_that_declares_it(run):
+    _, result = _changes_unchecked(run, _cnpg_major)
+    [cluster] = [c for c in result if c.key == ("Cluster", "postgres")]
+    assert cluster.op == "update" and cluster.blocked
+    assert "Postgres 16 -> 17" in cluster.refused and "`postgres.majorUpgradeFrom: 16`" in cluster.refused
+    assert "unprotect" not in cluster.refused
+
+
+def test_a_declared_cloudnativepg_major_upgrade_backs_up_first_and_is_shown_never_routine(run):
+    after = run("prod", lambda cfg: _cnpg_major(cfg, declared=16))
+    result = classify(run("prod"), after)
+    [cluster] = [c for c in result if c.key == ("Cluster", "postgres")]
+    assert not cluster.blocked and cluster.op == "update"
+    assert "MAJOR UPGRADE Postgres 16 -> 17" in cluster.major_upgrade
+    [backup] = [c for c in result if c.key == ("Backup", "postgres-before-major-upgrade-from-16")]
+    assert backup.op == "create"
+    declared = {r.name: r for r in after.declared()}
+    backup_r = declared["postgres-before-major-upgrade-from-16"]
+    assert backup_r.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.phase}=completed"
+    assert backup_r.inputs["spec"] == {
+        "cluster": {"name": "postgres"},
+        "method": "plugin",
+        "pluginConfiguration": {"name": "barman-cloud.cloudnative-pg.io"},
+        "target": "primary",
+    }
+    # the Cluster's update waits for the Backup: the engine orders by these dependencies
+    [cluster_r] = [r for r in after.resources if r.type.endswith(":Cluster") and r.name == "postgres"]
+    assert backup_r.urn in cluster_r.dependencies
+
+
+def test_a_major_upgrade_declared_from_another_major_is_still_refused(run):
+    _, result = _changes_unchecked(run, lambda cfg: _cnpg_major(cfg, tag="18.1", declared=17))
+    [cluster] = [c for c in result if c.key == ("Cluster", "postgres")]
+    assert cluster.blocked and "Postgres 16 -> 18" in cluster.refused
+
+
+def test_a_cloudnativepg_major_downgrade_is_refused(run):
+    _, result = _changes_unchecked(run, lambda cfg: _cnpg_major(cfg, tag="15.10"))
+    [cluster] = [c for c in result if c.key == ("Cluster", "postgres")]
+    assert cluster.blocked and "never goes back a major" in cluster.refused
+
+
+@pytest.mark.parametrize(
+    ("stack", "mutate", "expected"),
+    [
+        ("dev", lambda cfg: cfg["agent-platform:postgres"].update(majorUpgradeFrom=15), "is for mode cloudnativepg"),
+        ("prod", lambda cfg: _cnpg_major(cfg, tag="16.20", declared=16), "must be below the image's major (16"),
+    ],
+)
+def test_major_upgrade_from_is_refused_where_it_cannot_apply(run, stack, mutate, expected):
+    from preview.engine import ProgramError
+
+    with pytest.raises(ProgramError) as error:
+        run(stack, mutate)
+    assert "postgres.majorUpgradeFrom" in str(error.value) and expected in str(error.value)

@@ -314,7 +314,7 @@ class DockerPlatform(pulumi.ComponentResource):
         return pulumi.Output.secret(postgres_url(c, password, "postgres"))
 
     def _redis(self, config: StackConfig, user: str) -> pulumi.Output[str]:
-        c = config.redis
+        c = config.redis_settings()
         if c.mode == "external":
             return secret_value(self.secrets, c.external_url_key, self.where, "redis.external_url_key")
         password = self.redis_password = self._password("redis", c)

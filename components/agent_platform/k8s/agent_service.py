@@ -79,9 +79,8 @@ class AgentService(pulumi.ComponentResource):
         self.callers = list(c.allow_from)
         self.callees = [(p["name"], int(p["port"])) for p in args.get("callees") or []]
         self.selector = selector_labels(c.name)
-        self.labels = pod.with_common(
-            standard_labels(c.name, "agent-api", args["environment"], image_version(c.image)), args.get("labels")
-        )
+        self.platform_labels = standard_labels(c.name, "agent-api", args["environment"], image_version(c.image))
+        self.labels = pod.with_common(self.platform_labels, args.get("labels"))
         self.meta = pod.Metadata(args["namespace"], self.labels, dict(args.get("annotations") or {}))
         self.pull_secrets = list(args.get("image_pull_secrets") or [])
         self.backends = [b for b in map(Backend.of, args.get("backends") or []) if getattr(c, f"uses_{b.store}", False)]
@@ -125,6 +124,8 @@ class AgentService(pulumi.ComponentResource):
                 c.name, metadata=self.meta(c.name), type="Opaque", string_data=secret_values, opts=child
             )
 
+        # The jobs' own ServiceAccount (jobs.job_service_account): never the service's identity.
+        self.jobs_service_account: core.ServiceAccount | None = None
         # The migration runs before any workload of this version rolls out.
         self.migration = jobs.migration_job(self) if c.migration.enabled else None
         self.cleanup = jobs.checkpoint_cleanup(self) if c.checkpoint_cleanup.enabled else None
@@ -371,7 +372,7 @@ class AgentService(pulumi.ComponentResource):
             )
         claims = None
         if c.persistence.enabled:
-            claims = [pod.volume_claim_template(DATA_VOLUME, c.persistence, self.labels)]
+            claims = [pod.volume_claim_template(DATA_VOLUME, c.persistence, self.platform_labels)]
         return apps.StatefulSet(
             c.name,
             metadata=metadata(c.name, annotations),

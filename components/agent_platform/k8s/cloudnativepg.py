@@ -223,11 +223,18 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
         after_secret = pulumi.ResourceOptions.merge(
             after_secret, pulumi.ResourceOptions(depends_on=[store.object_store])
         )
+    cluster_annotations = None
+    if c.major_upgrade_from is not None:
+        # The operator upgrades a major in place, offline (pg_upgrade): there is no way back but a
+        # restore, so the old major is backed up first and the Cluster's update waits for it.
+        before = major_upgrade_backup(store, name, c.major_upgrade_from)
+        after_secret = pulumi.ResourceOptions.merge(after_secret, pulumi.ResourceOptions(depends_on=[before]))
+        cluster_annotations = {MAJOR_UPGRADE_FROM: str(c.major_upgrade_from)}
     store.cluster = k8s.apiextensions.CustomResource(
         name,
         api_version=CNPG,
         kind="Cluster",
-        metadata=store.meta(name),
+        metadata=store.meta(name, cluster_annotations),
         spec=cluster_spec(
             c,
             name,
@@ -310,6 +317,39 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
     if c.backup.enabled and c.restore_drill.enabled:
         restore_drill(store, name, child)
     return host
+
+
+# On the Cluster while a major upgrade is under way: the preview reads it to tell the deliberate
+# upgrade (postgres.majorUpgradeFrom) from an accidental major change of the image.
+MAJOR_UPGRADE_FROM = "agent-platform.io/major-upgrade-from"
+MAJOR_UPGRADE_BACKUP_TIMEOUT_SECONDS = 3600
+
+
+def major_upgrade_backup(store: Postgres, cluster: str, old_major: int) -> k8s.apiextensions.CustomResource:
+    """An on-demand Backup of the Cluster while it still runs `old_major`, awaited by `pulumi up`
+    (`pulumi.com/waitFor`, as the pre-migration Backup) before the Cluster's image changes; kept on
+    delete (the backup itself lives in the object store, pruned by the retention policy)."""
+    name = f"{cluster}-before-major-upgrade-from-{old_major}"
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=CNPG,
+        kind="Backup",
+        metadata=store.meta(
+            name,
+            {
+                "pulumi.com/waitFor": "jsonpath={.status.phase}=completed",
+                pod.TIMEOUT_SECONDS: str(MAJOR_UPGRADE_BACKUP_TIMEOUT_SECONDS),
+            },
+        ),
+        spec={
+            "cluster": {"name": cluster},
+            "method": "plugin",
+            "pluginConfiguration": {"name": BARMAN_CLOUD_PLUGIN},
+            # The primary: a standby's backup may trail the last commits of the old major.
+            "target": "primary",
+        },
+        opts=pulumi.ResourceOptions(parent=store, retain_on_delete=True, depends_on=[store.app_secret]),
+    )
 
 
 def _peer(namespace: str, labels: dict[str, str]) -> net.NetworkPolicyPeerArgs:

@@ -58,10 +58,10 @@ class Datastore(pulumi.ComponentResource):
         self.config = config
         namespace = args["namespace"]
         self.namespace = namespace
-        self.labels = pod.with_common(
-            standard_labels(self.store, "datastore", args["environment"], image_version(getattr(config, "image", ""))),
-            args.get("labels"),
+        self.platform_labels = standard_labels(
+            self.store, "datastore", args["environment"], image_version(getattr(config, "image", ""))
         )
+        self.labels = pod.with_common(self.platform_labels, args.get("labels"))
         self.meta = pod.Metadata(namespace, self.labels, dict(args.get("annotations") or {}))
         self.pull_secrets = list(args.get("image_pull_secrets") or [])
         cluster_domain = args.get("cluster_domain") or "cluster.local"
@@ -250,7 +250,7 @@ class Datastore(pulumi.ComponentResource):
         )
         claims = None
         if config.persistence.enabled:
-            claims = [pod.volume_claim_template(DATA_VOLUME, config.persistence, self.labels)]
+            claims = [pod.volume_claim_template(DATA_VOLUME, config.persistence, self.platform_labels)]
         else:
             volumes.append(pod.scratch_volume(DATA_VOLUME, size_limit=config.persistence.size))
         # One pod: a rollout is one drain and one start (crash recovery / WAL replay included).

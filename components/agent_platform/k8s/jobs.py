@@ -1,8 +1,12 @@
 """Jobs of an agent service: the database migration before a rollout, the checkpoint cleanup.
 
-Both run the service's own image with its identity and hardening, reach only Postgres (their
-own NetworkPolicy; their pods carry the store's client label) and never match the service's
-selector, so a Service never sends them traffic.
+Both run the service's own image and hardening, reach only Postgres (their own NetworkPolicy;
+their pods carry the store's client label) and never match the service's selector, so a Service
+never sends them traffic. They run as a ServiceAccount of their own, `<name>-jobs`, with no token
+and none of the service account's annotations: an identity webhook (EKS Pod Identity / IRSA, GKE
+and Azure workload identity) injects the cloud credentials an annotated account carries into
+every pod that runs as it, whatever automountServiceAccountToken says, and the jobs need only the
+database (its URL comes from a Secret).
 """
 
 from __future__ import annotations
@@ -26,6 +30,21 @@ meta = k8s.meta.v1
 net = k8s.networking.v1
 
 
+def job_service_account(svc: AgentService) -> core.ServiceAccount:
+    """The jobs' least-privilege ServiceAccount, one per service (created with the first job)."""
+    existing = getattr(svc, "jobs_service_account", None)
+    if existing is not None:
+        return existing
+    name = f"{svc.config.name}-jobs"
+    svc.jobs_service_account = core.ServiceAccount(
+        name,
+        metadata=svc.meta(name),
+        automount_service_account_token=False,
+        opts=pulumi.ResourceOptions(parent=svc),
+    )
+    return svc.jobs_service_account
+
+
 def _pod_spec(svc: AgentService, name: str, command: list[str], args: list[str] | None) -> core.PodTemplateSpecArgs:
     c = svc.config
     postgres = [b for b in svc.backends if b.store == "postgres"]
@@ -34,7 +53,7 @@ def _pod_spec(svc: AgentService, name: str, command: list[str], args: list[str] 
     return core.PodTemplateSpecArgs(
         metadata=meta.ObjectMetaArgs(labels=labels),
         spec=core.PodSpecArgs(
-            service_account_name=svc.service_account_name,
+            service_account_name=job_service_account(svc).metadata.name,
             automount_service_account_token=False,
             enable_service_links=False,
             restart_policy="Never",

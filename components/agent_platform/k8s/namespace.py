@@ -70,7 +70,12 @@ class AgentNamespace(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/warn": "restricted",
                 },
             ),
-            opts=child,
+            # Deleting a Namespace deletes every PVC in it: where protected data stores keep theirs,
+            # the Namespace is protected and retained as they are.
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(protect=bool(args.get("protect")), retain_on_delete=bool(args.get("protect"))),
+            ),
         )
         # Every other object names the namespace through this output, so it is created first.
         ns = self.namespace.metadata.name

@@ -70,6 +70,9 @@ class AgentPlatform(pulumi.ComponentResource):
                 environment=env,
                 network=config.network,
                 derived_quota=config.derived_quota(),
+                # The Namespace holds the PVCs of every store not external (a StatefulSet's or a
+                # CloudNativePG Cluster's): it is protected when they are.
+                protect=any(s.mode != "external" and s.protect for s in (config.postgres, config.redis)),
                 **common,
             ),
             opts=child,
@@ -111,7 +114,7 @@ class AgentPlatform(pulumi.ComponentResource):
         )
         self.redis = Redis(
             "redis",
-            Validated(with_image(config.redis), **wiring, **stores, **scaler("redis")),
+            Validated(with_image(config.redis_settings()), **wiring, **stores, **scaler("redis")),
             opts=in_ns,
         )
         pods_of = {s.name: s.pod_names() for s in config.services}

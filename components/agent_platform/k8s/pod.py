@@ -104,19 +104,26 @@ def scratch_volume(name: str = TMP_VOLUME, size_limit: str = "256Mi") -> core.Vo
 # update; pulumi-kubernetes lists it in provider/pkg/provider/diff.go forceNewProperties,
 # so the Diff says replace). The StatefulSet ignores template changes for the size and
 # class: a resize is done on the PVCs themselves (docs/operations.md "Resize a volume"), and
-# the existing PVCs keep their class. Paths as pulumi's ignoreChanges takes them.
+# the existing PVCs keep their class. The template's labels and annotations are ignored too:
+# they reach only PVCs created later, and a stack-label edit must never replace the object
+# that holds the data (the template carries the platform's own labels, never the stack's
+# common ones; a live StatefulSet created with other labels keeps them, as the engine resets
+# ignored paths to the old values before Diff). Paths as pulumi's ignoreChanges takes them.
 VOLUME_CLAIM_IGNORES = [
     "spec.volumeClaimTemplates[*].spec.resources.requests.storage",
     "spec.volumeClaimTemplates[*].spec.storageClassName",
+    "spec.volumeClaimTemplates[*].metadata.labels",
+    "spec.volumeClaimTemplates[*].metadata.annotations",
 ]
 
 
 def volume_claim_template(
-    name: str, persistence: Persistence, labels: dict[str, str]
+    name: str, persistence: Persistence, platform_labels: dict[str, str]
 ) -> core.PersistentVolumeClaimArgs:
-    """A claim template carrying only labels that never change (no image version): see stable_labels."""
+    """A claim template carrying only the platform's labels that never change (no image version,
+    no stack common labels: spec.volumeClaimTemplates is replace-only, see stable_labels)."""
     return core.PersistentVolumeClaimArgs(
-        metadata=meta.ObjectMetaArgs(name=name, labels=stable_labels(labels)),
+        metadata=meta.ObjectMetaArgs(name=name, labels=stable_labels(platform_labels)),
         spec=core.PersistentVolumeClaimSpecArgs(
             access_modes=["ReadWriteOnce"],
             storage_class_name=persistence.storage_class,
