@@ -456,11 +456,33 @@ def way_out(c: Change) -> str:
     )
 
 
+def protection_keys(c: Change) -> list[str]:
+    """The stack settings that make `c` protected: its data store's `protect` (the Namespace follows
+    both stores'), read from the component it belongs to in its URN."""
+    parts = c.urn.split("::")
+    chain = parts[2].split("$") if len(parts) > 3 else []
+    keys = [
+        f"{store}.protect"
+        for store in ("postgres", "redis")
+        if any(t.endswith(f":{store.capitalize()}") for t in chain)
+    ]
+    if not keys and c.kind == "Namespace":
+        keys = ["postgres.protect", "redis.protect"]
+    if not keys and any(t.startswith("agent-platform:docker:") for t in chain):
+        keys = [f"{store}.protect" for store in ("postgres", "redis") if parts[-1].startswith(store)]
+    return keys
+
+
+def _protected_by(c: Change) -> str:
+    keys = protection_keys(c) if c.protected else []
+    return f" (protected by {' and '.join(keys)} in the stack file)" if keys else ""
+
+
 def _notes(c: Change) -> list[str]:
     notes = []
     if c.blocked:
         reason = "refused" if c.refused else ("protected" if c.protected else "holds data")
-        notes.append(f"**BLOCKED: {reason}** — {way_out(c)}")
+        notes.append(f"**BLOCKED: {reason}**{_protected_by(c)} — {way_out(c)}")
     if c.major_upgrade:
         notes.append(f"**{c.major_upgrade}**")
     if c.op in ("replace", "delete") and c.holds_data:
@@ -492,7 +514,7 @@ def blocked_messages(changes: list[Change]) -> list[str]:
             continue
         what = " ".join(w for w in ("protected" if c.protected else "", "data-holding" if c.holds_data else "") if w)
         op = "refused update" if c.refused and c.op == "update" else c.op
-        out.append(f"{op} of {what + ' ' if what else ''}{c.kind}/{c.name} ({c.urn}): {way_out(c)}")
+        out.append(f"{op} of {what + ' ' if what else ''}{c.kind}/{c.name} ({c.urn}){_protected_by(c)}: {way_out(c)}")
     return out
 
 
