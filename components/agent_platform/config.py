@@ -274,9 +274,7 @@ def _cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError as error:
-        raise PydanticCustomError(
-            "cidr", "must be a CIDR such as 0.0.0.0/0 or 10.0.0.0/8 ({why})", {"why": str(error)}
-        ) from None
+        raise bad("cidr", f"must be a CIDR such as 0.0.0.0/0 or 10.0.0.0/8 ({error})", value) from None
     return value
 
 

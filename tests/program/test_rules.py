@@ -227,6 +227,68 @@ BAD = {
             "agent-platform:services[agent-runner].persistence.size: must be greater than 0, got '0Gi'",
         ),
     ],
+    "ports 1-65535": [
+        (
+            "prod",
+            at("services[0].port", 0),
+            "agent-platform:services[agent-api].port: Input should be greater than or equal to 1, got 0",
+        ),
+        (
+            "prod",
+            at("services[0].port", 65536),
+            "agent-platform:services[agent-api].port: Input should be less than or equal to 65535, got 65536",
+        ),
+    ],
+    "names (apimachinery IsDNS1123Label, IsDNS1123Subdomain, IsDNS1035Label)": [
+        (
+            "prod",
+            at("services[1].name", "Agent_Runner"),
+            "agent-platform:services[1].name: must be a lowercase "
+            "DNS-1035 label (starts with a letter; a-z, 0-9, '-'; at most 63): it names a Kubernetes Service, got "
+            "'Agent_Runner'",
+        ),
+        (
+            "prod",
+            at("services[0].allowFrom", ["agent-runner", "9lives"]),
+            "agent-platform:services[agent-api]."
+            "allowFrom[1]: must be a lowercase DNS-1035 label (starts with a letter; a-z, 0-9, '-'; at most 63): it "
+            "names a Kubernetes Service, got '9lives'",
+        ),
+        (
+            "prod",
+            at("ingress.host", "Agents.Example.com"),
+            "agent-platform:ingress.host: must be a lowercase DNS name (RFC 1123), got 'Agents.Example.com'",
+        ),
+    ],
+    "label keys and values (apimachinery IsQualifiedName, IsValidLabelValue)": [
+        (
+            "prod",
+            at("labels", {"team": "a" * 64}),
+            "agent-platform:labels.team: must be a label value (at most 63: "
+            f"a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends), got '{'a' * 64}'",
+        ),
+        (
+            "prod",
+            at("labels", {"Team Name": "x"}),
+            "agent-platform:labels.Team Name: must be a Kubernetes label or "
+            "annotation key ([prefix/]name, name at most 63: a-z, A-Z, 0-9, '-', '_', '.'), got 'Team Name'",
+        ),
+    ],
+    "CIDRs (networking ValidateIPBlock: net.ParseCIDR)": [
+        (
+            "prod",
+            at("network.egress", [{"cidr": "10.0.0.1"}]),
+            "agent-platform:network.egress[0].cidr: must be a "
+            "CIDR with an explicit prefix such as 10.0.0.0/8 or 203.0.113.7/32, got '10.0.0.1'",
+        ),
+        (
+            "prod",
+            at("network.egress", [{"cidr": "10.0.0.0/33"}]),
+            "agent-platform:network.egress[0].cidr: must be a "
+            "CIDR such as 0.0.0.0/0 or 10.0.0.0/8 ('10.0.0.0/33' does not appear to be an IPv4 or IPv6 network), got "
+            "'10.0.0.0/33'",
+        ),
+    ],
     "quantities are never negative (ValidateResourceQuantityValue)": [
         (
             "prod",
@@ -440,6 +502,18 @@ VALID = {
             ),
             lambda c: c.services[0].extra_volume_mounts[0].mount_path == "/tmp/cache",
         ),
+    ],
+    "the bounds themselves": [
+        ("prod", at("services[0].port", 1), lambda c: c.services[0].port == 1),
+        ("prod", at("services[0].port", 65535), lambda c: c.services[0].port == 65535),
+        ("prod", at("labels", {"team": "a" * 63}), lambda c: c.labels["team"] == "a" * 63),
+        ("prod", at("labels", {"example.com/team": "agents"}), lambda c: c.labels["example.com/team"] == "agents"),
+        (
+            "prod",
+            at("network.egress", [{"cidr": "203.0.113.7/32"}]),
+            lambda c: c.network.egress[0].cidr == "203.0.113.7/32",
+        ),
+        ("prod", at("ingress.host", "*.agents.example.com"), lambda c: c.ingress.host == "*.agents.example.com"),
     ],
     "smallest positive sizes": [
         ("prod", at("redis.persistence.size", "1"), lambda c: c.redis.persistence.size == "1"),
