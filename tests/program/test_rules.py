@@ -68,6 +68,7 @@ def at(path: str, value):
                 node = node.setdefault(part, {})
         node[parts[-1]] = value
 
+    mutate.value = value
     return mutate
 
 
@@ -532,6 +533,18 @@ def test_a_bad_input_gives_exactly_its_line(tmp_path, group, stack, mutate, expe
     where, _, message = lines[0].partition(": ")
     assert re.fullmatch(rf"Pulumi\.{stack}\.yaml:\d+", where), lines[0]
     assert message == expected
+
+
+def test_every_bad_scalar_is_shown_in_its_message():
+    # Where a row writes one scalar, the user sees it again: as written, or as the model reads it.
+    shown = 0
+    for _, _, mutate, expected in _rows(BAD):
+        value = getattr(mutate, "value", None)
+        # (an unknown key's finding is the key itself, which it shows)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and "unknown key" not in expected:
+            assert repr(value) in expected or repr(str(value)) in expected or f" {value}" in expected, expected
+            shown += 1
+    assert shown >= 25  # most rows: the test must not pass by skipping them
 
 
 @pytest.mark.parametrize(
