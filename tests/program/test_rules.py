@@ -670,3 +670,24 @@ def test_a_key_written_in_snake_case_is_found_on_its_own_line(tmp_path):
         "Pulumi.staging.yaml:11: agent-platform:services[agent-api].autoscaling.minReplicas: must be <= maxReplicas "
         "(30 > 10)"
     )
+
+
+def test_the_program_itself_points_at_the_line_when_the_cli_runs_it(tmp_path):
+    # Under `pulumi up` the program sees only the engine's flat config; the stack file is in the
+    # project directory, where the CLI runs it, so its problems come on their lines there too.
+    from preview.engine import run_program
+    from preview.stackfile import read_stack_config
+    from tests.preview.test_cli import _project_copy
+
+    project = _project_copy(tmp_path)
+    text = (
+        (ROOT / "Pulumi.dev.yaml")
+        .read_text()
+        .replace("agent-platform:environment: dev", "agent-platform:environment: Dev")
+    )
+    (project / "Pulumi.dev.yaml").write_text(text)
+    inputs = read_stack_config(project, "dev")
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "environment: Dev" in row)
+    with pytest.raises(ProgramError) as error:
+        run_program(project, inputs.project, "dev", inputs.config, inputs.secret_keys)
+    assert str(error.value).startswith(f"Pulumi.dev.yaml:{line}: agent-platform:environment: must be a lowercase")
