@@ -1520,6 +1520,13 @@ POOLER_RESOURCES = Resources(
 SUPERUSER_RESERVED_CONNECTIONS = 3
 
 
+def official_postgres_image(image: str) -> bool:
+    """Docker Hub's official image (`postgres`, `library/postgres`, `docker.io/library/postgres`)."""
+    name = image.split("@", 1)[0]
+    repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    return repository in ("postgres", "library/postgres", "docker.io/library/postgres", "docker.io/postgres")
+
+
 class PostgresConfig(DatastoreBase):
     mode: Literal["inCluster", "external", "cloudnativepg"] = Field(
         "inCluster",
@@ -2101,6 +2108,15 @@ class StackConfig(Model):
                 )
             if backup.enabled and not self.postgres.persistence.enabled:
                 found("postgres.backup.enabled", "needs postgres.persistence.enabled (a data volume to back up)")
+            if backup.enabled and official_postgres_image(self.postgres.image):
+                # Postgres runs pgbackrest as its archive_command: with the official image every WAL
+                # segment's archiving fails, WAL piles up on the volume and no backup is ever taken.
+                found(
+                    "postgres.image",
+                    f"{self.postgres.image!r} is the official image, which has no pgbackrest (postgres.backup "
+                    "runs it): build images/postgres-pgbackrest from it and set that image here "
+                    "(docs/backups-docker.md)",
+                )
         if self.platform == "kubernetes":
             for key in ("kubernetes", "namespace"):
                 if getattr(self, key) is None:

@@ -46,7 +46,7 @@ def test_exact_docker_resources(local):
         ("RandomPassword", "postgres-password"),
         ("RandomPassword", "redis-password"),
         ("RemoteImage", "image-agent-api-1-4-2"),
-        ("RemoteImage", "image-postgres-16-4-alpine"),
+        ("RemoteImage", "image-postgres-pgbackrest-16-4-alpine"),
         ("RemoteImage", "image-redis-7-4-1-alpine"),
         ("RemoteImage", "image-nginx-unprivileged-1-27-alpine"),
         ("Container", "postgres"),

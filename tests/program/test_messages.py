@@ -82,3 +82,19 @@ def test_several_unrelated_problems_of_one_level_come_in_one_run(tmp_path):
     assert len(lines) == 4 and all(line.startswith("Pulumi.prod.yaml: agent-platform:services[") for line in lines), (
         lines
     )
+
+
+def test_the_official_postgres_image_is_refused_for_docker_backups(tmp_path):
+    """postgres.backup runs pgbackrest inside the Postgres image (archive_command): the official image has none."""
+
+    official = "postgres:16.4-alpine@sha256:5660c2cbfea50c7a9127d17dc4e48543eedd3d7a41a595a2dfa572471e37e64c"
+    with pytest.raises(ProgramError) as error:
+        capture_with(tmp_path, "local", lambda cfg: cfg["agent-platform:postgres"].update(image=official))
+    message = unlined(str(error.value))
+    assert "postgres.image" in message and repr(official) in message and "images/postgres-pgbackrest" in message
+    # without backups the official image is fine
+    capture_with(
+        tmp_path,
+        "local",
+        lambda cfg: cfg["agent-platform:postgres"].update(image=official, backup={"enabled": False}),
+    )
