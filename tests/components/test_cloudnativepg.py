@@ -115,7 +115,8 @@ def test_monitoring_scrapes_the_instances_and_alerts_on_the_promise(objs):
         r["alert"]: r["expr"] for r in objs[("PrometheusRule", "postgres-durability")]["spec"]["groups"][0]["rules"]
     }
     assert "cnpg_pg_stat_archiver_failed_count" in rules["PostgresWalArchiveFailing"]
-    assert "cnpg_collector_last_available_backup_timestamp" in rules["PostgresBackupTooOld"]
+    # the Barman Cloud plugin's metric (plugin-barman-cloud v0.14.0 internal/cnpgi/instance/metrics.go)
+    assert "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp{" in rules["PostgresBackupTooOld"]
     assert f"> {26 * 3600}" in rules["PostgresBackupTooOld"]  # backup.maxAgeHours
     assert "cnpg_pg_replication_lag" in rules["PostgresReplicationLag"]
     assert "kubelet_volume_stats_used_bytes" in rules["PostgresVolumeFilling"]

@@ -322,6 +322,7 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
 # On the Cluster while a major upgrade is under way: the preview reads it to tell the deliberate
 # upgrade (postgres.majorUpgradeFrom) from an accidental major change of the image.
 MAJOR_UPGRADE_FROM = "agent-platform.io/major-upgrade-from"
+PLUGIN_LAST_BACKUP = "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"
 MAJOR_UPGRADE_BACKUP_TIMEOUT_SECONDS = 3600
 
 
@@ -488,7 +489,12 @@ def alert_rules(
             "PostgresBackupTooOld",
             "15m",
             "critical",
-            f"time() - max(cnpg_collector_last_available_backup_timestamp{{{sel}}}) > {max_age_hours * 3600}",
+            # The Barman Cloud plugin's own metric (plugin-barman-cloud v0.14.0
+            # internal/cnpgi/instance/metrics.go: the plugin name sanitised as the prefix; 0 until a
+            # backup exists, so a cluster never backed up alerts too); the instance manager exports it
+            # under that name (cloudnative-pg internal/cnpi/plugin/client/metrics.go). The core
+            # cnpg_collector_last_available_backup_timestamp is deprecated (pg_collector.go, v1.30.0).
+            f"time() - max({PLUGIN_LAST_BACKUP}{{{sel}}}) > {max_age_hours * 3600}",
             f"The last completed base backup of {cluster} is older than {max_age_hours} hours",
         ),
         (
