@@ -83,6 +83,23 @@ if command -v npm >/dev/null; then
   fi
 fi
 
+# promtool, which runs the rendered alert rules against series in the exporters' shapes
+# (tests/components/test_alerts_fire.py): the binary alone, from Debian's prometheus package
+# (signed by the archive; no server is installed or started).
+if [ -n "$TEST" ] && [ ! -x venv/bin/promtool ]; then
+  step "promtool: Debian's prometheus package, its promtool binary into ./venv/bin"
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+    [ "$(id -u)" = 0 ] && apt-get update -qq >/dev/null
+    (cd "$tmp" && apt-get download prometheus >/dev/null) \
+      || { echo "setup: cannot download Debian's prometheus package (apt); the alert tests need promtool" >&2; exit 1; }
+  fi
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool
+  install -m 755 "$tmp/usr/bin/promtool" venv/bin/promtool
+  rm -rf "$tmp"
+  done_step "$(venv/bin/promtool --version 2>&1 | head -1)"
+fi
+
 if [ -n "$TEST" ]; then
   if [ ! -x .venv-checkov/bin/python ]; then
     step "creating ./.venv-checkov"
