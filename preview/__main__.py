@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from preview import sdk_internals
-from preview.changes import blocked_messages
+from preview.changes import blocked_messages, plain
 from preview.connectivity import connectivity
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
 from preview.engine import ProgramError
@@ -28,7 +28,7 @@ from preview.output import OutputError, check_target, commit, discard, stage_for
 from preview.phases import PhaseError, PhaseWorker
 from preview.program import capture_stack
 from preview.render import manifests, render_files, write_files
-from preview.stackfile import StackFileError
+from preview.stackfile import StackFileError, display
 from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
 from program.stack_config import CONFIG_SOURCE_ENV, TOP_LEVEL_KEYS, parse_stack_config, read_project_config
@@ -88,6 +88,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="Kubernetes version(s) to validate against (repeatable; default 1.29 and the newest shipped)",
     )
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack run")
+    parser.add_argument(
+        "--summary", action="store_true", help="diffs: what would change and which objects, without each object's patch"
+    )
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
     parser.add_argument("--render-only", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -96,7 +99,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def capture_phase(project_dir: Path, stack: str, config_file: Path | None, phase: str = "up"):
     # Config errors name the file they came from (components/agent_platform/config.py CONFIG_SOURCE_ENV).
     previous = os.environ.get(CONFIG_SOURCE_ENV)
-    os.environ[CONFIG_SOURCE_ENV] = config_file.name if config_file else f"Pulumi.{stack}.yaml"
+    os.environ[CONFIG_SOURCE_ENV] = display(config_file) if config_file else f"Pulumi.{stack}.yaml"
     try:
         return capture_stack(project_dir, stack, config_file, phase)
     except (StackFileError, ProgramError) as error:
@@ -222,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         commit(stage, out)
         stage = None
     except (BadInput, OutputError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        # One `error:` line per problem: a stack file with five problems says five things.
+        for line in str(error).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
         if stage is not None:
@@ -279,12 +284,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Docker host: {services} Compose services; `docker compose config` {status}.\n")
         else:
             print(f"{len(kube)} Kubernetes objects; schema validation ({', '.join(versions)}) {status}.\n")
+        for w in warnings:
+            print(f"- :warning: {w}")
         for f in findings:
             print(f"- :x: `{f.line()}`")
         for line in cut_paths:
             print(f"- :x: connectivity: {line}")
-        for w in warnings:
-            print(f"- :warning: {w}")
         if wiring is not None:
             print(f"<details><summary>{wiring.summary()}</summary>\n")
             print("\n".join(wiring.lines(markdown=True)))
@@ -294,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(policy_lines[1:]) or "no violations")
             print("```\n\n</details>\n")
         for title, d in diffs:
-            print(format_markdown(d, title))
+            print(format_markdown(d, title, summary=args.summary))
     else:
         print(summary_table(capture))
         checked = [f"{len(kube)} manifests against k8s {', '.join(versions)}"] if kube else []
@@ -316,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in policy_lines:
             say(terminal, line, policy_kind(line))
         for title, d in diffs:
-            print(f"\n== {title}")
-            print(format_text(d), end="")
+            print(f"\n== {plain(title)}")
+            print(format_text(d, summary=args.summary), end="")
     # A promotion compares two stacks' states, not an update of either: protection blocks only updates.
     blocked = [m for _, d in diffs if not d.promotion for m in blocked_messages(d.changes)]
     for m in blocked:

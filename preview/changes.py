@@ -342,11 +342,29 @@ def _environment(path: str) -> bool:
     return any(rx.search(path) for rx in ENVIRONMENT_PATHS)
 
 
+def _pairing(resources: list[Resource], promotion: bool):
+    """What pairs a resource with its counterpart on the other side: its type and logical name. In a
+    promotion the two stacks' namespaces differ, and logical names that embed the namespace
+    (`agents-dev-quota`, `agents-prod-quota`) would read as a create and a delete of one object:
+    there the namespace in a name stands for "the stack's namespace"."""
+    spaces = sorted({r.object_name for r in resources if r.kind == "Namespace"}, key=len, reverse=True)
+
+    def key(r: Resource) -> tuple[str, str]:
+        name = r.name
+        if promotion:
+            for space in spaces:
+                name = re.sub(rf"(^|-){re.escape(space)}($|-)", r"\1<namespace>\2", name)
+        return (r.type, name)
+
+    return key
+
+
 def classify(before: list[Resource], after: list[Resource], promotion: bool = False) -> list[Change]:
     """promotion: two different stacks; their environment labels and namespace are expected to
     differ, so those paths neither count as changes nor force a replace (folded into a count)."""
-    old = {(r.type, r.name): r for r in before}
-    new = {(r.type, r.name): r for r in after}
+    old_key, new_key = _pairing(before, promotion), _pairing(after, promotion)
+    old = {old_key(r): r for r in before}
+    new = {new_key(r): r for r in after}
     flags = _provider_flags(after)
     holding = data_namespaces(before) | data_namespaces(after)
     changes = []
@@ -367,11 +385,13 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
         paths = [p for p in diff_paths(a.inputs, b.inputs) if not any(_matches(i, p) for i in b.ignore_changes)]
         if not paths:
             continue
-        if promotion and all(_environment(p) for p in paths):
+        # The stack's own Namespace is named for its environment: its name is one of the expected differences.
+        own_name = a.kind == "Namespace"
+        if promotion and all(_environment(p) or (own_name and p == "metadata.name") for p in paths):
             changes.append(Change("update", paths=paths, environment_only=True, **base))
             continue
         if promotion:
-            paths = [p for p in paths if not _environment(p)]
+            paths = [p for p in paths if not (_environment(p) or (own_name and p == "metadata.name"))]
         cited = {p: src for p in paths for rule, src in _replace_rules(b, flags) if _touches(rule, p)}
         because = sorted(cited)
         op = "replace" if because else "update"
@@ -436,11 +456,33 @@ def way_out(c: Change) -> str:
     )
 
 
+def protection_keys(c: Change) -> list[str]:
+    """The stack settings that make `c` protected: its data store's `protect` (the Namespace follows
+    both stores'), read from the component it belongs to in its URN."""
+    parts = c.urn.split("::")
+    chain = parts[2].split("$") if len(parts) > 3 else []
+    keys = [
+        f"{store}.protect"
+        for store in ("postgres", "redis")
+        if any(t.endswith(f":{store.capitalize()}") for t in chain)
+    ]
+    if not keys and c.kind == "Namespace":
+        keys = ["postgres.protect", "redis.protect"]
+    if not keys and any(t.startswith("agent-platform:docker:") for t in chain):
+        keys = [f"{store}.protect" for store in ("postgres", "redis") if parts[-1].startswith(store)]
+    return keys
+
+
+def _protected_by(c: Change) -> str:
+    keys = protection_keys(c) if c.protected else []
+    return f" (protected by {' and '.join(keys)} in the stack file)" if keys else ""
+
+
 def _notes(c: Change) -> list[str]:
     notes = []
     if c.blocked:
         reason = "refused" if c.refused else ("protected" if c.protected else "holds data")
-        notes.append(f"**BLOCKED: {reason}** — {way_out(c)}")
+        notes.append(f"**BLOCKED: {reason}**{_protected_by(c)} — {way_out(c)}")
     if c.major_upgrade:
         notes.append(f"**{c.major_upgrade}**")
     if c.op in ("replace", "delete") and c.holds_data:
@@ -472,7 +514,7 @@ def blocked_messages(changes: list[Change]) -> list[str]:
             continue
         what = " ".join(w for w in ("protected" if c.protected else "", "data-holding" if c.holds_data else "") if w)
         op = "refused update" if c.refused and c.op == "update" else c.op
-        out.append(f"{op} of {what + ' ' if what else ''}{c.kind}/{c.name} ({c.urn}): {way_out(c)}")
+        out.append(f"{op} of {what + ' ' if what else ''}{c.kind}/{c.name} ({c.urn}){_protected_by(c)}: {way_out(c)}")
     return out
 
 
@@ -492,12 +534,17 @@ def markdown_table(changes: list[Change], folded_count: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plain(text: str) -> str:
+    """A note for the terminal: markdown's emphasis and code marks dropped (they are for the PR comment)."""
+    return text.replace("**", "").replace("`", "")
+
+
 def text_lines(changes: list[Change], folded_count: int = 0) -> list[str]:
     out = []
     for c in changes:
         out.append(f"  {c.op:<7} {c.kind}/{c.name}" + (f"  [{', '.join(c.paths)}]" if c.paths else ""))
         if why(c):
-            out.append(f"          why: {why(c)}")
+            out.append(f"          why: {plain(why(c))}")
     if folded_count:
         out.append(f"  ({folded_count} objects differ only in environment labels / namespace)")
     return out

@@ -61,6 +61,11 @@ def diff_renders(
     before: dict[str, str], after: dict[str, str], before_label: str, after_label: str, promotion: bool = False
 ) -> StackDiff:
     a, b = objects_of(before), objects_of(after)
+    if promotion:
+        # Each stack's own Namespace is named for its environment: the same object on both sides.
+        spaces_a, spaces_b = ([k for k in side if k.startswith("Namespace/")] for side in (a, b))
+        if len(spaces_a) == len(spaces_b) == 1 and spaces_a != spaces_b:
+            a[spaces_b[0]] = a.pop(spaces_a[0])
     result = StackDiff(before_label, after_label, promotion=promotion)
     if "resources.json" in after:
         found = classifier.classify_documents(before.get("resources.json"), after["resources.json"], promotion)
@@ -136,7 +141,8 @@ def render_at_revision(repo: Path, rev: str, stack: str) -> dict[str, str]:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=repo, capture_output=True)
 
 
-def format_text(d: StackDiff) -> str:
+def format_text(d: StackDiff, summary: bool = False) -> str:
+    """The diff for a terminal; `summary`: what would happen and which objects, without the patches."""
     # A promotion reads in the direction it goes: `dev --against prod` promotes dev onto prod, and the
     # counts are what prod would gain, change and lose.
     where = f"promoting {d.after} onto {d.before}" if d.promotion else f"{d.before} -> {d.after}"
@@ -151,11 +157,12 @@ def format_text(d: StackDiff) -> str:
     for sign, keys in (("+", d.added), ("~", d.changed), ("-", d.removed)):
         lines += [f"  {sign} {k}" for k in keys]
     lines.append("")
-    lines += [d.patches[k] for k in d.added + d.changed + d.removed]
+    if not summary:
+        lines += [d.patches[k] for k in d.added + d.changed + d.removed]
     return "\n".join(lines) + "\n"
 
 
-def format_markdown(d: StackDiff, title: str) -> str:
+def format_markdown(d: StackDiff, title: str, summary: bool = False) -> str:
     out = [f"### {title}", ""]
     if d.empty and not d.changes:
         out.append(f"No changes between `{d.before}` and `{d.after}`.")
@@ -166,7 +173,7 @@ def format_markdown(d: StackDiff, title: str) -> str:
     for word, keys in (("added", d.added), ("changed", d.changed), ("removed", d.removed)):
         out += [f"| {word} | `{k}` |" for k in keys]
     out += ["", f"**{len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed**", ""]
-    for key in d.added + d.changed + d.removed:
+    for key in [] if summary else d.added + d.changed + d.removed:
         out += [
             f"<details><summary><code>{key}</code></summary>",
             "",

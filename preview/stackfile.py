@@ -25,14 +25,24 @@ class StackFileError(Exception):
     """A missing or malformed project or stack file (one line, names the file and key)."""
 
 
+def display(path: Path) -> str:
+    """A file as the user would type it: relative to the working directory when it is under it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
 @dataclass
 class StackConfigInput:
     project: str
     stack: str
-    source: str  # the stack file, for messages
+    source: str  # the stack file, for messages (relative to the working directory)
     config: dict[str, str]  # what the engine would pass: project:key -> string
     secret_keys: list[str]  # keys the engine marks secret
     placeholders: list[str]  # secret keys filled with placeholders, not real values
+    text: str | None = None  # the stack file as written, for the lines of config problems
 
 
 def placeholder(key: str) -> str:
@@ -55,23 +65,36 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     null, lists and mappings; no duplicate keys (Pulumi's parser rejects them)."""
 
 
-def _refuse(tag: str, what: str):
+def _refuse(tag: str, what: str, instead: str):
     def construct(loader, node):
+        # A scalar is shown as written; a collection's node value is PyYAML's internals, never shown.
+        shown = f" ({node.value!r})" if isinstance(node, yaml.ScalarNode) else ""
         raise yaml.constructor.ConstructorError(
-            None, None, f"{what} ({node.value!r}) is not plain data: quote it as a string", node.start_mark
+            None, None, f"{what}{shown} is not plain data: {instead}", node.start_mark
         )
 
     _StrictLoader.add_constructor(tag, construct)
 
 
-for _tag, _what in (
-    ("timestamp", "a YAML date/timestamp"),
-    ("binary", "a !!binary value"),
-    ("set", "a !!set"),
-    ("omap", "a !!omap"),
-    ("pairs", "a !!pairs"),
+for _tag, _what, _instead in (
+    ("timestamp", "a YAML date/timestamp", "quote it as a string"),
+    ("binary", "a !!binary value", "quote it as a string"),
+    ("set", "a !!set", "write a list (- item) instead"),
+    ("omap", "a !!omap", "write a mapping (key: value) instead"),
+    ("pairs", "a !!pairs", "write a mapping (key: value) instead"),
 ):
-    _refuse(f"tag:yaml.org,2002:{_tag}", _what)
+    _refuse(f"tag:yaml.org,2002:{_tag}", _what, _instead)
+
+
+def _plain(problem: str, at: str) -> str:
+    """PyYAML's scanner wording, said as what to change (`at`: the character where it stopped)."""
+    if at == "\t" or "'\\t'" in problem:
+        return "a tab character: YAML indents with spaces only; replace the tab with spaces"
+    if problem == "mapping values are not allowed here":
+        return "a ': ' where a value was expected (quote a value that contains ': ', or check the indentation)"
+    if problem.startswith("found undefined tag handle") or problem.startswith("could not determine a constructor"):
+        return f"{problem}: only plain data (strings, numbers, booleans, lists, mappings) is allowed"
+    return problem
 
 
 def _construct_mapping(loader, node, deep=False):
@@ -90,7 +113,7 @@ def _construct_mapping(loader, node, deep=False):
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def _check_shape(path: Path, data: Any) -> None:
+def _check_shape(shown: str, data: Any) -> None:
     """Depth and expanded size, walked iteratively (aliases share objects, so count visits)."""
     count, stack = 0, [(data, 0)]
     while stack:
@@ -98,47 +121,55 @@ def _check_shape(path: Path, data: Any) -> None:
         count += 1
         if count > MAX_VALUES:
             raise StackFileError(
-                f"{path.name}: expands to more than {MAX_VALUES:,} values (aliases?); "
+                f"{shown}: expands to more than {MAX_VALUES:,} values (aliases?); "
                 "a stack file this large is not supported"
             )
         if depth > MAX_DEPTH:
-            raise StackFileError(f"{path.name}: nested more than {MAX_DEPTH} levels deep")
+            raise StackFileError(f"{shown}: nested more than {MAX_DEPTH} levels deep")
         if isinstance(value, dict):
             stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
+def _load_yaml(path: Path) -> tuple[dict[str, Any], str]:
+    """The file's data and its text; every problem as one `FILE[:LINE]: problem` line."""
+    shown = display(path)
     if path.is_dir():
-        raise StackFileError(f"{path}: is a directory, not a stack file")
+        raise StackFileError(f"{shown}: is a directory, not a stack file")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise StackFileError(f"{path.name}: file not found") from None
+        raise StackFileError(f"{shown}: file not found") from None
     except OSError as error:
-        raise StackFileError(f"{path}: cannot be read ({error.strerror})") from None
+        raise StackFileError(f"{shown}: cannot be read ({error.strerror})") from None
     if len(raw) > MAX_BYTES:
-        raise StackFileError(f"{path.name}: {len(raw):,} bytes, over the {MAX_BYTES:,}-byte limit for a stack file")
+        raise StackFileError(f"{shown}: {len(raw):,} bytes, over the {MAX_BYTES:,}-byte limit for a stack file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise StackFileError(f"{path.name}: not UTF-8 (byte {raw[error.start]:#04x} on line {line})") from None
+        raise StackFileError(f"{shown}:{line}: not UTF-8 (byte {raw[error.start]:#04x})") from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise StackFileError(f"{path.name}: malformed YAML{where}: {getattr(error, 'problem', error)}") from None
+        where = f"{shown}:{mark.line + 1}" if mark else shown
+        problem = str(getattr(error, "problem", None) or error)
+        if isinstance(error, yaml.constructor.ConstructorError) and ("plain data" in problem or "duplicate" in problem):
+            raise StackFileError(f"{where}: {problem}") from None
+        lines = text.splitlines()
+        row = lines[mark.line] if mark and mark.line < len(lines) else ""
+        at = row[mark.column] if mark and mark.column < len(row) else ""
+        raise StackFileError(f"{where}: malformed YAML: {_plain(problem, at)}") from None
     except RecursionError:
-        raise StackFileError(f"{path.name}: nested more than {MAX_DEPTH} levels deep") from None
+        raise StackFileError(f"{shown}: nested more than {MAX_DEPTH} levels deep") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise StackFileError(f"{path.name}: must be a YAML mapping")
-    _check_shape(path, data)
-    return data
+        raise StackFileError(f"{shown}: must be a YAML mapping")
+    _check_shape(shown, data)
+    return data, text
 
 
 def _encode(value: Any) -> str:
@@ -149,28 +180,29 @@ def _encode(value: Any) -> str:
 
 
 def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = None) -> StackConfigInput:
-    project_file = _load_yaml(project_dir / "Pulumi.yaml")
+    project_file, _ = _load_yaml(project_dir / "Pulumi.yaml")
     project = project_file.get("name")
     if not isinstance(project, str) or not project:
         raise StackFileError("Pulumi.yaml: name: is required")
     path = config_file or project_dir / f"Pulumi.{stack}.yaml"
-    if not path.exists():
+    shown = display(path)
+    if config_file is None and not path.exists():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
-        raise StackFileError(f"{path.name}: no such stack file (stacks here: {', '.join(known) or 'none'})")
-    stack_file = _load_yaml(path)
+        raise StackFileError(f"{shown}: no such stack file (stacks here: {', '.join(known) or 'none'})")
+    stack_file, text = _load_yaml(path)
     if stack_file.get("environment"):
         # Pulumi merges config from the ESC environments a stack file imports; only Pulumi Cloud
         # resolves them, so a render without them would silently lack that config.
         names = stack_file["environment"]
         names = ", ".join(map(str, names)) if isinstance(names, list) else str(names)
         raise StackFileError(
-            f"{path.name}: environment: imports Pulumi ESC environments ({names}), which only Pulumi Cloud "
+            f"{shown}: environment: imports Pulumi ESC environments ({names}), which only Pulumi Cloud "
             "resolves; the offline preview cannot see the config they provide. Preview a copy of the stack "
             "file with those values under config: (--config-file), or run `pulumi preview`"
         )
     raw = stack_file.get("config") or {}
     if not isinstance(raw, dict):
-        raise StackFileError(f"{path.name}: config: must be a mapping of keys to values")
+        raise StackFileError(f"{shown}: config: must be a mapping of keys to values")
 
     config: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -184,10 +216,10 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         elif not isinstance(spec, dict):
             config[full] = _encode(spec)
 
-    inputs = StackConfigInput(project, stack, path.name, config, secret_keys, placeholders)
+    inputs = StackConfigInput(project, stack, shown, config, secret_keys, placeholders, text)
     for key, value in raw.items():
         if not isinstance(key, str):
-            raise StackFileError(f"{path.name}: config: key {key!r} must be a string")
+            raise StackFileError(f"{shown}: config: key {key!r} must be a string")
         full = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             _set_secret(inputs, full)

@@ -9,11 +9,14 @@ them to the components as secret Outputs, by key.
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
 import pulumi
-from agent_platform.config import ConfigError, StackConfig, validated
+from agent_platform.config import ConfigError, Problem, StackConfig, validated
+
+from program.stack_lines import located
 
 PROJECT = "agent-platform"
 TOP_LEVEL_KEYS = {field.alias or name for name, field in StackConfig.model_fields.items()}
@@ -40,18 +43,25 @@ def read_project_config(raw: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def check_secret_keys(config: StackConfig, present: set[str], marked_secret: set[str]) -> list[str]:
+def check_secret_keys(config: StackConfig, present: set[str], marked_secret: set[str]) -> list[Problem]:
     """Problems with the secret keys the config names: missing, or stored in plaintext."""
     problems = []
     for key in config.secret_keys():
         full = f"{PROJECT}:{key}"
         if full not in present:
             problems.append(
-                f"{full}: is required (named by secretEnv or externalUrlKey); run `pulumi config set --secret {key}`"
+                Problem(
+                    f"{full}: is required (named by secretEnv or externalUrlKey); run `pulumi config set --secret "
+                    f"{key}`",
+                    (key,),
+                )
             )
         elif full not in marked_secret:
             problems.append(
-                f"{full}: must be a secret; run `pulumi config set --secret {key}` instead of a plain value"
+                Problem(
+                    f"{full}: must be a secret; run `pulumi config set --secret {key}` instead of a plain value",
+                    (key,),
+                )
             )
     return problems
 
@@ -76,13 +86,62 @@ def _secret_references(values: dict[str, Any]) -> set[str]:
     return keys
 
 
+def check_stack(raw: dict[str, Any], marked_secret: set[str], source: str = "") -> StackConfig:
+    """The engine's flat config map validated: every problem at once (unknown top-level keys,
+    invalid values at every level, missing or plaintext secrets), or ConfigError."""
+    values = read_project_config(raw)
+    problems = [
+        Problem(f"{PROJECT}:{k}: unknown key{_top_level_hint(k)}", (k,))
+        for k in sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))
+    ]
+    try:
+        config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
+    except ConfigError as error:
+        raise ConfigError(problems + error.problems, source) from None
+    # A secret named like a setting would be read as that setting, and the secret check would then
+    # ask for the setting to be made secret: the key that names it is what is wrong.
+    for i, service in enumerate(config.services):
+        for variable, key in service.secret_env.items():
+            if key in TOP_LEVEL_KEYS:
+                problems.append(
+                    Problem(
+                        f"{PROJECT}:services[{service.name}].secretEnv.{variable}: {key!r} is a setting of this "
+                        "stack, not a secret key: name the secret something else (e.g. "
+                        f"{variable.lower().replace('_', '-')!r})",
+                        ("services", i, "secretEnv", variable),
+                    )
+                )
+    for store in ("postgres", "redis"):
+        key = getattr(config, store).external_url_key
+        if key in TOP_LEVEL_KEYS:
+            problems.append(
+                Problem(
+                    f"{PROJECT}:{store}.externalUrlKey: {key!r} is a setting of this stack, not a secret key: name "
+                    f"the secret something else (e.g. {store + 'Url'!r})",
+                    (store, "externalUrlKey"),
+                )
+            )
+    problems += [p for p in check_secret_keys(config, set(raw), marked_secret) if p.loc[0] not in TOP_LEVEL_KEYS]
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def _top_level_hint(key: str) -> str:
+    close = difflib.get_close_matches(key, sorted(TOP_LEVEL_KEYS), n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean {close[0]}?)"
+    return " (not a setting, nor a secret named by secretEnv or externalUrlKey)"
+
+
 def load_stack_config() -> StackConfig:
     """Read and validate the current stack's configuration (inside a Pulumi program).
 
-    Every problem is reported at once: unknown top-level keys, invalid values and
-    missing or plaintext secrets.
+    Every problem is reported at once, each on the stack file's line where the Pulumi CLI's
+    working directory (the project) holds the file.
     """
     import os
+    from pathlib import Path
 
     import pulumi
     from pulumi.runtime import config as runtime_config
@@ -92,21 +151,12 @@ def load_stack_config() -> StackConfig:
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     source = os.environ.get(CONFIG_SOURCE_ENV) or f"Pulumi.{pulumi.get_stack()}.yaml"
-    values = read_project_config(raw)
-    problems = [
-        f"{PROJECT}:{k}: unknown key (not a setting, nor a secret named by secretEnv or externalUrlKey)"
-        for k in sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))
-    ]
     try:
-        config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
+        return check_stack(raw, {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys}, source)
     except ConfigError as error:
-        raise ConfigError(problems + error.problems, source) from None
-    problems += check_secret_keys(
-        config, set(raw), {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys}
-    )
-    if problems:
-        raise ConfigError(problems, source)
-    return config
+        path = Path(source)
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+        raise ConfigError(located(error.problems, source, text, PROJECT)) from None
 
 
 def secret_values(config: StackConfig) -> dict[str, pulumi.Output[str]]:

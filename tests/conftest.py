@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,13 @@ def capture_with(tmp_path: Path, stack: str, mutate) -> Capture:
     mutate(data["config"])
     path = tmp_path / f"Pulumi.{stack}.yaml"
     path.write_text(yaml.safe_dump(data))
-    return capture_stack(ROOT, stack, path)[1]
+    # From the file's directory, as a user runs it: messages name it as they would type it.
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        return capture_stack(ROOT, stack, path)[1]
+    finally:
+        os.chdir(cwd)
 
 
 def objects(capture: Capture) -> dict[tuple[str, str], dict]:
@@ -47,3 +55,9 @@ def stack(request) -> str:
 @pytest.fixture
 def capture(stack) -> Capture:
     return shipped(stack)
+
+
+def unlined(text: str) -> str:
+    """Config problems without their stack-file line numbers (`FILE:LINE: key: ...` -> `FILE: key: ...`),
+    for tests about the message; tests/program/test_messages.py checks the lines themselves."""
+    return re.sub(r"^(\S+?\.yaml):\d+: ", r"\1: ", text, flags=re.M)

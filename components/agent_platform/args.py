@@ -250,7 +250,7 @@ class ServiceAccountArgs(TypedDict, total=False):
 
 
 class EnvFromSourceArgs(TypedDict, total=False):
-    """Settings: EnvFromSource."""
+    """Keys as here or as in a pod manifest's envFrom (`secretRef: {name: x}`, `configMapRef: {name: x}`)."""
 
     secret: Optional[str]
     """An existing Secret: every key becomes a variable."""
@@ -381,7 +381,7 @@ class ExtraContainerArgs(TypedDict, total=False):
 
 
 class ExtraVolumeArgs(TypedDict, total=False):
-    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath)."""
+    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath). Sources as here or as in a pod manifest (`configMap: {name: x}`, `secret: {secretName: x}`, `emptyDir: {sizeLimit: 64Mi}`, `persistentVolumeClaim: {claimName: x}`)."""
 
     name: Required[str]
     """Volume name (not `tmp` or `data`, which the platform uses)."""

@@ -10,11 +10,16 @@ file is one such consumer (program/stack_config.py).
 
 from __future__ import annotations
 
+import contextvars
+import copy
 import difflib
+import functools
 import ipaddress
 import re
 import types
 import typing
+import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -22,6 +27,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -29,10 +35,22 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 # --------------------------------------------------------------------------- errors
+
+
+class Problem(str):
+    """One finding's line, and where it is in the values that were validated (`loc`: keys and list
+    indexes), so a caller that knows where those values came from can point at the line."""
+
+    loc: tuple[Any, ...]
+
+    def __new__(cls, text: str, loc: tuple[Any, ...] = ()) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.loc = tuple(loc)
+        return problem
 
 
 class ConfigError(Exception):
@@ -45,9 +63,52 @@ class ConfigError(Exception):
         super().__init__("\n".join(prefix + p for p in problems))
 
 
+# While set, a model's own checks record their violations here instead of raising them, so the
+# models above still run theirs (`_all_errors`); each is located afterwards by the instance it
+# concerns. Unset (the normal case), a violation raises as pydantic expects.
+_RECORDING: contextvars.ContextVar[list[tuple[BaseModel, Exception]] | None] = contextvars.ContextVar(
+    "agent_platform_recording", default=None
+)
+
+
+def check(method: Callable[[Any], Any]) -> Any:
+    """A model's own (cross-field) check: `model_validator(mode="after")` that, while recording,
+    records its violation and lets the model be built."""
+
+    @functools.wraps(method)
+    def run(self: Any) -> Any:
+        try:
+            return method(self)
+        except (PydanticCustomError, ValidationError) as error:
+            recorded = _RECORDING.get()
+            if recorded is None:
+                raise
+            recorded.append((self, error))
+            return self
+
+    return model_validator(mode="after")(run)
+
+
 def rule(at: str, message: str) -> PydanticCustomError:
     """A cross-field violation reported at the sub-key `at` of the model that raised it."""
     return PydanticCustomError("rule", "{message}", {"at": at, "message": message})
+
+
+class Findings:
+    """A model check's violations, all reported together: pydantic stops a validator at the first
+    exception, so a validator that raised `rule` would hide every later problem of its model."""
+
+    def __init__(self) -> None:
+        self.errors: list[PydanticCustomError] = []
+
+    def __call__(self, at: str, message: str) -> None:
+        self.errors.append(rule(at, message))
+
+    def raise_any(self, title: str) -> None:
+        if self.errors:
+            raise ValidationError.from_exception_data(
+                title, [InitErrorDetails(type=e, loc=(), input=None) for e in self.errors]
+            )
 
 
 def bad(kind: str, message: str, value: Any) -> PydanticCustomError:
@@ -113,6 +174,9 @@ def quantity_value(text: str) -> float:
 
 def _quantity(value: Any) -> str:
     text = str(value)
+    # Requests, limits, quotas and sizes are never negative (core validation ValidateResourceQuantityValue).
+    if text.startswith("-") and _QUANTITY.match(text[1:]):
+        raise bad("quantity", "must not be negative", text)
     if not _QUANTITY.match(text):
         raise bad("quantity", "must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi", text)
     return text
@@ -210,9 +274,94 @@ def _cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError as error:
-        raise PydanticCustomError(
-            "cidr", "must be a CIDR such as 0.0.0.0/0 or 10.0.0.0/8 ({why})", {"why": str(error)}
-        ) from None
+        raise bad("cidr", f"must be a CIDR such as 0.0.0.0/0 or 10.0.0.0/8 ({error})", value) from None
+    return value
+
+
+# Cron as the API server parses a CronJob's schedule (kubernetes pkg/apis/batch/validation
+# validateScheduleFormat: robfig/cron/v3 ParseStandard, and no TZ= / CRON_TZ= prefix, which
+# spec.timeZone replaces). robfig's bounds: minute 0-59, hour 0-23, day of month 1-31, month 1-12
+# (jan-dec), day of week 0-6 (sun-sat); each field a list of `*`/`?`, a number or name, or a range,
+# each with an optional /step > 0 (parser.go getRange). Five fields only: the platform converts
+# them (CloudNativePG's six-field schedule adds seconds).
+_CRON_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}),
+    ("day of week", 0, 6, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}),
+)
+
+
+def _cron_part(part: str, low: int, high: int, names: dict[str, int]) -> str | None:
+    """What is wrong with one comma-separated part of a cron field, or None."""
+    span, _, step = part.partition("/")
+    if _ and not (step.isdigit() and int(step) > 0):
+        return f"step {step!r} must be a positive number"
+    if span in ("*", "?"):
+        return None
+
+    def number(text: str) -> int | None:
+        if text.lower() in names:
+            return names[text.lower()]
+        return int(text) if text.isdigit() else None
+
+    first, dash, last = span.partition("-")
+    start, end = number(first), number(last) if dash else None
+    if start is None or (dash and end is None):
+        return f"{span!r} is not a number, name or range"
+    for n in (start, end):
+        if n is not None and not low <= n <= high:
+            return f"{n} is outside {low}-{high}"
+    if end is not None and start > end:
+        return f"range {span!r} starts after it ends"
+    return None
+
+
+def _cron(value: str) -> str:
+    if re.match(r"^\s*(CRON_)?TZ=", value):
+        raise bad("cron", "must not carry a time zone (TZ=): set timeZone instead", value)
+    fields = value.split()
+    if len(fields) != 5:
+        raise bad("cron", "must be a cron schedule of five fields (minute hour day-of-month month day-of-week)", value)
+    for field, (what, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in field.split(","):
+            wrong = _cron_part(part, low, high, names)
+            if wrong:
+                raise bad("cron", f"{what} field: {wrong}", value)
+    return value
+
+
+def _time_zone(value: str) -> str:
+    # batch validation validateTimeZone: an explicit IANA zone that time.LoadLocation knows; never
+    # "Local" (the controller's own zone).
+    if value.lower() == "local":
+        raise bad("tz", "must be an explicit IANA time zone such as Etc/UTC, not Local", value)
+    known = zoneinfo.available_timezones()
+    if known and value not in known:
+        close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise bad("tz", f"must be an IANA time zone such as Etc/UTC or Europe/Berlin{hint}", value)
+    return value
+
+
+def _ip_address(value: str) -> str:
+    # Docker parses a published port's host IP with net.ParseIP (docker/go-connections nat
+    # ParsePortSpec: "invalid IP address"): a host name or a typo is refused at `pulumi up`.
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise bad("ip", "must be an IP address such as 127.0.0.1 or 0.0.0.0", value) from None
+    return value
+
+
+def _ipv4_address(value: str) -> str:
+    # Rendered as the NetworkPolicy ipBlock cidr <address>/32, which the API server parses with
+    # net.ParseCIDR (networking validation ValidateIPBlock): 999.1.1.1 is refused there.
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise bad("ip", "must be an IPv4 address such as 169.254.20.10", value) from None
     return value
 
 
@@ -244,6 +393,13 @@ RESERVED_PREFIXES = (
 
 
 def _metadata_key(value: str) -> str:
+    _metadata_key_syntax(value)
+    if value.startswith(RESERVED_PREFIXES) or value in ("kubernetes.io/metadata.name",):
+        raise bad("label", f"is owned by the platform (keys starting {', '.join(RESERVED_PREFIXES)})", value)
+    return value
+
+
+def _metadata_key_syntax(value: str) -> str:
     prefix, _, name = value.rpartition("/")
     if (prefix and (len(prefix) > 253 or not _DNS_1123_SUBDOMAIN.match(prefix))) or not _QUALIFIED_NAME.match(name):
         raise bad(
@@ -252,8 +408,6 @@ def _metadata_key(value: str) -> str:
             "'.')",
             value,
         )
-    if value.startswith(RESERVED_PREFIXES) or value in ("kubernetes.io/metadata.name",):
-        raise bad("label", f"is owned by the platform (keys starting {', '.join(RESERVED_PREFIXES)})", value)
     return value
 
 
@@ -267,15 +421,30 @@ def _label_value(value: str) -> str:
     return value
 
 
-Quantity = Annotated[str, AfterValidator(_quantity)]
+def _number_as_text(value: Any) -> Any:
+    # A manifest takes a quantity as a number or a string (resource.Quantity is int-or-string):
+    # `cpu: 1` is as valid as `cpu: "1"`.
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity)]
 MetadataKey = Annotated[str, AfterValidator(_metadata_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
+# The schema keeps a coarse pattern for editors; the validators hold the full rule.
+CronSchedule = Annotated[str, AfterValidator(_cron), Field(json_schema_extra={"pattern": r"^(\S+\s+){4}\S+$"})]
+IpAddress = Annotated[str, AfterValidator(_ip_address)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+Ipv4Address = Annotated[
+    str, AfterValidator(_ipv4_address), Field(json_schema_extra={"pattern": r"^(\d{1,3}\.){3}\d{1,3}$"})
+]
 DnsName = Annotated[str, AfterValidator(_dns_name)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 ObjectName = Annotated[str, AfterValidator(_object_name)]
 ServiceName = Annotated[str, AfterValidator(_service_name)]
-PositiveQuantity = Annotated[str, AfterValidator(_quantity), AfterValidator(_positive_quantity)]
+PositiveQuantity = Annotated[
+    str, BeforeValidator(_number_as_text), AfterValidator(_quantity), AfterValidator(_positive_quantity)
+]
 Image = Annotated[str, AfterValidator(_image)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 SecretKey = Annotated[str, AfterValidator(_config_key)]
@@ -297,6 +466,51 @@ class Model(BaseModel):
         validate_default=True,
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_defaults(cls, values: Any) -> Any:
+        """A setting whose default is an object, given in part, keeps the rest of that default:
+        `resources: {limits: {memory: 2Gi}}` keeps the default requests and limits.cpu."""
+        if not isinstance(values, dict):
+            return values
+        merged = None
+        for name, field in cls.model_fields.items():
+            key = next((k for k in (field.alias, name) if k and k in values), None)
+            if key is not None and isinstance(field.default, BaseModel) and isinstance(values[key], dict):
+                given = _over_default(field.default, values[key])
+                if given is not values[key]:
+                    merged = merged if merged is not None else dict(values)
+                    merged[key] = given
+        return values if merged is None else merged
+
+
+def _over_default(default: BaseModel, given: dict[str, Any]) -> dict[str, Any]:
+    """`given` over the default object `default`. Only a partial object (a required key missing,
+    which alone would be refused) takes the default's other keys, so what was valid reads as
+    before; a nested partial object is completed from the default's own. A different choice of a
+    fixed-choice key (`mode: secret` over `mode: certManager`) is another variant: kept as written."""
+    fields = type(default).model_fields
+
+    def written(name: str) -> str | None:
+        alias = fields[name].alias
+        return next((k for k in (alias, name) if k and k in given), None)
+
+    for name, field in fields.items():
+        key = written(name)
+        if key is not None and typing.get_origin(_unwrap(field.annotation)) is Literal:
+            if given[key] != getattr(default, name):
+                return given
+    partial = any(field.is_required() and written(name) is None for name, field in fields.items())
+    result = dict(given)
+    for name in fields:
+        key, value = written(name), getattr(default, name)
+        if key is None:
+            if partial and name in default.model_fields_set:
+                result[fields[name].alias or name] = value
+        elif isinstance(value, BaseModel) and isinstance(given[key], dict):
+            result[key] = _over_default(value, given[key])
+    return result if (partial or result != given) else given
+
 
 # --------------------------------------------------------------------------- common knobs
 # The same knobs sit in the same place on every workload (Bitnami-style):
@@ -314,7 +528,7 @@ class Resources(Model):
     )
     limits: ResourceAmounts = Field(description="The hard ceiling; memory over it OOM-kills the container.")
 
-    @model_validator(mode="after")
+    @check
     def _requests_within_limits(self) -> Resources:
         for field in ("cpu", "memory"):
             req, lim = getattr(self.requests, field), getattr(self.limits, field)
@@ -336,7 +550,9 @@ class Persistence(Model):
     enabled: bool = Field(
         True, description="Keep data on a PersistentVolumeClaim (false: an emptyDir that dies with the pod)."
     )
-    size: Quantity = Field(
+    # A claim's storage request must be > 0 (core validation ValidatePersistentVolumeClaimSpec:
+    # ValidatePositiveQuantityValue of resources.requests.storage).
+    size: PositiveQuantity = Field(
         "10Gi",
         description="Requested volume size. Changing it later does not resize existing volumes: see docs/operations.md "
         '"Resize a volume".',
@@ -359,7 +575,7 @@ class Pdb(Model):
     )
     min_available: int | None = Field(None, ge=0, description="Pods that must stay up; exclusive with maxUnavailable.")
 
-    @model_validator(mode="after")
+    @check
     def _one_of(self) -> Pdb:
         if self.max_unavailable is not None and self.min_available is not None:
             raise rule("minAvailable", "set either minAvailable or maxUnavailable, not both")
@@ -381,6 +597,26 @@ class Toleration(Model):
         None, ge=0, description="NoExecute: how long the pod stays bound after the taint appears."
     )
 
+    @check
+    def _as_the_api_server(self) -> Toleration:
+        # kubernetes pkg/apis/core/validation/validation.go ValidateTolerations.
+        found = Findings()
+        if self.key:
+            try:
+                _metadata_key_syntax(self.key)
+            except PydanticCustomError as error:
+                found("key", error.message())
+        if not self.key and self.operator != "Exists":
+            found("operator", f"must be Exists when key is empty (match every taint), got {self.operator!r}")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            found("effect", f"must be NoExecute when tolerationSeconds is set, got {self.effect!r}")
+        if self.operator == "Exists" and self.value:
+            found("value", f"must be empty when operator is Exists, got {self.value!r}")
+        if self.operator == "Equal" and self.value and not _LABEL_VALUE.match(self.value):
+            found("value", f"must be a label value (at most 63: a-z, A-Z, 0-9, '-', '_', '.'), got {self.value!r}")
+        found.raise_any("Toleration")
+        return self
+
 
 class Scheduling(Model):
     """Where the pods may run: the same knobs on every workload (agent services, Postgres, Redis)."""
@@ -399,7 +635,7 @@ class Scheduling(Model):
         None, description="PriorityClass of the pods (it must exist in the cluster)."
     )
 
-    @model_validator(mode="after")
+    @check
     def _affinity(self) -> Scheduling:
         unknown = set(self.affinity) - {"nodeAffinity", "podAffinity", "podAntiAffinity"}
         if unknown:
@@ -420,7 +656,7 @@ class ServiceAccountSettings(Model):
         "`iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> ServiceAccountSettings:
         if self.name and self.annotations:
             raise rule(
@@ -459,7 +695,7 @@ class ValueFrom(Model):
     )
     field_ref: FieldRef | None = Field(None, description="A field of the pod.")
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> ValueFrom:
         given = [k for k in ("secret_key_ref", "config_map_key_ref", "field_ref") if getattr(self, k) is not None]
         if len(given) != 1:
@@ -472,7 +708,28 @@ class ExtraEnv(Model):
     value_from: ValueFrom = Field(description="Where the value comes from.")
 
 
+def _manifest_shape(values: Any, shapes: dict[str, tuple[str, str]]) -> Any:
+    """A Kubernetes manifest's nested form accepted for a flat setting: `{secretRef: {name: x}}` is
+    `{secret: x}`. Only a reference holding just that one key is unwrapped; anything else stays as
+    written and is reported as it is."""
+    if not isinstance(values, dict):
+        return values
+    values = dict(values)
+    for manifest_key, (inner, flat) in shapes.items():
+        ref = values.get(manifest_key)
+        if isinstance(ref, dict) and set(ref) == {inner} and flat not in values:
+            values[flat] = values.pop(manifest_key)[inner]
+    return values
+
+
 class EnvFromSource(Model):
+    """Keys as here or as in a pod manifest's envFrom (`secretRef: {name: x}`, `configMapRef: {name: x}`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _manifest(cls, values: Any) -> Any:
+        return _manifest_shape(values, {"secretRef": ("name", "secret"), "configMapRef": ("name", "configMap")})
+
     secret: ObjectName | None = Field(None, description="An existing Secret: every key becomes a variable.")
     config_map: ObjectName | None = Field(
         None, description="An existing ConfigMap: every key becomes a variable (never credentials)."
@@ -481,7 +738,7 @@ class EnvFromSource(Model):
         None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Prefix added to each variable name."
     )
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> EnvFromSource:
         if (self.secret is None) == (self.config_map is None):
             raise rule("secret", "set exactly one of secret, configMap")
@@ -531,7 +788,7 @@ class Autoscaling(Model):
         300, ge=0, le=3600, description="How long the HPA waits before removing pods; long for streaming."
     )
 
-    @model_validator(mode="after")
+    @check
     def _bounds(self) -> Autoscaling:
         if self.min_replicas > self.max_replicas:
             raise rule("minReplicas", f"must be <= maxReplicas ({self.min_replicas} > {self.max_replicas})")
@@ -572,7 +829,7 @@ class Probes(Model):
         description="Hold the other probes until the app has started (slow model warm-up).",
     )
 
-    @model_validator(mode="after")
+    @check
     def _distinct(self) -> Probes:
         if self.liveness == self.readiness:
             raise rule("readiness", "must differ from liveness: identical probes restart pods that are only busy")
@@ -587,7 +844,7 @@ class Drain(Model):
         120, ge=1, le=7200, description="Time from SIGTERM to SIGKILL: long enough to finish streaming responses."
     )
 
-    @model_validator(mode="after")
+    @check
     def _room(self) -> Drain:
         if self.termination_grace_seconds <= self.pre_stop_seconds:
             raise rule(
@@ -606,7 +863,26 @@ class ServiceIngress(Model):
 
 
 class ExtraVolume(Model):
-    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath)."""
+    """A pod volume of a kind the restricted Pod Security Standard allows (never hostPath). Sources as
+    here or as in a pod manifest (`configMap: {name: x}`, `secret: {secretName: x}`,
+    `emptyDir: {sizeLimit: 64Mi}`, `persistentVolumeClaim: {claimName: x}`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _manifest(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        for key, inner in (
+            ("configMap", "name"),
+            ("secret", "secretName"),
+            ("emptyDir", "sizeLimit"),
+            ("persistentVolumeClaim", "claimName"),
+        ):
+            ref = values.get(key)
+            if isinstance(ref, dict) and set(ref) == {inner}:
+                values[key] = ref[inner]
+        return values
 
     name: DnsLabel = Field(description="Volume name (not `tmp` or `data`, which the platform uses).")
     config_map: ObjectName | None = Field(None, description="An existing ConfigMap, as files.")
@@ -614,7 +890,7 @@ class ExtraVolume(Model):
     empty_dir: Quantity | None = Field(None, description="Scratch space of at most this size (`64Mi`).")
     persistent_volume_claim: ObjectName | None = Field(None, description="An existing PersistentVolumeClaim.")
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> ExtraVolume:
         given = [
             k for k in ("config_map", "secret", "empty_dir", "persistent_volume_claim") if getattr(self, k) is not None
@@ -637,7 +913,7 @@ class SidecarProbe(Model):
     port: Port | None = Field(None, description="Port of the HTTP check.")
     command: list[str] | None = Field(None, min_length=1, description="A command instead of HTTP.")
 
-    @model_validator(mode="after")
+    @check
     def _one(self) -> SidecarProbe:
         if (self.command is None) == (self.path is None or self.port is None):
             raise rule("path", "set path and port (HTTP), or command")
@@ -669,7 +945,7 @@ class ExtraContainer(Model):
         "unused for an init container.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _name(self) -> ExtraContainer:
         if self.name == "app":
             raise rule("name", "'app' is the service's own container")
@@ -705,12 +981,11 @@ class CheckpointCleanup(Model):
     """A CronJob that deletes old checkpoints."""
 
     enabled: bool = Field(False, description="Declare the CronJob.")
-    schedule: str = Field(
+    schedule: CronSchedule = Field(
         "17 3 * * *",
-        pattern=r"^(\S+\s+){4}\S+$",
         description="Cron schedule (five fields, the cluster's time zone unless `timeZone`).",
     )
-    time_zone: str | None = Field(None, description="IANA time zone of the schedule, e.g. `Etc/UTC`.")
+    time_zone: TimeZone | None = Field(None, description="IANA time zone of the schedule, e.g. `Etc/UTC`.")
     retention_days: int = Field(30, ge=1, le=3650, description="Checkpoints older than this many days are deleted.")
     command: list[str] = Field(
         ["python3", "/app/app.py", "cleanup-checkpoints"],
@@ -767,7 +1042,7 @@ class Rollout(Model):
         None, description="strategy blueGreen: the colours' images and the active one."
     )
 
-    @model_validator(mode="after")
+    @check
     def _complete(self) -> Rollout:
         if self.strategy == "canary" and self.canary is None:
             raise rule("canary", "is required when strategy is canary")
@@ -912,54 +1187,55 @@ class AgentServiceConfig(Model):
         """Pods running at the autoscaler's minimum (or the fixed count)."""
         return self.autoscaling.min_replicas if self.autoscaling.enabled else self.replicas
 
-    @model_validator(mode="after")
+    @check
     def _coherent(self) -> AgentServiceConfig:
+        found = Findings()
         both = set(self.env) & set(self.secret_env)
         if both:
-            raise rule(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
+            found(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
         for i, extra in enumerate(self.extra_env):
             if extra.name in self.env or extra.name in self.secret_env or extra.name in RESERVED_ENV:
-                raise rule(f"extraEnv[{i}].name", f"{extra.name!r} is already set (env, secretEnv or the platform)")
+                found(f"extraEnv[{i}].name", f"{extra.name!r} is already set (env, secretEnv or the platform)")
         for name in sorted((set(self.env) | set(self.secret_env)) & set(RESERVED_ENV)):
             where = "env" if name in self.env else "secretEnv"
-            raise rule(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
+            found(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
         # A StatefulSet's <name>-headless Service (<= 63) allows 54; its pods' revision label 52.
         if self.kind == "StatefulSet" and len(self.name) > STATEFULSET_NAME_MAX:
-            raise rule(
+            found(
                 "name",
                 f"must be at most {STATEFULSET_NAME_MAX} characters for a StatefulSet ({len(self.name)}: "
                 f"{self.name!r}): "
                 "its pods' controller-revision-hash label is <name>-<10-character hash> (<= 63)",
             )
         if self.name in self.allow_from:
-            raise rule("allowFrom", f"lists the service itself ({self.name!r})")
+            found("allowFrom", f"lists the service itself ({self.name!r})")
         if self.pdb.enabled:
             pods = self.min_pods()
             if self.pdb.min_available is not None and self.pdb.min_available >= pods:
                 at = "autoscaling.minReplicas" if self.autoscaling.enabled else "replicas"
-                raise rule(
+                found(
                     "pdb.minAvailable",
                     f"must be < {at} ({self.pdb.min_available} >= {pods}): the budget would forbid every voluntary "
                     "disruption",
                 )
         if self.persistence.enabled and self.kind != "StatefulSet":
-            raise rule("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+            found("persistence.enabled", "per-pod volumes need kind: StatefulSet")
         # A Job's name is its pods' job-name label (<= 63); a CronJob's leaves 11 for its Jobs' (<= 52).
         for key, alias, suffix, limit in (
             ("migration", "migration", "-migrate-12345678", 63),
             ("checkpoint_cleanup", "checkpointCleanup", "-cleanup", 52),
         ):
             if getattr(self, key).enabled and not self.uses_postgres:
-                raise rule(f"{alias}.enabled", "needs usesPostgres: it works on the checkpoint database")
+                found(f"{alias}.enabled", "needs usesPostgres: it works on the checkpoint database")
             if getattr(self, key).enabled and len(self.name) + len(suffix) > limit:
-                raise rule(
+                found(
                     "name",
                     f"must be at most {limit - len(suffix)} characters with {alias} enabled (its name is "
                     f"<name>{suffix[:8]}..., at most {limit})",
                 )
         a = self.autoscaling
         if a.enabled and a.engine == "keda" and not getattr(self, f"uses_{a.keda.trigger}"):
-            raise rule(
+            found(
                 "autoscaling.keda.trigger",
                 f"{a.keda.trigger} needs uses{a.keda.trigger.capitalize()}: "
                 "the service must use the store it scales on",
@@ -967,35 +1243,45 @@ class AgentServiceConfig(Model):
         volumes = {v.name for v in self.extra_volumes} | {"tmp"}
         for i, v in enumerate(self.extra_volumes):
             if v.name in [w.name for w in self.extra_volumes[:i]]:
-                raise rule(f"extraVolumes[{i}].name", f"duplicate volume {v.name!r}")
+                found(f"extraVolumes[{i}].name", f"duplicate volume {v.name!r}")
         mounts = [("extraVolumeMounts", i, m) for i, m in enumerate(self.extra_volume_mounts)]
         for group in ("initContainers", "sidecars"):
             for j, extra in enumerate(getattr(self, "init_containers" if group == "initContainers" else "sidecars")):
                 mounts += [(f"{group}[{j}].volumeMounts", i, m) for i, m in enumerate(extra.volume_mounts)]
                 if group == "sidecars" and extra.probe is None:
-                    raise rule(f"sidecars[{j}].probe", "is required: a long-running container needs a health check")
+                    found(f"sidecars[{j}].probe", "is required: a long-running container needs a health check")
         for where, i, m in mounts:
             if m.name not in volumes:
-                raise rule(f"{where}[{i}].name", f"{m.name!r} is not a volume of extraVolumes")
+                found(f"{where}[{i}].name", f"{m.name!r} is not a volume of extraVolumes")
+        # core validation ValidateVolumeMounts: a container's mount paths are unique; the platform's own
+        # (/tmp, and /data with persistence) count.
+        taken: dict[str, set[str]] = {}
+        for where, i, m in mounts:
+            platform = {"/tmp"} | ({"/data"} if where == "extraVolumeMounts" and self.persistence.enabled else set())
+            paths = taken.setdefault(where, set(platform))
+            if m.mount_path.rstrip("/") in paths:
+                owner = "the platform's" if m.mount_path.rstrip("/") in platform else "another mount's"
+                found(f"{where}[{i}].mountPath", f"{m.mount_path!r} is already {owner} mount path in this container")
+            paths.add(m.mount_path.rstrip("/"))
         names = [x.name for x in self.init_containers + self.sidecars]
-        for name in names:
-            if names.count(name) > 1:
-                raise rule("sidecars", f"container name {name!r} is used twice")
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            found("sidecars", f"container name {name!r} is used twice")
         r = self.rollout
         if r.partition is not None and self.kind != "StatefulSet":
-            raise rule("rollout.partition", "only applies to kind: StatefulSet (a Deployment has no ordinals)")
+            found("rollout.partition", "only applies to kind: StatefulSet (a Deployment has no ordinals)")
         if r.strategy != "rolling" and self.kind != "Deployment":
-            raise rule(
+            found(
                 "rollout.strategy",
                 f"{r.strategy} needs kind: Deployment "
                 "(a StatefulSet's pods own their volumes; stage it with partition)",
             )
         if r.strategy != "rolling" and len(self.name) > 63 - len(CANARY_SUFFIX):
-            raise rule(
+            found(
                 "name",
                 f"must be at most {63 - len(CANARY_SUFFIX)} characters with strategy {r.strategy} "
                 "(the second Deployment is named <name>-canary / -green)",
             )
+        found.raise_any("AgentServiceConfig")
         return self
 
     def units(self) -> list[ReleaseUnit]:
@@ -1081,7 +1367,7 @@ class DatastoreBase(Model):
     pod_labels: dict[MetadataKey, LabelValue] = Field({}, description="Extra labels on the pod (never on selectors).")
     pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pod.")
 
-    @model_validator(mode="after")
+    @check
     def _mode(self) -> DatastoreBase:
         if self.mode == "external" and not self.external_url_key:
             raise rule("externalUrlKey", "is required when mode is external")
@@ -1103,7 +1389,7 @@ class ObjectStoreCredentials(Model):
         description="Use the pods' cloud identity (IRSA, GKE or Azure workload identity) instead of a Secret.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _one_source(self) -> ObjectStoreCredentials:
         if bool(self.secret_name) == self.workload_identity:
             raise rule("secretName", "set exactly one of secretName or workloadIdentity: true")
@@ -1128,9 +1414,8 @@ class PostgresBackup(Model):
     """Continuous WAL archiving plus scheduled base backups with a retention."""
 
     enabled: bool = Field(True, description="Archive every WAL segment and take base backups on `schedule`.")
-    schedule: str = Field(
+    schedule: CronSchedule = Field(
         "0 2 * * *",
-        pattern=r"^(\S+\s+){4}\S+$",
         description="Cron schedule of the base backups (five fields, UTC).",
     )
     retention_days: int = Field(
@@ -1152,7 +1437,7 @@ class PostgresBackup(Model):
         description="The last completed base backup may be this old before the health check and alert fail.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _store(self) -> PostgresBackup:
         if self.store == "objectStore" and self.object_store is None:
             raise rule("objectStore", "is required when store is objectStore")
@@ -1210,9 +1495,7 @@ class RestoreDrill(Model):
     """A CronJob that restores the latest backup into a throwaway Cluster, checks it, reports and deletes it."""
 
     enabled: bool = Field(True, description="Run the drill on `schedule` (mode cloudnativepg with backups).")
-    schedule: str = Field(
-        "0 5 * * 0", pattern=r"^(\S+\s+){4}\S+$", description="Cron schedule of the drill (five fields, UTC)."
-    )
+    schedule: CronSchedule = Field("0 5 * * 0", description="Cron schedule of the drill (five fields, UTC).")
     image: Image = Field(
         "registry.k8s.io/kubectl:v1.31.2@sha256:d31de5468fb5c0943358671e3dcf8e4d8281108027efd1f211262d09aedd5519",
         description="Pinned kubectl image (each drill step is one kubectl command; no shell needed).",
@@ -1296,7 +1579,7 @@ class PostgresConfig(DatastoreBase):
         match = re.match(r"^(\d+)", tag)
         return int(match.group(1)) if match else None
 
-    @model_validator(mode="after")
+    @check
     def _cloudnativepg(self) -> PostgresConfig:
         if self.major_upgrade_from is not None:
             if self.mode != "cloudnativepg":
@@ -1389,7 +1672,7 @@ class RedisConfig(DatastoreBase):
         """The policy redis-server runs with: as set, else the safe one for what it holds."""
         return self.maxmemory_policy or ("noeviction" if queues or self.holds_queues else "allkeys-lru")
 
-    @model_validator(mode="after")
+    @check
     def _fits(self) -> RedisConfig:
         if self.holds_queues:
             check_eviction(self.maxmemory_policy, "holdsQueues is true", "maxmemoryPolicy")
@@ -1424,7 +1707,7 @@ class Tls(Model):
         None, description="TLS Secret name (secret mode: existing; certManager: where the certificate lands)."
     )
 
-    @model_validator(mode="after")
+    @check
     def _complete(self) -> Tls:
         if self.mode == "certManager" and not self.cluster_issuer:
             raise rule("clusterIssuer", "is required when mode is certManager")
@@ -1453,7 +1736,7 @@ class IngressConfig(Model):
         description="Largest request body, nginx size syntax (`proxy-body-size` / `client_max_body_size`, e.g. `50m`).",
     )
 
-    @model_validator(mode="after")
+    @check
     def _host(self) -> IngressConfig:
         if self.enabled and not self.host:
             raise rule("host", "is required when the ingress is enabled")
@@ -1465,7 +1748,7 @@ class EgressRule(Model):
     except_cidrs: list[Cidr] = Field([], description="CIDRs carved out of `cidr` (e.g. the cluster's private ranges).")
     ports: list[Port] = Field([443], min_length=1, description="TCP ports.")
 
-    @model_validator(mode="after")
+    @check
     def _inside(self) -> EgressRule:
         outer = ipaddress.ip_network(self.cidr)
         for i, inner in enumerate(self.except_cidrs):
@@ -1481,9 +1764,8 @@ class NetworkConfig(Model):
         "a Gateway's data plane: gateway.dataPlaneNamespace).",
     )
     dns_namespace: DnsLabel = Field("kube-system", description="Namespace of cluster DNS.")
-    node_local_dns: str | None = Field(
+    node_local_dns: Ipv4Address | None = Field(
         None,
-        pattern=r"^(\d{1,3}\.){3}\d{1,3}$",
         description="Address of NodeLocal DNSCache (usually `169.254.20.10`): pods' DNS queries go to a host-network "
         "agent there, which a pod selector cannot match, so DNS egress to it is allowed by address.",
     )
@@ -1522,6 +1804,21 @@ class LimitRangeConfig(Model):
     default_request_cpu: Quantity = Field("100m", description="Request for containers that set none.")
     default_request_memory: Quantity = Field("128Mi", description="Request for containers that set none.")
 
+    @check
+    def _request_within_limit(self) -> LimitRangeConfig:
+        # core validation ValidateLimitRange: a default request above its default limit is refused.
+        found = Findings()
+        for resource in ("cpu", "memory"):
+            request = getattr(self, f"default_request_{resource}")
+            limit = getattr(self, f"default_{resource}")
+            if quantity_value(request) > quantity_value(limit):
+                found(
+                    f"defaultRequest{resource.capitalize()}",
+                    f"must be <= default{resource.capitalize()} ({request} > {limit})",
+                )
+        found.raise_any("LimitRangeConfig")
+        return self
+
 
 class NamespaceConfig(Model):
     name: DnsLabel = Field(description="Namespace holding the whole stack (never `default`).")
@@ -1531,7 +1828,7 @@ class NamespaceConfig(Model):
     quota: Quota = Field(Quota(), description="ResourceQuota.")
     limit_range: LimitRangeConfig = Field(LimitRangeConfig(), description="LimitRange defaults.")
 
-    @model_validator(mode="after")
+    @check
     def _not_default(self) -> NamespaceConfig:
         if self.name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             raise rule("name", f"must not be the system namespace {self.name!r}")
@@ -1556,7 +1853,7 @@ class KubernetesConfig(Model):
         description="The cluster's DNS domain (kubelet `clusterDomain`), in the data stores' host names.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _one_source(self) -> KubernetesConfig:
         if self.cluster_stack and self.kubeconfig:
             raise rule("clusterStack", "set either clusterStack or kubeconfig, not both")
@@ -1569,7 +1866,7 @@ class ProxyConfig(Model):
         description="Reverse proxy image (non-root nginx, listens on 8080).",
     )
     host_port: Port = Field(8080, description="Host port the proxy is published on.")
-    bind_address: str = Field(
+    bind_address: IpAddress = Field(
         "127.0.0.1", description="Host address the port binds to; loopback unless you mean to expose it."
     )
     resources: Resources = Field(
@@ -1659,7 +1956,7 @@ class SecretsSettings(Model):
         description="externalSecrets: how often the operator re-reads the store.",
     )
 
-    @model_validator(mode="after")
+    @check
     def _store(self) -> SecretsSettings:
         if self.mode == "externalSecrets" and self.secret_store_ref is None:
             raise rule("secretStoreRef", "is required when mode is externalSecrets")
@@ -1716,11 +2013,14 @@ class Monitoring(Model):
     prometheus_rule: bool = Field(True, description="A PrometheusRule with the alerts (needs the operator).")
     alerts: AlertThresholds = Field(AlertThresholds(), description="Alert thresholds.")
 
-    @model_validator(mode="after")
+    @check
     def _operator(self) -> Monitoring:
         if self.prometheus_rule and not self.service_monitor and self.enabled:
             raise rule("prometheusRule", "needs the Prometheus Operator, as serviceMonitor does: set both, or neither")
         return self
+
+
+DOCKER_MIN_MEMORY = 6 * 2**20
 
 
 class StackConfig(Model):
@@ -1780,43 +2080,47 @@ class StackConfig(Model):
         policy = self.redis.eviction_policy(bool(self.redis_queue_services()))
         return self.redis.model_copy(update={"maxmemory_policy": policy})
 
-    @model_validator(mode="after")
+    @check
     def _stack(self) -> StackConfig:
+        found = Findings()
         queued = self.redis_queue_services()
         if queued and self.redis.mode == "inCluster":
             i = queued[0]
-            check_eviction(
-                self.redis.maxmemory_policy,
-                f"services[{i}].autoscaling.keda.trigger is redis: "
-                f"its list {self.services[i].autoscaling.keda.list_name!r} is the run queue",
-                "redis.maxmemoryPolicy",
-            )
+            try:
+                check_eviction(
+                    self.redis.maxmemory_policy,
+                    f"services[{i}].autoscaling.keda.trigger is redis: "
+                    f"its list {self.services[i].autoscaling.keda.list_name!r} is the run queue",
+                    "redis.maxmemoryPolicy",
+                )
+            except PydanticCustomError as error:
+                found.errors.append(error)  # reported with the stack's other findings
         names = [s.name for s in self.services]
         for i, name in enumerate(names):
             if name in names[:i]:
-                raise rule(f"services[{i}].name", f"duplicate service name {name!r}")
+                found(f"services[{i}].name", f"duplicate service name {name!r}")
             if name in ("postgres", "redis"):
-                raise rule(f"services[{i}].name", f"{name!r} is taken by the data store")
+                found(f"services[{i}].name", f"{name!r} is taken by the data store")
         if self.platform == "docker" and self.postgres.mode == "inCluster":
             backup = self.postgres.backup
             if backup.enabled and backup.store == "objectStore":
-                raise rule(
+                found(
                     "postgres.backup.store",
                     "objectStore is not implemented on the Docker platform yet (the Postgres network has no "
                     "route out); use store volume and copy the repository off the host (docs/backups-docker.md)",
                 )
             if self.postgres.restore.enabled:
-                raise rule(
+                found(
                     "postgres.restore.enabled",
                     "a Docker host restores with `tools/restore-docker.sh --to latest|<RFC 3339 time>`, "
                     "not a stack setting (docs/backups-docker.md)",
                 )
             if backup.enabled and not self.postgres.persistence.enabled:
-                raise rule("postgres.backup.enabled", "needs postgres.persistence.enabled (a data volume to back up)")
+                found("postgres.backup.enabled", "needs postgres.persistence.enabled (a data volume to back up)")
             if backup.enabled and official_postgres_image(self.postgres.image):
                 # Postgres runs pgbackrest as its archive_command: with the official image every WAL
                 # segment's archiving fails, WAL piles up on the volume and no backup is ever taken.
-                raise rule(
+                found(
                     "postgres.image",
                     f"{self.postgres.image!r} is the official image, which has no pgbackrest (postgres.backup "
                     "runs it): build images/postgres-pgbackrest from it and set that image here "
@@ -1825,57 +2129,57 @@ class StackConfig(Model):
         if self.platform == "kubernetes":
             for key in ("kubernetes", "namespace"):
                 if getattr(self, key) is None:
-                    raise rule(key, "is required when platform is kubernetes")
+                    found(key, "is required when platform is kubernetes")
             if self.docker is not None:
-                raise rule("docker", "only applies when platform is docker")
+                found("docker", "only applies when platform is docker")
             routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
             if self.ingress.enabled and not routed:
-                raise rule("ingress.enabled", "no service has ingress.enabled: nothing to route")
+                found("ingress.enabled", "no service has ingress.enabled: nothing to route")
             if self.exposure == "gatewayApi" and self.gateway is None:
-                raise rule("gateway", "is required when exposure is gatewayApi")
+                found("gateway", "is required when exposure is gatewayApi")
             if self.exposure != "gatewayApi" and self.gateway is not None:
-                raise rule("gateway", "only applies when exposure is gatewayApi")
+                found("gateway", "only applies when exposure is gatewayApi")
             if self.exposure == "gatewayApi" and self.gateway is not None:
-                self._check_gateway_data_plane()
+                self._check_gateway_data_plane(found)
             taken = {s.name: i for i, s in enumerate(self.services)}
             for i, s in enumerate(self.services):
                 if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
-                    raise rule(
+                    found(
                         f"services[{i}].rollout.strategy",
                         "canary splits external traffic at the Ingress: it needs ingress.enabled and the service's "
                         "ingress.enabled",
                     )
                 for unit in s.pod_names()[1:] if s.rollout.strategy == "canary" else s.pod_names():
                     if unit in taken and unit != s.name:
-                        raise rule(
+                        found(
                             f"services[{i}].rollout.strategy",
                             f"its Deployment {unit!r} would clash with service {unit!r}",
                         )
-            self._check_kubernetes_names()
+            self._check_kubernetes_names(found)
             if self.namespace is not None:
-                self._check_quota()
+                self._check_quota(found)
             if self.postgres.mode == "cloudnativepg":
-                self._check_connection_budget()
+                self._check_connection_budget(found)
         else:
             # A Docker host has no cluster, namespace, Ingress or autoscaler: such keys mean a mixed-up stack file.
             for key in ("kubernetes", "namespace"):
                 if getattr(self, key) is not None:
-                    raise rule(key, "only applies when platform is kubernetes")
+                    found(key, "only applies when platform is kubernetes")
             if self.ingress.enabled:
-                raise rule("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
+                found("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
             if self.secrets.mode != "pulumi":
-                raise rule(
+                found(
                     "secrets.mode",
                     "only `pulumi` applies when platform is docker (a Docker host has no Secrets to read)",
                 )
             if self.image_pull_secrets:
-                raise rule(
+                found(
                     "imagePullSecrets",
                     "only applies when platform is kubernetes (a Docker host pulls with its own `docker login`)",
                 )
             for i, s in enumerate(self.services):
                 if s.rollout != type(s).model_fields["rollout"].default:
-                    raise rule(
+                    found(
                         f"services[{i}].rollout",
                         "only applies when platform is kubernetes (a Docker host replaces containers one by one)",
                     )
@@ -1891,22 +2195,40 @@ class StackConfig(Model):
                     ("checkpoint_cleanup", "checkpointCleanup"),
                 ):
                     if getattr(s, key) != type(s).model_fields[key].default:
-                        raise rule(f"services[{i}].{alias}", "only applies when platform is kubernetes")
+                        found(f"services[{i}].{alias}", "only applies when platform is kubernetes")
             for i, s in enumerate(self.services):
                 if s.autoscaling.enabled:
-                    raise rule(
+                    found(
                         f"services[{i}].autoscaling.enabled",
                         "a Docker host has no autoscaler: set it to false and use replicas",
                     )
             if not any(s.ingress.enabled for s in self.services):
-                raise rule("services", "no service has ingress.enabled: the proxy has nothing to route")
+                found("services", "no service has ingress.enabled: the proxy has nothing to route")
+            # Docker refuses a container memory limit under 6 MiB (moby daemon/daemon_unix.go
+            # linuxMinMemory: "Minimum memory limit allowed is 6MB").
+            docker = self.docker_settings()
+            limited = [(f"services[{i}].resources", s.resources) for i, s in enumerate(self.services)]
+            limited += [("docker.proxy.resources", docker.proxy.resources)]
+            limited += [("docker.backup.resources", docker.backup.resources)]
+            limited += [
+                (f"{k}.resources", getattr(self, k).resources)
+                for k in ("postgres", "redis")
+                if getattr(self, k).mode == "inCluster"
+            ]
+            for where, resources in limited:
+                if quantity_value(resources.limits.memory) < DOCKER_MIN_MEMORY:
+                    found(
+                        f"{where}.limits.memory",
+                        f"Docker's minimum memory limit is 6Mi, got {resources.limits.memory!r}",
+                    )
+        found.raise_any("StackConfig")
         return self
 
-    def _check_gateway_data_plane(self) -> None:
+    def _check_gateway_data_plane(self, found: Findings) -> None:
         # The backends admit the Gateway's data plane by its namespace; ingressControllerNamespace names an
         # Ingress controller's, which a Gateway's proxies need not share.
         if "ingress_controller_namespace" in self.network.model_fields_set:
-            raise rule(
+            found(
                 "network.ingressControllerNamespace",
                 "applies to exposure ingress; with gatewayApi the backends admit gateway.dataPlaneNamespace "
                 "(default: gateway.namespace): set that instead",
@@ -1914,7 +2236,7 @@ class StackConfig(Model):
         gateway = self.gateway
         assert gateway is not None
         if gateway.data_plane_namespace is None and gateway.namespace is None:
-            raise rule(
+            found(
                 "gateway.dataPlaneNamespace",
                 "is required when gateway.namespace is unset: name the namespace the Gateway's proxy pods run in "
                 "(the backends admit only that one; the stack's own namespace would admit every pod in it)",
@@ -1926,26 +2248,26 @@ class StackConfig(Model):
         assert gateway is not None
         return gateway.data_plane_namespace or gateway.namespace or ""
 
-    def _check_kubernetes_names(self) -> None:
+    def _check_kubernetes_names(self, found: Findings) -> None:
         names = {s.name for s in self.services}
         seen: dict[str, str] = {}
         for i, s in enumerate(self.services):
             # app.kubernetes.io/instance = <name>-<environment>, a label value (<= 63).
             instance = f"{s.name}-{self.environment}"
             if len(instance) > 63:
-                raise rule(
+                found(
                     f"services[{i}].name",
                     f"with the environment, the instance label {instance!r} exceeds 63 characters ({len(instance)})",
                 )
             for j, peer in enumerate(s.allow_from):
                 if peer not in names:
-                    raise rule(f"services[{i}].allowFrom[{j}]", f"{peer!r} is not a service of this stack")
+                    found(f"services[{i}].allowFrom[{j}]", f"{peer!r} is not a service of this stack")
             if not s.ingress.enabled:
                 continue
             # nginx refuses duplicate locations and the Ingress would hold ambiguous rules.
             for j, path in enumerate(s.ingress.paths):
                 if path in seen:
-                    raise rule(f"services[{i}].ingress.paths[{j}]", f"{path!r} is already routed to {seen[path]!r}")
+                    found(f"services[{i}].ingress.paths[{j}]", f"{path!r} is already routed to {seen[path]!r}")
                 seen[path] = s.name
 
     def worst_case(self) -> dict[str, float]:
@@ -2021,7 +2343,7 @@ class StackConfig(Model):
             "pods": str(int(worst["pods"])),
         }
 
-    def _check_quota(self) -> None:
+    def _check_quota(self, found: Findings) -> None:
         assert self.namespace is not None
         q, worst = self.namespace.quota, self.worst_case()
         given = {
@@ -2042,7 +2364,7 @@ class StackConfig(Model):
                     if hard.endswith("cpu")
                     else (str(int(need)) if hard == "pods" else _bytes_quantity(need))
                 )
-                raise rule(
+                found(
                     f"namespace.quota.{key}",
                     f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas with their "
                     "sidecars and init containers, plus rollout surge or migration, cleanup jobs and data stores): "
@@ -2071,13 +2393,13 @@ class StackConfig(Model):
                 demand.append((f"services[{i}] cleanup: 1 x {pool}", pool))
         return demand
 
-    def _check_connection_budget(self) -> None:
+    def _check_connection_budget(self, found: Findings) -> None:
         pg = self.postgres
         demand = self.connection_demand()
         need = sum(n for _, n in demand)
         for key, capacity, what in pg.connection_capacity():
             if need > capacity:
-                raise rule(
+                found(
                     key,
                     f"connection budget: {need} connections at worst ({'; '.join(w for w, _ in demand)}) "
                     f"exceed {capacity}, {what}; raise {key.split('.', 1)[1]} or lower services[].databasePoolSize "
@@ -2087,7 +2409,7 @@ class StackConfig(Model):
             p, usable = pg.pooler, pg.max_connections - SUPERUSER_RESERVED_CONNECTIONS
             servers = p.instances * p.default_pool_size
             if servers > usable:
-                raise rule(
+                found(
                     "postgres.pooler.defaultPoolSize",
                     f"connection budget: {p.instances} PgBouncer pods x defaultPoolSize {p.default_pool_size} = "
                     f"{servers} "
@@ -2145,18 +2467,22 @@ Autoscaling.model_rebuild()
 # --------------------------------------------------------------------------- validation
 
 
-def _format_loc(prefix: str, loc: tuple[Any, ...], at: str | None, values: Any = None) -> str:
-    """The key as the user wrote it; a list item that has a `name` is named by it (`services[agent-api]`).
-
-    `at` is where a model's own check points below its location (`rollout.strategy`, `services[1].port`).
-    """
-    parts = [p for p in loc if p != "[key]"]  # pydantic's marker for a bad dict key: the key is the last part
+def _full_loc(loc: tuple[Any, ...], at: str | None) -> tuple[Any, ...]:
+    """Where a finding is in the values: pydantic's location, then the sub-key `at` a model's own check
+    points at (`rollout.strategy`, `services[1].port`)."""
+    # "[key]" is pydantic's marker for a bad dict key: the key is the part before it.
+    parts: list[Any] = [p for p in loc if p != "[key]"]
     for index, key in re.findall(r"\[(\d+)\]|([^.\[\]]+)", at or ""):
         parts.append(int(index) if index else key)
+    return tuple(parts)
+
+
+def _format_loc(prefix: str, parts: tuple[Any, ...], values: Any = None) -> str:
+    """The key as the user wrote it; a list item that has a `name` is named by it (`services[agent-api]`)."""
     path = ""
     for position, part in enumerate(parts):
         item = values[part] if isinstance(values, (list, dict)) and _has(values, part) else None
-        if isinstance(part, int) and parts[position + 1 : position + 2] != ["name"]:
+        if isinstance(part, int) and parts[position + 1 : position + 2] != ("name",):
             name = item.get("name") if isinstance(item, dict) else None
             names = [v.get("name") for v in values if isinstance(v, dict)] if isinstance(values, list) else []
             # By name where the name says which one (not a duplicate); by position otherwise.
@@ -2190,8 +2516,8 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model whose keys are valid at `loc` (a path of keys and list indexes), if one is."""
+def _annotation_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> Any:
+    """The type the values hold at `loc` (a path of keys and list indexes), unwrapped; None if unknown."""
     annotation: Any = model
     for part in loc:
         annotation = _unwrap(annotation)
@@ -2200,18 +2526,27 @@ def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseM
         elif typing.get_origin(annotation) is dict:
             annotation = typing.get_args(annotation)[1]
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(part, str):
-            field = next((f for n, f in annotation.model_fields.items() if part in (n, f.alias)), None)
+            field = _field(annotation, part)
             if field is None:
                 return None
             annotation = field.annotation
         else:
             return None
-    annotation = _unwrap(annotation)
+    return _unwrap(annotation)
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    return next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
+
+
+def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose keys are valid at `loc`, if one is."""
+    annotation = _annotation_at(model, loc)
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
 def _hint(err: dict[str, Any], model: type[BaseModel] | None) -> str:
-    """What to write instead, where the finding says: did you mean, quote it."""
+    """What to write instead, where the finding says: did you mean, quote it, the allowed values."""
     loc = tuple(err["loc"])
     if err["type"] == "extra_forbidden" and isinstance(loc[-1], str):
         known = _model_at(model, loc[:-1])
@@ -2229,6 +2564,11 @@ def _hint(err: dict[str, Any], model: type[BaseModel] | None) -> str:
         value = err["input"]
         written = str(value).lower() if isinstance(value, bool) else str(value)
         return f' (quote it: "{written}")'
+    if err["type"] == "literal_error" and isinstance(err.get("input"), str):
+        expected = re.findall(r"'([^']*)'", (err.get("ctx") or {}).get("expected", ""))
+        close = difflib.get_close_matches(err["input"], expected, n=1, cutoff=0.6)
+        if close:
+            return f" (did you mean {close[0]}?)"
     return ""
 
 
@@ -2238,34 +2578,170 @@ def _has(values: list | dict, part: Any) -> bool:
     return part in values
 
 
+def _line(err: dict[str, Any], prefix: str, model: type[BaseModel] | None, values: Any) -> Problem:
+    ctx = err.get("ctx") or {}
+    parts = _full_loc(tuple(err["loc"]), ctx.get("at"))
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif err["type"] == "missing":
+        message = "is required"
+    elif err["type"] in _PYDANTIC_ERRORS and not isinstance(err.get("input"), (dict, list)):
+        message += f", got {err.get('input')!r}"
+    return Problem(f"{_format_loc(prefix, parts, values)}: {message}{_hint(err, model)}", parts)
+
+
 def problems(
     error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None, values: Any = None
-) -> list[str]:
+) -> list[Problem]:
     """One `key: problem` line per finding, keys in the camelCase of stack files and schemas, the bad
     value shown and a hint where one fits."""
-    lines = []
-    for err in error.errors(include_url=False):
-        ctx = err.get("ctx") or {}
-        loc = tuple(err["loc"])
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif err["type"] == "missing":
-            message = "is required"
-        elif err["type"] in _PYDANTIC_ERRORS and not isinstance(err.get("input"), (dict, list)):
-            message += f", got {err.get('input')!r}"
-        lines.append(f"{_format_loc(prefix, loc, ctx.get('at'), values)}: {message}{_hint(err, model)}")
-    return lines
+    return [_line(err, prefix, model, values) for err in error.errors(include_url=False)]
+
+
+def _cut_point(model: type[BaseModel], err: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Where to cut the values so that the models above a finding still run their own checks: the
+    nearest key that may be left out (its default applies), a dict entry, or the unknown key itself.
+    List items are never cut (that would renumber their siblings): the list is, if it may be left out."""
+    parts = [p for p in err["loc"] if p != "[key]"]
+    if err["type"] == "extra_forbidden":
+        return tuple(parts)
+    if err["type"] == "missing":
+        parts = parts[:-1]  # the key is not there: its model is what cannot be built
+    while parts:
+        last = parts[-1]
+        if isinstance(last, str):
+            container = _annotation_at(model, tuple(parts[:-1]))
+            if typing.get_origin(container) is dict:
+                return tuple(parts)
+            if isinstance(container, type) and issubclass(container, BaseModel):
+                field = _field(container, last)
+                if field is not None and not field.is_required():
+                    return tuple(parts)
+        parts = parts[:-1]
+    return None
+
+
+def _cut(values: Any, path: tuple[Any, ...], model: type[BaseModel]) -> bool:
+    """`values` without the key at `path` (in place); False if it is not there."""
+    *head, last = path
+    for part in head:
+        if not (isinstance(values, (dict, list)) and _has(values, part)):
+            return False
+        values = values[part]
+    if not isinstance(values, dict):
+        return False
+    container = _annotation_at(model, tuple(head))
+    field = _field(container, last) if isinstance(container, type) and issubclass(container, BaseModel) else None
+    # The key as written: camelCase or the snake_case name.
+    keys = [last] if field is None else [k for k in values if k in (last, field.alias, _name_of(container, field))]
+    for key in keys:
+        values.pop(key, None)
+    return bool(keys)
+
+
+def _name_of(model: Any, field: Any) -> str:
+    return next(n for n, f in model.model_fields.items() if f is field)
+
+
+def _under(loc: tuple[Any, ...], path: tuple[Any, ...]) -> bool:
+    return loc[: len(path)] == path
+
+
+def _locations(value: Any, loc: tuple[Any, ...], out: dict[int, tuple[Any, ...]]) -> None:
+    """Where each model instance of a validated tree sits (keys as aliases, as pydantic reports them)."""
+    if isinstance(value, BaseModel):
+        out.setdefault(id(value), loc)
+        for name, field in type(value).model_fields.items():
+            _locations(getattr(value, name), (*loc, field.alias or name), out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _locations(item, (*loc, i), out)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _locations(item, (*loc, key), out)
+
+
+def _as_errors(error: Exception, loc: tuple[Any, ...]) -> list[dict[str, Any]]:
+    if isinstance(error, ValidationError):
+        return [{**e, "loc": (*loc, *e["loc"])} for e in error.errors(include_url=False)]
+    assert isinstance(error, PydanticCustomError)
+    return [{"type": error.type, "loc": loc, "msg": error.message(), "input": None, "ctx": error.context or {}}]
+
+
+def _all_errors(model: type[BaseModel], values: Any, rounds: int = 6) -> list[dict[str, Any]]:
+    """Every finding at every level in one pass.
+
+    Pydantic runs a model's own checks only once its fields are valid, and a model whose check
+    fails fails its parent, so one bad key hides every cross-field problem above it. Here the values
+    are validated again with each bad key cut out (its default applies) while the checks record
+    instead of raising; once the whole tree builds, each recorded violation is located by the
+    instance it concerns. What concerns a key that was cut is left out: it would judge the default,
+    not what was written."""
+    try:
+        model.model_validate(values)
+        return []
+    except ValidationError as error:
+        strict = error.errors(include_url=False)
+    if not isinstance(values, dict):
+        return strict
+
+    def key(e: dict[str, Any]) -> tuple[Any, ...]:
+        return (_full_loc(tuple(e["loc"]), (e.get("ctx") or {}).get("at")), e["msg"])
+
+    found, seen = list(strict), {key(e) for e in strict}
+    current, cut = copy.deepcopy(values), []
+    errors = [e for e in strict if e["type"] != "rule"]
+    recorded: list[tuple[BaseModel, Exception]] = []
+    token = _RECORDING.set(recorded)
+    try:
+        root = None
+        for attempt in range(rounds):
+            if attempt:  # the first attempt cuts nothing: a failed check alone also hides the ones above it
+                points = {p for e in errors if (p := _cut_point(model, e)) is not None and p not in cut}
+                points = {p for p in points if _cut(current, p, model)}
+                if not points:
+                    break
+                cut += sorted(points, key=str)
+            recorded.clear()
+            try:
+                root = model.model_validate(current)
+                break
+            except ValidationError as error:
+                errors = error.errors(include_url=False)  # field errors only: the checks record
+                found += [e for e in errors if key(e) not in seen and not any(_under(key(e)[0], p) for p in cut)]
+                seen |= {key(e) for e in errors}
+    finally:
+        _RECORDING.reset(token)
+    if root is None:
+        return found
+    where: dict[int, tuple[Any, ...]] = {}
+    _locations(root, (), where)
+    names = {str(p[-1]) for p in cut if isinstance(p[-1], str)}
+    for instance, error in recorded:
+        if id(instance) not in where:
+            continue  # a model built and discarded on the way (not part of the tree)
+        for e in _as_errors(error, where[id(instance)]):
+            loc, message = key(e)
+            if key(e) in seen or any(_under(loc, p) for p in cut):
+                continue
+            if any(re.search(rf"\b{re.escape(n)}\b", f"{message} {_format_loc('', loc)}") for n in names):
+                continue
+            seen.add(key(e))
+            found.append(e)
+    return found
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def validated(model: type[M], values: Any, source: str = "", prefix: str = "") -> M:
-    """`values` checked against `model`, or ConfigError with every problem at once (no traceback noise)."""
+    """`values` checked against `model`, or ConfigError with every problem at every level at once
+    (no traceback noise)."""
     if isinstance(values, model):
         return values
     try:
         return model.model_validate(values)
-    except ValidationError as error:
-        raise ConfigError(problems(error, prefix, model, values), source) from None
+    except ValidationError:
+        errors = _all_errors(model, values)
+    raise ConfigError([_line(e, prefix, model, values) for e in errors], source) from None

@@ -12,7 +12,7 @@ import pytest
 
 from preview.engine import ProgramError
 from program.stack_config import parse_stack_config
-from tests.conftest import capture_with, objects, shipped, stack_file
+from tests.conftest import capture_with, objects, shipped, stack_file, unlined
 
 PG = "agent-platform:postgres"
 CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
@@ -206,7 +206,7 @@ def test_connection_budget_overrun_is_refused_naming_keys_and_numbers(tmp_path):
 
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, "prod", greedy)
-    text = str(info.value)
+    text = unlined(str(info.value))
     assert text.startswith("Pulumi.prod.yaml: agent-platform:postgres.pooler.maxClientConn: connection budget: ")
     # 21 x 50 + 10 x 5 + migration 50 + cleanup 50
     assert "1200 connections at worst" in text and "exceed 1000" in text
@@ -233,7 +233,9 @@ def test_without_the_pooler_the_budget_is_max_connections(tmp_path):
 
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, "prod", direct)
-    assert "agent-platform:postgres.maxConnections: connection budget: 165 connections at worst" in str(info.value)
+    assert "agent-platform:postgres.maxConnections: connection budget: 165 connections at worst" in unlined(
+        str(info.value)
+    )
     assert "exceed 97, max_connections 100 minus 3 superuser-reserved" in str(info.value)
 
 

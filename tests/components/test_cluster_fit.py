@@ -268,9 +268,7 @@ def test_an_esc_environment_is_reported_not_ignored(tmp_path):
         timeout=300,
     )
     assert result.returncode == 2
-    assert result.stderr.startswith(
-        "error: Pulumi.prod.yaml: environment: imports Pulumi ESC environments (acme/agents-prod)"
-    )
+    assert result.stderr.startswith(f"error: {stack}: environment: imports Pulumi ESC environments (acme/agents-prod)")
     assert not (tmp_path / "out").exists()
 
 

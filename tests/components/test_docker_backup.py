@@ -18,7 +18,7 @@ from agent_platform.docker import backup
 from preview.changes import classify_captures
 from preview.compose import compose_document
 from preview.engine import ProgramError
-from tests.conftest import capture_with
+from tests.conftest import capture_with, unlined
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -176,7 +176,7 @@ BAD_BACKUP = [
 def test_what_the_docker_host_cannot_do_is_one_clear_line(tmp_path, mutate, message):
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, "local", lambda cfg: mutate(cfg["agent-platform:postgres"]))
-    text = str(info.value)
+    text = unlined(str(info.value))
     assert message in text and "agent-platform:postgres." in text and info.value.registered == 0
 
 

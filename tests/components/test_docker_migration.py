@@ -20,7 +20,7 @@ from preview.changes import classify_captures
 from preview.compose import compose_document
 from preview.engine import ProgramError, ProviderMocks
 from preview.program import capture_stack
-from tests.conftest import ROOT, stack_file
+from tests.conftest import ROOT, stack_file, unlined
 
 CONTAINER = "docker:index/container:Container"
 SERVICES = "agent-platform:services"
@@ -109,7 +109,7 @@ def test_a_failed_migration_stops_the_rollout_in_one_line(tmp_path, monkeypatch)
     FailedMigration.registered = []
     with pytest.raises(ProgramError) as info:
         run(tmp_path, with_migration)
-    message = str(info.value)
+    message = unlined(str(info.value))
     assert "agent-api-migrate exited with 2" in message and "docker logs agent-api-migrate" in message
     assert "pulumi up --replace 'urn:pulumi:local::agent-platform::" in message and "\n" not in message
     # The migration and what it needs were created; no replica (nor the proxy in front of them) was.

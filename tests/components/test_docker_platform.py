@@ -11,7 +11,7 @@ import yaml
 from preview.compose import compose_document
 from preview.engine import ProgramError
 from preview.render import render_files
-from tests.conftest import ROOT, capture_with, shipped
+from tests.conftest import ROOT, capture_with, shipped, unlined
 
 CONTAINER = "docker:index/container:Container"
 
@@ -258,7 +258,7 @@ DOCKER_MISMATCHES = [
 def test_incoherent_docker_config_is_rejected(tmp_path, mutate, message):
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, "local", mutate)
-    assert message in str(info.value) and info.value.registered == 0
+    assert message in unlined(str(info.value)) and info.value.registered == 0
 
 
 def test_docker_settings_on_a_kubernetes_stack_are_rejected(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from preview.output import MARKER
+from tests.conftest import ROOT
 from tests.preview.test_cli import run_cli
 
 BILLION_LAUGHS = "config:\n  agent-platform:x:\n" + "".join(
@@ -18,43 +19,53 @@ STACK_FILES = [
     (
         "not utf-8",
         b"config:\n  agent-platform:environment: d\xe9v\n",
-        "error: bad.yaml: not UTF-8 (byte 0xe9 on line 2)",
+        "error: {bad}:2: not UTF-8 (byte 0xe9)",
     ),
     (
         "duplicate key",
         b"config:\n  agent-platform:environment: dev\n  agent-platform:environment: prod\n",
-        "error: bad.yaml: malformed YAML (line 3): duplicate key 'agent-platform:environment' (first at line 2)",
+        "error: {bad}:3: duplicate key 'agent-platform:environment' (first at line 2)",
     ),
     (
         "date",
         b"config:\n  agent-platform:environment: 2026-11-22\n",
-        "error: bad.yaml: malformed YAML (line 2): a YAML date/timestamp ('2026-11-22') is not plain data",
+        "error: {bad}:2: a YAML date/timestamp ('2026-11-22') is not plain data: quote it as a string",
     ),
     (
         "binary",
         b"config:\n  agent-platform:environment: !!binary ZGV2\n",
-        "error: bad.yaml: malformed YAML (line 2): a !!binary value ('ZGV2') is not plain data",
+        "error: {bad}:2: a !!binary value ('ZGV2') is not plain data: quote it as a string",
     ),
     (
         "set",
         b"config:\n  agent-platform:environment: !!set {a, b}\n",
-        "error: bad.yaml: malformed YAML (line 2): a !!set",
+        "error: {bad}:2: a !!set is not plain data: write a list (- item) instead",
     ),
     (
         "python tag",
         b"config:\n  agent-platform:environment: !!python/name:os.system\n",
-        "error: bad.yaml: malformed YAML",
+        "error: {bad}:2: malformed YAML: ",
     ),
     (
         "deep nesting",
         b"config:\n  agent-platform:x: " + b"[" * 20000 + b"]" * 20000 + b"\n",
-        "error: bad.yaml: nested more than 64 levels deep",
+        "error: {bad}: nested more than 64 levels deep",
     ),
-    ("alias bomb", BILLION_LAUGHS.encode(), "error: bad.yaml: expands to more than 200,000 values"),
+    (
+        "tab",
+        b"config:\n\tagent-platform:environment: dev\n",
+        "error: {bad}:2: malformed YAML: a tab character: YAML indents with spaces only; replace the tab with spaces",
+    ),
+    (
+        "set nested",
+        b"config:\n  agent-platform:services:\n    - name: a\n      allowFrom: !!set {b: null}\n",
+        "error: {bad}:4: a !!set is not plain data: write a list (- item) instead",
+    ),
+    ("alias bomb", BILLION_LAUGHS.encode(), "error: {bad}: expands to more than 200,000 values"),
     (
         "oversize",
         b"config:\n  agent-platform:x: '" + b"a" * (2 * 1024 * 1024) + b"'\n",
-        "error: bad.yaml: 2,097,183 bytes, over the 1,048,576-byte limit",
+        "error: {bad}: 2,097,183 bytes, over the 1,048,576-byte limit",
     ),
 ]
 
@@ -70,8 +81,24 @@ def test_a_bad_stack_file_is_refused_and_nothing_is_written(tmp_path, label, con
     bad = tmp_path / "bad.yaml"
     bad.write_bytes(content)
     result = run_cli("dev", "--config-file", str(bad), "--no-policy", "--out", str(tmp_path / "out"))
-    assert_bad_input(result, message)
+    assert_bad_input(result, message.replace("{bad}", str(bad)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_a_missing_config_file_is_not_found_not_an_unknown_stack(tmp_path):
+    missing = tmp_path / "nonexistent.yaml"
+    result = run_cli("dev", "--config-file", str(missing), "--no-policy", "--out", str(tmp_path / "out"))
+    assert_bad_input(result, f"error: {missing}: file not found")
+
+
+def test_a_stack_file_under_the_working_directory_is_named_by_its_relative_path(tmp_path):
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "staging" / "candidate.yaml").write_text("config:\n  agent-platform:environment: 7x\n")
+    result = run_cli(
+        "dev", "--config-file", "staging/candidate.yaml", "--project-dir", str(ROOT), "--no-policy", cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[0] == "error: staging/candidate.yaml:1: agent-platform:services: is required"
 
 
 def test_a_directory_given_as_the_stack_file(tmp_path):

@@ -166,6 +166,9 @@ def test_cli_switching_prod_postgres_to_external_is_blocked_by_protect(tmp_path)
     )
     assert result.returncode == 1
     assert "error: delete of protected data-holding Cluster/postgres" in result.stderr
+    # The key that made it protected is named (data-safety: the way out keeps the protection).
+    [line] = [ln for ln in result.stderr.splitlines() if "Cluster/postgres" in ln]
+    assert "(protected by postgres.protect in the stack file):" in line
     assert "bootstrap the new cluster from the object store" in result.stderr
     assert "unprotect" not in result.stderr + result.stdout
     assert "pw@db.example" not in result.stdout + result.stderr
@@ -295,3 +298,34 @@ def test_a_postgres_major_bump_is_refused_never_routine(old, new, refused):
     if refused:
         [msg] = blocked_messages([c])
         assert "pg_upgrade" in msg and "pg_dump" in msg and "cloudnativepg" in msg
+
+
+@pytest.mark.parametrize(
+    ("urn", "kind", "keys"),
+    [
+        (
+            "urn:pulumi:prod::agent-platform::agent-platform:k8s:Redis$kubernetes:apps/v1:StatefulSet::redis",
+            "StatefulSet",
+            ["redis.protect"],
+        ),
+        (
+            "urn:pulumi:prod::agent-platform::agent-platform:k8s:AgentNamespace$kubernetes:core/v1:Namespace::agents-prod",
+            "Namespace",
+            ["postgres.protect", "redis.protect"],
+        ),
+        (
+            "urn:pulumi:local::agent-platform::agent-platform:docker:DockerPlatform$docker:index/volume:Volume::postgres-data",
+            "Volume",
+            ["postgres.protect"],
+        ),
+        (
+            "urn:pulumi:prod::agent-platform::agent-platform:k8s:AgentService$kubernetes:apps/v1:Deployment::agent-api",
+            "Deployment",
+            [],
+        ),
+    ],
+)
+def test_a_protected_resource_names_the_setting_that_protects_it(urn, kind, keys):
+    from preview.changes import Change, protection_keys
+
+    assert protection_keys(Change("delete", f"x:{kind}", "n", urn=urn, protected=True)) == keys

@@ -7,7 +7,7 @@ from agent_platform.config import ConfigError, StackConfig, quantity_value, spli
 
 from preview.engine import ProgramError
 from program.stack_config import CONFIG_SOURCE_ENV, parse_stack_config
-from tests.conftest import ROOT, capture_with, stack_file
+from tests.conftest import ROOT, capture_with, stack_file, unlined
 
 
 def svc(cfg, i=0):
@@ -224,7 +224,7 @@ BAD_CONFIGS = [
 def test_bad_config_is_rejected_by_key_before_any_resource(tmp_path, stack, mutate, message):
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, stack, mutate)
-    text = str(info.value)
+    text = unlined(str(info.value))
     assert text.startswith(f"Pulumi.{stack}.yaml: ")
     assert message in text
     assert "Traceback" not in text
@@ -239,7 +239,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, "dev", many)
-    lines = str(info.value).splitlines()
+    lines = unlined(str(info.value)).splitlines()
     assert len(lines) == 3
     assert all(line.startswith("Pulumi.dev.yaml: agent-platform:") for line in lines)
 
@@ -251,7 +251,7 @@ def test_unknown_top_level_key_is_reported_with_the_other_errors(tmp_path):
 
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, "dev", two)
-    lines = str(info.value).splitlines()
+    lines = unlined(str(info.value)).splitlines()
     assert any("agent-platform:colour: unknown key" in line for line in lines)
     assert any("agent-platform:services[agent-api].port:" in line for line in lines)
 
@@ -264,14 +264,14 @@ def test_no_message_prints_a_template(tmp_path):
 
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, "dev", many)
-    assert "{v" not in str(info.value) and "'UPPER'" in str(info.value)
+    assert "{v" not in unlined(str(info.value)) and "'UPPER'" in unlined(str(info.value))
 
 
 def test_secret_env_key_must_be_set_as_a_secret(tmp_path):
     # A plain (non-secret) value for a key named by secretEnv is refused.
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, "dev", set_in(["agent-platform:openaiApiKey"], "sk-plaintext"))
-    assert "agent-platform:openaiApiKey: must be a secret" in str(info.value)
+    assert "agent-platform:openaiApiKey: must be a secret" in unlined(str(info.value))
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -309,7 +309,7 @@ def test_config_error_lines_name_the_source():
     with pytest.raises(ConfigError) as info:
         parse_stack_config({"environment": "dev", "services": []}, "Pulumi.x.yaml")
     assert (
-        str(info.value)
+        unlined(str(info.value))
         == "Pulumi.x.yaml: agent-platform:services: List should have at least 1 item after validation, not 0"
     )
 
@@ -343,11 +343,11 @@ def test_config_handed_over_as_the_language_host_does(monkeypatch):
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(cfg))
     with pytest.raises(ConfigError) as info:
         load_stack_config()
-    assert str(info.value).startswith("Pulumi.dev.yaml: agent-platform:colour: unknown key")
+    assert unlined(str(info.value)).startswith("Pulumi.dev.yaml: agent-platform:colour: unknown key")
     monkeypatch.setenv(CONFIG_SOURCE_ENV, "staging/candidate.yaml")
     with pytest.raises(ConfigError) as info:
         load_stack_config()
-    assert str(info.value).startswith("staging/candidate.yaml: agent-platform:colour: unknown key")
+    assert unlined(str(info.value)).startswith("staging/candidate.yaml: agent-platform:colour: unknown key")
 
 
 def test_quota_is_derived_from_the_worst_case():
