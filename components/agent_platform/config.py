@@ -2230,8 +2230,8 @@ class StackConfig(Model):
         if "ingress_controller_namespace" in self.network.model_fields_set:
             found(
                 "network.ingressControllerNamespace",
-                "applies to exposure ingress; with gatewayApi the backends admit gateway.dataPlaneNamespace "
-                "(default: gateway.namespace): set that instead",
+                f"applies to exposure ingress, got {self.network.ingress_controller_namespace!r}; with gatewayApi the "
+                "backends admit gateway.dataPlaneNamespace (default: gateway.namespace): set that instead",
             )
         gateway = self.gateway
         assert gateway is not None

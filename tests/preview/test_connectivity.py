@@ -207,4 +207,4 @@ def test_gateway_data_plane_namespace_is_set_or_derived_or_required(tmp_path):
     data[P + "network"]["ingressControllerNamespace"] = "ingress-nginx"
     with pytest.raises(ConfigError) as error:
         config_of(data)
-    assert "network.ingressControllerNamespace: applies to exposure ingress" in str(error.value)
+    assert "network.ingressControllerNamespace: applies to exposure ingress, got 'ingress-nginx'" in str(error.value)
