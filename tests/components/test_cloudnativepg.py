@@ -255,3 +255,10 @@ def test_cloudnativepg_archives_only_to_an_object_store(tmp_path):
     with pytest.raises(ProgramError) as info:
         capture_with(tmp_path, "prod", volume)
     assert "agent-platform:postgres.backup.store: must be objectStore in mode cloudnativepg" in str(info.value)
+
+
+def test_the_pooler_admits_its_scrape_on_pgbouncer_exporter_port(objs):
+    """PgBouncer's exporter listens on 9127 (cloudnative-pg v1.30.0 pkg/management/url/url.go), not 9187."""
+    policy = objs[("NetworkPolicy", "postgres-pooler")]
+    ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule.get("ports", [])}
+    assert 9127 in ports and 9187 not in ports

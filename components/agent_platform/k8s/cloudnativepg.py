@@ -322,6 +322,8 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
 # On the Cluster while a major upgrade is under way: the preview reads it to tell the deliberate
 # upgrade (postgres.majorUpgradeFrom) from an accidental major change of the image.
 MAJOR_UPGRADE_FROM = "agent-platform.io/major-upgrade-from"
+# PgBouncer's exporter in a Pooler pod (cloudnative-pg v1.30.0 pkg/management/url/url.go PgBouncerMetricsPort).
+POOLER_METRICS_PORT = 9127
 PLUGIN_LAST_BACKUP = "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"
 MAJOR_UPGRADE_BACKUP_TIMEOUT_SECONDS = 3600
 
@@ -424,7 +426,7 @@ def _network_policies(store: Postgres, name: str, metrics_namespace: str, opts: 
                     net.NetworkPolicyIngressRuleArgs(
                         from_=[same_ns({store.client_label: "true"})], ports=_tcp(POSTGRES_PORT)
                     ),
-                    net.NetworkPolicyIngressRuleArgs(from_=[operator], ports=_tcp(POSTGRES_PORT, METRICS_PORT)),
+                    net.NetworkPolicyIngressRuleArgs(from_=[operator], ports=_tcp(POSTGRES_PORT, POOLER_METRICS_PORT)),
                     *(
                         [
                             net.NetworkPolicyIngressRuleArgs(
@@ -435,7 +437,7 @@ def _network_policies(store: Postgres, name: str, metrics_namespace: str, opts: 
                                         )
                                     )
                                 ],
-                                ports=_tcp(METRICS_PORT),
+                                ports=_tcp(POOLER_METRICS_PORT),
                             )
                         ]
                         if metrics_namespace
