@@ -55,6 +55,9 @@ class CapturedResource:
     # The program's ignoreChanges (RegisterResourceRequest.ignoreChanges): the engine resets these
     # paths to their old values before the provider's Diff.
     ignore_changes: list[str] = field(default_factory=list)
+    # RegisterResourceRequest.propertyDependencies: the resources each input's value came from,
+    # which the engine reads to find dependent replacements (dependsOn-only edges are not).
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -248,6 +251,7 @@ class CaptureMonitor(mocks.MockMonitor):
             CapturedResource(
                 wire_inputs=wire,
                 ignore_changes=list(request.ignoreChanges),
+                property_dependencies={k: sorted(v.urns) for k, v in request.propertyDependencies.items()},
                 urn=response.urn,
                 type=request.type,
                 name=request.name,

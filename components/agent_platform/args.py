@@ -192,6 +192,8 @@ class ProbesArgs(TypedDict, total=False):
     """Take the pod out of the Service when this fails (ready for traffic). Default: `{"failure_threshold": 2, "initial_delay_seconds": 0, "path": "/readyz", "period_seconds": 5, "timeout_seconds": 2}`."""
     startup: ProbeArgs
     """Hold the other probes until the app has started (slow model warm-up). Default: `{"failure_threshold": 30, "initial_delay_seconds": 0, "path": "/healthz", "period_seconds": 5, "timeout_seconds": 2}`."""
+    docker_command: Optional[list[str]]
+    """Docker host: the health check's command instead of the default, which fetches the liveness path with `python` (for an image without python, e.g. `[wget, -qO-, http://127.0.0.1:8000/live]`); Kubernetes keeps the HTTP probes."""
 
 
 class DrainArgs(TypedDict, total=False):
@@ -201,6 +203,8 @@ class DrainArgs(TypedDict, total=False):
     """Sleep before SIGTERM so endpoints drop the pod before it stops accepting. Default: `10`."""
     termination_grace_seconds: int
     """Time from SIGTERM to SIGKILL: long enough to finish streaming responses. Default: `120`."""
+    budget_env: Optional[str]
+    """A variable the app reads its drain budget from, in seconds (e.g. Aegra's `WORKER_DRAIN_TIMEOUT`): terminationGraceSeconds - preStopSeconds - 10 s to exit, so the app stops waiting for in-flight work before the platform kills it."""
 
 
 class ServiceIngressArgs(TypedDict, total=False):
@@ -615,7 +619,7 @@ class AgentServiceSettingsArgs(TypedDict, total=False):
     probes: ProbesArgs
     """Liveness (/healthz), readiness (/readyz) and startup probes. Default: see the package's configuration reference."""
     drain: DrainArgs
-    """Graceful shutdown for in-flight streaming requests. Default: `{"pre_stop_seconds": 10, "termination_grace_seconds": 120}`."""
+    """Graceful shutdown for in-flight streaming requests. Default: `{"budget_env": null, "pre_stop_seconds": 10, "termination_grace_seconds": 120}`."""
     ingress: ServiceIngressArgs
     """External exposure through the stack Ingress. Default: `{"enabled": true, "paths": ["/"]}`."""
     allow_from: list[str]
@@ -942,7 +946,7 @@ class AgentServiceArgs(TypedDict, total=False):
     probes: ProbesArgs
     """Liveness (/healthz), readiness (/readyz) and startup probes. Default: see the package's configuration reference."""
     drain: DrainArgs
-    """Graceful shutdown for in-flight streaming requests. Default: `{"pre_stop_seconds": 10, "termination_grace_seconds": 120}`."""
+    """Graceful shutdown for in-flight streaming requests. Default: `{"budget_env": null, "pre_stop_seconds": 10, "termination_grace_seconds": 120}`."""
     ingress: ServiceIngressArgs
     """External exposure through the stack Ingress. Default: `{"enabled": true, "paths": ["/"]}`."""
     allow_from: list[str]

@@ -829,11 +829,22 @@ class Probes(Model):
         description="Hold the other probes until the app has started (slow model warm-up).",
     )
 
+    docker_command: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Docker host: the health check's command instead of the default, which fetches the liveness path "
+        "with `python` (for an image without python, e.g. `[wget, -qO-, http://127.0.0.1:8000/live]`); Kubernetes "
+        "keeps the HTTP probes.",
+    )
+
     @check
     def _distinct(self) -> Probes:
         if self.liveness == self.readiness:
             raise rule("readiness", "must differ from liveness: identical probes restart pods that are only busy")
         return self
+
+
+DRAIN_MARGIN_SECONDS = 10  # the app's other shutdown steps and its exit, within the grace period
 
 
 class Drain(Model):
@@ -843,6 +854,18 @@ class Drain(Model):
     termination_grace_seconds: int = Field(
         120, ge=1, le=7200, description="Time from SIGTERM to SIGKILL: long enough to finish streaming responses."
     )
+
+    budget_env: EnvName | None = Field(
+        None,
+        description="A variable the app reads its drain budget from, in seconds (e.g. Aegra's `WORKER_DRAIN_TIMEOUT`): "
+        f"terminationGraceSeconds - preStopSeconds - {DRAIN_MARGIN_SECONDS} s to exit, so the app stops waiting "
+        "for in-flight work before the platform kills it.",
+    )
+
+    def budget_seconds(self) -> int:
+        """What is left of the grace period for in-flight work once preStop has slept, less the
+        time the process needs to exit after its drain: SIGKILL comes at terminationGraceSeconds."""
+        return max(1, self.termination_grace_seconds - self.pre_stop_seconds - DRAIN_MARGIN_SECONDS)
 
     @check
     def _room(self) -> Drain:
@@ -1175,6 +1198,14 @@ class AgentServiceConfig(Model):
         "app's pool size, counted in the connection budget of `postgres` (mode cloudnativepg).",
     )
 
+    def platform_env(self) -> dict[str, str]:
+        """Plain variables the platform sets on both platforms: the port, and the drain budget in
+        the variable the stack names."""
+        env = {"PORT": str(self.port)}
+        if self.drain.budget_env:
+            env[self.drain.budget_env] = str(self.drain.budget_seconds())
+        return env
+
     def max_pods(self) -> int:
         """Pods running at the autoscaler's maximum (or the fixed count)."""
         return self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
@@ -1199,6 +1230,14 @@ class AgentServiceConfig(Model):
         for name in sorted((set(self.env) | set(self.secret_env)) & set(RESERVED_ENV)):
             where = "env" if name in self.env else "secretEnv"
             found(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
+        budget = self.drain.budget_env
+        if budget and (
+            budget in self.env
+            or budget in self.secret_env
+            or budget in RESERVED_ENV
+            or budget in {e.name for e in self.extra_env}
+        ):
+            found("drain.budgetEnv", f"{budget!r} is already set (env, secretEnv, extraEnv or the platform)")
         # A StatefulSet's <name>-headless Service (<= 63) allows 54; its pods' revision label 52.
         if self.kind == "StatefulSet" and len(self.name) > STATEFULSET_NAME_MAX:
             found(

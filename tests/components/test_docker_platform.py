@@ -99,6 +99,12 @@ def test_dependency_order_and_healthchecks(local, compose):
         "postgres": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
     }
+    # Replicas in a chain: an image bump replaces one at a time (tools/rolling_update_docker.py).
+    assert compose["services"]["agent-api-2"]["depends_on"] == {
+        "agent-api-1": {"condition": "service_healthy"},
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
     assert set(compose["services"]["proxy"]["depends_on"]) == {"agent-api-1", "agent-api-2"}
     assert c["postgres"].inputs["healthcheck"]["tests"][1] == "pg_isready"
     assert "redis-cli" in c["redis"].inputs["healthcheck"]["tests"][1]
@@ -284,3 +290,27 @@ def test_generated_passwords_are_secret_stack_outputs_the_env_example_points_to(
     example = render_files(local)["compose.env.example"]
     assert "`pulumi stack output --show-secrets postgresPassword` (redisPassword)" in example
     assert "--show-secrets` or" not in example and "config get --show-secrets" not in example
+
+
+def test_a_replica_after_the_one_before_it_by_depends_on_only(local):
+    """The engine replaces a delete-before-replace container's property dependents before it
+    (pulumi/pulumi step_generator.go calculateDependentReplacements), so a replica that took an
+    output of the one before it would go down with it; a dependsOn-only edge orders them."""
+    c = containers(local)
+    second = c["agent-api-2"]
+    assert c["agent-api-1"].urn in second.dependencies
+    for prop, deps in second.property_dependencies.items():
+        assert c["agent-api-1"].urn not in deps, f"{prop} takes a value from agent-api-1"
+
+
+def test_drain_budget_and_health_command_on_docker(tmp_path):
+    def mutate(cfg):
+        s = cfg["agent-platform:services"][0]
+        s["drain"] = {"preStopSeconds": 0, "terminationGraceSeconds": 45, "budgetEnv": "WORKER_DRAIN_TIMEOUT"}
+        s["probes"] = {"dockerCommand": ["wget", "-qO-", "http://127.0.0.1:8000/live"]}
+
+    c = containers(capture_with(tmp_path, "local", mutate))["agent-api-1"]
+    env = dict(str(e).split("=", 1) for e in c.raw_inputs["envs"])
+    assert env["WORKER_DRAIN_TIMEOUT"] == "35"  # 45 - 0 - 10 s to exit
+    assert c.inputs["healthcheck"]["tests"] == ["CMD", "wget", "-qO-", "http://127.0.0.1:8000/live"]
+    assert c.inputs["stopTimeout"] == 45

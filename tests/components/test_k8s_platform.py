@@ -599,3 +599,31 @@ def test_longest_accepted_names_and_tags_still_pass_the_api_servers_rules(tmp_pa
     objs = objects(capture_with(tmp_path / "jobs", "prod", longest_with_jobs))
     assert ("CronJob", "j" * 44 + "-cleanup") in objs
     assert _api_server_name_problems(objs) == []
+
+
+def test_drain_budget_reaches_the_app_in_the_variable_the_stack_names(tmp_path):
+    """terminationGracePeriodSeconds - preStop - 10 s to exit: the app stops waiting for in-flight
+    work before the kubelet's SIGKILL."""
+
+    def mutate(cfg):
+        cfg["agent-platform:services"][0]["drain"] = {
+            "preStopSeconds": 10,
+            "terminationGraceSeconds": 120,
+            "budgetEnv": "WORKER_DRAIN_TIMEOUT",
+        }
+
+    objs = objects(capture_with(tmp_path, "dev", mutate))
+    assert objs[("ConfigMap", "agent-api")]["data"]["WORKER_DRAIN_TIMEOUT"] == "100"
+    assert objs[("Deployment", "agent-api")]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 120
+
+
+def test_a_drain_budget_variable_the_app_already_gets_is_refused(tmp_path):
+    from preview.engine import ProgramError
+
+    def mutate(cfg):
+        s = cfg["agent-platform:services"][0]
+        s["env"] = {**s.get("env", {}), "WORKER_DRAIN_TIMEOUT": "30"}
+        s["drain"] = {**s.get("drain", {}), "budgetEnv": "WORKER_DRAIN_TIMEOUT"}
+
+    with pytest.raises(ProgramError, match=r"drain.budgetEnv: 'WORKER_DRAIN_TIMEOUT' is already set"):
+        capture_with(tmp_path, "dev", mutate)

@@ -75,7 +75,7 @@ class DockerPlatform(pulumi.ComponentResource):
         upstreams = []
         self.app_containers: list[docker.Container] = []
         for s in config.services:
-            env: dict[str, pulumi.Input[str]] = {"PORT": str(s.port), **s.env}
+            env: dict[str, pulumi.Input[str]] = {**s.platform_env(), **s.env}
             env.update(
                 {
                     name: secret_value(self.secrets, key, self.where, f"services.{s.name}.secret_env.{name}")
@@ -95,7 +95,15 @@ class DockerPlatform(pulumi.ComponentResource):
                 migration = self._migration(s, image, database_url, before)
                 image, after = one_shot_succeeded(migration, image), [*after, migration]
             startup = s.probes.startup
+            previous: list[docker.Container] = []
             for replica in replicas:
+                # Each replica after the one before it: an image bump replaces them one at a
+                # time, the next old one stopped only once the new one before it is healthy.
+                # dependsOn orders the engine's delete-before-replace chains without making the
+                # next replica a dependent replacement (pulumi/pulumi step_generator.go
+                # calculateDependentReplacements: only property dependencies do); a property
+                # taken from the previous replica, replaceWith or deletedWith would take both
+                # down together.
                 self.app_containers.append(
                     hardened_container(
                         ContainerSpec(
@@ -105,14 +113,17 @@ class DockerPlatform(pulumi.ComponentResource):
                             resources=s.resources,
                             env=env,
                             command=(s.command or []) + (s.args or []) or None,
-                            healthcheck=app_healthcheck(s.port, s.probes.liveness.path),
+                            healthcheck=["CMD", *s.probes.docker_command]
+                            if s.probes.docker_command
+                            else app_healthcheck(s.probes.port or s.port, s.probes.liveness.path),
                             networks=[(self.backend.name, [s.name, replica]), (self.frontend.name, [s.name, replica])],
                             start_period=f"{max(20, startup.period_seconds * startup.failure_threshold)}s",
                             stop_grace_seconds=s.drain.termination_grace_seconds,
                         ),
-                        pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=after)),
+                        pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=after + previous)),
                     )
                 )
+                previous = [self.app_containers[-1]]
             if s.ingress.enabled:
                 upstreams.append((s.name, replicas, s.port, s.ingress.paths))
 

@@ -117,7 +117,7 @@ class AgentService(pulumi.ComponentResource):
             )
             self.service_account_name = self.service_account.metadata.name
 
-        plain_env = {"PORT": str(c.port), **c.env}
+        plain_env = {**c.platform_env(), **c.env}
         if self.monitoring.enabled:
             plain_env["METRICS_PORT"] = str(self.monitoring.port)
         self.config_map = core.ConfigMap(c.name, metadata=self.meta(c.name), data=plain_env, opts=child)
