@@ -56,11 +56,41 @@ if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$BASE" 2>
 fi
 echo "$BASE: $(docker run --rm "$BASE" dpkg-query -W -f '${Package} ${Version}, ' postgresql-15 pgbackrest)"
 
+step "Debian 13 base for Aegra (Python 3.13)"
+TRIXIE=agent-platform-e2e/base:trixie
+TRIXIE_PACKAGES=python3,python3-venv,ca-certificates,procps
+if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$TRIXIE" 2>/dev/null)" != "$TRIXIE_PACKAGES" ]; then
+  rm -rf "$WORK/rootfs-trixie"
+  debootstrap --variant=minbase --include="$TRIXIE_PACKAGES" \
+    trixie "$WORK/rootfs-trixie" http://deb.debian.org/debian >"$WORK/debootstrap-trixie.log" 2>&1 \
+    || { tail -5 "$WORK/debootstrap-trixie.log"; exit 1; }
+  rm -rf "$WORK"/rootfs-trixie/var/cache/apt/archives/*.deb "$WORK"/rootfs-trixie/var/lib/apt/lists/*
+  tar -C "$WORK/rootfs-trixie" -c . | docker import --change "LABEL packages=$TRIXIE_PACKAGES" - "$TRIXIE" >/dev/null
+  rm -rf "$WORK/rootfs-trixie"
+fi
+echo "$TRIXIE: $(docker run --rm "$TRIXIE" python3 --version)"
+
 step "Images"
 docker build -q -t agent-platform-e2e/app:1.0.0 -f images/app/Dockerfile examples/agent-app
 for image in postgres redis nginx; do
   docker build -q -t "agent-platform-e2e/$image:1.0.0" "images/$image"
 done
+
+# Aegra from its wheels, downloaded here (PyPI is reachable from the host only) by the hashes of
+# images/aegra/requirements.lock and installed in the image with --no-index; 1.0.1 is the same
+# build with another label, the new image of the rolling-update check.
+AEGRA_CONTEXT="$WORK/aegra-context"
+rm -rf "$AEGRA_CONTEXT" && mkdir -p "$AEGRA_CONTEXT/wheels"
+cp images/aegra/Dockerfile images/aegra/aegra.json images/aegra/chain_graph.py "$AEGRA_CONTEXT/"
+cp images/aegra/requirements.lock "$AEGRA_CONTEXT/wheels/"
+venv/bin/pip download --quiet --no-deps --require-hashes --only-binary=:all: --python-version 3.13 \
+  --implementation cp --abi cp313 --abi abi3 --abi none \
+  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
+  --platform manylinux_2_34_x86_64 --platform linux_x86_64 --platform any \
+  -r images/aegra/requirements.lock -d "$AEGRA_CONTEXT/wheels" 2>&1 | grep -v "^WARNING: Location" || true
+echo "aegra wheels: $(find "$AEGRA_CONTEXT/wheels" -name '*.whl' | wc -l)"
+docker build -q -t agent-platform-e2e/aegra:1.0.0 "$AEGRA_CONTEXT"
+docker build -q -t agent-platform-e2e/aegra:1.0.1 --label release=1.0.1 "$AEGRA_CONTEXT"
 
 step "Render the e2e stack"
 OUT="$WORK/render"
@@ -94,5 +124,30 @@ if [ -n "$KEEP" ]; then
 else
   rm -f "$ENV_FILE"
 fi
+
+step "Aegra: render the e2e-aegra stack, and the same stack with the new image"
+AEGRA_OUT="$WORK/render-aegra"
+venv/bin/python -m preview e2e-aegra --out "$AEGRA_OUT"
+BUMPED_STACK="$WORK/Pulumi.e2e-aegra.yaml"
+sed 's|image: agent-platform-e2e/aegra:1.0.0|image: agent-platform-e2e/aegra:1.0.1|' Pulumi.e2e-aegra.yaml >"$BUMPED_STACK"
+grep -q 'aegra:1.0.1' "$BUMPED_STACK" || { echo "the image bump did not apply to $BUMPED_STACK"; exit 1; }
+venv/bin/python -m preview e2e-aegra --config-file "$BUMPED_STACK" --out "$WORK/render-aegra-bumped" >/dev/null
+AEGRA_ENV="$WORK/compose-aegra.env"
+PG=$(secret); REDIS=$(secret)
+while IFS= read -r line; do
+  case "$line" in
+    POSTGRES_PASSWORD=change-me) echo "POSTGRES_PASSWORD=$PG" ;;
+    REDIS_PASSWORD=change-me) echo "REDIS_PASSWORD=$REDIS" ;;
+    *=change-me) echo "compose.env.example asks for ${line%%=*}, which this script does not generate" >&2; exit 1 ;;
+    *) echo "$line" ;;
+  esac
+done <"$AEGRA_OUT/compose.env.example" >"$AEGRA_ENV"
+
+step "Aegra checks (langgraph-sdk)"
+aegra_status=0
+venv/bin/python tools/e2e_aegra.py --compose "$AEGRA_OUT/docker-compose.yml" --env-file "$AEGRA_ENV" \
+  --bumped "$WORK/render-aegra-bumped/docker-compose.yml" $KEEP || aegra_status=$?
+[ -n "$KEEP" ] || rm -f "$AEGRA_ENV"
+[ $aegra_status -eq 0 ] || status=$aegra_status
 printf '\ne2e finished in %ss: %s\n' "$SECONDS" "$([ $status -eq 0 ] && echo passed || echo FAILED)"
 exit $status

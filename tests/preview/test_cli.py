@@ -212,7 +212,7 @@ BAD_INPUTS = [
         "unknown stack",
         ["staging"],
         None,
-        "error: Pulumi.staging.yaml: no such stack file (stacks here: dev, e2e, local, prod)",
+        "error: Pulumi.staging.yaml: no such stack file (stacks here: dev, e2e, e2e-aegra, local, prod)",
     ),
     (
         "malformed stack file",
