@@ -7,7 +7,8 @@
 # Installs docker.io and debootstrap from Debian when missing (root), starts dockerd when
 # none runs (and stops what it started), builds the images offline from Debian packages
 # (images/, examples/agent-app), renders the stack, generates its secrets (never written
-# into the repository) and runs tools/e2e_checks.py. --keep leaves the stack running.
+# into the repository) and runs tools/e2e_checks.py; then the same for a real agent server,
+# Aegra (images/aegra, Pulumi.e2e-aegra.yaml, tools/e2e_aegra.py). --keep leaves the stacks running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEEP=""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import time
 from pathlib import Path
@@ -362,6 +363,12 @@ def rolling_update(stack: AegraStack, bumped: Path) -> str:
     loader.start()
     time.sleep(5)
     images_before = {r: stack.docker("inspect", "-f", "{{.Image}}", stack.container(r)).stdout for r in stack.replicas}
+    frontend = stack.doc["networks"]["frontend"]["name"]
+    address = f'{{{{(index .NetworkSettings.Networks "{frontend}").IPAddress}}}}'
+    addresses_before = [
+        stack.docker("inspect", "-f", address, stack.container(r)).stdout.strip() for r in stack.replicas
+    ]
+    since = stack.docker("exec", stack.container("proxy"), "date", "-u", "+%Y-%m-%dT%H:%M:%SZ").stdout.strip()
     started = time.monotonic()
     update = subprocess.run(
         [
@@ -385,14 +392,25 @@ def rolling_update(stack: AegraStack, bumped: Path) -> str:
     images_after = {
         r: stack.docker("inspect", "-f", "{{.Image}}", bumped_stack.container(r)).stdout for r in stack.replicas
     }
+    addresses_after = [
+        stack.docker("inspect", "-f", address, bumped_stack.container(r)).stdout.strip() for r in stack.replicas
+    ]
     unchanged = [r for r in stack.replicas if images_after[r] == images_before[r]]
     assert not unchanged, f"still on the old image: {unchanged}"
+    # What the proxy answered, whatever the client retried: langgraph-sdk retries and reconnects,
+    # so a client that saw no error does not prove the proxy never failed a request.
+    log = stack.docker("logs", "--since", since, stack.container("proxy")).stdout
+    statuses = [int(m.group(1)) for m in re.finditer(r'" (\d{3}) ', log)]
+    failed = [code for code in statuses if code >= 500]
+    assert statuses, "the proxy logged no request during the update"
+    assert not failed, f"the proxy answered {len(failed)} of {len(statuses)} requests with 5xx: {sorted(set(failed))}"
     assert outcome["runs"] > 0, "no run went through during the update"
     assert not outcome["failed"], f"{len(outcome['failed'])} of {outcome['runs']} failed: {outcome['failed'][:3]}"
     assert not outcome["incomplete"], f"{len(outcome['incomplete'])} runs ended without every step"
     return (
-        f"{len(stack.replicas)} replicas replaced one at a time in {took:.0f}s under 4 streaming clients: "
-        f"{outcome['runs']} streamed runs, 0 failed, 0 incomplete"
+        f"{len(stack.replicas)} replicas replaced in {took:.0f}s under 4 streaming clients: {outcome['runs']} "
+        f"streamed runs, 0 failed, 0 incomplete; the proxy answered all {len(statuses)} requests below 500; "
+        f"frontend addresses {', '.join(addresses_before)} -> {', '.join(addresses_after)}"
     )
 
 
