@@ -5,9 +5,15 @@ one kind of pod and shows the figure move by exactly its amounts."""
 
 from __future__ import annotations
 
-from agent_platform.config import quantity_value
+import copy
+from collections.abc import Callable
 
-from tests.conftest import capture_with, objects
+import pytest
+from agent_platform.config import POOLER_RESOURCES, StackConfig, quantity_value
+
+from program.stack_config import parse_stack_config
+from tests.conftest import capture_with, objects, shipped, stack_file
+from tests.fully_featured import CANARY_IMAGE, VARIANTS
 
 SERVICES = "agent-platform:services"
 
@@ -91,3 +97,179 @@ def test_a_statefulset_migration_pod_counts_beside_its_replicas(tmp_path):
     after = hard(tmp_path / "b", migrate)
     # A StatefulSet replaces in place (no surge), so its migration pod is one more.
     assert after["pods"] - before["pods"] == 1
+
+
+# --------------------------------------------------------------------------- the stack's own numbers
+
+
+def validated(stack: str, mutate=lambda cfg: None) -> StackConfig:
+    """The stack file, changed by `mutate(config_dict)`, as the program validates it (defaults filled in)."""
+    cfg = copy.deepcopy(stack_file(stack)["config"])
+    mutate(cfg)
+    return parse_stack_config({k.split(":", 1)[1]: v for k, v in cfg.items()})
+
+
+def amounts(resources) -> tuple[float, float]:
+    """(requests.cpu in cores, requests.memory in bytes) of one container."""
+    return quantity_value(resources.requests.cpu), quantity_value(resources.requests.memory)
+
+
+def rollout(strategy: str, **settings) -> Callable[[dict], None]:
+    def mutate(cfg):
+        cfg[SERVICES][0]["rollout"] = {"strategy": strategy, **settings}
+
+    return mutate
+
+
+def test_canary_pods_count_with_their_own_surge(tmp_path):
+    before = hard(tmp_path / "a")
+    after = hard(tmp_path / "b", rollout("canary", canary={"image": CANARY_IMAGE, "replicas": 3}))
+    api = validated("prod").services[0]
+    assert api.kind == "Deployment" and not api.sidecars and not api.init_containers
+    cpu, memory = amounts(api.resources)
+    # The canary Deployment's 3 fixed pods plus the one it surges by when its image changes; the stable
+    # Deployment keeps its 20 + 1 and Jobs, so the delta is the canary's alone, each pod the app's size.
+    canary_pods = 3 + 1
+    assert after["pods"] - before["pods"] == canary_pods
+    assert round(after["requests.cpu"] - before["requests.cpu"], 6) == round(canary_pods * cpu, 6)
+    assert after["requests.memory"] - before["requests.memory"] == canary_pods * memory
+
+
+def test_a_blue_green_idle_colour_counts_as_large_as_it_may_be(tmp_path):
+    before = hard(tmp_path / "a")
+    api = validated("prod").services[0]
+    cpu, memory = amounts(api.resources)
+    green = {"active": "blue", "greenImage": CANARY_IMAGE}
+
+    # idleReplicas unset: the idle colour keeps the active one's autoscaler, so it may run 20 pods and surge
+    # by one when its image changes, beside the active colour's 20 + 1.
+    full = hard(tmp_path / "b", rollout("blueGreen", blueGreen=green))
+    idle_pods = api.autoscaling.max_replicas + 1
+    assert full["pods"] - before["pods"] == idle_pods
+    assert round(full["requests.cpu"] - before["requests.cpu"], 6) == round(idle_pods * cpu, 6)
+    assert full["requests.memory"] - before["requests.memory"] == idle_pods * memory
+
+    # idleReplicas 2: two fixed pods plus the one they surge by.
+    two = hard(tmp_path / "c", rollout("blueGreen", blueGreen={**green, "idleReplicas": 2}))
+    assert two["pods"] - before["pods"] == 2 + 1
+    assert round(two["requests.cpu"] - before["requests.cpu"], 6) == round((2 + 1) * cpu, 6)
+    assert two["requests.memory"] - before["requests.memory"] == (2 + 1) * memory
+
+    # idleReplicas 0: the idle colour is scaled to zero and never rolls; it adds nothing.
+    zero = hard(tmp_path / "d", rollout("blueGreen", blueGreen={**green, "idleReplicas": 0}))
+    assert zero == before
+
+
+def test_a_deployment_migration_pod_hides_under_its_surge(tmp_path):
+    # prod's agent-api migrates: the Job runs to completion before the rollout starts, so its pod and the
+    # rollout's surge pod never run together, and the figure holds max(surge 1, migration 1) = 1 pod of the
+    # app's size. Turning the migration off leaves the surge pod: nothing moves. (A Deployment always
+    # surges by one, so no Deployment's migration pod can move the figure: that is shown on a
+    # StatefulSet, above; this shows it is not counted twice.)
+    assert validated("prod").services[0].migration.enabled
+    with_migration = hard(tmp_path / "a")
+
+    def off(cfg):
+        cfg[SERVICES][0]["migration"] = {"enabled": False}
+
+    without = hard(tmp_path / "b", off)
+    assert without == with_migration
+
+
+def postgres(**settings) -> Callable[[dict], None]:
+    def mutate(cfg):
+        pg = cfg["agent-platform:postgres"]
+        for key, value in settings.items():
+            pg[key] = {**pg.get(key, {}), **value} if isinstance(value, dict) else value
+
+    return mutate
+
+
+def test_each_cloudnativepg_instance_counts_with_its_volume(tmp_path):
+    pg = validated("prod").postgres
+    assert pg.mode == "cloudnativepg" and pg.instances == 3
+    cpu, memory = amounts(pg.resources)
+    before = hard(tmp_path / "a")
+    after = hard(tmp_path / "b", postgres(instances=4))
+    # The fourth instance: one pod of postgres.resources with its own claim of postgres.persistence.size.
+    assert after["pods"] - before["pods"] == 1
+    assert round(after["requests.cpu"] - before["requests.cpu"], 6) == round(cpu, 6)
+    assert after["requests.memory"] - before["requests.memory"] == memory
+    assert after["requests.storage"] - before["requests.storage"] == quantity_value(pg.persistence.size)
+
+
+def test_the_restore_drill_instance_counts_once(tmp_path):
+    pg = validated("prod").postgres
+    assert pg.backup.enabled and pg.restore_drill.enabled
+    cpu, memory = amounts(pg.resources)
+    before = hard(tmp_path / "a")
+    after = hard(tmp_path / "b", postgres(restoreDrill={"enabled": False}))
+    # The drill restores into a throwaway one-instance Cluster sized like the real one: without the drill,
+    # one instance, its requests and its claim fewer.
+    assert before["pods"] - after["pods"] == 1
+    assert round(before["requests.cpu"] - after["requests.cpu"], 6) == round(cpu, 6)
+    assert before["requests.memory"] - after["requests.memory"] == memory
+    assert before["requests.storage"] - after["requests.storage"] == quantity_value(pg.persistence.size)
+
+
+def test_each_pgbouncer_pod_counts(tmp_path):
+    pooler = validated("prod").postgres.pooler
+    assert pooler.enabled and pooler.instances == 2
+    cpu, memory = amounts(POOLER_RESOURCES)
+    # A third PgBouncer pod at the default 90 server connections would exceed max_connections (3 x 90 >
+    # 200 - 3): a smaller pool per pod keeps the budget; it does not change what a pod requests.
+    small = {"defaultPoolSize": 60}
+    before = hard(tmp_path / "a", postgres(pooler=small))
+    after = hard(tmp_path / "b", postgres(pooler={**small, "instances": 3}))
+    # One more PgBouncer pod, at the reservation counted for the operator's unset defaults; no claim.
+    assert after["pods"] - before["pods"] == 1
+    assert round(after["requests.cpu"] - before["requests.cpu"], 6) == round(cpu, 6)
+    assert after["requests.memory"] - before["requests.memory"] == memory
+    assert after["requests.storage"] == before["requests.storage"]
+
+
+def test_an_in_cluster_redis_counts_once(tmp_path):
+    redis = validated("prod").redis
+    assert redis.mode == "inCluster"
+    cpu, memory = amounts(redis.resources)
+    before = hard(tmp_path / "a")
+
+    def external(cfg):
+        cfg["agent-platform:redis"] = {"mode": "external", "externalUrlKey": "redisUrl"}
+
+    after = hard(tmp_path / "b", external)
+    # A managed Redis runs outside the namespace: one pod, its requests and its claim fewer (a StatefulSet
+    # of one, replaced in place: never a second pod beside it).
+    assert before["pods"] - after["pods"] == 1
+    assert round(before["requests.cpu"] - after["requests.cpu"], 6) == round(cpu, 6)
+    assert before["requests.memory"] - after["requests.memory"] == memory
+    assert before["requests.storage"] - after["requests.storage"] == quantity_value(redis.persistence.size)
+
+
+# --------------------------------------------------------------------------- the shipped and fully-featured stacks fit
+
+
+def rendered_hard(capture) -> dict[str, float]:
+    spec = objects(capture)[("ResourceQuota", "quota")]["spec"]["hard"]
+    return {k: quantity_value(str(v)) for k, v in spec.items()}
+
+
+def fits(quota: dict[str, float], worst: dict[str, float]) -> None:
+    assert set(worst) <= set(quota)
+    short = {k: (quota[k], need) for k, need in worst.items() if quota[k] < need - 1e-9}
+    assert short == {}, f"below the worst case (quota, worst case): {short}"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_shipped_stacks_quota_holds_their_worst_case(stack):
+    # dev sets its quota by hand (Pulumi.dev.yaml namespace.quota), prod derives it: both must hold every
+    # unit at its maximum with its surge, every Job, and the data stores.
+    fits(rendered_hard(shipped(stack)), validated(stack).worst_case())
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_a_fully_featured_stacks_quota_holds_its_worst_case(tmp_path, variant):
+    mutate = VARIANTS[variant]
+    config = validated("prod", mutate)
+    worst = config.worst_case()
+    fits(rendered_hard(capture_with(tmp_path, "prod", mutate)), worst)
