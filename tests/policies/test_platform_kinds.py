@@ -5,14 +5,19 @@ judged by some rule (rule.kinds(): a resource rule's types, a stack rule's `read
 rendering a new kind fails here until a rule names it; the CloudNativePG kinds count once a rule names them.
 Forms: single defects planted into the rendered fully-featured objects are caught, one per form the platform
 renders (native sidecars, both canary mechanisms, blue-green colours and the Services that select them, both
-KEDA minima, the jobs' identity). Preview: every new rule's failing example, with unknown values beside the
-defect, draws the rule's mandatory violation from the pack over the analyzer protocol.
+KEDA minima, the jobs' identity). Preview: every rule's failing example, with unknown values beside the defect,
+draws the rule's violation at prod's level from the pack over the analyzer protocol, as the up phase does; an
+unknown on the defect itself is never passed silently, except by the rules documented to (and decided in the up
+phase).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
+import operator
+import re
 
 import grpc
 import pytest
@@ -25,7 +30,7 @@ from policies.rules.base import Resource
 from policies.rules.coverage import covered_kinds
 from policies.rules.k8s import with_change
 from policies.rules.operations import ROUTE_CANARY_EXAMPLE
-from preview.policy import configure_request, run_policy_pack, start_pack
+from preview.policy import LEVELS, configure_request, run_policy_pack, start_pack
 from tests.conftest import ROOT, capture_with, shipped
 from tests.fully_featured import VARIANTS
 
@@ -293,7 +298,47 @@ def test_a_job_without_the_pull_secrets_is_caught():
     assert "pulls from registry.example.com" in message
 
 
+def test_a_single_pooler_pod_is_caught_at_the_prod_minimum():
+    pooler = find(stack_of(shipped("prod")), "Pooler", "postgres-pooler-rw").props
+    assert run("pooler-instances", pooler) == []
+    assert run("pooler-instances", with_change(pooler, "spec.instances", 1))
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"), [("Pooler", "postgres-pooler-rw"), ("ScheduledBackup", "postgres-scheduled")]
+)
+def test_a_postgres_object_naming_no_cluster_of_the_stack_is_caught(kind, name):
+    resources = stack_of(shipped("prod"))  # prod's Postgres is CloudNativePG; the variants' a StatefulSet
+    rule = RULES_BY_NAME["postgres-objects-name-a-cluster"]
+    assert rule.run(resources) == []
+    obj = find(resources, kind, name)
+    [(message, urn)] = rule.run(replaced(resources, obj, with_change(obj.props, "spec.cluster.name", "postgress")))
+    assert "'postgress'" in message and urn == obj.urn
+
+
 # --------------------------------------------------------------------------- the preview phase, over gRPC
+
+PROD_CONFIG = json.loads((ROOT / "policies" / "config" / "prod.json").read_text())
+# Every rule whose own example plants a defect: NEW_RULES and every rule before or since.
+EXAMPLED = [r.name for r in ALL_RULES if r.example.failing]
+# Rules added after NEW_RULES, named so that dropping one's example cannot shrink the coverage unnoticed.
+LATER_RULES = [
+    "connectivity-paths-admitted",
+    "service-port-reachable",
+    "postgres-cluster-protected",
+    "postgres-wal-archived",
+    "postgres-backup-retention",
+    "postgres-instances",
+    "backup-before-migration",
+    "scheduled-backup-present",
+]
+
+
+def prod_level(name: str) -> int:
+    """The level prod.json gives the rule: its own entry's enforcementLevel, else `all`."""
+    default = PROD_CONFIG["all"]
+    entry = PROD_CONFIG.get(name, default)
+    return LEVELS[entry if isinstance(entry, str) else entry.get("enforcementLevel", default)]
 
 
 def struct(value: dict) -> struct_pb2.Struct:
@@ -311,20 +356,35 @@ def with_unknowns(props: dict) -> dict:
     return changed
 
 
+def type_of(rule, props: dict) -> str:
+    """The type token the engine sends the object as: from its apiVersion and kind (a `kubernetes:*` rule's
+    example, or a rule of several types), else the rule's first type (Docker)."""
+    if isinstance(props.get("apiVersion"), str) and isinstance(props.get("kind"), str):
+        group, _, version = props["apiVersion"].rpartition("/")
+        token = f"kubernetes:{group or 'core'}/{version}:{props['kind']}"
+        if rule.applies_to(token):
+            return token
+    return next(t for t in rule.types if not t.endswith("*"))
+
+
 @pytest.fixture(scope="module")
 def pack():
+    """The pack as prod runs it: policies/config/prod.json's levels and properties."""
     process, port = start_pack(ROOT / "policies")
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     grpc.channel_ready_future(channel).result(timeout=30)
     stub = analyzer_pb2_grpc.AnalyzerStub(channel)
-    stub.Configure(configure_request(stub.GetAnalyzerInfo(empty_pb2.Empty()), {}, "examples"))
+    stub.Configure(configure_request(stub.GetAnalyzerInfo(empty_pb2.Empty()), PROD_CONFIG, "prod.json"))
     yield stub
     channel.close()
     process.kill()
     process.wait()
 
 
-def diagnostics(stub, rule, subject) -> list:
+def diagnostics(stub, rule, subject, unknowns: bool = True, type_: str | None = None) -> list:
+    """The rule's diagnostics for `subject`: preview (unknowns beside it) or, unknowns=False, up (none).
+    A stack rule's resources go as an AnalyzeStack request, a resource rule's object as an Analyze."""
+    props_of = with_unknowns if unknowns else copy.deepcopy
     if rule.stack:
         request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
@@ -332,7 +392,7 @@ def diagnostics(stub, rule, subject) -> list:
                     type=r.type,
                     name=r.name,
                     urn=r.urn,
-                    properties=struct(with_unknowns(dict(r.props))),
+                    properties=struct(props_of(dict(r.props))),
                     options=analyzer_pb2.AnalyzerResourceOptions(protect=r.protect),
                 )
                 for r in subject
@@ -340,39 +400,146 @@ def diagnostics(stub, rule, subject) -> list:
         )
         found = stub.AnalyzeStack(request, timeout=30).diagnostics
     else:
-        type_ = rule.types[0]
+        type_ = type_ or type_of(rule, subject)
         request = analyzer_pb2.AnalyzeRequest(
             type=type_,
             name="x",
             urn=f"urn:pulumi:prod::agent-platform::{type_}::x",
-            properties=struct(with_unknowns(subject)),
+            properties=struct(props_of(subject)),
         )
         found = stub.Analyze(request, timeout=30).diagnostics
     return [d for d in found if d.policyName == rule.name]
 
 
-@pytest.mark.parametrize("name", NEW_RULES)
-def test_each_new_rule_fails_its_example_beside_unknowns_in_the_preview_phase(pack, name):
+def violations(found: list, name: str) -> bool:
+    """Found, each the rule's own violation at prod's level (not a "can't run ... during preview")."""
+    return bool(found) and all(
+        d.enforcementLevel == prod_level(name) and "during preview" not in d.message for d in found
+    )
+
+
+def test_every_rule_with_a_failing_example_is_covered_at_prods_level():
+    assert set(NEW_RULES) | set(LATER_RULES) <= set(EXAMPLED)
+    # prod.json lowers one rule: service-port-reachable warns in every phase; every other rule is mandatory.
+    assert [n for n in EXAMPLED if prod_level(n) != analyzer_pb2.MANDATORY] == ["service-port-reachable"]
+    assert prod_level("service-port-reachable") == analyzer_pb2.ADVISORY
+
+
+@pytest.mark.parametrize("name", EXAMPLED)
+def test_each_rule_fails_its_example_beside_unknowns_in_the_preview_phase(pack, name):
     rule = RULES_BY_NAME[name]
     assert diagnostics(pack, rule, rule.example.passing) == []
-    found = diagnostics(pack, rule, rule.example.failing)
-    assert found and all(d.enforcementLevel == analyzer_pb2.MANDATORY for d in found)
-    assert not any("during preview" in d.message for d in found)
+    assert violations(diagnostics(pack, rule, rule.example.failing), name)
 
 
-def test_a_single_pooler_pod_is_caught_at_the_prod_minimum():
-    pooler = find(stack_of(shipped("prod")), "Pooler", "postgres-pooler-rw").props
-    assert run("pooler-instances", pooler) == []
-    assert run("pooler-instances", with_change(pooler, "spec.instances", 1))
+@pytest.mark.parametrize("name", EXAMPLED)
+def test_each_rule_fails_its_example_in_the_up_phase(pack, name):
+    rule = RULES_BY_NAME[name]
+    assert diagnostics(pack, rule, rule.example.passing, unknowns=False) == []
+    assert violations(diagnostics(pack, rule, rule.example.failing, unknowns=False), name)
 
 
-@pytest.mark.parametrize(
-    ("kind", "name"), [("Pooler", "postgres-pooler-rw"), ("ScheduledBackup", "postgres-scheduled")]
-)
-def test_a_postgres_object_naming_no_cluster_of_the_stack_is_caught(kind, name):
-    resources = stack_of(shipped("prod"))  # prod's Postgres is CloudNativePG; the variants' a StatefulSet
-    rule = RULES_BY_NAME["postgres-objects-name-a-cluster"]
-    assert rule.run(resources) == []
-    obj = find(resources, kind, name)
-    [(message, urn)] = rule.run(replaced(resources, obj, with_change(obj.props, "spec.cluster.name", "postgress")))
-    assert "'postgress'" in message and urn == obj.urn
+# ----------------------------------------------------------- an unknown on the defect itself
+
+MISSING = object()
+
+
+def defect_paths(passing, failing, path: tuple = ()) -> list[tuple]:
+    """The leaves where the failing example holds a value the passing one does not (a field the failing
+    example only lacks is an absence, which no unknown value stands for)."""
+    if isinstance(failing, dict) and (passing is MISSING or isinstance(passing, dict)):
+        before = {} if passing is MISSING else passing
+        return [d for k, v in failing.items() for d in defect_paths(before.get(k, MISSING), v, (*path, k))]
+    if isinstance(failing, list) and failing and (passing is MISSING or isinstance(passing, list)):
+        before = [] if passing is MISSING else passing
+        return [
+            d
+            for i, v in enumerate(failing)
+            for d in defect_paths(before[i] if i < len(before) else MISSING, v, (*path, i))
+        ]
+    return [] if failing == passing else [path]
+
+
+def unknown_at(props: dict, paths: list[tuple]) -> dict:
+    changed = copy.deepcopy(props)
+    for *parents, leaf in paths:
+        functools.reduce(operator.getitem, parents, changed)[leaf] = UNKNOWN
+    return changed
+
+
+def unknown_defect(rule) -> tuple[object, set[str]]:
+    """The failing example with each value its defect planted unknown, as a first preview sends a value computed
+    from another resource's output, and those fields' dotted paths. A stack example: in each resource the passing
+    example also holds (a resource only the failing example holds is the defect by its presence). No paths: the
+    defect is only an absence, nothing to make unknown."""
+    passing, failing = rule.example.passing, rule.example.failing
+    if not rule.stack:
+        paths = defect_paths(passing, failing)
+        return unknown_at(failing, paths), {".".join(map(str, p)) for p in paths}
+    before = {(r.type, r.name): dict(r.props) for r in passing}
+    planted, dotted = [], set()
+    for r in failing:
+        paths = defect_paths(before[(r.type, r.name)], dict(r.props)) if (r.type, r.name) in before else []
+        dotted |= {".".join(map(str, p)) for p in paths}
+        planted.append(Resource(r.type, r.name, r.urn, unknown_at(dict(r.props), paths), r.protect))
+    return planted, dotted
+
+
+# Rules that step over an unknown value without a word (no violation, no "can't run ... during preview"): sound
+# only because the value is known, and judged, in the up phase (asserted below), or judged elsewhere.
+SKIPS_AN_UNKNOWN_SILENTLY = {
+    "annotations-no-secrets": "an unknown annotation value is computed (a checksum of a Secret's output), never "
+    "a literal the program wrote: a literal is known in every preview",
+    "docker-env-credentials": "an unknown env entry is computed from another resource's output (a URL holding a "
+    "generated password): it is known, and judged, in the up phase",
+    "docker-image-tag-set": "an unknown Container.image is a RemoteImage's id (sha256, immutable); the reference "
+    "it was pulled by is judged on the RemoteImage, whose name the program writes",
+}
+UNKNOWN_DEFECTS = [n for n in EXAMPLED if unknown_defect(RULES_BY_NAME[n])[1]]
+CANT_RUN = re.compile(r"during preview: \w+ value at \.(\S+) can't be known")
+
+
+def test_the_silent_skips_are_rules_with_an_example_to_plant_into():
+    assert set(SKIPS_AN_UNKNOWN_SILENTLY) <= set(UNKNOWN_DEFECTS)
+
+
+@pytest.mark.parametrize("name", UNKNOWN_DEFECTS)
+def test_an_unknown_defect_is_never_passed_silently_in_the_preview_phase(pack, name):
+    rule = RULES_BY_NAME[name]
+    subject, planted = unknown_defect(rule)
+    found = diagnostics(pack, rule, subject, type_=None if rule.stack else type_of(rule, rule.example.failing))
+    if name in SKIPS_AN_UNKNOWN_SILENTLY:
+        assert found == [], f"{name} no longer skips an unknown silently: drop it from SKIPS_AN_UNKNOWN_SILENTLY"
+        assert violations(diagnostics(pack, rule, rule.example.failing, unknowns=False), name)
+        return
+    # Either it fails closed (its violation at prod's level) or it says, advisory, that it cannot run yet and names
+    # the unknown field; the up phase, the value known, decides (test_each_rule_fails_its_example_in_the_up_phase).
+    assert found
+    fails_closed = any(d.enforcementLevel == prod_level(name) and "during preview" not in d.message for d in found)
+    cant_run = [CANT_RUN.search(d.message) for d in found if d.enforcementLevel == analyzer_pb2.ADVISORY]
+    assert fails_closed or any(m and m.group(1) in planted for m in cant_run), [d.message for d in found]
+
+
+def test_a_remote_images_mutable_tag_is_judged_in_the_preview_phase(pack):
+    # docker-image-tag-set skips a Container's unknown image because the RemoteImage that computes it is judged.
+    rule = RULES_BY_NAME["docker-image-tag-set"]
+    latest = {"name": "registry.example.com/api:latest", "repoDigest": UNKNOWN}
+    assert violations(diagnostics(pack, rule, latest, type_="docker:index/remoteImage:RemoteImage"), rule.name)
+
+
+def test_a_path_read_from_an_unknown_url_is_failed_in_the_up_phase(pack):
+    # connectivity-paths-admitted reads a workload's paths from the URLs its env names; on a first preview a URL
+    # built from a generated password (DATABASE_URL in a Secret) is unknown, so the path, and its violation, appear
+    # only in the up phase. The preview still warns, advisory, that the postgres port is reachable by no one.
+    rule, ports = RULES_BY_NAME["connectivity-paths-admitted"], RULES_BY_NAME["service-port-reachable"]
+    first_preview = [
+        Resource(r.type, r.name, r.urn, unknown_at(dict(r.props), [("stringData", "DATABASE_URL")]), r.protect)
+        if r.type == "kubernetes:core/v1:Secret"
+        else r
+        for r in rule.example.failing
+    ]
+    assert first_preview != rule.example.failing
+    assert diagnostics(pack, rule, first_preview) == []
+    assert violations(diagnostics(pack, ports, first_preview), ports.name)
+    [up] = diagnostics(pack, rule, rule.example.failing, unknowns=False)
+    assert "env DATABASE_URL" in up.message and up.enforcementLevel == analyzer_pb2.MANDATORY
