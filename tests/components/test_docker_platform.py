@@ -314,3 +314,12 @@ def test_drain_budget_and_health_command_on_docker(tmp_path):
     assert env["WORKER_DRAIN_TIMEOUT"] == "35"  # 45 - 0 - 10 s to exit
     assert c.inputs["healthcheck"]["tests"] == ["CMD", "wget", "-qO-", "http://127.0.0.1:8000/live"]
     assert c.inputs["stopTimeout"] == 45
+
+
+def test_postgres_stops_with_a_fast_shutdown(local, compose):
+    """SIGTERM is Postgres' smart shutdown, which waits for every client to disconnect: with the
+    app's pools open it always ran into the grace period and ended in SIGKILL."""
+    c = containers(local)
+    assert c["postgres"].inputs["stopSignal"] == "SIGINT"
+    assert compose["services"]["postgres"]["stop_signal"] == "SIGINT"
+    assert {c[name].inputs["stopSignal"] for name in c if name != "postgres"} == {"SIGTERM"}

@@ -42,6 +42,7 @@ class ContainerSpec:
     # No network at all (`network_mode: none`): for a container that needs none (the backup
     # containers reach Postgres over its Unix socket only).
     no_network: bool = False
+    stop_signal: str = "SIGTERM"
 
 
 def memory_mb(quantity: str) -> int:
@@ -126,7 +127,7 @@ def hardened_container(spec: ContainerSpec, opts: pulumi.ResourceOptions) -> doc
         ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in spec.ports],
         destroy_grace_seconds=spec.stop_grace_seconds,
         stop_timeout=spec.stop_grace_seconds,
-        stop_signal="SIGTERM",
+        stop_signal=spec.stop_signal,
         **(
             dict(attach=True, must_run=False) if spec.one_shot else dict(wait=True, wait_timeout=spec.wait_seconds)
         ),  # `pulumi up` returns only once the container is healthy
