@@ -173,8 +173,11 @@ def main() -> int:
             print(f"{'':<26} rolling update exit {box['result'].returncode} in {box['took']:.0f}s")
             if r["errors"]:
                 print("  errors: " + "; ".join(sorted(set(r["errors"]))[:3]))
+    env = stack.doc["services"][replica]["environment"]
     print(
-        "\nwhere: 2 replicas (3 workers x 10 runs each), Postgres and Redis in one Docker host; see docs/benchmarks.md"
+        f"\nwhere: {len(stack.replicas)} replicas of {env.get('WORKER_COUNT', 3)} workers x "
+        f"{env.get('N_JOBS_PER_WORKER', 10)} runs each, Postgres and Redis, on one Docker host; "
+        "TTFE/TTFU from the client's first request"
     )
     return 0
 
