@@ -244,10 +244,15 @@ def run_checks(stack: AegraStack, bumped: Path | None) -> None:
             def stop(run_id: str) -> None:
                 victim = stack.replica_of(claimed(stack, run_id))
                 stopper["victim"] = victim
-                stopper["task"] = asyncio.get_running_loop().run_in_executor(
-                    None, lambda: stack.docker("stop", stack.container(victim), timeout=120)
-                )
 
+                def timed() -> None:
+                    t = time.monotonic()
+                    stack.docker("stop", stack.container(victim), timeout=120)
+                    stopper["took"] = time.monotonic() - t
+
+                stopper["task"] = asyncio.get_running_loop().run_in_executor(None, timed)
+
+            streamed = time.monotonic()
             async for part in c.runs.stream(
                 thread["thread_id"],
                 GRAPH,
@@ -263,14 +268,23 @@ def run_checks(stack: AegraStack, bumped: Path | None) -> None:
                         stop(run_id)
                 if part.event == "values":
                     last_values = part.data
+            streamed = time.monotonic() - streamed
             await stopper["task"]
+            exit_code = stack.state(stopper["victim"])["ExitCode"]
+            # It drained and exited by itself within its grace period: 137 is Docker's SIGKILL at the end of it.
+            assert exit_code != 137, (
+                f"{stopper['victim']} was killed at the end of its grace period ({stopper['took']:.0f}s): "
+                "it did not drain"
+            )
             assert (last_values or {}).get("visited") == STEPS, f"the stream ended with {last_values}"
             chain = await chain_intact(c, thread["thread_id"])
             stack.compose("start", stopper["victim"])
             stack.wait_healthy()
             return (
-                f"{stopper['victim']} stopped after the first step; the stream ended with all {len(STEPS)} steps "
-                f"({len(updates)} updates seen); {chain}"
+                f"{stopper['victim']} stopped after the first step, drained and exited {exit_code} in "
+                f"{stopper['took']:.1f}s; the stream ended after {streamed:.1f}s with all {len(STEPS)} steps "
+                f"({len(updates)} updates seen); "
+                f"{chain}"
             )
 
         return run(go())
