@@ -216,6 +216,15 @@ class ServiceIngressArgs(TypedDict, total=False):
     """Path prefixes routed here. Default: `["/"]`."""
 
 
+class ConnectionEnvArgs(TypedDict, total=False):
+    """Names of the variables the app reads its data stores' URLs from."""
+
+    database: str
+    """The Postgres URL's variable (LangGraph's own server reads `DATABASE_URI`). Default: `"DATABASE_URL"`."""
+    redis: str
+    """The Redis URL's variable (LangGraph's server: `REDIS_URI`). Default: `"REDIS_URL"`."""
+
+
 class TolerationArgs(TypedDict, total=False):
     """Settings: Toleration."""
 
@@ -628,6 +637,8 @@ class AgentServiceSettingsArgs(TypedDict, total=False):
     """Receive DATABASE_URL and egress to Postgres. Default: `true`."""
     uses_redis: bool
     """Receive REDIS_URL and egress to Redis. Default: `true`."""
+    connection_env: ConnectionEnvArgs
+    """Names of the variables that carry the database and Redis URLs, for an app that reads other names than DATABASE_URL and REDIS_URL (its migration and cleanup jobs get the same). Default: `{"database": "DATABASE_URL", "redis": "REDIS_URL"}`."""
     scheduling: SchedulingArgs
     """Node selection, tolerations, affinity and priority of the pods. Default: `{"affinity": {}, "node_selector": {}, "priority_class_name": null, "tolerations": []}`."""
     service_account: ServiceAccountArgs
@@ -955,6 +966,8 @@ class AgentServiceArgs(TypedDict, total=False):
     """Receive DATABASE_URL and egress to Postgres. Default: `true`."""
     uses_redis: bool
     """Receive REDIS_URL and egress to Redis. Default: `true`."""
+    connection_env: ConnectionEnvArgs
+    """Names of the variables that carry the database and Redis URLs, for an app that reads other names than DATABASE_URL and REDIS_URL (its migration and cleanup jobs get the same). Default: `{"database": "DATABASE_URL", "redis": "REDIS_URL"}`."""
     scheduling: SchedulingArgs
     """Node selection, tolerations, affinity and priority of the pods. Default: `{"affinity": {}, "node_selector": {}, "priority_class_name": null, "tolerations": []}`."""
     service_account: ServiceAccountArgs

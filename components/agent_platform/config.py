@@ -878,6 +878,21 @@ class Drain(Model):
         return self
 
 
+class ConnectionEnv(Model):
+    """Names of the variables the app reads its data stores' URLs from."""
+
+    database: EnvName = Field(
+        "DATABASE_URL", description="The Postgres URL's variable (LangGraph's own server reads `DATABASE_URI`)."
+    )
+    redis: EnvName = Field("REDIS_URL", description="The Redis URL's variable (LangGraph's server: `REDIS_URI`).")
+
+    @check
+    def _distinct(self) -> ConnectionEnv:
+        if self.database == self.redis:
+            raise rule("redis", f"must differ from database ({self.redis!r}): one variable cannot hold both URLs")
+        return self
+
+
 class ServiceIngress(Model):
     enabled: bool = Field(True, description="Route external traffic to this service through the stack's Ingress.")
     paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(
@@ -1148,6 +1163,11 @@ class AgentServiceConfig(Model):
     )
     uses_postgres: bool = Field(True, description="Receive DATABASE_URL and egress to Postgres.")
     uses_redis: bool = Field(True, description="Receive REDIS_URL and egress to Redis.")
+    connection_env: ConnectionEnv = Field(
+        ConnectionEnv(),
+        description="Names of the variables that carry the database and Redis URLs, for an app that reads other "
+        "names than DATABASE_URL and REDIS_URL (its migration and cleanup jobs get the same).",
+    )
     scheduling: Scheduling = Field(
         Scheduling(), description="Node selection, tolerations, affinity and priority of the pods."
     )
@@ -1198,6 +1218,19 @@ class AgentServiceConfig(Model):
         "app's pool size, counted in the connection budget of `postgres` (mode cloudnativepg).",
     )
 
+    def reserved_env(self) -> dict[str, str]:
+        """Variables the platform sets on this service's containers, and where each comes from."""
+        return {
+            "PORT": RESERVED_ENV["PORT"],
+            "METRICS_PORT": RESERVED_ENV["METRICS_PORT"],
+            self.connection_env.database: "from postgres, named by `connectionEnv.database`",
+            self.connection_env.redis: "from redis, named by `connectionEnv.redis`",
+        }
+
+    def url_env(self, store: str) -> str:
+        """The variable that carries `store`'s URL (`postgres` or `redis`) for this service."""
+        return self.connection_env.database if store == "postgres" else self.connection_env.redis
+
     def platform_env(self) -> dict[str, str]:
         """Plain variables the platform sets on both platforms: the port, and the drain budget in
         the variable the stack names."""
@@ -1224,17 +1257,18 @@ class AgentServiceConfig(Model):
         both = set(self.env) & set(self.secret_env)
         if both:
             found(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
+        reserved = self.reserved_env()
         for i, extra in enumerate(self.extra_env):
-            if extra.name in self.env or extra.name in self.secret_env or extra.name in RESERVED_ENV:
+            if extra.name in self.env or extra.name in self.secret_env or extra.name in reserved:
                 found(f"extraEnv[{i}].name", f"{extra.name!r} is already set (env, secretEnv or the platform)")
-        for name in sorted((set(self.env) | set(self.secret_env)) & set(RESERVED_ENV)):
+        for name in sorted((set(self.env) | set(self.secret_env)) & set(reserved)):
             where = "env" if name in self.env else "secretEnv"
-            found(f"{where}.{name}", f"is set by the platform ({RESERVED_ENV[name]}); remove it")
+            found(f"{where}.{name}", f"is set by the platform ({reserved[name]}); remove it")
         budget = self.drain.budget_env
         if budget and (
             budget in self.env
             or budget in self.secret_env
-            or budget in RESERVED_ENV
+            or budget in reserved
             or budget in {e.name for e in self.extra_env}
         ):
             found("drain.budgetEnv", f"{budget!r} is already set (env, secretEnv, extraEnv or the platform)")

@@ -323,3 +323,16 @@ def test_postgres_stops_with_a_fast_shutdown(local, compose):
     assert c["postgres"].inputs["stopSignal"] == "SIGINT"
     assert compose["services"]["postgres"]["stop_signal"] == "SIGINT"
     assert {c[name].inputs["stopSignal"] for name in c if name != "postgres"} == {"SIGTERM"}
+
+
+def test_connection_variables_are_named_per_service_on_docker(tmp_path):
+    def mutate(cfg):
+        s = cfg["agent-platform:services"][0]
+        s["connectionEnv"] = {"database": "DATABASE_URI", "redis": "REDIS_URI"}
+        s["migration"] = {"enabled": True}
+
+    c = containers(capture_with(tmp_path, "local", mutate))
+    env = {str(e).split("=", 1)[0] for e in c["agent-api-1"].raw_inputs["envs"]}
+    assert {"DATABASE_URI", "REDIS_URI"} <= env and not {"DATABASE_URL", "REDIS_URL"} & env
+    migration = {str(e).split("=", 1)[0] for e in c["agent-api-migrate"].raw_inputs["envs"]}
+    assert "DATABASE_URI" in migration and "DATABASE_URL" not in migration

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import jsonschema
 import pytest
@@ -626,4 +627,47 @@ def test_a_drain_budget_variable_the_app_already_gets_is_refused(tmp_path):
         s["drain"] = {**s.get("drain", {}), "budgetEnv": "WORKER_DRAIN_TIMEOUT"}
 
     with pytest.raises(ProgramError, match=r"drain.budgetEnv: 'WORKER_DRAIN_TIMEOUT' is already set"):
+        capture_with(tmp_path, "dev", mutate)
+
+
+def test_connection_variables_are_named_per_service(tmp_path):
+    """LangGraph's own server reads DATABASE_URI and REDIS_URI: the URLs arrive under the names the
+    service gives, from the same Secrets and keys, in the app and in its migration Job."""
+
+    def mutate(cfg):
+        s = cfg["agent-platform:services"][0]
+        s["connectionEnv"] = {"database": "DATABASE_URI", "redis": "REDIS_URI"}
+        s["migration"] = {"enabled": True}
+
+    objs = objects(capture_with(tmp_path, "dev", mutate))
+    [app] = [
+        c for c in objs[("Deployment", "agent-api")]["spec"]["template"]["spec"]["containers"] if c["name"] == "app"
+    ]
+    env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in app["env"]}
+    assert env["DATABASE_URI"] == {"name": "postgres-connection", "key": "DATABASE_URL"}
+    assert env["REDIS_URI"] == {"name": "redis-connection", "key": "REDIS_URL"}
+    assert "DATABASE_URL" not in env and "REDIS_URL" not in env
+    jobs = [o for (kind, _), o in objs.items() if kind == "Job"]
+    assert jobs, "the migration Job is rendered"
+    for job in jobs:
+        names = {e["name"] for c in job["spec"]["template"]["spec"]["containers"] for e in c.get("env") or []}
+        assert "DATABASE_URI" in names and "DATABASE_URL" not in names, names
+
+
+@pytest.mark.parametrize(
+    "connection_env,env,message",
+    [
+        ({"database": "URL", "redis": "URL"}, {}, "connectionEnv.redis: must differ from database ('URL')"),
+        ({"database": "DATABASE_URI"}, {"DATABASE_URI": "x"}, "env.DATABASE_URI: is set by the platform"),
+    ],
+)
+def test_connection_variable_names_that_collide_are_refused(tmp_path, connection_env, env, message):
+    from preview.engine import ProgramError
+
+    def mutate(cfg):
+        s = cfg["agent-platform:services"][0]
+        s["connectionEnv"] = connection_env
+        s["env"] = {**s.get("env", {}), **env}
+
+    with pytest.raises(ProgramError, match=re.escape(message)):
         capture_with(tmp_path, "dev", mutate)

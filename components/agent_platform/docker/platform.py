@@ -83,9 +83,9 @@ class DockerPlatform(pulumi.ComponentResource):
                 }
             )
             if s.uses_postgres:
-                env["DATABASE_URL"] = database_url
+                env[s.url_env("postgres")] = database_url
             if s.uses_redis:
-                env["REDIS_URL"] = redis_url
+                env[s.url_env("redis")] = redis_url
             replicas = [f"{s.name}-{i}" for i in range(1, s.replicas + 1)]
             image, after = self._image(s.image), list(self.datastores)
             if s.migration.enabled:
@@ -237,7 +237,7 @@ class DockerPlatform(pulumi.ComponentResource):
                 image=image,
                 user=f"{s.security_context.run_as_user}:{s.security_context.run_as_group}",
                 resources=s.resources,
-                env={"DATABASE_URL": database_url},
+                env={s.url_env("postgres"): database_url},
                 command=[*m.command, *(m.args or [])],
                 healthcheck=(),
                 networks=[(self.backend.name, [name])],

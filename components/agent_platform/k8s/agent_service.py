@@ -7,7 +7,7 @@ NetworkPolicy. The pod honours the app contract: /healthz, /readyz, DATABASE_URL
 and REDIS_URL from Secrets, and a drain window on SIGTERM.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -97,7 +97,12 @@ class AgentService(pulumi.ComponentResource):
         self.labels = pod.with_common(self.platform_labels, args.get("labels"))
         self.meta = pod.Metadata(args["namespace"], self.labels, dict(args.get("annotations") or {}))
         self.pull_secrets = list(args.get("image_pull_secrets") or [])
-        self.backends = [b for b in map(Backend.of, args.get("backends") or []) if getattr(c, f"uses_{b.store}", False)]
+        # Each URL in the variable this service reads it from (connectionEnv); the Secret's key stays.
+        self.backends = [
+            replace(b, env_name=c.url_env(b.store), secret_key=b.secret_key or b.env_name)
+            for b in map(Backend.of, args.get("backends") or [])
+            if getattr(c, f"uses_{b.store}", False)
+        ]
         self.pod_labels = {
             **self.labels,
             ROLE: "agent",
