@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e_checks import RESULTS, Stack, remove_leftovers  # noqa: E402
+from e2e_checks import RESULTS, Stack, _when, all_healthy, remove_leftovers  # noqa: E402
 from e2e_checks import check as every_check  # noqa: E402
 from langgraph_sdk import get_client  # noqa: E402
 
@@ -131,14 +131,7 @@ HEALTHY = "aegra: every container healthy"
 def run_checks(stack: AegraStack, bumped: Path | None) -> None:
     @check(HEALTHY)
     def _():
-        states = stack.healthy(stack.serving)
-        if not all(v == "healthy" for v in states.values()):
-            for s, state in states.items():
-                if state != "healthy":
-                    logs = stack.compose("logs", "--no-color", "--tail", "15", s, check=False).stdout.strip()
-                    print(f"      {s} ({state}):\n" + "\n".join(f"        {line}" for line in logs.splitlines()))
-            raise AssertionError(f"not healthy: {states}")
-        return ", ".join(f"{k}={v}" for k, v in states.items())
+        return all_healthy(stack, stack.serving, tail=15)
 
     if not RESULTS[-1][1]:
         return
@@ -150,7 +143,6 @@ def run_checks(stack: AegraStack, bumped: Path | None) -> None:
         assert state["Status"] == "exited" and state["ExitCode"] == 0, f"{migration}: {state}"
         version = stack.sql("select version_num from alembic_version")
         assert version, "alembic_version is empty: the schema was not migrated"
-        from e2e_checks import _when
 
         finished_at = _when(state["FinishedAt"])
         for replica in stack.replicas:

@@ -93,6 +93,18 @@ class Stack:
             time.sleep(2)
 
 
+def all_healthy(stack: Stack, services: list[str], tail: int = 5) -> str:
+    """Every service healthy (waiting for it), or the failure with the last log lines of each one that is not."""
+    states = stack.healthy(services)
+    if not all(v == "healthy" for v in states.values()):
+        for s, state in states.items():
+            if state != "healthy":
+                logs = stack.compose("logs", "--no-color", "--tail", str(tail), s, check=False).stdout.strip()
+                print(f"      {s} ({state}):\n" + "\n".join(f"        {line}" for line in logs.splitlines()))
+        raise AssertionError(f"not healthy: {states}")
+    return ", ".join(f"{k}={v}" for k, v in states.items())
+
+
 def check(name: str):
     def wrap(fn: Callable[[], str]):
         started = time.monotonic()
@@ -144,14 +156,7 @@ def run_checks(stack: Stack) -> None:
 
     @check("every container healthy")
     def _():
-        states = stack.healthy(services)
-        if not all(v == "healthy" for v in states.values()):
-            for s, state in states.items():
-                if state != "healthy":
-                    logs = stack.compose("logs", "--no-color", "--tail", "5", s, check=False).stdout.strip()
-                    print(f"      {s} ({state}):\n" + "\n".join(f"        {line}" for line in logs.splitlines()))
-            raise AssertionError(f"not healthy: {states}")
-        return ", ".join(f"{k}={v}" for k, v in states.items())
+        return all_healthy(stack, services)
 
     if not RESULTS[-1][1]:
         return  # nothing else can be checked on a stack that is not up
