@@ -409,11 +409,14 @@ def rolling_update(stack: AegraStack, bumped: Path) -> str:
     assert not unchanged, f"still on the old image: {unchanged}"
     # What the proxy answered, whatever the client retried: langgraph-sdk retries and reconnects,
     # so a client that saw no error does not prove the proxy never failed a request.
-    log = stack.docker("logs", "--since", since, stack.container("proxy")).stdout
-    statuses = [int(m.group(1)) for m in re.finditer(r'" (\d{3}) ', log)]
+    logs = stack.docker("logs", "--since", since, stack.container("proxy"))
+    statuses = [int(m.group(1)) for m in re.finditer(r'" (\d{3}) ', logs.stdout)]
     failed = [code for code in statuses if code >= 500]
     assert statuses, "the proxy logged no request during the update"
-    assert not failed, f"the proxy answered {len(failed)} of {len(statuses)} requests with 5xx: {sorted(set(failed))}"
+    why = sorted({m.group(1) for m in re.finditer(r"\[error\] [^*]*\*\d+ ([^,(]+)", logs.stderr)})
+    assert not failed, (
+        f"the proxy answered {len(failed)} of {len(statuses)} requests with 5xx: {sorted(set(failed))}; nginx: {why}"
+    )
     assert outcome["runs"] > 0, "no run went through during the update"
     assert not outcome["failed"], f"{len(outcome['failed'])} of {outcome['runs']} failed: {outcome['failed'][:3]}"
     assert not outcome["incomplete"], f"{len(outcome['incomplete'])} runs ended without every step"

@@ -671,3 +671,14 @@ def test_connection_variable_names_that_collide_are_refused(tmp_path, connection
 
     with pytest.raises(ProgramError, match=re.escape(message)):
         capture_with(tmp_path, "dev", mutate)
+
+
+def test_in_cluster_postgres_stops_with_a_fast_shutdown_before_the_kubelets_sigterm():
+    """The kubelet's SIGTERM is Postgres' smart shutdown, which waits for the agents' pools; a preStop
+    fast shutdown within the grace period stops it cleanly instead of ending in SIGKILL."""
+    pg = objects(shipped("dev"))[("StatefulSet", "postgres")]["spec"]["template"]["spec"]
+    [container] = pg["containers"]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[:2] == ["pg_ctl", "stop"] and command[command.index("-m") + 1] == "fast"
+    assert command[command.index("-D") + 1] == next(e["value"] for e in container["env"] if e["name"] == "PGDATA")
+    assert int(command[command.index("-t") + 1]) < pg["terminationGracePeriodSeconds"]

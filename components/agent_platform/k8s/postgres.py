@@ -7,7 +7,7 @@ from agent_platform.args import PostgresArgs
 from agent_platform.config import PostgresConfig
 from agent_platform.datastores import POSTGRES_PORT, pg_isready, postgres_url
 from agent_platform.k8s import cloudnativepg, pod
-from agent_platform.k8s.datastore import Datastore
+from agent_platform.k8s.datastore import GRACE_SECONDS, Datastore
 
 core = k8s.core.v1
 
@@ -74,5 +74,27 @@ class Postgres(Datastore):
             security_context=pod.container_security_context(c.security_context),
             readiness_probe=pod.exec_probe(ready, period=5, timeout=3, failures=3),
             liveness_probe=pod.exec_probe(ready, period=15, timeout=5, failures=6, initial_delay=30),
+            # The kubelet's SIGTERM is Postgres' smart shutdown, which waits for every client to
+            # disconnect; the agents' pools never do, so each drain, image bump or node restart
+            # ran into the grace period and ended in SIGKILL and crash recovery. A fast shutdown
+            # first (what the official image's STOPSIGNAL SIGINT asks for, which the kubelet does
+            # not honour): open transactions roll back, a checkpoint, a clean exit.
+            lifecycle=core.LifecycleArgs(
+                pre_stop=core.LifecycleHandlerArgs(
+                    exec_=core.ExecActionArgs(
+                        command=[
+                            "pg_ctl",
+                            "stop",
+                            "-D",
+                            f"{self.data_path}/pgdata",
+                            "-m",
+                            "fast",
+                            "-w",
+                            "-t",
+                            str(GRACE_SECONDS - 10),
+                        ]
+                    )
+                )
+            ),
             volume_mounts=self.volume_mounts(),
         )
