@@ -162,6 +162,8 @@ def test_nginx_config_is_generated_for_streaming(local):
     assert "least_conn;" in conf and "server agent-api-1:8000" in conf and "server agent-api-2:8000" in conf
     # Never marked down: two replicas marked down at once in a rolling update is a 502 for everyone.
     assert "server agent-api-1:8000 max_fails=0;" in conf and "fail_timeout" not in conf
+    # A replica that is gone is given up on after 1 s, not nginx's default 60 s.
+    assert "proxy_connect_timeout 1s;" in conf
     assert (
         "proxy_buffering off;" in conf and "proxy_read_timeout 3600s;" in conf and "client_max_body_size 50m;" in conf
     )
