@@ -159,7 +159,12 @@ def run_checks(stack: AegraStack, bumped: Path | None) -> None:
             thread = await c.threads.create()
             started, arrivals, last = time.monotonic(), [], None
             async for part in c.runs.stream(
-                thread["thread_id"], GRAPH, input={"sleep": 0.5}, stream_mode="updates", on_disconnect="continue"
+                thread["thread_id"],
+                GRAPH,
+                input={"sleep": 0.5},
+                stream_mode="updates",
+                on_disconnect="continue",
+                stream_resumable=True,
             ):
                 if part.event == "updates":
                     arrivals.append(time.monotonic() - started)
@@ -251,6 +256,7 @@ def run_checks(stack: AegraStack, bumped: Path | None) -> None:
                 input={"sleep": 1.0},
                 stream_mode=["updates", "values"],
                 on_disconnect="continue",
+                stream_resumable=True,  # reconnects resume from the last event id (langgraph-sdk sends it only then)
             ):
                 if part.event == "metadata":
                     run_id = part.data["run_id"]  # Aegra's first event names the run
@@ -348,7 +354,12 @@ def rolling_update(stack: AegraStack, bumped: Path) -> str:
         thread = await c.threads.create()
         values = None
         async for part in c.runs.stream(
-            thread["thread_id"], GRAPH, input={"sleep": 0.3}, stream_mode="values", on_disconnect="continue"
+            thread["thread_id"],
+            GRAPH,
+            input={"sleep": 0.3},
+            stream_mode="values",
+            on_disconnect="continue",
+            stream_resumable=True,
         ):
             if part.event == "values":
                 values = part.data

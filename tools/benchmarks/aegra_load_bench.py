@@ -52,7 +52,12 @@ async def one(url: str, sleep: float) -> dict:
     try:
         thread = await c.threads.create()
         async for part in c.runs.stream(
-            thread["thread_id"], GRAPH, input={"sleep": sleep}, stream_mode="updates", on_disconnect="continue"
+            thread["thread_id"],
+            GRAPH,
+            input={"sleep": sleep},
+            stream_mode="updates",
+            on_disconnect="continue",
+            stream_resumable=True,
         ):
             now = time.monotonic() - started
             events += 1
