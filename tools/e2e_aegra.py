@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e_checks import RESULTS, Stack, _when, all_healthy, remove_leftovers  # noqa: E402
+from e2e_checks import RESULTS, Stack, _when, all_healthy, up_and_check  # noqa: E402
 from e2e_checks import check as every_check  # noqa: E402
 from langgraph_sdk import get_client  # noqa: E402
 
@@ -40,7 +40,6 @@ class AegraStack(Stack):
         self.url = f"http://{self.host}:{self.port}"
         self.pg_user = self.doc["services"]["postgres"]["environment"]["POSTGRES_USER"]
         self.pg_db = self.doc["services"]["postgres"]["environment"]["POSTGRES_DB"]
-        self.env = env_file
 
     def client(self):
         return get_client(url=self.url, timeout=(5, 300, 300, 5))
@@ -448,16 +447,8 @@ def main() -> int:
     args = parser.parse_args()
     ONLY.extend(args.only)
     stack = AegraStack(args.compose.resolve(), args.env_file.resolve())
-    started = time.monotonic()
-    remove_leftovers(stack)
-    up = stack.compose("up", "-d", check=False, timeout=900)
-    if up.returncode != 0:
-        print(f"FAIL  aegra: docker compose up  {up.stderr.strip().splitlines()[-3:]}")
-        RESULTS.append(("aegra: docker compose up", False, up.stderr))
-    else:
-        run_checks(stack, args.bumped.resolve() if args.bumped else None)
-    failed = [name for name, ok, _ in RESULTS if not ok]
-    print(f"\n{len(RESULTS) - len(failed)} of {len(RESULTS)} checks passed in {time.monotonic() - started:.0f}s")
+    bumped = args.bumped.resolve() if args.bumped else None
+    failed = up_and_check(stack, lambda: run_checks(stack, bumped), "aegra: ", up_timeout=900)
     if not args.keep:
         stack.compose("down", "--volumes", "--remove-orphans", check=False, timeout=300)
     return 1 if failed else 0

@@ -470,6 +470,22 @@ def remove_leftovers(stack: Stack) -> None:
         )
 
 
+def up_and_check(stack: Stack, checks: Callable[[], None], label: str = "", up_timeout: float = 600) -> list[str]:
+    """Remove what an earlier run left, bring the stack up, run `checks` (each recorded in RESULTS),
+    print the tally; the names of the failed checks."""
+    started = time.monotonic()
+    remove_leftovers(stack)
+    up = stack.compose("up", "-d", check=False, timeout=up_timeout)
+    if up.returncode != 0:
+        print(f"FAIL  {label}docker compose up  {up.stderr.strip().splitlines()[-3:]}")
+        RESULTS.append((f"{label}docker compose up", False, up.stderr))
+    else:
+        checks()
+    failed = [name for name, ok, _ in RESULTS if not ok]
+    print(f"\n{len(RESULTS) - len(failed)} of {len(RESULTS)} checks passed in {time.monotonic() - started:.0f}s")
+    return failed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compose", type=Path, required=True)
@@ -477,16 +493,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     stack = Stack(args.compose.resolve(), args.env_file.resolve())
-    started = time.monotonic()
-    remove_leftovers(stack)
-    up = stack.compose("up", "-d", check=False, timeout=600)
-    if up.returncode != 0:
-        print(f"FAIL  docker compose up  {up.stderr.strip().splitlines()[-1:]}")
-        RESULTS.append(("docker compose up", False, up.stderr))
-    else:
-        run_checks(stack)
-    failed = [name for name, ok, _ in RESULTS if not ok]
-    print(f"\n{len(RESULTS) - len(failed)} of {len(RESULTS)} checks passed in {time.monotonic() - started:.0f}s")
+    failed = up_and_check(stack, lambda: run_checks(stack))
     if args.keep:
         print(f"stack up at http://{stack.host}:{stack.port}")
         print(f"compose file: {stack.file}")

@@ -1221,8 +1221,7 @@ class AgentServiceConfig(Model):
     def reserved_env(self) -> dict[str, str]:
         """Variables the platform sets on this service's containers, and where each comes from."""
         return {
-            "PORT": RESERVED_ENV["PORT"],
-            "METRICS_PORT": RESERVED_ENV["METRICS_PORT"],
+            **RESERVED_ENV,
             self.connection_env.database: "from postgres, named by `connectionEnv.database`",
             self.connection_env.redis: "from redis, named by `connectionEnv.redis`",
         }
@@ -1397,11 +1396,10 @@ class AgentServiceConfig(Model):
 
 
 # Environment the platform sets on every agent container; a stack's env must not override it.
+# The data stores' URLs join it under the names each service gives (reserved_env).
 RESERVED_ENV = {
     "PORT": "the port the probes and the Service target, from `port`",
     "METRICS_PORT": "the metrics port, from `monitoring.port`",
-    "DATABASE_URL": "from postgres",
-    "REDIS_URL": "from redis",
 }
 
 
