@@ -13,6 +13,8 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
+from agent_platform import operators
+
 from preview.engine import Capture, CapturedResource
 from preview.render import Manifest
 
@@ -21,11 +23,21 @@ def _id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text)
 
 
+def _pod_labels(m: Manifest) -> dict[str, str]:
+    """The labels of a workload's pods; for CloudNativePG's, as the operator sets them (operators.py)."""
+    spec = m.obj.get("spec") or {}
+    if m.kind == "Pooler":
+        template = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        return operators.cnpg_pooler_labels(m.name, (spec.get("cluster") or {}).get("name", ""), template)
+    if m.kind == "Cluster":
+        return operators.cnpg_instance_labels(m.name, (spec.get("inheritedMetadata") or {}).get("labels") or {})
+    return ((spec.get("template") or {}).get("metadata") or {}).get("labels", {})
+
+
 def _workload_of(manifests: list[Manifest], match: dict[str, str]) -> str | None:
     for m in manifests:
-        # A CloudNativePG Pooler declares its PgBouncer pods' template; the operator runs them.
-        if m.kind in ("Deployment", "StatefulSet", "Pooler"):
-            labels = ((m.obj["spec"].get("template") or {}).get("metadata") or {}).get("labels", {})
+        if m.kind in ("Deployment", "StatefulSet", "Pooler", "Cluster"):
+            labels = _pod_labels(m)
             if match and all(labels.get(k) == v for k, v in match.items()):
                 return f"{m.kind}/{m.name}"
     return None

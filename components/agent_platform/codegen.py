@@ -234,6 +234,10 @@ class BackendArgs(TypedDict, total=False):
     Default: none."""
     backup_timeout_seconds: int
     """How long `pulumi up` waits for that Backup to complete. Default: 3600."""
+    pod_labels: dict[str, str]
+    """Labels that select the pods behind the store's address, the egress peer: for CloudNativePG the ones the
+    operator guarantees (`cnpg.io/poolerName`, or `cnpg.io/cluster` with `cnpg.io/podRole`), never a label it
+    overwrites. Default: the store's selector labels."""
 
 
 class PeerArgs(TypedDict):

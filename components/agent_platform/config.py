@@ -38,6 +38,8 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
+from agent_platform import operators
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -1587,6 +1589,18 @@ POOLER_RESOURCES = Resources(
     requests=ResourceAmounts(cpu="100m", memory="64Mi"), limits=ResourceAmounts(cpu="500m", memory="256Mi")
 )
 
+# Each step of the restore drill's pod (kubectl, then psql): the pod's amounts, one step at a time.
+DRILL_RESOURCES = Resources(
+    requests=ResourceAmounts(cpu="50m", memory="64Mi"), limits=ResourceAmounts(cpu="500m", memory="256Mi")
+)
+
+# The Barman Cloud plugin's sidecar in each instance pod (ObjectStore spec.instanceSidecarConfiguration,
+# plugin-barman-cloud v0.14.0 api/v1/objectstore_types.go:40-42): it compresses and uploads each WAL
+# segment and base backups; set so it never takes the LimitRange's defaults unseen by the quota.
+BARMAN_SIDECAR_RESOURCES = Resources(
+    requests=ResourceAmounts(cpu="100m", memory="256Mi"), limits=ResourceAmounts(cpu="1", memory="512Mi")
+)
+
 # Connections Postgres keeps for superusers (superuser_reserved_connections' default): never the app's.
 SUPERUSER_RESERVED_CONNECTIONS = 3
 
@@ -2390,17 +2404,42 @@ class StackConfig(Model):
                 add(1, pod_amounts([store.resources], []), store.persistence)
         pg = self.postgres
         if pg.mode == "cloudnativepg":
-            # Every instance with its volume (a switchover replaces none), and PgBouncer's pods, whose
-            # resources the operator defaults; counted as the drill's one-instance Cluster would be.
-            instance = pod_amounts([pg.resources], [])
-            add(pg.instances, instance, pg.persistence)
+            # The pods CloudNativePG and its Barman Cloud plugin make, as they make them (operators.py).
+            whose = {
+                "cluster": pg.resources,
+                "sidecar": BARMAN_SIDECAR_RESOURCES,
+                "pooler": POOLER_RESOURCES,
+                "pod-level": self.limit_range_defaults(),
+            }
+
+            def operator_pod(made: tuple[list[operators.Container], list[operators.Container]]) -> dict[str, float]:
+                containers, init = made
+                return pod_amounts(
+                    [whose[w] for _, w, _ in containers], [(whose[w], restartable) for _, w, restartable in init]
+                )
+
+            # Every instance with its volume (a switchover replaces none), the plugin's sidecar in each.
+            add(pg.instances, operator_pod(operators.cnpg_instance_pod(plugin=pg.backup.enabled)), pg.persistence)
             if pg.backup.enabled and pg.restore_drill.enabled:
-                add(1, instance, pg.persistence)
+                # The drill's one-instance Cluster (recovering through the plugin: its sidecar too) and
+                # the drill's own pod, which runs while that Cluster does.
+                add(1, operator_pod(operators.cnpg_instance_pod(plugin=True)), pg.persistence)
+                add(1, pod_amounts([DRILL_RESOURCES], [DRILL_RESOURCES]))
             if pg.pooler.enabled:
-                add(pg.pooler.instances, pod_amounts([POOLER_RESOURCES], []))
+                # PgBouncer's pods and a rollout's surge, each with its bootstrap init container.
+                n = pg.pooler.instances
+                add(n + operators.cnpg_pooler_surge(n), operator_pod(operators.cnpg_pooler_pod()))
         # Storage of claims a StatefulSet kept on scale-down (whenScaled: Retain) is counted
         # at the maximum already; a resize grows it, which the explicit value must allow.
         return total
+
+    def limit_range_defaults(self) -> Resources:
+        """What the namespace's LimitRange gives a container that sets nothing."""
+        lr = self.namespace.limit_range if self.namespace is not None else LimitRangeConfig()
+        return Resources(
+            requests=ResourceAmounts(cpu=lr.default_request_cpu, memory=lr.default_request_memory),
+            limits=ResourceAmounts(cpu=lr.default_cpu, memory=lr.default_memory),
+        )
 
     def derived_quota(self) -> dict[str, str]:
         """The worst case as ResourceQuota spec.hard amounts (used where namespace.quota sets none)."""
@@ -2508,17 +2547,32 @@ class StackConfig(Model):
         return sorted(keys)
 
 
-def pod_amounts(containers: list[Resources], init_containers: list[Resources]) -> dict[str, float]:
+def pod_amounts(
+    containers: list[Resources], init_containers: list[Resources | tuple[Resources, bool]]
+) -> dict[str, float]:
     """A pod's effective requests and limits as the scheduler and quota admission count them
-    (k8s.io/component-helpers resource.PodRequests / PodLimits): the sum of its containers, or the
-    largest init container if that is more, per resource. The platform renders no restartable
-    (native sidecar) init containers; its sidecars are regular containers, summed with the app."""
+    (k8s.io/component-helpers resource/helpers.go PodRequests / PodLimits), per resource: the
+    containers' sum plus every restartable (native sidecar) init container, or, if more, the largest
+    of each init container plus the sidecars started before it. An init container is `Resources`, or
+    `(Resources, restartable)` for an operator's native sidecar (the platform's own are containers)."""
+    ordered = [c if isinstance(c, tuple) else (c, False) for c in init_containers]
     amounts = {}
     for kind in ("requests", "limits"):
         for resource in ("cpu", "memory"):
-            running = sum(quantity_value(getattr(getattr(c, kind), resource)) for c in containers)
-            init = max((quantity_value(getattr(getattr(c, kind), resource)) for c in init_containers), default=0.0)
-            amounts[f"{kind}.{resource}"] = max(running, init)
+
+            def value(r: Resources, kind: str = kind, resource: str = resource) -> float:
+                return quantity_value(getattr(getattr(r, kind), resource))
+
+            running = sum(value(c) for c in containers)
+            sidecars = init_peak = 0.0
+            for c, restartable in ordered:
+                if restartable:
+                    running += value(c)
+                    sidecars += value(c)
+                    init_peak = max(init_peak, sidecars)
+                else:
+                    init_peak = max(init_peak, value(c) + sidecars)
+            amounts[f"{kind}.{resource}"] = max(running, init_peak)
     return amounts
 
 

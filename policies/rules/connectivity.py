@@ -46,6 +46,16 @@ from .k8s import (
     matches,
 )
 from .netpol import Endpoint, Verdict, evaluate
+from .operators import (
+    CNPG_INSTANCE_PORTS,
+    CNPG_POOLER_PORTS,
+    DNS_PORTS,
+    PEERS,
+    cnpg_cluster_services,
+    cnpg_instance_labels,
+    cnpg_pooler_labels,
+    cnpg_pooler_service,
+)
 
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 # Default ports of the URL schemes the platform hands out (IANA; redis and postgres: their own docs).
@@ -59,27 +69,12 @@ SCHEME_PORTS = {
     "amqp": 5672,
     "mysql": 3306,
 }
-# Who runs outside the namespace, with the labels their upstream install gives the pods that connect:
-# ingress-nginx's chart (controller pods), the Prometheus Operator (the pods of a Prometheus are
-# labelled app.kubernetes.io/name: prometheus), KEDA's operator (its chart and release manifests),
-# the CloudNativePG operator's chart, CoreDNS as kube-dns (k8s-app: kube-dns, ports dns 53/UDP and
-# dns-tcp 53/TCP), and a Gateway's data plane (GEP-1762: gateway.networking.k8s.io/gateway-name).
-PEER_LABELS = {
-    "ingress": {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
-    "monitoring": {"app.kubernetes.io/name": "prometheus"},
-    "keda": {"app.kubernetes.io/name": "keda-operator"},
-    "cnpg": {"app.kubernetes.io/name": "cloudnative-pg"},
-    "dns": {"k8s-app": "kube-dns"},
-}
+# Who runs outside the namespace, and what CloudNativePG makes at run time: the operators' own picture
+# (operators.py, a copy of the package's agent_platform/operators.py, with the upstream file and line of
+# each rule).
+PEER_LABELS = PEERS
 DEFAULT_PEERS = {"ingress": "ingress-nginx", "monitoring": "monitoring", "keda": "keda", "cnpg": "cnpg-system"}
 DEFAULT_DNS = "kube-system"
-DNS_PORTS = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"))
-# CloudNativePG (pkg/specs/pods.go, pkg/specs/pgbouncer/deployments.go, pkg/utils/labels_annotations.go):
-# instance pods carry cnpg.io/cluster and cnpg.io/podRole=instance and expose postgresql 5432, metrics
-# 9187 and status 8000; a Pooler's pods carry cnpg.io/poolerName and cnpg.io/podRole=pooler and expose
-# pgbouncer 5432 and metrics 9127; the operator's Services select by those labels.
-CNPG_INSTANCE_PORTS = (("postgresql", 5432, "TCP"), ("metrics", 9187, "TCP"), ("status", 8000, "TCP"))
-CNPG_POOLER_PORTS = (("pgbouncer", 5432, "TCP"), ("metrics", 9127, "TCP"))
 HOST_PORT = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?):(\d{1,5})$")
 
 
@@ -192,17 +187,12 @@ class Stack:
             if not str(o.get("apiVersion", "")).startswith("postgresql.cnpg.io/"):
                 continue
             inherited = ((o.get("spec") or {}).get("inheritedMetadata") or {}).get("labels") or {}
-            labels = {**inherited, "cnpg.io/cluster": _name(o), "cnpg.io/podRole": "instance"}
+            labels = cnpg_instance_labels(_name(o), inherited)
             pods.append((self._endpoint(f"Cluster/{_name(o)}", _ns(o), labels, CNPG_INSTANCE_PORTS), {}))
         for o in self.by_kind["Pooler"]:
             spec = o.get("spec") or {}
             template = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-            labels = {
-                **template,
-                "cnpg.io/poolerName": _name(o),
-                "cnpg.io/cluster": (spec.get("cluster") or {}).get("name", ""),
-                "cnpg.io/podRole": "pooler",
-            }
+            labels = cnpg_pooler_labels(_name(o), (spec.get("cluster") or {}).get("name", ""), template)
             pods.append((self._endpoint(f"Pooler/{_name(o)}", _ns(o), labels, CNPG_POOLER_PORTS), {}))
         return pods
 
@@ -213,19 +203,14 @@ class Stack:
             services[(_ns(o), _name(o))] = Service(
                 _name(o), _ns(o), dict(spec.get("selector") or {}), tuple(spec.get("ports") or [])
             )
-        pg = ({"name": "postgres", "port": 5432, "targetPort": "postgresql"},)
         for o in self.by_kind["Cluster"]:
             if not str(o.get("apiVersion", "")).startswith("postgresql.cnpg.io/"):
                 continue
-            # The role label moves with a switchover: every instance stands for `rw`, `ro` and `r` alike.
-            selector = {"cnpg.io/cluster": _name(o), "cnpg.io/podRole": "instance"}
-            for suffix in ("rw", "ro", "r"):
-                name = f"{_name(o)}-{suffix}"
-                services.setdefault((_ns(o), name), Service(name, _ns(o), selector, pg, rendered=False))
+            for name, selector, ports in cnpg_cluster_services(_name(o)):
+                services.setdefault((_ns(o), name), Service(name, _ns(o), selector, ports, rendered=False))
         for o in self.by_kind["Pooler"]:
-            selector = {"cnpg.io/poolerName": _name(o)}
-            ports = ({"name": "pgbouncer", "port": 5432, "targetPort": "pgbouncer"},)
-            services.setdefault((_ns(o), _name(o)), Service(_name(o), _ns(o), selector, ports, rendered=False))
+            name, selector, ports = cnpg_pooler_service(_name(o))
+            services.setdefault((_ns(o), name), Service(name, _ns(o), selector, ports, rendered=False))
         return services
 
     def peer(self, role: str, labels: Mapping[str, str] | None = None, namespace: str | None = None) -> Endpoint:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Example, Resource, resource_rule, stack_rule
-from .k8s import HTTP_ROUTE, INGRESS, PROMETHEUS_RULE, with_change
+from .k8s import DEPLOYMENT, HTTP_ROUTE, INGRESS, PROMETHEUS_RULE, STATEFULSET, with_change
 
 CANARY = "nginx.ingress.kubernetes.io/canary"
 CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
@@ -79,42 +79,109 @@ def canary_weight_in_range(props, config):
 ROUTE_CANARY_EXAMPLE = Example(ROUTE, with_change(ROUTE, "spec.rules.0.backendRefs.1.weight", -10))
 
 
-def _rule(alerts: int) -> Resource:
+# Who an alert is about: the PrometheusRule's app.kubernetes.io/name (the app's rules are the platform's,
+# Postgres' the store's), and what in the render needs that component's alerts: agent workloads (the
+# platform's role label) and a CloudNativePG Cluster, whose exporters publish what the alerts read. Redis
+# runs with no exporter in any shipped stack, so nothing requires its alerts until one scrapes it.
+ALERT_COMPONENTS = {"app": "agent-platform", "postgres": "postgres", "redis": "redis"}
+AGENT_ROLE = "agent-platform.io/role"
+CNPG_CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+
+
+def _rule(alerts: int, name: str = "agent-platform", component: str = "agent-platform") -> Resource:
     return Resource.of(
         {
             "apiVersion": "monitoring.coreos.com/v1",
             "kind": "PrometheusRule",
-            "metadata": {"name": "agents"},
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/name": component}},
             "spec": {"groups": [{"name": "g", "rules": [{"alert": f"A{i}", "expr": "1"} for i in range(alerts)]}]},
         },
         PROMETHEUS_RULE,
     )
 
 
+def _api() -> Resource:
+    return Resource.of(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "api", "labels": {AGENT_ROLE: "api"}},
+            "spec": {"template": {"metadata": {"labels": {AGENT_ROLE: "api"}}}},
+        },
+        DEPLOYMENT,
+    )
+
+
+def _cluster() -> Resource:
+    return Resource.of(
+        {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "postgres"}}, CNPG_CLUSTER
+    )
+
+
+def _needs(resources) -> set[str]:
+    needs = set()
+    for r in resources:
+        labels = ((r.props.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
+        if r.type in (DEPLOYMENT, STATEFULSET) and AGENT_ROLE in labels:
+            needs.add("app")
+        if r.type == CNPG_CLUSTER:
+            needs.add("postgres")
+    return needs
+
+
+ALERTS_EXAMPLE = Example(
+    [_api(), _cluster(), _rule(5), _rule(3, "postgres-durability", "postgres")],
+    # The app's rules gone: Postgres' alone may not stand in for them.
+    [_api(), _cluster(), _rule(6, "postgres-durability", "postgres")],
+    config={"required": True, "minAlerts": 5, "minAlertsPerComponent": {"postgres": 3}},
+)
+
+
 @stack_rule(
     "alert-rules-present",
-    "Where the stack's policy config requires it (prod), a PrometheusRule holds at least `minAlerts` alerts.",
+    "Where the stack's policy config requires it (prod), each component the stack runs has its own alerts: the "
+    "agent services at least `minAlerts`, a CloudNativePG Postgres at least `minAlertsPerComponent.postgres` "
+    "(a PrometheusRule counts for the component its app.kubernetes.io/name names).",
     "high",
-    "Turn on monitoring.enabled and monitoring.prometheusRule in the stack file.",
-    Example([_rule(5)], [_rule(0)], config={"required": True, "minAlerts": 5}),
-    config={"required": {"type": "boolean", "default": False}, "minAlerts": {"type": "integer", "default": 5}},
+    "Turn on monitoring.enabled and monitoring.prometheusRule in the stack file (the app's rules), and "
+    "postgres.monitoring for the database's.",
+    ALERTS_EXAMPLE,
+    config={
+        "required": {"type": "boolean", "default": False},
+        "minAlerts": {"type": "integer", "default": 5},
+        "minAlertsPerComponent": {
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+            "default": {"postgres": 3},
+        },
+    },
     tags=("operations",),
-    reads=(PROMETHEUS_RULE,),
+    reads=(PROMETHEUS_RULE, DEPLOYMENT, STATEFULSET, CNPG_CLUSTER),
 )
 def alert_rules_present(resources, config):
     if not config["required"]:
         return
-    alerts = [
-        r.get("alert")
-        for res in resources
-        if res.type == PROMETHEUS_RULE
-        for group in (res.props.get("spec") or {}).get("groups") or []
-        for r in group.get("rules") or []
-        if r.get("alert")
-    ]
-    if len(alerts) < config["minAlerts"]:
-        yield (
-            f"{len(alerts)} alert rule(s) in the stack, want >= {config['minAlerts']} (error rate, latency, memory, DB "
-            "pool, crash loops)",
-            "stack",
+    counts = dict.fromkeys(ALERT_COMPONENTS, 0)
+    for res in resources:
+        if res.type != PROMETHEUS_RULE:
+            continue
+        name = ((res.props.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/name")
+        component = next((c for c, n in ALERT_COMPONENTS.items() if n == name), None)
+        if component is None:
+            continue
+        counts[component] += sum(
+            1
+            for group in (res.props.get("spec") or {}).get("groups") or []
+            for r in group.get("rules") or []
+            if r.get("alert")
         )
+    wanted = {"app": config["minAlerts"], **(config.get("minAlertsPerComponent") or {})}
+    what = {"app": "error rate, latency, memory, DB pool, crash loops", "postgres": "WAL archive, backup age, lag"}
+    for component in sorted(_needs(resources)):
+        want = wanted.get(component, 1)
+        if counts[component] < want:
+            yield (
+                f"{counts[component]} {component} alert rule(s) in the stack, want >= {want} "
+                f"({what.get(component, 'its failures')}): another component's alerts do not stand in for them",
+                "stack",
+            )

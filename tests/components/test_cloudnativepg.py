@@ -94,8 +94,8 @@ def test_app_reaches_the_primary_through_pgbouncer(prod, objs):
     pooler = objs[("Pooler", "postgres-pooler-rw")]["spec"]
     assert (pooler["type"], pooler["instances"], pooler["cluster"]) == ("rw", 2, {"name": "postgres"})
     assert pooler["pgbouncer"]["parameters"]["default_pool_size"] == "90"
-    # The agents' egress selects pods named postgres: here, PgBouncer's.
-    assert pooler["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "postgres"
+    # The agents select PgBouncer by the label the operator guarantees, never by one it overwrites.
+    assert "app.kubernetes.io/name" not in pooler["template"]["metadata"]["labels"]
     url = prod.get("kubernetes:core/v1:Secret", "postgres-connection").raw_inputs["stringData"]["DATABASE_URL"]
     password = prod.get("kubernetes:core/v1:Secret", "postgres-app-credentials").raw_inputs["stringData"]["password"]
     assert url == f"postgresql://agent:{password}@postgres-pooler-rw.agents-prod.svc.cluster.local:5432/agent"

@@ -348,7 +348,8 @@ def test_keda_scales_on_pending_runs_instead_of_an_hpa(fit):
     peers = fit[("NetworkPolicy", "redis")]["spec"]["ingress"][0]["from"]
     assert {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
-        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}},
+        # KEDA's release manifest labels the operator `app` only (agent_platform/operators.py PEERS).
+        "podSelector": {"matchLabels": {"app": "keda-operator"}},
     } in peers
     assert len(fit[("NetworkPolicy", "postgres")]["spec"]["ingress"][0]["from"]) == 1
     assert ("HorizontalPodAutoscaler", "agent-api") in fit

@@ -68,7 +68,8 @@ def test_job_pods_may_reach_postgres_and_nothing_else():
         }
         assert policy.get("ingress", []) == []
         [egress] = policy["egress"]
-        assert egress["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "postgres"
+        # PgBouncer's pods, by the label CloudNativePG guarantees them (agent_platform/operators.py).
+        assert egress["to"] == [{"podSelector": {"matchLabels": {"cnpg.io/poolerName": "postgres-pooler-rw"}}}]
         assert egress["ports"] == [{"protocol": "TCP", "port": 5432}]
 
 

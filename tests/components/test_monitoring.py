@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tests.conftest import capture_with, objects, shipped
 
 ALERTS = {
@@ -67,5 +69,25 @@ def test_prod_without_alert_rules_fails_the_pack(tmp_path):
 
     capture = capture_with(tmp_path, "prod", lambda cfg: cfg["agent-platform:monitoring"].update(enabled=False))
     report = run_policy_pack(ROOT, capture, tmp_path / "out")
+    violations = sorted(v.message for v in report.violations if v.policy == "alert-rules-present")
+    assert [m.split(" (")[0] for m in violations] == [
+        "0 app alert rule(s) in the stack, want >= 5",
+        "0 postgres alert rule(s) in the stack, want >= 3",
+    ]
+
+
+def test_postgres_alerts_do_not_stand_in_for_the_apps(tmp_path):
+    from preview.policy import run_policy_pack
+    from tests.conftest import ROOT
+
+    # The app's PrometheusRule gone from the render; the database's six alerts stay: the app is unwatched.
+    full = shipped("prod")
+    capture = dataclasses.replace(
+        full, resources=[r for r in full.resources if not r.urn.endswith("PrometheusRule::agent-platform")]
+    )
+    assert ("PrometheusRule", "postgres-durability") in objects(capture)
+    assert ("PrometheusRule", "agent-platform") not in objects(capture)
+    report = run_policy_pack(ROOT, capture, tmp_path / "out")
     [violation] = [v for v in report.violations if v.policy == "alert-rules-present"]
-    assert violation.level == "mandatory" and violation.message.startswith("0 alert rule(s) in the stack")
+    assert violation.level == "mandatory"
+    assert violation.message.startswith("0 app alert rule(s) in the stack, want >= 5")

@@ -9,7 +9,7 @@ import copy
 from collections.abc import Callable
 
 import pytest
-from agent_platform.config import POOLER_RESOURCES, StackConfig, quantity_value
+from agent_platform.config import POOLER_RESOURCES, ResourceAmounts, Resources, StackConfig, pod_amounts, quantity_value
 
 from program.stack_config import parse_stack_config
 from tests.conftest import capture_with, objects, shipped, stack_file
@@ -38,9 +38,11 @@ def test_prod_at_its_maxima_with_the_cleanup_job_running(tmp_path):
     quota = hard(tmp_path / "a")
     # agent-api: 20 (HPA max) + 1 (surge, or the migration Job before it) ; agent-runner: 10 (StatefulSet);
     # the cleanup CronJob's pod; Redis; Postgres on CloudNativePG: 3 instances, the restore drill's
-    # throwaway instance and 2 PgBouncer pods.
-    assert quota["pods"] == 20 + 1 + 10 + 1 + 1 + 3 + 1 + 2
-    assert round(quota["requests.cpu"], 6) == round(21 * 0.5 + 10 * 0.5 + 0.5 + 0.25 + 4 * 1 + 2 * 0.1, 6)
+    # throwaway instance and its own pod, 2 PgBouncer pods and their rollout's surge pod.
+    assert quota["pods"] == 20 + 1 + 10 + 1 + 1 + 3 + 1 + 1 + 2 + 1
+    # cpu: each instance 1 core + the plugin's sidecar 0.1; PgBouncer 0.1 (its init container the same).
+    instances, drill, pgbouncer = 4 * (1 + 0.1), 0.05, 3 * 0.1
+    assert round(quota["requests.cpu"], 6) == round(21 * 0.5 + 10 * 0.5 + 0.5 + 0.25 + instances + drill + pgbouncer, 6)
 
 
 def test_a_sidecar_counts_on_every_replica(tmp_path):
@@ -185,47 +187,101 @@ def postgres(**settings) -> Callable[[dict], None]:
     return mutate
 
 
-def test_each_cloudnativepg_instance_counts_with_its_volume(tmp_path):
+# --- pods CloudNativePG and its Barman Cloud plugin make, read from what the stack renders ----------------
+# Each figure below is computed from the rendered objects, as the operator builds its pods from them
+# (agent_platform/operators.py cites the source): a Cluster's instance is `postgres` and its
+# `bootstrap-controller` init container at spec.resources plus the plugin's native sidecar at the
+# ObjectStore's spec.instanceSidecarConfiguration.resources (the LimitRange's defaults when unset); a
+# PgBouncer pod is `pgbouncer` as the Pooler's template gives it and an init container at the template's
+# pod-level resources (unset: the LimitRange's defaults). So a builder that stops rendering the sidecar's
+# resources, or a quota that forgets a pod, fails here.
+
+
+def _requirements(obj: dict | None, limit_range: dict) -> Resources:
+    """A container's resources as admission fills them: the LimitRange's defaults where it sets none."""
+    obj = obj or {}
+    requests = {**limit_range["defaultRequest"], **(obj.get("requests") or {})}
+    limits = {**limit_range["default"], **(obj.get("limits") or {})}
+    return Resources(requests=ResourceAmounts(**requests), limits=ResourceAmounts(**limits))
+
+
+def operator_pods(objs: dict) -> dict[str, dict[str, float]]:
+    """Requests and limits of each kind of pod the operators make, from the rendered objects."""
+    [limits] = objs[("LimitRange", "limits")]["spec"]["limits"]
+    cluster = objs[("Cluster", "postgres")]["spec"]
+    store = objs.get(("ObjectStore", "postgres-backups"), {}).get("spec", {})
+    sidecar = _requirements((store.get("instanceSidecarConfiguration") or {}).get("resources"), limits)
+    postgres = _requirements(cluster["resources"], limits)
+    pods = {"instance": pod_amounts([postgres], [postgres, (sidecar, True)])}
+    pooler = objs.get(("Pooler", "postgres-pooler-rw"))
+    if pooler:
+        template = pooler["spec"]["template"]["spec"]
+        [pgbouncer] = template["containers"]
+        pods["pgbouncer"] = pod_amounts(
+            [_requirements(pgbouncer.get("resources"), limits)], [_requirements(template.get("resources"), limits)]
+        )
+    drill = objs.get(("CronJob", "restore-drill"))
+    if drill:
+        spec = drill["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        pods["drill"] = pod_amounts(
+            [_requirements(c.get("resources"), limits) for c in spec["containers"]],
+            [_requirements(c.get("resources"), limits) for c in spec.get("initContainers") or []],
+        )
+    return pods
+
+
+def rendered(tmp_path, mutate=lambda cfg: None) -> tuple[dict[str, float], dict]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    objs = objects(capture_with(tmp_path, "prod", mutate))
+    return {k: quantity_value(str(v)) for k, v in objs[("ResourceQuota", "quota")]["spec"]["hard"].items()}, objs
+
+
+def moved_by(before: dict[str, float], after: dict[str, float], pods: int, *amounts: dict[str, float]) -> None:
+    assert after["pods"] - before["pods"] == pods
+    for key in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory"):
+        assert round(after[key] - before[key], 3) == round(sum(a[key] for a in amounts), 3), key
+
+
+def test_each_cloudnativepg_instance_counts_with_its_volume_and_the_plugins_sidecar(tmp_path):
     pg = validated("prod").postgres
-    assert pg.mode == "cloudnativepg" and pg.instances == 3
-    cpu, memory = amounts(pg.resources)
-    before = hard(tmp_path / "a")
-    after = hard(tmp_path / "b", postgres(instances=4))
-    # The fourth instance: one pod of postgres.resources with its own claim of postgres.persistence.size.
-    assert after["pods"] - before["pods"] == 1
-    assert round(after["requests.cpu"] - before["requests.cpu"], 6) == round(cpu, 6)
-    assert after["requests.memory"] - before["requests.memory"] == memory
+    assert pg.mode == "cloudnativepg" and pg.instances == 3 and pg.backup.enabled
+    before, objs = rendered(tmp_path / "a")
+    after, _ = rendered(tmp_path / "b", postgres(instances=4))
+    instance = operator_pods(objs)["instance"]
+    # The plugin's sidecar is rendered with its own resources, never left to the LimitRange.
+    assert objs[("ObjectStore", "postgres-backups")]["spec"]["instanceSidecarConfiguration"]["resources"]
+    assert instance["requests.memory"] > quantity_value(pg.resources.requests.memory)
+    moved_by(before, after, 1, instance)
     assert after["requests.storage"] - before["requests.storage"] == quantity_value(pg.persistence.size)
 
 
-def test_the_restore_drill_instance_counts_once(tmp_path):
+def test_the_restore_drill_counts_its_instance_and_its_own_pod(tmp_path):
     pg = validated("prod").postgres
     assert pg.backup.enabled and pg.restore_drill.enabled
-    cpu, memory = amounts(pg.resources)
-    before = hard(tmp_path / "a")
-    after = hard(tmp_path / "b", postgres(restoreDrill={"enabled": False}))
-    # The drill restores into a throwaway one-instance Cluster sized like the real one: without the drill,
-    # one instance, its requests and its claim fewer.
-    assert before["pods"] - after["pods"] == 1
-    assert round(before["requests.cpu"] - after["requests.cpu"], 6) == round(cpu, 6)
-    assert before["requests.memory"] - after["requests.memory"] == memory
+    before, objs = rendered(tmp_path / "a")
+    after, _ = rendered(tmp_path / "b", postgres(restoreDrill={"enabled": False}))
+    pods = operator_pods(objs)
+    # The drill restores into a throwaway one-instance Cluster sized like the real one (the plugin's
+    # sidecar in it: it recovers through the plugin), while the drill's own pod waits on it.
+    moved_by(after, before, 2, pods["instance"], pods["drill"])
     assert before["requests.storage"] - after["requests.storage"] == quantity_value(pg.persistence.size)
 
 
-def test_each_pgbouncer_pod_counts(tmp_path):
+def test_each_pgbouncer_pod_and_the_rollouts_surge_count(tmp_path):
     pooler = validated("prod").postgres.pooler
     assert pooler.enabled and pooler.instances == 2
-    cpu, memory = amounts(POOLER_RESOURCES)
-    # A third PgBouncer pod at the default 90 server connections would exceed max_connections (3 x 90 >
-    # 200 - 3): a smaller pool per pod keeps the budget; it does not change what a pod requests.
-    small = {"defaultPoolSize": 60}
-    before = hard(tmp_path / "a", postgres(pooler=small))
-    after = hard(tmp_path / "b", postgres(pooler={**small, "instances": 3}))
-    # One more PgBouncer pod, at the reservation counted for the operator's unset defaults; no claim.
-    assert after["pods"] - before["pods"] == 1
-    assert round(after["requests.cpu"] - before["requests.cpu"], 6) == round(cpu, 6)
-    assert after["requests.memory"] - before["requests.memory"] == memory
-    assert after["requests.storage"] == before["requests.storage"]
+    # Smaller pools per pod keep more PgBouncer pods within max_connections; a pod requests the same.
+    small = {"defaultPoolSize": 30}
+    two, objs = rendered(tmp_path / "a", postgres(pooler=small))
+    three, _ = rendered(tmp_path / "b", postgres(pooler={**small, "instances": 3}))
+    five, _ = rendered(tmp_path / "c", postgres(pooler={**small, "instances": 5}))
+    pgbouncer = operator_pods(objs)["pgbouncer"]
+    # The init container takes the LimitRange's defaults (no pod-level resources): above pgbouncer's memory.
+    assert pgbouncer["requests.memory"] > quantity_value(POOLER_RESOURCES.requests.memory)
+    # 2 -> 3: one more pod, the surge stays ceil(25%) = 1; 3 -> 5: two more and the surge grows to 2.
+    moved_by(two, three, 1, pgbouncer)
+    moved_by(three, five, 3, pgbouncer, pgbouncer, pgbouncer)
+    assert five["requests.storage"] == two["requests.storage"]
 
 
 def test_an_in_cluster_redis_counts_once(tmp_path):

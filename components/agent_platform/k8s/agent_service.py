@@ -7,7 +7,8 @@ NetworkPolicy. The pod honours the app contract: /healthz, /readyz, DATABASE_URL
 and REDIS_URL from Secrets, and a drain window on SIGTERM.
 """
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -59,10 +60,16 @@ class Backend:
     checksum: pulumi.Input[str] = ""
     backup_cluster: str = ""  # a CloudNativePG Cluster backed up (Backup CR) before each migration
     backup_timeout_seconds: int = 3600
+    # The pods behind the store's address (the egress peer); default: the store's selector labels.
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, args: BackendArgs) -> "Backend":
         return cls(**args)
+
+    @property
+    def peer_labels(self) -> dict[str, str]:
+        return dict(self.pod_labels) if self.pod_labels else selector_labels(self.store)
 
 
 class AgentService(pulumi.ComponentResource):
@@ -620,11 +627,7 @@ class AgentService(pulumi.ComponentResource):
             if b.in_cluster:
                 egress.append(
                     net.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            net.NetworkPolicyPeerArgs(
-                                pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(b.store))
-                            )
-                        ],
+                        to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=b.peer_labels))],
                         ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=b.port)],
                     )
                 )

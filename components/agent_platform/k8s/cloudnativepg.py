@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from agent_platform.config import POOLER_RESOURCES, PostgresConfig, ResourceAmounts, Resources
+from agent_platform import operators
+from agent_platform.config import (
+    BARMAN_SIDECAR_RESOURCES,
+    DRILL_RESOURCES,
+    POOLER_RESOURCES,
+    PostgresConfig,
+    Resources,
+)
 from agent_platform.datastores import POSTGRES_PORT
 from agent_platform.k8s import monitoring, pod
 from agent_platform.labels import selector_labels
@@ -46,8 +53,8 @@ batch = k8s.batch.v1
 CNPG = "postgresql.cnpg.io/v1"
 BARMAN = "barmancloud.cnpg.io/v1"
 BARMAN_CLOUD_PLUGIN = "barman-cloud.cloudnative-pg.io"
-CLUSTER_LABEL = "cnpg.io/cluster"
-POD_ROLE_LABEL = "cnpg.io/podRole"  # instance | pooler (pkg/utils/labels_annotations.go)
+CLUSTER_LABEL = operators.CNPG_CLUSTER_LABEL
+POD_ROLE_LABEL = operators.CNPG_POD_ROLE_LABEL  # instance | pooler
 METRICS_PORT = 9187
 STATUS_PORT = 8000  # the instance manager's status endpoint, which the operator calls
 RESTORE_DRILL = "restore-drill"
@@ -89,7 +96,17 @@ def _object_store_spec(c: PostgresConfig) -> dict[str, Any]:
         )
     configuration["wal"] = {"compression": "gzip"}
     configuration["data"] = {"compression": "gzip"}
-    return {"configuration": configuration, "retentionPolicy": f"{c.backup.retention_days}d"}
+    return {
+        "configuration": configuration,
+        "retentionPolicy": f"{c.backup.retention_days}d",
+        # The plugin's sidecar in every instance pod (and the drill's) takes these; unset, it would take
+        # the LimitRange's defaults, which the quota cannot know (operators.cnpg_instance_pod).
+        "instanceSidecarConfiguration": {"resources": _resources(BARMAN_SIDECAR_RESOURCES)},
+    }
+
+
+def _resources(r: Resources) -> dict[str, Any]:
+    return {"requests": r.requests.model_dump(), "limits": r.limits.model_dump()}
 
 
 def _affinity(c: PostgresConfig) -> dict[str, Any]:
@@ -196,6 +213,19 @@ def name_of_store(c: PostgresConfig) -> str:
     return "postgres-backups"
 
 
+def pooler_name(c: PostgresConfig) -> str:
+    """The Pooler, and so its Service: `<cluster>-pooler-rw`."""
+    return f"{cluster_name(c)}-pooler-rw"
+
+
+def serving_labels(c: PostgresConfig) -> dict[str, str]:
+    """The labels that select the pods behind the clients' host, as the operator guarantees them: the
+    Pooler's pods by `cnpg.io/poolerName`, else every instance of the Cluster (operators.py)."""
+    if c.pooler.enabled:
+        return operators.cnpg_pooler_selector(pooler_name(c))
+    return operators.cnpg_instance_selector(cluster_name(c))
+
+
 def cluster_name(c: PostgresConfig) -> str:
     """`postgres`, or `postgres-restored` when the stack restores: a new Cluster recovering from the old
     one's archive (serverName `postgres`), which it then archives under its own name."""
@@ -267,7 +297,7 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
     host = f"{name}-rw"
     if c.pooler.enabled:
         p = c.pooler
-        host = f"{name}-pooler-rw"
+        host = pooler_name(c)
         store.pooler = k8s.apiextensions.CustomResource(
             host,
             api_version=CNPG,
@@ -287,16 +317,14 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
                     },
                 },
                 "template": {
-                    # The agents' NetworkPolicies allow egress to pods named `postgres`: here, PgBouncer.
-                    "metadata": {"labels": {**store.labels, **selector_labels(store.store)}},
+                    # The operator sets its own app.kubernetes.io labels over the template's
+                    # (operators.cnpg_pooler_labels): the agents select PgBouncer by cnpg.io/poolerName.
+                    "metadata": {"labels": labels},
                     "spec": {
                         "containers": [
                             {
                                 "name": "pgbouncer",
-                                "resources": {
-                                    "requests": POOLER_RESOURCES.requests.model_dump(),
-                                    "limits": POOLER_RESOURCES.limits.model_dump(),
-                                },
+                                "resources": _resources(POOLER_RESOURCES),
                             }
                         ],
                         "topologySpreadConstraints": [
@@ -304,7 +332,7 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
                                 "maxSkew": 1,
                                 "topologyKey": "topology.kubernetes.io/zone",
                                 "whenUnsatisfiable": "ScheduleAnyway",
-                                "labelSelector": {"matchLabels": {"cnpg.io/poolerName": host}},
+                                "labelSelector": {"matchLabels": operators.cnpg_pooler_selector(host)},
                             }
                         ],
                     },
@@ -372,17 +400,21 @@ def _network_policies(store: Postgres, name: str, metrics_namespace: str, opts: 
     status calls from the operator and scrapes from Prometheus; they reach each other (streaming
     replication), the API server and the object store. PgBouncer reaches the instances."""
     c = store.config
-    instance = {POD_ROLE_LABEL: "instance"}
-    operator = _peer(c.operator_namespace, {"app.kubernetes.io/name": "cloudnative-pg"})
+    instance = {POD_ROLE_LABEL: operators.ROLE_INSTANCE}
+    operator = _peer(c.operator_namespace, operators.PEERS["cnpg"])
+    # KEDA's operator reads a postgresql trigger at the clients' host: the pooler, else the primary.
+    scaler = [_peer(store.scaler_namespace, operators.PEERS["keda"])] if store.scaler_namespace else []
     same_ns = lambda labels: net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=labels))  # noqa: E731
     clients = [
         same_ns(instance),
-        same_ns({POD_ROLE_LABEL: "pooler"}),
+        same_ns({POD_ROLE_LABEL: operators.ROLE_POOLER}),
         same_ns({store.client_label: "true"}),
         same_ns(selector_labels(RESTORE_DRILL)),
     ]
     ingress = [
-        net.NetworkPolicyIngressRuleArgs(from_=clients, ports=_tcp(POSTGRES_PORT)),
+        net.NetworkPolicyIngressRuleArgs(
+            from_=[*clients, *([] if c.pooler.enabled else scaler)], ports=_tcp(POSTGRES_PORT)
+        ),
         net.NetworkPolicyIngressRuleArgs(from_=[operator], ports=_tcp(STATUS_PORT, POSTGRES_PORT)),
     ]
     if metrics_namespace:
@@ -415,7 +447,7 @@ def _network_policies(store: Postgres, name: str, metrics_namespace: str, opts: 
         opts=opts,
     )
     if c.pooler.enabled:
-        pooler = {POD_ROLE_LABEL: "pooler"}
+        pooler = {POD_ROLE_LABEL: operators.ROLE_POOLER}
         net.NetworkPolicy(
             f"{name}-pooler",
             metadata=store.meta(f"{name}-pooler"),
@@ -424,7 +456,7 @@ def _network_policies(store: Postgres, name: str, metrics_namespace: str, opts: 
                 policy_types=["Ingress", "Egress"],
                 ingress=[
                     net.NetworkPolicyIngressRuleArgs(
-                        from_=[same_ns({store.client_label: "true"})], ports=_tcp(POSTGRES_PORT)
+                        from_=[same_ns({store.client_label: "true"}), *scaler], ports=_tcp(POSTGRES_PORT)
                     ),
                     net.NetworkPolicyIngressRuleArgs(from_=[operator], ports=_tcp(POSTGRES_PORT, POOLER_METRICS_PORT)),
                     *(
@@ -715,7 +747,3 @@ DRILL_CHECKOV_SKIPS = {
     "checkov.io/skip1": "CKV_K8S_35=The check step's psql takes the throwaway cluster's URI (the operator's "
     "<cluster>-app Secret) through secretKeyRef: libpq reads no URI from a file and ignores a group-readable pgpass.",
 }
-
-DRILL_RESOURCES = Resources(
-    requests=ResourceAmounts(cpu="50m", memory="64Mi"), limits=ResourceAmounts(cpu="500m", memory="256Mi")
-)

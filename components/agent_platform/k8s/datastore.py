@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from agent_platform import operators
 from agent_platform.args import BackendArgs
 from agent_platform.config import DatastoreBase
 from agent_platform.inputs import secret_value, settings_of
@@ -67,6 +68,8 @@ class Datastore(pulumi.ComponentResource):
         cluster_domain = args.get("cluster_domain") or "cluster.local"
         self.connection_secret = f"{self.store}-connection"
         self.client_label = CLIENT_OF.format(store=self.store)
+        # KEDA's operator, when a ScaledObject's trigger reads this store: its policies admit it.
+        self.scaler_namespace: str = args.get("scaler_namespace") or ""
         # Data-bearing objects survive `pulumi destroy` and replacement when protected.
         keep = pulumi.ResourceOptions(protect=config.protect, retain_on_delete=config.protect)
         child = pulumi.ResourceOptions(parent=self)
@@ -145,7 +148,7 @@ class Datastore(pulumi.ComponentResource):
                                     net.NetworkPolicyPeerArgs(
                                         pod_selector=meta.LabelSelectorArgs(match_labels={self.client_label: "true"})
                                     ),
-                                    *self._scaler_peers(args.get("scaler_namespace")),
+                                    *self._scaler_peers(self.scaler_namespace),
                                 ],
                                 ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=self.port)],
                             )
@@ -185,7 +188,7 @@ class Datastore(pulumi.ComponentResource):
         return [
             net.NetworkPolicyPeerArgs(
                 namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace}),
-                pod_selector=meta.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "keda-operator"}),
+                pod_selector=meta.LabelSelectorArgs(match_labels=operators.PEERS["keda"]),
             )
         ]
 

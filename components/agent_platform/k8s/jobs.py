@@ -80,7 +80,7 @@ def _pod_spec(svc: AgentService, name: str, command: list[str], args: list[str] 
 def _network_policy(svc: AgentService, name: str) -> net.NetworkPolicy:
     egress = [
         net.NetworkPolicyEgressRuleArgs(
-            to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(b.store)))],
+            to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=b.peer_labels))],
             ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=b.port)],
         )
         for b in svc.backends

@@ -47,9 +47,12 @@ class Postgres(Datastore):
 
     def backend_extras(self) -> dict:
         c = self.config
-        if c.mode == "cloudnativepg" and c.backup.enabled and c.backup.before_migration:
-            return {"backup_cluster": cloudnativepg.cluster_name(c)}
-        return {}
+        if c.mode != "cloudnativepg":
+            return {}
+        extras: dict = {"pod_labels": cloudnativepg.serving_labels(c)}
+        if c.backup.enabled and c.backup.before_migration:
+            extras["backup_cluster"] = cloudnativepg.cluster_name(c)
+        return extras
 
     def connection_url(self, password: pulumi.Output[str], host: pulumi.Output[str]) -> pulumi.Output[str]:
         return postgres_url(self.config, password, host)
