@@ -215,7 +215,7 @@ BAD_CONFIGS = [
     (
         "prod",
         set_in(["agent-platform:namespace", "quota"], {"limitsCpu": "32"}),
-        "agent-platform:namespace.quota.limitsCpu: 32 is below the worst case 74",
+        "agent-platform:namespace.quota.limitsCpu: 32 is below the worst case 79",
     ),
 ]
 
@@ -355,14 +355,17 @@ def test_quota_is_derived_from_the_worst_case():
     worst = prod.worst_case()
     # agent-api: 20 max + 1 surge (or its migration Job before it), agent-runner 10 (StatefulSet, no surge),
     # 2 cores each; agent-api's cleanup CronJob pod (2 cores); redis 1; postgres (CloudNativePG): 3 instances
-    # and the restore drill's one at 2 cores, 2 PgBouncer pods at 0.5.
-    assert worst["limits.cpu"] == 21 * 2 + 10 * 2 + 2 + 4 * 2 + 2 * 0.5 + 1
-    assert worst["pods"] == 21 + 10 + 1 + 4 + 2 + 1
+    # and the restore drill's one at 2 cores plus the Barman Cloud sidecar's 1, the drill's own pod 0.5,
+    # 2 PgBouncer pods and their rollout's surge pod at 0.5 (agent_platform/operators.py).
+    assert worst["limits.cpu"] == 21 * 2 + 10 * 2 + 2 + 4 * (2 + 1) + 0.5 + 3 * 0.5 + 1
+    assert worst["pods"] == 21 + 10 + 1 + 4 + 1 + 3 + 1
     from agent_platform.k8s.namespace import AgentNamespace
 
     hard = AgentNamespace.quota_hard(prod.namespace, prod.derived_quota(), "prod")
-    assert hard["limits.cpu"] == "74" and hard["pods"] == "39" and hard["requests.storage"] == "410Gi"
-    assert quantity_value(hard["requests.cpu"]) == pytest.approx(21 * 0.5 + 10 * 0.5 + 0.5 + 4 * 1 + 2 * 0.1 + 0.25)
+    assert hard["limits.cpu"] == "79" and hard["pods"] == "41" and hard["requests.storage"] == "410Gi"
+    assert quantity_value(hard["requests.cpu"]) == pytest.approx(
+        21 * 0.5 + 10 * 0.5 + 0.5 + 4 * (1 + 0.1) + 0.05 + 3 * 0.1 + 0.25
+    )
 
 
 def test_label_values_end_alphanumerically_after_truncation():
