@@ -45,7 +45,7 @@ from .k8s import (
     WORKLOADS,
     matches,
 )
-from .netpol import Endpoint, Verdict, evaluate
+from .netpol import Endpoint, Policies, Verdict, evaluate, peer_matches, port_matches
 from .operators import (
     CNPG_INSTANCE_PORTS,
     CNPG_POOLER_PORTS,
@@ -160,9 +160,19 @@ class Stack:
         self.namespace_labels = {
             _meta(o).get("name", ""): dict(_meta(o).get("labels") or {}) for o in by_kind["Namespace"]
         }
-        self.policies = by_kind["NetworkPolicy"]
+        self.policies = Policies(by_kind["NetworkPolicy"])
+        # Indexes, so each lookup costs what it finds, not a pass over the stack: objects by kind,
+        # namespace and name (first wins, as a scan would), pods by namespace and label.
+        self._named: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+        for o in self.objects:
+            self._named.setdefault((str(o.get("kind", "")), _ns(o), _name(o)), o)
         self.pods = self._pods()
+        self._pods_by_label: dict[tuple[str, str, str], list[Endpoint]] = defaultdict(list)
+        for pod, _ in self.pods:
+            for k, v in pod.labels.items():
+                self._pods_by_label[(pod.namespace, k, v)].append(pod)
         self.services = self._services()
+        self._monitors: tuple[list[Path], list[str]] | None = None
 
     # --- what runs -----------------------------------------------------------------------------
     def _endpoint(self, name: str, namespace: str, labels: Mapping[str, str], ports) -> Endpoint:
@@ -223,11 +233,11 @@ class Stack:
     def selected(self, service: Service) -> list[Endpoint]:
         if not service.selector:
             return []
-        return [
-            pod
-            for pod, _ in self.pods
-            if pod.namespace == service.namespace and all(pod.labels.get(k) == v for k, v in service.selector.items())
-        ]
+        # The pods carrying the selector's rarest pair, in render order, then the whole selector.
+        fewest = min(
+            (self._pods_by_label.get((service.namespace, k, v), []) for k, v in service.selector.items()), key=len
+        )
+        return [pod for pod in fewest if all(pod.labels.get(k) == v for k, v in service.selector.items())]
 
     def service_port(self, service: Service, port: Any) -> Mapping[str, Any] | None:
         for p in service.ports:
@@ -317,20 +327,20 @@ class Stack:
                                 yield f"env {source.get('prefix', '')}{k}", v
 
     def _data(self, kind: str, namespace: str, name: Any) -> dict[str, Any]:
-        for o in self.by_kind[kind]:
-            if _name(o) == name and _ns(o) == namespace:
-                # Unknown during a first preview (a generated password in the URL): no address, no path.
-                plain, encoded = o.get("stringData"), o.get("data")
-                data = {k: v for k, v in plain.items()} if isinstance(plain, Mapping) else {}
-                for k, v in (encoded if isinstance(encoded, Mapping) else {}).items():
-                    if kind == "Secret" and isinstance(v, str):
-                        try:
-                            v = base64.b64decode(v).decode()
-                        except ValueError:
-                            continue
-                    data.setdefault(k, v)
-                return data
-        return {}
+        o = self._named.get((kind, namespace, name)) if isinstance(name, str) else None
+        if o is None:
+            return {}
+        # Unknown during a first preview (a generated password in the URL): no address, no path.
+        plain, encoded = o.get("stringData"), o.get("data")
+        data = {k: v for k, v in plain.items()} if isinstance(plain, Mapping) else {}
+        for k, v in (encoded if isinstance(encoded, Mapping) else {}).items():
+            if kind == "Secret" and isinstance(v, str):
+                try:
+                    v = base64.b64decode(v).decode()
+                except ValueError:
+                    continue
+            data.setdefault(k, v)
+        return data
 
     def _key(self, kind: str, namespace: str, name: Any, key: Any) -> Any:
         return self._data(kind, namespace, name).get(key)
@@ -376,6 +386,11 @@ class Stack:
 
     def _monitor_paths(self) -> tuple[list[Path], list[str]]:
         """Prometheus's scrapes, and the warnings: a Service selected without the port, a pod scraped twice."""
+        if self._monitors is None:
+            self._monitors = self._scrapes()
+        return self._monitors
+
+    def _scrapes(self) -> tuple[list[Path], list[str]]:
         paths: list[Path] = []
         warnings: list[str] = []
         prometheus = self.peer("monitoring")
@@ -425,10 +440,8 @@ class Stack:
                 yield c
 
     def _service_labels(self, service: Service) -> Mapping[str, str]:
-        for o in self.by_kind["Service"]:
-            if _name(o) == service.name and _ns(o) == service.namespace:
-                return _meta(o).get("labels") or {}
-        return {}
+        o = self._named.get(("Service", service.namespace, service.name))
+        return (_meta(o).get("labels") or {}) if o is not None else {}
 
     def _scaler_paths(self) -> list[Path]:
         paths: list[Path] = []
@@ -482,6 +495,7 @@ class Stack:
         """A rendered Service that selects no pod, or a port of it nobody may reach (by the policies)."""
         warnings = []
         sources = self.candidates()
+        index = _SourceIndex(sources)
         for service in self.services.values():
             if not service.rendered:
                 continue
@@ -491,11 +505,7 @@ class Stack:
                 continue
             for p in service.ports:
                 reached = any(
-                    evaluate(self.policies, src, pod, *resolved).allowed
-                    for pod in pods
-                    if (resolved := self.target(p, pod))
-                    for src in sources
-                    if src != pod
+                    self._reached(pod, *resolved, sources, index) for pod in pods if (resolved := self.target(p, pod))
                 )
                 if not reached:
                     warnings.append(
@@ -504,8 +514,58 @@ class Stack:
                     )
         return warnings
 
+    def _reached(self, pod: Endpoint, port: int, protocol: str, sources: list[Endpoint], index) -> bool:
+        """Whether any source may reach `pod` on the port. Only the sources an ingress rule admitting the
+        port names are tried (by the index), so a Service costs its callers, not every pod of the stack."""
+        isolating = self.policies.selecting(pod, "Ingress")
+        if not isolating:
+            tried: Iterable[Endpoint] = sources
+        else:
+            tried = (
+                src
+                for policy in isolating
+                for rule in (policy.get("spec") or {}).get("ingress") or []
+                if port_matches(rule.get("ports"), port, protocol, pod)
+                for src in index.named_by(rule.get("from"), _ns(policy))
+            )
+        return any(src != pod and evaluate(self.policies, src, pod, port, protocol).allowed for src in tried)
+
     def warnings(self) -> list[str]:
         return self.unreachable() + self._monitor_paths()[1]
+
+
+class _SourceIndex:
+    """The pods that may try a connection, by namespace and label: the candidates a peer could name."""
+
+    def __init__(self, sources: Sequence[Endpoint]) -> None:
+        self.all = list(sources)
+        self.by_ns: dict[str, list[Endpoint]] = defaultdict(list)
+        self.by_label: dict[tuple[str, str, str], list[Endpoint]] = defaultdict(list)
+        for s in self.all:
+            self.by_ns[s.namespace].append(s)
+            for k, v in s.labels.items():
+                self.by_label[(s.namespace, k, v)].append(s)
+
+    def named_by(self, peers: Sequence[Mapping[str, Any]] | None, policy_namespace: str) -> Iterable[Endpoint]:
+        """The sources some peer of a rule matches (no peers: every source)."""
+        if not peers:
+            yield from self.all
+            return
+        for peer in peers:
+            if "ipBlock" in peer:
+                continue  # the sources are pods, which an ipBlock never names here (netpol.peer_matches)
+            if peer.get("namespaceSelector") is None:
+                namespaces = [policy_namespace]
+            else:
+                namespaces = [
+                    ns for ns, pods in self.by_ns.items() if matches(peer["namespaceSelector"], pods[0].ns_labels())
+                ]
+            wanted = ((peer.get("podSelector") or {}).get("matchLabels") or {}).items()
+            for ns in namespaces:
+                candidates = min(
+                    (self.by_label.get((ns, k, v), []) for k, v in wanted), key=len, default=self.by_ns.get(ns, [])
+                )
+                yield from (s for s in candidates if peer_matches(peer, policy_namespace, s))
 
 
 def address_of(value: str) -> tuple[str, int | None]:
