@@ -1,7 +1,11 @@
-"""Scale benchmark: the whole preview, the policy pack and the render at 10 and 100 agent services.
+"""Scale benchmark: the whole preview, the policy pack and the render at 10, 30, 100 and 300 agent services.
 
-    venv/bin/python tools/benchmarks/scale_bench.py            # 10 and 100 services (~2 min)
+    venv/bin/python tools/benchmarks/scale_bench.py            # 10, 30, 100 and 300 services (~5 min)
     venv/bin/python tools/benchmarks/scale_bench.py --quick    # 5 and 20 services (~30 s)
+
+The fitted exponent is the least-squares slope of log(wall time) over log(services) across the sizes:
+1.0 is linear, 2.0 quadratic. The pack, Checkov and cdk8s are compared at 100 services (the largest
+size below it with --quick).
 
 Every figure is whole-process wall time on this machine, with a progress line per step:
 - the preview CLI (`python -m preview prod --config-file <generated>`: two program runs, render,
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -135,11 +140,19 @@ def row(label: str, *cells: str) -> str:
     return f"{label:<46} " + " ".join(f"{c:>12}" for c in cells)
 
 
+def exponent(sizes: list[int], results: dict[int, dict], key: str) -> float:
+    """Least-squares slope of log(results[n][key]) over log(n)."""
+    xs = [math.log(n) for n in sizes]
+    ys = [math.log(max(results[n][key], 1e-6)) for n in sizes]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 and 20 services instead of 10 and 100")
+    parser.add_argument("--quick", action="store_true", help="5 and 20 services instead of 10, 30, 100 and 300")
     args = parser.parse_args()
-    sizes = [5, 20] if args.quick else [10, 100]
+    sizes = [5, 20] if args.quick else [10, 30, 100, 300]
     results: dict[int, dict] = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -155,7 +168,7 @@ def main() -> None:
                 "validate": report["validateSeconds"],
                 "policy": report["policy"]["seconds"],
             }
-        big = sizes[-1]
+        big = 100 if 100 in sizes else sizes[-1]
         config = generated_stack(tmp, big)
         progress(f"program run of {big} services in this process (for the pack and the SDK floor)")
         _, capture = capture_stack(ROOT, "prod", config)
@@ -200,9 +213,13 @@ def main() -> None:
                 f"{r['policy']:.2f}",
             )
         )
-    small, large = results[sizes[0]], results[big]
-    per_object = (large["seconds"] / large["objects"]) / (small["seconds"] / small["objects"])
-    print(f"\nper-object cost, {big} vs {sizes[0]} services: x{per_object:.2f} (1.00 is flat)")
+    small, large, largest = results[sizes[0]], results[big], results[sizes[-1]]
+    per_object = (largest["seconds"] / largest["objects"]) / (small["seconds"] / small["objects"])
+    print(f"\nper-object cost, {sizes[-1]} vs {sizes[0]} services: x{per_object:.2f} (1.00 is flat)")
+    for stage in ("seconds", "render", "validate", "policy"):
+        name = stage if stage != "seconds" else "whole preview"
+        print(f"fitted exponent, {name}: {exponent(sizes, results, stage):.2f}")
+    print(f"whole preview at {big} services vs cdk8s on its objects: x{large['seconds'] / cdk8s_s:.1f}")
     print(
         f"policy pack, up phase, {len(kube)} manifests: {pack_s:.2f}s; without its SDK fast paths {bare_pack_s:.2f}s "
         f"(x{bare_pack_s / pack_s:.1f}); Checkov {checkov_s:.2f}s, peak {checkov_peak:.0f} MiB "
