@@ -1,0 +1,480 @@
+"""A whole stack: every concern together, and the checks across them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    Field,
+)
+from pydantic_core import PydanticCustomError
+
+from agent_platform import operators
+from agent_platform.settings.base import Model
+from agent_platform.settings.capacity import _bytes_quantity, _cpu_quantity, pod_amounts
+from agent_platform.settings.cluster import (
+    DOCKER_MIN_MEMORY,
+    Availability,
+    GatewayRef,
+    IngressConfig,
+    KubernetesConfig,
+    LimitRangeConfig,
+    Monitoring,
+    NamespaceConfig,
+    NetworkConfig,
+    SecretsSettings,
+)
+from agent_platform.settings.docker import DockerConfig
+from agent_platform.settings.errors import Findings, check
+from agent_platform.settings.pod import Persistence, ResourceAmounts, Resources
+from agent_platform.settings.service import AgentServiceConfig
+from agent_platform.settings.stores import (
+    BARMAN_SIDECAR_RESOURCES,
+    DRILL_RESOURCES,
+    POOLER_RESOURCES,
+    SUPERUSER_RESERVED_CONNECTIONS,
+    PostgresConfig,
+    RedisConfig,
+    check_eviction,
+    official_postgres_image,
+)
+from agent_platform.settings.values import DnsLabel, LabelValue, MetadataKey, ObjectName, quantity_value
+
+
+class StackConfig(Model):
+    environment: DnsLabel = Field(description="Environment name (labels, policy config): e.g. `dev`, `prod`.")
+    platform: Literal["kubernetes", "docker"] = Field(
+        "kubernetes", description="Target: a Kubernetes cluster or a Docker host."
+    )
+    kubernetes: KubernetesConfig | None = Field(None, description="Cluster to deploy to (platform kubernetes).")
+    namespace: NamespaceConfig | None = Field(None, description="Namespace and its guard rails (platform kubernetes).")
+    services: list[AgentServiceConfig] = Field(min_length=1, description="Agent API services (one per graph or API).")
+    postgres: PostgresConfig = Field(PostgresConfig(), description="Checkpoint store.")
+    redis: RedisConfig = Field(RedisConfig(), description="Cache, queues and stream resumption.")
+    ingress: IngressConfig = Field(
+        IngressConfig(enabled=False), description="External HTTPS entry (platform kubernetes)."
+    )
+    network: NetworkConfig = Field(NetworkConfig(), description="NetworkPolicy peers (platform kubernetes).")
+    availability: Availability = Field(Availability(), description="Placement of agent pods.")
+    docker: DockerConfig | None = Field(None, description="Docker host settings (platform docker).")
+    registry: str | None = Field(
+        None,
+        pattern=r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+)(:\d{1,5})?(/[a-z0-9._-]+)*$",
+        description="Registry (and path) put before every image given without one (`postgres:16`, `acme/agent:1.2`): a "
+        "private mirror, e.g. `registry.example.com/mirror`.",
+    )
+    image_pull_secrets: list[ObjectName] = Field(
+        [],
+        description="Existing docker-registry Secrets in the namespace that every pod pulls with "
+        "(platform kubernetes).",
+    )
+    monitoring: Monitoring = Field(Monitoring(), description="Metrics scraping and alert rules (platform kubernetes).")
+    exposure: Literal["ingress", "gatewayApi"] = Field(
+        "ingress",
+        description="How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway "
+        "(`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both.",
+    )
+    gateway: GatewayRef | None = Field(None, description="gatewayApi: the Gateway and its HTTPS listener.")
+    secrets: SecretsSettings = Field(
+        SecretsSettings(),
+        description="Where API keys and external data-store URLs come from (in-cluster data stores always generate "
+        "their password).",
+    )
+    labels: dict[MetadataKey, LabelValue] = Field(
+        {}, description="Labels added to every object (cost centre, team); the platform's own keys are refused."
+    )
+    annotations: dict[MetadataKey, str] = Field({}, description="Annotations added to every object.")
+
+    def redis_queue_services(self) -> list[int]:
+        """Indexes of the services whose run queue is a Redis list (KEDA trigger redis)."""
+        return [
+            i
+            for i, s in enumerate(self.services)
+            if s.autoscaling.enabled and s.autoscaling.engine == "keda" and s.autoscaling.keda.trigger == "redis"
+        ]
+
+    def redis_settings(self) -> RedisConfig:
+        """Redis as it runs: the eviction policy resolved for what this stack keeps in it."""
+        policy = self.redis.eviction_policy(bool(self.redis_queue_services()))
+        return self.redis.model_copy(update={"maxmemory_policy": policy})
+
+    @check
+    def _stack(self) -> StackConfig:
+        found = Findings()
+        queued = self.redis_queue_services()
+        if queued and self.redis.mode == "inCluster":
+            i = queued[0]
+            try:
+                check_eviction(
+                    self.redis.maxmemory_policy,
+                    f"services[{i}].autoscaling.keda.trigger is redis: "
+                    f"its list {self.services[i].autoscaling.keda.list_name!r} is the run queue",
+                    "redis.maxmemoryPolicy",
+                )
+            except PydanticCustomError as error:
+                found.errors.append(error)  # reported with the stack's other findings
+        names = [s.name for s in self.services]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                found(f"services[{i}].name", f"duplicate service name {name!r}")
+            if name in ("postgres", "redis"):
+                found(f"services[{i}].name", f"{name!r} is taken by the data store")
+        if self.platform == "docker" and self.postgres.mode == "inCluster":
+            backup = self.postgres.backup
+            if backup.enabled and backup.store == "objectStore":
+                found(
+                    "postgres.backup.store",
+                    "objectStore is not implemented on the Docker platform yet (the Postgres network has no "
+                    "route out); use store volume and copy the repository off the host (docs/backups-docker.md)",
+                )
+            if self.postgres.restore.enabled:
+                found(
+                    "postgres.restore.enabled",
+                    "a Docker host restores with `tools/restore-docker.sh --to latest|<RFC 3339 time>`, "
+                    "not a stack setting (docs/backups-docker.md)",
+                )
+            if backup.enabled and not self.postgres.persistence.enabled:
+                found("postgres.backup.enabled", "needs postgres.persistence.enabled (a data volume to back up)")
+            if backup.enabled and official_postgres_image(self.postgres.image):
+                # Postgres runs pgbackrest as its archive_command: with the official image every WAL
+                # segment's archiving fails, WAL piles up on the volume and no backup is ever taken.
+                found(
+                    "postgres.image",
+                    f"{self.postgres.image!r} is the official image, which has no pgbackrest (postgres.backup "
+                    "runs it): build images/postgres-pgbackrest from it and set that image here "
+                    "(docs/backups-docker.md)",
+                )
+        if self.platform == "kubernetes":
+            for key in ("kubernetes", "namespace"):
+                if getattr(self, key) is None:
+                    found(key, "is required when platform is kubernetes")
+            if self.docker is not None:
+                found("docker", "only applies when platform is docker")
+            routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
+            if self.ingress.enabled and not routed:
+                found("ingress.enabled", "no service has ingress.enabled: nothing to route")
+            if self.exposure == "gatewayApi" and self.gateway is None:
+                found("gateway", "is required when exposure is gatewayApi")
+            if self.exposure != "gatewayApi" and self.gateway is not None:
+                found("gateway", "only applies when exposure is gatewayApi")
+            if self.exposure == "gatewayApi" and self.gateway is not None:
+                self._check_gateway_data_plane(found)
+            taken = {s.name: i for i, s in enumerate(self.services)}
+            for i, s in enumerate(self.services):
+                if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
+                    found(
+                        f"services[{i}].rollout.strategy",
+                        "canary splits external traffic at the Ingress: it needs ingress.enabled and the service's "
+                        "ingress.enabled",
+                    )
+                for unit in s.pod_names()[1:] if s.rollout.strategy == "canary" else s.pod_names():
+                    if unit in taken and unit != s.name:
+                        found(
+                            f"services[{i}].rollout.strategy",
+                            f"its Deployment {unit!r} would clash with service {unit!r}",
+                        )
+            self._check_kubernetes_names(found)
+            if self.namespace is not None:
+                self._check_quota(found)
+            if self.postgres.mode == "cloudnativepg":
+                self._check_connection_budget(found)
+        else:
+            # A Docker host has no cluster, namespace, Ingress or autoscaler: such keys mean a mixed-up stack file.
+            for key in ("kubernetes", "namespace"):
+                if getattr(self, key) is not None:
+                    found(key, "only applies when platform is kubernetes")
+            if self.ingress.enabled:
+                found("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
+            if self.secrets.mode != "pulumi":
+                found(
+                    "secrets.mode",
+                    "only `pulumi` applies when platform is docker (a Docker host has no Secrets to read)",
+                )
+            if self.image_pull_secrets:
+                found(
+                    "imagePullSecrets",
+                    "only applies when platform is kubernetes (a Docker host pulls with its own `docker login`)",
+                )
+            for i, s in enumerate(self.services):
+                if s.rollout != type(s).model_fields["rollout"].default:
+                    found(
+                        f"services[{i}].rollout",
+                        "only applies when platform is kubernetes (a Docker host replaces containers one by one)",
+                    )
+                for key, alias in (
+                    ("scheduling", "scheduling"),
+                    ("service_account", "serviceAccount"),
+                    ("env_from", "envFrom"),
+                    ("extra_env", "extraEnv"),
+                    ("init_containers", "initContainers"),
+                    ("sidecars", "sidecars"),
+                    ("extra_volumes", "extraVolumes"),
+                    ("extra_volume_mounts", "extraVolumeMounts"),
+                    ("checkpoint_cleanup", "checkpointCleanup"),
+                ):
+                    if getattr(s, key) != type(s).model_fields[key].default:
+                        found(f"services[{i}].{alias}", "only applies when platform is kubernetes")
+            for i, s in enumerate(self.services):
+                if s.autoscaling.enabled:
+                    found(
+                        f"services[{i}].autoscaling.enabled",
+                        "a Docker host has no autoscaler: set it to false and use replicas",
+                    )
+            if not any(s.ingress.enabled for s in self.services):
+                found("services", "no service has ingress.enabled: the proxy has nothing to route")
+            # Docker refuses a container memory limit under 6 MiB (moby daemon/daemon_unix.go
+            # linuxMinMemory: "Minimum memory limit allowed is 6MB").
+            docker = self.docker_settings()
+            limited = [(f"services[{i}].resources", s.resources) for i, s in enumerate(self.services)]
+            limited += [("docker.proxy.resources", docker.proxy.resources)]
+            limited += [("docker.backup.resources", docker.backup.resources)]
+            limited += [
+                (f"{k}.resources", getattr(self, k).resources)
+                for k in ("postgres", "redis")
+                if getattr(self, k).mode == "inCluster"
+            ]
+            for where, resources in limited:
+                if quantity_value(resources.limits.memory) < DOCKER_MIN_MEMORY:
+                    found(
+                        f"{where}.limits.memory",
+                        f"Docker's minimum memory limit is 6Mi, got {resources.limits.memory!r}",
+                    )
+        found.raise_any("StackConfig")
+        return self
+
+    def _check_gateway_data_plane(self, found: Findings) -> None:
+        # The backends admit the Gateway's data plane by its namespace; ingressControllerNamespace names an
+        # Ingress controller's, which a Gateway's proxies need not share.
+        if "ingress_controller_namespace" in self.network.model_fields_set:
+            found(
+                "network.ingressControllerNamespace",
+                f"applies to exposure ingress, got {self.network.ingress_controller_namespace!r}; with gatewayApi the "
+                "backends admit gateway.dataPlaneNamespace (default: gateway.namespace): set that instead",
+            )
+        gateway = self.gateway
+        assert gateway is not None
+        if gateway.data_plane_namespace is None and gateway.namespace is None:
+            found(
+                "gateway.dataPlaneNamespace",
+                "is required when gateway.namespace is unset: name the namespace the Gateway's proxy pods run in "
+                "(the backends admit only that one; the stack's own namespace would admit every pod in it)",
+            )
+
+    def gateway_data_plane_namespace(self) -> str:
+        """Where the Gateway's data plane runs: as set, else the Gateway's namespace (validated to be one)."""
+        gateway = self.gateway
+        assert gateway is not None
+        return gateway.data_plane_namespace or gateway.namespace or ""
+
+    def _check_kubernetes_names(self, found: Findings) -> None:
+        names = {s.name for s in self.services}
+        seen: dict[str, str] = {}
+        for i, s in enumerate(self.services):
+            # app.kubernetes.io/instance = <name>-<environment>, a label value (<= 63).
+            instance = f"{s.name}-{self.environment}"
+            if len(instance) > 63:
+                found(
+                    f"services[{i}].name",
+                    f"with the environment, the instance label {instance!r} exceeds 63 characters ({len(instance)})",
+                )
+            for j, peer in enumerate(s.allow_from):
+                if peer not in names:
+                    found(f"services[{i}].allowFrom[{j}]", f"{peer!r} is not a service of this stack")
+            if not s.ingress.enabled:
+                continue
+            # nginx refuses duplicate locations and the Ingress would hold ambiguous rules.
+            for j, path in enumerate(s.ingress.paths):
+                if path in seen:
+                    found(f"services[{i}].ingress.paths[{j}]", f"{path!r} is already routed to {seen[path]!r}")
+                seen[path] = s.name
+
+    def worst_case(self) -> dict[str, float]:
+        """What the namespace holds at worst, by the arithmetic of Kubernetes' quota admission: each pod
+        counts its effective requests and limits (pod_amounts), times every unit's maximum pods
+        (autoscaler maximum, canary and colours), plus, per service, the larger of a Deployment's
+        rollout surge pod and its migration Job's pod (the migration runs before the rollout), plus
+        the cleanup CronJob's pod (concurrencyPolicy Forbid: one at a time) and the in-cluster data
+        stores (one pod each, replaced in place). Keys are ResourceQuota `spec.hard` names; cpu in
+        cores, the rest in bytes or counts."""
+        total = {
+            "requests.cpu": 0.0,
+            "requests.memory": 0.0,
+            "limits.cpu": 0.0,
+            "limits.memory": 0.0,
+            "requests.storage": 0.0,
+            "pods": 0.0,
+        }
+
+        def add(pods: int, amounts: dict[str, float], persistence: Persistence | None = None) -> None:
+            total["pods"] += pods
+            for key, value in amounts.items():
+                total[key] += pods * value
+            if persistence is not None and persistence.enabled:
+                total["requests.storage"] += pods * quantity_value(persistence.size)
+
+        for svc in self.services:
+            r = svc.rollout
+            app_pod = pod_amounts(
+                [svc.resources, *(x.resources for x in svc.sidecars)], [x.resources for x in svc.init_containers]
+            )
+            # A Job's pod runs the app's image with its resources, one container, no extra containers.
+            job_pod = pod_amounts([svc.resources], [])
+            overlap = max(svc.surge_pods(), 1 if svc.migration.enabled else 0)
+            add(svc.max_pods() + overlap, app_pod, svc.persistence)
+            if r.strategy == "canary" and r.canary is not None:
+                add(r.canary.replicas + 1, app_pod, svc.persistence)
+            elif r.strategy == "blueGreen" and r.blue_green is not None:
+                idle = r.blue_green.idle_replicas
+                add(
+                    svc.max_pods() + svc.surge_pods() if idle is None else idle + (1 if idle else 0),
+                    app_pod,
+                    svc.persistence,
+                )
+            if svc.checkpoint_cleanup.enabled:
+                add(1, job_pod)
+        for store in (self.postgres, self.redis):
+            if store.mode == "inCluster":
+                add(1, pod_amounts([store.resources], []), store.persistence)
+        pg = self.postgres
+        if pg.mode == "cloudnativepg":
+            # The pods CloudNativePG and its Barman Cloud plugin make, as they make them (operators.py).
+            whose = {
+                "cluster": pg.resources,
+                "sidecar": BARMAN_SIDECAR_RESOURCES,
+                "pooler": POOLER_RESOURCES,
+                "pod-level": self.limit_range_defaults(),
+            }
+
+            def operator_pod(made: tuple[list[operators.Container], list[operators.Container]]) -> dict[str, float]:
+                containers, init = made
+                return pod_amounts(
+                    [whose[w] for _, w, _ in containers], [(whose[w], restartable) for _, w, restartable in init]
+                )
+
+            # Every instance with its volume (a switchover replaces none), the plugin's sidecar in each.
+            add(pg.instances, operator_pod(operators.cnpg_instance_pod(plugin=pg.backup.enabled)), pg.persistence)
+            if pg.backup.enabled and pg.restore_drill.enabled:
+                # The drill's one-instance Cluster (recovering through the plugin: its sidecar too) and
+                # the drill's own pod, which runs while that Cluster does.
+                add(1, operator_pod(operators.cnpg_instance_pod(plugin=True)), pg.persistence)
+                add(1, pod_amounts([DRILL_RESOURCES], [DRILL_RESOURCES]))
+            if pg.pooler.enabled:
+                # PgBouncer's pods and a rollout's surge, each with its bootstrap init container.
+                n = pg.pooler.instances
+                add(n + operators.cnpg_pooler_surge(n), operator_pod(operators.cnpg_pooler_pod()))
+        # Storage of claims a StatefulSet kept on scale-down (whenScaled: Retain) is counted
+        # at the maximum already; a resize grows it, which the explicit value must allow.
+        return total
+
+    def limit_range_defaults(self) -> Resources:
+        """What the namespace's LimitRange gives a container that sets nothing."""
+        lr = self.namespace.limit_range if self.namespace is not None else LimitRangeConfig()
+        return Resources(
+            requests=ResourceAmounts(cpu=lr.default_request_cpu, memory=lr.default_request_memory),
+            limits=ResourceAmounts(cpu=lr.default_cpu, memory=lr.default_memory),
+        )
+
+    def derived_quota(self) -> dict[str, str]:
+        """The worst case as ResourceQuota spec.hard amounts (used where namespace.quota sets none)."""
+        worst = self.worst_case()
+        return {
+            "requests.cpu": _cpu_quantity(worst["requests.cpu"]),
+            "requests.memory": _bytes_quantity(worst["requests.memory"]),
+            "limits.cpu": _cpu_quantity(worst["limits.cpu"]),
+            "limits.memory": _bytes_quantity(worst["limits.memory"]),
+            "requests.storage": _bytes_quantity(worst["requests.storage"]),
+            "pods": str(int(worst["pods"])),
+        }
+
+    def _check_quota(self, found: Findings) -> None:
+        assert self.namespace is not None
+        q, worst = self.namespace.quota, self.worst_case()
+        given = {
+            "requests.cpu": ("cpu", q.cpu),
+            "requests.memory": ("memory", q.memory),
+            "limits.cpu": ("limitsCpu", q.limits_cpu),
+            "limits.memory": ("limitsMemory", q.limits_memory),
+            "requests.storage": ("storage", q.storage),
+            "pods": ("pods", q.pods),
+        }
+        for hard, (key, value) in given.items():
+            if value is None:
+                continue
+            need = worst[hard]
+            if quantity_value(str(value)) < need - 1e-9:
+                shown = (
+                    _cpu_quantity(need)
+                    if hard.endswith("cpu")
+                    else (str(int(need)) if hard == "pods" else _bytes_quantity(need))
+                )
+                found(
+                    f"namespace.quota.{key}",
+                    f"{value} is below the worst case {shown} ({hard} at every service's maximum replicas with their "
+                    "sidecars and init containers, plus rollout surge or migration, cleanup jobs and data stores): "
+                    "the rollout or the autoscaler would stall; raise it or unset it to derive it",
+                )
+
+    def connection_demand(self) -> list[tuple[str, int]]:
+        """What connects to Postgres at worst, (what, connections): every unit of every service at
+        its autoscaling maximum plus its rollout surge, canary and idle colours included, and the
+        migration and cleanup Jobs, each pod opening `databasePoolSize` connections."""
+        demand = []
+        for i, s in enumerate(self.services):
+            if not s.uses_postgres:
+                continue
+            r, pool = s.rollout, s.database_pool_size
+            pods = s.max_pods() + s.surge_pods()
+            if r.strategy == "canary" and r.canary is not None:
+                pods += r.canary.replicas + 1
+            elif r.strategy == "blueGreen" and r.blue_green is not None:
+                idle = r.blue_green.idle_replicas
+                pods += s.max_pods() + s.surge_pods() if idle is None else idle + (1 if idle else 0)
+            demand.append((f"services[{i}] {s.name}: {pods} pods x {pool}", pods * pool))
+            if s.migration.enabled:
+                demand.append((f"services[{i}] migration: 1 x {pool}", pool))
+            if s.checkpoint_cleanup.enabled:
+                demand.append((f"services[{i}] cleanup: 1 x {pool}", pool))
+        return demand
+
+    def _check_connection_budget(self, found: Findings) -> None:
+        pg = self.postgres
+        demand = self.connection_demand()
+        need = sum(n for _, n in demand)
+        for key, capacity, what in pg.connection_capacity():
+            if need > capacity:
+                found(
+                    key,
+                    f"connection budget: {need} connections at worst ({'; '.join(w for w, _ in demand)}) "
+                    f"exceed {capacity}, {what}; raise {key.split('.', 1)[1]} or lower services[].databasePoolSize "
+                    f"or the autoscaling maxima",
+                )
+        if pg.pooler.enabled:
+            p, usable = pg.pooler, pg.max_connections - SUPERUSER_RESERVED_CONNECTIONS
+            servers = p.instances * p.default_pool_size
+            if servers > usable:
+                found(
+                    "postgres.pooler.defaultPoolSize",
+                    f"connection budget: {p.instances} PgBouncer pods x defaultPoolSize {p.default_pool_size} = "
+                    f"{servers} "
+                    f"server connections exceed postgres.maxConnections {pg.max_connections} minus "
+                    f"{SUPERUSER_RESERVED_CONNECTIONS} superuser-reserved = {usable}; lower it or raise "
+                    "postgres.maxConnections",
+                )
+
+    def docker_settings(self) -> DockerConfig:
+        return self.docker or DockerConfig()
+
+    def named_secret_keys(self) -> list[str]:
+        """Every key `secretEnv` and `externalUrlKey` name, wherever the values live."""
+        keys = {k for s in self.services for k in s.secret_env.values()}
+        keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
+        return sorted(keys)
+
+    def secret_keys(self) -> list[str]:
+        """Every secret stack config key the program reads (sorted, unique): none when they live in an
+        existing Secret."""
+        if self.secrets.mode != "pulumi":
+            return []
+        keys = {k for s in self.services for k in s.secret_env.values()}
+        keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
+        return sorted(keys)
