@@ -9,16 +9,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from agent_platform import operators
+from agent_platform.settings import capacity
 from agent_platform.settings.base import Model
-from agent_platform.settings.capacity import _bytes_quantity, _cpu_quantity, pod_amounts
+from agent_platform.settings.capacity import _bytes_quantity, _cpu_quantity
 from agent_platform.settings.cluster import (
     DOCKER_MIN_MEMORY,
     Availability,
     GatewayRef,
     IngressConfig,
     KubernetesConfig,
-    LimitRangeConfig,
     Monitoring,
     NamespaceConfig,
     NetworkConfig,
@@ -26,12 +25,8 @@ from agent_platform.settings.cluster import (
 )
 from agent_platform.settings.docker import DockerConfig
 from agent_platform.settings.errors import Findings, check
-from agent_platform.settings.pod import Persistence, ResourceAmounts, Resources
 from agent_platform.settings.service import AgentServiceConfig
 from agent_platform.settings.stores import (
-    BARMAN_SIDECAR_RESOURCES,
-    DRILL_RESOURCES,
-    POOLER_RESOURCES,
     SUPERUSER_RESERVED_CONNECTIONS,
     PostgresConfig,
     RedisConfig,
@@ -289,102 +284,13 @@ class StackConfig(Model):
                 seen[path] = s.name
 
     def worst_case(self) -> dict[str, float]:
-        """What the namespace holds at worst, by the arithmetic of Kubernetes' quota admission: each pod
-        counts its effective requests and limits (pod_amounts), times every unit's maximum pods
-        (autoscaler maximum, canary and colours), plus, per service, the larger of a Deployment's
-        rollout surge pod and its migration Job's pod (the migration runs before the rollout), plus
-        the cleanup CronJob's pod (concurrencyPolicy Forbid: one at a time) and the in-cluster data
-        stores (one pod each, replaced in place). Keys are ResourceQuota `spec.hard` names; cpu in
-        cores, the rest in bytes or counts."""
-        total = {
-            "requests.cpu": 0.0,
-            "requests.memory": 0.0,
-            "limits.cpu": 0.0,
-            "limits.memory": 0.0,
-            "requests.storage": 0.0,
-            "pods": 0.0,
-        }
-
-        def add(pods: int, amounts: dict[str, float], persistence: Persistence | None = None) -> None:
-            total["pods"] += pods
-            for key, value in amounts.items():
-                total[key] += pods * value
-            if persistence is not None and persistence.enabled:
-                total["requests.storage"] += pods * quantity_value(persistence.size)
-
-        for svc in self.services:
-            r = svc.rollout
-            app_pod = pod_amounts(
-                [svc.resources, *(x.resources for x in svc.sidecars)], [x.resources for x in svc.init_containers]
-            )
-            # A Job's pod runs the app's image with its resources, one container, no extra containers.
-            job_pod = pod_amounts([svc.resources], [])
-            overlap = max(svc.surge_pods(), 1 if svc.migration.enabled else 0)
-            add(svc.max_pods() + overlap, app_pod, svc.persistence)
-            if r.strategy == "canary" and r.canary is not None:
-                add(r.canary.replicas + 1, app_pod, svc.persistence)
-            elif r.strategy == "blueGreen" and r.blue_green is not None:
-                idle = r.blue_green.idle_replicas
-                add(
-                    svc.max_pods() + svc.surge_pods() if idle is None else idle + (1 if idle else 0),
-                    app_pod,
-                    svc.persistence,
-                )
-            if svc.checkpoint_cleanup.enabled:
-                add(1, job_pod)
-        for store in (self.postgres, self.redis):
-            if store.mode == "inCluster":
-                add(1, pod_amounts([store.resources], []), store.persistence)
-        pg = self.postgres
-        if pg.mode == "cloudnativepg":
-            # The pods CloudNativePG and its Barman Cloud plugin make, as they make them (operators.py).
-            whose = {
-                "cluster": pg.resources,
-                "sidecar": BARMAN_SIDECAR_RESOURCES,
-                "pooler": POOLER_RESOURCES,
-                "pod-level": self.limit_range_defaults(),
-            }
-
-            def operator_pod(made: tuple[list[operators.Container], list[operators.Container]]) -> dict[str, float]:
-                containers, init = made
-                return pod_amounts(
-                    [whose[w] for _, w, _ in containers], [(whose[w], restartable) for _, w, restartable in init]
-                )
-
-            # Every instance with its volume (a switchover replaces none), the plugin's sidecar in each.
-            add(pg.instances, operator_pod(operators.cnpg_instance_pod(plugin=pg.backup.enabled)), pg.persistence)
-            if pg.backup.enabled and pg.restore_drill.enabled:
-                # The drill's one-instance Cluster (recovering through the plugin: its sidecar too) and
-                # the drill's own pod, which runs while that Cluster does.
-                add(1, operator_pod(operators.cnpg_instance_pod(plugin=True)), pg.persistence)
-                add(1, pod_amounts([DRILL_RESOURCES], [DRILL_RESOURCES]))
-            if pg.pooler.enabled:
-                # PgBouncer's pods and a rollout's surge, each with its bootstrap init container.
-                n = pg.pooler.instances
-                add(n + operators.cnpg_pooler_surge(n), operator_pod(operators.cnpg_pooler_pod()))
-        # Storage of claims a StatefulSet kept on scale-down (whenScaled: Retain) is counted
-        # at the maximum already; a resize grows it, which the explicit value must allow.
-        return total
-
-    def limit_range_defaults(self) -> Resources:
-        """What the namespace's LimitRange gives a container that sets nothing."""
-        lr = self.namespace.limit_range if self.namespace is not None else LimitRangeConfig()
-        return Resources(
-            requests=ResourceAmounts(cpu=lr.default_request_cpu, memory=lr.default_request_memory),
-            limits=ResourceAmounts(cpu=lr.default_cpu, memory=lr.default_memory),
-        )
+        """What the namespace holds at worst (capacity.worst_case)."""
+        limit_range = self.namespace.limit_range if self.namespace is not None else None
+        return capacity.worst_case(self.services, self.postgres, self.redis, limit_range)
 
     def derived_quota(self) -> dict[str, str]:
         """The worst case as ResourceQuota spec.hard amounts (used where namespace.quota sets none)."""
-        worst = self.worst_case()
-        return {
-            "requests.cpu": _cpu_quantity(worst["requests.cpu"]),
-            "requests.memory": _bytes_quantity(worst["requests.memory"]),
-            "limits.cpu": _cpu_quantity(worst["limits.cpu"]),
-            "limits.memory": _bytes_quantity(worst["limits.memory"]),
-            "requests.storage": _bytes_quantity(worst["requests.storage"]),
-            "pods": str(int(worst["pods"])),
-        }
+        return capacity.as_quota(self.worst_case())
 
     def _check_quota(self, found: Findings) -> None:
         assert self.namespace is not None
@@ -415,37 +321,19 @@ class StackConfig(Model):
                 )
 
     def connection_demand(self) -> list[tuple[str, int]]:
-        """What connects to Postgres at worst, (what, connections): every unit of every service at
-        its autoscaling maximum plus its rollout surge, canary and idle colours included, and the
-        migration and cleanup Jobs, each pod opening `databasePoolSize` connections."""
-        demand = []
-        for i, s in enumerate(self.services):
-            if not s.uses_postgres:
-                continue
-            r, pool = s.rollout, s.database_pool_size
-            pods = s.max_pods() + s.surge_pods()
-            if r.strategy == "canary" and r.canary is not None:
-                pods += r.canary.replicas + 1
-            elif r.strategy == "blueGreen" and r.blue_green is not None:
-                idle = r.blue_green.idle_replicas
-                pods += s.max_pods() + s.surge_pods() if idle is None else idle + (1 if idle else 0)
-            demand.append((f"services[{i}] {s.name}: {pods} pods x {pool}", pods * pool))
-            if s.migration.enabled:
-                demand.append((f"services[{i}] migration: 1 x {pool}", pool))
-            if s.checkpoint_cleanup.enabled:
-                demand.append((f"services[{i}] cleanup: 1 x {pool}", pool))
-        return demand
+        """What connects to Postgres at worst (capacity.connection_demand)."""
+        return capacity.connection_demand(self.services)
 
     def _check_connection_budget(self, found: Findings) -> None:
         pg = self.postgres
         demand = self.connection_demand()
         need = sum(n for _, n in demand)
-        for key, capacity, what in pg.connection_capacity():
-            if need > capacity:
+        for key, limit, what in pg.connection_capacity():
+            if need > limit:
                 found(
                     key,
                     f"connection budget: {need} connections at worst ({'; '.join(w for w, _ in demand)}) "
-                    f"exceed {capacity}, {what}; raise {key.split('.', 1)[1]} or lower services[].databasePoolSize "
+                    f"exceed {limit}, {what}; raise {key.split('.', 1)[1]} or lower services[].databasePoolSize "
                     f"or the autoscaling maxima",
                 )
         if pg.pooler.enabled:
