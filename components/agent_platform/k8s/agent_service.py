@@ -7,13 +7,12 @@ NetworkPolicy. The pod honours the app contract: /healthz, /readyz, DATABASE_URL
 and REDIS_URL from Secrets, and a drain window on SIGTERM.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from agent_platform.args import AgentServiceArgs, BackendArgs
+from agent_platform.args import AgentServiceArgs
 from agent_platform.config import (
     AgentServiceConfig,
     Availability,
@@ -25,6 +24,7 @@ from agent_platform.config import (
 )
 from agent_platform.inputs import secret_value, setting, settings_of
 from agent_platform.k8s import jobs, pod
+from agent_platform.k8s.backend import Backend
 from agent_platform.labels import (
     CLIENT_OF,
     RELEASE_TRACK,
@@ -44,32 +44,6 @@ autoscaling = k8s.autoscaling.v2
 HTTP = "http"
 DATA_VOLUME = "data"
 CHECKOV_SKIPS = pod.CHECKOV_SKIPS
-
-
-@dataclass(frozen=True)
-class Backend:
-    """A data store the service may use (BackendArgs, checked)."""
-
-    store: str  # postgres | redis
-    env_name: str  # DATABASE_URL | REDIS_URL
-    secret_name: str  # <store>-connection
-    port: int
-    secret_key: str = ""  # key of the URL in the Secret; default env_name
-    in_cluster: bool = False
-    # sha256 of the connection Secret's inputs: on the pod template, a new DSN rolls the pods.
-    checksum: pulumi.Input[str] = ""
-    backup_cluster: str = ""  # a CloudNativePG Cluster backed up (Backup CR) before each migration
-    backup_timeout_seconds: int = 3600
-    # The pods behind the store's address (the egress peer); default: the store's selector labels.
-    pod_labels: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, args: BackendArgs) -> "Backend":
-        return cls(**args)
-
-    @property
-    def peer_labels(self) -> dict[str, str]:
-        return dict(self.pod_labels) if self.pod_labels else selector_labels(self.store)
 
 
 class AgentService(pulumi.ComponentResource):
@@ -150,11 +124,20 @@ class AgentService(pulumi.ComponentResource):
                 c.name, metadata=self.meta(c.name), type="Opaque", string_data=secret_values, opts=child
             )
 
-        # The jobs' own ServiceAccount (jobs.job_service_account): never the service's identity.
-        self.jobs_service_account: core.ServiceAccount | None = None
+        # The jobs run as their own ServiceAccount (jobs.job_service_account), never the service's identity.
+        service_jobs = jobs.ServiceJobs(
+            c,
+            self.labels,
+            self.meta,
+            self.backends,
+            self.pull_secrets,
+            [r for r in (self.config_map, self.secret) if r is not None],
+            self,
+        )
         # The migration runs before any workload of this version rolls out.
-        self.migration = jobs.migration_job(self) if c.migration.enabled else None
-        self.cleanup = jobs.checkpoint_cleanup(self) if c.checkpoint_cleanup.enabled else None
+        self.migration = jobs.migration_job(service_jobs) if c.migration.enabled else None
+        self.cleanup = jobs.checkpoint_cleanup(service_jobs) if c.checkpoint_cleanup.enabled else None
+        self.jobs_service_account = service_jobs.account
         self.units = c.units()
         self.unit_labels = {
             u.name: pod.with_common(

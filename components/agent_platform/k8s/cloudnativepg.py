@@ -24,7 +24,8 @@ delete like the StatefulSet.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -41,9 +42,6 @@ from agent_platform.datastores import POSTGRES_PORT
 from agent_platform.k8s import monitoring, pod
 from agent_platform.labels import selector_labels
 
-if TYPE_CHECKING:
-    from agent_platform.k8s.postgres import Postgres
-
 core = k8s.core.v1
 meta = k8s.meta.v1
 net = k8s.networking.v1
@@ -58,6 +56,23 @@ POD_ROLE_LABEL = operators.CNPG_POD_ROLE_LABEL  # instance | pooler
 METRICS_PORT = 9187
 STATUS_PORT = 8000  # the instance manager's status endpoint, which the operator calls
 RESTORE_DRILL = "restore-drill"
+
+
+@dataclass(frozen=True)
+class PostgresOwner:
+    """What the CloudNativePG objects take from the Postgres component: its settings, metadata and
+    labels, its owner-role Secret, its clients' label, who scales on it, and where they hang."""
+
+    config: PostgresConfig
+    meta: pod.Metadata
+    labels: dict[str, str]
+    app_secret: pulumi.Resource
+    app_secret_name: str
+    client_label: str
+    pull_secrets: list[str]
+    scaler_namespace: str
+    namespace: str
+    parent: pulumi.Resource
 
 
 def scheduled_backup_cron(five_fields: str) -> str:
@@ -232,17 +247,18 @@ def cluster_name(c: PostgresConfig) -> str:
     return "postgres-restored" if c.restore.enabled else "postgres"
 
 
-def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceOptions, metrics_namespace: str) -> str:
+def build(
+    store: PostgresOwner, child: pulumi.ResourceOptions, keep: pulumi.ResourceOptions, metrics_namespace: str
+) -> str:
     """Every CloudNativePG object of the store; returns the host clients connect to."""
     c = store.config
     name = cluster_name(c)
-    store.cluster_name = name
     labels = {k: v for k, v in store.labels.items() if k != "app.kubernetes.io/name"}
     data = pulumi.ResourceOptions.merge(child, keep)
     after_secret = pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(depends_on=[store.app_secret]))
-    store.object_store = None
+    object_store = None
     if c.backup.enabled:
-        store.object_store = k8s.apiextensions.CustomResource(
+        object_store = k8s.apiextensions.CustomResource(
             name_of_store(c),
             api_version=BARMAN,
             kind="ObjectStore",
@@ -250,9 +266,7 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
             spec=_object_store_spec(c),
             opts=data,
         )
-        after_secret = pulumi.ResourceOptions.merge(
-            after_secret, pulumi.ResourceOptions(depends_on=[store.object_store])
-        )
+        after_secret = pulumi.ResourceOptions.merge(after_secret, pulumi.ResourceOptions(depends_on=[object_store]))
     cluster_annotations = None
     if c.major_upgrade_from is not None:
         # The operator upgrades a major in place, offline (pg_upgrade): there is no way back but a
@@ -260,7 +274,7 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
         before = major_upgrade_backup(store, name, c.major_upgrade_from)
         after_secret = pulumi.ResourceOptions.merge(after_secret, pulumi.ResourceOptions(depends_on=[before]))
         cluster_annotations = {MAJOR_UPGRADE_FROM: str(c.major_upgrade_from)}
-    store.cluster = k8s.apiextensions.CustomResource(
+    cluster = k8s.apiextensions.CustomResource(
         name,
         api_version=CNPG,
         kind="Cluster",
@@ -276,9 +290,9 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
         ),
         opts=after_secret,
     )
-    in_order = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store.cluster]))
+    in_order = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[cluster]))
     if c.backup.enabled:
-        store.scheduled_backup = k8s.apiextensions.CustomResource(
+        k8s.apiextensions.CustomResource(
             f"{name}-scheduled",
             api_version=CNPG,
             kind="ScheduledBackup",
@@ -298,7 +312,7 @@ def build(store: Postgres, child: pulumi.ResourceOptions, keep: pulumi.ResourceO
     if c.pooler.enabled:
         p = c.pooler
         host = pooler_name(c)
-        store.pooler = k8s.apiextensions.CustomResource(
+        k8s.apiextensions.CustomResource(
             host,
             api_version=CNPG,
             kind="Pooler",
@@ -356,7 +370,7 @@ PLUGIN_LAST_BACKUP = "barman_cloud_cloudnative_pg_io_last_available_backup_times
 MAJOR_UPGRADE_BACKUP_TIMEOUT_SECONDS = 3600
 
 
-def major_upgrade_backup(store: Postgres, cluster: str, old_major: int) -> k8s.apiextensions.CustomResource:
+def major_upgrade_backup(store: PostgresOwner, cluster: str, old_major: int) -> k8s.apiextensions.CustomResource:
     """An on-demand Backup of the Cluster while it still runs `old_major`, awaited by `pulumi up`
     (`pulumi.com/waitFor`, as the pre-migration Backup) before the Cluster's image changes; kept on
     delete (the backup itself lives in the object store, pruned by the retention policy)."""
@@ -379,7 +393,7 @@ def major_upgrade_backup(store: Postgres, cluster: str, old_major: int) -> k8s.a
             # The primary: a standby's backup may trail the last commits of the old major.
             "target": "primary",
         },
-        opts=pulumi.ResourceOptions(parent=store, retain_on_delete=True, depends_on=[store.app_secret]),
+        opts=pulumi.ResourceOptions(parent=store.parent, retain_on_delete=True, depends_on=[store.app_secret]),
     )
 
 
@@ -394,7 +408,7 @@ def _tcp(*ports: int) -> list[net.NetworkPolicyPortArgs]:
     return [net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports]
 
 
-def _network_policies(store: Postgres, name: str, metrics_namespace: str, opts: pulumi.ResourceOptions) -> None:
+def _network_policies(store: PostgresOwner, name: str, metrics_namespace: str, opts: pulumi.ResourceOptions) -> None:
     """The namespace denies everything by default. Instances (of every Cluster of the namespace:
     the restore drill's too) take Postgres from the pooler, the clients, the drill and each other,
     status calls from the operator and scrapes from Prometheus; they reach each other (streaming
@@ -556,7 +570,7 @@ def alert_rules(
     return monitoring.prometheus_rule(name, "postgres-durability", rules, meta_, opts)
 
 
-def restore_drill(store: Postgres, source: str, opts: pulumi.ResourceOptions) -> batch.CronJob:
+def restore_drill(store: PostgresOwner, source: str, opts: pulumi.ResourceOptions) -> batch.CronJob:
     """The drill (cloudnative-pg/cloudnative-pg#7197 asks for it): each step an init container, so a
     failed step stops the run and fails the Job (alert PostgresRestoreDrillFailed):
     1. delete what a previous failed run left (kept until now for inspection),

@@ -43,7 +43,19 @@ class Postgres(Datastore):
             string_data={"username": self.config.user, "password": self.password.result},
             opts=pulumi.ResourceOptions.merge(child, keep),
         )
-        return cloudnativepg.build(self, child, keep, metrics_namespace)
+        owner = cloudnativepg.PostgresOwner(
+            self.config,
+            self.meta,
+            self.labels,
+            self.app_secret,
+            self.app_secret_name,
+            self.client_label,
+            self.pull_secrets,
+            self.scaler_namespace,
+            self.namespace,
+            self,
+        )
+        return cloudnativepg.build(owner, child, keep, metrics_namespace)
 
     def backend_extras(self) -> dict:
         c = self.config
