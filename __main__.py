@@ -1,8 +1,8 @@
 """agent-platform: validate the stack file, declare the platform's components, export plain outputs."""
 
 import pulumi
-from agent_platform.config import ConfigError
-from agent_platform.inputs import Validated
+from agent_platform.component_args import Validated
+from agent_platform.settings.errors import ConfigError
 
 from program.stack_config import load_stack_config, secret_values
 

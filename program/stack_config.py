@@ -14,7 +14,9 @@ import json
 from typing import Any
 
 import pulumi
-from agent_platform.config import ConfigError, Problem, StackConfig, validated
+from agent_platform.settings.errors import ConfigError, Problem
+from agent_platform.settings.locate import validated
+from agent_platform.settings.stack import StackConfig
 
 from program.stack_lines import located
 

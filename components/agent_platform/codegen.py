@@ -2,7 +2,7 @@
 
     python -m agent_platform.codegen [--check]
 
-The pydantic models in config.py hold every setting, its default and its checks;
+The pydantic models in settings/ hold every setting, its default and its checks;
 the Args are the Pulumi-convention view of the same settings (TypedDicts with
 snake_case keys, documented, plain where the component decides structure from
 the value, `pulumi.Input` for what another resource may produce). The component
@@ -22,7 +22,10 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from agent_platform import config
+from agent_platform.settings.cluster import IngressConfig, NamespaceConfig
+from agent_platform.settings.service import AgentServiceConfig
+from agent_platform.settings.stack import StackConfig
+from agent_platform.settings.stores import PostgresConfig, RedisConfig
 
 TARGET = Path(__file__).with_name("args.py")
 
@@ -78,7 +81,7 @@ CLUSTER_DOMAIN = (
 # Component args: the settings of one model (minus keys the component decides) plus its wiring.
 COMPONENTS = {
     "AgentServiceArgs": (
-        config.AgentServiceConfig,
+        AgentServiceConfig,
         (),
         [
             NAMESPACE,
@@ -132,7 +135,7 @@ COMPONENTS = {
         ],
     ),
     "PostgresArgs": (
-        config.PostgresConfig,
+        PostgresConfig,
         (),
         [
             NAMESPACE,
@@ -154,12 +157,12 @@ COMPONENTS = {
         ],
     ),
     "RedisArgs": (
-        config.RedisConfig,
+        RedisConfig,
         (),
         [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN, SCALER],
     ),
     "AgentNamespaceArgs": (
-        config.NamespaceConfig,
+        NamespaceConfig,
         (),
         [
             ENVIRONMENT,
@@ -184,7 +187,7 @@ COMPONENTS = {
         ],
     ),
     "AgentIngressArgs": (
-        config.IngressConfig,
+        IngressConfig,
         ("enabled",),
         [
             NAMESPACE,
@@ -201,9 +204,9 @@ COMPONENTS = {
             ANNOTATIONS,
         ],
     ),
-    "AgentPlatformArgs": (config.StackConfig, ("platform", "docker"), [SECRETS]),
+    "AgentPlatformArgs": (StackConfig, ("platform", "docker"), [SECRETS]),
     "DockerPlatformArgs": (
-        config.StackConfig,
+        StackConfig,
         ("platform", "kubernetes", "namespace", "network", "availability"),
         [SECRETS],
     ),

@@ -485,7 +485,7 @@ def test_await_timeouts_cover_a_full_rollout_and_ingress_skips_its_await(stack, 
 
 
 def test_prod_quota_holds_every_service_at_its_hpa_maximum(capture, stack):
-    from agent_platform.config import quantity_value
+    from agent_platform.settings.values import quantity_value
 
     objs = objects(capture)
     hard = objs[("ResourceQuota", "quota")]["spec"]["hard"]

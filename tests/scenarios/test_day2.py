@@ -248,7 +248,7 @@ def test_switch_postgres_to_external(run, stack, monkeypatch):
 
 
 def test_scale_to_the_hpa_maximum_the_quota_holds(run):
-    from agent_platform.config import quantity_value
+    from agent_platform.settings.values import quantity_value
 
     def scale(cfg):
         cfg[SERVICES][0]["autoscaling"]["maxReplicas"] = 30

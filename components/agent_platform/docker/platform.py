@@ -12,12 +12,14 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from agent_platform.args import DockerPlatformArgs
-from agent_platform.config import DatastoreBase, StackConfig, with_registry
-from agent_platform.datastores import pg_isready, postgres_url, redis_server_options, redis_url
+from agent_platform.component_args import secret_value, stack_settings
 from agent_platform.docker import backup
 from agent_platform.docker.container import ContainerSpec, hardened_container, one_shot_succeeded
 from agent_platform.docker.nginx import nginx_conf
-from agent_platform.inputs import secret_value, stack_settings
+from agent_platform.settings.stack import StackConfig
+from agent_platform.settings.stores import DatastoreBase
+from agent_platform.settings.values import with_registry
+from agent_platform.store_runtime import pg_isready, postgres_url, redis_server_options, redis_url
 
 PROXY_PORT = 8080  # nginx-unprivileged listens here: non-root cannot bind below 1024
 

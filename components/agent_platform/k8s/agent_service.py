@@ -13,16 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentServiceArgs
-from agent_platform.config import (
-    AgentServiceConfig,
-    Availability,
-    ConfigError,
-    Monitoring,
-    NetworkConfig,
-    Probe,
-    ReleaseUnit,
-)
-from agent_platform.inputs import secret_value, setting, settings_of
+from agent_platform.component_args import secret_value, setting, settings_of
 from agent_platform.k8s import jobs, pod
 from agent_platform.k8s.backend import Backend
 from agent_platform.labels import (
@@ -34,6 +25,10 @@ from agent_platform.labels import (
     selector_labels,
     standard_labels,
 )
+from agent_platform.settings.cluster import Availability, Monitoring, NetworkConfig
+from agent_platform.settings.errors import ConfigError
+from agent_platform.settings.service import AgentServiceConfig
+from agent_platform.settings.workload import Probe, ReleaseUnit
 
 apps = k8s.apps.v1
 core = k8s.core.v1

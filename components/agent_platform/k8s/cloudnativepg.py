@@ -31,16 +31,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform import operators
-from agent_platform.config import (
-    BARMAN_SIDECAR_RESOURCES,
-    DRILL_RESOURCES,
-    POOLER_RESOURCES,
-    PostgresConfig,
-    Resources,
-)
-from agent_platform.datastores import POSTGRES_PORT
 from agent_platform.k8s import monitoring, pod
 from agent_platform.labels import selector_labels
+from agent_platform.settings.pod import Resources
+from agent_platform.settings.stores import BARMAN_SIDECAR_RESOURCES, DRILL_RESOURCES, POOLER_RESOURCES, PostgresConfig
+from agent_platform.store_runtime import POSTGRES_PORT
 
 core = k8s.core.v1
 meta = k8s.meta.v1

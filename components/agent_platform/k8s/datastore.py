@@ -19,10 +19,10 @@ import pulumi_random as random
 
 from agent_platform import operators
 from agent_platform.args import BackendArgs
-from agent_platform.config import DatastoreBase
-from agent_platform.inputs import secret_value, settings_of
+from agent_platform.component_args import secret_value, settings_of
 from agent_platform.k8s import pod
 from agent_platform.labels import CLIENT_OF, image_version, selector_labels, standard_labels
+from agent_platform.settings.stores import DatastoreBase
 
 apps = k8s.apps.v1
 core = k8s.core.v1

@@ -9,10 +9,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentNamespaceArgs
-from agent_platform.config import ConfigError, NamespaceConfig, NetworkConfig
-from agent_platform.inputs import setting, settings_of
+from agent_platform.component_args import setting, settings_of
 from agent_platform.k8s.pod import Metadata, with_common
 from agent_platform.labels import MANAGED_BY, PART_OF
+from agent_platform.settings.cluster import NamespaceConfig, NetworkConfig
+from agent_platform.settings.errors import ConfigError
 
 core = k8s.core.v1
 meta = k8s.meta.v1

@@ -4,8 +4,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentPlatformArgs
-from agent_platform.config import StackConfig, with_registry
-from agent_platform.inputs import Validated, stack_settings
+from agent_platform.component_args import Validated, stack_settings
 from agent_platform.k8s import cloudnativepg, monitoring, pod
 from agent_platform.k8s.agent_service import AgentService
 from agent_platform.k8s.ingress import AgentIngress
@@ -13,6 +12,8 @@ from agent_platform.k8s.namespace import AgentNamespace
 from agent_platform.k8s.postgres import Postgres
 from agent_platform.k8s.redis import Redis
 from agent_platform.labels import standard_labels
+from agent_platform.settings.stack import StackConfig
+from agent_platform.settings.values import with_registry
 
 
 class AgentPlatform(pulumi.ComponentResource):

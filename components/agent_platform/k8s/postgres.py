@@ -4,10 +4,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import PostgresArgs
-from agent_platform.config import PostgresConfig
-from agent_platform.datastores import POSTGRES_PORT, pg_isready, postgres_url
 from agent_platform.k8s import cloudnativepg, pod
 from agent_platform.k8s.datastore import GRACE_SECONDS, Datastore
+from agent_platform.settings.stores import PostgresConfig
+from agent_platform.store_runtime import POSTGRES_PORT, pg_isready, postgres_url
 
 core = k8s.core.v1
 
