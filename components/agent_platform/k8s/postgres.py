@@ -34,7 +34,7 @@ class Postgres(Datastore):
     ) -> str:
         """CloudNativePG: our own basic-auth Secret for the owner role (the Cluster bootstraps it, so the
         connection Secret can hold a URL to the pooler with the same password), then the Cluster and
-        its backups, pooler, policies and drill (k8s/cloudnativepg.py)."""
+        its backups, pooler, policies and drill (k8s/cloudnativepg/)."""
         self.app_secret_name = f"{self.store}-app-credentials"
         self.app_secret = core.Secret(
             self.app_secret_name,
