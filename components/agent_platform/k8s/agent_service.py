@@ -54,6 +54,19 @@ class AgentService(pulumi.ComponentResource):
         where = f"AgentService {resource_name}"
         c = settings_of(AgentServiceConfig, args, AgentServiceArgs, where)
         self.config: AgentServiceConfig = c
+        self._take_wiring(args, where)
+        child = pulumi.ResourceOptions(parent=self)
+        self._identity(child)
+        plain_env, secret_values = self._environment(args, where, child)
+        self._jobs()
+        self._releases(args, plain_env, secret_values)
+        self._front(child)
+        self.service_name = self.service.metadata.name if self.service is not None else pulumi.Output.from_input("")
+        self.register_outputs({"serviceName": self.service_name})
+
+    def _take_wiring(self, args: AgentServiceArgs, where: str) -> None:
+        """What the platform hands the service: its namespace, network, peers, stores, labels."""
+        c = self.config
         self.namespace_name = args["namespace"]
         self.network: NetworkConfig = setting(NetworkConfig, args, "network", where)
         self.availability: Availability = setting(Availability, args, "availability", where)
@@ -84,8 +97,9 @@ class AgentService(pulumi.ComponentResource):
             ROLE: "agent",
             **{CLIENT_OF.format(store=b.store): "true" for b in self.backends},
         }
-        child = pulumi.ResourceOptions(parent=self)
 
+    def _identity(self, child: pulumi.ResourceOptions) -> None:
+        c = self.config
         # An existing ServiceAccount (workload identity managed elsewhere) is used, not created.
         self.service_account = None
         self.service_account_name: pulumi.Input[str] = c.service_account.name or ""
@@ -98,6 +112,11 @@ class AgentService(pulumi.ComponentResource):
             )
             self.service_account_name = self.service_account.metadata.name
 
+    def _environment(
+        self, args: AgentServiceArgs, where: str, child: pulumi.ResourceOptions
+    ) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
+        """The plain env as a ConfigMap, the secret env as a Secret (unless an existing one holds it)."""
+        c = self.config
         plain_env = {**c.platform_env(), **c.env}
         if self.monitoring.enabled:
             plain_env["METRICS_PORT"] = str(self.monitoring.port)
@@ -119,6 +138,10 @@ class AgentService(pulumi.ComponentResource):
                 c.name, metadata=self.meta(c.name), type="Opaque", string_data=secret_values, opts=child
             )
 
+        return plain_env, secret_values
+
+    def _jobs(self) -> None:
+        c = self.config
         # The jobs run as their own ServiceAccount (jobs.job_service_account), never the service's identity.
         service_jobs = jobs.ServiceJobs(
             c,
@@ -133,6 +156,10 @@ class AgentService(pulumi.ComponentResource):
         self.migration = jobs.migration_job(service_jobs) if c.migration.enabled else None
         self.cleanup = jobs.checkpoint_cleanup(service_jobs) if c.checkpoint_cleanup.enabled else None
         self.jobs_service_account = service_jobs.account
+
+    def _releases(self, args: AgentServiceArgs, plain_env: dict, secret_values: dict) -> None:
+        """Each release unit (the service, or its canary, or both colours) with its workload and Service."""
+        c = self.config
         self.units = c.units()
         self.unit_labels = {
             u.name: pod.with_common(
@@ -150,6 +177,10 @@ class AgentService(pulumi.ComponentResource):
             self._unit(unit, plain_env, secret_values)
         main = self.units[0]
         self.workload = self.workloads[main.name]
+
+    def _front(self, child: pulumi.ResourceOptions) -> None:
+        """The Service the service is known by (a blue-green switch), and a StatefulSet's governing one."""
+        c, main = self.config, self.units[0]
         if c.rollout.strategy == "blueGreen":
             # The service's own name selects the active colour: the switch is one selector update.
             # It waits for the active colour's rollout (the provider awaits a Deployment's ready
@@ -182,9 +213,6 @@ class AgentService(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-
-        self.service_name = self.service.metadata.name if self.service is not None else pulumi.Output.from_input("")
-        self.register_outputs({"serviceName": self.service_name})
 
     def _unit_meta(self, unit: ReleaseUnit) -> pod.Metadata:
         return pod.Metadata(self.meta.namespace, self.unit_labels[unit.name], self.meta.annotations)
