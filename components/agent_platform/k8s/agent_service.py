@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentServiceArgs
 from agent_platform.component_args import secret_value, setting, settings_of
-from agent_platform.k8s import jobs, pod
+from agent_platform.k8s import jobs, pod, service_network_policy
 from agent_platform.k8s.backend import Backend
 from agent_platform.labels import (
     CLIENT_OF,
@@ -574,88 +574,18 @@ class AgentService(pulumi.ComponentResource):
         )
 
     def _network_policy(self, unit: ReleaseUnit) -> net.NetworkPolicy:
-        c, network = self.config, self.network
-        ingress = []
-        if self.callers:
-            # Declared peers only (allowFrom), on the app port: nothing else in the namespace.
-            ingress.append(
-                net.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        net.NetworkPolicyPeerArgs(
-                            pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(name))
-                        )
-                        for name in self.callers
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)],
-                )
-            )
-        if self.exposed:
-            ingress.append(
-                net.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        net.NetworkPolicyPeerArgs(
-                            namespace_selector=meta.LabelSelectorArgs(
-                                match_labels={"kubernetes.io/metadata.name": network.ingress_controller_namespace}
-                            )
-                        )
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)],
-                )
-            )
-        if self.monitoring.enabled:
-            # Only Prometheus, from its namespace, and only to the metrics port.
-            ingress.append(
-                net.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        net.NetworkPolicyPeerArgs(
-                            namespace_selector=meta.LabelSelectorArgs(
-                                match_labels={"kubernetes.io/metadata.name": self.monitoring.namespace}
-                            )
-                        )
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=self.monitoring.port)],
-                )
-            )
-        egress = []
-        for name, port in self.callees:
-            # NetworkPolicy ports are the pods' ports (the Service's targetPort), not port 80.
-            egress.append(
-                net.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        net.NetworkPolicyPeerArgs(
-                            pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(name))
-                        )
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port)],
-                )
-            )
-        for b in self.backends:
-            if b.in_cluster:
-                egress.append(
-                    net.NetworkPolicyEgressRuleArgs(
-                        to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=b.peer_labels))],
-                        ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=b.port)],
-                    )
-                )
-        for rule in network.egress:
-            egress.append(
-                net.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        net.NetworkPolicyPeerArgs(
-                            ip_block=net.IPBlockArgs(cidr=rule.cidr, except_=rule.except_cidrs or None)
-                        )
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in rule.ports],
-                )
-            )
         return net.NetworkPolicy(
             unit.name,
             metadata=self._unit_meta(unit)(unit.name),
-            spec=net.NetworkPolicySpecArgs(
-                pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(unit.name)),
-                policy_types=["Ingress", "Egress"],
-                ingress=ingress,
-                egress=egress,
+            spec=service_network_policy.spec(
+                selector_labels(unit.name),
+                self.config.port,
+                self.network,
+                self.monitoring,
+                callers=self.callers,
+                exposed=self.exposed,
+                callees=self.callees,
+                backends=self.backends,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
