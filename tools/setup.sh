@@ -89,7 +89,7 @@ if command -v npm >/dev/null; then
 fi
 
 # promtool, which runs the rendered alert rules against series in the exporters' shapes
-# (tests/components/test_alerts_fire.py): the binary alone, from Debian's prometheus package
+# (tests/components/k8s/test_alerts_fire.py): the binary alone, from Debian's prometheus package
 # (signed by the archive; no server is installed or started).
 if [ -n "$TEST" ] && [ ! -x venv/bin/promtool ]; then
   step "promtool: Debian's prometheus package, its promtool binary into ./venv/bin"

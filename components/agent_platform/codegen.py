@@ -8,7 +8,7 @@ snake_case keys, documented, plain where the component decides structure from
 the value, `pulumi.Input` for what another resource may produce). The component
 provider infers its schema from them (pulumi.provider.experimental analyzer.py
 reads TypedDict annotations and attribute docstrings), so they are generated, not
-kept in sync by hand; tests/components/test_args.py fails when they drift.
+kept in sync by hand; tests/components/test_codegen.py fails when they drift.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def everything_on(cfg: dict) -> None:
         }
     ]
     # The StatefulSet mode's knobs (pod labels, probes, mounts); the CloudNativePG mode prod ships
-    # is fitted in tests/components/test_cloudnativepg.py.
+    # is fitted in tests/components/k8s/test_cloudnativepg.py.
     cfg[p + "postgres"] = {
         k: v for k, v in cfg[p + "postgres"].items() if k not in ("mode", "instances", "backup", "image")
     }

@@ -315,7 +315,7 @@ def test_network_policies_are_least_privilege(stack, capture):
 
     for store, port in (("postgres", 5432), ("redis", 6379)):
         if (stack, store) == ("prod", "postgres"):
-            continue  # tests/components/test_cloudnativepg.py: the instances' and the pooler's policies
+            continue  # tests/components/k8s/test_cloudnativepg.py: the instances' and the pooler's policies
         spec = objs[("NetworkPolicy", store)]["spec"]
         assert spec["policyTypes"] == ["Ingress", "Egress"] and "egress" not in spec
         rule = spec["ingress"][0]
