@@ -152,7 +152,9 @@ def pre_migration_backup(
     annotation; a preview does not wait) and the Job depends on it: no migration runs on a
     database that has no fresh backup. Kept on delete: the record of a backup outlives the
     program's interest in it (the data is the object store's, pruned by the retention policy)."""
-    name = f"{job_name}-backup"
+    # A Backup's spec is immutable (the CRD's CEL rule `oldSelf == self`, postgresql.cnpg.io_backups.yaml):
+    # a Backup of another cluster (the restored one, once the agents use it) is a new Backup, named for it.
+    name = f"{job_name}-backup" if cluster == "postgres" else f"{job_name}-{cluster}-backup"
     return k8s.apiextensions.CustomResource(
         name,
         api_version="postgresql.cnpg.io/v1",

@@ -144,17 +144,23 @@ def _cloudnativepg_pods(total: _Total, pg: PostgresConfig, unset: Resources) -> 
             [whose[w] for _, w, _ in containers], [(whose[w], restartable) for _, w, restartable in init]
         )
 
-    # Every instance with its volume (a switchover replaces none), the plugin's sidecar in each.
-    total.add(pg.instances, operator_pod(operators.cnpg_instance_pod(plugin=pg.backup.enabled)), pg.persistence)
+    # Every instance with its volume (a switchover replaces none), the plugin's sidecar in each; while
+    # restoring, the restored cluster's too, and once the original is hibernated its volumes alone.
+    instance = operator_pod(operators.cnpg_instance_pod(plugin=pg.backup.enabled))
+    clusters = 2 if pg.restore.enabled else 1
+    running = clusters - (1 if pg.restore.retire_original else 0)
+    total.add(pg.instances * running, instance, pg.persistence)
+    if running < clusters and pg.persistence.enabled:
+        total.amounts["requests.storage"] += pg.instances * quantity_value(pg.persistence.size)
     if pg.backup.enabled and pg.restore_drill.enabled:
         # The drill's one-instance Cluster (recovering through the plugin: its sidecar too) and the
         # drill's own pod, which runs while that Cluster does.
         total.add(1, operator_pod(operators.cnpg_instance_pod(plugin=True)), pg.persistence)
         total.add(1, pod_amounts([DRILL_RESOURCES], [DRILL_RESOURCES]))
     if pg.pooler.enabled:
-        # PgBouncer's pods and a rollout's surge, each with its bootstrap init container.
+        # PgBouncer's pods and a rollout's surge, each with its bootstrap init container, per running cluster.
         n = pg.pooler.instances
-        total.add(n + operators.cnpg_pooler_surge(n), operator_pod(operators.cnpg_pooler_pod()))
+        total.add(running * (n + operators.cnpg_pooler_surge(n)), operator_pod(operators.cnpg_pooler_pod()))
 
 
 def as_quota(worst: dict[str, float]) -> dict[str, str]:

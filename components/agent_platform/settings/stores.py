@@ -149,14 +149,38 @@ class PostgresBackup(Model):
 
 
 class PostgresRestore(Model):
-    """Bootstrap the database from its backups instead of empty: to the latest commit or a point in time."""
+    """A restore as declared steps, none of which deletes data: a restored cluster beside the original
+    (`enabled`), the agents switched to it (`serve`), the original hibernated (`retireOriginal`)."""
 
-    enabled: bool = Field(False, description="Create the database by restoring the backups of `backup`.")
+    enabled: bool = Field(
+        False,
+        description="Add a cluster `<name>-restored` beside the original, recovering the original's backups "
+        "and WAL; the agents stay on the original until `serve`.",
+    )
     target_time: str | None = Field(
         None,
         description="Restore up to this moment (RFC 3339 with a zone, e.g. `2026-12-03T10:15:00Z`); "
         "unset: every archived commit (the latest).",
     )
+    serve: bool = Field(
+        False,
+        description="The agents connect to the restored cluster (the switch, once it is verified); the original "
+        "stays, protected, serving nothing.",
+    )
+    retire_original: bool = Field(
+        False,
+        description="Hibernate the original cluster (`cnpg.io/hibernation: on`: its pods stop, its volumes stay) "
+        "and drop its pooler and scheduled backups; it stays declared and protected until it is removed on "
+        "purpose (docs/day-2.md). Needs `serve`.",
+    )
+
+    @check
+    def _in_order(self) -> PostgresRestore:
+        if self.serve and not self.enabled:
+            raise rule("serve", "needs enabled: the agents can only move to a restored cluster that exists")
+        if self.retire_original and not self.serve:
+            raise rule("retireOriginal", "needs serve: the original is retired only once no agent uses it")
+        return self
 
     @field_validator("target_time")
     @classmethod

@@ -33,11 +33,15 @@ from agent_platform.k8s.cloudnativepg.names import (
     BARMAN,
     BARMAN_CLOUD_PLUGIN,
     CNPG,
+    HIBERNATION,
     MAJOR_UPGRADE_FROM,
+    ORIGINAL,
     PostgresOwner,
     cluster_name,
+    clusters,
     name_of_store,
     pooler_name,
+    retired,
     serving_labels,
 )
 from agent_platform.k8s.cloudnativepg.network_policies import network_policies
@@ -62,10 +66,8 @@ def build(
     """Every CloudNativePG object of the store; returns the host clients connect to."""
     c = store.config
     name = cluster_name(c)
-    labels = {k: v for k, v in store.labels.items() if k != "app.kubernetes.io/name"}
     data = pulumi.ResourceOptions.merge(child, keep)
     after_secret = pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(depends_on=[store.app_secret]))
-    object_store = None
     if c.backup.enabled:
         object_store = k8s.apiextensions.CustomResource(
             name_of_store(c),
@@ -76,29 +78,51 @@ def build(
             opts=data,
         )
         after_secret = pulumi.ResourceOptions.merge(after_secret, pulumi.ResourceOptions(depends_on=[object_store]))
-    cluster_annotations = None
-    if c.major_upgrade_from is not None:
+    for cluster in clusters(c):
+        _cluster(store, cluster, after_secret, child)
+    if c.network_policy.enabled:
+        # Named for the original: they select every instance and pooler of the namespace, whichever serves.
+        network_policies(store, ORIGINAL, metrics_namespace, child)
+    if c.backup.enabled and c.restore_drill.enabled:
+        restore_drill(store, name, child)
+    return pooler_name(c) if c.pooler.enabled else f"{name}-rw"
+
+
+def _cluster(
+    store: PostgresOwner, name: str, after_secret: pulumi.ResourceOptions, child: pulumi.ResourceOptions
+) -> None:
+    """One Cluster with its scheduled backups and Pooler: the original (hibernated, with neither, once
+    retired) or the restored one, recovering the original's archive."""
+    c = store.config
+    labels = {k: v for k, v in store.labels.items() if k != "app.kubernetes.io/name"}
+    annotations: dict[str, str] = {}
+    if c.major_upgrade_from is not None and name == cluster_name(c):
         # The operator upgrades a major in place, offline (pg_upgrade): there is no way back but a
         # restore, so the old major is backed up first and the Cluster's update waits for it.
         before = major_upgrade_backup(store, name, c.major_upgrade_from)
         after_secret = pulumi.ResourceOptions.merge(after_secret, pulumi.ResourceOptions(depends_on=[before]))
-        cluster_annotations = {MAJOR_UPGRADE_FROM: str(c.major_upgrade_from)}
+        annotations[MAJOR_UPGRADE_FROM] = str(c.major_upgrade_from)
+    if retired(c, name):
+        annotations[HIBERNATION] = "on"
+    restored = name != ORIGINAL
     cluster = k8s.apiextensions.CustomResource(
         name,
         api_version=CNPG,
         kind="Cluster",
-        metadata=store.meta(name, cluster_annotations),
+        metadata=store.meta(name, annotations or None),
         spec=cluster_spec(
             c,
             name,
             store.app_secret_name,
             labels,
             store.pull_secrets,
-            recover_from="postgres" if c.restore.enabled else None,
-            target_time=c.restore.target_time,
+            recover_from=ORIGINAL if restored else None,
+            target_time=c.restore.target_time if restored else None,
         ),
         opts=after_secret,
     )
+    if retired(c, name):
+        return
     in_order = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[cluster]))
     if c.backup.enabled:
         k8s.apiextensions.CustomResource(
@@ -109,9 +133,8 @@ def build(
             spec=scheduled_backup_spec(c, name),
             opts=in_order,
         )
-    host = f"{name}-rw"
     if c.pooler.enabled:
-        host = pooler_name(c)
+        host = pooler_name(c, name)
         k8s.apiextensions.CustomResource(
             host,
             api_version=CNPG,
@@ -120,8 +143,3 @@ def build(
             spec=pooler_spec(c, name, labels),
             opts=in_order,
         )
-    if c.network_policy.enabled:
-        network_policies(store, name, metrics_namespace, child)
-    if c.backup.enabled and c.restore_drill.enabled:
-        restore_drill(store, name, child)
-    return host

@@ -75,9 +75,31 @@ def name_of_store(c: PostgresConfig) -> str:
     return "postgres-backups"
 
 
-def pooler_name(c: PostgresConfig) -> str:
-    """The Pooler, and so its Service: `<cluster>-pooler-rw`."""
-    return f"{cluster_name(c)}-pooler-rw"
+ORIGINAL = "postgres"
+# On a Cluster that is hibernated (cloudnative-pg v1.30.0 pkg/utils/labels_annotations.go:225
+# HibernationAnnotationName, :376 value "on"): the operator deletes its pods and keeps its PVCs.
+HIBERNATION = "cnpg.io/hibernation"
+
+
+def restored_name(c: PostgresConfig) -> str:
+    """The restored cluster: `postgres-restored`, recovering the original's archive (serverName `postgres`),
+    which it then archives under its own name."""
+    return f"{ORIGINAL}-restored"
+
+
+def clusters(c: PostgresConfig) -> list[str]:
+    """Every Cluster the stack declares: the original, and the restored one beside it while restoring."""
+    return [ORIGINAL, restored_name(c)] if c.restore.enabled else [ORIGINAL]
+
+
+def retired(c: PostgresConfig, cluster: str) -> bool:
+    """The original, hibernated once the agents moved to the restored cluster (restore.retireOriginal)."""
+    return cluster == ORIGINAL and c.restore.retire_original
+
+
+def pooler_name(c: PostgresConfig, cluster: str | None = None) -> str:
+    """A cluster's Pooler, and so its Service: `<cluster>-pooler-rw` (the serving cluster's by default)."""
+    return f"{cluster or cluster_name(c)}-pooler-rw"
 
 
 def serving_labels(c: PostgresConfig) -> dict[str, str]:
@@ -89,9 +111,8 @@ def serving_labels(c: PostgresConfig) -> dict[str, str]:
 
 
 def cluster_name(c: PostgresConfig) -> str:
-    """`postgres`, or `postgres-restored` when the stack restores: a new Cluster recovering from the old
-    one's archive (serverName `postgres`), which it then archives under its own name."""
-    return "postgres-restored" if c.restore.enabled else "postgres"
+    """The cluster the agents use: the original, or the restored one once restore.serve switches them."""
+    return restored_name(c) if c.restore.enabled and c.restore.serve else ORIGINAL
 
 
 def resource_amounts(r: Resources) -> dict[str, Any]:

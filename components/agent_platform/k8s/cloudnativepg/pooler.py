@@ -41,7 +41,7 @@ def pooler_spec(c: PostgresConfig, cluster: str, labels: dict[str, str]) -> dict
                         "maxSkew": 1,
                         "topologyKey": "topology.kubernetes.io/zone",
                         "whenUnsatisfiable": "ScheduleAnyway",
-                        "labelSelector": {"matchLabels": operators.cnpg_pooler_selector(pooler_name(c))},
+                        "labelSelector": {"matchLabels": operators.cnpg_pooler_selector(pooler_name(c, cluster))},
                     }
                 ],
             },
