@@ -117,17 +117,21 @@ class Datastore(pulumi.ComponentResource):
             self.host = pulumi.Output.from_input("external")
             self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
 
+    def _password(self, child: pulumi.ResourceOptions) -> random.RandomPassword:
+        """The generated password, URL-safe (it is embedded in the DSN), protected as the store is."""
+        return random.RandomPassword(
+            f"{self.store}-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=self.config.protect)),
+        )
+
     def _operated(
         self, args: Mapping[str, Any], cluster_domain: str, child: pulumi.ResourceOptions, keep: pulumi.ResourceOptions
     ) -> None:
         """An operator runs the store: a generated password, the operator's objects, the URL to its host."""
-        config, namespace = self.config, self.namespace
-        self.password = random.RandomPassword(
-            f"{self.store}-password",
-            length=32,
-            special=False,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=config.protect)),
-        )
+        namespace = self.namespace
+        self.password = self._password(child)
         self.host = pulumi.Output.concat(
             self.operator_managed(child, keep, args.get("metrics_namespace") or ""),
             ".",
@@ -143,12 +147,7 @@ class Datastore(pulumi.ComponentResource):
     ) -> None:
         """The store as a StatefulSet of ours: password, Secret, headless Service, policy and disruption budget."""
         config, namespace = self.config, self.namespace
-        self.password = random.RandomPassword(
-            f"{self.store}-password",
-            length=32,
-            special=False,  # URL-safe: it is embedded in the DSN
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=config.protect)),
-        )
+        self.password = self._password(child)
         self.host = pulumi.Output.concat(self.store, ".", namespace, ".svc.", cluster_domain)
         self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
         self.secret = self._secret(

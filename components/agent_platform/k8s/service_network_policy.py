@@ -40,32 +40,10 @@ def spec(
             )
         )
     if exposed:
-        ingress.append(
-            net.NetworkPolicyIngressRuleArgs(
-                from_=[
-                    net.NetworkPolicyPeerArgs(
-                        namespace_selector=meta.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": network.ingress_controller_namespace}
-                        )
-                    )
-                ],
-                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port)],
-            )
-        )
+        ingress.append(_from_namespace(network.ingress_controller_namespace, port))
     if monitoring.enabled:
         # Only Prometheus, from its namespace, and only to the metrics port.
-        ingress.append(
-            net.NetworkPolicyIngressRuleArgs(
-                from_=[
-                    net.NetworkPolicyPeerArgs(
-                        namespace_selector=meta.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": monitoring.namespace}
-                        )
-                    )
-                ],
-                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=monitoring.port)],
-            )
-        )
+        ingress.append(_from_namespace(monitoring.namespace, monitoring.port))
     egress = []
     for name, port in callees:
         # NetworkPolicy ports are the pods' ports (the Service's targetPort), not port 80.
@@ -99,4 +77,16 @@ def spec(
         policy_types=["Ingress", "Egress"],
         ingress=ingress,
         egress=egress,
+    )
+
+
+def _from_namespace(namespace: str, port: int) -> net.NetworkPolicyIngressRuleArgs:
+    """Every pod of `namespace` (a data plane outside the stack), to `port` only."""
+    return net.NetworkPolicyIngressRuleArgs(
+        from_=[
+            net.NetworkPolicyPeerArgs(
+                namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace})
+            )
+        ],
+        ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port)],
     )
