@@ -30,8 +30,12 @@ def with_backups(backup: dict | None = None, **given) -> PostgresConfig:
 
 def test_names_follow_restore():
     assert (cluster_name(settings()), pooler_name(settings())) == ("postgres", "postgres-pooler-rw")
-    restored = with_backups(restore={"enabled": True})
-    assert (cluster_name(restored), pooler_name(restored)) == ("postgres-restored", "postgres-restored-pooler-rw")
+    # A restored cluster serves only once the agents are switched to it (restore.serve).
+    added = with_backups(restore={"enabled": True})
+    assert (cluster_name(added), pooler_name(added)) == ("postgres", "postgres-pooler-rw")
+    serving = with_backups(restore={"enabled": True, "serve": True})
+    assert (cluster_name(serving), pooler_name(serving)) == ("postgres-restored", "postgres-restored-pooler-rw")
+    assert pooler_name(serving, "postgres") == "postgres-pooler-rw"
 
 
 def test_clients_select_pgbouncer_or_the_instances_by_operator_labels():
