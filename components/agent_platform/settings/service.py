@@ -192,6 +192,19 @@ class AgentServiceConfig(Model):
     @check
     def _coherent(self) -> AgentServiceConfig:
         found = Findings()
+        self._check_env(found)
+        self._check_name(found)
+        self._check_availability(found)
+        self._check_jobs(found)
+        self._check_keda(found)
+        self._check_volumes(found)
+        self._check_containers(found)
+        self._check_rollout(found)
+        found.raise_any("AgentServiceConfig")
+        return self
+
+    def _check_env(self, found: Findings) -> None:
+        """Each variable set once: env, secretEnv, extraEnv, the platform's own and the drain budget's."""
         both = set(self.env) & set(self.secret_env)
         if both:
             found(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
@@ -210,6 +223,9 @@ class AgentServiceConfig(Model):
             or budget in {e.name for e in self.extra_env}
         ):
             found("drain.budgetEnv", f"{budget!r} is already set (env, secretEnv, extraEnv or the platform)")
+
+    def _check_name(self, found: Findings) -> None:
+        """The name, where objects built from it have a tighter limit, and the service not its own peer."""
         # A StatefulSet's <name>-headless Service (<= 63) allows 54; its pods' revision label 52.
         if self.kind == "StatefulSet" and len(self.name) > STATEFULSET_NAME_MAX:
             found(
@@ -220,6 +236,9 @@ class AgentServiceConfig(Model):
             )
         if self.name in self.allow_from:
             found("allowFrom", f"lists the service itself ({self.name!r})")
+
+    def _check_availability(self, found: Findings) -> None:
+        """The disruption budget against the pods there are; volumes per pod only on a StatefulSet."""
         if self.pdb.enabled:
             pods = self.min_pods()
             if self.pdb.min_available is not None and self.pdb.min_available >= pods:
@@ -231,6 +250,9 @@ class AgentServiceConfig(Model):
                 )
         if self.persistence.enabled and self.kind != "StatefulSet":
             found("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+
+    def _check_jobs(self, found: Findings) -> None:
+        """Migration and cleanup: they work on Postgres, and their Jobs' names fit their labels."""
         # A Job's name is its pods' job-name label (<= 63); a CronJob's leaves 11 for its Jobs' (<= 52).
         for key, alias, suffix, limit in (
             ("migration", "migration", "-migrate-12345678", 63),
@@ -244,6 +266,9 @@ class AgentServiceConfig(Model):
                     f"must be at most {limit - len(suffix)} characters with {alias} enabled (its name is "
                     f"<name>{suffix[:8]}..., at most {limit})",
                 )
+
+    def _check_keda(self, found: Findings) -> None:
+        """KEDA scales on a store the service uses."""
         a = self.autoscaling
         if a.enabled and a.engine == "keda" and not getattr(self, f"uses_{a.keda.trigger}"):
             found(
@@ -251,6 +276,9 @@ class AgentServiceConfig(Model):
                 f"{a.keda.trigger} needs uses{a.keda.trigger.capitalize()}: "
                 "the service must use the store it scales on",
             )
+
+    def _check_volumes(self, found: Findings) -> None:
+        """Extra volumes named once and mounted where they exist, mount paths unique per container, sidecars probed."""
         volumes = {v.name for v in self.extra_volumes} | {"tmp"}
         for i, v in enumerate(self.extra_volumes):
             if v.name in [w.name for w in self.extra_volumes[:i]]:
@@ -274,9 +302,15 @@ class AgentServiceConfig(Model):
                 owner = "the platform's" if m.mount_path.rstrip("/") in platform else "another mount's"
                 found(f"{where}[{i}].mountPath", f"{m.mount_path!r} is already {owner} mount path in this container")
             paths.add(m.mount_path.rstrip("/"))
+
+    def _check_containers(self, found: Findings) -> None:
+        """Init containers and sidecars named once."""
         names = [x.name for x in self.init_containers + self.sidecars]
         for name in sorted({n for n in names if names.count(n) > 1}):
             found("sidecars", f"container name {name!r} is used twice")
+
+    def _check_rollout(self, found: Findings) -> None:
+        """The release strategy fits the kind and leaves room for the second Deployment's name."""
         r = self.rollout
         if r.partition is not None and self.kind != "StatefulSet":
             found("rollout.partition", "only applies to kind: StatefulSet (a Deployment has no ordinals)")
@@ -292,8 +326,6 @@ class AgentServiceConfig(Model):
                 f"must be at most {63 - len(CANARY_SUFFIX)} characters with strategy {r.strategy} "
                 "(the second Deployment is named <name>-canary / -green)",
             )
-        found.raise_any("AgentServiceConfig")
-        return self
 
     def units(self) -> list[ReleaseUnit]:
         """The Deployments or StatefulSets this service runs as, the stable (or active) one first."""
