@@ -10,7 +10,7 @@ from pydantic import (
 
 from agent_platform.settings.base import Model
 from agent_platform.settings.pod import ResourceAmounts, Resources
-from agent_platform.settings.values import Image, IpAddress, Port
+from agent_platform.settings.values import Image, Int, IpAddress, Port
 
 
 class ProxyConfig(Model):
@@ -38,7 +38,7 @@ class DockerBackupConfig(Model):
     both sides of a repository.
     """
 
-    archive_timeout_seconds: int = Field(
+    archive_timeout_seconds: Int = Field(
         60,
         ge=1,
         le=3600,

@@ -9,7 +9,7 @@ from pydantic import (
 )
 
 from agent_platform.settings.base import Model
-from agent_platform.settings.errors import Findings, check
+from agent_platform.settings.errors import Findings, check, shown
 from agent_platform.settings.pod import (
     EnvFromSource,
     ExtraEnv,
@@ -26,8 +26,10 @@ from agent_platform.settings.values import (
     STATEFULSET_NAME_MAX,
     EnvName,
     Image,
+    Int,
     LabelValue,
     MetadataKey,
+    PlainText,
     Port,
     SecretKey,
     ServiceName,
@@ -66,9 +68,9 @@ class AgentServiceConfig(Model):
         description="Stateless API pods (Deployment) or sticky identities (StatefulSet, with a headless Service).",
     )
     port: Port = Field(8000, description="Port the app listens on.")
-    command: list[str] | None = Field(None, description="Overrides the image ENTRYPOINT.")
-    args: list[str] | None = Field(None, description="Overrides the image CMD.")
-    env: dict[EnvName, str] = Field({}, description="Plain environment (a ConfigMap). Never put secrets here.")
+    command: list[PlainText] | None = Field(None, description="Overrides the image ENTRYPOINT.")
+    args: list[PlainText] | None = Field(None, description="Overrides the image CMD.")
+    env: dict[EnvName, PlainText] = Field({}, description="Plain environment (a ConfigMap). Never put secrets here.")
     secret_env: dict[EnvName, SecretKey] = Field(
         {},
         description="Environment variable -> secret stack config key (`pulumi config set --secret KEY`); lands in a "
@@ -83,7 +85,7 @@ class AgentServiceConfig(Model):
         description="Pod and container identity; always non-root, no privilege escalation, ALL capabilities dropped, "
         "seccomp RuntimeDefault.",
     )
-    replicas: int = Field(3, ge=1, description="Fixed replica count when autoscaling is disabled.")
+    replicas: Int = Field(3, ge=1, description="Fixed replica count when autoscaling is disabled.")
     autoscaling: Autoscaling = Field(Autoscaling(), description="Horizontal autoscaling.")
     pdb: Pdb = Field(Pdb(), description="PodDisruptionBudget.")
     network_policy: NetworkPolicyToggle = Field(
@@ -117,7 +119,7 @@ class AgentServiceConfig(Model):
     pod_labels: dict[MetadataKey, LabelValue] = Field(
         {}, description="Extra labels on the pods (never on selectors; the platform's own keys are refused)."
     )
-    pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pods.")
+    pod_annotations: dict[MetadataKey, PlainText] = Field({}, description="Extra annotations on the pods.")
     env_from: list[EnvFromSource] = Field(
         [], description="Existing Secrets or ConfigMaps whose keys all become environment variables."
     )
@@ -149,7 +151,7 @@ class AgentServiceConfig(Model):
         description="Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout "
         "(partition).",
     )
-    database_pool_size: int = Field(
+    database_pool_size: Int = Field(
         5,
         ge=1,
         le=500,
@@ -211,7 +213,7 @@ class AgentServiceConfig(Model):
         reserved = self.reserved_env()
         for i, extra in enumerate(self.extra_env):
             if extra.name in self.env or extra.name in self.secret_env or extra.name in reserved:
-                found(f"extraEnv[{i}].name", f"{extra.name!r} is already set (env, secretEnv or the platform)")
+                found(f"extraEnv[{i}].name", f"{shown(extra.name)} is already set (env, secretEnv or the platform)")
         for name in sorted((set(self.env) | set(self.secret_env)) & set(reserved)):
             where = "env" if name in self.env else "secretEnv"
             found(f"{where}.{name}", f"is set by the platform ({reserved[name]}); remove it")
@@ -222,7 +224,7 @@ class AgentServiceConfig(Model):
             or budget in reserved
             or budget in {e.name for e in self.extra_env}
         ):
-            found("drain.budgetEnv", f"{budget!r} is already set (env, secretEnv, extraEnv or the platform)")
+            found("drain.budgetEnv", f"{shown(budget)} is already set (env, secretEnv, extraEnv or the platform)")
 
     def _check_name(self, found: Findings) -> None:
         """The name, where objects built from it have a tighter limit, and the service not its own peer."""
@@ -231,11 +233,11 @@ class AgentServiceConfig(Model):
             found(
                 "name",
                 f"must be at most {STATEFULSET_NAME_MAX} characters for a StatefulSet ({len(self.name)}: "
-                f"{self.name!r}): "
+                f"{shown(self.name)}): "
                 "its pods' controller-revision-hash label is <name>-<10-character hash> (<= 63)",
             )
         if self.name in self.allow_from:
-            found("allowFrom", f"lists the service itself ({self.name!r})")
+            found("allowFrom", f"lists the service itself ({shown(self.name)})")
 
     def _check_availability(self, found: Findings) -> None:
         """The disruption budget against the pods there are; volumes per pod only on a StatefulSet."""
@@ -282,7 +284,7 @@ class AgentServiceConfig(Model):
         volumes = {v.name for v in self.extra_volumes} | {"tmp"}
         for i, v in enumerate(self.extra_volumes):
             if v.name in [w.name for w in self.extra_volumes[:i]]:
-                found(f"extraVolumes[{i}].name", f"duplicate volume {v.name!r}")
+                found(f"extraVolumes[{i}].name", f"duplicate volume {shown(v.name)}")
         mounts = [("extraVolumeMounts", i, m) for i, m in enumerate(self.extra_volume_mounts)]
         for group in ("initContainers", "sidecars"):
             for j, extra in enumerate(getattr(self, "init_containers" if group == "initContainers" else "sidecars")):
@@ -291,7 +293,7 @@ class AgentServiceConfig(Model):
                     found(f"sidecars[{j}].probe", "is required: a long-running container needs a health check")
         for where, i, m in mounts:
             if m.name not in volumes:
-                found(f"{where}[{i}].name", f"{m.name!r} is not a volume of extraVolumes")
+                found(f"{where}[{i}].name", f"{shown(m.name)} is not a volume of extraVolumes")
         # core validation ValidateVolumeMounts: a container's mount paths are unique; the platform's own
         # (/tmp, and /data with persistence) count.
         taken: dict[str, set[str]] = {}
@@ -300,14 +302,17 @@ class AgentServiceConfig(Model):
             paths = taken.setdefault(where, set(platform))
             if m.mount_path.rstrip("/") in paths:
                 owner = "the platform's" if m.mount_path.rstrip("/") in platform else "another mount's"
-                found(f"{where}[{i}].mountPath", f"{m.mount_path!r} is already {owner} mount path in this container")
+                found(
+                    f"{where}[{i}].mountPath",
+                    f"{shown(m.mount_path)} is already {owner} mount path in this container",
+                )
             paths.add(m.mount_path.rstrip("/"))
 
     def _check_containers(self, found: Findings) -> None:
         """Init containers and sidecars named once."""
         names = [x.name for x in self.init_containers + self.sidecars]
         for name in sorted({n for n in names if names.count(n) > 1}):
-            found("sidecars", f"container name {name!r} is used twice")
+            found("sidecars", f"container name {shown(name)} is used twice")
 
     def _check_rollout(self, found: Findings) -> None:
         """The release strategy fits the kind and leaves room for the second Deployment's name."""

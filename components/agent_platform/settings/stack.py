@@ -24,7 +24,7 @@ from agent_platform.settings.cluster import (
     SecretsSettings,
 )
 from agent_platform.settings.docker import DockerConfig
-from agent_platform.settings.errors import Findings, check
+from agent_platform.settings.errors import Findings, check, shown
 from agent_platform.settings.service import AgentServiceConfig
 from agent_platform.settings.stores import (
     SUPERUSER_RESERVED_CONNECTIONS,
@@ -33,7 +33,7 @@ from agent_platform.settings.stores import (
     check_eviction,
     official_postgres_image,
 )
-from agent_platform.settings.values import DnsLabel, LabelValue, MetadataKey, ObjectName, quantity_value
+from agent_platform.settings.values import DnsLabel, LabelValue, MetadataKey, ObjectName, PlainText, quantity_value
 
 
 class StackConfig(Model):
@@ -78,7 +78,7 @@ class StackConfig(Model):
     labels: dict[MetadataKey, LabelValue] = Field(
         {}, description="Labels added to every object (cost centre, team); the platform's own keys are refused."
     )
-    annotations: dict[MetadataKey, str] = Field({}, description="Annotations added to every object.")
+    annotations: dict[MetadataKey, PlainText] = Field({}, description="Annotations added to every object.")
 
     def redis_queue_services(self) -> list[int]:
         """Indexes of the services whose run queue is a Redis list (KEDA trigger redis)."""
@@ -116,7 +116,7 @@ class StackConfig(Model):
                 check_eviction(
                     self.redis.maxmemory_policy,
                     f"services[{i}].autoscaling.keda.trigger is redis: "
-                    f"its list {self.services[i].autoscaling.keda.list_name!r} is the run queue",
+                    f"its list {shown(self.services[i].autoscaling.keda.list_name)} is the run queue",
                     "redis.maxmemoryPolicy",
                 )
             except PydanticCustomError as error:
@@ -127,9 +127,9 @@ class StackConfig(Model):
         names = [s.name for s in self.services]
         for i, name in enumerate(names):
             if name in names[:i]:
-                found(f"services[{i}].name", f"duplicate service name {name!r}")
+                found(f"services[{i}].name", f"duplicate service name {shown(name)}")
             if name in ("postgres", "redis"):
-                found(f"services[{i}].name", f"{name!r} is taken by the data store")
+                found(f"services[{i}].name", f"{shown(name)} is taken by the data store")
 
     def _check_docker_postgres(self, found: Findings) -> None:
         """What Postgres on a Docker host can and cannot do: backups, restores."""
@@ -153,7 +153,7 @@ class StackConfig(Model):
             # segment's archiving fails, WAL piles up on the volume and no backup is ever taken.
             found(
                 "postgres.image",
-                f"{self.postgres.image!r} is the official image, which has no pgbackrest (postgres.backup "
+                f"{shown(self.postgres.image)} is the official image, which has no pgbackrest (postgres.backup "
                 "runs it): build images/postgres-pgbackrest from it and set that image here "
                 "(docs/backups-docker.md)",
             )
@@ -195,7 +195,7 @@ class StackConfig(Model):
                 if unit in taken and unit != s.name:
                     found(
                         f"services[{i}].rollout.strategy",
-                        f"its Deployment {unit!r} would clash with service {unit!r}",
+                        f"its Deployment {shown(unit)} would clash with service {shown(unit)}",
                     )
 
     def _check_docker(self, found: Findings) -> None:
@@ -265,7 +265,7 @@ class StackConfig(Model):
             if quantity_value(resources.limits.memory) < DOCKER_MIN_MEMORY:
                 found(
                     f"{where}.limits.memory",
-                    f"Docker's minimum memory limit is 6Mi, got {resources.limits.memory!r}",
+                    f"Docker's minimum memory limit is 6Mi, got {shown(resources.limits.memory)}",
                 )
 
     def _check_gateway_data_plane(self, found: Findings) -> None:
@@ -274,7 +274,8 @@ class StackConfig(Model):
         if "ingress_controller_namespace" in self.network.model_fields_set:
             found(
                 "network.ingressControllerNamespace",
-                f"applies to exposure ingress, got {self.network.ingress_controller_namespace!r}; with gatewayApi the "
+                f"applies to exposure ingress, got {shown(self.network.ingress_controller_namespace)}; with gatewayApi "
+                "the "
                 "backends admit gateway.dataPlaneNamespace (default: gateway.namespace): set that instead",
             )
         gateway = self.gateway
@@ -301,17 +302,20 @@ class StackConfig(Model):
             if len(instance) > 63:
                 found(
                     f"services[{i}].name",
-                    f"with the environment, the instance label {instance!r} exceeds 63 characters ({len(instance)})",
+                    f"with the environment, the instance label {shown(instance)} exceeds 63 characters "
+                    f"({len(instance)})",
                 )
             for j, peer in enumerate(s.allow_from):
                 if peer not in names:
-                    found(f"services[{i}].allowFrom[{j}]", f"{peer!r} is not a service of this stack")
+                    found(f"services[{i}].allowFrom[{j}]", f"{shown(peer)} is not a service of this stack")
             if not s.ingress.enabled:
                 continue
             # nginx refuses duplicate locations and the Ingress would hold ambiguous rules.
             for j, path in enumerate(s.ingress.paths):
                 if path in seen:
-                    found(f"services[{i}].ingress.paths[{j}]", f"{path!r} is already routed to {seen[path]!r}")
+                    found(
+                        f"services[{i}].ingress.paths[{j}]", f"{shown(path)} is already routed to {shown(seen[path])}"
+                    )
                 seen[path] = s.name
 
     def worst_case(self) -> dict[str, float]:
