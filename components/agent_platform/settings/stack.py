@@ -23,7 +23,7 @@ from agent_platform.settings.cluster import (
     NetworkConfig,
     SecretsSettings,
 )
-from agent_platform.settings.docker import DockerConfig
+from agent_platform.settings.docker import DOCKER_MAX_REPLICAS, DockerConfig
 from agent_platform.settings.errors import Findings, check, shown
 from agent_platform.settings.service import AgentServiceConfig
 from agent_platform.settings.stores import (
@@ -221,7 +221,7 @@ class StackConfig(Model):
         self._check_docker_memory(found)
 
     def _check_docker_services(self, found: Findings) -> None:
-        """Per service, what only a cluster does."""
+        """Per service, what only a cluster does, and the replicas one host runs."""
         for i, s in enumerate(self.services):
             if s.rollout != type(s).model_fields["rollout"].default:
                 found(
@@ -246,6 +246,14 @@ class StackConfig(Model):
                 found(
                     f"services[{i}].autoscaling.enabled",
                     "a Docker host has no autoscaler: set it to false and use replicas",
+                )
+        for i, s in enumerate(self.services):
+            if s.replicas > DOCKER_MAX_REPLICAS:
+                found(
+                    f"services[{i}].replicas",
+                    f"must be at most {DOCKER_MAX_REPLICAS} on a Docker host, got {s.replicas}: each replica is a "
+                    "container the platform replaces after the one before it (docs/docker.md); more capacity "
+                    "comes from each replica's resources, or from platform kubernetes",
                 )
 
     def _check_docker_memory(self, found: Findings) -> None:
@@ -367,7 +375,7 @@ class StackConfig(Model):
             if need > limit:
                 found(
                     key,
-                    f"connection budget: {need} connections at worst ({'; '.join(w for w, _ in demand)}) "
+                    f"connection budget: {need} connections at worst ({_terms(demand)}) "
                     f"exceed {limit}, {what}; raise {key.split('.', 1)[1]} or lower services[].databasePoolSize "
                     f"or the autoscaling maxima",
                 )
@@ -401,3 +409,17 @@ class StackConfig(Model):
         keys = {k for s in self.services for k in s.secret_env.values()}
         keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
         return sorted(keys)
+
+
+# A sum of more terms than this is summarised in a message: how many, and the three largest.
+TERMS_SHOWN = 6
+
+
+def _terms(demand: list[tuple[str, int]]) -> str:
+    """The terms of a connection budget as a message lists them: all of a short sum; of a long one (a
+    stack of 100 services has 300) the count and the three largest, each with its amount."""
+    if len(demand) <= TERMS_SHOWN:
+        return "; ".join(what for what, _ in demand)
+    largest = sorted(demand, key=lambda term: -term[1])[:3]
+    shown_terms = "; ".join(f"{what} = {n}" for what, n in largest)
+    return f"{len(demand)} terms, the largest: {shown_terms}; and {len(demand) - 3} more"
