@@ -288,7 +288,7 @@ def _config_key(value: str) -> str:
             "credential",
             "{message}",
             {
-                "message": f"is {what} itself, where the NAME of a secret config key goes (value not shown): "
+                "message": f"is {what} itself (not shown here), where the NAME of a secret config key goes: "
                 "store the value with `pulumi config set --secret <name>`, write that name here, and rotate the "
                 "credential: it has been in this file"
             },
@@ -307,7 +307,7 @@ def _not_a_credential(value: str) -> str:
             "credential",
             "{message}",
             {
-                "message": f"holds {what} (value not shown), which would be written in plain into rendered files "
+                "message": f"holds {what}, not shown here, which would be written in plain into rendered files "
                 "and reports: store it with `pulumi config set --secret <name>` and name it under secretEnv "
                 "instead, then rotate it: it has been in this file"
             },
