@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from program.stack_file import FileProblem, scan
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -30,10 +32,9 @@ def _entry(node: yaml.Node, key: Any) -> tuple[yaml.Node, yaml.Node] | None:
 def line_finder(text: str, project: str):
     """A function from a problem's location (top-level key first) to the 1-based line that holds the
     deepest part of it the file has (the parent's line for a missing key), or None."""
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
+    if scan(text) is not None:  # unreadable, or too deep to compose (libyaml's composer recurses)
         return lambda loc: None
+    root = yaml.compose(text, Loader=_Loader)
     config = _entry(root, "config") if root is not None else None
 
     def find(loc: tuple[Any, ...]) -> int | None:
@@ -54,11 +55,14 @@ def line_finder(text: str, project: str):
 
 
 def located(problems: Iterable[str], source: str, text: str | None, project: str) -> list[str]:
-    """Each problem as `source:LINE: problem` (or `source: problem` where no line says it), sorted
-    by line; problems on one line keep their order."""
+    """Each problem as `source:LINE: problem` (or `source: problem` where no line says it; a problem
+    of the file itself at its own `LINE[:COL]`), sorted by line; problems on one line keep their order."""
     find = line_finder(text, project) if text is not None else (lambda loc: None)
     lines = []
     for order, problem in enumerate(problems):
+        if isinstance(problem, FileProblem):
+            lines.append((problem.line, order, problem.at(source)))
+            continue
         line = find(tuple(getattr(problem, "loc", ())))
         lines.append(
             (line if line is not None else 0, order, f"{source}:{line}: {problem}" if line else f"{source}: {problem}")

@@ -11,16 +11,20 @@ from pydantic import (
 )
 
 from agent_platform.settings.base import Model
-from agent_platform.settings.errors import Findings, check, rule
+from agent_platform.settings.errors import Findings, check, rule, shown
 from agent_platform.settings.values import (
     Cidr,
     DnsLabel,
     DnsName,
+    Float,
+    HostName,
+    Int,
     Ipv4Address,
     ObjectName,
     Port,
     Quantity,
     quantity_value,
+    whole_number,
 )
 
 
@@ -51,9 +55,9 @@ class IngressConfig(Model):
         "status, and the provider would wait 10 minutes for it, then fail. Set false where the controller "
         "does publish it.",
     )
-    host: DnsName | None = Field(None, description="Public host name.")
+    host: HostName | None = Field(None, description="Public host name.")
     tls: Tls = Field(Tls(mode="certManager", cluster_issuer="letsencrypt"), description="TLS termination.")
-    stream_timeout_seconds: int = Field(
+    stream_timeout_seconds: Int = Field(
         3600, ge=3600, le=86400, description="Proxy read/send timeout; streamed LLM responses last minutes."
     )
     max_body_size: str = Field(
@@ -121,7 +125,7 @@ class Quota(Model):
     storage: Quantity | None = Field(
         None, description="requests.storage; unset: the worst case (every claim of every pod at its maximum)."
     )
-    pods: int | None = Field(None, ge=1, description="Pods in the namespace; unset: the worst case.")
+    pods: whole_number(ge=1) | None = Field(None, description="Pods in the namespace; unset: the worst case.")
 
 
 class LimitRangeConfig(Model):
@@ -157,7 +161,7 @@ class NamespaceConfig(Model):
     @check
     def _not_default(self) -> NamespaceConfig:
         if self.name in ("default", "kube-system", "kube-public", "kube-node-lease"):
-            raise rule("name", f"must not be the system namespace {self.name!r}")
+            raise rule("name", f"must not be the system namespace {shown(self.name)}")
         return self
 
 
@@ -251,13 +255,13 @@ class GatewayRef(Model):
 class AlertThresholds(Model):
     """The five alerts of the LangGraph deployment notes, adapted to this stack's metrics."""
 
-    error_rate_percent: float = Field(5, gt=0, le=100, description="5xx responses, percent of requests over 5 minutes.")
-    p95_latency_seconds: float = Field(
+    error_rate_percent: Float = Field(5, gt=0, le=100, description="5xx responses, percent of requests over 5 minutes.")
+    p95_latency_seconds: Float = Field(
         30, gt=0, description="95th percentile request duration over 5 minutes (streams are long)."
     )
-    memory_percent_of_limit: int = Field(90, ge=1, le=100, description="Working set against the memory limit.")
-    db_pool_exhausted_minutes: int = Field(5, ge=1, le=60, description="Minutes with every database connection in use.")
-    crash_loop_restarts: int = Field(3, ge=1, description="Container restarts within 15 minutes.")
+    memory_percent_of_limit: Int = Field(90, ge=1, le=100, description="Working set against the memory limit.")
+    db_pool_exhausted_minutes: Int = Field(5, ge=1, le=60, description="Minutes with every database connection in use.")
+    crash_loop_restarts: Int = Field(3, ge=1, description="Container restarts within 15 minutes.")
 
 
 class Monitoring(Model):

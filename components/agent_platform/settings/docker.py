@@ -10,7 +10,15 @@ from pydantic import (
 
 from agent_platform.settings.base import Model
 from agent_platform.settings.pod import ResourceAmounts, Resources
-from agent_platform.settings.values import Image, IpAddress, Port
+from agent_platform.settings.values import Image, Int, IpAddress, Port
+
+# A Docker host runs each replica of a service as a container created after the one before it (an
+# image bump replaces them one at a time: agent_platform/docker/platform.py), so the replicas are a
+# dependency chain as long as their count, which the Pulumi SDK walks recursively for every new one
+# (pulumi/runtime/resource_cycle_breaker.py _with_transitive_deps): the time grows with the square of
+# the count (600: 23 s) and past about 950 the walk ends in RecursionError (2000: after 124 s). One
+# host running more than 100 replicas of a service is past what it is for.
+DOCKER_MAX_REPLICAS = 100
 
 
 class ProxyConfig(Model):
@@ -38,7 +46,7 @@ class DockerBackupConfig(Model):
     both sides of a repository.
     """
 
-    archive_timeout_seconds: int = Field(
+    archive_timeout_seconds: Int = Field(
         60,
         ge=1,
         le=3600,

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 from agent_platform.settings.base import _unwrap
-from agent_platform.settings.errors import _RECORDING, ConfigError, Problem
+from agent_platform.settings.errors import _RECORDING, SHOWN_MAX, ConfigError, Problem, credential_shape, shown
 
 
 def _full_loc(loc: tuple[Any, ...], at: str | None) -> tuple[Any, ...]:
@@ -39,13 +39,21 @@ def _format_loc(prefix: str, parts: tuple[Any, ...], values: Any = None) -> str:
             names = [v.get("name") for v in values if isinstance(v, dict)] if isinstance(values, list) else []
             # By name where the name says which one (not a duplicate); by position otherwise.
             named = isinstance(name, str) and name and names.count(name) == 1
-            path += f"[{name}]" if named else f"[{part}]"
+            path += f"[{shown_key(name)}]" if named else f"[{part}]"
         elif isinstance(part, int):  # a problem with the name itself: by position
             path += f"[{part}]"
         else:
-            path += ("." if path else "") + str(part)
+            path += ("." if path else "") + shown_key(part)
         values = item
     return prefix + path
+
+
+def shown_key(key: Any) -> str:
+    """A key as a message names it: as written, but cut like a value (`shown`), and never a credential."""
+    text = str(key)
+    if len(text) <= SHOWN_MAX // 2 and credential_shape(text) is None:
+        return text
+    return shown(text)
 
 
 # pydantic's own error types: their messages leave out the value, which is added here. The
@@ -124,7 +132,7 @@ def _line(err: dict[str, Any], prefix: str, model: type[BaseModel] | None, value
     elif err["type"] == "missing":
         message = "is required"
     elif err["type"] in _PYDANTIC_ERRORS and not isinstance(err.get("input"), (dict, list)):
-        message += f", got {err.get('input')!r}"
+        message += f", got {shown(err.get('input'))}"
     return Problem(f"{_format_loc(prefix, parts, values)}: {message}{_hint(err, model)}", parts)
 
 

@@ -11,7 +11,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from agent_platform.settings.base import Model
-from agent_platform.settings.errors import Findings, check, rule
+from agent_platform.settings.errors import Findings, check, rule, shown
 from agent_platform.settings.values import (
     _LABEL_VALUE,
     EnvName,
@@ -19,10 +19,12 @@ from agent_platform.settings.values import (
     MetadataKey,
     NonRootId,
     ObjectName,
+    PlainText,
     PositiveQuantity,
     Quantity,
     _metadata_key_syntax,
     quantity_value,
+    whole_number,
 )
 
 # The same knobs sit in the same place on every workload (Bitnami-style):
@@ -80,12 +82,13 @@ class NetworkPolicyToggle(Model):
 
 class Pdb(Model):
     enabled: bool = Field(True, description="Declare a PodDisruptionBudget.")
-    max_unavailable: int | None = Field(
+    max_unavailable: whole_number(ge=0) | None = Field(
         None,
-        ge=0,
         description="Pods that may be down in a voluntary disruption (default 1 when minAvailable is unset).",
     )
-    min_available: int | None = Field(None, ge=0, description="Pods that must stay up; exclusive with maxUnavailable.")
+    min_available: whole_number(ge=0) | None = Field(
+        None, description="Pods that must stay up; exclusive with maxUnavailable."
+    )
 
     @check
     def _one_of(self) -> Pdb:
@@ -105,8 +108,8 @@ class Toleration(Model):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
         None, description="Taint effect; unset matches all."
     )
-    toleration_seconds: int | None = Field(
-        None, ge=0, description="NoExecute: how long the pod stays bound after the taint appears."
+    toleration_seconds: whole_number(ge=0) | None = Field(
+        None, description="NoExecute: how long the pod stays bound after the taint appears."
     )
 
     @check
@@ -119,13 +122,13 @@ class Toleration(Model):
             except PydanticCustomError as error:
                 found("key", error.message())
         if not self.key and self.operator != "Exists":
-            found("operator", f"must be Exists when key is empty (match every taint), got {self.operator!r}")
+            found("operator", f"must be Exists when key is empty (match every taint), got {shown(self.operator)}")
         if self.toleration_seconds is not None and self.effect != "NoExecute":
-            found("effect", f"must be NoExecute when tolerationSeconds is set, got {self.effect!r}")
+            found("effect", f"must be NoExecute when tolerationSeconds is set, got {shown(self.effect)}")
         if self.operator == "Exists" and self.value:
-            found("value", f"must be empty when operator is Exists, got {self.value!r}")
+            found("value", f"must be empty when operator is Exists, got {shown(self.value)}")
         if self.operator == "Equal" and self.value and not _LABEL_VALUE.match(self.value):
-            found("value", f"must be a label value (at most 63: a-z, A-Z, 0-9, '-', '_', '.'), got {self.value!r}")
+            found("value", f"must be a label value (at most 63: a-z, A-Z, 0-9, '-', '_', '.'), got {shown(self.value)}")
         found.raise_any("Toleration")
         return self
 
@@ -162,7 +165,7 @@ class ServiceAccountSettings(Model):
     name: ObjectName | None = Field(
         None, description="Use this existing ServiceAccount instead of creating one (it is not managed here)."
     )
-    annotations: dict[MetadataKey, str] = Field(
+    annotations: dict[MetadataKey, PlainText] = Field(
         {},
         description="Annotations of the created ServiceAccount: workload identity, e.g. `eks.amazonaws.com/role-arn`, "
         "`iam.gke.io/gcp-service-account`, `azure.workload.identity/client-id`.",

@@ -9,7 +9,7 @@ from pydantic import (
 )
 
 from agent_platform.settings.base import Model
-from agent_platform.settings.errors import Findings, check
+from agent_platform.settings.errors import Findings, check, shown
 from agent_platform.settings.pod import (
     EnvFromSource,
     ExtraEnv,
@@ -26,8 +26,10 @@ from agent_platform.settings.values import (
     STATEFULSET_NAME_MAX,
     EnvName,
     Image,
+    Int,
     LabelValue,
     MetadataKey,
+    PlainText,
     Port,
     SecretKey,
     ServiceName,
@@ -66,9 +68,9 @@ class AgentServiceConfig(Model):
         description="Stateless API pods (Deployment) or sticky identities (StatefulSet, with a headless Service).",
     )
     port: Port = Field(8000, description="Port the app listens on.")
-    command: list[str] | None = Field(None, description="Overrides the image ENTRYPOINT.")
-    args: list[str] | None = Field(None, description="Overrides the image CMD.")
-    env: dict[EnvName, str] = Field({}, description="Plain environment (a ConfigMap). Never put secrets here.")
+    command: list[PlainText] | None = Field(None, description="Overrides the image ENTRYPOINT.")
+    args: list[PlainText] | None = Field(None, description="Overrides the image CMD.")
+    env: dict[EnvName, PlainText] = Field({}, description="Plain environment (a ConfigMap). Never put secrets here.")
     secret_env: dict[EnvName, SecretKey] = Field(
         {},
         description="Environment variable -> secret stack config key (`pulumi config set --secret KEY`); lands in a "
@@ -83,7 +85,7 @@ class AgentServiceConfig(Model):
         description="Pod and container identity; always non-root, no privilege escalation, ALL capabilities dropped, "
         "seccomp RuntimeDefault.",
     )
-    replicas: int = Field(3, ge=1, description="Fixed replica count when autoscaling is disabled.")
+    replicas: Int = Field(3, ge=1, description="Fixed replica count when autoscaling is disabled.")
     autoscaling: Autoscaling = Field(Autoscaling(), description="Horizontal autoscaling.")
     pdb: Pdb = Field(Pdb(), description="PodDisruptionBudget.")
     network_policy: NetworkPolicyToggle = Field(
@@ -117,7 +119,7 @@ class AgentServiceConfig(Model):
     pod_labels: dict[MetadataKey, LabelValue] = Field(
         {}, description="Extra labels on the pods (never on selectors; the platform's own keys are refused)."
     )
-    pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pods.")
+    pod_annotations: dict[MetadataKey, PlainText] = Field({}, description="Extra annotations on the pods.")
     env_from: list[EnvFromSource] = Field(
         [], description="Existing Secrets or ConfigMaps whose keys all become environment variables."
     )
@@ -149,7 +151,7 @@ class AgentServiceConfig(Model):
         description="Release strategy: rolling (default), canary, blue-green, or a staged StatefulSet rollout "
         "(partition).",
     )
-    database_pool_size: int = Field(
+    database_pool_size: Int = Field(
         5,
         ge=1,
         le=500,
@@ -192,13 +194,26 @@ class AgentServiceConfig(Model):
     @check
     def _coherent(self) -> AgentServiceConfig:
         found = Findings()
+        self._check_env(found)
+        self._check_name(found)
+        self._check_availability(found)
+        self._check_jobs(found)
+        self._check_keda(found)
+        self._check_volumes(found)
+        self._check_containers(found)
+        self._check_rollout(found)
+        found.raise_any("AgentServiceConfig")
+        return self
+
+    def _check_env(self, found: Findings) -> None:
+        """Each variable set once: env, secretEnv, extraEnv, the platform's own and the drain budget's."""
         both = set(self.env) & set(self.secret_env)
         if both:
             found(f"env.{sorted(both)[0]}", "is set both in env and in secretEnv")
         reserved = self.reserved_env()
         for i, extra in enumerate(self.extra_env):
             if extra.name in self.env or extra.name in self.secret_env or extra.name in reserved:
-                found(f"extraEnv[{i}].name", f"{extra.name!r} is already set (env, secretEnv or the platform)")
+                found(f"extraEnv[{i}].name", f"{shown(extra.name)} is already set (env, secretEnv or the platform)")
         for name in sorted((set(self.env) | set(self.secret_env)) & set(reserved)):
             where = "env" if name in self.env else "secretEnv"
             found(f"{where}.{name}", f"is set by the platform ({reserved[name]}); remove it")
@@ -209,17 +224,23 @@ class AgentServiceConfig(Model):
             or budget in reserved
             or budget in {e.name for e in self.extra_env}
         ):
-            found("drain.budgetEnv", f"{budget!r} is already set (env, secretEnv, extraEnv or the platform)")
+            found("drain.budgetEnv", f"{shown(budget)} is already set (env, secretEnv, extraEnv or the platform)")
+
+    def _check_name(self, found: Findings) -> None:
+        """The name, where objects built from it have a tighter limit, and the service not its own peer."""
         # A StatefulSet's <name>-headless Service (<= 63) allows 54; its pods' revision label 52.
         if self.kind == "StatefulSet" and len(self.name) > STATEFULSET_NAME_MAX:
             found(
                 "name",
                 f"must be at most {STATEFULSET_NAME_MAX} characters for a StatefulSet ({len(self.name)}: "
-                f"{self.name!r}): "
+                f"{shown(self.name)}): "
                 "its pods' controller-revision-hash label is <name>-<10-character hash> (<= 63)",
             )
         if self.name in self.allow_from:
-            found("allowFrom", f"lists the service itself ({self.name!r})")
+            found("allowFrom", f"lists the service itself ({shown(self.name)})")
+
+    def _check_availability(self, found: Findings) -> None:
+        """The disruption budget against the pods there are; volumes per pod only on a StatefulSet."""
         if self.pdb.enabled:
             pods = self.min_pods()
             if self.pdb.min_available is not None and self.pdb.min_available >= pods:
@@ -231,6 +252,9 @@ class AgentServiceConfig(Model):
                 )
         if self.persistence.enabled and self.kind != "StatefulSet":
             found("persistence.enabled", "per-pod volumes need kind: StatefulSet")
+
+    def _check_jobs(self, found: Findings) -> None:
+        """Migration and cleanup: they work on Postgres, and their Jobs' names fit their labels."""
         # A Job's name is its pods' job-name label (<= 63); a CronJob's leaves 11 for its Jobs' (<= 52).
         for key, alias, suffix, limit in (
             ("migration", "migration", "-migrate-12345678", 63),
@@ -244,6 +268,9 @@ class AgentServiceConfig(Model):
                     f"must be at most {limit - len(suffix)} characters with {alias} enabled (its name is "
                     f"<name>{suffix[:8]}..., at most {limit})",
                 )
+
+    def _check_keda(self, found: Findings) -> None:
+        """KEDA scales on a store the service uses."""
         a = self.autoscaling
         if a.enabled and a.engine == "keda" and not getattr(self, f"uses_{a.keda.trigger}"):
             found(
@@ -251,10 +278,13 @@ class AgentServiceConfig(Model):
                 f"{a.keda.trigger} needs uses{a.keda.trigger.capitalize()}: "
                 "the service must use the store it scales on",
             )
+
+    def _check_volumes(self, found: Findings) -> None:
+        """Extra volumes named once and mounted where they exist, mount paths unique per container, sidecars probed."""
         volumes = {v.name for v in self.extra_volumes} | {"tmp"}
         for i, v in enumerate(self.extra_volumes):
             if v.name in [w.name for w in self.extra_volumes[:i]]:
-                found(f"extraVolumes[{i}].name", f"duplicate volume {v.name!r}")
+                found(f"extraVolumes[{i}].name", f"duplicate volume {shown(v.name)}")
         mounts = [("extraVolumeMounts", i, m) for i, m in enumerate(self.extra_volume_mounts)]
         for group in ("initContainers", "sidecars"):
             for j, extra in enumerate(getattr(self, "init_containers" if group == "initContainers" else "sidecars")):
@@ -263,7 +293,7 @@ class AgentServiceConfig(Model):
                     found(f"sidecars[{j}].probe", "is required: a long-running container needs a health check")
         for where, i, m in mounts:
             if m.name not in volumes:
-                found(f"{where}[{i}].name", f"{m.name!r} is not a volume of extraVolumes")
+                found(f"{where}[{i}].name", f"{shown(m.name)} is not a volume of extraVolumes")
         # core validation ValidateVolumeMounts: a container's mount paths are unique; the platform's own
         # (/tmp, and /data with persistence) count.
         taken: dict[str, set[str]] = {}
@@ -272,11 +302,20 @@ class AgentServiceConfig(Model):
             paths = taken.setdefault(where, set(platform))
             if m.mount_path.rstrip("/") in paths:
                 owner = "the platform's" if m.mount_path.rstrip("/") in platform else "another mount's"
-                found(f"{where}[{i}].mountPath", f"{m.mount_path!r} is already {owner} mount path in this container")
+                found(
+                    f"{where}[{i}].mountPath",
+                    f"{shown(m.mount_path)} is already {owner} mount path in this container",
+                )
             paths.add(m.mount_path.rstrip("/"))
+
+    def _check_containers(self, found: Findings) -> None:
+        """Init containers and sidecars named once."""
         names = [x.name for x in self.init_containers + self.sidecars]
         for name in sorted({n for n in names if names.count(n) > 1}):
-            found("sidecars", f"container name {name!r} is used twice")
+            found("sidecars", f"container name {shown(name)} is used twice")
+
+    def _check_rollout(self, found: Findings) -> None:
+        """The release strategy fits the kind and leaves room for the second Deployment's name."""
         r = self.rollout
         if r.partition is not None and self.kind != "StatefulSet":
             found("rollout.partition", "only applies to kind: StatefulSet (a Deployment has no ordinals)")
@@ -292,8 +331,6 @@ class AgentServiceConfig(Model):
                 f"must be at most {63 - len(CANARY_SUFFIX)} characters with strategy {r.strategy} "
                 "(the second Deployment is named <name>-canary / -green)",
             )
-        found.raise_any("AgentServiceConfig")
-        return self
 
     def units(self) -> list[ReleaseUnit]:
         """The Deployments or StatefulSets this service runs as, the stable (or active) one first."""

@@ -23,8 +23,8 @@ from agent_platform.settings.cluster import (
     NetworkConfig,
     SecretsSettings,
 )
-from agent_platform.settings.docker import DockerConfig
-from agent_platform.settings.errors import Findings, check
+from agent_platform.settings.docker import DOCKER_MAX_REPLICAS, DockerConfig
+from agent_platform.settings.errors import Findings, check, shown
 from agent_platform.settings.service import AgentServiceConfig
 from agent_platform.settings.stores import (
     SUPERUSER_RESERVED_CONNECTIONS,
@@ -33,7 +33,7 @@ from agent_platform.settings.stores import (
     check_eviction,
     official_postgres_image,
 )
-from agent_platform.settings.values import DnsLabel, LabelValue, MetadataKey, ObjectName, quantity_value
+from agent_platform.settings.values import DnsLabel, LabelValue, MetadataKey, ObjectName, PlainText, quantity_value
 
 
 class StackConfig(Model):
@@ -78,7 +78,7 @@ class StackConfig(Model):
     labels: dict[MetadataKey, LabelValue] = Field(
         {}, description="Labels added to every object (cost centre, team); the platform's own keys are refused."
     )
-    annotations: dict[MetadataKey, str] = Field({}, description="Annotations added to every object.")
+    annotations: dict[MetadataKey, PlainText] = Field({}, description="Annotations added to every object.")
 
     def redis_queue_services(self) -> list[int]:
         """Indexes of the services whose run queue is a Redis list (KEDA trigger redis)."""
@@ -96,6 +96,19 @@ class StackConfig(Model):
     @check
     def _stack(self) -> StackConfig:
         found = Findings()
+        self._check_run_queue(found)
+        self._check_service_names(found)
+        if self.platform == "docker" and self.postgres.mode == "inCluster":
+            self._check_docker_postgres(found)
+        if self.platform == "kubernetes":
+            self._check_kubernetes(found)
+        else:
+            self._check_docker(found)
+        found.raise_any("StackConfig")
+        return self
+
+    def _check_run_queue(self, found: Findings) -> None:
+        """A Redis list that is the run queue must not be evicted."""
         queued = self.redis_queue_services()
         if queued and self.redis.mode == "inCluster":
             i = queued[0]
@@ -103,139 +116,165 @@ class StackConfig(Model):
                 check_eviction(
                     self.redis.maxmemory_policy,
                     f"services[{i}].autoscaling.keda.trigger is redis: "
-                    f"its list {self.services[i].autoscaling.keda.list_name!r} is the run queue",
+                    f"its list {shown(self.services[i].autoscaling.keda.list_name)} is the run queue",
                     "redis.maxmemoryPolicy",
                 )
             except PydanticCustomError as error:
                 found.errors.append(error)  # reported with the stack's other findings
+
+    def _check_service_names(self, found: Findings) -> None:
+        """Service names unique and not those of the data stores."""
         names = [s.name for s in self.services]
         for i, name in enumerate(names):
             if name in names[:i]:
-                found(f"services[{i}].name", f"duplicate service name {name!r}")
+                found(f"services[{i}].name", f"duplicate service name {shown(name)}")
             if name in ("postgres", "redis"):
-                found(f"services[{i}].name", f"{name!r} is taken by the data store")
-        if self.platform == "docker" and self.postgres.mode == "inCluster":
-            backup = self.postgres.backup
-            if backup.enabled and backup.store == "objectStore":
+                found(f"services[{i}].name", f"{shown(name)} is taken by the data store")
+
+    def _check_docker_postgres(self, found: Findings) -> None:
+        """What Postgres on a Docker host can and cannot do: backups, restores."""
+        backup = self.postgres.backup
+        if backup.enabled and backup.store == "objectStore":
+            found(
+                "postgres.backup.store",
+                "objectStore is not implemented on the Docker platform yet (the Postgres network has no "
+                "route out); use store volume and copy the repository off the host (docs/backups-docker.md)",
+            )
+        if self.postgres.restore.enabled:
+            found(
+                "postgres.restore.enabled",
+                "a Docker host restores with `tools/restore-docker.sh --to latest|<RFC 3339 time>`, "
+                "not a stack setting (docs/backups-docker.md)",
+            )
+        if backup.enabled and not self.postgres.persistence.enabled:
+            found("postgres.backup.enabled", "needs postgres.persistence.enabled (a data volume to back up)")
+        if backup.enabled and official_postgres_image(self.postgres.image):
+            # Postgres runs pgbackrest as its archive_command: with the official image every WAL
+            # segment's archiving fails, WAL piles up on the volume and no backup is ever taken.
+            found(
+                "postgres.image",
+                f"{shown(self.postgres.image)} is the official image, which has no pgbackrest (postgres.backup "
+                "runs it): build images/postgres-pgbackrest from it and set that image here "
+                "(docs/backups-docker.md)",
+            )
+
+    def _check_kubernetes(self, found: Findings) -> None:
+        """The keys a cluster needs, and what they must agree on."""
+        for key in ("kubernetes", "namespace"):
+            if getattr(self, key) is None:
+                found(key, "is required when platform is kubernetes")
+        if self.docker is not None:
+            found("docker", "only applies when platform is docker")
+        routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
+        if self.ingress.enabled and not routed:
+            found("ingress.enabled", "no service has ingress.enabled: nothing to route")
+        if self.exposure == "gatewayApi" and self.gateway is None:
+            found("gateway", "is required when exposure is gatewayApi")
+        if self.exposure != "gatewayApi" and self.gateway is not None:
+            found("gateway", "only applies when exposure is gatewayApi")
+        if self.exposure == "gatewayApi" and self.gateway is not None:
+            self._check_gateway_data_plane(found)
+        self._check_releases(found)
+        self._check_kubernetes_names(found)
+        if self.namespace is not None:
+            self._check_quota(found)
+        if self.postgres.mode == "cloudnativepg":
+            self._check_connection_budget(found)
+
+    def _check_releases(self, found: Findings) -> None:
+        """Canary and blue-green: routed at the Ingress, their Deployments' names free."""
+        taken = {s.name: i for i, s in enumerate(self.services)}
+        for i, s in enumerate(self.services):
+            if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
                 found(
-                    "postgres.backup.store",
-                    "objectStore is not implemented on the Docker platform yet (the Postgres network has no "
-                    "route out); use store volume and copy the repository off the host (docs/backups-docker.md)",
+                    f"services[{i}].rollout.strategy",
+                    "canary splits external traffic at the Ingress: it needs ingress.enabled and the service's "
+                    "ingress.enabled",
                 )
-            if self.postgres.restore.enabled:
-                found(
-                    "postgres.restore.enabled",
-                    "a Docker host restores with `tools/restore-docker.sh --to latest|<RFC 3339 time>`, "
-                    "not a stack setting (docs/backups-docker.md)",
-                )
-            if backup.enabled and not self.postgres.persistence.enabled:
-                found("postgres.backup.enabled", "needs postgres.persistence.enabled (a data volume to back up)")
-            if backup.enabled and official_postgres_image(self.postgres.image):
-                # Postgres runs pgbackrest as its archive_command: with the official image every WAL
-                # segment's archiving fails, WAL piles up on the volume and no backup is ever taken.
-                found(
-                    "postgres.image",
-                    f"{self.postgres.image!r} is the official image, which has no pgbackrest (postgres.backup "
-                    "runs it): build images/postgres-pgbackrest from it and set that image here "
-                    "(docs/backups-docker.md)",
-                )
-        if self.platform == "kubernetes":
-            for key in ("kubernetes", "namespace"):
-                if getattr(self, key) is None:
-                    found(key, "is required when platform is kubernetes")
-            if self.docker is not None:
-                found("docker", "only applies when platform is docker")
-            routed = [i for i, s in enumerate(self.services) if s.ingress.enabled]
-            if self.ingress.enabled and not routed:
-                found("ingress.enabled", "no service has ingress.enabled: nothing to route")
-            if self.exposure == "gatewayApi" and self.gateway is None:
-                found("gateway", "is required when exposure is gatewayApi")
-            if self.exposure != "gatewayApi" and self.gateway is not None:
-                found("gateway", "only applies when exposure is gatewayApi")
-            if self.exposure == "gatewayApi" and self.gateway is not None:
-                self._check_gateway_data_plane(found)
-            taken = {s.name: i for i, s in enumerate(self.services)}
-            for i, s in enumerate(self.services):
-                if s.rollout.strategy == "canary" and not (self.ingress.enabled and s.ingress.enabled):
+            for unit in s.pod_names()[1:] if s.rollout.strategy == "canary" else s.pod_names():
+                if unit in taken and unit != s.name:
                     found(
                         f"services[{i}].rollout.strategy",
-                        "canary splits external traffic at the Ingress: it needs ingress.enabled and the service's "
-                        "ingress.enabled",
+                        f"its Deployment {shown(unit)} would clash with service {shown(unit)}",
                     )
-                for unit in s.pod_names()[1:] if s.rollout.strategy == "canary" else s.pod_names():
-                    if unit in taken and unit != s.name:
-                        found(
-                            f"services[{i}].rollout.strategy",
-                            f"its Deployment {unit!r} would clash with service {unit!r}",
-                        )
-            self._check_kubernetes_names(found)
-            if self.namespace is not None:
-                self._check_quota(found)
-            if self.postgres.mode == "cloudnativepg":
-                self._check_connection_budget(found)
-        else:
-            # A Docker host has no cluster, namespace, Ingress or autoscaler: such keys mean a mixed-up stack file.
-            for key in ("kubernetes", "namespace"):
-                if getattr(self, key) is not None:
-                    found(key, "only applies when platform is kubernetes")
-            if self.ingress.enabled:
-                found("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
-            if self.secrets.mode != "pulumi":
+
+    def _check_docker(self, found: Findings) -> None:
+        """A Docker host has no cluster, namespace, Ingress or autoscaler: such keys mean a mixed-up stack file."""
+        for key in ("kubernetes", "namespace"):
+            if getattr(self, key) is not None:
+                found(key, "only applies when platform is kubernetes")
+        if self.ingress.enabled:
+            found("ingress.enabled", "only applies when platform is kubernetes (Docker uses docker.proxy)")
+        if self.secrets.mode != "pulumi":
+            found(
+                "secrets.mode",
+                "only `pulumi` applies when platform is docker (a Docker host has no Secrets to read)",
+            )
+        if self.image_pull_secrets:
+            found(
+                "imagePullSecrets",
+                "only applies when platform is kubernetes (a Docker host pulls with its own `docker login`)",
+            )
+        self._check_docker_services(found)
+        if not any(s.ingress.enabled for s in self.services):
+            found("services", "no service has ingress.enabled: the proxy has nothing to route")
+        self._check_docker_memory(found)
+
+    def _check_docker_services(self, found: Findings) -> None:
+        """Per service, what only a cluster does, and the replicas one host runs."""
+        for i, s in enumerate(self.services):
+            if s.rollout != type(s).model_fields["rollout"].default:
                 found(
-                    "secrets.mode",
-                    "only `pulumi` applies when platform is docker (a Docker host has no Secrets to read)",
+                    f"services[{i}].rollout",
+                    "only applies when platform is kubernetes (a Docker host replaces containers one by one)",
                 )
-            if self.image_pull_secrets:
+            for key, alias in (
+                ("scheduling", "scheduling"),
+                ("service_account", "serviceAccount"),
+                ("env_from", "envFrom"),
+                ("extra_env", "extraEnv"),
+                ("init_containers", "initContainers"),
+                ("sidecars", "sidecars"),
+                ("extra_volumes", "extraVolumes"),
+                ("extra_volume_mounts", "extraVolumeMounts"),
+                ("checkpoint_cleanup", "checkpointCleanup"),
+            ):
+                if getattr(s, key) != type(s).model_fields[key].default:
+                    found(f"services[{i}].{alias}", "only applies when platform is kubernetes")
+        for i, s in enumerate(self.services):
+            if s.autoscaling.enabled:
                 found(
-                    "imagePullSecrets",
-                    "only applies when platform is kubernetes (a Docker host pulls with its own `docker login`)",
+                    f"services[{i}].autoscaling.enabled",
+                    "a Docker host has no autoscaler: set it to false and use replicas",
                 )
-            for i, s in enumerate(self.services):
-                if s.rollout != type(s).model_fields["rollout"].default:
-                    found(
-                        f"services[{i}].rollout",
-                        "only applies when platform is kubernetes (a Docker host replaces containers one by one)",
-                    )
-                for key, alias in (
-                    ("scheduling", "scheduling"),
-                    ("service_account", "serviceAccount"),
-                    ("env_from", "envFrom"),
-                    ("extra_env", "extraEnv"),
-                    ("init_containers", "initContainers"),
-                    ("sidecars", "sidecars"),
-                    ("extra_volumes", "extraVolumes"),
-                    ("extra_volume_mounts", "extraVolumeMounts"),
-                    ("checkpoint_cleanup", "checkpointCleanup"),
-                ):
-                    if getattr(s, key) != type(s).model_fields[key].default:
-                        found(f"services[{i}].{alias}", "only applies when platform is kubernetes")
-            for i, s in enumerate(self.services):
-                if s.autoscaling.enabled:
-                    found(
-                        f"services[{i}].autoscaling.enabled",
-                        "a Docker host has no autoscaler: set it to false and use replicas",
-                    )
-            if not any(s.ingress.enabled for s in self.services):
-                found("services", "no service has ingress.enabled: the proxy has nothing to route")
-            # Docker refuses a container memory limit under 6 MiB (moby daemon/daemon_unix.go
-            # linuxMinMemory: "Minimum memory limit allowed is 6MB").
-            docker = self.docker_settings()
-            limited = [(f"services[{i}].resources", s.resources) for i, s in enumerate(self.services)]
-            limited += [("docker.proxy.resources", docker.proxy.resources)]
-            limited += [("docker.backup.resources", docker.backup.resources)]
-            limited += [
-                (f"{k}.resources", getattr(self, k).resources)
-                for k in ("postgres", "redis")
-                if getattr(self, k).mode == "inCluster"
-            ]
-            for where, resources in limited:
-                if quantity_value(resources.limits.memory) < DOCKER_MIN_MEMORY:
-                    found(
-                        f"{where}.limits.memory",
-                        f"Docker's minimum memory limit is 6Mi, got {resources.limits.memory!r}",
-                    )
-        found.raise_any("StackConfig")
-        return self
+        for i, s in enumerate(self.services):
+            if s.replicas > DOCKER_MAX_REPLICAS:
+                found(
+                    f"services[{i}].replicas",
+                    f"must be at most {DOCKER_MAX_REPLICAS} on a Docker host, got {s.replicas}: each replica is a "
+                    "container the platform replaces after the one before it (docs/docker.md); more capacity "
+                    "comes from each replica's resources, or from platform kubernetes",
+                )
+
+    def _check_docker_memory(self, found: Findings) -> None:
+        """Every container's memory limit at least Docker's minimum."""
+        # Docker refuses a container memory limit under 6 MiB (moby daemon/daemon_unix.go
+        # linuxMinMemory: "Minimum memory limit allowed is 6MB").
+        docker = self.docker_settings()
+        limited = [(f"services[{i}].resources", s.resources) for i, s in enumerate(self.services)]
+        limited += [("docker.proxy.resources", docker.proxy.resources)]
+        limited += [("docker.backup.resources", docker.backup.resources)]
+        limited += [
+            (f"{k}.resources", getattr(self, k).resources)
+            for k in ("postgres", "redis")
+            if getattr(self, k).mode == "inCluster"
+        ]
+        for where, resources in limited:
+            if quantity_value(resources.limits.memory) < DOCKER_MIN_MEMORY:
+                found(
+                    f"{where}.limits.memory",
+                    f"Docker's minimum memory limit is 6Mi, got {shown(resources.limits.memory)}",
+                )
 
     def _check_gateway_data_plane(self, found: Findings) -> None:
         # The backends admit the Gateway's data plane by its namespace; ingressControllerNamespace names an
@@ -243,7 +282,8 @@ class StackConfig(Model):
         if "ingress_controller_namespace" in self.network.model_fields_set:
             found(
                 "network.ingressControllerNamespace",
-                f"applies to exposure ingress, got {self.network.ingress_controller_namespace!r}; with gatewayApi the "
+                f"applies to exposure ingress, got {shown(self.network.ingress_controller_namespace)}; with gatewayApi "
+                "the "
                 "backends admit gateway.dataPlaneNamespace (default: gateway.namespace): set that instead",
             )
         gateway = self.gateway
@@ -270,17 +310,20 @@ class StackConfig(Model):
             if len(instance) > 63:
                 found(
                     f"services[{i}].name",
-                    f"with the environment, the instance label {instance!r} exceeds 63 characters ({len(instance)})",
+                    f"with the environment, the instance label {shown(instance)} exceeds 63 characters "
+                    f"({len(instance)})",
                 )
             for j, peer in enumerate(s.allow_from):
                 if peer not in names:
-                    found(f"services[{i}].allowFrom[{j}]", f"{peer!r} is not a service of this stack")
+                    found(f"services[{i}].allowFrom[{j}]", f"{shown(peer)} is not a service of this stack")
             if not s.ingress.enabled:
                 continue
             # nginx refuses duplicate locations and the Ingress would hold ambiguous rules.
             for j, path in enumerate(s.ingress.paths):
                 if path in seen:
-                    found(f"services[{i}].ingress.paths[{j}]", f"{path!r} is already routed to {seen[path]!r}")
+                    found(
+                        f"services[{i}].ingress.paths[{j}]", f"{shown(path)} is already routed to {shown(seen[path])}"
+                    )
                 seen[path] = s.name
 
     def worst_case(self) -> dict[str, float]:
@@ -332,7 +375,7 @@ class StackConfig(Model):
             if need > limit:
                 found(
                     key,
-                    f"connection budget: {need} connections at worst ({'; '.join(w for w, _ in demand)}) "
+                    f"connection budget: {need} connections at worst ({_terms(demand)}) "
                     f"exceed {limit}, {what}; raise {key.split('.', 1)[1]} or lower services[].databasePoolSize "
                     f"or the autoscaling maxima",
                 )
@@ -366,3 +409,17 @@ class StackConfig(Model):
         keys = {k for s in self.services for k in s.secret_env.values()}
         keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
         return sorted(keys)
+
+
+# A sum of more terms than this is summarised in a message: how many, and the three largest.
+TERMS_SHOWN = 6
+
+
+def _terms(demand: list[tuple[str, int]]) -> str:
+    """The terms of a connection budget as a message lists them: all of a short sum; of a long one (a
+    stack of 100 services has 300) the count and the three largest, each with its amount."""
+    if len(demand) <= TERMS_SHOWN:
+        return "; ".join(what for what, _ in demand)
+    largest = sorted(demand, key=lambda term: -term[1])[:3]
+    shown_terms = "; ".join(f"{what} = {n}" for what, n in largest)
+    return f"{len(demand)} terms, the largest: {shown_terms}; and {len(demand) - 3} more"

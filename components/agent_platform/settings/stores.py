@@ -12,7 +12,7 @@ from pydantic import (
 )
 
 from agent_platform.settings.base import Model
-from agent_platform.settings.errors import bad, check, rule
+from agent_platform.settings.errors import bad, check, rule, shown
 from agent_platform.settings.pod import (
     NetworkPolicyToggle,
     Pdb,
@@ -26,11 +26,14 @@ from agent_platform.settings.values import (
     CronSchedule,
     DnsLabel,
     Image,
+    Int,
     LabelValue,
     MetadataKey,
+    PlainText,
     PositiveQuantity,
     SecretKey,
     quantity_value,
+    whole_number,
 )
 
 
@@ -67,7 +70,7 @@ class DatastoreBase(Model):
         Scheduling(), description="Node selection, tolerations, affinity and priority of the pod."
     )
     pod_labels: dict[MetadataKey, LabelValue] = Field({}, description="Extra labels on the pod (never on selectors).")
-    pod_annotations: dict[MetadataKey, str] = Field({}, description="Extra annotations on the pod.")
+    pod_annotations: dict[MetadataKey, PlainText] = Field({}, description="Extra annotations on the pod.")
 
     @check
     def _mode(self) -> DatastoreBase:
@@ -120,7 +123,7 @@ class PostgresBackup(Model):
         "0 2 * * *",
         description="Cron schedule of the base backups (five fields, UTC).",
     )
-    retention_days: int = Field(
+    retention_days: Int = Field(
         30, ge=1, le=3650, description="Base backups (and the WAL they need) are kept this many days."
     )
     store: Literal["volume", "objectStore"] = Field(
@@ -132,7 +135,7 @@ class PostgresBackup(Model):
     before_migration: bool = Field(
         True, description="Take a base backup before each migration; the migration waits for it."
     )
-    max_age_hours: int = Field(
+    max_age_hours: Int = Field(
         26,
         ge=1,
         le=24 * 60,
@@ -202,19 +205,19 @@ class PostgresPooler(Model):
     """PgBouncer in front of the CloudNativePG cluster (a `Pooler`, type rw): the app's stable endpoint."""
 
     enabled: bool = Field(True, description="Clients connect through PgBouncer (`<cluster>-pooler-rw`).")
-    instances: int = Field(2, ge=1, le=20, description="PgBouncer pods (2+ so a drained node keeps the endpoint).")
+    instances: Int = Field(2, ge=1, le=20, description="PgBouncer pods (2+ so a drained node keeps the endpoint).")
     pool_mode: Literal["transaction", "session"] = Field(
         "transaction",
         description="`transaction`: a server connection per transaction (many clients share few); "
         "`session`: one per client connection, for apps that keep session state (advisory locks, SET).",
     )
-    default_pool_size: int = Field(
+    default_pool_size: Int = Field(
         90,
         ge=1,
         le=10000,
         description="Server connections each PgBouncer pod opens to the primary (per database and user).",
     )
-    max_client_conn: int = Field(1000, ge=1, le=100000, description="Client connections each PgBouncer pod accepts.")
+    max_client_conn: Int = Field(1000, ge=1, le=100000, description="Client connections each PgBouncer pod accepts.")
 
 
 class RestoreDrill(Model):
@@ -231,7 +234,7 @@ class RestoreDrill(Model):
         min_length=1,
         description="SQL run against the restored database as its owner; the drill fails when it errors.",
     )
-    timeout_minutes: int = Field(
+    timeout_minutes: Int = Field(
         120, ge=10, le=1440, description="Give up (fail the drill and clean up) after this long."
     )
 
@@ -283,16 +286,16 @@ class PostgresConfig(DatastoreBase):
         description="Backups and point-in-time recovery (off until a component implements them for the mode).",
     )
     restore: PostgresRestore = Field(PostgresRestore(), description="Point-in-time restore from `backup`.")
-    instances: int = Field(
+    instances: Int = Field(
         3, ge=1, le=9, description="cloudnativepg: Postgres instances, one primary and hot standbys in other zones."
     )
-    synchronous_standbys: int = Field(
+    synchronous_standbys: Int = Field(
         1,
         ge=0,
         le=8,
         description="cloudnativepg: a commit waits for this many standbys (quorum, method any); 0: asynchronous.",
     )
-    max_connections: int = Field(
+    max_connections: Int = Field(
         200, ge=10, le=10000, description="cloudnativepg: Postgres `max_connections` (3 are kept for superusers)."
     )
     pooler: PostgresPooler = Field(PostgresPooler(), description="cloudnativepg: PgBouncer in front of the primary.")
@@ -300,10 +303,8 @@ class PostgresConfig(DatastoreBase):
         "cnpg-system", description="cloudnativepg: namespace of the operator (its NetworkPolicy peer)."
     )
     restore_drill: RestoreDrill = Field(RestoreDrill(), description="cloudnativepg: the scheduled restore drill.")
-    major_upgrade_from: int | None = Field(
+    major_upgrade_from: whole_number(ge=10, le=99) | None = Field(
         None,
-        ge=10,
-        le=99,
         description="cloudnativepg: the major version the Cluster runs now, set in the same change that moves "
         "`image` to a later major. `pulumi up` then takes an awaited Backup of the old major before the operator's "
         "offline in-place upgrade (pg_upgrade); without it the preview refuses a major change. Remove it afterwards "
@@ -324,7 +325,7 @@ class PostgresConfig(DatastoreBase):
                 raise rule(
                     "majorUpgradeFrom",
                     f"{self.major_upgrade_from} is for mode cloudnativepg (the operator's in-place upgrade); mode "
-                    f"{self.mode!r} upgrades by dump and restore (docs/day-2.md)",
+                    f"{shown(self.mode)} upgrades by dump and restore (docs/day-2.md)",
                 )
             if not self.backup.enabled:
                 raise rule("majorUpgradeFrom", "needs backup.enabled: the old major is backed up before the upgrade")
@@ -332,7 +333,7 @@ class PostgresConfig(DatastoreBase):
             if target is not None and target <= self.major_upgrade_from:
                 raise rule(
                     "majorUpgradeFrom",
-                    f"{self.major_upgrade_from} must be below the image's major ({target}, image {self.image!r}): "
+                    f"{self.major_upgrade_from} must be below the image's major ({target}, image {shown(self.image)}): "
                     "a major upgrade goes forward only; remove majorUpgradeFrom when the image stays on its major",
                 )
         if self.mode != "cloudnativepg":
@@ -428,6 +429,6 @@ def check_eviction(policy: str | None, why: str, at: str) -> None:
     if policy and policy.startswith("allkeys-"):
         raise rule(
             at,
-            f"{policy!r} evicts any key at maxmemory, queued runs included ({why}): use `noeviction` (writes fail "
+            f"{shown(policy)} evicts any key at maxmemory, queued runs included ({why}): use `noeviction` (writes fail "
             "loudly when full), or `volatile-lru`/`volatile-lfu`/`volatile-ttl` with TTLs only on cache keys",
         )

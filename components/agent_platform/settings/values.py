@@ -1,4 +1,7 @@
-"""Kubernetes and Docker value grammars: quantities, names, images, CIDRs, cron schedules, label keys and values."""
+"""Kubernetes and Docker value grammars: quantities, names, images, CIDRs, cron schedules, label keys and values,
+HTTP paths, numbers (never a boolean, within the API's int32) and plain text (never a credential).
+
+Every pattern is matched whole (`fullmatch`): Python's `$` would also match before a final newline."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ from pydantic import (
     BeforeValidator,
     Field,
 )
+from pydantic_core import PydanticCustomError
 
-from agent_platform.settings.errors import bad
+from agent_platform.settings.errors import bad, credential_shape, shown
 
 # Kubernetes resource.Quantity grammar: a decimal number with an optional binary
 # (Ki..Ei), decimal (n, u, m, k, M..E) or exponent suffix.
@@ -57,7 +61,7 @@ _SUFFIX_FACTOR = {
 
 def quantity_value(text: str) -> float:
     """The numeric value of a Kubernetes quantity ("500m" -> 0.5, "1Gi" -> 1073741824)."""
-    match = _QUANTITY.match(text)
+    match = _QUANTITY.fullmatch(text)
     if not match:
         raise ValueError(text)
     number, suffix = match.group(1), match.group(3) or ""
@@ -69,9 +73,9 @@ def quantity_value(text: str) -> float:
 def _quantity(value: Any) -> str:
     text = str(value)
     # Requests, limits, quotas and sizes are never negative (core validation ValidateResourceQuantityValue).
-    if text.startswith("-") and _QUANTITY.match(text[1:]):
+    if text.startswith("-") and _QUANTITY.fullmatch(text[1:]):
         raise bad("quantity", "must not be negative", text)
-    if not _QUANTITY.match(text):
+    if not _QUANTITY.fullmatch(text):
         raise bad("quantity", "must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi", text)
     return text
 
@@ -83,13 +87,25 @@ def _positive_quantity(value: str) -> str:
 
 
 def _dns_name(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
         raise bad("dns", "must be a lowercase DNS name (RFC 1123)", value)
     return value
 
 
+def _host_name(value: str) -> str:
+    # An Ingress rule's host (networking validation validateIngressRules): a DNS name, "must be a DNS
+    # name, not an IP address".
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return value
+    raise bad(
+        "dns", "must be a DNS name, not an IP address (an Ingress host is matched against the Host header)", value
+    )
+
+
 def _object_name(value: str) -> str:
-    if len(value) > 253 or not _DNS_1123_SUBDOMAIN.match(value):
+    if len(value) > 253 or not _DNS_1123_SUBDOMAIN.fullmatch(value):
         raise bad(
             "dns",
             "must be a Kubernetes object name: a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.'; at most 253)",
@@ -99,13 +115,13 @@ def _object_name(value: str) -> str:
 
 
 def _dns_label(value: str) -> str:
-    if not _DNS_1123_LABEL.match(value):
+    if not _DNS_1123_LABEL.fullmatch(value):
         raise bad("label", "must be a lowercase DNS label (a-z, 0-9, '-', at most 63)", value)
     return value
 
 
 def _service_name(value: str) -> str:
-    if not _DNS_1035_LABEL.match(value):
+    if not _DNS_1035_LABEL.fullmatch(value):
         raise bad(
             "label",
             "must be a lowercase DNS-1035 label (starts with a letter; a-z, 0-9, '-'; at most 63): it names a "
@@ -138,15 +154,15 @@ def _image(value: str) -> str:
     if not repo or any(c.isspace() for c in value):
         raise bad("image", "must be an image reference repo:tag or repo@sha256:...", value)
     path = repo.split("/", 1)[1] if "/" in repo and any(c in repo.split("/", 1)[0] for c in ".:") else repo
-    if not _IMAGE_PATH.match(path):
+    if not _IMAGE_PATH.fullmatch(path):
         raise bad(
             "image",
             "repository must be lowercase (a-z, 0-9, '.', '_', '-', '/'), as registries and the kubelet require",
             repo,
         )
-    if tag is not None and not _IMAGE_TAG.match(tag):
+    if tag is not None and not _IMAGE_TAG.fullmatch(tag):
         raise bad("image", "tag must be [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag)
-    if digest is not None and not _DIGEST.match(digest):
+    if digest is not None and not _DIGEST.fullmatch(digest):
         raise bad("image", "digest must be sha256:<64 hex>", digest)
     if tag is None and digest is None:
         raise bad("image", "must carry a tag or a digest (an untagged image means `latest`)", value)
@@ -191,7 +207,7 @@ def _cron_part(part: str, low: int, high: int, names: dict[str, int]) -> str | N
     """What is wrong with one comma-separated part of a cron field, or None."""
     span, _, step = part.partition("/")
     if _ and not (step.isdigit() and int(step) > 0):
-        return f"step {step!r} must be a positive number"
+        return f"step {shown(step)} must be a positive number"
     if span in ("*", "?"):
         return None
 
@@ -203,12 +219,12 @@ def _cron_part(part: str, low: int, high: int, names: dict[str, int]) -> str | N
     first, dash, last = span.partition("-")
     start, end = number(first), number(last) if dash else None
     if start is None or (dash and end is None):
-        return f"{span!r} is not a number, name or range"
+        return f"{shown(span)} is not a number, name or range"
     for n in (start, end):
         if n is not None and not low <= n <= high:
             return f"{n} is outside {low}-{high}"
     if end is not None and start > end:
-        return f"range {span!r} starts after it ends"
+        return f"range {shown(span)} starts after it ends"
     return None
 
 
@@ -260,14 +276,73 @@ def _ipv4_address(value: str) -> str:
 
 
 def _env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
+    if not _ENV_NAME.fullmatch(value):
         raise bad("env", "must be an environment variable name", value)
     return value
 
 
 def _config_key(value: str) -> str:
-    if not _CONFIG_KEY.match(value) or ":" in value:
+    what = credential_shape(value)
+    if what is not None:
+        raise PydanticCustomError(
+            "credential",
+            "{message}",
+            {
+                "message": f"is {what} itself (not shown here), where the NAME of a secret config key goes: "
+                "store the value with `pulumi config set --secret <name>`, write that name here, and rotate the "
+                "credential: it has been in this file"
+            },
+        )
+    if not _CONFIG_KEY.fullmatch(value) or ":" in value:
         raise bad("key", "must be a config key of this project (letters, digits, '-', '_')", value)
+    return value
+
+
+def _not_a_credential(value: str) -> str:
+    # What the platform writes in plain (a ConfigMap, a container's env or args, an annotation) is in
+    # every rendered file and report: a credential there has leaked. The message never shows it.
+    what = credential_shape(value)
+    if what is not None:
+        raise PydanticCustomError(
+            "credential",
+            "{message}",
+            {
+                "message": f"holds {what}, not shown here, which would be written in plain into rendered files "
+                "and reports: store it with `pulumi config set --secret <name>` and name it under secretEnv "
+                "instead, then rotate it: it has been in this file"
+            },
+        )
+    return value
+
+
+# Ingress paths as the API server checks them (kubernetes pkg/apis/networking/validation/validation.go
+# validateHTTPIngressPath, pathType Prefix: absolute; none of invalidPathSequences "//", "/./", "/../",
+# "%2f", "%2F"; no invalidPathSuffixes "/..", "/.") in the characters the Gateway API accepts for the
+# same path, which exposure gatewayApi renders as an HTTPRoute PathPrefix match (gateway-api
+# apis/v1/httproute_types.go HTTPPathMatch: RFC 3986 pchar, '/' and %-escapes, no '#', MaxLength 1024).
+_PATH_CHARS = re.compile(r"(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+")
+_PATH_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
+_PATH_SUFFIXES = ("/..", "/.")
+
+
+def _http_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise bad("path", "must be an absolute path (start with '/')", value)
+    if len(value) > 1024:
+        raise bad("path", "must be at most 1024 characters (Gateway API HTTPPathMatch)", value)
+    if not _PATH_CHARS.fullmatch(value):
+        odd = next(c for c in re.sub(r"%[0-9a-fA-F]{2}", "", value) if not _PATH_CHARS.fullmatch(c))
+        what = repr(odd) if odd.isprintable() else f"a control character (U+{ord(odd):04X})"
+        raise bad(
+            "path",
+            f"must be a URL path (a-z, A-Z, 0-9, -._~!$&'()*+,;=:@/ and %XX escapes); it holds {what}",
+            value,
+        )
+    for sequence in _PATH_SEQUENCES:
+        if sequence in value:
+            raise bad("path", f"must not contain {sequence!r} (the API server refuses it in an Ingress path)", value)
+    if value.endswith(_PATH_SUFFIXES):
+        raise bad("path", "must not end with '/.' or '/..' (the API server refuses it in an Ingress path)", value)
     return value
 
 
@@ -295,7 +370,9 @@ def _metadata_key(value: str) -> str:
 
 def _metadata_key_syntax(value: str) -> str:
     prefix, _, name = value.rpartition("/")
-    if (prefix and (len(prefix) > 253 or not _DNS_1123_SUBDOMAIN.match(prefix))) or not _QUALIFIED_NAME.match(name):
+    if (prefix and (len(prefix) > 253 or not _DNS_1123_SUBDOMAIN.fullmatch(prefix))) or not _QUALIFIED_NAME.fullmatch(
+        name
+    ):
         raise bad(
             "label",
             "must be a Kubernetes label or annotation key ([prefix/]name, name at most 63: a-z, A-Z, 0-9, '-', '_', "
@@ -306,12 +383,32 @@ def _metadata_key_syntax(value: str) -> str:
 
 
 def _label_value(value: str) -> str:
-    if not _LABEL_VALUE.match(value):
+    if not _LABEL_VALUE.fullmatch(value):
         raise bad(
             "label",
             "must be a label value (at most 63: a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)",
             value,
         )
+    return value
+
+
+def _no_boolean(value: Any) -> Any:
+    # YAML reads true/false/yes/no as booleans, and pydantic would take True for 1: a number is never one.
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "boolean_for_number", "must be a number, not the boolean {value}", {"value": str(value).lower()}
+        )
+    return value
+
+
+# The Kubernetes API's integers are int32 (replicas, probe and HPA fields, ports, IDs): nothing the
+# platform counts is larger, and the API server refuses what is.
+INT32_MAX = 2**31 - 1
+
+
+def _within_int32(value: int) -> int:
+    if value > INT32_MAX:
+        raise bad("int32", f"must be at most {INT32_MAX}, the Kubernetes API's largest integer (int32)", value)
     return value
 
 
@@ -323,7 +420,26 @@ def _number_as_text(value: Any) -> Any:
 
 Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity)]
 MetadataKey = Annotated[str, AfterValidator(_metadata_key)]
-LabelValue = Annotated[str, AfterValidator(_label_value)]
+LabelValue = Annotated[str, AfterValidator(_label_value), AfterValidator(_not_a_credential)]
+# Free text the platform writes in plain: env values, command and args, annotations.
+PlainText = Annotated[str, AfterValidator(_not_a_credential)]
+
+
+def whole_number(**bounds: int) -> Any:
+    """An integer setting: its bounds first (so the schema carries them), then never a boolean and
+    never past int32."""
+    return Annotated[int, Field(**bounds), BeforeValidator(_no_boolean), AfterValidator(_within_int32)]
+
+
+# Every whole number of the model (no boolean, at most int32) and every fractional one (no boolean,
+# no infinity or NaN). A field's own bounds (`Field(3, ge=1, le=500)`) apply on top.
+Int = whole_number()
+Float = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_no_boolean)]
+HttpPath = Annotated[
+    str,
+    AfterValidator(_http_path),
+    Field(json_schema_extra={"pattern": r"^/(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})*$", "maxLength": 1024}),
+]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 # The schema keeps a coarse pattern for editors; the validators hold the full rule.
 CronSchedule = Annotated[str, AfterValidator(_cron), Field(json_schema_extra={"pattern": r"^(\S+\s+){4}\S+$"})]
@@ -333,6 +449,7 @@ Ipv4Address = Annotated[
     str, AfterValidator(_ipv4_address), Field(json_schema_extra={"pattern": r"^(\d{1,3}\.){3}\d{1,3}$"})
 ]
 DnsName = Annotated[str, AfterValidator(_dns_name)]
+HostName = Annotated[str, AfterValidator(_dns_name), AfterValidator(_host_name)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 ObjectName = Annotated[str, AfterValidator(_object_name)]
 ServiceName = Annotated[str, AfterValidator(_service_name)]
@@ -342,8 +459,11 @@ PositiveQuantity = Annotated[
 Image = Annotated[str, AfterValidator(_image)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 SecretKey = Annotated[str, AfterValidator(_config_key)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Percent = Annotated[int, Field(ge=1, le=100)]
+Port = whole_number(ge=1, le=65535)
+Percent = whole_number(ge=1, le=100)
 NonRootId = Annotated[
-    int, Field(ge=10000, le=2**31 - 1, description="A numeric ID of at least 10000, outside any host range.")
+    int,
+    Field(ge=10000, le=INT32_MAX, description="A numeric ID of at least 10000, outside any host range."),
+    BeforeValidator(_no_boolean),
+    AfterValidator(_within_int32),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -11,18 +11,22 @@ from pydantic import (
 )
 
 from agent_platform.settings.base import Model
-from agent_platform.settings.errors import check, rule
+from agent_platform.settings.errors import check, rule, shown
 from agent_platform.settings.pod import ResourceAmounts, Resources
 from agent_platform.settings.values import (
     CronSchedule,
     DnsLabel,
     EnvName,
+    HttpPath,
     Image,
+    Int,
     ObjectName,
     Percent,
+    PlainText,
     Port,
     Quantity,
     TimeZone,
+    whole_number,
 )
 
 
@@ -38,8 +42,8 @@ class Keda(Model):
         description="postgres: a query returning the amount of work (the reference app's runs in flight).",
     )
     list_name: str = Field("agent:runs:pending", min_length=1, description="redis: the list holding queued runs.")
-    target_value: int = Field(20, ge=1, description="Work per pod to hold (runs per replica).")
-    polling_interval_seconds: int = Field(15, ge=1, le=3600, description="How often KEDA asks.")
+    target_value: Int = Field(20, ge=1, description="Work per pod to hold (runs per replica).")
+    polling_interval_seconds: Int = Field(15, ge=1, le=3600, description="How often KEDA asks.")
     operator_namespace: DnsLabel = Field(
         "keda", description="Namespace of the KEDA operator, which the data store's NetworkPolicy admits to ask."
     )
@@ -55,14 +59,14 @@ class Autoscaling(Model):
         "pending runs (KEDA's own HPA, the same bounds and behaviour).",
     )
     keda: Keda = Field(Keda(), description="engine keda: the trigger.")
-    min_replicas: int = Field(3, ge=1, description="Lower bound of the HPA.")
-    max_replicas: int = Field(10, ge=1, description="Upper bound of the HPA.")
+    min_replicas: Int = Field(3, ge=1, description="Lower bound of the HPA.")
+    max_replicas: Int = Field(10, ge=1, description="Upper bound of the HPA.")
     target_cpu_percent: Percent | None = Field(70, description="Average CPU utilisation (of requests) to hold.")
     target_memory_percent: Percent | None = Field(None, description="Average memory utilisation (of requests) to hold.")
     pods_metric: PodsMetric | None = Field(
         None, description="A custom per-pod metric (e.g. in-flight streams) from a metrics adapter."
     )
-    scale_down_stabilization_seconds: int = Field(
+    scale_down_stabilization_seconds: Int = Field(
         300, ge=0, le=3600, description="How long the HPA waits before removing pods; long for streaming."
     )
 
@@ -86,10 +90,10 @@ class PodsMetric(Model):
 
 class Probe(Model):
     path: str = Field(pattern=r"^/", description="HTTP path.")
-    initial_delay_seconds: int = Field(0, ge=0, description="Wait before the first check.")
-    period_seconds: int = Field(10, ge=1, description="Seconds between checks.")
-    timeout_seconds: int = Field(2, ge=1, description="Seconds before a check counts as failed.")
-    failure_threshold: int = Field(3, ge=1, description="Consecutive failures before acting.")
+    initial_delay_seconds: Int = Field(0, ge=0, description="Wait before the first check.")
+    period_seconds: Int = Field(10, ge=1, description="Seconds between checks.")
+    timeout_seconds: Int = Field(2, ge=1, description="Seconds before a check counts as failed.")
+    failure_threshold: Int = Field(3, ge=1, description="Consecutive failures before acting.")
 
 
 class Probes(Model):
@@ -107,7 +111,7 @@ class Probes(Model):
         description="Hold the other probes until the app has started (slow model warm-up).",
     )
 
-    docker_command: list[str] | None = Field(
+    docker_command: list[PlainText] | None = Field(
         None,
         min_length=1,
         description="Docker host: the health check's command instead of the default, which fetches the liveness path "
@@ -134,10 +138,10 @@ DRAIN_MARGIN_SECONDS = 10  # the app's other shutdown steps and its exit, within
 
 
 class Drain(Model):
-    pre_stop_seconds: int = Field(
+    pre_stop_seconds: Int = Field(
         10, ge=0, le=120, description="Sleep before SIGTERM so endpoints drop the pod before it stops accepting."
     )
-    termination_grace_seconds: int = Field(
+    termination_grace_seconds: Int = Field(
         120, ge=1, le=7200, description="Time from SIGTERM to SIGKILL: long enough to finish streaming responses."
     )
 
@@ -175,15 +179,13 @@ class ConnectionEnv(Model):
     @check
     def _distinct(self) -> ConnectionEnv:
         if self.database == self.redis:
-            raise rule("redis", f"must differ from database ({self.redis!r}): one variable cannot hold both URLs")
+            raise rule("redis", f"must differ from database ({shown(self.redis)}): one variable cannot hold both URLs")
         return self
 
 
 class ServiceIngress(Model):
     enabled: bool = Field(True, description="Route external traffic to this service through the stack's Ingress.")
-    paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(
-        ["/"], min_length=1, description="Path prefixes routed here."
-    )
+    paths: list[HttpPath] = Field(["/"], min_length=1, description="Path prefixes routed here.")
 
 
 class ExtraVolume(Model):
@@ -222,7 +224,7 @@ class ExtraVolume(Model):
         if len(given) != 1:
             raise rule("configMap", "set exactly one of configMap, secret, emptyDir, persistentVolumeClaim")
         if self.name in ("tmp", "data"):
-            raise rule("name", f"{self.name!r} is used by the platform")
+            raise rule("name", f"{shown(self.name)} is used by the platform")
         return self
 
 
@@ -235,7 +237,7 @@ class VolumeMountSettings(Model):
 class SidecarProbe(Model):
     path: str | None = Field(None, pattern=r"^/", description="HTTP GET path (with `port`).")
     port: Port | None = Field(None, description="Port of the HTTP check.")
-    command: list[str] | None = Field(None, min_length=1, description="A command instead of HTTP.")
+    command: list[PlainText] | None = Field(None, min_length=1, description="A command instead of HTTP.")
 
     @check
     def _one(self) -> SidecarProbe:
@@ -251,9 +253,9 @@ class ExtraContainer(Model):
 
     name: DnsLabel = Field(description="Container name (not `app`).")
     image: Image = Field(description="Image with a tag and/or digest; never `latest`.")
-    command: list[str] | None = Field(None, description="Overrides the image ENTRYPOINT.")
-    args: list[str] | None = Field(None, description="Overrides the image CMD.")
-    env: dict[EnvName, str] = Field(
+    command: list[PlainText] | None = Field(None, description="Overrides the image ENTRYPOINT.")
+    args: list[PlainText] | None = Field(None, description="Overrides the image CMD.")
+    env: dict[EnvName, PlainText] = Field(
         {}, description="Plain environment (never secrets; use extraVolumes with a Secret)."
     )
     resources: Resources = Field(
@@ -285,18 +287,18 @@ class Migration(Model):
         description="Run it: the workload waits for the Job (Docker: the `<name>-migrate` container) to complete, and "
         "a failure stops the rollout.",
     )
-    command: list[str] = Field(
+    command: list[PlainText] = Field(
         ["python3", "/app/app.py", "migrate"], min_length=1, description="The service image's own migration command."
     )
-    args: list[str] | None = Field(None, description="Its arguments.")
-    backoff_limit: int = Field(
+    args: list[PlainText] | None = Field(None, description="Its arguments.")
+    backoff_limit: Int = Field(
         2,
         ge=0,
         le=10,
         description="Retries before the Job, and so the rollout, fails (Kubernetes; Docker does not retry).",
     )
-    active_deadline_seconds: int = Field(600, ge=30, le=86400, description="The longest a migration may run.")
-    ttl_seconds_after_finished: int = Field(
+    active_deadline_seconds: Int = Field(600, ge=30, le=86400, description="The longest a migration may run.")
+    ttl_seconds_after_finished: Int = Field(
         86400, ge=0, description="How long the finished Job and its pod stay for inspection."
     )
 
@@ -310,8 +312,8 @@ class CheckpointCleanup(Model):
         description="Cron schedule (five fields, the cluster's time zone unless `timeZone`).",
     )
     time_zone: TimeZone | None = Field(None, description="IANA time zone of the schedule, e.g. `Etc/UTC`.")
-    retention_days: int = Field(30, ge=1, le=3650, description="Checkpoints older than this many days are deleted.")
-    command: list[str] = Field(
+    retention_days: Int = Field(30, ge=1, le=3650, description="Checkpoints older than this many days are deleted.")
+    command: list[PlainText] = Field(
         ["python3", "/app/app.py", "cleanup-checkpoints"],
         min_length=1,
         description="The image's cleanup command; `--older-than-days N` is appended.",
@@ -320,13 +322,13 @@ class CheckpointCleanup(Model):
 
 class Canary(Model):
     image: Image = Field(description="The new image the canary runs.")
-    weight: int = Field(
+    weight: Int = Field(
         10,
         ge=0,
         le=100,
         description="Percent of external requests the canary receives (ingress-nginx `canary-weight`).",
     )
-    replicas: int = Field(
+    replicas: Int = Field(
         2,
         ge=1,
         description="Canary pods (fixed; the stable Deployment keeps its autoscaler); two, so the canary survives a "
@@ -338,9 +340,8 @@ class BlueGreen(Model):
     active: Literal["blue", "green"] = Field("blue", description="The colour the Service sends traffic to.")
     blue_image: Image | None = Field(None, description="Image of the blue Deployment; unset: the service's `image`.")
     green_image: Image | None = Field(None, description="Image of the green Deployment; unset: the service's `image`.")
-    idle_replicas: int | None = Field(
+    idle_replicas: whole_number(ge=0) | None = Field(
         None,
-        ge=0,
         description="Pods of the idle colour: unset keeps it as large as the active one (an instant switch back); 0 "
         "scales it to zero.",
     )
@@ -355,9 +356,8 @@ class Rollout(Model):
         "`<name>-canary` takes `canary.weight` percent of external traffic; `blueGreen`: Deployments "
         "`<name>-blue` and `<name>-green`, the Service `<name>` selects the active colour.",
     )
-    partition: int | None = Field(
+    partition: whole_number(ge=0) | None = Field(
         None,
-        ge=0,
         description="StatefulSet only: pods with an ordinal >= partition move to the new revision, the others stay (a "
         "staged rollout; lower it step by step to 0).",
     )
