@@ -55,7 +55,7 @@ def generated_stack(tmp: Path, n: int) -> Path:
         services.append(svc)
     data["config"]["agent-platform:services"] = services
     # Each service's pool is a client of PgBouncer: its limit grows with them, so the stack stays valid.
-    data["config"]["agent-platform:postgres"].setdefault("pooler", {})["maxClientConn"] = 100 * n + 1000
+    data["config"]["agent-platform:postgres"].setdefault("pooler", {})["maxClientConn"] = 200 * n + 1000
     path = tmp / f"Pulumi.prod-{n}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
