@@ -299,7 +299,7 @@ def run_program(
     cwd = os.getcwd()
     os.chdir(project_dir)
     try:
-        with collector_paused():
+        with collector_paused(), sdk_internals.stack_traces_skipped():
             sdk_internals.sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
     except pulumi.RunError as error:
         _abandon_run()
