@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 
 from preview import sdk_internals
@@ -225,6 +226,16 @@ class ProviderMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+def is_plain(value: Any) -> bool:
+    """Wire data the SDK's deserialization hands back unchanged: no secret, resource reference, asset,
+    output value (a dict with the signature key), unknown or null anywhere."""
+    if isinstance(value, dict):
+        return sdk_internals.SIG_KEY not in value and all(is_plain(v) for v in value.values())
+    if isinstance(value, list):
+        return all(is_plain(v) for v in value)
+    return value is not None and value != rpc.UNKNOWN
+
+
 class CaptureMonitor(mocks.MockMonitor):
     """The SDK's mock monitor, also recording every registration as the engine receives it."""
 
@@ -234,9 +245,13 @@ class CaptureMonitor(mocks.MockMonitor):
         self.secret_values: set[str] = set()
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
-            return response
+            return super().RegisterResource(request)
+        wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        if request.transforms or not is_plain(wire):
+            response = super().RegisterResource(request)
+        else:
+            response = self._register_plain(request, wire)
         # The engine, not the SDK, marks a provider's additionalSecretOutputs (RandomPassword.result)
         # secret; the SDK's mock monitor does not, so do it here as the engine would.
         for key in request.additionalSecretOutputs:
@@ -244,7 +259,6 @@ class CaptureMonitor(mocks.MockMonitor):
                 value = json_format.MessageToDict(response.object.fields[key])
                 response.object.fields[key].struct_value.Clear()
                 response.object[key] = {sdk_internals.SIG_KEY: sdk_internals.SECRET_SIG, "value": value}
-        wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         secret_paths: list[str] = []
         redacted, raw = _unwrap(wire, "", secret_paths, self.secret_values)
         self.captured.append(
@@ -267,6 +281,27 @@ class CaptureMonitor(mocks.MockMonitor):
             )
         )
         return response
+
+    def _register_plain(self, request, wire: dict[str, Any]) -> resource_pb2.RegisterResourceResponse:
+        """MockMonitor.RegisterResource for plain inputs, without its round trip through the SDK's
+        (de)serialization: for plain data that is the identity (numbers as floats, as the Struct holds
+        them), so the mocks get the same inputs and the program the same outputs. Most registrations are
+        plain; the rest (secrets, unknowns, nulls, references) take the SDK's own path.
+        tests/preview/test_engine_fast_path.py holds both paths to the same answers."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        args = pulumi.runtime.MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=wire,
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+        )
+        id_, state = self.mocks.new_resource(args)
+        obj = struct_pb2.Struct()
+        obj.update({k: v for k, v in state.items() if v is not None})
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
 
 class ProgramError(Exception):
