@@ -22,7 +22,7 @@ from preview import sdk_internals
 from preview.changes import blocked_messages, plain
 from preview.connectivity import connectivity
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
-from preview.engine import ProgramError
+from preview.engine import ProgramError, freeze_after_bursts
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
 from preview.output import OutputError, check_target, commit, discard, stage_for
 from preview.phases import PhaseError, PhaseWorker
@@ -334,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> int:
     """main(), with the only tracebacks left being bugs, and a line saying so."""
+    freeze_after_bursts()  # this process ends with the preview
     try:
         return main()
     except KeyboardInterrupt:

@@ -118,4 +118,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from preview.engine import freeze_after_bursts
+
+    freeze_after_bursts()  # this process ends with its phase
     sys.exit(main(sys.argv[1:]))
