@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from preview.engine import UNKNOWN, Capture, collector_paused
+from preview.policy_results import PhaseResult, PolicyReport, Violation
 from preview.provider_outputs import INPUTS_KEY, outputs_for
 from preview.render import resources_document
 from preview.sarif import sarif
@@ -38,51 +38,6 @@ SEVERITY_NAMES = {0: "unspecified", 1: "low", 2: "medium", 3: "high", 4: "critic
 
 class PolicyRunError(Exception):
     pass
-
-
-@dataclass
-class Violation:
-    policy: str
-    level: str
-    severity: str
-    resource: str  # type and name, or "stack"
-    urn: str
-    message: str
-    phases: list[str] = field(default_factory=list)  # the engine phases that report it: preview, up
-
-
-@dataclass
-class PolicyReport:
-    pack: str
-    version: str
-    stack: str
-    config_file: str
-    policies: list[dict[str, Any]]
-    violations: list[Violation] = field(default_factory=list)
-    seconds: float = 0.0
-    phases: list[str] = field(default_factory=lambda: ["up"])
-    stack_file: Path | None = None  # the stack file that produced the objects (SARIF locations)
-    project_dir: Path | None = None  # SARIF URIs are relative to it (the repository root)
-
-    @property
-    def mandatory_failed(self) -> bool:
-        return any(v.level == "mandatory" for v in self.violations)
-
-    def table_lines(self, timed: bool = True) -> list[str]:
-        """The summary line and one line per violation; `timed=False` leaves out the run's duration
-        (the markdown PR comment: an unchanged PR must produce the same comment)."""
-        mandatory = sum(v.level == "mandatory" for v in self.violations)
-        lines = [
-            f"policy pack {self.pack}@{self.version} ({len(self.policies)} policies, config {self.config_file}, "
-            f"engine phases {' and '.join(self.phases)}): "
-            f"{mandatory} mandatory, {len(self.violations) - mandatory} advisory violation(s)"
-            + (f" in {self.seconds:.2f}s" if timed else "")
-        ]
-        for v in self.violations:
-            lines.append(
-                f"  {v.level:<9} {v.severity:<8} {'+'.join(v.phases):<10} {v.policy:<32} {v.resource:<48} {v.message}"
-            )
-        return lines
 
 
 def load_policy_config(path: Path) -> dict[str, Any]:
@@ -277,18 +232,6 @@ def engine_document(capture: Capture) -> dict[str, Any]:
     return _as_engine_sends(resources_document(capture), capture)
 
 
-@dataclass
-class PhaseResult:
-    """What one pack process found over the phases it was given (picklable: a worker returns it)."""
-
-    pack: str  # from the pack's AnalyzerInfo
-    version: str
-    policies: list[dict[str, Any]]
-    found: dict[tuple[str, str, str, int], Violation]
-    phases: list[str]
-    seconds: float
-
-
 def analyze(
     project_dir: Path,
     stack: str,
@@ -395,6 +338,7 @@ def run_policy_pack(
         result.pack,
         pack_version(pack_dir) or result.version,
         capture.stack,
+        capture.project,
         config_path.name,
         result.policies,
         violations,
