@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
@@ -19,26 +18,22 @@ from pathlib import Path
 import yaml
 
 from preview import sdk_internals
+from preview.capture import BadInput, capture_phase
 from preview.changes import blocked_messages, plain
 from preview.connectivity import connectivity
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
-from preview.engine import ProgramError, freeze_after_bursts
+from preview.engine import freeze_after_bursts
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
 from preview.output import OutputError, check_target, commit, discard, stage_for
 from preview.phases import PhaseError, PhaseWorker
-from preview.program import capture_stack
+from preview.policy import PolicyRunError, launch_pack, run_policy_pack
 from preview.render import manifests, render_files, write_files
-from preview.stackfile import StackFileError, display
 from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
-from program.stack_config import CONFIG_SOURCE_ENV, TOP_LEVEL_KEYS, parse_stack_config, read_project_config
+from program.stack_config import TOP_LEVEL_KEYS, parse_stack_config, read_project_config
 
 EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_K8S_VERSIONS = ("1.29",)
-
-
-class BadInput(Exception):
-    pass
 
 
 # Pulumi stack names: letters, digits, '-', '_' and '.' (pulumi sdk/go/common/tokens ValidateStackName).
@@ -96,21 +91,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def capture_phase(project_dir: Path, stack: str, config_file: Path | None, phase: str = "up"):
-    # Config errors name the file they came from (components/agent_platform/config.py CONFIG_SOURCE_ENV).
-    previous = os.environ.get(CONFIG_SOURCE_ENV)
-    os.environ[CONFIG_SOURCE_ENV] = display(config_file) if config_file else f"Pulumi.{stack}.yaml"
-    try:
-        return capture_stack(project_dir, stack, config_file, phase)
-    except (StackFileError, ProgramError) as error:
-        raise BadInput(str(error)) from None
-    finally:
-        if previous is None:
-            os.environ.pop(CONFIG_SOURCE_ENV, None)
-        else:
-            os.environ[CONFIG_SOURCE_ENV] = previous
-
-
 def render(project_dir: Path, stack: str, config_file: Path | None):
     """The up phase (what is applied), rendered: manifests, compose file, resources.json."""
     inputs, capture = capture_phase(project_dir, stack, config_file)
@@ -140,8 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_target(out)
         if not args.no_policy and not args.render_only:
-            from preview.policy import launch_pack
-
             # The engine's two phases: a first `pulumi preview` (computed values unknown), then `up`. The
             # preview phase is captured and analyzed beside this process's work, by its own pack.
             worker = PhaseWorker(project_dir, args.stack, args.config_file)
@@ -179,8 +157,6 @@ def main(argv: list[str] | None = None) -> int:
         policy_lines: list[str] = []
         report = None
         if not args.no_policy:
-            from preview.policy import PolicyRunError, run_policy_pack
-
             try:
                 report, pack = (
                     run_policy_pack(

@@ -25,7 +25,10 @@ import sys
 import time
 from pathlib import Path
 
-from preview.policy import PhaseResult, Violation
+from preview.capture import BadInput, capture_phase
+from preview.engine import freeze_after_bursts
+from preview.policy import PolicyRunError, analyze, engine_document, launch_pack
+from preview.policy_results import PhaseResult, Violation
 
 EXIT_BAD_INPUT = 2
 GROUP_GONE_SECONDS = 10.0  # how long close() waits for init to reap what the kill orphaned
@@ -88,9 +91,6 @@ class PhaseWorker:
 
 def run(project_dir: Path, stack: str, config_file: Path | None) -> PhaseResult:
     """Capture the preview phase and analyze it with a pack started first (it imports meanwhile)."""
-    from preview.__main__ import capture_phase
-    from preview.policy import analyze, engine_document, launch_pack
-
     pack = launch_pack(project_dir / "policies")
     try:
         _, capture = capture_phase(project_dir, stack, config_file, "preview")
@@ -102,9 +102,6 @@ def run(project_dir: Path, stack: str, config_file: Path | None) -> PhaseResult:
 
 
 def main(argv: list[str]) -> int:
-    from preview.__main__ import BadInput
-    from preview.policy import PolicyRunError
-
     project_dir, stack, *rest = argv
     try:
         result = run(Path(project_dir), stack, Path(rest[0]) if rest else None)
@@ -118,7 +115,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from preview.engine import freeze_after_bursts
-
     freeze_after_bursts()  # this process ends with its phase
     sys.exit(main(sys.argv[1:]))

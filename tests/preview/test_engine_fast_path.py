@@ -13,7 +13,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks
 
 from preview import engine
-from preview.program import capture_stack
+from preview.capture import capture_stack
 from tests.conftest import ROOT
 
 

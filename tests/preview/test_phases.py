@@ -16,9 +16,9 @@ from concurrent.futures import Future
 import pytest
 from pulumi.runtime.proto import analyzer_pb2
 
+from preview.capture import capture_stack
 from preview.phases import PhaseError, PhaseWorker
 from preview.policy import _analyze_phase, engine_document, run_policy_pack
-from preview.program import capture_stack
 from tests.conftest import ROOT, shipped
 
 

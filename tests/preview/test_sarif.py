@@ -8,8 +8,8 @@ import json
 import jsonschema
 import pytest
 
+from preview.capture import capture_stack
 from preview.policy import Violation, run_policy_pack
-from preview.program import capture_stack
 from preview.sarif import line_of
 from program.stack_lines import StackLines
 from tests.conftest import ROOT, shipped

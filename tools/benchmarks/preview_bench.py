@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes_validate import utils as kv  # noqa: E402
 
+from preview.capture import capture_stack  # noqa: E402
 from preview.engine import run_program  # noqa: E402
-from preview.program import capture_stack  # noqa: E402
 from preview.render import manifests, render_files  # noqa: E402
 from preview.validate import newest_version, validate_manifests  # noqa: E402
 

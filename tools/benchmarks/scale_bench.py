@@ -44,8 +44,8 @@ sys.path.insert(0, str(HERE))
 from preview_bench import floor, generated_stack  # noqa: E402
 
 from policies.sdk_memo import baseline_copy  # noqa: E402
+from preview.capture import capture_stack  # noqa: E402
 from preview.policy import analyze, engine_document  # noqa: E402
-from preview.program import capture_stack  # noqa: E402
 from preview.render import manifests  # noqa: E402
 
 PYTHON = sys.executable
