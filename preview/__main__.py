@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -308,17 +310,29 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_INVALID if findings or policy_failed or blocked or cut_paths else EXIT_OK
 
 
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM, unwound as a Ctrl-C is (asyncio and the SDK let KeyboardInterrupt through): main()'s
+    finally blocks stop the phase worker and the pack and discard the staging directory."""
+
+
+def _terminate(_signum: int, _frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding: a second SIGTERM must not cut it short
+    raise Terminated
+
+
 def run() -> int:
     """main(), with the only tracebacks left being bugs, and a line saying so."""
     freeze_after_bursts()  # this process ends with the preview
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return main()
+    except Terminated:
+        print("error: terminated; nothing was replaced", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("error: interrupted; nothing was replaced", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception:  # noqa: BLE001 - every expected failure is handled in main()
-        import traceback
-
         traceback.print_exc()
         print(
             "this is a bug in agent-platform's preview: please report it with the command you ran "

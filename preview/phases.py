@@ -9,7 +9,8 @@ The worker is a fresh interpreter (`python -m preview.phases`), not a fork: a pr
 already used gRPC cannot safely use it again in a forked child (the tests run the CLI in-process
 after other gRPC work), and a fresh interpreter costs about a second of imports, spent while the
 CLI runs the program. It prints its findings as one JSON document; a bad input is one line on
-stderr and exit 2, which the CLI reports as its own.
+stderr and exit 2, which the CLI reports as its own. It and its pack stay in the CLI's process group
+and hold lifelines (preview/lifeline.py): whatever stops the CLI stops them.
 
     python -m preview.phases PROJECT_DIR STACK [CONFIG_FILE]
 """
@@ -22,16 +23,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from preview import lifeline
 from preview.capture import BadInput, capture_phase
 from preview.engine import freeze_after_bursts
 from preview.policy import PolicyRunError, analyze, engine_document, launch_pack
 from preview.policy_results import PhaseResult, Violation
 
 EXIT_BAD_INPUT = 2
-GROUP_GONE_SECONDS = 10.0  # how long close() waits for init to reap what the kill orphaned
+STOP_SECONDS = 10.0  # how long close() lets the worker stop its pack before it kills the worker
 
 
 class PhaseError(Exception):
@@ -45,14 +46,12 @@ class PhaseWorker:
         cmd = [sys.executable, "-m", "preview.phases", str(project_dir), stack]
         if config_file is not None:
             cmd.append(str(config_file.resolve()))
-        # Its own process group: closing it stops the pack it started too.
-        self.process: subprocess.Popen | None = subprocess.Popen(
+        self.process: subprocess.Popen | None = lifeline.Child(
             cmd,
             cwd=Path(__file__).resolve().parent.parent,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            start_new_session=True,
         )
 
     def result(self) -> PhaseResult:
@@ -69,29 +68,34 @@ class PhaseWorker:
         return PhaseResult(found=found, **doc)
 
     def close(self) -> None:
-        """Stop the worker if it still runs (the CLI failed first); idempotent."""
+        """Stop the worker if it still runs (the CLI failed first), its pack first; idempotent."""
         if self.process is not None:
-            group = self.process.pid
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:  # already gone, with its group
-                pass
+            if self.process.poll() is None:
+                self.process.terminate()  # the worker kills and reaps its pack, then exits (_stop)
+                try:
+                    self.process.wait(STOP_SECONDS)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()  # its pack then goes by its lifeline
             self.process.communicate()
             self.process = None
-            # The worker's pack, orphaned by the kill, stays in the group until init reaps it (seen
-            # here: a zombie for a fraction of a second); closed means nothing of the group is left.
-            deadline = time.monotonic() + GROUP_GONE_SECONDS
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(group, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.01)
+
+
+# The worker's pack while it runs, for _stop.
+_pack: subprocess.Popen | None = None
+
+
+def _stop(signum: int, _frame) -> None:
+    """SIGTERM (the CLI closing the worker) or SIGINT: the pack goes first, then the worker, at once."""
+    if _pack is not None:
+        _pack.kill()
+        _pack.wait()
+    os._exit(128 + signum)
 
 
 def run(project_dir: Path, stack: str, config_file: Path | None) -> PhaseResult:
     """Capture the preview phase and analyze it with a pack started first (it imports meanwhile)."""
-    pack = launch_pack(project_dir / "policies")
+    global _pack
+    pack = _pack = launch_pack(project_dir / "policies")
     try:
         _, capture = capture_phase(project_dir, stack, config_file, "preview")
     except BaseException:
@@ -115,5 +119,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    lifeline.hold()
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     freeze_after_bursts()  # this process ends with its phase
     sys.exit(main(sys.argv[1:]))

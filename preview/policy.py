@@ -20,6 +20,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from preview import lifeline
 from preview.engine import UNKNOWN, Capture, collector_paused
 from preview.policy_results import PhaseResult, PolicyReport, Violation
 from preview.provider_outputs import INPUTS_KEY, outputs_for
@@ -140,9 +141,10 @@ def launch_pack(pack_dir: Path) -> subprocess.Popen:
     """`python -u -m pulumi.policy <engine address> <pack dir>` with the pack dir as working
     directory, as the CLI starts a Python pack (pulumi sdk/python/lib/pulumi/policy/__main__.py
     runs the pack dir with runpy; the pack does not dial the engine address, it only serves the
-    analyzer). It prints its port when ready: read it with pack_port."""
-    return subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
+    analyzer). It prints its port when ready: read it with pack_port. The module runs on a lifeline
+    (preview/lifeline.py runs it as `-m` does): it ends with the process that started it."""
+    return lifeline.Child(
+        [sys.executable, "-u", str(lifeline.SCRIPT), "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
         cwd=pack_dir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -9,8 +9,7 @@ about every resource in every phase reports.
 from __future__ import annotations
 
 import copy
-import os
-import time
+import uuid
 from concurrent.futures import Future
 
 import pytest
@@ -20,6 +19,7 @@ from preview.capture import capture_stack
 from preview.phases import PhaseError, PhaseWorker
 from preview.policy import _analyze_phase, engine_document, run_policy_pack
 from tests.conftest import ROOT, shipped
+from tests.preview.processes import MARKER_ENV, marked, wait_until
 
 
 class UnaryCall:
@@ -104,13 +104,13 @@ def test_the_worker_refuses_bad_input_with_the_clis_line(tmp_path):
     assert "Pulumi.dev.yaml" in str(error.value) and "\n" not in str(error.value)
 
 
-def test_closing_a_running_worker_stops_it_and_its_pack():
+def test_closing_a_running_worker_stops_it_and_its_pack(monkeypatch):
+    marker = uuid.uuid4().hex
+    monkeypatch.setenv(MARKER_ENV, marker)  # the worker and its pack inherit it
     worker = PhaseWorker(ROOT, "prod", None)
     process = worker.process
-    time.sleep(3)  # long enough for the worker to have started its pack
-    group = process.pid
+    assert wait_until(lambda: len(marked(marker)) >= 2), "the worker has started its pack"
     worker.close()
     worker.close()  # idempotent
     assert process.poll() is not None
-    with pytest.raises(ProcessLookupError):
-        os.killpg(group, 0)  # nothing left in its group
+    assert marked(marker) == {}, "the worker reaped its pack before it exited"
