@@ -10,14 +10,11 @@ passwords), so cross-resource references resolve instead of vanishing as unknown
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import gc
 import hashlib
 import os
 import runpy
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 
 from preview import sdk_internals
+from preview.collector import collector_paused
 
 REDACTED = "[secret]"
 UNKNOWN = "[unknown]"  # how a value unknown in a preview is written out (rpc.UNKNOWN on the wire)
@@ -347,42 +345,6 @@ def run_program(
         sys.path.remove(str(project_dir))
     outputs = _stack_outputs(monitor.secret_values)
     return Capture(project, stack, monitor.captured, outputs, monitor.secret_values, phase)
-
-
-_freeze_after_bursts = False
-
-
-def freeze_after_bursts() -> None:
-    """For a process that ends once its preview is done (the CLI, its phase worker): what a burst
-    leaves behind is frozen (gc.freeze), not collected.
-
-    The collection after a program run went over everything the run allocated (about 5*10^5 objects
-    at 100 services) to free memory the process never used again: about a second per run, and as much
-    again at exit (the interpreter collects once more when it ends; frozen objects it does not visit).
-    Peak memory is the same (the freed memory stayed with the process).
-    """
-    global _freeze_after_bursts
-    _freeze_after_bursts = True
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for a burst of allocation, back on after it.
-
-    A program run leaves reference cycles behind every registration (futures, tasks, Outputs: about
-    4*10^5 for 100 services), and the collector ran its full collections over the growing heap again
-    and again: about a third of the run (12.1 s -> 7.6 s at 100 services, peak RSS +14 MiB). With it
-    off, the cycles go in the first collection after the burst, or stay frozen (freeze_after_bursts).
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if _freeze_after_bursts:
-            gc.freeze()
-        if collecting:
-            gc.enable()
 
 
 def _abandon_run() -> None:

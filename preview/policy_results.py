@@ -67,3 +67,6 @@ class PhaseResult:
     found: dict[tuple[str, str, str, int], Violation]
     phases: list[str]
     seconds: float
+    # Its pack's Analyze answers, by URN: the request's digest and each diagnostic (base64 of the
+    # protobuf message), for another pack process to reuse where its request is the same.
+    answers: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
