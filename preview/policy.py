@@ -156,15 +156,20 @@ def request_digest(r: dict[str, Any], provider: dict[str, Any] | None) -> str:
 
 
 def _analyze_phase(
-    stub, document: dict[str, Any], phase: str, answered: dict[str, tuple[str, list]]
+    stub,
+    document: dict[str, Any],
+    phase: str,
+    answered: dict[str, tuple[str, list]],
+    reuse: Callable[[], dict[str, tuple[str, list]]] | None = None,
 ) -> list[tuple[str, Any]]:
     """One engine phase: Analyze per resource with its inputs, AnalyzeStack with every resource's outputs.
 
     `answered` holds, by URN, the digest of the request an earlier phase sent for a resource and the
-    diagnostics the pack returned (this pack, or the worker's for the preview phase). A resource whose
-    request is the same in this phase (most are: only what derives from a provider-computed value differs
-    between a preview and an up) gets the same answer without asking again: Analyze is a function of its
-    request (the pack's rules are pure checks). AnalyzeStack always runs.
+    diagnostics the pack returned. A resource whose request is the same in this phase (most are: only
+    what derives from a provider-computed value differs between a preview and an up) gets the same
+    answer without asking again: Analyze is a function of its request (the pack's rules are pure
+    checks). AnalyzeStack always runs; it is sent first, and `reuse`, when given, is called while the
+    pack works on it: it returns another pack's answers (the worker's, for the preview phase).
     """
     custom = [r for r in document["resources"] if r["custom"]]
     providers = {
@@ -174,7 +179,21 @@ def _analyze_phase(
     }
     analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
     diagnostics = []
-    inputs: dict[str, struct_pb2.Struct] = {}
+    # Every resource's inputs: its Analyze request's properties, and its outputs' `__inputs` in AnalyzeStack.
+    inputs = {r["urn"]: _struct(r["inputs"]) for r in analyzed}
+    stack_request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                parent=r["parent"],
+                dependencies=r["dependencies"],
+                **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs)),
+            )
+            for r in analyzed
+        ]
+    )
+    stack_answer = stub.AnalyzeStack.future(stack_request)
+    if reuse is not None:
+        answered.update(reuse())
     # The engine asks a pack about one resource at a time: its deployment executor handles registration
     # events in one loop, and the step generator's analyzeAll runs only the analyzers in parallel
     # (pulumi/pulumi pkg/resource/deploy/deployment_executor.go, step_generator.go). Here every request
@@ -187,27 +206,15 @@ def _analyze_phase(
         if earlier is not None and earlier[0] == digest:
             pending.append((r, digest, earlier[1]))
         else:
-            inputs[r["urn"]] = _struct(r["inputs"])
             request = analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, inputs[r["urn"]]))
             pending.append((r, digest, stub.Analyze.future(request)))
-    # Built while the pack works through the requests above.
-    stack_request = analyzer_pb2.AnalyzeStackRequest(
-        resources=[
-            analyzer_pb2.AnalyzerResource(
-                parent=r["parent"],
-                dependencies=r["dependencies"],
-                **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs)),
-            )
-            for r in analyzed
-        ]
-    )
     for r, digest, answer in pending:
         if not isinstance(answer, list):
             answer = list(answer.result().diagnostics)
             answered[r["urn"]] = (digest, answer)
         # The engine attributes a resource policy's findings to the resource it asked about.
         diagnostics += [(d.urn or r["urn"], d) for d in answer]
-    diagnostics += [(d.urn, d) for d in stub.AnalyzeStack(stack_request).diagnostics]
+    diagnostics += [(d.urn, d) for d in stack_answer.result().diagnostics]
     return diagnostics
 
 
@@ -236,13 +243,14 @@ def analyze(
     phases: list[tuple[str, dict[str, Any]]],
     config_file: Path | None = None,
     pack: subprocess.Popen | None = None,
-    answered: dict[str, tuple[str, list]] | None = None,
+    reuse: Callable[[], dict[str, tuple[str, list]]] | None = None,
 ) -> PhaseResult:
     """Start (or take) a pack, configure it as the CLI does, and analyze each (phase, engine document).
 
     `pack` is a pack already launched (launch_pack: it starts while the program runs); it is stopped
     here either way. A resource's Analyze answer is reused by a later phase that sends the same request
-    (_analyze_phase): within this call, and from `answered`, another pack's answers (decode_answers).
+    (_analyze_phase): within this call, and from `reuse`, called once the first phase's AnalyzeStack is
+    on its way, which returns another pack's answers (decode_answers).
     """
     pack_dir = project_dir / "policies"
     config_path = config_file or pack_dir / "config" / f"{stack}.json"
@@ -259,11 +267,12 @@ def analyze(
         stub = analyzer_pb2_grpc.AnalyzerStub(channel)
         info = stub.GetAnalyzerInfo(empty_pb2.Empty())
         stub.Configure(configure_request(info, config, f"policies/config/{config_path.name}"))
-        answered = dict(answered or {})
+        answered: dict[str, tuple[str, list]] = {}
         for phase, document in phases:
             labels.update({r["urn"]: _label(r) for r in document["resources"]})
             with collector_paused():  # the requests are a burst of allocation, as a program run is
-                diagnostics = _analyze_phase(stub, document, phase, answered)
+                diagnostics = _analyze_phase(stub, document, phase, answered, reuse)
+            reuse = None  # once, in the first phase
             for urn, d in diagnostics:
                 message = d.message.strip().splitlines()[-1]
                 key = (d.policyName, urn, message, d.enforcementLevel)
@@ -324,11 +333,19 @@ def run_policy_pack(
     unchanged. A violation found in either phase fails the run, so one that only `up` would report is
     caught before anything is applied.
     """
-    earlier_phase = preview_result() if preview_result is not None else None
+    earlier_phase: PhaseResult | None = None
+
+    def earlier_answers() -> dict[str, tuple[str, list]]:
+        nonlocal earlier_phase
+        assert preview_result is not None
+        earlier_phase = preview_result()
+        return decode_answers(earlier_phase.answers)
+
     phases = [("preview", engine_document(preview_capture))] if preview_capture is not None else []
     phases.append(("up", engine_document(capture)))
-    answered = decode_answers(earlier_phase.answers) if earlier_phase is not None else None
-    result = analyze(project_dir, capture.stack, phases, config_file, pack, answered)
+    result = analyze(
+        project_dir, capture.stack, phases, config_file, pack, earlier_answers if preview_result is not None else None
+    )
     found, seconds = result.found, result.seconds
     if earlier_phase is not None:
         for key, earlier in earlier_phase.found.items():
@@ -336,7 +353,7 @@ def run_policy_pack(
                 found[key].phases[:0] = earlier.phases
             else:
                 found[key] = earlier
-        seconds += earlier_phase.seconds  # the up phase follows it, to reuse its answers
+        seconds = max(seconds, earlier_phase.seconds)  # side by side, the up phase's last part after it
     pack_dir = project_dir / "policies"
     config_path = config_file or pack_dir / "config" / f"{capture.stack}.json"
     violations = sorted(found.values(), key=lambda v: (v.level != "mandatory", v.policy, v.resource, v.message))

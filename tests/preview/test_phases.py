@@ -9,6 +9,8 @@ about every resource in every phase reports.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import uuid
 from concurrent.futures import Future
 
@@ -17,7 +19,7 @@ from pulumi.runtime.proto import analyzer_pb2
 
 from preview.capture import capture_stack
 from preview.phases import PhaseError, PhaseWorker
-from preview.policy import _analyze_phase, engine_document, run_policy_pack
+from preview.policy import _analyze_phase, decode_answers, encode_answers, engine_document, run_policy_pack
 from tests.conftest import ROOT, shipped
 from tests.preview.processes import MARKER_ENV, marked, wait_until
 
@@ -37,12 +39,18 @@ class UnaryCall:
         return answer
 
 
+@functools.cache
+def previewed(stack: str):
+    return capture_stack(ROOT, stack, phase="preview")[1]
+
+
 class CountingStub:
     """Answers like a pack: one diagnostic per resource, made from its request."""
 
     def __init__(self) -> None:
         self.analyzed: list[str] = []
         self.Analyze = UnaryCall(self.analyze)  # noqa: N815 - the gRPC method's name
+        self.AnalyzeStack = UnaryCall(lambda request: analyzer_pb2.AnalyzeResponse())  # noqa: N815
 
     def analyze(self, request):
         self.analyzed.append(request.urn)
@@ -55,9 +63,6 @@ class CountingStub:
             ]
         )
 
-    def AnalyzeStack(self, request):  # noqa: N802
-        return analyzer_pb2.AnalyzeResponse()
-
 
 def test_a_request_unchanged_between_phases_is_asked_once_and_answered_in_both():
     document = engine_document(shipped("dev"))
@@ -68,6 +73,26 @@ def test_a_request_unchanged_between_phases_is_asked_once_and_answered_in_both()
     second = _analyze_phase(stub, document, "up", answered)
     assert len(stub.analyzed) == asked, "nothing asked again"
     assert [(urn, d.message) for urn, d in second] == [(urn, d.message) for urn, d in first]
+
+
+def test_another_packs_answers_are_reused_where_the_request_is_the_same():
+    """The worker's answers, sent as JSON and decoded, answer the CLI's up phase: only the requests the
+    phase changed (what derives from a value a provider computes) are asked of the CLI's pack."""
+    worker_stub, worker_answers = CountingStub(), {}
+    _analyze_phase(worker_stub, engine_document(previewed("prod")), "preview", worker_answers)
+    sent = json.loads(json.dumps(encode_answers(worker_answers)))
+    stub, asked_before_reuse = CountingStub(), []
+    up = engine_document(shipped("prod"))
+
+    def reuse():
+        asked_before_reuse.extend(stub.analyzed)
+        return decode_answers(sent)
+
+    reused = _analyze_phase(stub, up, "up", {}, reuse)
+    alone = _analyze_phase(CountingStub(), up, "up", {})
+    assert asked_before_reuse == [], "AnalyzeStack first; Analyze only once the answers are in"
+    assert 0 < len(stub.analyzed) < len(worker_stub.analyzed) / 2
+    assert [(urn, d.message) for urn, d in reused] == [(urn, d.message) for urn, d in alone]
 
 
 def test_a_request_that_changed_is_asked_again():
