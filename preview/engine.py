@@ -10,25 +10,24 @@ passwords), so cross-resource references resolve instead of vanishing as unknown
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import gc
 import hashlib
 import os
 import runpy
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 
 from preview import sdk_internals
+from preview.collector import collector_paused
 
 REDACTED = "[secret]"
 UNKNOWN = "[unknown]"  # how a value unknown in a preview is written out (rpc.UNKNOWN on the wire)
@@ -225,6 +224,16 @@ class ProviderMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+def is_plain(value: Any) -> bool:
+    """Wire data the SDK's deserialization hands back unchanged: no secret, resource reference, asset,
+    output value (a dict with the signature key), unknown or null anywhere."""
+    if isinstance(value, dict):
+        return sdk_internals.SIG_KEY not in value and all(is_plain(v) for v in value.values())
+    if isinstance(value, list):
+        return all(is_plain(v) for v in value)
+    return value is not None and value != rpc.UNKNOWN
+
+
 class CaptureMonitor(mocks.MockMonitor):
     """The SDK's mock monitor, also recording every registration as the engine receives it."""
 
@@ -234,9 +243,13 @@ class CaptureMonitor(mocks.MockMonitor):
         self.secret_values: set[str] = set()
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
-            return response
+            return super().RegisterResource(request)
+        wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        if request.transforms or not is_plain(wire):
+            response = super().RegisterResource(request)
+        else:
+            response = self._register_plain(request, wire)
         # The engine, not the SDK, marks a provider's additionalSecretOutputs (RandomPassword.result)
         # secret; the SDK's mock monitor does not, so do it here as the engine would.
         for key in request.additionalSecretOutputs:
@@ -244,7 +257,6 @@ class CaptureMonitor(mocks.MockMonitor):
                 value = json_format.MessageToDict(response.object.fields[key])
                 response.object.fields[key].struct_value.Clear()
                 response.object[key] = {sdk_internals.SIG_KEY: sdk_internals.SECRET_SIG, "value": value}
-        wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         secret_paths: list[str] = []
         redacted, raw = _unwrap(wire, "", secret_paths, self.secret_values)
         self.captured.append(
@@ -267,6 +279,27 @@ class CaptureMonitor(mocks.MockMonitor):
             )
         )
         return response
+
+    def _register_plain(self, request, wire: dict[str, Any]) -> resource_pb2.RegisterResourceResponse:
+        """MockMonitor.RegisterResource for plain inputs, without its round trip through the SDK's
+        (de)serialization: for plain data that is the identity (numbers as floats, as the Struct holds
+        them), so the mocks get the same inputs and the program the same outputs. Most registrations are
+        plain; the rest (secrets, unknowns, nulls, references) take the SDK's own path.
+        tests/preview/test_engine_fast_path.py holds both paths to the same answers."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        args = pulumi.runtime.MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=wire,
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+        )
+        id_, state = self.mocks.new_resource(args)
+        obj = struct_pb2.Struct()
+        obj.update({k: v for k, v in state.items() if v is not None})
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
 
 class ProgramError(Exception):
@@ -299,7 +332,7 @@ def run_program(
     cwd = os.getcwd()
     os.chdir(project_dir)
     try:
-        with collector_paused():
+        with collector_paused(), sdk_internals.stack_traces_skipped():
             sdk_internals.sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
     except pulumi.RunError as error:
         _abandon_run()
@@ -312,24 +345,6 @@ def run_program(
         sys.path.remove(str(project_dir))
     outputs = _stack_outputs(monitor.secret_values)
     return Capture(project, stack, monitor.captured, outputs, monitor.secret_values, phase)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for a burst of allocation, back on after it.
-
-    A program run leaves reference cycles behind every registration (futures, tasks, Outputs: about
-    4*10^5 for 100 services), and the collector ran its full collections over the growing heap again
-    and again: about a third of the run (12.1 s -> 7.6 s at 100 services, peak RSS +14 MiB). With it
-    off, the cycles go in the first collection after the burst.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _abandon_run() -> None:

@@ -34,19 +34,40 @@ def _pod_labels(m: Manifest) -> dict[str, str]:
     return ((spec.get("template") or {}).get("metadata") or {}).get("labels", {})
 
 
-def _workload_of(manifests: list[Manifest], match: dict[str, str]) -> str | None:
-    for m in manifests:
-        if m.kind in ("Deployment", "StatefulSet", "Pooler", "Cluster"):
-            labels = _pod_labels(m)
-            if match and all(labels.get(k) == v for k, v in match.items()):
-                return f"{m.kind}/{m.name}"
-    return None
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Pooler", "Cluster")
+
+
+class Workloads:
+    """The workloads of a render by their pods' labels: a selector finds its workload in the few that
+    carry one of its labels, not by trying every manifest (which made the edges quadratic in services)."""
+
+    def __init__(self, manifests: list[Manifest]) -> None:
+        self.labels: list[tuple[dict[str, str], str]] = []
+        self.by_label: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for m in manifests:
+            if m.kind in WORKLOAD_KINDS:
+                labels = _pod_labels(m)
+                for pair in labels.items():
+                    self.by_label[pair].append(len(self.labels))
+                self.labels.append((labels, f"{m.kind}/{m.name}"))
+
+    def of(self, match: dict[str, str]) -> str | None:
+        """The first workload, in render order, whose pods carry every label of `match`."""
+        if not match:
+            return None
+        candidates = min((self.by_label.get(pair, []) for pair in match.items()), key=len)
+        for index in candidates:
+            labels, name = self.labels[index]
+            if all(labels.get(k) == v for k, v in match.items()):
+                return name
+        return None
 
 
 def traffic_edges(manifests: list[Manifest]) -> list[tuple[str, str, str]]:
     """(from, to, port label) for every allowed flow."""
     edges: set[tuple[str, str, str]] = set()
     services = {m.name: m for m in manifests if m.kind == "Service"}
+    workloads = Workloads(manifests)
     for m in manifests:
         if m.kind == "Ingress":
             for rule in m.obj["spec"].get("rules", []):
@@ -55,14 +76,14 @@ def traffic_edges(manifests: list[Manifest]) -> list[tuple[str, str, str]]:
                     edges.add((f"Ingress/{m.name}", f"Service/{svc}", f"{rule.get('host', '*')}{p['path']}"))
                     target = services.get(svc)
                     if target:
-                        workload = _workload_of(manifests, target.obj["spec"].get("selector", {}))
+                        workload = workloads.of(target.obj["spec"].get("selector", {}))
                         if workload:
                             edges.add((f"Service/{svc}", workload, "http"))
         if m.kind != "NetworkPolicy":
             continue
         spec = m.obj["spec"]
         selected = spec.get("podSelector", {}).get("matchLabels", {})
-        source = _workload_of(manifests, selected) if selected else "all pods"
+        source = workloads.of(selected) if selected else "all pods"
         if source is None:
             continue
         for rule in spec.get("egress", []):
@@ -76,7 +97,7 @@ def traffic_edges(manifests: list[Manifest]) -> list[tuple[str, str, str]]:
                         edges.add((source, target, f"{ports} except {','.join(excepted)}"))
                         continue
                 elif "podSelector" in peer and "namespaceSelector" not in peer:
-                    target = _workload_of(manifests, peer["podSelector"].get("matchLabels", {})) or "pods"
+                    target = workloads.of(peer["podSelector"].get("matchLabels", {})) or "pods"
                 else:
                     ns = (
                         peer.get("namespaceSelector", {})

@@ -5,30 +5,29 @@ policy pack; every one of those steps is bound to one core (the Pulumi SDK's per
 the pack's per-policy loop). So the preview phase is captured and analyzed by a worker process
 with a pack of its own, while the CLI captures, renders, validates and analyzes the up phase.
 
-The worker is a fresh interpreter (`python -m preview.phases`), not a fork: a process that has
+The worker (preview/phase_worker.py) is a fresh interpreter, not a fork: a process that has
 already used gRPC cannot safely use it again in a forked child (the tests run the CLI in-process
 after other gRPC work), and a fresh interpreter costs about a second of imports, spent while the
-CLI runs the program. It prints its findings as one JSON document; a bad input is one line on
-stderr and exit 2, which the CLI reports as its own.
+CLI runs the program. It prints its findings as one JSON document, with its pack's answers, which the
+CLI's pack reuses for every request that is the same in the up phase; a bad input is one line on
+stderr and exit 2, which the CLI reports as its own. It and its pack stay in the CLI's process group
+and hold lifelines (preview/lifeline.py): whatever stops the CLI stops them.
 
-    python -m preview.phases PROJECT_DIR STACK [CONFIG_FILE]
+This module is the CLI's side, light on purpose: the CLI starts the worker before its own imports.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from preview.policy import PhaseResult, Violation
+from preview import lifeline
+from preview.exit_codes import EXIT_BAD_INPUT
+from preview.policy_results import PhaseResult, Violation
 
-EXIT_BAD_INPUT = 2
-GROUP_GONE_SECONDS = 10.0  # how long close() waits for init to reap what the kill orphaned
+STOP_SECONDS = 10.0  # how long close() lets the worker stop its pack before it kills the worker
 
 
 class PhaseError(Exception):
@@ -39,17 +38,15 @@ class PhaseWorker:
     """The preview phase of a stack, analyzed in a worker process started at construction."""
 
     def __init__(self, project_dir: Path, stack: str, config_file: Path | None) -> None:
-        cmd = [sys.executable, "-m", "preview.phases", str(project_dir), stack]
+        cmd = [sys.executable, "-m", "preview.phase_worker", str(project_dir), stack]
         if config_file is not None:
             cmd.append(str(config_file.resolve()))
-        # Its own process group: closing it stops the pack it started too.
-        self.process: subprocess.Popen | None = subprocess.Popen(
+        self.process: subprocess.Popen | None = lifeline.Child(
             cmd,
             cwd=Path(__file__).resolve().parent.parent,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            start_new_session=True,
         )
 
     def result(self) -> PhaseResult:
@@ -66,56 +63,13 @@ class PhaseWorker:
         return PhaseResult(found=found, **doc)
 
     def close(self) -> None:
-        """Stop the worker if it still runs (the CLI failed first); idempotent."""
+        """Stop the worker if it still runs (the CLI failed first), its pack first; idempotent."""
         if self.process is not None:
-            group = self.process.pid
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:  # already gone, with its group
-                pass
+            if self.process.poll() is None:
+                self.process.terminate()  # the worker kills and reaps its pack, then exits (_stop)
+                try:
+                    self.process.wait(STOP_SECONDS)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()  # its pack then goes by its lifeline
             self.process.communicate()
             self.process = None
-            # The worker's pack, orphaned by the kill, stays in the group until init reaps it (seen
-            # here: a zombie for a fraction of a second); closed means nothing of the group is left.
-            deadline = time.monotonic() + GROUP_GONE_SECONDS
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(group, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.01)
-
-
-def run(project_dir: Path, stack: str, config_file: Path | None) -> PhaseResult:
-    """Capture the preview phase and analyze it with a pack started first (it imports meanwhile)."""
-    from preview.__main__ import capture_phase
-    from preview.policy import analyze, engine_document, launch_pack
-
-    pack = launch_pack(project_dir / "policies")
-    try:
-        _, capture = capture_phase(project_dir, stack, config_file, "preview")
-    except BaseException:
-        pack.kill()
-        pack.wait()
-        raise
-    return analyze(project_dir, stack, [("preview", engine_document(capture))], None, pack)
-
-
-def main(argv: list[str]) -> int:
-    from preview.__main__ import BadInput
-    from preview.policy import PolicyRunError
-
-    project_dir, stack, *rest = argv
-    try:
-        result = run(Path(project_dir), stack, Path(rest[0]) if rest else None)
-    except (BadInput, PolicyRunError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    doc = dataclasses.asdict(result)
-    doc["found"] = [[list(key), dataclasses.asdict(v)] for key, v in result.found.items()]
-    json.dump(doc, sys.stdout)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -7,12 +7,12 @@ Nothing is evaluated in-process: the pack that runs here is the pack `pulumi pre
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,10 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from preview.engine import UNKNOWN, Capture, collector_paused
+from preview.collector import collector_paused
+from preview.engine import UNKNOWN, Capture
+from preview.pack_process import PolicyRunError, launch_pack, pack_port
+from preview.policy_results import PhaseResult, PolicyReport, Violation
 from preview.provider_outputs import INPUTS_KEY, outputs_for
 from preview.render import resources_document
 from preview.sarif import sarif
@@ -34,55 +37,6 @@ LEVELS = {
 }
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 SEVERITY_NAMES = {0: "unspecified", 1: "low", 2: "medium", 3: "high", 4: "critical"}
-
-
-class PolicyRunError(Exception):
-    pass
-
-
-@dataclass
-class Violation:
-    policy: str
-    level: str
-    severity: str
-    resource: str  # type and name, or "stack"
-    urn: str
-    message: str
-    phases: list[str] = field(default_factory=list)  # the engine phases that report it: preview, up
-
-
-@dataclass
-class PolicyReport:
-    pack: str
-    version: str
-    stack: str
-    config_file: str
-    policies: list[dict[str, Any]]
-    violations: list[Violation] = field(default_factory=list)
-    seconds: float = 0.0
-    phases: list[str] = field(default_factory=lambda: ["up"])
-    stack_file: Path | None = None  # the stack file that produced the objects (SARIF locations)
-    project_dir: Path | None = None  # SARIF URIs are relative to it (the repository root)
-
-    @property
-    def mandatory_failed(self) -> bool:
-        return any(v.level == "mandatory" for v in self.violations)
-
-    def table_lines(self, timed: bool = True) -> list[str]:
-        """The summary line and one line per violation; `timed=False` leaves out the run's duration
-        (the markdown PR comment: an unchanged PR must produce the same comment)."""
-        mandatory = sum(v.level == "mandatory" for v in self.violations)
-        lines = [
-            f"policy pack {self.pack}@{self.version} ({len(self.policies)} policies, config {self.config_file}, "
-            f"engine phases {' and '.join(self.phases)}): "
-            f"{mandatory} mandatory, {len(self.violations) - mandatory} advisory violation(s)"
-            + (f" in {self.seconds:.2f}s" if timed else "")
-        ]
-        for v in self.violations:
-            lines.append(
-                f"  {v.level:<9} {v.severity:<8} {'+'.join(v.phases):<10} {v.policy:<32} {v.resource:<48} {v.message}"
-            )
-        return lines
 
 
 def load_policy_config(path: Path) -> dict[str, Any]:
@@ -181,29 +135,6 @@ def start_pack(pack_dir: Path, timeout: float = 30.0) -> tuple[subprocess.Popen,
     return process, pack_port(process)
 
 
-def launch_pack(pack_dir: Path) -> subprocess.Popen:
-    """`python -u -m pulumi.policy <engine address> <pack dir>` with the pack dir as working
-    directory, as the CLI starts a Python pack (pulumi sdk/python/lib/pulumi/policy/__main__.py
-    runs the pack dir with runpy; the pack does not dial the engine address, it only serves the
-    analyzer). It prints its port when ready: read it with pack_port."""
-    return subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
-        cwd=pack_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def pack_port(process: subprocess.Popen) -> int:
-    assert process.stdout is not None
-    line = process.stdout.readline().decode().strip()
-    if not line.isdigit():
-        process.kill()
-        err = process.stderr.read().decode().strip().splitlines() if process.stderr else []
-        raise PolicyRunError(f"policies/: the pack did not print a port: {(err or [line])[-1]}")
-    return int(line)
-
-
 def _as_engine_sends(document: dict[str, Any], capture: Capture) -> dict[str, Any]:
     """The document with each resource's inputs as the engine hands them to a pack: secrets as
     secret values holding the plaintext (pulumi/pulumi pkg/resource/plugin/analyzer_plugin.go
@@ -217,15 +148,28 @@ def _as_engine_sends(document: dict[str, Any], capture: Capture) -> dict[str, An
     return {**document, "resources": resources}
 
 
+def request_digest(r: dict[str, Any], provider: dict[str, Any] | None) -> str:
+    """What an Analyze request is made of (the resource's document entry and its provider's), as a
+    digest: the same digest, the same request, in any process."""
+    parts = [r, None if provider is None else {k: v for k, v in provider.items() if k != "struct"}]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def _analyze_phase(
-    stub, document: dict[str, Any], phase: str, answered: dict[str, tuple[dict[str, Any], Any, list]]
+    stub,
+    document: dict[str, Any],
+    phase: str,
+    answered: dict[str, tuple[str, list]],
+    reuse: Callable[[], dict[str, tuple[str, list]]] | None = None,
 ) -> list[tuple[str, Any]]:
     """One engine phase: Analyze per resource with its inputs, AnalyzeStack with every resource's outputs.
 
-    `answered` holds, by URN, the request an earlier phase sent for a resource and the diagnostics the
-    pack returned. A resource whose request is the same in this phase (most are: only what derives from
-    a provider-computed value differs between a preview and an up) gets the same answer without asking
-    again: Analyze is a function of its request (the pack's rules are pure checks). AnalyzeStack always runs.
+    `answered` holds, by URN, the digest of the request an earlier phase sent for a resource and the
+    diagnostics the pack returned. A resource whose request is the same in this phase (most are: only
+    what derives from a provider-computed value differs between a preview and an up) gets the same
+    answer without asking again: Analyze is a function of its request (the pack's rules are pure
+    checks). AnalyzeStack always runs; it is sent first, and `reuse`, when given, is called while the
+    pack works on it: it returns another pack's answers (the worker's, for the preview phase).
     """
     custom = [r for r in document["resources"] if r["custom"]]
     providers = {
@@ -235,23 +179,8 @@ def _analyze_phase(
     }
     analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
     diagnostics = []
-    inputs: dict[str, struct_pb2.Struct] = {}
-    # The engine asks a pack about one resource at a time: its deployment executor handles registration
-    # events in one loop, and the step generator's analyzeAll runs only the analyzers in parallel
-    # (pulumi/pulumi pkg/resource/deploy/deployment_executor.go, step_generator.go). Here every request
-    # is sent before the first answer is read, so the pack works while the next request is built and the
-    # round trips overlap; each answer depends only on its request, so they are the same either way.
-    pending: list[tuple[dict[str, Any], Any, Any]] = []
-    for r in analyzed:
-        provider = providers.get(r["provider"])
-        earlier = answered.get(r["urn"])
-        if earlier is not None and earlier[0] == r and earlier[1] == provider:
-            pending.append((r, provider, earlier[2]))
-        else:
-            inputs[r["urn"]] = _struct(r["inputs"])
-            request = analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, inputs[r["urn"]]))
-            pending.append((r, provider, stub.Analyze.future(request)))
-    # Built while the pack works through the requests above.
+    # Every resource's inputs: its Analyze request's properties, and its outputs' `__inputs` in AnalyzeStack.
+    inputs = {r["urn"]: _struct(r["inputs"]) for r in analyzed}
     stack_request = analyzer_pb2.AnalyzeStackRequest(
         resources=[
             analyzer_pb2.AnalyzerResource(
@@ -262,31 +191,50 @@ def _analyze_phase(
             for r in analyzed
         ]
     )
-    for r, provider, answer in pending:
+    stack_answer = stub.AnalyzeStack.future(stack_request)
+    if reuse is not None:
+        answered.update(reuse())
+    # The engine asks a pack about one resource at a time: its deployment executor handles registration
+    # events in one loop, and the step generator's analyzeAll runs only the analyzers in parallel
+    # (pulumi/pulumi pkg/resource/deploy/deployment_executor.go, step_generator.go). Here every request
+    # is sent before the first answer is read, so the pack works while the next request is built and the
+    # round trips overlap; each answer depends only on its request, so they are the same either way.
+    pending: list[tuple[dict[str, Any], str, Any]] = []
+    for r in analyzed:
+        digest = request_digest(r, providers.get(r["provider"]))
+        earlier = answered.get(r["urn"])
+        if earlier is not None and earlier[0] == digest:
+            pending.append((r, digest, earlier[1]))
+        else:
+            request = analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, inputs[r["urn"]]))
+            pending.append((r, digest, stub.Analyze.future(request)))
+    for r, digest, answer in pending:
         if not isinstance(answer, list):
             answer = list(answer.result().diagnostics)
-            answered[r["urn"]] = (r, provider, answer)
+            answered[r["urn"]] = (digest, answer)
         # The engine attributes a resource policy's findings to the resource it asked about.
         diagnostics += [(d.urn or r["urn"], d) for d in answer]
-    diagnostics += [(d.urn, d) for d in stub.AnalyzeStack(stack_request).diagnostics]
+    diagnostics += [(d.urn, d) for d in stack_answer.result().diagnostics]
     return diagnostics
+
+
+def encode_answers(answered: dict[str, tuple[str, list]]) -> dict[str, tuple[str, list[str]]]:
+    return {
+        urn: (digest, [base64.b64encode(d.SerializeToString()).decode() for d in diagnostics])
+        for urn, (digest, diagnostics) in answered.items()
+    }
+
+
+def decode_answers(answers: dict[str, tuple[str, list[str]]]) -> dict[str, tuple[str, list]]:
+    return {
+        urn: (digest, [analyzer_pb2.AnalyzeDiagnostic.FromString(base64.b64decode(d)) for d in diagnostics])
+        for urn, (digest, diagnostics) in answers.items()
+    }
 
 
 def engine_document(capture: Capture) -> dict[str, Any]:
     """A phase as the pack receives it: the resources document with the inputs the engine sends."""
     return _as_engine_sends(resources_document(capture), capture)
-
-
-@dataclass
-class PhaseResult:
-    """What one pack process found over the phases it was given (picklable: a worker returns it)."""
-
-    pack: str  # from the pack's AnalyzerInfo
-    version: str
-    policies: list[dict[str, Any]]
-    found: dict[tuple[str, str, str, int], Violation]
-    phases: list[str]
-    seconds: float
 
 
 def analyze(
@@ -295,12 +243,14 @@ def analyze(
     phases: list[tuple[str, dict[str, Any]]],
     config_file: Path | None = None,
     pack: subprocess.Popen | None = None,
+    reuse: Callable[[], dict[str, tuple[str, list]]] | None = None,
 ) -> PhaseResult:
     """Start (or take) a pack, configure it as the CLI does, and analyze each (phase, engine document).
 
     `pack` is a pack already launched (launch_pack: it starts while the program runs); it is stopped
-    here either way. Within one pack a resource's Analyze answer is reused by a later phase that sends
-    the same request (_analyze_phase).
+    here either way. A resource's Analyze answer is reused by a later phase that sends the same request
+    (_analyze_phase): within this call, and from `reuse`, called once the first phase's AnalyzeStack is
+    on its way, which returns another pack's answers (decode_answers).
     """
     pack_dir = project_dir / "policies"
     config_path = config_file or pack_dir / "config" / f"{stack}.json"
@@ -317,11 +267,12 @@ def analyze(
         stub = analyzer_pb2_grpc.AnalyzerStub(channel)
         info = stub.GetAnalyzerInfo(empty_pb2.Empty())
         stub.Configure(configure_request(info, config, f"policies/config/{config_path.name}"))
-        answered: dict[str, tuple[dict[str, Any], Any, list]] = {}
+        answered: dict[str, tuple[str, list]] = {}
         for phase, document in phases:
             labels.update({r["urn"]: _label(r) for r in document["resources"]})
             with collector_paused():  # the requests are a burst of allocation, as a program run is
-                diagnostics = _analyze_phase(stub, document, phase, answered)
+                diagnostics = _analyze_phase(stub, document, phase, answered, reuse)
+            reuse = None  # once, in the first phase
             for urn, d in diagnostics:
                 message = d.message.strip().splitlines()[-1]
                 key = (d.policyName, urn, message, d.enforcementLevel)
@@ -352,7 +303,13 @@ def analyze(
         for p in info.policies
     ]
     return PhaseResult(
-        info.name, info.version, policies, found, [phase for phase, _ in phases], time.perf_counter() - started
+        info.name,
+        info.version,
+        policies,
+        found,
+        [phase for phase, _ in phases],
+        time.perf_counter() - started,
+        encode_answers(answered),
     )
 
 
@@ -371,22 +328,32 @@ def run_policy_pack(
     `capture` is the up phase (what is applied: resources.json); `preview_capture`, when given,
     the dry run of a first `pulumi preview` (provider-computed values unknown), analyzed by the
     same pack first; or `preview_result`, which returns that phase as another pack process
-    analyzed it (the CLI runs it in a worker beside this one, and asks once its own is done). A violation
-    found in either phase fails the
-    run, so one that only `up` would report is caught before anything is applied.
+    analyzed it (the CLI runs it in a worker beside this one, and asks for it once it has rendered and
+    validated its own), with that pack's answers, reused here for every request the up phase sends
+    unchanged. A violation found in either phase fails the run, so one that only `up` would report is
+    caught before anything is applied.
     """
+    earlier_phase: PhaseResult | None = None
+
+    def earlier_answers() -> dict[str, tuple[str, list]]:
+        nonlocal earlier_phase
+        assert preview_result is not None
+        earlier_phase = preview_result()
+        return decode_answers(earlier_phase.answers)
+
     phases = [("preview", engine_document(preview_capture))] if preview_capture is not None else []
     phases.append(("up", engine_document(capture)))
-    result = analyze(project_dir, capture.stack, phases, config_file, pack)
+    result = analyze(
+        project_dir, capture.stack, phases, config_file, pack, earlier_answers if preview_result is not None else None
+    )
     found, seconds = result.found, result.seconds
-    earlier_phase = preview_result() if preview_result is not None else None
     if earlier_phase is not None:
         for key, earlier in earlier_phase.found.items():
             if key in found:
                 found[key].phases[:0] = earlier.phases
             else:
                 found[key] = earlier
-        seconds = max(seconds, earlier_phase.seconds)  # they ran side by side
+        seconds = max(seconds, earlier_phase.seconds)  # side by side, the up phase's last part after it
     pack_dir = project_dir / "policies"
     config_path = config_file or pack_dir / "config" / f"{capture.stack}.json"
     violations = sorted(found.values(), key=lambda v: (v.level != "mandatory", v.policy, v.resource, v.message))
@@ -395,6 +362,7 @@ def run_policy_pack(
         result.pack,
         pack_version(pack_dir) or result.version,
         capture.stack,
+        capture.project,
         config_path.name,
         result.policies,
         violations,

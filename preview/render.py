@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from preview.compose import compose_document, env_example
 from preview.engine import REDACTED, Capture, CapturedResource
 
 # Apply order: the namespace first, then config and secrets, then workloads, then the rest.
@@ -149,8 +150,6 @@ def write_files(out: Path, files: dict[str, str]) -> None:
 
 def render_files(capture: Capture, kube: list[Manifest] | None = None) -> dict[str, str]:
     """Every generated file by relative path; pass `kube` when the manifests are already built."""
-    from preview.compose import compose_document, env_example
-
     files = {m.file: dump_yaml(m.obj) for m in (manifests(capture) if kube is None else kube)}
     compose = compose_document(capture)
     if compose is not None:

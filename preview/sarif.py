@@ -11,60 +11,29 @@ tests/preview/test_sarif.py validates the output against the OASIS schema.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import yaml
+from preview.policy_results import PolicyReport, Violation
+from program.stack_lines import StackLines
 
-if TYPE_CHECKING:
-    from preview.policy import PolicyReport, Violation
-
-PROJECT = "agent-platform"
 # GitHub code scanning: >= 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low.
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "unspecified": "5.0"}
 # Config keys whose block declares the objects named after them (the stores, the entry points).
 BLOCKS = ("postgres", "redis", "ingress", "gateway", "monitoring", "namespace", "network", "secrets")
 
 
-def key_lines(text: str) -> dict[str, int]:
-    """1-based lines of the stack file's config keys: `key` for each `agent-platform:<key>`, and
-    `services/<name>` for each service's list item. Empty when the file does not parse."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return {}
-    lines: dict[str, int] = {}
-    config = _value(root, "config")
-    if not isinstance(config, yaml.MappingNode):
-        return lines
-    for key, value in config.value:
-        name = str(key.value).split(":", 1)[-1]
-        lines[name] = key.start_mark.line + 1
-        if name == "services" and isinstance(value, yaml.SequenceNode):
-            for item in value.value:
-                service = _value(item, "name")
-                if isinstance(service, yaml.ScalarNode):
-                    lines[f"services/{service.value}"] = item.start_mark.line + 1
-    return lines
-
-
-def _value(node: Any, key: str) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return v
-    return None
-
-
-def line_of(violation: Violation, lines: dict[str, int]) -> int:
+def line_of(violation: Violation, lines: StackLines) -> int:
     """The line of the key that produced the violation's object; 1 (the file) when none did."""
     name = violation.resource.split("/", 1)[-1]
-    services = sorted((k.split("/", 1)[1] for k in lines if k.startswith("services/")), key=len, reverse=True)
-    for service in services:  # the longest match: agent-api-canary belongs to agent-api
+    services = lines.services
+    for service in sorted(services, key=len, reverse=True):  # the longest match: agent-api-canary belongs to agent-api
         if name == service or name.startswith(f"{service}-"):
-            return lines[f"services/{service}"]
+            return services[service]
     for block in BLOCKS:
-        if (name == block or name.startswith(f"{block}-")) and block in lines:
-            return lines[block]
+        if name == block or name.startswith(f"{block}-"):
+            line = lines.line((block,))
+            if line is not None:
+                return line
     return 1
 
 
@@ -74,8 +43,8 @@ def fingerprint(violation: Violation) -> str:
 
 def sarif(report: PolicyReport) -> dict[str, Any]:
     stack_file = report.stack_file
-    text = stack_file.read_text() if stack_file is not None and stack_file.is_file() else ""
-    lines = key_lines(text)
+    text = stack_file.read_text() if stack_file is not None and stack_file.is_file() else None
+    lines = StackLines(text, report.project)
     uri = f"Pulumi.{report.stack}.yaml"
     if stack_file is not None:
         try:
@@ -105,7 +74,7 @@ def sarif(report: PolicyReport) -> dict[str, Any]:
             "ruleIndex": index.get(v.policy, 0),
             "level": "error" if v.level == "mandatory" else "warning",
             "message": {"text": f"{v.resource}: {v.message}"},
-            "partialFingerprints": {f"{PROJECT}/v1": fingerprint(v)},
+            "partialFingerprints": {f"{report.project}/v1": fingerprint(v)},
             "properties": {"phases": v.phases},
             "locations": [
                 {

@@ -9,10 +9,14 @@ another release is installed, instead of letting the preview break in some odd p
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+from collections.abc import Iterator
 from typing import Any
 
+from pulumi.runtime import resource as _resource
 from pulumi.runtime import rpc, settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 VERIFIED_SDK_VERSIONS = frozenset({"3.272.0"})
@@ -39,6 +43,27 @@ def pending_outputs() -> list[Any]:
         left = list(settings.SETTINGS.outputs)
         settings.SETTINGS.outputs.clear()
     return left
+
+
+def _no_stack_trace() -> source_pb2.StackTrace:
+    return source_pb2.StackTrace()
+
+
+@contextlib.contextmanager
+def stack_traces_skipped() -> Iterator[None]:
+    """Registrations without the Python stack that made them.
+
+    For every resource the SDK records the stack of its constructor call (runtime/resource.py
+    _get_stack_trace: traceback.extract_stack, which reads every frame's source line) so the engine
+    can show where a resource was declared. Nothing offline reads it (the captured registration keeps
+    no source position), and it was about a tenth of a program run.
+    """
+    original = _resource._get_stack_trace
+    _resource._get_stack_trace = _no_stack_trace
+    try:
+        yield
+    finally:
+        _resource._get_stack_trace = original
 
 
 def check() -> str | None:

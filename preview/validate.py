@@ -89,17 +89,20 @@ def _label(obj: dict[str, Any]) -> str:
 
 
 def validate_manifests(manifests: Iterable[tuple[str, dict[str, Any]]], versions: Iterable[str]) -> list[Finding]:
-    """Every (file, object): built-in kinds per Kubernetes version, custom resources in one batch."""
+    """Every (file, object): built-in kinds per Kubernetes version, custom resources in one batch (by
+    Node, which validates them while the rest is validated here)."""
     versions = list(versions)
-    findings, custom = [], []
+    manifests = list(manifests)
+    # A CRD's schema does not depend on the Kubernetes version.
+    custom = [(file, obj) for file, obj in manifests if not cnpg_crds.handles(obj) and crds.handles(obj)]
+    custom_problems = crds.start([obj for _, obj in custom])
+    findings = []
     for file, obj in manifests:
         if cnpg_crds.handles(obj):  # the operators' vendored CRDs, strictly
             findings += [Finding(file, _label(obj), path, message) for path, message in cnpg_crds.validate(obj)]
-        elif crds.handles(obj):  # a CRD's schema does not depend on the Kubernetes version
-            custom.append((file, obj))
-        else:
+        elif not crds.handles(obj):
             findings += _validate_builtin(file, obj, versions)
-    for (file, obj), problems in zip(custom, crds.validate_all([obj for _, obj in custom]), strict=True):
+    for (file, obj), problems in zip(custom, custom_problems(), strict=True):
         findings += [Finding(file, _label(obj), path, message) for path, message in problems]
     return findings
 

@@ -138,13 +138,13 @@ def test_removed_api_version_is_reported():
 
 
 def test_validation_failure_exits_1(tmp_path, monkeypatch):
-    import preview.__main__ as cli
+    import preview.cli as cli
     from preview.validate import Finding
 
     monkeypatch.setattr(
         cli, "validate_manifests", lambda pairs, versions: [Finding(f, "X/y", "spec", "broken") for f, _ in pairs]
     )
-    assert cli.main(["dev", "--out", str(tmp_path), "--no-policy"]) == 1
+    assert main(["dev", "--out", str(tmp_path), "--no-policy"]) == 1
 
 
 def test_against_shows_promotion_changes(tmp_path):

@@ -11,9 +11,9 @@ import functools
 
 import pytest
 
+from preview.capture import capture_stack
 from preview.engine import REDACTED, UNKNOWN, Capture, _leaves
 from preview.policy import run_policy_pack
-from preview.program import capture_stack
 from preview.provider_outputs import INPUTS_KEY, outputs_for
 from preview.render import resources_document
 from tests.conftest import ROOT, capture_with, shipped

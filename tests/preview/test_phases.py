@@ -9,17 +9,19 @@ about every resource in every phase reports.
 from __future__ import annotations
 
 import copy
-import os
-import time
+import functools
+import json
+import uuid
 from concurrent.futures import Future
 
 import pytest
 from pulumi.runtime.proto import analyzer_pb2
 
+from preview.capture import capture_stack
 from preview.phases import PhaseError, PhaseWorker
-from preview.policy import _analyze_phase, engine_document, run_policy_pack
-from preview.program import capture_stack
+from preview.policy import _analyze_phase, decode_answers, encode_answers, engine_document, run_policy_pack
 from tests.conftest import ROOT, shipped
+from tests.preview.processes import MARKER_ENV, marked, wait_until
 
 
 class UnaryCall:
@@ -37,12 +39,18 @@ class UnaryCall:
         return answer
 
 
+@functools.cache
+def previewed(stack: str):
+    return capture_stack(ROOT, stack, phase="preview")[1]
+
+
 class CountingStub:
     """Answers like a pack: one diagnostic per resource, made from its request."""
 
     def __init__(self) -> None:
         self.analyzed: list[str] = []
         self.Analyze = UnaryCall(self.analyze)  # noqa: N815 - the gRPC method's name
+        self.AnalyzeStack = UnaryCall(lambda request: analyzer_pb2.AnalyzeResponse())  # noqa: N815
 
     def analyze(self, request):
         self.analyzed.append(request.urn)
@@ -55,9 +63,6 @@ class CountingStub:
             ]
         )
 
-    def AnalyzeStack(self, request):  # noqa: N802
-        return analyzer_pb2.AnalyzeResponse()
-
 
 def test_a_request_unchanged_between_phases_is_asked_once_and_answered_in_both():
     document = engine_document(shipped("dev"))
@@ -68,6 +73,26 @@ def test_a_request_unchanged_between_phases_is_asked_once_and_answered_in_both()
     second = _analyze_phase(stub, document, "up", answered)
     assert len(stub.analyzed) == asked, "nothing asked again"
     assert [(urn, d.message) for urn, d in second] == [(urn, d.message) for urn, d in first]
+
+
+def test_another_packs_answers_are_reused_where_the_request_is_the_same():
+    """The worker's answers, sent as JSON and decoded, answer the CLI's up phase: only the requests the
+    phase changed (what derives from a value a provider computes) are asked of the CLI's pack."""
+    worker_stub, worker_answers = CountingStub(), {}
+    _analyze_phase(worker_stub, engine_document(previewed("prod")), "preview", worker_answers)
+    sent = json.loads(json.dumps(encode_answers(worker_answers)))
+    stub, asked_before_reuse = CountingStub(), []
+    up = engine_document(shipped("prod"))
+
+    def reuse():
+        asked_before_reuse.extend(stub.analyzed)
+        return decode_answers(sent)
+
+    reused = _analyze_phase(stub, up, "up", {}, reuse)
+    alone = _analyze_phase(CountingStub(), up, "up", {})
+    assert asked_before_reuse == [], "AnalyzeStack first; Analyze only once the answers are in"
+    assert 0 < len(stub.analyzed) < len(worker_stub.analyzed) / 2
+    assert [(urn, d.message) for urn, d in reused] == [(urn, d.message) for urn, d in alone]
 
 
 def test_a_request_that_changed_is_asked_again():
@@ -104,13 +129,13 @@ def test_the_worker_refuses_bad_input_with_the_clis_line(tmp_path):
     assert "Pulumi.dev.yaml" in str(error.value) and "\n" not in str(error.value)
 
 
-def test_closing_a_running_worker_stops_it_and_its_pack():
+def test_closing_a_running_worker_stops_it_and_its_pack(monkeypatch):
+    marker = uuid.uuid4().hex
+    monkeypatch.setenv(MARKER_ENV, marker)  # the worker and its pack inherit it
     worker = PhaseWorker(ROOT, "prod", None)
     process = worker.process
-    time.sleep(3)  # long enough for the worker to have started its pack
-    group = process.pid
+    assert wait_until(lambda: len(marked(marker)) >= 2), "the worker has started its pack"
     worker.close()
     worker.close()  # idempotent
     assert process.poll() is not None
-    with pytest.raises(ProcessLookupError):
-        os.killpg(group, 0)  # nothing left in its group
+    assert marked(marker) == {}, "the worker reaped its pack before it exited"

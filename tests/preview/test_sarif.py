@@ -8,9 +8,10 @@ import json
 import jsonschema
 import pytest
 
+from preview.capture import capture_stack
 from preview.policy import Violation, run_policy_pack
-from preview.program import capture_stack
-from preview.sarif import key_lines, line_of
+from preview.sarif import line_of
+from program.stack_lines import StackLines
 from tests.conftest import ROOT, shipped
 
 SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "schemas" / "sarif-schema-2.1.0.json").read_text())
@@ -51,8 +52,10 @@ def test_fingerprints_name_each_result_and_ignore_lines(dev_sarif):
     prints = [r["partialFingerprints"]["agent-platform/v1"] for r in results]
     assert len(set(prints)) == len(prints)
     moved = Violation("p", "advisory", "high", "Deployment/agent-api", "urn:x", "m")
-    lines = key_lines("config:\n  agent-platform:services:\n    - name: agent-api\n")
-    shifted = key_lines("# a comment\n\nconfig:\n  agent-platform:services:\n    - name: agent-api\n")
+    lines = StackLines("config:\n  agent-platform:services:\n    - name: agent-api\n", "agent-platform")
+    shifted = StackLines(
+        "# a comment\n\nconfig:\n  agent-platform:services:\n    - name: agent-api\n", "agent-platform"
+    )
     assert (line_of(moved, lines), line_of(moved, shifted)) == (3, 5)
 
 
@@ -63,8 +66,20 @@ def test_rules_carry_a_security_severity_code_scanning_reads(dev_sarif):
 
 
 def test_longest_service_name_wins_and_an_unparsable_file_falls_back_to_line_1():
-    lines = key_lines("config:\n  agent-platform:services:\n    - name: agent\n    - name: agent-api\n")
+    lines = StackLines(
+        "config:\n  agent-platform:services:\n    - name: agent\n    - name: agent-api\n", "agent-platform"
+    )
     canary = Violation("p", "advisory", "high", "Deployment/agent-api-canary", "urn:x", "m")
     assert line_of(canary, lines) == 4
-    assert key_lines("config: [unclosed") == {}
-    assert line_of(canary, {}) == 1
+    unparsable = StackLines("config: [unclosed", "agent-platform")
+    assert unparsable.services == {} and unparsable.line(("services",)) is None
+    assert line_of(canary, unparsable) == 1
+
+
+def test_a_block_is_located_at_its_key_and_only_when_the_file_has_it():
+    text = "config:\n  agent-platform:postgres:\n    mode: cloudnativepg\n  redis: {}\n"
+    lines = StackLines(text, "agent-platform")
+    postgres = Violation("p", "advisory", "high", "Cluster/postgres", "urn:x", "m")
+    redis = Violation("p", "advisory", "high", "StatefulSet/redis-0", "urn:x", "m")
+    ingress = Violation("p", "advisory", "high", "Ingress/ingress", "urn:x", "m")
+    assert [line_of(v, lines) for v in (postgres, redis, ingress)] == [2, 4, 1]

@@ -30,3 +30,13 @@ def test_no_other_preview_module_reaches_into_sdk_privates():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pulumi"):
                 offenders += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
     assert not offenders
+
+
+def test_stack_traces_are_skipped_only_within_the_block():
+    from pulumi.runtime import resource
+    from pulumi.runtime.proto import source_pb2
+
+    original = resource._get_stack_trace
+    with sdk_internals.stack_traces_skipped():
+        assert resource._get_stack_trace() == source_pb2.StackTrace()
+    assert resource._get_stack_trace is original

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes_validate import utils as kv  # noqa: E402
 
+from preview.capture import capture_stack  # noqa: E402
 from preview.engine import run_program  # noqa: E402
-from preview.program import capture_stack  # noqa: E402
 from preview.render import manifests, render_files  # noqa: E402
 from preview.validate import newest_version, validate_manifests  # noqa: E402
 
@@ -55,7 +55,7 @@ def generated_stack(tmp: Path, n: int) -> Path:
         services.append(svc)
     data["config"]["agent-platform:services"] = services
     # Each service's pool is a client of PgBouncer: its limit grows with them, so the stack stays valid.
-    data["config"]["agent-platform:postgres"].setdefault("pooler", {})["maxClientConn"] = 100 * n + 1000
+    data["config"]["agent-platform:postgres"].setdefault("pooler", {})["maxClientConn"] = 200 * n + 1000
     path = tmp / f"Pulumi.prod-{n}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

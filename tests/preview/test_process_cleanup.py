@@ -1,0 +1,82 @@
+"""A preview stopped mid-run takes every process it started with it.
+
+`python -m preview prod` is started with a marker in its environment, which its phase worker and both
+policy packs inherit; once all four run (the worker has started its pack, so the program runs), the
+CLI is stopped: SIGTERM, SIGINT, SIGKILL (no code of it runs: the children must see it is gone), or
+SIGTERM to its whole process group (what `timeout` and a CI job's cancel send). Then no process
+carrying the marker may be left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.preview.processes import MARKER_ENV, marked, wait_until
+
+CLI_WORKER_AND_TWO_PACKS = 4
+
+
+@pytest.mark.parametrize(
+    ("how", "sig"),
+    [
+        ("process", signal.SIGTERM),
+        ("process", signal.SIGINT),
+        ("process", signal.SIGKILL),
+        ("group", signal.SIGTERM),
+    ],
+    ids=["SIGTERM", "SIGINT", "SIGKILL", "group-SIGTERM"],
+)
+def test_a_stopped_preview_leaves_no_process_behind(tmp_path, how, sig):
+    marker = uuid.uuid4().hex
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "preview", "prod", "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        env={**os.environ, MARKER_ENV: marker},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=how == "group",  # a group of its own to signal, as under `timeout`
+    )
+    try:
+        assert wait_until(lambda: len(marked(marker)) >= CLI_WORKER_AND_TWO_PACKS or cli.poll() is not None)
+        running = marked(marker)
+        assert cli.poll() is None and len(running) >= CLI_WORKER_AND_TWO_PACKS, running
+        if how == "group":
+            os.killpg(cli.pid, sig)
+        else:
+            cli.send_signal(sig)
+        _, stderr = cli.communicate(timeout=120)
+        assert wait_until(lambda: not marked(marker)), f"left behind: {marked(marker)}"
+    finally:
+        for pid in marked(marker):  # never leave them to the next test
+            os.kill(pid, signal.SIGKILL)
+        if cli.poll() is None:
+            cli.kill()
+            cli.communicate()
+    assert cli.returncode != 0
+    if sig == signal.SIGTERM and how == "process":
+        assert cli.returncode == 128 + signal.SIGTERM and "error: terminated; nothing was replaced" in stderr
+    if sig == signal.SIGINT:
+        assert "error: interrupted; nothing was replaced" in stderr
+    if sig != signal.SIGKILL:
+        assert not (tmp_path / "out").exists(), "nothing was written in place of --out"
+        assert not list(tmp_path.glob(".out.staging-*")), "the staging directory was discarded"
+
+
+def test_the_scan_sees_a_marked_process_and_not_a_zombie():
+    marker = uuid.uuid4().hex
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env={MARKER_ENV: marker})
+    try:
+        assert wait_until(lambda: child.pid in marked(marker))
+        child.kill()
+        assert wait_until(lambda: child.pid not in marked(marker))  # a zombie until reaped: not running
+    finally:
+        child.kill()
+        child.wait()
