@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 import program.stack_config
+from preview.capture import stack_inputs
 from preview.engine import run_program
-from preview.program import stack_inputs
 from tests.conftest import ROOT
 
 

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from agent_platform.settings.stack import StackConfig
 
+from preview.capture import stack_inputs
 from preview.engine import ProgramError
-from preview.program import stack_inputs
 from program.stack_config import check_stack
 from tests.conftest import ROOT, stack_file
 

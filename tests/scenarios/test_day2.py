@@ -1,6 +1,6 @@
 """Day-2 scenarios: from the shipped dev and prod stacks, each routine edit is exactly the
 expected set of creates/updates/replaces/deletes, and never replaces a protected or stateful
-object. The program runs for real under the SDK's mocks (preview.program.capture_stack);
+object. The program runs for real under the SDK's mocks (preview.capture.capture_stack);
 classification is the preview's own (preview/changes.py)."""
 
 from __future__ import annotations

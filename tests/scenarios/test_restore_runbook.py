@@ -69,7 +69,7 @@ def config_after(n: int) -> dict:
 
 @pytest.fixture(scope="module")
 def captures(tmp_path_factory):
-    from preview.program import capture_stack
+    from preview.capture import capture_stack
 
     out = []
     for n in range(len(STEPS) + 1):
