@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import types
 import typing
 from collections.abc import Iterator
@@ -371,6 +372,14 @@ def test_a_credential_is_never_shown(canary):
 )
 def test_ordinary_values_are_not_credentials(value):
     assert credential_shape(value) is None
+
+
+@pytest.mark.parametrize("value", ["a-" * 500_000, "eyJ" * 330_000, "a://b:" * 160_000, "-----BEGIN " * 90_000])
+def test_looking_for_a_credential_takes_linear_time(value):
+    # An unbounded `scheme://` part took 1.6 s on 40 kB of `a-a-a-...` and grew with the square.
+    started = time.monotonic()
+    assert credential_shape(value) is None and shown(value).endswith("characters)")
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "local", "e2e", "e2e-aegra"])
