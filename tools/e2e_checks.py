@@ -16,10 +16,13 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -327,19 +330,75 @@ def read_runs(stack: Stack, ids: list[str]) -> dict[str, int]:
     return statuses
 
 
-def restore(stack: Stack, target: str) -> tuple[float, str]:
-    """tools/restore-docker.sh --to target, the documented command; (seconds, its output)."""
+# The restore tool the drills run: E2E_RESTORE names another (e.g. an older version) to see the checks fail.
+RESTORE = Path(os.environ.get("E2E_RESTORE") or ROOT / "tools" / "restore-docker.sh")
+
+
+def restore(stack: Stack, target: str, docker: str = "", ok: bool = True) -> tuple[float, str, int]:
+    """tools/restore-docker.sh --to target, the documented command; (seconds, its output, its exit code).
+    `docker` stands in for the docker command (DOCKER): a fault injected between the tool and the engine."""
     started = time.monotonic()
     result = subprocess.run(
         ["bash", str(RESTORE), "--compose", str(stack.file), "--env-file", str(stack.env), "--to", target],
         capture_output=True,
         text=True,
         timeout=1800,
-        env={**os.environ, "COMPOSE": COMPOSE},
+        env={**os.environ, "COMPOSE": COMPOSE, **({"DOCKER": docker} if docker else {})},
     )
     output = (result.stdout + result.stderr).strip()
-    assert result.returncode == 0, f"restore --to {target} exited {result.returncode}:\n{output}"
-    return time.monotonic() - started, output
+    if ok:
+        assert result.returncode == 0, f"restore --to {target} exited {result.returncode}:\n{output}"
+    return time.monotonic() - started, output, result.returncode
+
+
+def kept_in_volume(volume: str, image: str) -> list[str]:
+    """The data directories a restore kept beside the live one in the data volume."""
+    listing = subprocess.run(
+        ["docker", "run", "--rm", "--user", "0", "--network", "none", "-v", f"{volume}:/d:ro", image, "ls", "/d"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return sorted(n for n in listing if n.startswith("pgdata-before-restore-"))
+
+
+def write_drill_data(target, backup_container: str) -> tuple[dict[str, list[str]], str]:
+    """Runs written through the app (5), a full base backup, 5 more, time T, 5 more, and WAL archived:
+    `pgbackrest check` switches to a new WAL segment and waits until the one holding the last
+    commits is in the repository. (batches, T)"""
+    batches = {"before backup": write_runs(target, 5)}
+    backup = target.docker("exec", backup_container, "pgbackrest", "backup", "--type=full")
+    assert backup.returncode == 0, backup.stderr.strip()[-300:]
+    batches["up to T"] = write_runs(target, 5)
+    time.sleep(1.5)
+    moment = datetime.now().astimezone().isoformat(timespec="milliseconds")
+    time.sleep(1.5)
+    batches["after T"] = write_runs(target, 5)
+    archived = target.docker("exec", backup_container, "pgbackrest", "check")
+    assert archived.returncode == 0, archived.stderr.strip()[-300:]
+    statuses = read_runs(target, sum(batches.values(), []))
+    assert set(statuses.values()) == {200}, statuses
+    return batches, moment
+
+
+def check_point_in_time(target, batches: dict[str, list[str]], output: str) -> str:
+    statuses = read_runs(target, sum(batches.values(), []))
+    kept = batches["before backup"] + batches["up to T"]
+    lost = [r[:8] for r in kept if statuses[r] != 200]
+    leaked = [r[:8] for r in batches["after T"] if statuses[r] != 404]
+    assert not lost and not leaked, (
+        f"committed up to T but missing: {lost}; committed after T but present: {leaked}\n{output}"
+    )
+    return f"{len(kept)} runs up to T read back, {len(batches['after T'])} after T absent"
+
+
+def serving_after(target, started: float) -> float:
+    """Seconds from `started` until the app answers /readyz 200 through the proxy (waits up to 60 s)."""
+    deadline = time.monotonic() + 60
+    while not _ready(target) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _ready(target), "the app is not ready through the proxy 60 s after the restore"
+    return time.monotonic() - started
 
 
 def backup_checks(stack: Stack) -> None:
@@ -379,20 +438,8 @@ def backup_checks(stack: Stack) -> None:
 
     @check("drill: checkpoints written, a base backup, more, time T, more, WAL archived")
     def _():
-        batches["before backup"] = write_runs(stack, 5)
-        backup = stack.docker("exec", stack.container("postgres-backup"), "pgbackrest", "backup", "--type=full")
-        assert backup.returncode == 0, backup.stderr.strip()[-300:]
-        batches["up to T"] = write_runs(stack, 5)
-        time.sleep(1.5)
-        moment["T"] = datetime.now().astimezone().isoformat(timespec="milliseconds")
-        time.sleep(1.5)
-        batches["after T"] = write_runs(stack, 5)
-        # What WAL shipping covers at the loss: `pgbackrest check` switches to a new WAL segment and
-        # waits until the one holding the last commits is in the repository.
-        archived = stack.docker("exec", stack.container("postgres-backup"), "pgbackrest", "check")
-        assert archived.returncode == 0, archived.stderr.strip()[-300:]
-        statuses = read_runs(stack, sum(batches.values(), []))
-        assert set(statuses.values()) == {200}, statuses
+        written, moment["T"] = write_drill_data(stack, stack.container("postgres-backup"))
+        batches.update(written)
         return f"{sum(len(b) for b in batches.values())} runs committed; T = {moment['T']}; WAL switched and archived"
 
     if not RESULTS[-1][1]:
@@ -414,7 +461,7 @@ def backup_checks(stack: Stack) -> None:
 
     @check("drill: restore --to latest brings back every commit archived before the loss")
     def _():
-        seconds, output = restore(stack, "latest")
+        seconds, output, _ = restore(stack, "latest")
         everything = sum(batches.values(), [])
         statuses = read_runs(stack, everything)
         missing = [r[:8] for r, code in statuses.items() if code != 200]
@@ -423,24 +470,465 @@ def backup_checks(stack: Stack) -> None:
         )
         return f"restored in {seconds:.0f}s; all {len(everything)} runs read back through the app"
 
-    @check("drill: restore --to T brings back every commit up to T and none after")
+    @check("drill: restore --to T brings back every commit up to T and none after; the replaced data kept")
     def _():
-        seconds, output = restore(stack, moment["T"])
-        statuses = read_runs(stack, sum(batches.values(), []))
-        kept = batches["before backup"] + batches["up to T"]
-        lost = [r[:8] for r in kept if statuses[r] != 200]
-        leaked = [r[:8] for r in batches["after T"] if statuses[r] != 404]
-        assert not lost and not leaked, (
-            f"committed up to T but missing: {lost}; committed after T but present: {leaked}\n{output}"
-        )
-        kept_volumes = stack.docker(
-            "volume", "ls", "-q", "--filter", f"name={data_volume}-before-restore-"
-        ).stdout.split()
-        assert kept_volumes, f"the data replaced by the restore was not kept ({data_volume}-before-restore-*)\n{output}"
+        image = stack.doc["services"]["postgres"]["image"]
+        before = kept_in_volume(data_volume, image)
+        started = time.monotonic()
+        seconds, output, _ = restore(stack, moment["T"])
+        serving = serving_after(stack, started)
+        judged = check_point_in_time(stack, batches, output)
+        kept = kept_in_volume(data_volume, image)
+        assert len(kept) == len(before) + 1, f"the data replaced by the restore was not kept ({kept})\n{output}"
+        return f"restored in {seconds:.1f}s, serving through the proxy after {serving:.1f}s; {judged}; kept {kept[-1]}"
+
+
+def hand_container(name: str, volume: str, image: str, label: str, start: bool) -> str:
+    """A container made by hand that mounts the data volume read-only (someone looking at the files);
+    it ends on SIGTERM, as a shell left open there would."""
+    args = ["--name", name, "--label", f"{E2E_LABEL}={label}", "--network", "none", "-v", f"{volume}:/mnt/data:ro"]
+    command = ["run", "-d", *args] if start else ["create", *args]
+    idle = 'trap "exit 0" TERM; sleep infinity & wait'
+    result = subprocess.run(
+        ["docker", *command, "--user", "70:70", image, "sh", "-c", idle], capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"{name}: {result.stderr.strip()}"
+    return result.stdout.strip()
+
+
+def refusing_docker(directory: Path, victim: str, victim_id: str) -> Path:
+    """A stand-in for the docker command that passes everything to docker but fails `docker stop` of
+    `victim` (by name or id), as an engine that cannot stop a container answers."""
+    script = directory / "docker-that-cannot-stop"
+    script.write_text(
+        "#!/usr/bin/env bash\n"
+        'if [ "$1" = stop ]; then for a in "${@:2}"; do\n'
+        f'  if [ "$a" = "{victim}" ] || case "{victim_id}" in "$a"*) true ;; *) false ;; esac; then\n'
+        '    echo "Error response from daemon: cannot stop container: $a: permission denied (injected)" >&2\n'
+        "    exit 1\n"
+        "  fi\n"
+        "done; fi\n"
+        'exec docker "$@"\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
+def states(names: list[str]) -> dict[str, dict]:
+    found = subprocess.run(
+        ["docker", "inspect", "--type", "container", *names], capture_output=True, text=True, check=True
+    )
+    return {c["Name"].lstrip("/"): c["State"] for c in json.loads(found.stdout)}
+
+
+def events(since: float, until: float) -> list[dict]:
+    """Docker's container events in [since, until]: what stopped and started, and when."""
+    result = subprocess.run(
+        ["docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "--filter", "type=container",
+         "--format", "{{json .}}"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def pulumi_up_checks(stack: Stack) -> None:
+    """The drill against the stack as `pulumi up` creates it (no Compose labels: `compose stop` finds
+    nothing), with two containers made by hand on the data volume, one running, one never started."""
+    up = PulumiUpStack()
+    data_volume = stack.doc["volumes"]["postgres-data"]["name"]
+    image = stack.doc["services"]["postgres"]["image"]
+    by_hand, by_hand_stopped = f"{stack.project}-by-hand", f"{stack.project}-by-hand-never-started"
+    label = "pulumi up stack: "
+    try:
+
+        @check(label + "created from the program's own Container arguments; every one healthy or exited 0")
+        def _():
+            clash = up.leftovers()
+            assert not clash, f"containers of the program's names exist and were not created by this e2e: {clash}"
+            removed = up.remove_earlier()
+            created = up.up()
+            compose_labelled = [
+                n for n, s in labels_of(list(up.ids)).items() if any("com.docker.compose" in k for k in s)
+            ]
+            assert not compose_labelled, f"Compose labels on {compose_labelled}"
+            up.ids[by_hand] = hand_container(by_hand, data_volume, image, up.label, start=True)
+            up.ids[by_hand_stopped] = hand_container(by_hand_stopped, data_volume, image, up.label, start=False)
+            return (
+                f"{created}, no Compose label; {by_hand} running and {by_hand_stopped} created, both on "
+                f"{data_volume}" + (f"; removed {removed} left by an earlier run" if removed else "")
+            )
+
+        if not RESULTS[-1][1]:
+            return
+        batches: dict[str, list[str]] = {}
+        moment: dict[str, str] = {}
+
+        @check(label + "drill: checkpoints written, a base backup, more, time T, more, WAL archived")
+        def _():
+            written, moment["T"] = write_drill_data(up, "postgres-backup")
+            batches.update(written)
+            return f"{sum(len(b) for b in batches.values())} runs committed; T = {moment['T']}"
+
+        if not RESULTS[-1][1]:
+            return
+        watched = [*up.names(), by_hand, by_hand_stopped]
+
+        @check(label + "a container on the volume that cannot be stopped is named in a refusal; nothing changed")
+        def _():
+            before, listing = states(watched), volume_listing(data_volume, image)
+            running = sorted(n for n, s in before.items() if s["Running"])
+            with tempfile.TemporaryDirectory(prefix="e2e-restore-") as scratch:
+                _, output, code = restore(
+                    stack, "latest", docker=str(refusing_docker(Path(scratch), by_hand, up.ids[by_hand])), ok=False
+                )
+            assert code != 0, f"restore exited 0 while {by_hand} could not be stopped:\n{output}"
+            naming = [line for line in output.splitlines() if "REFUSED" in line and by_hand in line]
+            assert naming, f"no refusal line names {by_hand}:\n{output}"
+            after = states(watched)
+            assert volume_listing(data_volume, image) == listing, f"{data_volume} changed:\n{output}"
+            now_running = sorted(n for n, s in after.items() if s["Running"])
+            assert now_running == running, f"running before {running}, after {now_running}\n{output}"
+            statuses = read_runs(up, sum(batches.values(), []))
+            assert set(statuses.values()) == {200}, f"runs after the refusal: {statuses}"
+            refusal = naming[0].split("restore: ", 1)[-1]
+            return f"exit {code}: {refusal}; {data_volume} as it was; the same {len(running)} running"
+
+        @check(label + "restore --to latest stops every container on the volume first, starts again only those")
+        def _():
+            before = states(watched)
+            since = time.time()
+            started = time.monotonic()
+            seconds, output, _ = restore(stack, "latest")
+            serving = serving_after(up, started)
+            seen = events(since, time.time() + 1)
+            after = states(watched)
+            # When the tool labels its containers by step, the first that touches the data is known.
+            touched = [e["timeNano"] for e in seen if e["Action"] == "start" and _step(e) not in ("", "info")]
+            first_touch = min(touched, default=None)
+            on_volume = [n for n in (*up.volume_users(data_volume), by_hand) if before[n]["Running"]]
+            dependents = [
+                n for n in up.names() if n.startswith("agent-api-") and not n.endswith(("-migrate", "-backup"))
+            ]
+            problems = []
+            for name in on_volume + dependents:
+                died = [e["timeNano"] for e in seen if e["Action"] == "die" and _name(e) == name]
+                if not died:
+                    problems.append(f"{name} kept running through the restore (it never stopped)")
+                elif first_touch and min(died) > first_touch:
+                    problems.append(f"{name} was stopped only after the data was touched")
+                if not after[name]["Running"] or after[name]["StartedAt"] == before[name]["StartedAt"]:
+                    problems.append(f"{name} was not started again ({after[name]['Status']})")
+            for name in ("redis", "proxy"):
+                if after[name]["StartedAt"] != before[name]["StartedAt"]:
+                    problems.append(f"{name} was restarted: it does not depend on Postgres")
+            for name, state in before.items():
+                if not state["Running"] and after[name]["StartedAt"] != state["StartedAt"]:
+                    problems.append(f"{name} was started: it was not running before")
+            assert not problems, "; ".join(problems) + f"\n{output}"
+            statuses = read_runs(up, sum(batches.values(), []))
+            missing = [r[:8] for r, code in statuses.items() if code != 200]
+            assert not missing, f"runs missing after restoring latest: {missing}\n{output}"
+            return (
+                f"restored in {seconds:.1f}s, serving after {serving:.1f}s; stopped before the data was touched and "
+                f"started again: {', '.join(on_volume + dependents)}; redis, proxy and the exited ones untouched; "
+                f"all {len(statuses)} runs read back"
+            )
+
+        @check(label + "restore --to T brings back every commit up to T and none after; the replaced data kept")
+        def _():
+            before = kept_in_volume(data_volume, image)
+            started = time.monotonic()
+            seconds, output, _ = restore(stack, moment["T"])
+            serving = serving_after(up, started)
+            judged = check_point_in_time(up, batches, output)
+            kept = kept_in_volume(data_volume, image)
+            assert len(kept) == len(before) + 1, f"the data replaced by the restore was not kept ({kept})\n{output}"
+            assert states([by_hand])[by_hand]["Running"], f"{by_hand} was not started again\n{output}"
+            return (
+                f"restored in {seconds:.1f}s, serving after {serving:.1f}s; {judged}; kept {kept[-1]} in {data_volume}"
+            )
+
+    finally:
+
+        @check(label + "teardown removes what this e2e created, and only that")
+        def _():
+            removed = up.down()
+            left = subprocess.run(
+                ["docker", "ps", "-aq", "--filter", f"label={E2E_LABEL}={up.label}"], capture_output=True, text=True
+            ).stdout.split()
+            assert not left, f"containers left: {left}"
+            for v in up.made_volumes:
+                assert stack.docker("volume", "inspect", v).returncode != 0, f"volume {v} left"
+            return removed + " (the data kept by the restores with its volume)"
+
+
+def _name(event: dict) -> str:
+    return (event.get("Actor") or {}).get("Attributes", {}).get("name", "")
+
+
+def _step(event: dict) -> str:
+    """The step of the restore tool a container ran (its agent-platform.restore.step label), or ""."""
+    return (event.get("Actor") or {}).get("Attributes", {}).get("agent-platform.restore.step", "")
+
+
+def labels_of(ids: list[str]) -> dict[str, dict]:
+    found = subprocess.run(["docker", "inspect", "--type", "container", *ids], capture_output=True, text=True)
+    return {c["Name"].lstrip("/"): c["Config"]["Labels"] or {} for c in json.loads(found.stdout or "[]")}
+
+
+def volume_listing(volume: str, image: str) -> str:
+    """The volume's top level with the data directory's inode: a rename or a new directory shows."""
+    return subprocess.run(
+        ["docker", "run", "--rm", "--user", "0", "--network", "none", "-v", f"{volume}:/d:ro", image,
+         "sh", "-c", "ls -a /d && stat -c '%i' /d/pgdata"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+# --- the stack as `pulumi up` creates it: pulumi-docker, no Compose ---------------------------------
+# The containers, networks and volumes come from the program's own docker:index resources, captured
+# under the SDK's mocks as the preview captures them (preview/program.py), and are created through
+# the Engine API as pulumi-docker creates them (terraform-provider-docker
+# resource_docker_container_funcs.go: Config and HostConfig from the inputs, volumes as Binds, the
+# first of networks_advanced at create and the others connected after it, `wait` for healthy,
+# `attach` waited to its exit). The container names are the program's; pulumi-docker sets no
+# Compose labels, and neither does this. The one label added, E2E_LABEL, marks what this e2e
+# created, so that it removes that and nothing else; the restore never reads it.
+E2E_LABEL = "agent-platform.e2e"
+CONTAINER, NETWORK, VOLUME = (f"docker:index/{t}" for t in ("container:Container", "network:Network", "volume:Volume"))
+
+
+class EngineAPI:
+    """Docker's Engine API on its Unix socket (DOCKER_HOST=unix://... or the default)."""
+
+    def __init__(self) -> None:
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        assert host.startswith("unix://"), f"DOCKER_HOST={host}: the e2e talks to a local engine's socket"
+        self.path = host.removeprefix("unix://")
+
+    def call(self, method: str, path: str, body: dict | None = None, timeout: float = 120) -> tuple[int, object]:
+        conn = http.client.HTTPConnection("localhost", timeout=timeout)
+        conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.sock.settimeout(timeout)
+        conn.sock.connect(self.path)
+        payload = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=payload, headers={"Content-Type": "application/json"} if payload else {})
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, json.loads(data) if data else None
+
+    def ok(self, method: str, path: str, body: dict | None = None, timeout: float = 120) -> object:
+        status, data = self.call(method, path, body, timeout)
+        assert status < 300, f"{method} {path}: {status} {data}"
+        return data
+
+
+def _nanoseconds(duration: str) -> int:
+    match = re.fullmatch(r"(\d+)(ms|s|m|h)", duration)
+    assert match, f"a duration pulumi-docker takes, not {duration!r}"
+    return int(match.group(1)) * {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}[match.group(2)]
+
+
+def container_body(i: dict, label: str) -> dict:
+    """The Engine API's create body for a pulumi-docker Container's inputs (terraform-provider-docker
+    v4 resource_docker_container_funcs.go resourceDockerContainerCreate)."""
+    hc = i.get("healthcheck") or {}
+    networks = i.get("networksAdvanced") or []
+    ports = i.get("ports") or []
+    body = {
+        "Image": i["image"],
+        "User": i.get("user") or "",
+        "Env": list(i.get("envs") or []),
+        "Cmd": i.get("command") or None,
+        "Labels": {**(i.get("labels") or {}), E2E_LABEL: label},
+        "StopSignal": i.get("stopSignal") or None,
+        "StopTimeout": i.get("stopTimeout"),
+        "ExposedPorts": {f"{p['internal']}/{p.get('protocol') or 'tcp'}": {} for p in ports},
+        "HostConfig": {
+            "ReadonlyRootfs": bool(i.get("readOnly")),
+            "Tmpfs": i.get("tmpfs") or {},
+            "CapDrop": (i.get("capabilities") or {}).get("drops") or [],
+            "CapAdd": (i.get("capabilities") or {}).get("adds") or [],
+            "SecurityOpt": i.get("securityOpts") or [],
+            "Memory": int(i.get("memory") or 0) * 1024 * 1024,
+            "NanoCpus": int(float(i.get("cpus") or 0) * 10**9),
+            "RestartPolicy": {"Name": i.get("restart") or "no"},
+            "Binds": [
+                f"{v['volumeName']}:{v['containerPath']}{':ro' if v.get('readOnly') else ''}"
+                for v in i.get("volumes") or []
+            ],
+            "PortBindings": {
+                f"{p['internal']}/{p.get('protocol') or 'tcp'}": [
+                    {"HostIp": p.get("ip") or "", "HostPort": str(p["external"])}
+                ]
+                for p in ports
+            },
+            "NetworkMode": i.get("networkMode") or (networks[0]["name"] if networks else "default"),
+        },
+    }
+    if hc.get("tests"):
+        body["Healthcheck"] = {
+            "Test": hc["tests"],
+            "Interval": _nanoseconds(hc.get("interval", "30s")),
+            "Timeout": _nanoseconds(hc.get("timeout", "30s")),
+            "StartPeriod": _nanoseconds(hc.get("startPeriod", "0s")),
+            "Retries": int(hc.get("retries") or 0),
+        }
+    if networks:
+        body["NetworkingConfig"] = {"EndpointsConfig": {networks[0]["name"]: {"Aliases": networks[0].get("aliases")}}}
+    return body
+
+
+class PulumiUpStack:
+    """The `e2e` stack's containers as `pulumi up` creates them, with this run's own passwords."""
+
+    def __init__(self, stack_name: str = "e2e") -> None:
+        sys.path.insert(0, str(ROOT))
+        from preview.program import capture_stack
+
+        _, capture = capture_stack(ROOT, stack_name)
+        self.api = EngineAPI()
+        self.label = f"{stack_name}-{os.getpid()}"
+        self.resources = {r.urn: r for r in capture.resources}
+        self.containers = [r for r in capture.resources if r.type == CONTAINER]
+        self.networks = [r.raw_inputs for r in capture.resources if r.type == NETWORK]
+        self.volumes = [r.raw_inputs for r in capture.resources if r.type == VOLUME]
+        # The mocks' generated passwords are fixed strings: each is replaced with one of this run.
+        mocked = {
+            e.split("=", 1)[1]
+            for r in self.containers
+            for e in r.raw_inputs.get("envs") or []
+            if e.split("=", 1)[0] in ("POSTGRES_PASSWORD", "REDIS_PASSWORD")
+        }
+        fresh = {m: os.urandom(16).hex() for m in mocked}
+        for r in self.containers:
+            envs = []
+            for e in r.raw_inputs.get("envs") or []:
+                for old, new in fresh.items():
+                    e = e.replace(old, new)
+                envs.append(e)
+            r.raw_inputs["envs"] = envs
+        self.ids: dict[str, str] = {}  # container name -> id, of what this run created
+        self.made_networks: list[str] = []
+        self.made_volumes: list[str] = []
+        proxy = next(r.raw_inputs for r in self.containers if r.raw_inputs.get("ports"))["ports"][0]
+        self.host, self.port = proxy.get("ip") or "127.0.0.1", int(proxy["external"])
+
+    request = Stack.request  # through the proxy, as for the Compose stack
+
+    def docker(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+    def volume_users(self, volume: str) -> list[str]:
+        """The program's containers that mount `volume`."""
+        return [
+            r.raw_inputs["name"]
+            for r in self.containers
+            if any(v["volumeName"] == volume for v in r.raw_inputs.get("volumes") or [])
+        ]
+
+    def names(self) -> list[str]:
+        return [r.raw_inputs["name"] for r in self.containers]
+
+    def leftovers(self) -> list[str]:
+        """Containers of the program's names that this e2e did not create in this run: refuse to touch them."""
+        clash = []
+        for name in self.names():
+            status, data = self.api.call("GET", f"/containers/{name}/json")
+            if status == 200 and data["Config"]["Labels"].get(E2E_LABEL) is None:
+                clash.append(name)
+        return clash
+
+    def remove_earlier(self) -> int:
+        """What an earlier run of this e2e left (killed before its teardown): by E2E_LABEL only."""
+        removed = 0
+        query = urllib.parse.quote(json.dumps({"label": [E2E_LABEL]}))
+        for kind, listing in (
+            ("containers", "containers/json?all=1&"),
+            ("networks", "networks?"),
+            ("volumes", "volumes?"),
+        ):
+            items = self.api.ok("GET", f"/{listing}filters={query}")
+            items = (items["Volumes"] or []) if kind == "volumes" else items
+            for item in items:
+                key = item.get("Id") or item.get("Name")
+                self.api.ok("DELETE", f"/{kind}/{key}" + ("?force=1" if kind == "containers" else ""))
+                removed += 1
+        return removed
+
+    def up(self) -> str:
+        for n in self.networks:
+            body = {"Name": n["name"], "Internal": bool(n.get("internal")), "Labels": {E2E_LABEL: self.label}}
+            self.api.ok("POST", "/networks/create", body)
+            self.made_networks.append(n["name"])
+        for v in self.volumes:
+            self.api.ok("POST", "/volumes/create", {"Name": v["name"], "Labels": {E2E_LABEL: self.label}})
+            self.made_volumes.append(v["name"])
+        # As the engine does: each resource once every one it depends on is done, independent ones at once.
+        done = {r.urn: threading.Event() for r in self.containers}
+        errors: list[str] = []
+
+        def create(r) -> None:
+            try:
+                for dep in r.dependencies:
+                    if dep in done:
+                        done[dep].wait()
+                if errors:
+                    return
+                self.create(r.raw_inputs)
+            except Exception as error:  # noqa: BLE001 - reported as the failed creation it is
+                errors.append(f"{r.raw_inputs['name']}: {error}")
+            finally:
+                done[r.urn].set()
+
+        threads = [threading.Thread(target=create, args=(r,)) for r in self.containers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, "; ".join(errors)
+        return f"{len(self.containers)} containers, {len(self.networks)} networks, {len(self.volumes)} volumes"
+
+    def create(self, i: dict) -> None:
+        name = i["name"]
+        created = self.api.ok("POST", f"/containers/create?name={name}", container_body(i, self.label))
+        self.ids[name] = created["Id"]
+        for n in (i.get("networksAdvanced") or [])[1:]:
+            self.api.ok(
+                "POST",
+                f"/networks/{n['name']}/connect",
+                {"Container": name, "EndpointConfig": {"Aliases": n.get("aliases")}},
+            )
+        self.api.ok("POST", f"/containers/{name}/start")
+        if i.get("attach"):  # a one-shot: run to its end, its exit code checked (one_shot_succeeded)
+            result = self.api.ok("POST", f"/containers/{name}/wait", timeout=3600)
+            assert result["StatusCode"] == 0, f"exited {result['StatusCode']}"
+            return
+        deadline = time.monotonic() + float(i.get("waitTimeout") or 60)
+        while True:  # `wait: true`: pulumi up returns once it is healthy
+            state = self.api.ok("GET", f"/containers/{name}/json")["State"]
+            if (state.get("Health") or {}).get("Status") == "healthy":
+                return
+            assert state["Status"] == "running", f"{state['Status']} (exit {state.get('ExitCode')})"
+            assert time.monotonic() < deadline, f"not healthy within waitTimeout: {state.get('Health')}"
+            time.sleep(1)
+
+    def down(self) -> str:
+        """Remove what this run created: its containers by id, then its networks and volumes."""
+        problems = []
+        for name, cid in self.ids.items():
+            status, data = self.api.call("DELETE", f"/containers/{cid}?force=1")
+            if status >= 300 and status != 404:
+                problems.append(f"container {name}: {status} {data}")
+        for kind, names in (("networks", self.made_networks), ("volumes", self.made_volumes)):
+            for name in names:
+                status, data = self.api.call("DELETE", f"/{kind}/{name}")
+                if status >= 300 and status != 404:
+                    problems.append(f"{kind[:-1]} {name}: {status} {data}")
+        assert not problems, "; ".join(problems)
         return (
-            f"restored in {seconds:.0f}s; {len(kept)} runs up to T read back, "
-            f"{len(batches['after T'])} after T absent; "
-            f"the replaced data kept as {kept_volumes[-1]}"
+            f"removed {len(self.ids)} containers, {len(self.made_networks)} networks, {len(self.made_volumes)} volumes"
         )
 
 
@@ -493,17 +981,17 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     stack = Stack(args.compose.resolve(), args.env_file.resolve())
+    if "postgres-backup" in stack.doc["services"]:
+        # First, and always torn down: it has the Compose stack's volume and network names and port.
+        remove_leftovers(stack)
+        pulumi_up_checks(stack)
     failed = up_and_check(stack, lambda: run_checks(stack))
     if args.keep:
         print(f"stack up at http://{stack.host}:{stack.port}")
         print(f"compose file: {stack.file}")
     else:
+        # The data a restore keeps is a directory in the data volume: it goes with the volume.
         stack.compose("down", "--volumes", "--remove-orphans", check=False, timeout=300)
-        # What the restores kept beside the stack's own volumes (see tools/restore-docker.sh).
-        for volume in stack.docker(
-            "volume", "ls", "-q", "--filter", f"name={stack.project}-postgres-data-"
-        ).stdout.split():
-            stack.docker("volume", "rm", volume)
     return 1 if failed else 0
 
 
