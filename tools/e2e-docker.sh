@@ -7,8 +7,10 @@
 # Installs docker.io and debootstrap from Debian when missing (root), starts dockerd when
 # none runs (and stops what it started), builds the images offline from Debian packages
 # (images/, examples/agent-app), renders the stack, generates its secrets (never written
-# into the repository) and runs tools/e2e_checks.py; then the same for a real agent server,
-# Aegra (images/aegra, Pulumi.e2e-aegra.yaml, tools/e2e_aegra.py). --keep leaves the stacks running.
+# into the repository) and runs tools/e2e_checks.py (first the backup drill against the stack as
+# `pulumi up` creates it, from the program's own Container arguments, always torn down; then the
+# Compose stack); then the same for a real agent server, Aegra (images/aegra,
+# Pulumi.e2e-aegra.yaml, tools/e2e_aegra.py). --keep leaves the Compose stacks running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEEP=""
