@@ -69,7 +69,10 @@ def test_targets(tmp_path):
 def test_main_prints_each_problem_and_exits_2(tmp_path, capsys):
     assert restore.main(["--to", "soon", "--compose"]) == restore.EXIT_BAD_INPUT
     err = capsys.readouterr().err.splitlines()
-    assert err[:2] == ["restore: error: --compose needs a value", "restore: error: --to 'soon': not latest or an RFC 3339 time such as 2026-12-03T10:15:00Z"]  # fmt: skip
+    assert err[:2] == [
+        "restore: error: --compose needs a value",
+        "restore: error: --to 'soon': not latest or an RFC 3339 time such as 2026-12-03T10:15:00Z",
+    ]
     assert err[-1].startswith("usage: ")
 
 
@@ -197,7 +200,7 @@ def container(name: str, running: bool, data: str = "", compose: bool = False, t
     return {
         "Id": hashlib.sha256(name.encode()).hexdigest(),
         "Name": "/" + name,
-        "State": {"Running": running, "Restarting": False, "Paused": False, "Status": "running" if running else "exited"},
+        "State": {"Running": running, "Restarting": False, "Paused": False, "Status": ["exited", "running"][running]},
         "Config": {"Labels": labels, "Healthcheck": {"Test": test} if test else None},
         "Mounts": [{"Type": "volume", "Name": "agent-platform-e2e-postgres-data", "RW": data == "rw"}] if data else [],
         "NetworkSettings": {"Networks": {"agent-platform-e2e-backend": {}}},
