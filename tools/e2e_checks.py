@@ -687,7 +687,7 @@ def volume_listing(volume: str, image: str) -> str:
 
 # --- the stack as `pulumi up` creates it: pulumi-docker, no Compose ---------------------------------
 # The containers, networks and volumes come from the program's own docker:index resources, captured
-# under the SDK's mocks as the preview captures them (preview/program.py), and are created through
+# under the SDK's mocks as the preview captures them (preview/capture.py), and are created through
 # the Engine API as pulumi-docker creates them (terraform-provider-docker
 # resource_docker_container_funcs.go: Config and HostConfig from the inputs, volumes as Binds, the
 # first of networks_advanced at create and the others connected after it, `wait` for healthy,
@@ -785,7 +785,7 @@ class PulumiUpStack:
 
     def __init__(self, stack_name: str = "e2e") -> None:
         sys.path.insert(0, str(ROOT))
-        from preview.program import capture_stack
+        from preview.capture import capture_stack
 
         _, capture = capture_stack(ROOT, stack_name)
         self.api = EngineAPI()
