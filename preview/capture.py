@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent_platform.config import ConfigError
+from agent_platform.settings.errors import ConfigError
 
 from preview.engine import Capture, ProgramError, run_program
 from preview.stackfile import StackConfigInput, StackFileError, add_required_secrets, display, read_stack_config
@@ -59,7 +59,7 @@ def capture_phase(
     project_dir: Path, stack: str, config_file: Path | None, phase: str = "up"
 ) -> tuple[StackConfigInput, Capture]:
     """capture_stack with config errors naming the file they came from, and bad input as BadInput."""
-    # Config errors name the file they came from (components/agent_platform/config.py CONFIG_SOURCE_ENV).
+    # Config errors name the file they came from (program/stack_config.py CONFIG_SOURCE_ENV).
     previous = os.environ.get(CONFIG_SOURCE_ENV)
     os.environ[CONFIG_SOURCE_ENV] = display(config_file) if config_file else f"Pulumi.{stack}.yaml"
     try:

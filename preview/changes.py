@@ -36,6 +36,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from agent_platform.settings.values import quantity_value
+
 K8S_DIFF = "pulumi-kubernetes provider/pkg/provider/diff.go"
 TF_DOCKER = "terraform-provider-docker v4.5.0 internal/provider/resource_docker_{}.go (ForceNew), via pulumi-docker"
 
@@ -219,6 +221,47 @@ CLUSTER_MAJOR_PROCEDURE = (
 )
 
 
+def _storage(r: Resource) -> list[tuple[str, str]]:
+    """(where, size) of every volume size an object asks for: a CloudNativePG Cluster's storage and WAL
+    storage, a StatefulSet's claim templates."""
+    spec = r.inputs.get("spec") or {}
+    if r.kind == "Cluster" and r.type.startswith("kubernetes:postgresql.cnpg.io/"):
+        return [
+            (k, str((spec.get(k) or {}).get("size")))
+            for k in ("storage", "walStorage")
+            if (spec.get(k) or {}).get("size")
+        ]
+    if r.kind == "StatefulSet":
+        return [
+            (f"volumeClaimTemplates[{t.get('metadata', {}).get('name')}]", str(size))
+            for t in spec.get("volumeClaimTemplates") or []
+            if (size := (((t.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage"))
+        ]
+    return []
+
+
+def apply_verdict(a: Resource, b: Resource) -> str:
+    """Why an update the preview would pass fails when applied, or "": a volume never shrinks
+    (CloudNativePG refuses it, cloudnative-pg v1.30.0 internal/webhook/v1/cluster_webhook.go:1832 "can't
+    shrink existing storage"; a bound PVC's request cannot go below its capacity, and the platform keeps a
+    StatefulSet's claim templates as they are: ignoreChanges), and a CloudNativePG Backup's spec is
+    immutable (its CRD's CEL rule `oldSelf == self`, preview/crds/cloudnative-pg/postgresql.cnpg.io_backups.yaml)."""
+    old = dict(_storage(a))
+    for where, size in _storage(b):
+        if where in old and quantity_value(size) < quantity_value(old[where]):
+            return (
+                f"{where} {old[where]} -> {size}: a volume never shrinks; keep {old[where]}, or restore into a new "
+                'cluster of the smaller size (docs/backups-kubernetes.md "Restore to a point in time")'
+            )
+    if (
+        b.kind == "Backup"
+        and b.type.startswith("kubernetes:postgresql.cnpg.io/")
+        and a.inputs.get("spec") != b.inputs.get("spec")
+    ):
+        return "a Backup's spec is immutable (its CRD refuses the update): give the new backup a new name"
+    return ""
+
+
 def major_verdict(a: Resource, b: Resource) -> tuple[str, str]:
     """(refused, note) for a Postgres major change between two renders of the same object."""
     major = postgres_major_change(a, b)
@@ -383,6 +426,11 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
             changes.append(Change("delete", protected=a.protect, **base))
             continue
         paths = [p for p in diff_paths(a.inputs, b.inputs) if not any(_matches(i, p) for i in b.ignore_changes)]
+        impossible = apply_verdict(a, b)
+        if not paths and impossible:
+            # An ignored path (a StatefulSet's claim templates) the stack file still changed: never silent.
+            changes.append(Change("update", paths=diff_paths(a.inputs, b.inputs), refused=impossible, **base))
+            continue
         if not paths:
             continue
         # The stack's own Namespace is named for its environment: its name is one of the expected differences.
@@ -399,6 +447,7 @@ def classify(before: list[Resource], after: list[Resource], promotion: bool = Fa
             op == "replace" and b.type.startswith("kubernetes:") and bool((b.inputs.get("metadata") or {}).get("name"))
         )
         refused, upgrade = major_verdict(a, b)
+        refused = refused or impossible
         changes.append(
             Change(
                 op,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent_platform.config import StackConfig
+from agent_platform.settings.stack import StackConfig
 
 from policies.rules.connectivity import Checked, Stack, format_table, table_rows
 from preview.render import Manifest

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from pulumi.runtime.config import get_config_env_key
 
+from program.stack_file import scan, yaml_problem
+
 
 class StackFileError(Exception):
     """A missing or malformed project or stack file (one line, names the file and key)."""
@@ -86,17 +88,6 @@ for _tag, _what, _instead in (
     _refuse(f"tag:yaml.org,2002:{_tag}", _what, _instead)
 
 
-def _plain(problem: str, at: str) -> str:
-    """PyYAML's scanner wording, said as what to change (`at`: the character where it stopped)."""
-    if at == "\t" or "'\\t'" in problem:
-        return "a tab character: YAML indents with spaces only; replace the tab with spaces"
-    if problem == "mapping values are not allowed here":
-        return "a ': ' where a value was expected (quote a value that contains ': ', or check the indentation)"
-    if problem.startswith("found undefined tag handle") or problem.startswith("could not determine a constructor"):
-        return f"{problem}: only plain data (strings, numbers, booleans, lists, mappings) is allowed"
-    return problem
-
-
 def _construct_mapping(loader, node, deep=False):
     loader.flatten_mapping(node)
     seen: dict[Any, Any] = {}
@@ -111,25 +102,6 @@ def _construct_mapping(loader, node, deep=False):
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-
-
-def _check_shape(shown: str, data: Any) -> None:
-    """Depth and expanded size, walked iteratively (aliases share objects, so count visits)."""
-    count, stack = 0, [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
-        count += 1
-        if count > MAX_VALUES:
-            raise StackFileError(
-                f"{shown}: expands to more than {MAX_VALUES:,} values (aliases?); "
-                "a stack file this large is not supported"
-            )
-        if depth > MAX_DEPTH:
-            raise StackFileError(f"{shown}: nested more than {MAX_DEPTH} levels deep")
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
 
 
 def _load_yaml(path: Path) -> tuple[dict[str, Any], str]:
@@ -150,25 +122,24 @@ def _load_yaml(path: Path) -> tuple[dict[str, Any], str]:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise StackFileError(f"{shown}:{line}: not UTF-8 (byte {raw[error.start]:#04x})") from None
+    # What makes the file unreadable as a whole (nesting, expanded size, YAML syntax), found from the
+    # event stream before anything is built: the program reads it the same way (program/stack_file.py).
+    problem = scan(text)
+    if problem is not None:
+        raise StackFileError(problem.at(shown))
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f"{shown}:{mark.line + 1}" if mark else shown
-        problem = str(getattr(error, "problem", None) or error)
-        if isinstance(error, yaml.constructor.ConstructorError) and ("plain data" in problem or "duplicate" in problem):
-            raise StackFileError(f"{where}: {problem}") from None
-        lines = text.splitlines()
-        row = lines[mark.line] if mark and mark.line < len(lines) else ""
-        at = row[mark.column] if mark and mark.column < len(row) else ""
-        raise StackFileError(f"{where}: malformed YAML: {_plain(problem, at)}") from None
-    except RecursionError:
-        raise StackFileError(f"{shown}: nested more than {MAX_DEPTH} levels deep") from None
+        what = str(getattr(error, "problem", None) or error)
+        if isinstance(error, yaml.constructor.ConstructorError) and ("plain data" in what or "duplicate" in what):
+            raise StackFileError(f"{shown}:{mark.line + 1}: {what}" if mark else f"{shown}: {what}") from None
+        raise StackFileError(yaml_problem(error, text).at(shown)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise StackFileError(f"{shown}: must be a YAML mapping")
-    _check_shape(shown, data)
+        kind = "a list" if isinstance(data, list) else "a single value"
+        raise StackFileError(f"{shown}:1: must be a YAML mapping with a config: key, not {kind}")
     return data, text
 
 

@@ -13,7 +13,7 @@ import types
 import typing
 from pathlib import Path
 
-from agent_platform.config import StackConfig
+from agent_platform.settings.stack import StackConfig
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
@@ -96,7 +96,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 HEADER = """# Stack file reference
 
 Every key of `Pulumi.<stack>.yaml` (under `config:`), with its type and its real default. Generated
-from the typed model (`components/agent_platform/config.py`) by `venv/bin/python tools/generate.py`;
+from the typed model (`components/agent_platform/settings/`) by `venv/bin/python tools/generate.py`;
 a test keeps it in sync. Editors check and complete stack files with the JSON Schema generated from the
 same model, `docs/stack-file.schema.json`, which each shipped stack file names on its first line.
 Secrets are never keys here: they are set with `pulumi config set --secret`.

@@ -11,15 +11,34 @@ from __future__ import annotations
 
 import difflib
 import json
+import typing
+from pathlib import Path
 from typing import Any
 
 import pulumi
-from agent_platform.config import ConfigError, Problem, StackConfig, validated
+from agent_platform.settings.base import _unwrap
+from agent_platform.settings.errors import ConfigError, Problem
+from agent_platform.settings.locate import shown_key, validated
+from agent_platform.settings.stack import StackConfig
 
+from program import stack_file
 from program.stack_lines import located
 
 PROJECT = "agent-platform"
 TOP_LEVEL_KEYS = {field.alias or name for name, field in StackConfig.model_fields.items()}
+# The settings the model takes as strings: the engine passes `environment: 123` and `environment:
+# "123"` alike, so only the stack file can say which was written.
+
+
+def _is_text(annotation: Any) -> bool:
+    inner = _unwrap(annotation)
+    choices = typing.get_args(inner) if typing.get_origin(inner) is typing.Literal else ()
+    return inner is str or (bool(choices) and all(isinstance(c, str) for c in choices))
+
+
+STRING_KEYS = frozenset(
+    field.alias or name for name, field in StackConfig.model_fields.items() if _is_text(field.annotation)
+)
 
 
 def parse_stack_config(values: dict[str, Any], source: str = "") -> StackConfig:
@@ -28,7 +47,9 @@ def parse_stack_config(values: dict[str, Any], source: str = "") -> StackConfig:
 
 
 def read_project_config(raw: dict[str, Any]) -> dict[str, Any]:
-    """Pick this project's keys from the engine's flat config map, decoding structured values."""
+    """Pick this project's keys from the engine's flat config map, decoding structured values (an
+    object or a list, as the engine passes them in JSON) and `null`. A scalar stays the string the
+    engine passes: `"123"` is the name 123, not a number."""
     values: dict[str, Any] = {}
     for full_key, value in raw.items():
         namespace, _, key = full_key.partition(":")
@@ -36,10 +57,12 @@ def read_project_config(raw: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                decoded = json.loads(value)
             except ValueError:
-                pass
-        values[key] = value
+                decoded = value
+            value = decoded if decoded is None or isinstance(decoded, (dict, list)) else value
+        # Pulumi's older form <namespace>:config:<name> (config/key.go ParseKey) names <name>.
+        values[key.removeprefix("config:")] = value
     return values
 
 
@@ -86,20 +109,61 @@ def _secret_references(values: dict[str, Any]) -> set[str]:
     return keys
 
 
-def check_stack(raw: dict[str, Any], marked_secret: set[str], source: str = "") -> StackConfig:
+def check_stack(raw: dict[str, Any], marked_secret: set[str], source: str = "", text: str | None = None) -> StackConfig:
     """The engine's flat config map validated: every problem at once (unknown top-level keys,
-    invalid values at every level, missing or plaintext secrets), or ConfigError."""
+    invalid values at every level, settings stored as secrets, missing or plaintext secrets, and what
+    only the stack file shows: `text`, or the file `source` names), or ConfigError."""
+    written = _written_problems(source, text)
+    if any(p.whole_file for p in written):
+        # An unreadable file, or one with no config: every other finding would follow from it.
+        raise ConfigError([next(p for p in written if p.whole_file)], source)
     values = read_project_config(raw)
     problems = [
-        Problem(f"{PROJECT}:{k}: unknown key{_top_level_hint(k)}", (k,))
+        Problem(f"{PROJECT}:{shown_key(k)}: unknown key{_top_level_hint(k)}", (k,))
         for k in sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))
     ]
+    problems += written + _settings_stored_as_secrets(marked_secret)
     try:
         config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
     except ConfigError as error:
         raise ConfigError(problems + error.problems, source) from None
-    # A secret named like a setting would be read as that setting, and the secret check would then
-    # ask for the setting to be made secret: the key that names it is what is wrong.
+    problems += _secrets_named_like_settings(config)
+    problems += [p for p in check_secret_keys(config, set(raw), marked_secret) if p.loc[0] not in TOP_LEVEL_KEYS]
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def _written_problems(source: str, text: str | None) -> list[stack_file.FileProblem]:
+    """What the stack file as written shows (program/stack_file.py): `text`, else the file `source`
+    names when it is one (the preview and the program both name the file they read)."""
+    if text is None:
+        path = Path(source) if source else None
+        if path is None or not path.is_file() or path.stat().st_size > stack_file.MAX_BYTES:
+            return []
+        text = path.read_text(encoding="utf-8", errors="replace")
+    return stack_file.problems(text, PROJECT, STRING_KEYS)
+
+
+def _settings_stored_as_secrets(marked_secret: set[str]) -> list[Problem]:
+    """A setting is never a secret: stored with --secret (`secure:`) it reaches the program only as a
+    secret the model cannot read (the preview: a placeholder, rendered into labels)."""
+    settings = sorted(k.partition(":")[2] for k in marked_secret if k.partition(":")[0] == PROJECT)
+    return [
+        Problem(
+            f"{PROJECT}:{name}: is a setting, not a secret: write its value in plain (`pulumi config set {name} "
+            "<value>`); secrets are the keys that secretEnv and externalUrlKey name",
+            (name,),
+        )
+        for name in settings
+        if name in TOP_LEVEL_KEYS
+    ]
+
+
+def _secrets_named_like_settings(config: StackConfig) -> list[Problem]:
+    """A secret named like a setting would be read as that setting, and the secret check would then
+    ask for the setting to be made secret: the key that names it is what is wrong."""
+    problems = []
     for i, service in enumerate(config.services):
         for variable, key in service.secret_env.items():
             if key in TOP_LEVEL_KEYS:
@@ -121,10 +185,7 @@ def check_stack(raw: dict[str, Any], marked_secret: set[str], source: str = "") 
                     (store, "externalUrlKey"),
                 )
             )
-    problems += [p for p in check_secret_keys(config, set(raw), marked_secret) if p.loc[0] not in TOP_LEVEL_KEYS]
-    if problems:
-        raise ConfigError(problems, source)
-    return config
+    return problems
 
 
 def _top_level_hint(key: str) -> str:
@@ -141,7 +202,6 @@ def load_stack_config() -> StackConfig:
     working directory (the project) holds the file.
     """
     import os
-    from pathlib import Path
 
     import pulumi
     from pulumi.runtime import config as runtime_config
@@ -151,11 +211,14 @@ def load_stack_config() -> StackConfig:
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     source = os.environ.get(CONFIG_SOURCE_ENV) or f"Pulumi.{pulumi.get_stack()}.yaml"
+    path = Path(source)
+    text = None
+    if path.is_file() and path.stat().st_size <= stack_file.MAX_BYTES:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    marked = {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys}
     try:
-        return check_stack(raw, {k for k in raw if runtime_config.is_config_secret(k) or k in env_secret_keys}, source)
+        return check_stack(raw, marked, source, text)
     except ConfigError as error:
-        path = Path(source)
-        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
         raise ConfigError(located(error.problems, source, text, PROJECT)) from None
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from program.stack_file import FileProblem, scan
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -42,7 +44,8 @@ class StackLines:
     def __init__(self, text: str | None, project: str) -> None:
         self.project = project
         self.config: tuple[yaml.Node, yaml.Node] | None = None
-        if text is None:
+        # Unreadable, or too deep to compose (libyaml's composer recurses): no line (program/stack_file.py).
+        if text is None or scan(text) is not None:
             return
         try:
             root = yaml.compose(text, Loader=_Loader)
@@ -97,11 +100,14 @@ def line_finder(text: str, project: str):
 
 
 def located(problems: Iterable[str], source: str, text: str | None, project: str) -> list[str]:
-    """Each problem as `source:LINE: problem` (or `source: problem` where no line says it), sorted
-    by line; problems on one line keep their order."""
+    """Each problem as `source:LINE: problem` (or `source: problem` where no line says it; a problem
+    of the file itself at its own `LINE[:COL]`), sorted by line; problems on one line keep their order."""
     find = StackLines(text, project).nearest
     lines = []
     for order, problem in enumerate(problems):
+        if isinstance(problem, FileProblem):
+            lines.append((problem.line, order, problem.at(source)))
+            continue
         line = find(tuple(getattr(problem, "loc", ())))
         lines.append(
             (line if line is not None else 0, order, f"{source}:{line}: {problem}" if line else f"{source}: {problem}")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from preview.capture import capture_stack
 from preview.engine import Capture
-from preview.program import capture_stack
 from preview.render import manifests
 
 ROOT = Path(__file__).resolve().parent.parent

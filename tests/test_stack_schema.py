@@ -1,4 +1,4 @@
-"""The stack-file JSON Schema: in sync with the model (components/agent_platform/config.py), and it accepts
+"""The stack-file JSON Schema: in sync with the model (components/agent_platform/settings/), and it accepts
 the shipped stack files."""
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ ZIZMOR = ROOT / "venv" / "bin" / "zizmor"
 SCRIPT = ROOT / "tools" / "stack_secrets.py"
 ACTION = Path(".github/actions/pulumi-stack/action.yml")
 CHECK_CREDENTIALS = ROOT / ".github" / "actions" / "pulumi-stack" / "check-credentials.sh"
-WORKFLOWS = ("pull-request.yml", "deploy.yml")
+WORKFLOWS = ("pull-request.yml", "deploy.yml", "break-glass.yml")
 
 # The GitHub environments of each stack; their secrets end in _DEV or _PROD.
 ENVIRONMENTS = {"dev": {"development", "dev-preview"}, "prod": {"prod-preview", "production"}}
@@ -352,6 +352,8 @@ def test_each_real_pulumi_command_runs_in_its_stacks_environment_with_the_policy
         ("deploy.yml", "up-dev"): ("up", "dev", "development"),
         ("deploy.yml", "preview-prod"): ("preview", "prod", "prod-preview"),
         ("deploy.yml", "up-prod"): ("up", "prod", "production"),
+        ("break-glass.yml", "preview-prod"): ("preview", "prod", "prod-preview"),
+        ("break-glass.yml", "up-prod"): ("up", "prod", "production"),
     }
     jobs = _workflow("deploy.yml")["jobs"]
     assert [jobs["up-dev"]["needs"], jobs["preview-prod"]["needs"], jobs["up-prod"]["needs"]] == [
@@ -527,3 +529,75 @@ def test_the_deploy_guide_runs_the_commands_ci_runs():
     assert f"`pulumi-version: {version}`" in guide and f"prints {version}" in guide
     assert "pulumi stack output --stack local --show-secrets postgresPassword" in guide
     assert "pulumi login --local" not in guide and "config get --show-secrets" not in guide
+
+
+# --- break glass: prod applied during an incident, from reviewed code, approved like any deploy --------
+GATE = ROOT / "tools" / "break_glass_check.sh"
+
+
+def test_break_glass_runs_only_mains_workflow_and_previews_before_the_approved_up():
+    doc = _workflow("break-glass.yml")
+    assert set(doc[True]) == {"workflow_dispatch"}
+    jobs = doc["jobs"]
+    assert all(job["if"] == "github.ref == 'refs/heads/main'" for job in jobs.values())
+    assert jobs["preview-prod"]["needs"] == "check" and jobs["up-prod"]["needs"] == ["check", "preview-prod"]
+    assert jobs["up-prod"]["environment"] == "production" and "environment" not in jobs["check"]
+    # The check holds no secret; the commit reaches the credentialed jobs only as the gate's output.
+    assert not _secrets(jobs["check"])
+    for job in ("preview-prod", "up-prod"):
+        assert jobs[job]["steps"][0]["with"]["ref"] == "${{ needs.check.outputs.commit }}"
+    gate = next(s for s in jobs["check"]["steps"] if s.get("id") == "gate")
+    assert gate["run"].startswith("bash tools/break_glass_check.sh")
+    assert gate["env"] == {"COMMIT": "${{ inputs.commit }}", "REASON": "${{ inputs.reason }}"}
+    # The same concurrency group as deploy.yml: never two applies of prod at once.
+    assert doc["concurrency"]["group"] == _workflow("deploy.yml")["concurrency"]["group"]
+
+
+def _gate(repo: Path, commit: str, reason: str = "restore after the 03:10 incident") -> subprocess.CompletedProcess:
+    env = {**os.environ, "COMMIT": commit, "REASON": reason, "MAIN_REF": "main"}
+    return subprocess.run(["bash", str(GATE)], cwd=repo, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True, text=True)  # noqa: E731
+    git("init", "-q", "-b", "main")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "reviewed")
+    git("checkout", "-q", "-b", "unreviewed")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "not merged")
+    git("checkout", "-q", "main")
+    return tmp_path
+
+
+def _sha(repo: Path, ref: str) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", ref], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_break_glass_gate_passes_a_commit_on_main(repo: Path):
+    result = _gate(repo, _sha(repo, "main"))
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("which", "reason", "message"),
+    [
+        ("unreviewed", "incident", "is not on main: only reviewed, merged code is applied to prod"),
+        ("short", "incident", "a full 40-hex commit SHA of main is required (got 7 characters)"),
+        ("unknown", "incident", "is not a commit of this repository"),
+        ("main", "", "reason: say why (the incident), one line"),
+        ("main", "line one\nline two", "reason: one line of at most 300 characters"),
+    ],
+)
+def test_break_glass_gate_refuses_in_one_line_each(repo: Path, which: str, reason: str, message: str):
+    commit = {
+        "unreviewed": _sha(repo, "unreviewed"),
+        "short": _sha(repo, "main")[:7],
+        "unknown": "0" * 40,
+        "main": _sha(repo, "main"),
+    }[which]
+    result = _gate(repo, commit, reason)
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error::")]
+    assert len(errors) == 1 and message in errors[0]

@@ -3,7 +3,7 @@
     venv/bin/python tools/generate.py            # rewrite what is stale
     venv/bin/python tools/generate.py --check    # exit 1, naming each stale file, when one is
 
-The model (components/agent_platform/config.py) is the one source: the components' typed args
+The model (components/agent_platform/settings/) is the one source: the components' typed args
 (components/agent_platform/args.py), the stack-file JSON Schema (docs/stack-file.schema.json) and
 the configuration reference (docs/configuration.md).
 """

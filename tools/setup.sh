@@ -48,6 +48,11 @@ install_locked venv requirements/preview.lock preview
 want=$(stamp components/pyproject.toml)
 if [ "$(cat venv/.installed-components 2>/dev/null)" != "$want" ]; then
   step "components: installing components/ (editable) into ./venv"
+  # The distribution was named agent-platform, which on PyPI is an unrelated project's: a venv
+  # that still has it (our old editable install, or the stranger's) loses it before the new one.
+  if venv/bin/python -m pip show --disable-pip-version-check --quiet agent-platform >/dev/null 2>&1; then
+    venv/bin/python -m pip uninstall --quiet --disable-pip-version-check --yes agent-platform
+  fi
   venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e ./components
   echo "$want" > venv/.installed-components
   done_step
@@ -84,7 +89,7 @@ if command -v npm >/dev/null; then
 fi
 
 # promtool, which runs the rendered alert rules against series in the exporters' shapes
-# (tests/components/test_alerts_fire.py): the binary alone, from Debian's prometheus package
+# (tests/components/k8s/test_alerts_fire.py): the binary alone, from Debian's prometheus package
 # (signed by the archive; no server is installed or started).
 if [ -n "$TEST" ] && [ ! -x venv/bin/promtool ]; then
   step "promtool: Debian's prometheus package, its promtool binary into ./venv/bin"

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent_platform.config import ConfigError  # noqa: E402
+from agent_platform.settings.errors import ConfigError  # noqa: E402
 
 from preview.stackfile import StackFileError, read_stack_config  # noqa: E402
 from program.stack_config import TOP_LEVEL_KEYS, parse_stack_config, read_project_config  # noqa: E402

@@ -18,7 +18,6 @@ from agent_platform.args import (
     RedisArgs,
     RouteArgs,
 )
-from agent_platform.config import ConfigError
 from agent_platform.docker.platform import DockerPlatform
 from agent_platform.k8s.agent_service import AgentService
 from agent_platform.k8s.ingress import AgentIngress
@@ -26,6 +25,7 @@ from agent_platform.k8s.namespace import AgentNamespace
 from agent_platform.k8s.platform import AgentPlatform
 from agent_platform.k8s.postgres import Postgres
 from agent_platform.k8s.redis import Redis
+from agent_platform.settings.errors import ConfigError
 
 __version__ = "0.1.0"
 

@@ -489,12 +489,16 @@ class PostgresBackupArgs(TypedDict, total=False):
 
 
 class PostgresRestoreArgs(TypedDict, total=False):
-    """Bootstrap the database from its backups instead of empty: to the latest commit or a point in time."""
+    """A restore as declared steps, none of which deletes data: a restored cluster beside the original (`enabled`), the agents switched to it (`serve`), the original hibernated (`retireOriginal`)."""
 
     enabled: bool
-    """Create the database by restoring the backups of `backup`. Default: `false`."""
+    """Add a cluster `<name>-restored` beside the original, recovering the original's backups and WAL; the agents stay on the original until `serve`. Default: `false`."""
     target_time: Optional[str]
     """Restore up to this moment (RFC 3339 with a zone, e.g. `2026-12-03T10:15:00Z`); unset: every archived commit (the latest)."""
+    serve: bool
+    """The agents connect to the restored cluster (the switch, once it is verified); the original stays, protected, serving nothing. Default: `false`."""
+    retire_original: bool
+    """Hibernate the original cluster (`cnpg.io/hibernation: on`: its pods stop, its volumes stay) and drop its pooler and scheduled backups; it stays declared and protected until it is removed on purpose (docs/day-2.md). Needs `serve`. Default: `false`."""
 
 
 class PostgresPoolerArgs(TypedDict, total=False):
@@ -707,7 +711,7 @@ class PostgresSettingsArgs(TypedDict, total=False):
     backup: PostgresBackupArgs
     """Backups and point-in-time recovery (off until a component implements them for the mode). Default: see the package's configuration reference."""
     restore: PostgresRestoreArgs
-    """Point-in-time restore from `backup`. Default: `{"enabled": false, "target_time": null}`."""
+    """Point-in-time restore from `backup`. Default: `{"enabled": false, "retire_original": false, "serve": false, "target_time": null}`."""
     instances: int
     """cloudnativepg: Postgres instances, one primary and hot standbys in other zones. Default: `3`."""
     synchronous_standbys: int
@@ -1064,7 +1068,7 @@ class PostgresArgs(TypedDict, total=False):
     backup: PostgresBackupArgs
     """Backups and point-in-time recovery (off until a component implements them for the mode). Default: see the package's configuration reference."""
     restore: PostgresRestoreArgs
-    """Point-in-time restore from `backup`. Default: `{"enabled": false, "target_time": null}`."""
+    """Point-in-time restore from `backup`. Default: `{"enabled": false, "retire_original": false, "serve": false, "target_time": null}`."""
     instances: int
     """cloudnativepg: Postgres instances, one primary and hot standbys in other zones. Default: `3`."""
     synchronous_standbys: int

@@ -2,13 +2,13 @@
 
     python -m agent_platform.codegen [--check]
 
-The pydantic models in config.py hold every setting, its default and its checks;
+The pydantic models in settings/ hold every setting, its default and its checks;
 the Args are the Pulumi-convention view of the same settings (TypedDicts with
 snake_case keys, documented, plain where the component decides structure from
 the value, `pulumi.Input` for what another resource may produce). The component
 provider infers its schema from them (pulumi.provider.experimental analyzer.py
 reads TypedDict annotations and attribute docstrings), so they are generated, not
-kept in sync by hand; tests/components/test_args.py fails when they drift.
+kept in sync by hand; tests/components/test_codegen.py fails when they drift.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from agent_platform import config
+from agent_platform.settings.cluster import IngressConfig, NamespaceConfig
+from agent_platform.settings.service import AgentServiceConfig
+from agent_platform.settings.stack import StackConfig
+from agent_platform.settings.stores import PostgresConfig, RedisConfig
 
 TARGET = Path(__file__).with_name("args.py")
 
@@ -78,7 +81,7 @@ CLUSTER_DOMAIN = (
 # Component args: the settings of one model (minus keys the component decides) plus its wiring.
 COMPONENTS = {
     "AgentServiceArgs": (
-        config.AgentServiceConfig,
+        AgentServiceConfig,
         (),
         [
             NAMESPACE,
@@ -132,7 +135,7 @@ COMPONENTS = {
         ],
     ),
     "PostgresArgs": (
-        config.PostgresConfig,
+        PostgresConfig,
         (),
         [
             NAMESPACE,
@@ -154,12 +157,12 @@ COMPONENTS = {
         ],
     ),
     "RedisArgs": (
-        config.RedisConfig,
+        RedisConfig,
         (),
         [NAMESPACE, ENVIRONMENT, SECRETS, EXISTING_SECRET, PULL_SECRETS, LABELS, ANNOTATIONS, CLUSTER_DOMAIN, SCALER],
     ),
     "AgentNamespaceArgs": (
-        config.NamespaceConfig,
+        NamespaceConfig,
         (),
         [
             ENVIRONMENT,
@@ -184,7 +187,7 @@ COMPONENTS = {
         ],
     ),
     "AgentIngressArgs": (
-        config.IngressConfig,
+        IngressConfig,
         ("enabled",),
         [
             NAMESPACE,
@@ -201,66 +204,87 @@ COMPONENTS = {
             ANNOTATIONS,
         ],
     ),
-    "AgentPlatformArgs": (config.StackConfig, ("platform", "docker"), [SECRETS]),
+    "AgentPlatformArgs": (StackConfig, ("platform", "docker"), [SECRETS]),
     "DockerPlatformArgs": (
-        config.StackConfig,
+        StackConfig,
         ("platform", "kubernetes", "namespace", "network", "availability"),
         [SECRETS],
     ),
 }
 
 
-WIRING_TYPES = '''
-
-class BackendArgs(TypedDict, total=False):
-    """A data store an agent service uses: where its URL lives and how to reach it."""
-
-    store: Required[str]
-    """`postgres` or `redis`: the service must have `uses_<store>`."""
-    env_name: Required[str]
-    """Environment variable that carries the URL (`DATABASE_URL`, `REDIS_URL`)."""
-    secret_name: Required[str]
-    """Secret in the namespace holding the URL under the key `secret_key`."""
-    secret_key: str
-    """Key of the URL in that Secret. Default: `env_name`."""
-    port: Required[int]
-    """Port of the data store (the NetworkPolicy's egress)."""
-    in_cluster: bool
-    """The store runs in the namespace: egress to its pods is allowed. Default: false."""
-    checksum: pulumi.Input[str]
-    """A digest of the Secret's content: on the pod template, so a new URL or password rolls the pods."""
-    backup_cluster: str
-    """A CloudNativePG Cluster to back up before each migration (an on-demand `Backup` the Job waits for).
-    Default: none."""
-    backup_timeout_seconds: int
-    """How long `pulumi up` waits for that Backup to complete. Default: 3600."""
-    pod_labels: dict[str, str]
-    """Labels that select the pods behind the store's address, the egress peer: for CloudNativePG the ones the
-    operator guarantees (`cnpg.io/poolerName`, or `cnpg.io/cluster` with `cnpg.io/podRole`), never a label it
-    overwrites. Default: the store's selector labels."""
-
-
-class PeerArgs(TypedDict):
-    """Another service of the namespace, by name, and the port its pods listen on."""
-
-    name: str
-    """Service name."""
-    port: int
-    """Its pods' port (the Service's targetPort)."""
-
-
-class RouteArgs(TypedDict, total=False):
-    """A service the Ingress routes to, and the path prefixes it owns."""
-
-    service: Required[str]
-    """Service name (its Service's `http` port is the backend)."""
-    paths: Required[list[str]]
-    """Path prefixes, each starting with `/`."""
-    canary_service: str
-    """A canary Service taking `canary_weight` percent of these paths' requests (an ingress-nginx canary Ingress)."""
-    canary_weight: int
-    """Percent of requests for the canary, 0-100. Default: 0."""
-'''
+# The wiring types components hand each other, as data: (name, doc, total, fields); a field is
+# (key, type, required, doc) as the settings' fields are.
+WIRING_TYPES: list[tuple[str, str, bool, list[tuple[str, str, bool, str]]]] = [
+    (
+        "BackendArgs",
+        "A data store an agent service uses: where its URL lives and how to reach it.",
+        False,
+        [
+            ("store", "str", True, "`postgres` or `redis`: the service must have `uses_<store>`."),
+            ("env_name", "str", True, "Environment variable that carries the URL (`DATABASE_URL`, `REDIS_URL`)."),
+            ("secret_name", "str", True, "Secret in the namespace holding the URL under the key `secret_key`."),
+            ("secret_key", "str", False, "Key of the URL in that Secret. Default: `env_name`."),
+            ("port", "int", True, "Port of the data store (the NetworkPolicy's egress)."),
+            (
+                "in_cluster",
+                "bool",
+                False,
+                "The store runs in the namespace: egress to its pods is allowed. Default: false.",
+            ),
+            (
+                "checksum",
+                "pulumi.Input[str]",
+                False,
+                "A digest of the Secret's content: on the pod template, so a new URL or password rolls the pods.",
+            ),
+            (
+                "backup_cluster",
+                "str",
+                False,
+                "A CloudNativePG Cluster to back up before each migration (an on-demand `Backup` the Job waits for).\n"
+                "    Default: none.",
+            ),
+            (
+                "backup_timeout_seconds",
+                "int",
+                False,
+                "How long `pulumi up` waits for that Backup to complete. Default: 3600.",
+            ),
+            (
+                "pod_labels",
+                "dict[str, str]",
+                False,
+                "Labels that select the pods behind the store's address, the egress peer: for CloudNativePG the ones "
+                "the\n    operator guarantees (`cnpg.io/poolerName`, or `cnpg.io/cluster` with `cnpg.io/podRole`), "
+                "never a label it\n    overwrites. Default: the store's selector labels.",
+            ),
+        ],
+    ),
+    (
+        "PeerArgs",
+        "Another service of the namespace, by name, and the port its pods listen on.",
+        True,
+        [("name", "str", False, "Service name."), ("port", "int", False, "Its pods' port (the Service's targetPort).")],
+    ),
+    (
+        "RouteArgs",
+        "A service the Ingress routes to, and the path prefixes it owns.",
+        False,
+        [
+            ("service", "str", True, "Service name (its Service's `http` port is the backend)."),
+            ("paths", "list[str]", True, "Path prefixes, each starting with `/`."),
+            (
+                "canary_service",
+                "str",
+                False,
+                "A canary Service taking `canary_weight` percent of these paths' requests (an ingress-nginx canary "
+                "Ingress).",
+            ),
+            ("canary_weight", "int", False, "Percent of requests for the canary, 0-100. Default: 0."),
+        ],
+    ),
+]
 
 
 def _strip(annotation):
@@ -316,10 +340,10 @@ def _fields(model: type[BaseModel], skip=()) -> list[tuple[str, str, bool, str]]
     ]
 
 
-def _typed_dict(name: str, doc: str, fields: list[tuple[str, str, bool, str]]) -> str:
-    lines = [f"\n\nclass {name}(TypedDict, total=False):", f'    """{doc}"""', ""]
+def _typed_dict(name: str, doc: str, fields: list[tuple[str, str, bool, str]], total: bool = False) -> str:
+    lines = [f"\n\nclass {name}(TypedDict{'' if total else ', total=False'}):", f'    """{doc}"""', ""]
     for key, source, required, text in fields:
-        lines.append(f"    {key}: {'Required[' + source + ']' if required else source}")
+        lines.append(f"    {key}: {'Required[' + source + ']' if required and not total else source}")
         if text:
             lines.append(f'    """{text}"""')
     return "\n".join(lines) + "\n"
@@ -371,7 +395,8 @@ def render() -> str:
         "# annotations as types, not strings.\n"
         "from typing import Any, Optional, Required, TypedDict\n\nimport pulumi\n"
     ]
-    out.append(WIRING_TYPES)
+    for name, doc, total, fields in WIRING_TYPES:
+        out.append(_typed_dict(name, doc, fields, total))
     for model, name in SETTINGS.items():
         doc = (model.__doc__ or "").strip()
         if not doc or doc.startswith("A base class") or "camelCase keys" in doc:

@@ -71,7 +71,7 @@ def stable_labels(labels: dict[str, str]) -> dict[str, str]:
 
 def image_version(image: str) -> str | None:
     """The tag of an image reference, as a label value (`1.4.2`), if it has one."""
-    from agent_platform.config import split_image
+    from agent_platform.settings.values import split_image
 
     _, tag, _ = split_image(image)
     return label_value(tag) if tag else None

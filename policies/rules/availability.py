@@ -57,7 +57,7 @@ def _workloads(resources: list[Resource]) -> list[Resource]:
 
 
 def is_datastore(props) -> bool:
-    """The project's component label, or a Postgres/Redis recognised by image, port or name label (datastores.py)."""
+    """The project's component label, or a Postgres/Redis recognised by image, port or name label (store_runtime.py)."""
     return pod_labels(props).get("app.kubernetes.io/component") == "datastore" or workload_store(props) is not None
 
 

@@ -70,7 +70,7 @@ def everything_on(cfg: dict) -> None:
         }
     ]
     # The StatefulSet mode's knobs (pod labels, probes, mounts); the CloudNativePG mode prod ships
-    # is fitted in tests/components/test_cloudnativepg.py.
+    # is fitted in tests/components/k8s/test_cloudnativepg.py.
     cfg[p + "postgres"] = {
         k: v for k, v in cfg[p + "postgres"].items() if k not in ("mode", "instances", "backup", "image")
     }
@@ -142,7 +142,7 @@ def test_image_pull_secrets_and_registry_on_every_pod(fit):
 
 
 def test_registry_leaves_fully_qualified_images_alone():
-    from agent_platform.config import with_registry
+    from agent_platform.settings.values import with_registry
 
     assert with_registry("ghcr.io/acme/agent:1.0", "registry.example.com/m") == "ghcr.io/acme/agent:1.0"
     assert with_registry("localhost:5000/agent:1.0", "registry.example.com/m") == "localhost:5000/agent:1.0"
@@ -210,7 +210,7 @@ def test_node_local_dns_egress(fit):
 
 
 def test_bad_options_are_refused_by_key(tmp_path):
-    from agent_platform.config import ConfigError
+    from agent_platform.settings.errors import ConfigError
 
     from program.stack_config import parse_stack_config
 
@@ -290,7 +290,7 @@ def test_sidecars_and_init_containers_are_hardened_like_the_app(fit):
 
 
 def test_sidecars_need_a_probe_and_mounts_need_a_volume():
-    from agent_platform.config import ConfigError
+    from agent_platform.settings.errors import ConfigError
 
     from program.stack_config import parse_stack_config
 

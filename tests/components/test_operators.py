@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from agent_platform import operators
-from agent_platform.config import ResourceAmounts, Resources, pod_amounts
+from agent_platform.settings.capacity import pod_amounts
+from agent_platform.settings.pod import ResourceAmounts, Resources
 
 from policies.rules.k8s import matches
 from tests.conftest import capture_with, objects, shipped

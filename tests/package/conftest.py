@@ -51,7 +51,9 @@ def installed(tmp_path_factory) -> Installed:
         ],
         check=True,
     )
-    [wheel] = dist.glob("agent_platform-*.whl")
+    # The wheel is named after the distribution (agent-platform-components), not after the
+    # stranger's `agent-platform` on PyPI, whose wheels are agent_platform-*.whl.
+    [wheel] = dist.glob("agent_platform_components-*.whl")
 
     prefix = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)

@@ -13,26 +13,11 @@ import os
 import runpy
 import sys
 
-import pulumi
+from agent_platform.testing import PlatformMocks
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
-
-
-class Mocks(pulumi.runtime.Mocks):
-    """Providers that echo their inputs as outputs, plus what a provider computes that the
-    program reads: RandomPassword's `result` (output-only in pulumi-random's schema,
-    random:index/randomPassword:RandomPassword)."""
-
-    def new_resource(self, args):
-        outputs = dict(args.inputs)
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            outputs["result"] = "p" * int(args.inputs.get("length", 16))
-        return f"{args.name}-id", outputs
-
-    def call(self, args):
-        return {}, None
 
 
 class Recorder(mocks.MockMonitor):
@@ -56,7 +41,8 @@ class Recorder(mocks.MockMonitor):
 
 def main() -> None:
     program_dir, project, stack, config, secret_keys = sys.argv[1:6]
-    monitor = Recorder(Mocks())
+    # The package's own mocks, from the installed wheel: what a consumer's tests use (agent_platform.testing).
+    monitor = Recorder(PlatformMocks())
     settings.ROOT.set(None)
     runtime_config.set_all_config(json.loads(config), json.loads(secret_keys))
     mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)

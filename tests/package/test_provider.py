@@ -160,6 +160,21 @@ def test_schema_validates_against_the_package_metaschema_and_lists_every_compone
     assert "serviceName" in service["properties"]
 
 
+def test_the_provider_serves_the_package_installed_under_its_distribution_name(provider, installed):
+    """The plugin runs on the wheel installed as agent-platform-components (not PyPI's unrelated
+    `agent-platform`), and its schema's version is that distribution's. The Pulumi package name,
+    the type tokens' prefix, is still `agent-platform`: renaming it changes every URN."""
+    stub, _, _ = provider
+    version = subprocess.run(
+        [str(installed.python), "-c", "import importlib.metadata as m; print(m.version('agent-platform-components'))"],
+        env=clean_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert _schema(stub)["version"] == version == agent_platform.__version__
+
+
 def test_the_metaschema_rejects_a_broken_schema(provider):
     """The validation above can fail: a resource without its type token's shape is refused."""
     stub, _, _ = provider

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -15,6 +16,7 @@ from tests.conftest import ROOT
 from tests.package.conftest import clean_env
 
 HERE = Path(__file__).parent
+DIST_NAME = tomllib.loads((ROOT / "components" / "pyproject.toml").read_text())["project"]["name"]
 
 
 def test_wheel_holds_the_package_only_and_declares_its_dependencies(installed):
@@ -24,12 +26,45 @@ def test_wheel_holds_the_package_only_and_declares_its_dependencies(installed):
         meta = Parser().parsestr(wheel.read(metadata).decode())
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"agent_platform"}, top  # not the program, the preview, the pack or the tests
+    # Named so that no index can answer for it with a stranger's package (on PyPI, `agent-platform`
+    # is an unrelated project's; tests/package/test_dependency_sources.py).
+    assert meta["Name"] == DIST_NAME == "agent-platform-components"
+    assert metadata.startswith("agent_platform_components-")
     assert "agent_platform/args.py" in names and "agent_platform/k8s/agent_service.py" in names
     requires = {re.split(r"[<>=!~;\s]", r, maxsplit=1)[0] for r in meta.get_all("Requires-Dist")}
     assert requires == {"pulumi", "pulumi-kubernetes", "pulumi-random", "pulumi-docker", "pydantic"}
     import agent_platform
 
     assert meta["Version"] == agent_platform.__version__
+
+
+def test_the_fresh_environment_holds_the_package_under_its_name_and_nothing_of_the_former_one(installed):
+    """Installed from the wheel, the import package `agent_platform` belongs to agent-platform-components,
+    the only distribution in the environment's own site-packages (the pinned dependencies are seen
+    through a .pth, see conftest), and the version it reports is the wheel's."""
+    probe = (
+        "import importlib.metadata as m, json, sys, sysconfig, agent_platform; "
+        "site = sysconfig.get_paths()['purelib']; "
+        "own = sorted(d.metadata['Name'] for d in m.distributions(path=[site])); "
+        "first = m.distribution(sys.argv[1]); "
+        "print(json.dumps({'own': own, 'version': first.version, "
+        "'init': str(first.locate_file('agent_platform/__init__.py')), "
+        "'owners': m.packages_distributions().get('agent_platform', [])[:1], "
+        "'imported': agent_platform.__version__}))"
+    )
+    out = subprocess.run(
+        [str(installed.python), "-c", probe, DIST_NAME],
+        cwd=installed.prefix,
+        env=clean_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    report = json.loads(out)
+    assert report["own"] == [DIST_NAME], report
+    assert Path(report["init"]).is_relative_to(installed.prefix) and Path(report["init"]).is_file()
+    assert report["owners"] == [DIST_NAME]
+    assert report["version"] == report["imported"]
 
 
 def test_installed_requirements_are_satisfied(installed):

@@ -239,8 +239,8 @@ def test_the_preview_hands_secrets_to_the_pack_as_the_engine_does(tmp_path):
     from stack config in both phases. Nothing of the values reaches the report."""
     import json
 
+    from preview.capture import capture_stack
     from preview.policy import run_policy_pack
-    from preview.program import capture_stack
 
     config = tmp_path / "strict.json"
     config.write_text(json.dumps({"all": "mandatory"}))

@@ -24,8 +24,8 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from policies.rules import ALL_RULES
 from policies.sdk_memo import IdentityMemo, NotPlain, baseline_copy, by_resource_type, install, struct_to_dict
+from preview.capture import capture_stack
 from preview.policy import analyze, configure_request, engine_document, start_pack
-from preview.program import capture_stack
 from tests.conftest import ROOT, capture_with
 
 SAMPLES = [

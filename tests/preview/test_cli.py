@@ -218,7 +218,7 @@ BAD_INPUTS = [
         "malformed stack file",
         ["dev", "--config-file", "{bad}"],
         "config: [unclosed\n",
-        "error: {bad}:2: malformed YAML: ",
+        "error: {bad}:2:1: malformed YAML: ",
     ),
     (
         "config not a mapping",

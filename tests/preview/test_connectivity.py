@@ -13,7 +13,7 @@ import re
 
 import pytest
 import yaml
-from agent_platform.config import ConfigError
+from agent_platform.settings.errors import ConfigError
 
 from policies.rules import RULES_BY_NAME
 from policies.rules.base import Resource

@@ -66,11 +66,17 @@ def test_the_check_sees_a_circle_hidden_in_a_function():
     assert ["preview.sarif", "preview.policy", "preview.sarif"] in cycles(g)
 
 
-def test_nothing_in_the_preview_or_the_tools_imports_the_transitional_name():
-    users = []
-    for path in [*(ROOT / "preview").glob("*.py"), *(ROOT / "tools").rglob("*.py")]:
-        if path.name != "program.py" or path.parent.name != "preview":
-            text = path.read_text()
-            if "preview.program" in text or "from preview import program" in text:
-                users.append(str(path.relative_to(ROOT)))
+def test_no_former_module_name_is_left():
+    """preview/program.py (now preview/capture.py), agent_platform/config.py (now settings/) and
+    agent_platform/inputs.py (now component_args.py) are gone, and nothing imports them."""
+    gone = [ROOT / "preview" / "program.py", ROOT / "components" / "agent_platform" / "config.py"]
+    gone.append(ROOT / "components" / "agent_platform" / "inputs.py")
+    assert not [p for p in gone if p.exists()]
+    names = ("preview.program", "from preview import program", "agent_platform.config", "agent_platform.inputs")
+    users = [
+        str(path.relative_to(ROOT))
+        for folder in ("preview", "program", "tools", "tests", "components", "examples")
+        for path in (ROOT / folder).rglob("*.py")
+        if path.name != "test_import_graph.py" and any(n in path.read_text() for n in names)
+    ]
     assert users == []

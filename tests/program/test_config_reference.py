@@ -1,6 +1,6 @@
 """The stack-file reference (docs/configuration.md) is generated from the model, never written twice."""
 
-from agent_platform.config import StackConfig
+from agent_platform.settings.stack import StackConfig
 
 from program.config_reference import DOC, document, rows
 from program.stack_config import PROJECT

@@ -3,7 +3,7 @@
 Each row changes one thing in a shipped stack file and runs the preview's config check (the one
 it runs before the program): a bad row must give exactly its one line, the value shown; a valid
 row must pass and mean what was written. The rules cite their upstream source in
-components/agent_platform/config.py.
+components/agent_platform/settings/.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from agent_platform.config import StackConfig
+from agent_platform.settings.stack import StackConfig
 
+from preview.capture import stack_inputs
 from preview.engine import ProgramError
-from preview.program import stack_inputs
 from program.stack_config import check_stack
 from tests.conftest import ROOT, stack_file
 

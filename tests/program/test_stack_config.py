@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from agent_platform.config import ConfigError, StackConfig, quantity_value, split_image
+from agent_platform.settings.errors import ConfigError
+from agent_platform.settings.stack import StackConfig
+from agent_platform.settings.values import quantity_value, split_image
 
 from preview.engine import ProgramError
 from program.stack_config import CONFIG_SOURCE_ENV, parse_stack_config

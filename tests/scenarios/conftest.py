@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from preview.program import capture_stack
+from preview.capture import capture_stack
 from tests.conftest import ROOT, stack_file
 
 

@@ -1,6 +1,6 @@
 """Day-2 scenarios: from the shipped dev and prod stacks, each routine edit is exactly the
 expected set of creates/updates/replaces/deletes, and never replaces a protected or stateful
-object. The program runs for real under the SDK's mocks (preview.program.capture_stack);
+object. The program runs for real under the SDK's mocks (preview.capture.capture_stack);
 classification is the preview's own (preview/changes.py)."""
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def test_switch_postgres_to_external(run, stack, monkeypatch):
 
 
 def test_scale_to_the_hpa_maximum_the_quota_holds(run):
-    from agent_platform.config import quantity_value
+    from agent_platform.settings.values import quantity_value
 
     def scale(cfg):
         cfg[SERVICES][0]["autoscaling"]["maxReplicas"] = 30

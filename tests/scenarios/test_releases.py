@@ -141,7 +141,7 @@ def test_staged_statefulset_rollout_is_an_in_place_update(run):
 
 
 def test_bad_release_settings_are_refused_by_key():
-    from agent_platform.config import ConfigError
+    from agent_platform.settings.errors import ConfigError
 
     from program.stack_config import parse_stack_config
     from tests.conftest import stack_file

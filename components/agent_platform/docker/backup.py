@@ -14,7 +14,8 @@ any option can be set as PGBACKREST_<OPTION>), so no config file is written.
 
 from __future__ import annotations
 
-from agent_platform.config import DockerBackupConfig, PostgresConfig
+from agent_platform.settings.docker import DockerBackupConfig
+from agent_platform.settings.stores import PostgresConfig
 
 STANZA = "agent"
 REPO_PATH = "/var/lib/pgbackrest"

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from agent_platform.config import Resources, quantity_value
+from agent_platform.settings.pod import Resources
+from agent_platform.settings.values import quantity_value
 
 
 @dataclass

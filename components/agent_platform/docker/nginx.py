@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent_platform.config import IngressConfig
+from agent_platform.settings.cluster import IngressConfig
 
 
 def nginx_conf(

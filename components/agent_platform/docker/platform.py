@@ -12,12 +12,16 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from agent_platform.args import DockerPlatformArgs
-from agent_platform.config import DatastoreBase, StackConfig, with_registry
-from agent_platform.datastores import pg_isready, postgres_url, redis_server_options, redis_url
+from agent_platform.component_args import secret_value, stack_settings
 from agent_platform.docker import backup
 from agent_platform.docker.container import ContainerSpec, hardened_container, one_shot_succeeded
 from agent_platform.docker.nginx import nginx_conf
-from agent_platform.inputs import secret_value, stack_settings
+from agent_platform.settings.docker import DockerConfig
+from agent_platform.settings.service import AgentServiceConfig
+from agent_platform.settings.stack import StackConfig
+from agent_platform.settings.stores import DatastoreBase
+from agent_platform.settings.values import with_registry
+from agent_platform.store_runtime import pg_isready, postgres_url, redis_server_options, redis_url
 
 PROXY_PORT = 8080  # nginx-unprivileged listens here: non-root cannot bind below 1024
 
@@ -75,58 +79,72 @@ class DockerPlatform(pulumi.ComponentResource):
         upstreams = []
         self.app_containers: list[docker.Container] = []
         for s in config.services:
-            env: dict[str, pulumi.Input[str]] = {**s.platform_env(), **s.env}
-            env.update(
-                {
-                    name: secret_value(self.secrets, key, self.where, f"services.{s.name}.secret_env.{name}")
-                    for name, key in s.secret_env.items()
-                }
-            )
-            if s.uses_postgres:
-                env[s.url_env("postgres")] = database_url
-            if s.uses_redis:
-                env[s.url_env("redis")] = redis_url
-            replicas = [f"{s.name}-{i}" for i in range(1, s.replicas + 1)]
-            image, after = self._image(s.image), list(self.datastores)
-            if s.migration.enabled:
-                before = self._backup_before_migration(s, image) if self.backup_scheduler else None
-                if before is not None:
-                    image = one_shot_succeeded(before, image)
-                migration = self._migration(s, image, database_url, before)
-                image, after = one_shot_succeeded(migration, image), [*after, migration]
-            startup = s.probes.startup
-            previous: list[docker.Container] = []
-            for replica in replicas:
-                # Each replica after the one before it: an image bump replaces them one at a
-                # time, the next old one stopped only once the new one before it is healthy.
-                # dependsOn orders the engine's delete-before-replace chains without making the
-                # next replica a dependent replacement (pulumi/pulumi step_generator.go
-                # calculateDependentReplacements: only property dependencies do); a property
-                # taken from the previous replica, replaceWith or deletedWith would take both
-                # down together.
-                self.app_containers.append(
-                    hardened_container(
-                        ContainerSpec(
-                            name=replica,
-                            image=image,
-                            user=f"{s.security_context.run_as_user}:{s.security_context.run_as_group}",
-                            resources=s.resources,
-                            env=env,
-                            command=(s.command or []) + (s.args or []) or None,
-                            healthcheck=["CMD", *s.probes.docker_command]
-                            if s.probes.docker_command
-                            else app_healthcheck(s.probes.port or s.port, s.probes.liveness.path),
-                            networks=[(self.backend.name, [s.name, replica]), (self.frontend.name, [s.name, replica])],
-                            start_period=f"{max(20, startup.period_seconds * startup.failure_threshold)}s",
-                            stop_grace_seconds=s.drain.termination_grace_seconds,
-                        ),
-                        pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=after + previous)),
-                    )
-                )
-                previous = [self.app_containers[-1]]
-            if s.ingress.enabled:
-                upstreams.append((s.name, replicas, s.port, s.ingress.paths))
+            upstream = self._service(s, database_url, redis_url)
+            if upstream is not None:
+                upstreams.append(upstream)
+        self._proxy(config, d, upstreams)
 
+        self.url = pulumi.Output.from_input(f"http://{d.proxy.bind_address}:{d.proxy.host_port}")
+        self.service_names = pulumi.Output.from_input([s.name for s in config.services])
+        self.register_outputs({"url": self.url})
+
+    def _service(
+        self, s: AgentServiceConfig, database_url: pulumi.Input[str], redis_url: pulumi.Input[str]
+    ) -> tuple[str, list[str], int, list[str]] | None:
+        """A service's replicas (after its migration, each after the one before it); its proxy upstream."""
+        env: dict[str, pulumi.Input[str]] = {**s.platform_env(), **s.env}
+        env.update(
+            {
+                name: secret_value(self.secrets, key, self.where, f"services.{s.name}.secret_env.{name}")
+                for name, key in s.secret_env.items()
+            }
+        )
+        if s.uses_postgres:
+            env[s.url_env("postgres")] = database_url
+        if s.uses_redis:
+            env[s.url_env("redis")] = redis_url
+        replicas = [f"{s.name}-{i}" for i in range(1, s.replicas + 1)]
+        image, after = self._image(s.image), list(self.datastores)
+        if s.migration.enabled:
+            before = self._backup_before_migration(s, image) if self.backup_scheduler else None
+            if before is not None:
+                image = one_shot_succeeded(before, image)
+            migration = self._migration(s, image, database_url, before)
+            image, after = one_shot_succeeded(migration, image), [*after, migration]
+        startup = s.probes.startup
+        previous: list[docker.Container] = []
+        for replica in replicas:
+            # Each replica after the one before it: an image bump replaces them one at a
+            # time, the next old one stopped only once the new one before it is healthy.
+            # dependsOn orders the engine's delete-before-replace chains without making the
+            # next replica a dependent replacement (pulumi/pulumi step_generator.go
+            # calculateDependentReplacements: only property dependencies do); a property
+            # taken from the previous replica, replaceWith or deletedWith would take both
+            # down together.
+            self.app_containers.append(
+                hardened_container(
+                    ContainerSpec(
+                        name=replica,
+                        image=image,
+                        user=f"{s.security_context.run_as_user}:{s.security_context.run_as_group}",
+                        resources=s.resources,
+                        env=env,
+                        command=(s.command or []) + (s.args or []) or None,
+                        healthcheck=["CMD", *s.probes.docker_command]
+                        if s.probes.docker_command
+                        else app_healthcheck(s.probes.port or s.port, s.probes.liveness.path),
+                        networks=[(self.backend.name, [s.name, replica]), (self.frontend.name, [s.name, replica])],
+                        start_period=f"{max(20, startup.period_seconds * startup.failure_threshold)}s",
+                        stop_grace_seconds=s.drain.termination_grace_seconds,
+                    ),
+                    pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=after + previous)),
+                )
+            )
+            previous = [self.app_containers[-1]]
+        return (s.name, replicas, s.port, s.ingress.paths) if s.ingress.enabled else None
+
+    def _proxy(self, config: StackConfig, d: DockerConfig, upstreams: list) -> None:
+        """nginx in front of every routed replica, the only published port."""
         conf = nginx_conf(upstreams, PROXY_PORT, config.ingress.stream_timeout_seconds, config.ingress.max_body_size)
         self.proxy = hardened_container(
             ContainerSpec(
@@ -145,10 +163,6 @@ class DockerPlatform(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=self.app_containers)),
         )
-
-        self.url = pulumi.Output.from_input(f"http://{d.proxy.bind_address}:{d.proxy.host_port}")
-        self.service_names = pulumi.Output.from_input([s.name for s in config.services])
-        self.register_outputs({"url": self.url})
 
     # --- pieces ------------------------------------------------------------------------------
     def _image(self, ref: str) -> pulumi.Output[str]:

@@ -7,24 +7,15 @@ NetworkPolicy. The pod honours the app contract: /healthz, /readyz, DATABASE_URL
 and REDIS_URL from Secrets, and a drain window on SIGTERM.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from agent_platform.args import AgentServiceArgs, BackendArgs
-from agent_platform.config import (
-    AgentServiceConfig,
-    Availability,
-    ConfigError,
-    Monitoring,
-    NetworkConfig,
-    Probe,
-    ReleaseUnit,
-)
-from agent_platform.inputs import secret_value, setting, settings_of
-from agent_platform.k8s import jobs, pod
+from agent_platform.args import AgentServiceArgs
+from agent_platform.component_args import secret_value, setting, settings_of
+from agent_platform.k8s import jobs, pod, service_network_policy
+from agent_platform.k8s.backend import Backend
 from agent_platform.labels import (
     CLIENT_OF,
     RELEASE_TRACK,
@@ -34,6 +25,10 @@ from agent_platform.labels import (
     selector_labels,
     standard_labels,
 )
+from agent_platform.settings.cluster import Availability, Monitoring, NetworkConfig
+from agent_platform.settings.errors import ConfigError
+from agent_platform.settings.service import AgentServiceConfig
+from agent_platform.settings.workload import Probe, ReleaseUnit
 
 apps = k8s.apps.v1
 core = k8s.core.v1
@@ -44,32 +39,6 @@ autoscaling = k8s.autoscaling.v2
 HTTP = "http"
 DATA_VOLUME = "data"
 CHECKOV_SKIPS = pod.CHECKOV_SKIPS
-
-
-@dataclass(frozen=True)
-class Backend:
-    """A data store the service may use (BackendArgs, checked)."""
-
-    store: str  # postgres | redis
-    env_name: str  # DATABASE_URL | REDIS_URL
-    secret_name: str  # <store>-connection
-    port: int
-    secret_key: str = ""  # key of the URL in the Secret; default env_name
-    in_cluster: bool = False
-    # sha256 of the connection Secret's inputs: on the pod template, a new DSN rolls the pods.
-    checksum: pulumi.Input[str] = ""
-    backup_cluster: str = ""  # a CloudNativePG Cluster backed up (Backup CR) before each migration
-    backup_timeout_seconds: int = 3600
-    # The pods behind the store's address (the egress peer); default: the store's selector labels.
-    pod_labels: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, args: BackendArgs) -> "Backend":
-        return cls(**args)
-
-    @property
-    def peer_labels(self) -> dict[str, str]:
-        return dict(self.pod_labels) if self.pod_labels else selector_labels(self.store)
 
 
 class AgentService(pulumi.ComponentResource):
@@ -85,6 +54,19 @@ class AgentService(pulumi.ComponentResource):
         where = f"AgentService {resource_name}"
         c = settings_of(AgentServiceConfig, args, AgentServiceArgs, where)
         self.config: AgentServiceConfig = c
+        self._take_wiring(args, where)
+        child = pulumi.ResourceOptions(parent=self)
+        self._identity(child)
+        plain_env, secret_values = self._environment(args, where, child)
+        self._jobs()
+        self._releases(args, plain_env, secret_values)
+        self._front(child)
+        self.service_name = self.service.metadata.name if self.service is not None else pulumi.Output.from_input("")
+        self.register_outputs({"serviceName": self.service_name})
+
+    def _take_wiring(self, args: AgentServiceArgs, where: str) -> None:
+        """What the platform hands the service: its namespace, network, peers, stores, labels."""
+        c = self.config
         self.namespace_name = args["namespace"]
         self.network: NetworkConfig = setting(NetworkConfig, args, "network", where)
         self.availability: Availability = setting(Availability, args, "availability", where)
@@ -115,8 +97,9 @@ class AgentService(pulumi.ComponentResource):
             ROLE: "agent",
             **{CLIENT_OF.format(store=b.store): "true" for b in self.backends},
         }
-        child = pulumi.ResourceOptions(parent=self)
 
+    def _identity(self, child: pulumi.ResourceOptions) -> None:
+        c = self.config
         # An existing ServiceAccount (workload identity managed elsewhere) is used, not created.
         self.service_account = None
         self.service_account_name: pulumi.Input[str] = c.service_account.name or ""
@@ -129,6 +112,11 @@ class AgentService(pulumi.ComponentResource):
             )
             self.service_account_name = self.service_account.metadata.name
 
+    def _environment(
+        self, args: AgentServiceArgs, where: str, child: pulumi.ResourceOptions
+    ) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
+        """The plain env as a ConfigMap, the secret env as a Secret (unless an existing one holds it)."""
+        c = self.config
         plain_env = {**c.platform_env(), **c.env}
         if self.monitoring.enabled:
             plain_env["METRICS_PORT"] = str(self.monitoring.port)
@@ -150,11 +138,28 @@ class AgentService(pulumi.ComponentResource):
                 c.name, metadata=self.meta(c.name), type="Opaque", string_data=secret_values, opts=child
             )
 
-        # The jobs' own ServiceAccount (jobs.job_service_account): never the service's identity.
-        self.jobs_service_account: core.ServiceAccount | None = None
+        return plain_env, secret_values
+
+    def _jobs(self) -> None:
+        c = self.config
+        # The jobs run as their own ServiceAccount (jobs.job_service_account), never the service's identity.
+        service_jobs = jobs.ServiceJobs(
+            c,
+            self.labels,
+            self.meta,
+            self.backends,
+            self.pull_secrets,
+            [r for r in (self.config_map, self.secret) if r is not None],
+            self,
+        )
         # The migration runs before any workload of this version rolls out.
-        self.migration = jobs.migration_job(self) if c.migration.enabled else None
-        self.cleanup = jobs.checkpoint_cleanup(self) if c.checkpoint_cleanup.enabled else None
+        self.migration = jobs.migration_job(service_jobs) if c.migration.enabled else None
+        self.cleanup = jobs.checkpoint_cleanup(service_jobs) if c.checkpoint_cleanup.enabled else None
+        self.jobs_service_account = service_jobs.account
+
+    def _releases(self, args: AgentServiceArgs, plain_env: dict, secret_values: dict) -> None:
+        """Each release unit (the service, or its canary, or both colours) with its workload and Service."""
+        c = self.config
         self.units = c.units()
         self.unit_labels = {
             u.name: pod.with_common(
@@ -172,6 +177,10 @@ class AgentService(pulumi.ComponentResource):
             self._unit(unit, plain_env, secret_values)
         main = self.units[0]
         self.workload = self.workloads[main.name]
+
+    def _front(self, child: pulumi.ResourceOptions) -> None:
+        """The Service the service is known by (a blue-green switch), and a StatefulSet's governing one."""
+        c, main = self.config, self.units[0]
         if c.rollout.strategy == "blueGreen":
             # The service's own name selects the active colour: the switch is one selector update.
             # It waits for the active colour's rollout (the provider awaits a Deployment's ready
@@ -204,9 +213,6 @@ class AgentService(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-
-        self.service_name = self.service.metadata.name if self.service is not None else pulumi.Output.from_input("")
-        self.register_outputs({"serviceName": self.service_name})
 
     def _unit_meta(self, unit: ReleaseUnit) -> pod.Metadata:
         return pod.Metadata(self.meta.namespace, self.unit_labels[unit.name], self.meta.annotations)
@@ -568,88 +574,18 @@ class AgentService(pulumi.ComponentResource):
         )
 
     def _network_policy(self, unit: ReleaseUnit) -> net.NetworkPolicy:
-        c, network = self.config, self.network
-        ingress = []
-        if self.callers:
-            # Declared peers only (allowFrom), on the app port: nothing else in the namespace.
-            ingress.append(
-                net.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        net.NetworkPolicyPeerArgs(
-                            pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(name))
-                        )
-                        for name in self.callers
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)],
-                )
-            )
-        if self.exposed:
-            ingress.append(
-                net.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        net.NetworkPolicyPeerArgs(
-                            namespace_selector=meta.LabelSelectorArgs(
-                                match_labels={"kubernetes.io/metadata.name": network.ingress_controller_namespace}
-                            )
-                        )
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=c.port)],
-                )
-            )
-        if self.monitoring.enabled:
-            # Only Prometheus, from its namespace, and only to the metrics port.
-            ingress.append(
-                net.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        net.NetworkPolicyPeerArgs(
-                            namespace_selector=meta.LabelSelectorArgs(
-                                match_labels={"kubernetes.io/metadata.name": self.monitoring.namespace}
-                            )
-                        )
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=self.monitoring.port)],
-                )
-            )
-        egress = []
-        for name, port in self.callees:
-            # NetworkPolicy ports are the pods' ports (the Service's targetPort), not port 80.
-            egress.append(
-                net.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        net.NetworkPolicyPeerArgs(
-                            pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(name))
-                        )
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port)],
-                )
-            )
-        for b in self.backends:
-            if b.in_cluster:
-                egress.append(
-                    net.NetworkPolicyEgressRuleArgs(
-                        to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=b.peer_labels))],
-                        ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=b.port)],
-                    )
-                )
-        for rule in network.egress:
-            egress.append(
-                net.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        net.NetworkPolicyPeerArgs(
-                            ip_block=net.IPBlockArgs(cidr=rule.cidr, except_=rule.except_cidrs or None)
-                        )
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in rule.ports],
-                )
-            )
         return net.NetworkPolicy(
             unit.name,
             metadata=self._unit_meta(unit)(unit.name),
-            spec=net.NetworkPolicySpecArgs(
-                pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(unit.name)),
-                policy_types=["Ingress", "Egress"],
-                ingress=ingress,
-                egress=egress,
+            spec=service_network_policy.spec(
+                selector_labels(unit.name),
+                self.config.port,
+                self.network,
+                self.monitoring,
+                callers=self.callers,
+                exposed=self.exposed,
+                callees=self.callees,
+                backends=self.backends,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -19,10 +19,10 @@ import pulumi_random as random
 
 from agent_platform import operators
 from agent_platform.args import BackendArgs
-from agent_platform.config import DatastoreBase
-from agent_platform.inputs import secret_value, settings_of
+from agent_platform.component_args import secret_value, settings_of
 from agent_platform.k8s import pod
 from agent_platform.labels import CLIENT_OF, image_version, selector_labels, standard_labels
+from agent_platform.settings.stores import DatastoreBase
 
 apps = k8s.apps.v1
 core = k8s.core.v1
@@ -77,96 +77,12 @@ class Datastore(pulumi.ComponentResource):
         existing = args.get("existing_secret") or ""
         self.secret_key = self.url_key
         self.secret_checksum: pulumi.Input[str] = ""
-        if config.mode == "external" and existing:
-            # The URL stays in the team's own Secret; the agent pods read it from there.
-            self.connection_secret, self.secret_key = existing, config.external_url_key
-            self.url = pulumi.Output.secret("")
-            self.host = pulumi.Output.from_input("external")
-            self.secret = None
-        elif config.mode == "external":
-            self.url = secret_value(args.get("secret_values") or {}, config.external_url_key, where, "external_url_key")
-            self.host = pulumi.Output.from_input("external")
-            self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
+        if config.mode == "external":
+            self._external(args, existing, where, child, keep)
         elif config.mode == "cloudnativepg":
-            self.password = random.RandomPassword(
-                f"{self.store}-password",
-                length=32,
-                special=False,
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=config.protect)),
-            )
-            self.host = pulumi.Output.concat(
-                self.operator_managed(child, keep, args.get("metrics_namespace") or ""),
-                ".",
-                namespace,
-                ".svc.",
-                cluster_domain,
-            )
-            self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
-            self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
+            self._operated(args, cluster_domain, child, keep)
         else:
-            self.password = random.RandomPassword(
-                f"{self.store}-password",
-                length=32,
-                special=False,  # URL-safe: it is embedded in the DSN
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=config.protect)),
-            )
-            self.host = pulumi.Output.concat(self.store, ".", namespace, ".svc.", cluster_domain)
-            self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
-            self.secret = self._secret(
-                {
-                    "password": self.password.result,
-                    self.url_key: self.url,
-                    **self.server_secret_data(self.password.result),
-                },
-                pulumi.ResourceOptions.merge(child, keep),
-            )
-            self.service = core.Service(
-                self.store,
-                metadata=self.meta(self.store),
-                spec=core.ServiceSpecArgs(
-                    cluster_ip="None",  # headless: the StatefulSet's stable DNS identity
-                    selector=selector_labels(self.store),
-                    ports=[core.ServicePortArgs(name=self.store, port=self.port, target_port=self.store)],
-                ),
-                opts=child,
-            )
-            self.stateful_set = self._stateful_set(
-                pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[self.secret]))
-                )
-            )
-            if config.network_policy.enabled:
-                self.network_policy = net.NetworkPolicy(
-                    self.store,
-                    metadata=self.meta(self.store),
-                    spec=net.NetworkPolicySpecArgs(
-                        pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(self.store)),
-                        policy_types=["Ingress", "Egress"],  # no egress: a data store calls no one
-                        ingress=[
-                            net.NetworkPolicyIngressRuleArgs(
-                                from_=[
-                                    net.NetworkPolicyPeerArgs(
-                                        pod_selector=meta.LabelSelectorArgs(match_labels={self.client_label: "true"})
-                                    ),
-                                    *self._scaler_peers(self.scaler_namespace),
-                                ],
-                                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=self.port)],
-                            )
-                        ],
-                    ),
-                    opts=child,
-                )
-            if config.pdb.enabled:
-                self.pdb = k8s.policy.v1.PodDisruptionBudget(
-                    self.store,
-                    metadata=self.meta(self.store),
-                    spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                        selector=meta.LabelSelectorArgs(match_labels=selector_labels(self.store)),
-                        max_unavailable=config.pdb.max_unavailable if config.pdb.min_available is None else None,
-                        min_available=config.pdb.min_available,
-                    ),
-                    opts=child,
-                )
+            self._in_cluster(args, cluster_domain, child, keep)
         self.secret_name = pulumi.Output.from_input(self.connection_secret)
         self.backend: BackendArgs = {
             "store": self.store,
@@ -179,6 +95,116 @@ class Datastore(pulumi.ComponentResource):
             **self.backend_extras(),
         }
         self.register_outputs({"host": self.host, "url": self.url, "secretName": self.secret_name})
+
+    def _external(
+        self,
+        args: Mapping[str, Any],
+        existing: str,
+        where: str,
+        child: pulumi.ResourceOptions,
+        keep: pulumi.ResourceOptions,
+    ) -> None:
+        """A managed store: the URL in the team's own Secret, or in a Secret of ours from secret_values."""
+        config = self.config
+        if existing:
+            # The URL stays in the team's own Secret; the agent pods read it from there.
+            self.connection_secret, self.secret_key = existing, config.external_url_key
+            self.url = pulumi.Output.secret("")
+            self.host = pulumi.Output.from_input("external")
+            self.secret = None
+        else:
+            self.url = secret_value(args.get("secret_values") or {}, config.external_url_key, where, "external_url_key")
+            self.host = pulumi.Output.from_input("external")
+            self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
+
+    def _password(self, child: pulumi.ResourceOptions) -> random.RandomPassword:
+        """The generated password, URL-safe (it is embedded in the DSN), protected as the store is."""
+        return random.RandomPassword(
+            f"{self.store}-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=self.config.protect)),
+        )
+
+    def _operated(
+        self, args: Mapping[str, Any], cluster_domain: str, child: pulumi.ResourceOptions, keep: pulumi.ResourceOptions
+    ) -> None:
+        """An operator runs the store: a generated password, the operator's objects, the URL to its host."""
+        namespace = self.namespace
+        self.password = self._password(child)
+        self.host = pulumi.Output.concat(
+            self.operator_managed(child, keep, args.get("metrics_namespace") or ""),
+            ".",
+            namespace,
+            ".svc.",
+            cluster_domain,
+        )
+        self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
+        self.secret = self._secret({self.url_key: self.url}, pulumi.ResourceOptions.merge(child, keep))
+
+    def _in_cluster(
+        self, args: Mapping[str, Any], cluster_domain: str, child: pulumi.ResourceOptions, keep: pulumi.ResourceOptions
+    ) -> None:
+        """The store as a StatefulSet of ours: password, Secret, headless Service, policy and disruption budget."""
+        config, namespace = self.config, self.namespace
+        self.password = self._password(child)
+        self.host = pulumi.Output.concat(self.store, ".", namespace, ".svc.", cluster_domain)
+        self.url = pulumi.Output.secret(self.connection_url(self.password.result, self.host))
+        self.secret = self._secret(
+            {
+                "password": self.password.result,
+                self.url_key: self.url,
+                **self.server_secret_data(self.password.result),
+            },
+            pulumi.ResourceOptions.merge(child, keep),
+        )
+        self.service = core.Service(
+            self.store,
+            metadata=self.meta(self.store),
+            spec=core.ServiceSpecArgs(
+                cluster_ip="None",  # headless: the StatefulSet's stable DNS identity
+                selector=selector_labels(self.store),
+                ports=[core.ServicePortArgs(name=self.store, port=self.port, target_port=self.store)],
+            ),
+            opts=child,
+        )
+        self.stateful_set = self._stateful_set(
+            pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[self.secret]))
+            )
+        )
+        if config.network_policy.enabled:
+            self.network_policy = net.NetworkPolicy(
+                self.store,
+                metadata=self.meta(self.store),
+                spec=net.NetworkPolicySpecArgs(
+                    pod_selector=meta.LabelSelectorArgs(match_labels=selector_labels(self.store)),
+                    policy_types=["Ingress", "Egress"],  # no egress: a data store calls no one
+                    ingress=[
+                        net.NetworkPolicyIngressRuleArgs(
+                            from_=[
+                                net.NetworkPolicyPeerArgs(
+                                    pod_selector=meta.LabelSelectorArgs(match_labels={self.client_label: "true"})
+                                ),
+                                *self._scaler_peers(self.scaler_namespace),
+                            ],
+                            ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=self.port)],
+                        )
+                    ],
+                ),
+                opts=child,
+            )
+        if config.pdb.enabled:
+            self.pdb = k8s.policy.v1.PodDisruptionBudget(
+                self.store,
+                metadata=self.meta(self.store),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    selector=meta.LabelSelectorArgs(match_labels=selector_labels(self.store)),
+                    max_unavailable=config.pdb.max_unavailable if config.pdb.min_available is None else None,
+                    min_available=config.pdb.min_available,
+                ),
+                opts=child,
+            )
 
     @staticmethod
     def _scaler_peers(namespace: str | None) -> list[net.NetworkPolicyPeerArgs]:

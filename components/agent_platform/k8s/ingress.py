@@ -4,10 +4,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import AgentIngressArgs
-from agent_platform.config import ConfigError, GatewayRef, IngressConfig
-from agent_platform.inputs import setting, settings_of
+from agent_platform.component_args import setting, settings_of
 from agent_platform.k8s import pod
 from agent_platform.labels import standard_labels
+from agent_platform.settings.cluster import GatewayRef, IngressConfig
+from agent_platform.settings.errors import ConfigError
 
 net = k8s.networking.v1
 

@@ -12,17 +12,16 @@ database (its URL comes from a Secret).
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.k8s import pod
+from agent_platform.k8s.backend import Backend
 from agent_platform.k8s.cloudnativepg import BARMAN_CLOUD_PLUGIN
 from agent_platform.labels import CLIENT_OF, selector_labels
-
-if TYPE_CHECKING:
-    from agent_platform.k8s.agent_service import AgentService
+from agent_platform.settings.service import AgentServiceConfig
 
 batch = k8s.batch.v1
 core = k8s.core.v1
@@ -30,22 +29,36 @@ meta = k8s.meta.v1
 net = k8s.networking.v1
 
 
-def job_service_account(svc: AgentService) -> core.ServiceAccount:
+@dataclass
+class ServiceJobs:
+    """What a service's jobs take from the service (its settings, labels and metadata, the stores it
+    uses, the objects they start after, the component they hang under), and the jobs' own
+    ServiceAccount once the first job has made it."""
+
+    config: AgentServiceConfig
+    labels: dict[str, str]
+    meta: pod.Metadata
+    backends: list[Backend]
+    pull_secrets: list[str]
+    after: list[pulumi.Resource]  # the service's ConfigMap and Secret
+    parent: pulumi.Resource
+    account: core.ServiceAccount | None = None
+
+
+def job_service_account(svc: ServiceJobs) -> core.ServiceAccount:
     """The jobs' least-privilege ServiceAccount, one per service (created with the first job)."""
-    existing = getattr(svc, "jobs_service_account", None)
-    if existing is not None:
-        return existing
-    name = f"{svc.config.name}-jobs"
-    svc.jobs_service_account = core.ServiceAccount(
-        name,
-        metadata=svc.meta(name),
-        automount_service_account_token=False,
-        opts=pulumi.ResourceOptions(parent=svc),
-    )
-    return svc.jobs_service_account
+    if svc.account is None:
+        name = f"{svc.config.name}-jobs"
+        svc.account = core.ServiceAccount(
+            name,
+            metadata=svc.meta(name),
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(parent=svc.parent),
+        )
+    return svc.account
 
 
-def _pod_spec(svc: AgentService, name: str, command: list[str], args: list[str] | None) -> core.PodTemplateSpecArgs:
+def _pod_spec(svc: ServiceJobs, name: str, command: list[str], args: list[str] | None) -> core.PodTemplateSpecArgs:
     c = svc.config
     postgres = [b for b in svc.backends if b.store == "postgres"]
     env = [pod.secret_env(b.env_name, b.secret_name, b.secret_key or b.env_name) for b in postgres]
@@ -77,7 +90,7 @@ def _pod_spec(svc: AgentService, name: str, command: list[str], args: list[str] 
     )
 
 
-def _network_policy(svc: AgentService, name: str) -> net.NetworkPolicy:
+def _network_policy(svc: ServiceJobs, name: str) -> net.NetworkPolicy:
     egress = [
         net.NetworkPolicyEgressRuleArgs(
             to=[net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=b.peer_labels))],
@@ -95,11 +108,11 @@ def _network_policy(svc: AgentService, name: str) -> net.NetworkPolicy:
             ingress=[],
             egress=egress or None,
         ),
-        opts=pulumi.ResourceOptions(parent=svc),
+        opts=pulumi.ResourceOptions(parent=svc.parent),
     )
 
 
-def migration_job(svc: AgentService) -> batch.Job:
+def migration_job(svc: ServiceJobs) -> batch.Job:
     """A Job named after the image (Jobs are immutable, and a new image must migrate again):
     the previous image's Job is deleted, the new one created, and the workload, which depends
     on it, rolls out only once the provider has seen it complete (pulumi-kubernetes
@@ -109,7 +122,7 @@ def migration_job(svc: AgentService) -> batch.Job:
     digest = hashlib.sha256(c.image.encode()).hexdigest()[:8]
     if c.network_policy.enabled:
         _network_policy(svc, name)
-    after = [r for r in (svc.config_map, svc.secret) if r is not None]
+    after = list(svc.after)
     backup = next((b for b in svc.backends if b.store == "postgres" and b.backup_cluster), None)
     if backup is not None:
         after.append(
@@ -126,12 +139,12 @@ def migration_job(svc: AgentService) -> batch.Job:
             ttl_seconds_after_finished=m.ttl_seconds_after_finished,
             template=_pod_spec(svc, name, m.command, m.args),
         ),
-        opts=pulumi.ResourceOptions(parent=svc, depends_on=after),
+        opts=pulumi.ResourceOptions(parent=svc.parent, depends_on=after),
     )
 
 
 def pre_migration_backup(
-    svc: AgentService, cluster: str, job_name: str, timeout_seconds: int
+    svc: ServiceJobs, cluster: str, job_name: str, timeout_seconds: int
 ) -> k8s.apiextensions.CustomResource:
     """An on-demand CloudNativePG `Backup` (method plugin, Barman Cloud) named after the migration
     Job, so each new image backs up again. `pulumi up` waits for `.status.phase` to be `completed`
@@ -139,7 +152,9 @@ def pre_migration_backup(
     annotation; a preview does not wait) and the Job depends on it: no migration runs on a
     database that has no fresh backup. Kept on delete: the record of a backup outlives the
     program's interest in it (the data is the object store's, pruned by the retention policy)."""
-    name = f"{job_name}-backup"
+    # A Backup's spec is immutable (the CRD's CEL rule `oldSelf == self`, postgresql.cnpg.io_backups.yaml):
+    # a Backup of another cluster (the restored one, once the agents use it) is a new Backup, named for it.
+    name = f"{job_name}-backup" if cluster == "postgres" else f"{job_name}-{cluster}-backup"
     return k8s.apiextensions.CustomResource(
         name,
         api_version="postgresql.cnpg.io/v1",
@@ -154,11 +169,11 @@ def pre_migration_backup(
             "pluginConfiguration": {"name": BARMAN_CLOUD_PLUGIN},
             "target": "prefer-standby",
         },
-        opts=pulumi.ResourceOptions(parent=svc, retain_on_delete=True),
+        opts=pulumi.ResourceOptions(parent=svc.parent, retain_on_delete=True),
     )
 
 
-def checkpoint_cleanup(svc: AgentService) -> batch.CronJob:
+def checkpoint_cleanup(svc: ServiceJobs) -> batch.CronJob:
     c, cleanup = svc.config, svc.config.checkpoint_cleanup
     name = f"{c.name}-cleanup"
     if c.network_policy.enabled:
@@ -183,5 +198,5 @@ def checkpoint_cleanup(svc: AgentService) -> batch.CronJob:
                 )
             ),
         ),
-        opts=pulumi.ResourceOptions(parent=svc),
+        opts=pulumi.ResourceOptions(parent=svc.parent),
     )

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from agent_platform.config import Monitoring
 from agent_platform.k8s import pod
 from agent_platform.labels import PART_OF, SCRAPED
+from agent_platform.settings.cluster import Monitoring
 
 METRICS = "metrics"
 

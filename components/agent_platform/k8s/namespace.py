@@ -8,11 +8,13 @@ cluster DNS.
 import pulumi
 import pulumi_kubernetes as k8s
 
+from agent_platform import operators
 from agent_platform.args import AgentNamespaceArgs
-from agent_platform.config import ConfigError, NamespaceConfig, NetworkConfig
-from agent_platform.inputs import setting, settings_of
+from agent_platform.component_args import setting, settings_of
 from agent_platform.k8s.pod import Metadata, with_common
 from agent_platform.labels import MANAGED_BY, PART_OF
+from agent_platform.settings.cluster import LimitRangeConfig, NamespaceConfig, NetworkConfig
+from agent_platform.settings.errors import ConfigError
 
 core = k8s.core.v1
 meta = k8s.meta.v1
@@ -56,19 +58,12 @@ class AgentNamespace(pulumi.ComponentResource):
             args.get("labels"),
         )
         common_annotations = dict(args.get("annotations") or {})
-        level = config.pod_security
         self.namespace = core.Namespace(
             config.name,
             metadata=meta.ObjectMetaArgs(
                 name=config.name,
                 annotations=common_annotations or None,
-                labels={
-                    **labels,
-                    "pod-security.kubernetes.io/enforce": level,
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                },
+                labels=pod_security_labels(labels, config.pod_security),
             ),
             # Deleting a Namespace deletes every PVC in it: where protected data stores keep theirs,
             # the Namespace is protected and retained as they are.
@@ -96,19 +91,10 @@ class AgentNamespace(pulumi.ComponentResource):
             ),
             opts=after_ns,
         )
-        lr = config.limit_range
         self.limit_range = core.LimitRange(
             f"{config.name}-limits",
             metadata=metadata("limits"),
-            spec=core.LimitRangeSpecArgs(
-                limits=[
-                    core.LimitRangeItemArgs(
-                        type="Container",
-                        default={"cpu": lr.default_cpu, "memory": lr.default_memory},
-                        default_request={"cpu": lr.default_request_cpu, "memory": lr.default_request_memory},
-                    )
-                ]
-            ),
+            spec=limit_range_spec(config.limit_range),
             opts=after_ns,
         )
         self.default_deny = net.NetworkPolicy(
@@ -120,41 +106,11 @@ class AgentNamespace(pulumi.ComponentResource):
         self.allow_dns = net.NetworkPolicy(
             f"{config.name}-allow-dns",
             metadata=metadata("allow-dns"),
-            spec=net.NetworkPolicySpecArgs(
-                pod_selector=meta.LabelSelectorArgs(),
-                policy_types=["Egress"],
-                egress=[
-                    net.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            net.NetworkPolicyPeerArgs(
-                                namespace_selector=meta.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": network.dns_namespace}
-                                ),
-                                pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-                            )
-                        ],
-                        ports=[net.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
-                    ),
-                    *self._node_local_dns(network),
-                ],
-            ),
+            spec=allow_dns_spec(network),
             opts=after_ns,
         )
         self.name = ns
         self.register_outputs({"name": ns})
-
-    @staticmethod
-    def _node_local_dns(network: NetworkConfig) -> list[net.NetworkPolicyEgressRuleArgs]:
-        # NodeLocal DNSCache answers on a link-local address from a host-network pod, which no
-        # pod or namespace selector matches: allow DNS to that address, nothing else there.
-        if not network.node_local_dns:
-            return []
-        return [
-            net.NetworkPolicyEgressRuleArgs(
-                to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=f"{network.node_local_dns}/32"))],
-                ports=[net.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
-            )
-        ]
 
     @staticmethod
     def quota_hard(config: NamespaceConfig, derived: dict[str, str], where: str) -> dict[str, str]:
@@ -172,3 +128,62 @@ class AgentNamespace(pulumi.ComponentResource):
         if missing:
             raise ConfigError(missing, where)
         return hard
+
+
+def pod_security_labels(labels: dict[str, str], level: str) -> dict[str, str]:
+    """The namespace's labels with Pod Security Admission's: `level` enforced, restricted audited and warned."""
+    return {
+        **labels,
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+    }
+
+
+def limit_range_spec(lr: LimitRangeConfig) -> core.LimitRangeSpecArgs:
+    """What a container that sets no resources gets."""
+    return core.LimitRangeSpecArgs(
+        limits=[
+            core.LimitRangeItemArgs(
+                type="Container",
+                default={"cpu": lr.default_cpu, "memory": lr.default_memory},
+                default_request={"cpu": lr.default_request_cpu, "memory": lr.default_request_memory},
+            )
+        ]
+    )
+
+
+def allow_dns_spec(network: NetworkConfig) -> net.NetworkPolicySpecArgs:
+    """Every pod may ask cluster DNS (kube-dns's pods, operators.PEERS), and NodeLocal DNSCache if used."""
+    return net.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(),
+        policy_types=["Egress"],
+        egress=[
+            net.NetworkPolicyEgressRuleArgs(
+                to=[
+                    net.NetworkPolicyPeerArgs(
+                        namespace_selector=meta.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": network.dns_namespace}
+                        ),
+                        pod_selector=meta.LabelSelectorArgs(match_labels=operators.PEERS["dns"]),
+                    )
+                ],
+                ports=[net.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
+            ),
+            *_node_local_dns(network),
+        ],
+    )
+
+
+def _node_local_dns(network: NetworkConfig) -> list[net.NetworkPolicyEgressRuleArgs]:
+    # NodeLocal DNSCache answers on a link-local address from a host-network pod, which no
+    # pod or namespace selector matches: allow DNS to that address, nothing else there.
+    if not network.node_local_dns:
+        return []
+    return [
+        net.NetworkPolicyEgressRuleArgs(
+            to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=f"{network.node_local_dns}/32"))],
+            ports=[net.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
+        )
+    ]

@@ -16,19 +16,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from agent_platform.config import (
-    Availability,
-    EnvFromSource,
-    ExtraContainer,
-    ExtraEnv,
-    ExtraVolume,
-    Persistence,
-    Resources,
-    Scheduling,
-    SecurityContext,
-    VolumeMountSettings,
-)
 from agent_platform.labels import stable_labels
+from agent_platform.settings.cluster import Availability
+from agent_platform.settings.pod import EnvFromSource, ExtraEnv, Persistence, Resources, Scheduling, SecurityContext
+from agent_platform.settings.workload import ExtraContainer, ExtraVolume, VolumeMountSettings
 
 core = k8s.core.v1
 meta = k8s.meta.v1

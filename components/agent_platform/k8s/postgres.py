@@ -4,10 +4,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import PostgresArgs
-from agent_platform.config import PostgresConfig
-from agent_platform.datastores import POSTGRES_PORT, pg_isready, postgres_url
 from agent_platform.k8s import cloudnativepg, pod
 from agent_platform.k8s.datastore import GRACE_SECONDS, Datastore
+from agent_platform.settings.stores import PostgresConfig
+from agent_platform.store_runtime import POSTGRES_PORT, pg_isready, postgres_url
 
 core = k8s.core.v1
 
@@ -34,7 +34,7 @@ class Postgres(Datastore):
     ) -> str:
         """CloudNativePG: our own basic-auth Secret for the owner role (the Cluster bootstraps it, so the
         connection Secret can hold a URL to the pooler with the same password), then the Cluster and
-        its backups, pooler, policies and drill (k8s/cloudnativepg.py)."""
+        its backups, pooler, policies and drill (k8s/cloudnativepg/)."""
         self.app_secret_name = f"{self.store}-app-credentials"
         self.app_secret = core.Secret(
             self.app_secret_name,
@@ -43,7 +43,19 @@ class Postgres(Datastore):
             string_data={"username": self.config.user, "password": self.password.result},
             opts=pulumi.ResourceOptions.merge(child, keep),
         )
-        return cloudnativepg.build(self, child, keep, metrics_namespace)
+        owner = cloudnativepg.PostgresOwner(
+            self.config,
+            self.meta,
+            self.labels,
+            self.app_secret,
+            self.app_secret_name,
+            self.client_label,
+            self.pull_secrets,
+            self.scaler_namespace,
+            self.namespace,
+            self,
+        )
+        return cloudnativepg.build(owner, child, keep, metrics_namespace)
 
     def backend_extras(self) -> dict:
         c = self.config

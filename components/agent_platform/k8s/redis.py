@@ -4,10 +4,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from agent_platform.args import RedisArgs
-from agent_platform.config import RedisConfig
-from agent_platform.datastores import REDIS_PORT, redis_server_options, redis_url
 from agent_platform.k8s import pod
 from agent_platform.k8s.datastore import Datastore
+from agent_platform.settings.stores import RedisConfig
+from agent_platform.store_runtime import REDIS_PORT, redis_server_options, redis_url
 
 core = k8s.core.v1
 

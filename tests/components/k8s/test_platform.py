@@ -315,7 +315,7 @@ def test_network_policies_are_least_privilege(stack, capture):
 
     for store, port in (("postgres", 5432), ("redis", 6379)):
         if (stack, store) == ("prod", "postgres"):
-            continue  # tests/components/test_cloudnativepg.py: the instances' and the pooler's policies
+            continue  # tests/components/k8s/test_cloudnativepg.py: the instances' and the pooler's policies
         spec = objs[("NetworkPolicy", store)]["spec"]
         assert spec["policyTypes"] == ["Ingress", "Egress"] and "egress" not in spec
         rule = spec["ingress"][0]
@@ -485,7 +485,7 @@ def test_await_timeouts_cover_a_full_rollout_and_ingress_skips_its_await(stack, 
 
 
 def test_prod_quota_holds_every_service_at_its_hpa_maximum(capture, stack):
-    from agent_platform.config import quantity_value
+    from agent_platform.settings.values import quantity_value
 
     objs = objects(capture)
     hard = objs[("ResourceQuota", "quota")]["spec"]["hard"]

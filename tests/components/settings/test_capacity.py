@@ -9,7 +9,11 @@ import copy
 from collections.abc import Callable
 
 import pytest
-from agent_platform.config import POOLER_RESOURCES, ResourceAmounts, Resources, StackConfig, pod_amounts, quantity_value
+from agent_platform.settings.capacity import pod_amounts
+from agent_platform.settings.pod import ResourceAmounts, Resources
+from agent_platform.settings.stack import StackConfig
+from agent_platform.settings.stores import POOLER_RESOURCES
+from agent_platform.settings.values import quantity_value
 
 from program.stack_config import parse_stack_config
 from tests.conftest import capture_with, objects, shipped, stack_file

@@ -157,7 +157,11 @@ def test_restore_renders_a_new_cluster_recovering_to_the_given_time(tmp_path):
         cfg[PG]["restore"] = {"enabled": True, "targetTime": "2026-12-03T10:15:00Z"}
 
     objs = objects(capture_with(tmp_path, "prod", restore))
-    assert ("Cluster", "postgres") not in objs
+    # Beside the original, which keeps serving until restore.serve (docs/backups-kubernetes.md).
+    assert (
+        "bootstrap" in objs[("Cluster", "postgres")]["spec"]
+        and "initdb" in objs[("Cluster", "postgres")]["spec"]["bootstrap"]
+    )
     spec = objs[("Cluster", "postgres-restored")]["spec"]
     assert spec["bootstrap"]["recovery"] == {
         "source": "postgres",

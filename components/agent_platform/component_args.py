@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 import pulumi
 from pydantic import BaseModel
 
-from agent_platform.config import ConfigError, validated
+from agent_platform.settings.errors import ConfigError
+from agent_platform.settings.locate import validated
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pulumi
 
-from agent_platform.config import PostgresConfig, RedisConfig, quantity_value
+from agent_platform.settings.stores import PostgresConfig, RedisConfig
+from agent_platform.settings.values import quantity_value
 
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379

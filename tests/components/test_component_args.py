@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import collections
 
-import agent_platform.inputs
+import agent_platform.component_args
 import pytest
 from pydantic import BaseModel
 
 import program.stack_config
+from preview.capture import stack_inputs
 from preview.engine import run_program
-from preview.program import stack_inputs
 from tests.conftest import ROOT
 
 
 @pytest.fixture
 def validations(monkeypatch):
     counts: collections.Counter[str] = collections.Counter()
-    for module in (agent_platform.inputs, program.stack_config):
+    for module in (agent_platform.component_args, program.stack_config):
         original = module.validated
 
         def counting(model, *args, _original=original, **kwargs):
@@ -42,8 +42,10 @@ def test_a_shipped_stack_is_validated_once_and_no_component_validates_again(vali
 
 def test_the_package_boundary_still_validates_a_plain_dict(validations):
     # A consumer's dict (the package and the provider boundary) is validated where it enters.
-    from agent_platform.config import NetworkConfig
+    from agent_platform.settings.cluster import NetworkConfig
 
-    network = agent_platform.inputs.setting(NetworkConfig, {"network": {"dnsNamespace": "dns"}}, "network", "here")
+    network = agent_platform.component_args.setting(
+        NetworkConfig, {"network": {"dnsNamespace": "dns"}}, "network", "here"
+    )
     assert isinstance(network, BaseModel) and network.dns_namespace == "dns"
     assert validations == {"NetworkConfig": 1}

@@ -290,7 +290,15 @@ def test_generated_passwords_are_secret_stack_outputs_the_env_example_points_to(
     # The compose file run beside a deployed stack needs the passwords Pulumi generated: they are
     # in the state, as secret outputs (`pulumi stack output --show-secrets`), never in config.
     assert local.outputs["postgresPassword"] == local.outputs["redisPassword"] == "[secret]"
-    assert set(local.outputs) == {"url", "services", "postgresPassword", "redisPassword"}
+    assert set(local.outputs) == {
+        "url",
+        "services",
+        "serviceUrls",
+        "releases",
+        "database",
+        "postgresPassword",
+        "redisPassword",
+    }
     example = render_files(local)["compose.env.example"]
     assert "`pulumi stack output --show-secrets postgresPassword` (redisPassword)" in example
     assert "--show-secrets` or" not in example and "config get --show-secrets" not in example

@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 import preview.engine
+from preview.capture import capture_stack
 from preview.changes import classify_captures
 from preview.compose import compose_document
 from preview.engine import ProgramError, ProviderMocks
-from preview.program import capture_stack
 from tests.conftest import ROOT, stack_file, unlined
 
 CONTAINER = "docker:index/container:Container"
