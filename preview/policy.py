@@ -168,8 +168,8 @@ def _analyze_phase(
     diagnostics the pack returned. A resource whose request is the same in this phase (most are: only
     what derives from a provider-computed value differs between a preview and an up) gets the same
     answer without asking again: Analyze is a function of its request (the pack's rules are pure
-    checks). AnalyzeStack always runs; it is sent first, and `reuse`, when given, is called while the
-    pack works on it: it returns another pack's answers (the worker's, for the preview phase).
+    checks). AnalyzeStack always runs; with `reuse` it goes first, and `reuse` is called while the pack
+    works on it: it returns another pack's answers (the worker's, for the preview phase).
     """
     custom = [r for r in document["resources"] if r["custom"]]
     providers = {
@@ -179,20 +179,25 @@ def _analyze_phase(
     }
     analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
     diagnostics = []
-    # Every resource's inputs: its Analyze request's properties, and its outputs' `__inputs` in AnalyzeStack.
-    inputs = {r["urn"]: _struct(r["inputs"]) for r in analyzed}
-    stack_request = analyzer_pb2.AnalyzeStackRequest(
-        resources=[
-            analyzer_pb2.AnalyzerResource(
-                parent=r["parent"],
-                dependencies=r["dependencies"],
-                **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs)),
-            )
-            for r in analyzed
-        ]
-    )
-    stack_answer = stub.AnalyzeStack.future(stack_request)
+    inputs: dict[str, struct_pb2.Struct] = {}
+
+    def stack_request() -> analyzer_pb2.AnalyzeStackRequest:
+        return analyzer_pb2.AnalyzeStackRequest(
+            resources=[
+                analyzer_pb2.AnalyzerResource(
+                    parent=r["parent"],
+                    dependencies=r["dependencies"],
+                    **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs)),
+                )
+                for r in analyzed
+            ]
+        )
+
+    stack_answer = None
     if reuse is not None:
+        # AnalyzeStack first, while the other pack is still at work; its answers are read after it, and
+        # only the few requests this phase changed are sent (one large request in flight at a time).
+        stack_answer = stub.AnalyzeStack(stack_request())
         answered.update(reuse())
     # The engine asks a pack about one resource at a time: its deployment executor handles registration
     # events in one loop, and the step generator's analyzeAll runs only the analyzers in parallel
@@ -206,15 +211,21 @@ def _analyze_phase(
         if earlier is not None and earlier[0] == digest:
             pending.append((r, digest, earlier[1]))
         else:
+            if r["urn"] not in inputs:
+                inputs[r["urn"]] = _struct(r["inputs"])
             request = analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, inputs[r["urn"]]))
             pending.append((r, digest, stub.Analyze.future(request)))
+    if stack_answer is None:
+        stack = stack_request()  # built while the pack works through the requests above
     for r, digest, answer in pending:
         if not isinstance(answer, list):
             answer = list(answer.result().diagnostics)
             answered[r["urn"]] = (digest, answer)
         # The engine attributes a resource policy's findings to the resource it asked about.
         diagnostics += [(d.urn or r["urn"], d) for d in answer]
-    diagnostics += [(d.urn, d) for d in stack_answer.result().diagnostics]
+    if stack_answer is None:
+        stack_answer = stub.AnalyzeStack(stack)
+    diagnostics += [(d.urn, d) for d in stack_answer.diagnostics]
     return diagnostics
 
 
