@@ -225,7 +225,7 @@ def _storage(r: Resource) -> list[tuple[str, str]]:
     """(where, size) of every volume size an object asks for: a CloudNativePG Cluster's storage and WAL
     storage, a StatefulSet's claim templates."""
     spec = r.inputs.get("spec") or {}
-    if r.kind == "Cluster" and r.type.startswith("kubernetes:postgresql.cnpg.io/"):
+    if r.kind == "Cluster" and r.type.startswith(CNPG_TYPES):
         return [
             (k, str((spec.get(k) or {}).get("size")))
             for k in ("storage", "walStorage")
@@ -253,11 +253,7 @@ def apply_verdict(a: Resource, b: Resource) -> str:
                 f"{where} {old[where]} -> {size}: a volume never shrinks; keep {old[where]}, or restore into a new "
                 'cluster of the smaller size (docs/backups-kubernetes.md "Restore to a point in time")'
             )
-    if (
-        b.kind == "Backup"
-        and b.type.startswith("kubernetes:postgresql.cnpg.io/")
-        and a.inputs.get("spec") != b.inputs.get("spec")
-    ):
+    if b.kind == "Backup" and b.type.startswith(CNPG_TYPES) and a.inputs.get("spec") != b.inputs.get("spec"):
         return "a Backup's spec is immutable (its CRD refuses the update): give the new backup a new name"
     return ""
 

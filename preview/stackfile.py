@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pulumi.runtime.config import get_config_env_key
 
-from program.stack_file import scan, yaml_problem
+from program.stack_file import MAX_BYTES, scan, yaml_problem
 
 
 class StackFileError(Exception):
@@ -53,13 +53,6 @@ def placeholder(key: str) -> str:
 
 # libyaml's parser when the wheel has it: a 100-service stack file parses several times faster.
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-# Bounds a stack file must stay within (far above any real one): size, nesting and the
-# number of values once aliases are expanded (a "billion laughs" file is a few hundred
-# bytes that expand to billions of values when the config is encoded for the program).
-MAX_BYTES = 1024 * 1024
-MAX_DEPTH = 64
-MAX_VALUES = 200_000
 
 
 class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]

@@ -29,7 +29,9 @@ from agent_platform.settings.locate import shown_key
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-# Bounds a stack file stays within, far above any real one (preview/stackfile.py has the same).
+# Bounds a stack file stays within, far above any real one (the preview reads them from here): size,
+# nesting and the number of values once aliases are expanded (a "billion laughs" file is a few hundred
+# bytes that expand to billions of values).
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_VALUES = 200_000
