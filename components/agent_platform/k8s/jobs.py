@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from agent_platform.k8s import pod
 from agent_platform.k8s.backend import Backend
-from agent_platform.k8s.cloudnativepg import BARMAN_CLOUD_PLUGIN
+from agent_platform.k8s.cloudnativepg.names import BARMAN_CLOUD_PLUGIN, ORIGINAL
 from agent_platform.labels import CLIENT_OF, selector_labels
 from agent_platform.settings.service import AgentServiceConfig
 
@@ -154,7 +154,7 @@ def pre_migration_backup(
     program's interest in it (the data is the object store's, pruned by the retention policy)."""
     # A Backup's spec is immutable (the CRD's CEL rule `oldSelf == self`, postgresql.cnpg.io_backups.yaml):
     # a Backup of another cluster (the restored one, once the agents use it) is a new Backup, named for it.
-    name = f"{job_name}-backup" if cluster == "postgres" else f"{job_name}-{cluster}-backup"
+    name = f"{job_name}-backup" if cluster == ORIGINAL else f"{job_name}-{cluster}-backup"
     return k8s.apiextensions.CustomResource(
         name,
         api_version="postgresql.cnpg.io/v1",

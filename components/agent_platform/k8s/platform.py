@@ -71,6 +71,7 @@ class AgentPlatform(pulumi.ComponentResource):
         after_stores = pulumi.ResourceOptions.merge(
             in_ns, pulumi.ResourceOptions(depends_on=[self.postgres, self.redis])
         )
+        pods = platform_wiring.pods_of(config)
         self.services = [
             AgentService(
                 s.name,
@@ -78,7 +79,7 @@ class AgentPlatform(pulumi.ComponentResource):
                 opts=after_stores,
             )
             for s in config.services
-            for settings, extra in [platform_wiring.service_wiring(config, s)]
+            for settings, extra in [platform_wiring.service_wiring(config, s, pods)]
         ]
         self._monitoring(config, ns, in_ns)
         self.ingress = None

@@ -51,13 +51,19 @@ def edge_network(config: StackConfig) -> NetworkConfig:
     return network
 
 
-def service_wiring(config: StackConfig, s: AgentServiceConfig) -> tuple[AgentServiceConfig, dict[str, Any]]:
+def pods_of(config: StackConfig) -> dict[str, list[str]]:
+    """The names each service's pods carry: its own, or its canary's or both colours' too."""
+    return {t.name: t.pod_names() for t in config.services}
+
+
+def service_wiring(
+    config: StackConfig, s: AgentServiceConfig, pods: dict[str, list[str]]
+) -> tuple[AgentServiceConfig, dict[str, Any]]:
     """A service's settings as AgentService takes them (images from the registry, peers by the names
-    their pods carry: a canary or both colours of a blue-green service) and its wiring keys."""
-    pods_of = {t.name: t.pod_names() for t in config.services}
+    their pods carry, `pods` = pods_of(config), computed once for the stack) and its wiring keys."""
     routed = config.ingress.enabled and s.ingress.enabled
     settings = released(s, config.registry).model_copy(
-        update={"allow_from": [name for caller in s.allow_from for name in pods_of[caller]]}
+        update={"allow_from": [name for caller in s.allow_from for name in pods[caller]]}
     )
     wiring = {
         "network": edge_network(config),
@@ -67,10 +73,7 @@ def service_wiring(config: StackConfig, s: AgentServiceConfig) -> tuple[AgentSer
         "serve": bool(s.allow_from) or routed,
         "monitoring": config.monitoring,
         "callees": [
-            {"name": name, "port": t.port}
-            for t in config.services
-            if s.name in t.allow_from
-            for name in pods_of[t.name]
+            {"name": name, "port": t.port} for t in config.services if s.name in t.allow_from for name in pods[t.name]
         ],
     }
     return settings, wiring

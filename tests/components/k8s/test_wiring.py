@@ -44,7 +44,7 @@ def test_keda_is_named_for_the_store_its_trigger_reads():
 
 def test_peers_are_named_as_their_pods_are():
     config = settings("prod", VARIANTS["ingress-blue-green"])
-    callers = {s.name: wiring.service_wiring(config, s) for s in config.services}
+    callers = {s.name: wiring.service_wiring(config, s, wiring.pods_of(config)) for s in config.services}
     api_settings, api = callers["agent-api"]
     runner_settings, runner = callers["agent-runner"]
     # The runner calls the API: the API's both colours are its callees, and the API admits the runner.

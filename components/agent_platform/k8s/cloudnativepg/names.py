@@ -81,15 +81,14 @@ ORIGINAL = "postgres"
 HIBERNATION = "cnpg.io/hibernation"
 
 
-def restored_name(c: PostgresConfig) -> str:
-    """The restored cluster: `postgres-restored`, recovering the original's archive (serverName `postgres`),
-    which it then archives under its own name."""
-    return f"{ORIGINAL}-restored"
+# The restored cluster, recovering the original's archive (serverName `postgres`), which it then
+# archives under its own name.
+RESTORED = f"{ORIGINAL}-restored"
 
 
 def clusters(c: PostgresConfig) -> list[str]:
     """Every Cluster the stack declares: the original, and the restored one beside it while restoring."""
-    return [ORIGINAL, restored_name(c)] if c.restore.enabled else [ORIGINAL]
+    return [ORIGINAL, RESTORED] if c.restore.enabled else [ORIGINAL]
 
 
 def retired(c: PostgresConfig, cluster: str) -> bool:
@@ -112,7 +111,7 @@ def serving_labels(c: PostgresConfig) -> dict[str, str]:
 
 def cluster_name(c: PostgresConfig) -> str:
     """The cluster the agents use: the original, or the restored one once restore.serve switches them."""
-    return restored_name(c) if c.restore.enabled and c.restore.serve else ORIGINAL
+    return RESTORED if c.restore.enabled and c.restore.serve else ORIGINAL
 
 
 def resource_amounts(r: Resources) -> dict[str, Any]:
