@@ -21,6 +21,7 @@ from agent_platform import operators
 from agent_platform.args import BackendArgs
 from agent_platform.component_args import secret_value, settings_of
 from agent_platform.k8s import pod
+from agent_platform.k8s.peers import namespace_peer
 from agent_platform.labels import CLIENT_OF, image_version, selector_labels, standard_labels
 from agent_platform.settings.stores import DatastoreBase
 
@@ -211,12 +212,7 @@ class Datastore(pulumi.ComponentResource):
         """The KEDA operator asks the store how much work is pending: admit it, and only it."""
         if not namespace:
             return []
-        return [
-            net.NetworkPolicyPeerArgs(
-                namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace}),
-                pod_selector=meta.LabelSelectorArgs(match_labels=operators.PEERS["keda"]),
-            )
-        ]
+        return [namespace_peer(namespace, operators.PEERS["keda"])]
 
     # --- what each store says ------------------------------------------------------------
     def operator_managed(

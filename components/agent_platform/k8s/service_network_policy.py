@@ -8,6 +8,7 @@ from __future__ import annotations
 import pulumi_kubernetes as k8s
 
 from agent_platform.k8s.backend import Backend
+from agent_platform.k8s.peers import from_namespace
 from agent_platform.labels import selector_labels
 from agent_platform.settings.cluster import Monitoring, NetworkConfig
 
@@ -40,10 +41,10 @@ def spec(
             )
         )
     if exposed:
-        ingress.append(_from_namespace(network.ingress_controller_namespace, port))
+        ingress.append(from_namespace(network.ingress_controller_namespace, port))
     if monitoring.enabled:
         # Only Prometheus, from its namespace, and only to the metrics port.
-        ingress.append(_from_namespace(monitoring.namespace, monitoring.port))
+        ingress.append(from_namespace(monitoring.namespace, monitoring.port))
     egress = []
     for name, port in callees:
         # NetworkPolicy ports are the pods' ports (the Service's targetPort), not port 80.
@@ -77,16 +78,4 @@ def spec(
         policy_types=["Ingress", "Egress"],
         ingress=ingress,
         egress=egress,
-    )
-
-
-def _from_namespace(namespace: str, port: int) -> net.NetworkPolicyIngressRuleArgs:
-    """Every pod of `namespace` (a data plane outside the stack), to `port` only."""
-    return net.NetworkPolicyIngressRuleArgs(
-        from_=[
-            net.NetworkPolicyPeerArgs(
-                namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace})
-            )
-        ],
-        ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port)],
     )

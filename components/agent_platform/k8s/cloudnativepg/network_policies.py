@@ -14,6 +14,7 @@ from agent_platform.k8s.cloudnativepg.names import (
     STATUS_PORT,
     PostgresOwner,
 )
+from agent_platform.k8s.peers import from_namespace, namespace_peer, tcp
 from agent_platform.labels import selector_labels
 from agent_platform.settings.stores import PostgresConfig
 from agent_platform.store_runtime import POSTGRES_PORT
@@ -25,32 +26,13 @@ rbac = k8s.rbac.v1
 batch = k8s.batch.v1
 
 
-def _peer(namespace: str, labels: dict[str, str]) -> net.NetworkPolicyPeerArgs:
-    return net.NetworkPolicyPeerArgs(
-        namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace}),
-        pod_selector=meta.LabelSelectorArgs(match_labels=labels),
-    )
-
-
-def _tcp(*ports: int) -> list[net.NetworkPolicyPortArgs]:
-    return [net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports]
-
-
 def _same_ns(labels: dict[str, str]) -> net.NetworkPolicyPeerArgs:
     return net.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=labels))
 
 
 def _scrapes(metrics_namespace: str, port: int) -> list[net.NetworkPolicyIngressRuleArgs]:
     """Prometheus, from its namespace, to the exporter's port (none when nothing scrapes)."""
-    if not metrics_namespace:
-        return []
-    by_name = {"kubernetes.io/metadata.name": metrics_namespace}
-    return [
-        net.NetworkPolicyIngressRuleArgs(
-            from_=[net.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs(match_labels=by_name))],
-            ports=_tcp(port),
-        )
-    ]
+    return [from_namespace(metrics_namespace, port)] if metrics_namespace else []
 
 
 def instances_spec(
@@ -61,7 +43,7 @@ def instances_spec(
     scrapes from Prometheus; they reach each other (streaming replication), the API server and the object
     store."""
     instance = {POD_ROLE_LABEL: operators.ROLE_INSTANCE}
-    operator = _peer(c.operator_namespace, operators.PEERS["cnpg"])
+    operator = namespace_peer(c.operator_namespace, operators.PEERS["cnpg"])
     clients = [
         _same_ns(instance),
         _same_ns({POD_ROLE_LABEL: operators.ROLE_POOLER}),
@@ -73,16 +55,16 @@ def instances_spec(
         policy_types=["Ingress", "Egress"],
         ingress=[
             net.NetworkPolicyIngressRuleArgs(
-                from_=[*clients, *([] if c.pooler.enabled else scaler)], ports=_tcp(POSTGRES_PORT)
+                from_=[*clients, *([] if c.pooler.enabled else scaler)], ports=tcp(POSTGRES_PORT)
             ),
-            net.NetworkPolicyIngressRuleArgs(from_=[operator], ports=_tcp(STATUS_PORT, POSTGRES_PORT)),
+            net.NetworkPolicyIngressRuleArgs(from_=[operator], ports=tcp(STATUS_PORT, POSTGRES_PORT)),
             *_scrapes(metrics_namespace, METRICS_PORT),
         ],
         egress=[
-            net.NetworkPolicyEgressRuleArgs(to=[_same_ns(instance)], ports=_tcp(POSTGRES_PORT, STATUS_PORT)),
+            net.NetworkPolicyEgressRuleArgs(to=[_same_ns(instance)], ports=tcp(POSTGRES_PORT, STATUS_PORT)),
             # The API server (the instance manager watches its Cluster) and the object store: HTTPS
             # to addresses no selector can name.
-            net.NetworkPolicyEgressRuleArgs(ports=_tcp(443, 6443)),
+            net.NetworkPolicyEgressRuleArgs(ports=tcp(443, 6443)),
         ],
     )
 
@@ -92,22 +74,22 @@ def pooler_spec(
 ) -> net.NetworkPolicySpecArgs:
     """PgBouncer takes the clients (and KEDA), the operator and Prometheus; it reaches the instances and
     the API server (its Secrets)."""
-    operator = _peer(c.operator_namespace, operators.PEERS["cnpg"])
+    operator = namespace_peer(c.operator_namespace, operators.PEERS["cnpg"])
     return net.NetworkPolicySpecArgs(
         pod_selector=meta.LabelSelectorArgs(match_labels={POD_ROLE_LABEL: operators.ROLE_POOLER}),
         policy_types=["Ingress", "Egress"],
         ingress=[
             net.NetworkPolicyIngressRuleArgs(
-                from_=[_same_ns({client_label: "true"}), *scaler], ports=_tcp(POSTGRES_PORT)
+                from_=[_same_ns({client_label: "true"}), *scaler], ports=tcp(POSTGRES_PORT)
             ),
-            net.NetworkPolicyIngressRuleArgs(from_=[operator], ports=_tcp(POSTGRES_PORT, POOLER_METRICS_PORT)),
+            net.NetworkPolicyIngressRuleArgs(from_=[operator], ports=tcp(POSTGRES_PORT, POOLER_METRICS_PORT)),
             *_scrapes(metrics_namespace, POOLER_METRICS_PORT),
         ],
         egress=[
             net.NetworkPolicyEgressRuleArgs(
-                to=[_same_ns({POD_ROLE_LABEL: operators.ROLE_INSTANCE})], ports=_tcp(POSTGRES_PORT)
+                to=[_same_ns({POD_ROLE_LABEL: operators.ROLE_INSTANCE})], ports=tcp(POSTGRES_PORT)
             ),
-            net.NetworkPolicyEgressRuleArgs(ports=_tcp(443, 6443)),  # the API server (its Secrets)
+            net.NetworkPolicyEgressRuleArgs(ports=tcp(443, 6443)),  # the API server (its Secrets)
         ],
     )
 
@@ -116,7 +98,7 @@ def network_policies(store: PostgresOwner, name: str, metrics_namespace: str, op
     """The namespace denies everything by default: the instances' policy, and PgBouncer's when pooled."""
     c = store.config
     # KEDA's operator reads a postgresql trigger at the clients' host: the pooler, else the primary.
-    scaler = [_peer(store.scaler_namespace, operators.PEERS["keda"])] if store.scaler_namespace else []
+    scaler = [namespace_peer(store.scaler_namespace, operators.PEERS["keda"])] if store.scaler_namespace else []
     net.NetworkPolicy(
         f"{name}-instances",
         metadata=store.meta(f"{name}-instances"),

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from agent_platform.k8s import pod
 from agent_platform.k8s.cloudnativepg.cluster import cluster_spec
 from agent_platform.k8s.cloudnativepg.names import CLUSTER_LABEL, CNPG, RESTORE_DRILL, PostgresOwner
-from agent_platform.k8s.cloudnativepg.network_policies import _tcp
+from agent_platform.k8s.peers import tcp
 from agent_platform.labels import selector_labels
 from agent_platform.settings.stores import DRILL_RESOURCES, PostgresConfig
 from agent_platform.store_runtime import POSTGRES_PORT
@@ -167,9 +167,9 @@ def _drill_network_policy_spec(drill_cluster: str) -> net.NetworkPolicySpecArgs:
                         pod_selector=meta.LabelSelectorArgs(match_labels={CLUSTER_LABEL: drill_cluster})
                     )
                 ],
-                ports=_tcp(POSTGRES_PORT),
+                ports=tcp(POSTGRES_PORT),
             ),
-            net.NetworkPolicyEgressRuleArgs(ports=_tcp(443, 6443)),  # the API server
+            net.NetworkPolicyEgressRuleArgs(ports=tcp(443, 6443)),  # the API server
         ],
     )
 
