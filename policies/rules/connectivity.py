@@ -167,10 +167,7 @@ class Stack:
         for o in self.objects:
             self._named.setdefault((str(o.get("kind", "")), _ns(o), _name(o)), o)
         self.pods = self._pods()
-        self._pods_by_label: dict[tuple[str, str, str], list[Endpoint]] = defaultdict(list)
-        for pod, _ in self.pods:
-            for k, v in pod.labels.items():
-                self._pods_by_label[(pod.namespace, k, v)].append(pod)
+        self._pod_index = _EndpointIndex([pod for pod, _ in self.pods])
         self.services = self._services()
         self._monitors: tuple[list[Path], list[str]] | None = None
 
@@ -233,11 +230,7 @@ class Stack:
     def selected(self, service: Service) -> list[Endpoint]:
         if not service.selector:
             return []
-        # The pods carrying the selector's rarest pair, in render order, then the whole selector.
-        fewest = min(
-            (self._pods_by_label.get((service.namespace, k, v), []) for k, v in service.selector.items()), key=len
-        )
-        return [pod for pod in fewest if all(pod.labels.get(k) == v for k, v in service.selector.items())]
+        return self._pod_index.carrying(service.namespace, service.selector)
 
     def service_port(self, service: Service, port: Any) -> Mapping[str, Any] | None:
         for p in service.ports:
@@ -495,7 +488,7 @@ class Stack:
         """A rendered Service that selects no pod, or a port of it nobody may reach (by the policies)."""
         warnings = []
         sources = self.candidates()
-        index = _SourceIndex(sources)
+        index = _EndpointIndex(sources)
         for service in self.services.values():
             if not service.rendered:
                 continue
@@ -534,8 +527,8 @@ class Stack:
         return self.unreachable() + self._monitor_paths()[1]
 
 
-class _SourceIndex:
-    """The pods that may try a connection, by namespace and label: the candidates a peer could name."""
+class _EndpointIndex:
+    """Pod groups by namespace and label: those a Service selects, the candidates a peer could name."""
 
     def __init__(self, sources: Sequence[Endpoint]) -> None:
         self.all = list(sources)
@@ -545,6 +538,12 @@ class _SourceIndex:
             self.by_ns[s.namespace].append(s)
             for k, v in s.labels.items():
                 self.by_label[(s.namespace, k, v)].append(s)
+
+    def carrying(self, namespace: str, labels: Mapping[str, str]) -> list[Endpoint]:
+        """The endpoints of `namespace` carrying every pair of `labels`, in index order: the ones with the
+        rarest pair, then the whole set checked."""
+        fewest = min((self.by_label.get((namespace, k, v), []) for k, v in labels.items()), key=len)
+        return [e for e in fewest if all(e.labels.get(k) == v for k, v in labels.items())]
 
     def named_by(self, peers: Sequence[Mapping[str, Any]] | None, policy_namespace: str) -> Iterable[Endpoint]:
         """The sources some peer of a rule matches (no peers: every source)."""
