@@ -4,7 +4,7 @@
     venv/bin/python tools/generate.py --check    # exit 1, naming each stale file, when one is
 
 The model (components/agent_platform/settings/) is the one source: the components' typed args
-(components/agent_platform/args.py), the stack-file JSON Schema (docs/stack-file.schema.json) and
+(components/agent_platform/args/), the stack-file JSON Schema (docs/stack-file.schema.json) and
 the configuration reference (docs/configuration.md).
 """
 
@@ -23,7 +23,7 @@ from preview import schema  # noqa: E402
 from program import config_reference  # noqa: E402
 
 GENERATED: list[tuple[Path, Callable[[], str]]] = [
-    (codegen.TARGET, codegen.render),
+    *codegen.generated(),
     (schema.SCHEMA_PATH, schema.render),
     (config_reference.DOC, config_reference.document),
 ]

@@ -1,7 +1,7 @@
 """Host the agent_platform components as a Pulumi package (`agent-platform`), for any language.
 
 The Python SDK's component provider host infers the schema from the components' Args
-(components/agent_platform/args.py) and constructs them on the engine's Construct calls.
+(components/agent_platform/args/) and constructs them on the engine's Construct calls.
 """
 
 from agent_platform import COMPONENTS, __version__

@@ -6,7 +6,7 @@ import pulumi
 import pytest
 from agent_platform import AgentNamespace, AgentService, ConfigError, Postgres
 from agent_platform import args as args_module
-from agent_platform.codegen import COMPONENTS, SETTINGS, render
+from agent_platform.codegen import COMPONENTS, SETTINGS, TARGET, generated
 
 
 class EchoMocks(pulumi.runtime.Mocks):
@@ -22,9 +22,12 @@ def mocks():
     pulumi.runtime.set_mocks(EchoMocks(), project="p", stack="s", preview=False)
 
 
-def test_args_module_is_generated_from_the_model():
-    with open(args_module.__file__) as f:
-        assert f.read() == render(), "run: venv/bin/python -m agent_platform.codegen"
+def test_args_package_is_generated_from_the_model_and_holds_nothing_else():
+    files = generated()
+    for path, render in files:
+        assert path.read_text() == render(), f"{path.name}: run venv/bin/python -m agent_platform.codegen"
+    assert {p.name for p in TARGET.glob("*.py")} == {path.name for path, _render in files}
+    assert {path.name for path, _render in files} >= {"__init__.py", "components.py", "wiring.py", "pod.py"}
 
 
 def test_every_setting_is_an_arg_and_required_ones_are_required():
@@ -92,3 +95,63 @@ def test_a_standalone_namespace_needs_every_quota_amount():
     problems = str(error.value).splitlines()
     assert len(problems) == 5 and all("is required" in p for p in problems)
     assert not any("quota.cpu" in p for p in problems)
+
+
+INHERITING_COMPONENT = '''
+from typing import TypedDict
+
+import pulumi
+
+
+class BaseSettingsArgs(TypedDict, total=False):
+    replicas: int
+    """How many pods."""
+
+
+class ThingArgs(BaseSettingsArgs, total=False):
+    namespace: str
+    """Where the pods run."""
+
+
+class Thing(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ThingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("test:index:Thing", name, {}, opts)
+'''
+
+
+def test_the_analyzer_drops_inherited_descriptions_so_component_args_repeat_their_settings(tmp_path, monkeypatch):
+    """Why codegen repeats a settings model's fields in its component's Args rather than
+    inheriting them: the SDK's analyzer reads inherited keys (analyzer.py:410, the MRO walk) but
+    looks descriptions up in the analyzed class's own source (analyzer.py:707-725). When this
+    fails, upstream reads inherited descriptions: generate `<Component>Args(<Model>SettingsArgs)`."""
+    from pulumi.provider.experimental.analyzer import Analyzer
+
+    (tmp_path / "inheriting_component.py").write_text(INHERITING_COMPONENT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import inheriting_component
+
+    result = Analyzer("test").analyze([inheriting_component.Thing])
+    inputs = result["component_definitions"]["Thing"].inputs
+    assert set(inputs) == {"replicas", "namespace"}  # the inherited key is read...
+    assert inputs["namespace"].description == "Where the pods run."
+    assert inputs["replicas"].description is None  # ...its description is not
+
+
+def test_every_arg_of_every_component_reaches_the_schema_with_its_description():
+    from agent_platform import COMPONENTS
+    from pulumi.provider.experimental.analyzer import Analyzer
+
+    result = Analyzer("agent-platform").analyze(list(COMPONENTS))
+    missing = [
+        f"{name}.{key}"
+        for name, component in result["component_definitions"].items()
+        for key, prop in component.inputs.items()
+        if not prop.description
+    ]
+    missing += [
+        f"{name}.{key}"
+        for name, typ in result["type_definitions"].items()
+        for key, prop in typ.properties.items()
+        if not prop.description
+    ]
+    assert missing == []

@@ -30,7 +30,7 @@ def test_wheel_holds_the_package_only_and_declares_its_dependencies(installed):
     # is an unrelated project's; tests/package/test_dependency_sources.py).
     assert meta["Name"] == DIST_NAME == "agent-platform-components"
     assert metadata.startswith("agent_platform_components-")
-    assert "agent_platform/args.py" in names and "agent_platform/k8s/agent_service.py" in names
+    assert "agent_platform/args/components.py" in names and "agent_platform/k8s/agent_service.py" in names
     requires = {re.split(r"[<>=!~;\s]", r, maxsplit=1)[0] for r in meta.get_all("Requires-Dist")}
     assert requires == {"pulumi", "pulumi-kubernetes", "pulumi-random", "pulumi-docker", "pydantic"}
     import agent_platform
