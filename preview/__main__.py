@@ -15,8 +15,9 @@ import traceback
 from pathlib import Path
 
 from preview.collector import freeze_after_bursts
-from preview.exit_codes import EXIT_BAD_INPUT, EXIT_BUG
+from preview.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INVALID
 from preview.helpers import Helpers
+from preview.masking import MASKER, MaskedStream
 from preview.output import OutputError, check_target
 from preview.pack_process import launch_pack
 from preview.phases import PhaseWorker
@@ -111,12 +112,22 @@ def _terminate(_signum: int, _frame) -> None:
     raise Terminated
 
 
+def _masked(code: int) -> int:
+    """The run's exit code, failed when anything had to be masked on its way out (preview/masking.py)."""
+    problems = MASKER.problems()
+    for line in problems:
+        print(f"error: {line}", file=sys.stderr)
+    return max(code, EXIT_INVALID) if problems else code
+
+
 def run() -> int:
     """main(), with the only tracebacks left being bugs, and a line saying so."""
     freeze_after_bursts()  # this process ends with the preview
     signal.signal(signal.SIGTERM, _terminate)
+    sys.stdout = MaskedStream(sys.stdout, "stdout")
+    sys.stderr = MaskedStream(sys.stderr, "stderr")
     try:
-        return main()
+        return _masked(main())
     except Terminated:
         print("error: terminated; nothing was replaced", file=sys.stderr)
         return 128 + signal.SIGTERM

@@ -24,6 +24,7 @@ from preview.diff import BaseRenderError, diff_renders, format_json, format_mark
 from preview.exit_codes import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
 from preview.helpers import Helpers
+from preview.masking import MASKER
 from preview.output import OutputError, commit, discard, stage_for
 from preview.pack_process import PolicyRunError
 from preview.phases import PhaseError
@@ -39,6 +40,7 @@ DEFAULT_K8S_VERSIONS = ("1.29",)
 def render(project_dir: Path, stack: str, config_file: Path | None):
     """The up phase (what is applied), rendered: manifests, compose file, resources.json."""
     inputs, capture = capture_phase(project_dir, stack, config_file)
+    MASKER.know(capture.secret_values)
     kube = manifests(capture)
     return inputs, capture, kube, render_files(capture, kube)
 
@@ -138,6 +140,7 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
                     diff_renders(base_files, files, args.base, "working-tree"),
                 )
             )
+        MASKER.mask_tree(stage)
         commit(stage, out)
         stage = None
     except (BadInput, OutputError) as error:

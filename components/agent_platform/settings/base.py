@@ -9,9 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from agent_platform.settings.errors import credential_shape
 
 
 class Model(BaseModel):
@@ -41,6 +45,39 @@ class Model(BaseModel):
                     merged = merged if merged is not None else dict(values)
                     merged[key] = given
         return values if merged is None else merged
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_credential(cls, value: Any) -> Any:
+        """No setting holds a credential: everything a stack file says is written in plain into
+        rendered files and reports (secrets come from `pulumi config set --secret`, named by
+        secretEnv). The fields that say it more precisely (PlainText, LabelValue, a secret's config
+        key) have refused theirs already, at the value's own key; this catches the rest: an image
+        tag, a host, a name, a dict's key."""
+        what = _credential_in(value)
+        if what is not None:
+            raise PydanticCustomError(
+                "credential",
+                "{message}",
+                {
+                    "message": f"holds {what}, not shown here, which would be written in plain into rendered "
+                    "files and reports: remove it (keep secrets with `pulumi config set --secret <name>`, which "
+                    "secretEnv names), then rotate it: it has been in this file"
+                },
+            )
+        return value
+
+
+def _credential_in(value: Any) -> str | None:
+    """What credential a setting's value holds, in a string, a list's items or a dict's keys and
+    values; nested settings models check their own fields."""
+    if isinstance(value, str):
+        return credential_shape(value)
+    if isinstance(value, list | tuple):
+        return next((w for w in map(_credential_in, value) if w), None)
+    if isinstance(value, dict):
+        return next((w for k, v in value.items() for w in (_credential_in(k), _credential_in(v)) if w), None)
+    return None
 
 
 def _over_default(default: BaseModel, given: dict[str, Any]) -> dict[str, Any]:

@@ -131,8 +131,10 @@ CREDENTIAL_SHAPES: tuple[tuple[str, str, str], ...] = (
         'RFC 7519: base64url of a JSON header and claims, each starting {" (eyJ)',
     ),
     (
-        "a URL with a password (scheme://user:password@...)",
-        r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]{0,256}:[^/\s@]{1,256}@",
+        "a URL with a password (user:password@ in the URL)",
+        # A password that is a variable reference (`${POSTGRES_PASSWORD}`, `$PASSWORD`) is a template
+        # the reader fills in, as Compose does, not a password.
+        r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]{0,256}:(?!\$)[^/\s@]{1,256}@",
         "RFC 3986 section 3.2.1: user:password in a URI's userinfo",
     ),
 )
@@ -166,6 +168,30 @@ def credential_shape(value: Any) -> str | None:
     if any(_random_token(token) for token in _TOKEN.findall(value)):
         return "a long random token (an API key or password)"
     return None
+
+
+def credential_spans(text: str) -> list[tuple[int, int, str]]:
+    """Where credentials stand in a text (a rendered file, a report, a line of output): (start, end,
+    what it looks like), in order, not overlapping. The same shapes as `credential_shape`, found
+    anywhere: a whole known-shape token (its pattern's match, extended over the token's characters)
+    or a long random token."""
+    spans: list[tuple[int, int, str]] = []
+    for what, pattern in _CREDENTIALS:
+        for match in pattern.finditer(text):
+            end = match.end()
+            while end < len(text) and (text[end].isalnum() or text[end] in "_-"):
+                end += 1
+            spans.append((match.start(), end, what))
+    for match in _TOKEN.finditer(text):
+        if _random_token(match.group()):
+            spans.append((match.start(), match.end(), "a long random token (an API key or password)"))
+    merged: list[tuple[int, int, str]] = []
+    for start, end, what in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]), merged[-1][2])
+        else:
+            merged.append((start, end, what))
+    return merged
 
 
 # A value in a message: at most this many characters, then its length.
