@@ -14,6 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from preview.masking import Masker
+
 MARKER = "<!-- agent-platform-preview -->"
 LIMIT = 65_000  # under GitHub's 65,536, leaving room for the marker and joins
 
@@ -75,8 +77,11 @@ def main(argv: list[str]) -> int:
         except OSError as error:
             print(f"error: {arg}: {error.strerror}", file=sys.stderr)
             return 2
-    Path(argv[0]).write_text(compose(parts))
-    return 0
+    masker = Masker()  # the previews' markdown is masked already; the comment is posted publicly: once more
+    Path(argv[0]).write_text(masker.mask(compose(parts), argv[0]))
+    for line in masker.problems():
+        print(f"error: {line}", file=sys.stderr)
+    return 1 if masker.found else 0
 
 
 if __name__ == "__main__":

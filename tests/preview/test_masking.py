@@ -28,7 +28,7 @@ def test_each_credential_shape_is_masked_where_it_stands_in_a_text(name):
     [(where, what)] = masker.found
     assert where == "kubernetes/x.yaml" and "not shown" in masked and what in masked
     [line] = masker.problems()
-    assert line.startswith("kubernetes/x.yaml: held ") and "rotate it" in line and CANARIES[name][:8] not in line
+    assert line.startswith("kubernetes/x.yaml: held ") and "rotate it" in line and CANARIES[name][:14] not in line
 
 
 def test_a_known_secret_value_is_masked_and_a_short_one_is_left_alone():
@@ -103,3 +103,14 @@ def test_a_secret_given_in_the_environment_reaches_no_output(tmp_path):
     assert "masked" not in result.stderr
     assert (out / "policy-report.sarif").exists()
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_pull_request_comment_is_masked_too(tmp_path, capsys):
+    from preview import comment
+
+    part = tmp_path / "prod.md"
+    part.write_text(f"## prod\n\n- env: `{CANARIES['anthropic']}`\n")
+    out = tmp_path / "comment.md"
+    assert comment.main([str(out), f"prod={part}"]) == 1
+    assert CANARIES["anthropic"][:16] not in out.read_text() and "not shown" in out.read_text()
+    assert "held an Anthropic API key" in capsys.readouterr().err

@@ -175,18 +175,18 @@ def credential_spans(text: str) -> list[tuple[int, int, str]]:
     what it looks like), in order, not overlapping. The same shapes as `credential_shape`, found
     anywhere: a whole known-shape token (its pattern's match, extended over the token's characters)
     or a long random token."""
-    spans: list[tuple[int, int, str]] = []
+    spans: list[tuple[int, int, int, str]] = []  # (start, 0 for a known shape or 1, end, what)
     for what, pattern in _CREDENTIALS:
         for match in pattern.finditer(text):
             end = match.end()
             while end < len(text) and (text[end].isalnum() or text[end] in "_-"):
                 end += 1
-            spans.append((match.start(), end, what))
+            spans.append((match.start(), 0, end, what))
     for match in _TOKEN.finditer(text):
         if _random_token(match.group()):
-            spans.append((match.start(), match.end(), "a long random token (an API key or password)"))
-    merged: list[tuple[int, int, str]] = []
-    for start, end, what in sorted(spans):
+            spans.append((match.start(), 1, match.end(), "a long random token (an API key or password)"))
+    merged: list[tuple[int, int, str]] = []  # a known shape names a span it starts before or with
+    for start, _rank, end, what in sorted(spans):
         if merged and start < merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]), merged[-1][2])
         else:
