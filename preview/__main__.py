@@ -8,6 +8,8 @@ stack, malformed stack file, invalid config, a program that raises, an unusable 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import signal
 import sys
@@ -15,6 +17,7 @@ import traceback
 from pathlib import Path
 
 from preview.collector import freeze_after_bursts
+from preview.esc import ESC_VALUES_ENV
 from preview.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INVALID
 from preview.helpers import Helpers
 from preview.masking import MASKER, MaskedStream
@@ -49,11 +52,26 @@ def k8s_versions(value: str) -> list[str]:
     return versions
 
 
+def esc_values(value: str) -> tuple[str, Path]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"{value!r}: give ENV=FILE, e.g. myorg/agent-platform/prod=prod-esc.json")
+    return name, Path(path)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = OneLineParser(prog="python -m preview", description=__doc__.splitlines()[0])
     parser.add_argument("stack", type=stack_name, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, help="output directory (default out/<stack>)")
     parser.add_argument("--config-file", type=Path, help="stack file to use instead of Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--esc-values",
+        action="append",
+        type=esc_values,
+        default=[],
+        metavar="ENV=FILE",
+        help="an ESC environment the stack file imports, resolved: FILE is `esc env open ENV --format json` output",
+    )
     parser.add_argument("--against", metavar="OTHER_STACK", help="diff against another stack (promotion: dev -> prod)")
     parser.add_argument("--base", metavar="GIT_REV", help="diff against this stack rendered at a git revision")
     parser.add_argument(
@@ -87,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.esc_values:  # for this process's reading of the stack file and its phase worker's
+        os.environ[ESC_VALUES_ENV] = json.dumps({name: str(path.resolve()) for name, path in args.esc_values})
     helpers = Helpers()
     try:
         if not args.no_policy and not args.render_only:

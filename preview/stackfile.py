@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pulumi.runtime.config import get_config_env_key
 
+from preview.esc import EscError, esc_pulumi_config, merge_patch
 from program.stack_file import MAX_BYTES, scan, yaml_problem
 
 
@@ -45,6 +46,7 @@ class StackConfigInput:
     secret_keys: list[str]  # keys the engine marks secret
     placeholders: list[str]  # secret keys filled with placeholders, not real values
     text: str | None = None  # the stack file as written, for the lines of config problems
+    from_environment: list[str] = field(default_factory=list)  # keys only an ESC environment set
 
 
 def placeholder(key: str) -> str:
@@ -154,16 +156,10 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
         raise StackFileError(f"{shown}: no such stack file (stacks here: {', '.join(known) or 'none'})")
     stack_file, text = _load_yaml(path)
-    if stack_file.get("environment"):
-        # Pulumi merges config from the ESC environments a stack file imports; only Pulumi Cloud
-        # resolves them, so a render without them would silently lack that config.
-        names = stack_file["environment"]
-        names = ", ".join(map(str, names)) if isinstance(names, list) else str(names)
-        raise StackFileError(
-            f"{shown}: environment: imports Pulumi ESC environments ({names}), which only Pulumi Cloud "
-            "resolves; the offline preview cannot see the config they provide. Preview a copy of the stack "
-            "file with those values under config: (--config-file), or run `pulumi preview`"
-        )
+    try:
+        esc_config = esc_pulumi_config(stack_file.get("environment"), shown, text, project)
+    except EscError as error:
+        raise StackFileError(str(error)) from None
     raw = stack_file.get("config") or {}
     if not isinstance(raw, dict):
         raise StackFileError(f"{shown}: config: must be a mapping of keys to values")
@@ -181,10 +177,21 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
             config[full] = _encode(spec)
 
     inputs = StackConfigInput(project, stack, shown, config, secret_keys, placeholders, text)
+    stack_values: dict[str, Any] = {}
     for key, value in raw.items():
         if not isinstance(key, str):
             raise StackFileError(f"{shown}: config: key {key!r} must be a string")
-        full = key if ":" in key else f"{project}:{key}"
+        stack_values[key if ":" in key else f"{project}:{key}"] = value
+    # The environments' pulumiConfig under the stack file's config, as the CLI merges them (pulumi
+    # sdk/go/common/workspace/config.go mergeConfig: a key only the environment has is set; a key
+    # both have is the stack's value JSON-merge-patched over the environment's, the stack winning).
+    for full, value in esc_config.items():
+        if full in stack_values:
+            stack_values[full] = merge_patch(value, stack_values[full])
+        else:
+            stack_values[full] = value
+            inputs.from_environment.append(full)
+    for full, value in stack_values.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             _set_secret(inputs, full)
         else:
@@ -211,4 +218,9 @@ def add_required_secrets(inputs: StackConfigInput, keys: tuple[str, ...]) -> Sta
         full = f"{inputs.project}:{key}"
         if full not in inputs.config:
             _set_secret(inputs, full)
+        elif full in inputs.from_environment and full not in inputs.secret_keys:
+            # `esc env open --format json` prints values without saying which are secret; one the
+            # program reads as a secret is one (ESC holds it as `fn::secret`), and stays so here.
+            inputs.secret_keys.append(full)
+            inputs.secret_keys.sort()
     return inputs
