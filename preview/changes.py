@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -592,6 +593,21 @@ def text_lines(changes: list[Change], folded_count: int = 0) -> list[str]:
             out.append(f"          why: {plain(why(c))}")
     if folded_count:
         out.append(f"  ({folded_count} objects differ only in environment labels / namespace)")
+    return out
+
+
+def summary_lines(changes: list[Change], folded_count: int = 0, width: int = 160) -> list[str]:
+    """What pulumi up would do, for one screen: the count of each action, then only the changes a
+    reviewer must weigh (a replace, a data-holding or protected object, a refused change), a line each."""
+    counts = Counter(c.op for c in changes)
+    head = ", ".join(f"{counts[op]} {op}" for op in ("create", "update", "replace", "delete") if counts[op])
+    if folded_count:
+        head += f"{'; ' if head else ''}{folded_count} differ only in environment labels / namespace"
+    out = [f"What pulumi up would do: {head or 'nothing'}"]
+    for c in changes:
+        if c.op != "create" and (c.op == "replace" or c.blocked or c.holds_data or c.refused or c.major_upgrade):
+            line = f"  {c.op:<7} {c.kind}/{c.name}" + (f": {plain(why(c))}" if why(c) else "")
+            out.append(line if len(line) <= width else line[: width - 1] + "…")
     return out
 
 

@@ -29,6 +29,7 @@ from preview.output import OutputError, commit, discard, stage_for
 from preview.pack_process import PolicyRunError
 from preview.phases import PhaseError
 from preview.policy import run_policy_pack
+from preview.promotion import drift, report_lines
 from preview.render import manifests, render_files, write_files
 from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
@@ -43,6 +44,12 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
     MASKER.know(capture.secret_values)
     kube = manifests(capture)
     return inputs, capture, kube, render_files(capture, kube)
+
+
+def stack_settings(inputs):
+    """The stack's settings model (the program ran on this config, so it parses)."""
+    values = read_project_config(inputs.config)
+    return parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS})
 
 
 def summary_table(capture) -> str:
@@ -70,8 +77,8 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         started = time.perf_counter()
         inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
         # The program ran on this config, so it parses; the paths are judged on the render.
-        values = read_project_config(inputs.config)
-        wiring = connectivity(kube, parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}))
+        settings = stack_settings(inputs)
+        wiring = connectivity(kube, settings)
         edges = traffic_edges(kube)
         if "docker-compose.yml" in files:
             edges += compose_edges(yaml.safe_load(files["docker-compose.yml"]))
@@ -117,8 +124,11 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
             policy_lines = report.table_lines(timed=args.format != "markdown")
 
         diffs = []
+        promotion_drift = None
         if args.against:
-            _, _, _, other_files = render(project_dir, args.against, None)
+            other_inputs, _, _, other_files = render(project_dir, args.against, None)
+            if args.against != args.stack:
+                promotion_drift = drift(args.stack, settings, args.against, stack_settings(other_inputs))
             # Read as "what applying this render over OTHER would do": OTHER is the before side. Against
             # another stack it is a promotion (environment labels fold); against the same stack
             # (with --config-file) it is a real update of that stack.
@@ -179,6 +189,7 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
                         "violations": [v.__dict__ for v in report.violations],
                     },
                     "diffs": [json.loads(format_json(d)) for _, d in diffs],
+                    "promotion": promotion_drift,
                     "connectivity": None
                     if wiring is None
                     else [
@@ -193,6 +204,8 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
     elif args.format == "markdown":
         status = "passed" if not findings and not policy_failed else "failed"
         print(f"## agent-platform preview: `{args.stack}`\n")
+        if promotion_drift is not None:
+            print("```\n" + "\n".join(report_lines(promotion_drift)) + "\n```\n")
         if "docker-compose.yml" in files:
             services = len((yaml.safe_load(files["docker-compose.yml"]) or {}).get("services") or {})
             print(f"Docker host: {services} Compose services; `docker compose config` {status}.\n")
@@ -215,7 +228,14 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         for title, d in diffs:
             print(format_markdown(d, title, summary=args.summary))
     else:
-        print(summary_table(capture))
+        if promotion_drift is not None:
+            print("\n".join(report_lines(promotion_drift)) + "\n")
+        if args.summary:
+            declared = capture.declared()
+            parents = {p.urn for p in map(capture.parent_of, declared) if p is not None}
+            print(f"{len(declared)} resources from {len(parents)} components")
+        else:
+            print(summary_table(capture))
         checked = [f"{len(kube)} manifests against k8s {', '.join(versions)}"] if kube else []
         if "docker-compose.yml" in files:
             checked.append("docker-compose.yml with docker-compose config")
@@ -230,7 +250,7 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
             say(terminal, f"invalid: {f.line()}", "invalid")
         if wiring is not None:
             print(f"\n{wiring.summary()}")
-            for line in wiring.lines():
+            for line in [] if args.summary and not cut_paths else wiring.lines():
                 print(f"  {line}")
         for line in policy_lines:
             say(terminal, line, policy_kind(line))

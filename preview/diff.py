@@ -142,7 +142,7 @@ def render_at_revision(repo: Path, rev: str, stack: str) -> dict[str, str]:
 
 
 def format_text(d: StackDiff, summary: bool = False) -> str:
-    """The diff for a terminal; `summary`: what would happen and which objects, without the patches."""
+    """The diff for a terminal; `summary`: the counts and the changes that need a reviewer's weighing."""
     # A promotion reads in the direction it goes: `dev --against prod` promotes dev onto prod, and the
     # counts are what prod would gain, change and lose.
     where = f"promoting {d.after} onto {d.before}" if d.promotion else f"{d.before} -> {d.after}"
@@ -152,13 +152,14 @@ def format_text(d: StackDiff, summary: bool = False) -> str:
         f"Changes, {where}: {len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed"
         + (f" in {d.before}" if d.promotion else "")
     ]
+    if summary:  # one screen: the counts and what a reviewer must weigh; no object lists, no patches
+        return "\n".join(lines + classifier.summary_lines(d.changes, d.folded)) + "\n"
     if d.changes or d.folded:
         lines += ["What pulumi up would do:"] + classifier.text_lines(d.changes, d.folded) + ["", "Rendered objects:"]
     for sign, keys in (("+", d.added), ("~", d.changed), ("-", d.removed)):
         lines += [f"  {sign} {k}" for k in keys]
     lines.append("")
-    if not summary:
-        lines += [d.patches[k] for k in d.added + d.changed + d.removed]
+    lines += [d.patches[k] for k in d.added + d.changed + d.removed]
     return "\n".join(lines) + "\n"
 
 
