@@ -22,7 +22,7 @@ from preview.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INVALID
 from preview.helpers import Helpers
 from preview.masking import MASKER, MaskedStream
 from preview.output import OutputError, check_target
-from preview.pack_process import launch_pack
+from preview.pack_process import launch_pack, pack_dir_for
 from preview.phases import PhaseWorker
 
 # Pulumi stack names: letters, digits, '-', '_' and '.' (pulumi sdk/go/common/tokens ValidateStackName).
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             # The engine's two phases: a first `pulumi preview` (computed values unknown), then `up`. The
             # preview phase is captured and analyzed beside this process's work, by its own pack.
             helpers.worker = PhaseWorker(project_dir, args.stack, args.config_file)
-            helpers.pack = launch_pack(project_dir / "policies")
+            helpers.pack = launch_pack(pack_dir_for(project_dir))
         # Imported once the worker and the pack are on their way (preview/cli.py: about a second).
         from preview import cli
 

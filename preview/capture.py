@@ -15,6 +15,7 @@ from preview.engine import Capture, ProgramError, run_program
 from preview.stackfile import StackConfigInput, StackFileError, add_required_secrets, display, read_stack_config
 from program.stack_config import (
     CONFIG_SOURCE_ENV,
+    PROJECT,
     TOP_LEVEL_KEYS,
     check_stack,
     parse_stack_config,
@@ -35,6 +36,11 @@ def stack_inputs(project_dir: Path, stack: str, config_file: Path | None = None)
     engine's flat map, cannot say which line).
     """
     inputs = read_stack_config(project_dir, stack, config_file)
+    if inputs.project != PROJECT:
+        # Another team's program on the components (examples/consumer): its config is its own, read by
+        # its program; the components check their args as they are constructed. The secrets its
+        # Pulumi.yaml declares (`secret: true`) are filled as this project's own are.
+        return add_required_secrets(inputs, tuple(k.partition(":")[2] for k in inputs.declared_secrets))
     values = read_project_config(inputs.config)
     try:
         needed = tuple(parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}).secret_keys())

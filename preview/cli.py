@@ -33,7 +33,7 @@ from preview.promotion import drift, report_lines
 from preview.render import manifests, render_files, write_files
 from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
-from program.stack_config import TOP_LEVEL_KEYS, parse_stack_config, read_project_config
+from program.stack_config import PROJECT, TOP_LEVEL_KEYS, parse_stack_config, read_project_config
 
 DEFAULT_K8S_VERSIONS = ("1.29",)
 
@@ -47,7 +47,10 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
 
 
 def stack_settings(inputs):
-    """The stack's settings model (the program ran on this config, so it parses)."""
+    """The stack's settings model (the program ran on this config, so it parses); None for another
+    team's program, which has a config of its own."""
+    if inputs.project != PROJECT:
+        return None
     values = read_project_config(inputs.config)
     return parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS})
 
@@ -127,8 +130,9 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         promotion_drift = None
         if args.against:
             other_inputs, _, _, other_files = render(project_dir, args.against, None)
-            if args.against != args.stack:
-                promotion_drift = drift(args.stack, settings, args.against, stack_settings(other_inputs))
+            other_settings = stack_settings(other_inputs)
+            if args.against != args.stack and settings is not None and other_settings is not None:
+                promotion_drift = drift(args.stack, settings, args.against, other_settings)
             # Read as "what applying this render over OTHER would do": OTHER is the before side. Against
             # another stack it is a promotion (environment labels fold); against the same stack
             # (with --config-file) it is a real update of that stack.

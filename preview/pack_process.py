@@ -17,6 +17,23 @@ class PolicyRunError(Exception):
     pass
 
 
+# The pack this preview ships with: it runs on a project that has none of its own (a consumer's program).
+BUNDLED_PACK = Path(__file__).resolve().parents[1] / "policies"
+
+
+def pack_dir_for(project_dir: Path) -> Path:
+    """The project's own pack (`policies/PulumiPolicy.yaml`, as `pulumi preview --policy-pack policies`
+    would run), else the bundled one."""
+    own = project_dir / "policies"
+    return own if (own / "PulumiPolicy.yaml").is_file() else BUNDLED_PACK
+
+
+def policy_config_path(project_dir: Path, stack: str) -> Path:
+    """The stack's policy config: `policies/config/<stack>.json` in the project, which a project on the
+    bundled pack may hold too; absent, every policy runs at its own level (the secure default)."""
+    return project_dir / "policies" / "config" / f"{stack}.json"
+
+
 def launch_pack(pack_dir: Path) -> subprocess.Popen:
     """`python -u -m pulumi.policy <engine address> <pack dir>` with the pack dir as working
     directory, as the CLI starts a Python pack (pulumi sdk/python/lib/pulumi/policy/__main__.py

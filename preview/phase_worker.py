@@ -21,7 +21,7 @@ from preview import lifeline
 from preview.capture import BadInput, capture_phase
 from preview.collector import freeze_after_bursts
 from preview.exit_codes import EXIT_BAD_INPUT
-from preview.pack_process import PolicyRunError, launch_pack
+from preview.pack_process import PolicyRunError, launch_pack, pack_dir_for
 from preview.policy import analyze, engine_document
 from preview.policy_results import PhaseResult
 
@@ -40,7 +40,7 @@ def _stop(signum: int, _frame) -> None:
 def run(project_dir: Path, stack: str, config_file: Path | None) -> PhaseResult:
     """Capture the preview phase and analyze it with a pack started first (it imports meanwhile)."""
     global _pack
-    pack = _pack = launch_pack(project_dir / "policies")
+    pack = _pack = launch_pack(pack_dir_for(project_dir))
     try:
         _, capture = capture_phase(project_dir, stack, config_file, "preview")
     except BaseException:

@@ -23,7 +23,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from preview.collector import collector_paused
 from preview.engine import UNKNOWN, Capture
-from preview.pack_process import PolicyRunError, launch_pack, pack_port
+from preview.pack_process import PolicyRunError, launch_pack, pack_dir_for, pack_port, policy_config_path
 from preview.policy_results import PhaseResult, PolicyReport, Violation
 from preview.provider_outputs import INPUTS_KEY, outputs_for
 from preview.render import resources_document
@@ -263,8 +263,8 @@ def analyze(
     (_analyze_phase): within this call, and from `reuse`, called once the first phase's AnalyzeStack is
     on its way, which returns another pack's answers (decode_answers).
     """
-    pack_dir = project_dir / "policies"
-    config_path = config_file or pack_dir / "config" / f"{stack}.json"
+    pack_dir = pack_dir_for(project_dir)
+    config_path = config_file or policy_config_path(project_dir, stack)
     started = time.perf_counter()
     process = pack
     try:
@@ -365,8 +365,8 @@ def run_policy_pack(
             else:
                 found[key] = earlier
         seconds = max(seconds, earlier_phase.seconds)  # side by side, the up phase's last part after it
-    pack_dir = project_dir / "policies"
-    config_path = config_file or pack_dir / "config" / f"{capture.stack}.json"
+    pack_dir = pack_dir_for(project_dir)
+    config_path = config_file or policy_config_path(project_dir, capture.stack)
     violations = sorted(found.values(), key=lambda v: (v.level != "mandatory", v.policy, v.resource, v.message))
     report_phases = (earlier_phase.phases if earlier_phase is not None else []) + result.phases
     report = PolicyReport(
@@ -374,7 +374,7 @@ def run_policy_pack(
         pack_version(pack_dir) or result.version,
         capture.stack,
         capture.project,
-        config_path.name,
+        config_path.name if config_path.exists() else "none (each policy at its own level)",
         result.policies,
         violations,
         seconds,

@@ -47,6 +47,7 @@ class StackConfigInput:
     placeholders: list[str]  # secret keys filled with placeholders, not real values
     text: str | None = None  # the stack file as written, for the lines of config problems
     from_environment: list[str] = field(default_factory=list)  # keys only an ESC environment set
+    declared_secrets: list[str] = field(default_factory=list)  # Pulumi.yaml's `secret: true` keys
 
 
 def placeholder(key: str) -> str:
@@ -167,6 +168,7 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     placeholders: list[str] = []
+    declared_secrets: list[str] = []
     for key, spec in (project_file.get("config") or {}).items():
         full = key if ":" in key else f"{project}:{key}"
         if isinstance(spec, dict) and "default" in spec:
@@ -175,8 +177,11 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
             config[full] = _encode(spec["value"])
         elif not isinstance(spec, dict):
             config[full] = _encode(spec)
+        elif spec.get("secret") is True:
+            declared_secrets.append(full)  # `secret: true` and no value: set per machine, never committed
 
     inputs = StackConfigInput(project, stack, shown, config, secret_keys, placeholders, text)
+    inputs.declared_secrets = declared_secrets
     stack_values: dict[str, Any] = {}
     for key, value in raw.items():
         if not isinstance(key, str):

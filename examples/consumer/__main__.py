@@ -1,8 +1,8 @@
-"""One agent API with Postgres and Redis, declared with the agent_platform components."""
+"""One agent API with Postgres and Redis, routed by an Ingress, declared with the agent_platform components."""
 
 import pulumi
 import pulumi_kubernetes as k8s
-from agent_platform import AgentNamespace, AgentService, Postgres, Redis
+from agent_platform import AgentIngress, AgentNamespace, AgentService, Postgres, Redis
 
 config = pulumi.Config()
 environment = pulumi.get_stack()
@@ -45,8 +45,20 @@ api = AgentService(
         "backends": [postgres.backend, redis.backend],
         "autoscaling": {"min_replicas": 2, "max_replicas": 6},
         "pdb": {"max_unavailable": 1},
+        # Routed by the Ingress below: its NetworkPolicy admits the ingress controller to the app port.
+        "exposed": True,
     },
     opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[postgres, redis])),
+)
+
+AgentIngress(
+    "ingress",
+    {
+        **wiring,
+        "host": config.require("host"),
+        "routes": [{"service": "agent-api", "paths": ["/"]}],
+    },
+    opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[api])),
 )
 
 pulumi.export("service", api.service_name)

@@ -101,6 +101,7 @@ def test_consumer_example_registers_its_workload_from_the_installed_package(inst
     config = {
         "agent-consumer:context": "kind-dev",
         "agent-consumer:image": "ghcr.io/example/agent-api:1.4.2",
+        "agent-consumer:host": "agents.dev.example.com",
         "agent-consumer:openaiApiKey": "sk-test-value",
     }
     result = subprocess.run(
