@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ from preview.output import OutputError, commit, discard, stage_for
 from preview.pack_process import PolicyRunError
 from preview.phases import PhaseError
 from preview.policy import run_policy_pack
+from preview.policy_results import Violation
 from preview.render import manifests, render_files, write_files
 from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
@@ -41,6 +43,20 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
     inputs, capture = capture_phase(project_dir, stack, config_file)
     kube = manifests(capture)
     return inputs, capture, kube, render_files(capture, kube)
+
+
+def _md(text: str) -> str:
+    """Text as markdown shows it, not as markup (messages quote names, globs and paths)."""
+    return re.sub(r"([\\`*_\[\]<>|#~])", r"\\\1", text)
+
+
+def finding_markdown(v: Violation) -> str:
+    """One policy finding for the PR comment: where the stack file sets it, what is wrong, the fix."""
+    mark = ":x:" if v.level == "mandatory" else ":warning:"
+    return (
+        f"- {mark} `{v.at}`: **{v.policy}** ({v.level}, {v.severity}, {'+'.join(v.phases)}) "
+        f"`{v.resource}`: {_md(v.message)}<br>Fix: {v.fix}"
+    )
 
 
 def summary_table(capture) -> str:
@@ -108,6 +124,7 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
                     preview_result=helpers.worker.result,
                     pack=pack,
                     stack_file=args.config_file.resolve() if args.config_file else None,
+                    source=inputs.source,
                 )
             except (PolicyRunError, PhaseError) as error:
                 raise BadInput(str(error)) from None
@@ -205,10 +222,12 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
             print(f"<details><summary>{wiring.summary()}</summary>\n")
             print("\n".join(wiring.lines(markdown=True)))
             print("\n</details>\n")
-        if policy_lines:
-            print("<details><summary>Policy pack: " + policy_lines[0].split(": ", 1)[-1] + "</summary>\n\n```")
-            print("\n".join(policy_lines[1:]) or "no violations")
-            print("```\n\n</details>\n")
+        if report is not None:
+            # Open when a mandatory violation fails the preview: each finding at its stack-file key.
+            opened = " open" if report.mandatory_failed else ""
+            print(f"<details{opened}><summary>Policy pack: " + policy_lines[0].split(": ", 1)[-1] + "</summary>\n")
+            print("\n".join(finding_markdown(v) for v in report.violations) or "No violations.")
+            print("\n</details>\n")
         for title, d in diffs:
             print(format_markdown(d, title, summary=args.summary))
     else:
