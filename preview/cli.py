@@ -161,6 +161,12 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         # One `error:` line per problem: a stack file with five problems says five things.
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
+        if args.format == "markdown":
+            # The PR comment says why this stack has no preview: each problem at its line, with its fix.
+            print(f"## agent-platform preview: `{args.stack}`\n")
+            print(":x: Nothing was rendered: the input was refused (exit 2).\n\n```text")
+            print("\n".join(f"error: {line}" for line in str(error).splitlines()))
+            print("```")
         return EXIT_BAD_INPUT
     finally:
         if stage is not None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import random
 import re
+import string
 import typing
 
 import pytest
@@ -267,3 +269,17 @@ def test_sarif_and_json_results_sit_at_that_line(unpinned_and_cut):
         assert violations and all(
             (v["file"], v["line"], v["key"]) == ("Pulumi.prod.yaml", lines[name], key) for v in violations
         )
+
+
+def test_a_credential_in_plain_env_is_refused_at_its_line_in_the_comment_and_never_shown(tmp_path, monkeypatch):
+    secret = "sk-ant-api03-" + "".join(random.SystemRandom().choices(string.ascii_letters + string.digits, k=40))
+    lines = _prod(tmp_path, secret)
+    code, markdown, stderr = _run(tmp_path, monkeypatch, "markdown")
+    assert code == 2
+    key = f"{P}:services[agent-runner].env.ANTHROPIC_API_KEY"
+    located = f"error: Pulumi.prod.yaml:{lines['credential']}: {key}: holds an Anthropic API key"
+    assert [row for row in markdown.splitlines() if row.startswith(located) and "pulumi config set --secret" in row]
+    assert located in stderr
+    written = [p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    for output in [markdown, stderr, *written]:
+        assert secret not in output and secret[:24] not in output
