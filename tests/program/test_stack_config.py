@@ -7,6 +7,7 @@ from agent_platform.settings.errors import ConfigError
 from agent_platform.settings.stack import StackConfig
 from agent_platform.settings.values import quantity_value, split_image
 
+from preview.capture import capture_stack
 from preview.engine import ProgramError
 from program.stack_config import CONFIG_SOURCE_ENV, parse_stack_config
 from tests.conftest import ROOT, capture_with, stack_file, unlined
@@ -376,3 +377,34 @@ def test_label_values_end_alphanumerically_after_truncation():
     long_tag = "1.4.2-" + "a" * 56 + "-rc.1"  # cut at 63 lands on '-'
     version = image_version(f"registry.example.com/a/b:{long_tag}")
     assert is_label_value(version) and len(version) <= 63 and version[-1].isalnum()
+
+
+SUMMARIZER = "registry.example.com/agents/summarizer:1.0.0@sha256:" + "ab" * 32
+# Where each stack file's services list ends, and what a second routed service needs there.
+SECOND_SERVICE = {
+    "prod": ("      ingress:\n        enabled: false\n", ""),
+    "local": (
+        "        enabled: false   # no voluntary disruptions on a single host\n",
+        "      autoscaling: {enabled: false}\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("stack", sorted(SECOND_SERVICE))
+def test_a_second_service_inheriting_the_root_path_is_refused_naming_both_and_the_fix(tmp_path, monkeypatch, stack):
+    """A service that leaves ingress.paths unset inherits ["/"]: the second one collides with the first on a
+    cluster's Ingress and on a Docker host's proxy alike (nginx refuses a duplicate location)."""
+    end, extra = SECOND_SERVICE[stack]
+    text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    assert text.count(end) == 1
+    text = text.replace(end, f"{end}    - name: summarizer\n      image: {SUMMARIZER}\n{extra}")
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
+    line = text.splitlines().index("    - name: summarizer") + 1
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProgramError) as info:
+        capture_stack(ROOT, stack, tmp_path / f"Pulumi.{stack}.yaml")
+    assert str(info.value).splitlines() == [
+        f"Pulumi.{stack}.yaml:{line}: agent-platform:services[summarizer].ingress.paths: unset, so it inherits ['/'], "
+        "and '/' is already routed to 'agent-api': give 'summarizer' its own ingress.paths (e.g. ['/summarizer']), or "
+        "set its ingress.enabled: false if it takes no external traffic"
+    ]
