@@ -408,3 +408,23 @@ def test_a_second_service_inheriting_the_root_path_is_refused_naming_both_and_th
         "and '/' is already routed to 'agent-api': give 'summarizer' its own ingress.paths (e.g. ['/summarizer']), or "
         "set its ingress.enabled: false if it takes no external traffic"
     ]
+
+
+@pytest.mark.parametrize(
+    "stack,key,typo",
+    [("dev", "services", "servics"), ("prod", "namespace", "namespac"), ("local", "services", "service")],
+)
+def test_a_typod_top_level_key_is_reported_alone_not_after_what_follows_from_it(
+    tmp_path, monkeypatch, stack, key, typo
+):
+    """`servics:` leaves `services` unset; `services: is required` (at `config:`, above the typo) is a
+    consequence, not a second problem: the typo's did-you-mean is the one line."""
+    text = (ROOT / f"Pulumi.{stack}.yaml").read_text().replace(f"agent-platform:{key}:", f"agent-platform:{typo}:")
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
+    line = text.splitlines().index(f"  agent-platform:{typo}:") + 1
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProgramError) as info:
+        capture_stack(ROOT, stack, tmp_path / f"Pulumi.{stack}.yaml")
+    assert str(info.value).splitlines() == [
+        f"Pulumi.{stack}.yaml:{line}: agent-platform:{typo}: unknown key (did you mean {key}?)"
+    ]
