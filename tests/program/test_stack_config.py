@@ -428,3 +428,32 @@ def test_a_typod_top_level_key_is_reported_alone_not_after_what_follows_from_it(
     assert str(info.value).splitlines() == [
         f"Pulumi.{stack}.yaml:{line}: agent-platform:{typo}: unknown key (did you mean {key}?)"
     ]
+
+
+API = "registry.example.com/agents/agent-api"
+
+
+@pytest.mark.parametrize(
+    "rollout,problem",
+    [
+        ({"canary": {"image": API}}, "rollout.canary.image: must carry a tag or a digest"),
+        ({"canary": {"image": f"{API}:1.5 0"}}, "rollout.canary.image: must be an image reference"),
+        ({"canary": {"image": ""}}, "rollout.canary.image: must be an image reference"),
+        (
+            {"canary": {"image": "registry.example.com/Agents/x:1"}},
+            "rollout.canary.image: repository must be lowercase",
+        ),
+        ({"canary": {"image": f"{API}:1.5.0@sha256:abc"}}, "rollout.canary.image: digest must be sha256:<64 hex>"),
+        ({}, "rollout.canary: is required when strategy is canary"),
+        ({"strategy": "blueGreen", "blueGreen": "x"}, "rollout.blueGreen: Input should be a valid dictionary"),
+    ],
+)
+def test_a_bad_release_block_is_one_located_problem_not_an_internal_assertion(tmp_path, rollout, problem):
+    """A canary (or blueGreen) block that does not validate is left out while the stack's checks run;
+    they judged the service as if it had one (`assert r.canary is not None`), and pydantic reported the
+    AssertionError as `agent-platform:: Assertion failed` at line 1 before the real problem."""
+    with pytest.raises(ProgramError) as info:
+        capture_with(tmp_path, "prod", lambda cfg: svc(cfg).update(rollout={"strategy": "canary", **rollout}))
+    lines = unlined(str(info.value)).splitlines()
+    assert len(lines) == 1 and "Assertion" not in lines[0], lines
+    assert lines[0].startswith(f"Pulumi.prod.yaml: agent-platform:services[agent-api].{problem}")
