@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -29,6 +30,7 @@ from preview.output import OutputError, commit, discard, stage_for
 from preview.pack_process import PolicyRunError
 from preview.phases import PhaseError
 from preview.policy import run_policy_pack
+from preview.policy_results import Violation
 from preview.promotion import drift, report_lines
 from preview.render import manifests, render_files, write_files
 from preview.terminal import console, policy_kind, say
@@ -53,6 +55,20 @@ def stack_settings(inputs):
         return None
     values = read_project_config(inputs.config)
     return parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS})
+
+
+def _md(text: str) -> str:
+    """Text as markdown shows it, not as markup (messages quote names, globs and paths)."""
+    return re.sub(r"([\\`*_\[\]<>|#~])", r"\\\1", text)
+
+
+def finding_markdown(v: Violation) -> str:
+    """One policy finding for the PR comment: where the stack file sets it, what is wrong, the fix."""
+    mark = ":x:" if v.level == "mandatory" else ":warning:"
+    return (
+        f"- {mark} `{v.at}`: **{v.policy}** ({v.level}, {v.severity}, {'+'.join(v.phases)}) "
+        f"`{v.resource}`: {_md(v.message)}<br>Fix: {v.fix}"
+    )
 
 
 def summary_table(capture) -> str:
@@ -120,6 +136,7 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
                     preview_result=helpers.worker.result,
                     pack=pack,
                     stack_file=args.config_file.resolve() if args.config_file else None,
+                    source=inputs.source,
                 )
             except (PolicyRunError, PhaseError) as error:
                 raise BadInput(str(error)) from None
@@ -161,6 +178,12 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         # One `error:` line per problem: a stack file with five problems says five things.
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
+        if args.format == "markdown":
+            # The PR comment says why this stack has no preview: each problem at its line, with its fix.
+            print(f"## agent-platform preview: `{args.stack}`\n")
+            print(":x: Nothing was rendered: the input was refused (exit 2).\n\n```text")
+            print("\n".join(f"error: {line}" for line in str(error).splitlines()))
+            print("```")
         return EXIT_BAD_INPUT
     finally:
         if stage is not None:
@@ -225,10 +248,12 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
             print(f"<details><summary>{wiring.summary()}</summary>\n")
             print("\n".join(wiring.lines(markdown=True)))
             print("\n</details>\n")
-        if policy_lines:
-            print("<details><summary>Policy pack: " + policy_lines[0].split(": ", 1)[-1] + "</summary>\n\n```")
-            print("\n".join(policy_lines[1:]) or "no violations")
-            print("```\n\n</details>\n")
+        if report is not None:
+            # Open when a mandatory violation fails the preview: each finding at its stack-file key.
+            opened = " open" if report.mandatory_failed else ""
+            print(f"<details{opened}><summary>Policy pack: " + policy_lines[0].split(": ", 1)[-1] + "</summary>\n")
+            print("\n".join(finding_markdown(v) for v in report.violations) or "No violations.")
+            print("\n</details>\n")
         for title, d in diffs:
             print(format_markdown(d, title, summary=args.summary))
     else:

@@ -23,6 +23,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from preview.collector import collector_paused
 from preview.engine import UNKNOWN, Capture
+from preview.findings import locate_all
 from preview.pack_process import PolicyRunError, launch_pack, pack_dir_for, pack_port, policy_config_path
 from preview.policy_results import PhaseResult, PolicyReport, Violation
 from preview.provider_outputs import INPUTS_KEY, outputs_for
@@ -333,6 +334,7 @@ def run_policy_pack(
     preview_result: Callable[[], PhaseResult] | None = None,
     pack: subprocess.Popen | None = None,
     stack_file: Path | None = None,
+    source: str | None = None,
 ) -> PolicyReport:
     """Analyze the stack as the engine does in each phase it is given, and write the reports.
 
@@ -343,6 +345,9 @@ def run_policy_pack(
     validated its own), with that pack's answers, reused here for every request the up phase sends
     unchanged. A violation found in either phase fails the run, so one that only `up` would report is
     caught before anything is applied.
+
+    Each violation is located at the key of `stack_file` (default: the stack's own) that controls its
+    object (preview/findings.py), the file named `source` (as the user names it) in the report.
     """
     earlier_phase: PhaseResult | None = None
 
@@ -369,6 +374,11 @@ def run_policy_pack(
     config_path = config_file or policy_config_path(project_dir, capture.stack)
     violations = sorted(found.values(), key=lambda v: (v.level != "mandatory", v.policy, v.resource, v.message))
     report_phases = (earlier_phase.phases if earlier_phase is not None else []) + result.phases
+    stack_file = stack_file or project_dir / f"Pulumi.{capture.stack}.yaml"
+    text = stack_file.read_text() if stack_file.is_file() else None
+    locate_all(violations, text, capture.project, capture, {p["name"]: p["remediation"] for p in result.policies})
+    for v in violations:
+        v.file = source or stack_file.name
     report = PolicyReport(
         result.pack,
         pack_version(pack_dir) or result.version,
@@ -379,7 +389,7 @@ def run_policy_pack(
         violations,
         seconds,
         report_phases,
-        stack_file or project_dir / f"Pulumi.{capture.stack}.yaml",
+        stack_file,
         project_dir,
     )
     write_reports(report, out)

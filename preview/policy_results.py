@@ -20,6 +20,18 @@ class Violation:
     urn: str
     message: str
     phases: list[str] = field(default_factory=list)  # the engine phases that report it: preview, up
+    # Where the stack file controls its object (preview/findings.py): the file as the user names it,
+    # the key's line (1: the file) and the key as config errors name it; and the rule's fix.
+    file: str | None = None
+    line: int | None = None
+    key: str | None = None
+    fix: str | None = None
+
+    @property
+    def at(self) -> str:
+        """`FILE:LINE: KEY` (`FILE:1` when no key controls the object)."""
+        where = f"{self.file or 'stack file'}:{self.line or 1}"
+        return f"{where}: {self.key}" if self.key else where
 
 
 @dataclass
@@ -54,6 +66,8 @@ class PolicyReport:
             lines.append(
                 f"  {v.level:<9} {v.severity:<8} {'+'.join(v.phases):<10} {v.policy:<32} {v.resource:<48} {v.message}"
             )
+            if v.file is not None:
+                lines.append(f"      at {v.at}; fix: {v.fix}")
         return lines
 
 

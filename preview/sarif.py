@@ -1,9 +1,10 @@
 """The policy report as SARIF 2.1.0 for GitHub code scanning.
 
-Each result is located at the line of the stack file whose key produced the object (the
-service's list item, the `postgres` or `redis` block, ...), not at line 1, so code scanning
-shows it where a reviewer would change it. `partialFingerprints` identify a result by rule,
-resource and message, never by line, so an edit above it does not turn it into a new alert;
+Each result is located at the line of the stack-file key that controls its object (preview/findings.py:
+`services[agent-api].image`, else the service's list item, the `postgres` or `redis` block, ...), not at
+line 1, so code scanning shows it where a reviewer would change it; its message names the key, its
+properties the fix. `partialFingerprints` identify a result by rule, resource and message, never by
+line or key, so an edit above it does not turn it into a new alert;
 `security-severity` on each rule (GitHub's 0-10 scale) sets the alert's severity.
 tests/preview/test_sarif.py validates the output against the OASIS schema.
 """
@@ -14,27 +15,9 @@ import hashlib
 from typing import Any
 
 from preview.policy_results import PolicyReport, Violation
-from program.stack_lines import StackLines
 
 # GitHub code scanning: >= 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low.
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "unspecified": "5.0"}
-# Config keys whose block declares the objects named after them (the stores, the entry points).
-BLOCKS = ("postgres", "redis", "ingress", "gateway", "monitoring", "namespace", "network", "secrets")
-
-
-def line_of(violation: Violation, lines: StackLines) -> int:
-    """The line of the key that produced the violation's object; 1 (the file) when none did."""
-    name = violation.resource.split("/", 1)[-1]
-    services = lines.services
-    for service in sorted(services, key=len, reverse=True):  # the longest match: agent-api-canary belongs to agent-api
-        if name == service or name.startswith(f"{service}-"):
-            return services[service]
-    for block in BLOCKS:
-        if name == block or name.startswith(f"{block}-"):
-            line = lines.line((block,))
-            if line is not None:
-                return line
-    return 1
 
 
 def fingerprint(violation: Violation) -> str:
@@ -43,8 +26,6 @@ def fingerprint(violation: Violation) -> str:
 
 def sarif(report: PolicyReport) -> dict[str, Any]:
     stack_file = report.stack_file
-    text = stack_file.read_text() if stack_file is not None and stack_file.is_file() else None
-    lines = StackLines(text, report.project)
     uri = f"Pulumi.{report.stack}.yaml"
     if stack_file is not None:
         try:
@@ -73,12 +54,12 @@ def sarif(report: PolicyReport) -> dict[str, Any]:
             "ruleId": v.policy,
             "ruleIndex": index.get(v.policy, 0),
             "level": "error" if v.level == "mandatory" else "warning",
-            "message": {"text": f"{v.resource}: {v.message}"},
+            "message": {"text": f"{v.resource}: {v.message}" + (f" (stack-file key {v.key})" if v.key else "")},
             "partialFingerprints": {f"{report.project}/v1": fingerprint(v)},
-            "properties": {"phases": v.phases},
+            "properties": {"phases": v.phases, **({"key": v.key} if v.key else {}), "fix": v.fix or ""},
             "locations": [
                 {
-                    "physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": line_of(v, lines)}},
+                    "physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": v.line or 1}},
                     "logicalLocations": [{"fullyQualifiedName": v.urn or "stack", "kind": "resource"}],
                 }
             ],

@@ -118,15 +118,18 @@ def check_stack(raw: dict[str, Any], marked_secret: set[str], source: str = "", 
         # An unreadable file, or one with no config: every other finding would follow from it.
         raise ConfigError([next(p for p in written if p.whole_file)], source)
     values = read_project_config(raw)
-    problems = [
-        Problem(f"{PROJECT}:{shown_key(k)}: unknown key{_top_level_hint(k)}", (k,))
-        for k in sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))
-    ]
+    unknown = sorted(set(values) - TOP_LEVEL_KEYS - _secret_references(values))
+    problems = [Problem(f"{PROJECT}:{shown_key(k)}: unknown key{_top_level_hint(k)}", (k,)) for k in unknown]
+    # A typo'd key (`servics`) leaves the key it meant unset: what is then said of that key (`services:
+    # is required`, sorted above the typo by its line) follows from the typo alone, and its did-you-mean
+    # already names the key. Those problems are left out; fixing the typo shows what remains.
+    meant = {close for k in unknown if (close := _closest_top_level(k)) is not None and close not in values}
     problems += written + _settings_stored_as_secrets(marked_secret)
     try:
         config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}, source)
     except ConfigError as error:
-        raise ConfigError(problems + error.problems, source) from None
+        rest = [p for p in error.problems if not (getattr(p, "loc", ()) and p.loc[0] in meant)]
+        raise ConfigError(problems + rest, source) from None
     problems += _secrets_named_like_settings(config)
     problems += [p for p in check_secret_keys(config, set(raw), marked_secret) if p.loc[0] not in TOP_LEVEL_KEYS]
     if problems:
@@ -188,10 +191,15 @@ def _secrets_named_like_settings(config: StackConfig) -> list[Problem]:
     return problems
 
 
-def _top_level_hint(key: str) -> str:
+def _closest_top_level(key: str) -> str | None:
     close = difflib.get_close_matches(key, sorted(TOP_LEVEL_KEYS), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _top_level_hint(key: str) -> str:
+    close = _closest_top_level(key)
     if close:
-        return f" (did you mean {close[0]}?)"
+        return f" (did you mean {close}?)"
     return " (not a setting, nor a secret named by secretEnv or externalUrlKey)"
 
 

@@ -53,8 +53,8 @@ class StackLines:
             return
         self.config = _entry(root, "config")
 
-    def _walk(self, loc: tuple[Any, ...]) -> tuple[int, int] | None:
-        """(line, parts found): the line of the deepest part of `loc` the file holds."""
+    def _walk(self, loc: tuple[Any, ...]) -> tuple[int, int, yaml.Node] | None:
+        """(line, parts found, its value's node): the line of the deepest part of `loc` the file holds."""
         if self.config is None:
             return None
         line, node = self.config[0].start_mark.line + 1, self.config[1]
@@ -64,9 +64,22 @@ class StackLines:
             keys = [f"{self.project}:{part}", part] if depth == 0 else [part, snake]
             hit = next((e for k in keys if (e := _entry(node, k)) is not None), None)
             if hit is None:
-                return line, depth
+                return line, depth, node
             line, node = hit[0].start_mark.line + 1, hit[1]
-        return line, len(loc)
+        return line, len(loc), node
+
+    def deepest(self, loc: tuple[Any, ...]) -> tuple[int, int] | None:
+        """(line, parts): the line of the deepest part of `loc` the file holds and how many parts of
+        `loc` it holds (0: none, the line of `config:`), or None when the file has no `config:`."""
+        found = self._walk(loc)
+        return found[:2] if found else None
+
+    def value(self, loc: tuple[Any, ...]) -> str | None:
+        """The text of the scalar at `loc` as written, or None when the file holds no scalar there."""
+        found = self._walk(loc)
+        if found is None or found[1] != len(loc) or not isinstance(found[2], yaml.ScalarNode):
+            return None
+        return found[2].value
 
     def nearest(self, loc: tuple[Any, ...]) -> int | None:
         """The line of the deepest part of `loc` the file holds (the parent's line for a missing key),
@@ -80,17 +93,23 @@ class StackLines:
         return found[0] if found and found[1] == len(loc) else None
 
     @functools.cached_property
-    def services(self) -> dict[str, int]:
-        """Each service's name, by the line of its item in the `services` list, in file order."""
+    def service_items(self) -> dict[str, tuple[int, int]]:
+        """Each service's name, by (its index in the `services` list, the line of its item), in file
+        order; a name written twice keeps its first item."""
         hit = None
         if self.config is not None:
             hit = _entry(self.config[1], f"{self.project}:services") or _entry(self.config[1], "services")
-        lines: dict[str, int] = {}
-        for item in hit[1].value if hit and isinstance(hit[1], yaml.SequenceNode) else []:
+        items: dict[str, tuple[int, int]] = {}
+        for index, item in enumerate(hit[1].value if hit and isinstance(hit[1], yaml.SequenceNode) else []):
             name = _entry(item, "name")
             if name is not None and isinstance(name[1], yaml.ScalarNode):
-                lines[name[1].value] = item.start_mark.line + 1
-        return lines
+                items.setdefault(name[1].value, (index, item.start_mark.line + 1))
+        return items
+
+    @functools.cached_property
+    def services(self) -> dict[str, int]:
+        """Each service's name, by the line of its item in the `services` list, in file order."""
+        return {name: line for name, (_, line) in self.service_items.items()}
 
 
 def line_finder(text: str, project: str):

@@ -123,7 +123,7 @@ LIMITS = {
     "A LimitRange gives containers default requests and limits for cpu and memory, so a container that names none "
     "is still bounded and schedulable (kubernetes.io/docs/concepts/policy/limit-range/).",
     "low",
-    "Add a `type: Container` limit with default and defaultRequest for cpu and memory (namespace.limits).",
+    "Add a `type: Container` limit with default and defaultRequest for cpu and memory (namespace.limitRange).",
     (LIMIT_RANGE,),
     Example(LIMITS, with_change(LIMITS, "spec.limits.0.default", {"cpu": "500m"})),
     tags=("resources",),

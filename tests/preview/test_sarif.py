@@ -9,10 +9,15 @@ import jsonschema
 import pytest
 
 from preview.capture import capture_stack
+from preview.findings import Owners, locate
 from preview.policy import Violation, run_policy_pack
-from preview.sarif import line_of
 from program.stack_lines import StackLines
 from tests.conftest import ROOT, shipped
+
+
+def line_of(violation: Violation, lines: StackLines) -> int:
+    return locate(violation, lines, Owners(None, lines.services), "fix").line
+
 
 SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "schemas" / "sarif-schema-2.1.0.json").read_text())
 
@@ -41,10 +46,13 @@ def test_results_sit_at_the_stack_file_key_that_produced_them(dev_sarif):
     for result in dev_sarif["runs"][0]["results"]:
         location = result["locations"][0]["physicalLocation"]
         assert location["artifactLocation"]["uri"] == "Pulumi.dev.yaml"
-        located[result["message"]["text"].split(":", 1)[0]] = text[location["region"]["startLine"] - 1].strip()
-    assert located["Deployment/agent-api"] == "- name: agent-api"
-    assert located["StatefulSet/agent-runner"] == "- name: agent-runner"
-    assert located["StatefulSet/postgres"] == "agent-platform:postgres:"
+        resource = result["message"]["text"].split(":", 1)[0]
+        located[(result["ruleId"], resource)] = text[location["region"]["startLine"] - 1].strip()
+    assert located[("image-digest-pinned", "Deployment/agent-api")].startswith("image: registry.example.com/")
+    assert located[("min-replicas", "StatefulSet/agent-runner")] == "replicas: 1"
+    assert located[("spread-across-failure-domains", "Deployment/agent-api")].startswith("topologySpread: false")
+    assert located[("datastore-protected", "StatefulSet/postgres")].startswith("protect: false")
+    assert located[("datastore-persistent-volume", "StatefulSet/redis")] == "persistence:"
 
 
 def test_fingerprints_name_each_result_and_ignore_lines(dev_sarif):

@@ -7,6 +7,7 @@ from agent_platform.settings.errors import ConfigError
 from agent_platform.settings.stack import StackConfig
 from agent_platform.settings.values import quantity_value, split_image
 
+from preview.capture import capture_stack
 from preview.engine import ProgramError
 from program.stack_config import CONFIG_SOURCE_ENV, parse_stack_config
 from tests.conftest import ROOT, capture_with, stack_file, unlined
@@ -376,3 +377,83 @@ def test_label_values_end_alphanumerically_after_truncation():
     long_tag = "1.4.2-" + "a" * 56 + "-rc.1"  # cut at 63 lands on '-'
     version = image_version(f"registry.example.com/a/b:{long_tag}")
     assert is_label_value(version) and len(version) <= 63 and version[-1].isalnum()
+
+
+SUMMARIZER = "registry.example.com/agents/summarizer:1.0.0@sha256:" + "ab" * 32
+# Where each stack file's services list ends, and what a second routed service needs there.
+SECOND_SERVICE = {
+    "prod": ("      ingress:\n        enabled: false\n", ""),
+    "local": (
+        "        enabled: false   # no voluntary disruptions on a single host\n",
+        "      autoscaling: {enabled: false}\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("stack", sorted(SECOND_SERVICE))
+def test_a_second_service_inheriting_the_root_path_is_refused_naming_both_and_the_fix(tmp_path, monkeypatch, stack):
+    """A service that leaves ingress.paths unset inherits ["/"]: the second one collides with the first on a
+    cluster's Ingress and on a Docker host's proxy alike (nginx refuses a duplicate location)."""
+    end, extra = SECOND_SERVICE[stack]
+    text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    assert text.count(end) == 1
+    text = text.replace(end, f"{end}    - name: summarizer\n      image: {SUMMARIZER}\n{extra}")
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
+    line = text.splitlines().index("    - name: summarizer") + 1
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProgramError) as info:
+        capture_stack(ROOT, stack, tmp_path / f"Pulumi.{stack}.yaml")
+    assert str(info.value).splitlines() == [
+        f"Pulumi.{stack}.yaml:{line}: agent-platform:services[summarizer].ingress.paths: unset, so it inherits ['/'], "
+        "and '/' is already routed to 'agent-api': give 'summarizer' its own ingress.paths (e.g. ['/summarizer']), or "
+        "set its ingress.enabled: false if it takes no external traffic"
+    ]
+
+
+@pytest.mark.parametrize(
+    "stack,key,typo",
+    [("dev", "services", "servics"), ("prod", "namespace", "namespac"), ("local", "services", "service")],
+)
+def test_a_typod_top_level_key_is_reported_alone_not_after_what_follows_from_it(
+    tmp_path, monkeypatch, stack, key, typo
+):
+    """`servics:` leaves `services` unset; `services: is required` (at `config:`, above the typo) is a
+    consequence, not a second problem: the typo's did-you-mean is the one line."""
+    text = (ROOT / f"Pulumi.{stack}.yaml").read_text().replace(f"agent-platform:{key}:", f"agent-platform:{typo}:")
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
+    line = text.splitlines().index(f"  agent-platform:{typo}:") + 1
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProgramError) as info:
+        capture_stack(ROOT, stack, tmp_path / f"Pulumi.{stack}.yaml")
+    assert str(info.value).splitlines() == [
+        f"Pulumi.{stack}.yaml:{line}: agent-platform:{typo}: unknown key (did you mean {key}?)"
+    ]
+
+
+API = "registry.example.com/agents/agent-api"
+
+
+@pytest.mark.parametrize(
+    "rollout,problem",
+    [
+        ({"canary": {"image": API}}, "rollout.canary.image: must carry a tag or a digest"),
+        ({"canary": {"image": f"{API}:1.5 0"}}, "rollout.canary.image: must be an image reference"),
+        ({"canary": {"image": ""}}, "rollout.canary.image: must be an image reference"),
+        (
+            {"canary": {"image": "registry.example.com/Agents/x:1"}},
+            "rollout.canary.image: repository must be lowercase",
+        ),
+        ({"canary": {"image": f"{API}:1.5.0@sha256:abc"}}, "rollout.canary.image: digest must be sha256:<64 hex>"),
+        ({}, "rollout.canary: is required when strategy is canary"),
+        ({"strategy": "blueGreen", "blueGreen": "x"}, "rollout.blueGreen: Input should be a valid dictionary"),
+    ],
+)
+def test_a_bad_release_block_is_one_located_problem_not_an_internal_assertion(tmp_path, rollout, problem):
+    """A canary (or blueGreen) block that does not validate is left out while the stack's checks run;
+    they judged the service as if it had one (`assert r.canary is not None`), and pydantic reported the
+    AssertionError as `agent-platform:: Assertion failed` at line 1 before the real problem."""
+    with pytest.raises(ProgramError) as info:
+        capture_with(tmp_path, "prod", lambda cfg: svc(cfg).update(rollout={"strategy": "canary", **rollout}))
+    lines = unlined(str(info.value)).splitlines()
+    assert len(lines) == 1 and "Assertion" not in lines[0], lines
+    assert lines[0].startswith(f"Pulumi.prod.yaml: agent-platform:services[agent-api].{problem}")

@@ -333,17 +333,18 @@ class AgentServiceConfig(Model):
             )
 
     def units(self) -> list[ReleaseUnit]:
-        """The Deployments or StatefulSets this service runs as, the stable (or active) one first."""
+        """The Deployments or StatefulSets this service runs as, the stable (or active) one first.
+
+        A canary or blueGreen strategy without its block (missing, or left out of a check run because
+        it is invalid) is judged as a rolling service: the block's own problem is reported at its key."""
         r, autoscaled = self.rollout, self.autoscaling.enabled
-        if r.strategy == "canary":
-            assert r.canary is not None
+        if r.strategy == "canary" and r.canary is not None:
             return [
                 ReleaseUnit(self.name, self.image, "stable", autoscaled, self.replicas),
                 ReleaseUnit(f"{self.name}{CANARY_SUFFIX}", r.canary.image, "canary", False, r.canary.replicas),
             ]
-        if r.strategy == "blueGreen":
+        if r.strategy == "blueGreen" and r.blue_green is not None:
             bg = r.blue_green
-            assert bg is not None
             images = {"blue": bg.blue_image or self.image, "green": bg.green_image or self.image}
             idle = bg.idle_replicas
             return [

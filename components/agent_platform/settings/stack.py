@@ -98,6 +98,7 @@ class StackConfig(Model):
         found = Findings()
         self._check_run_queue(found)
         self._check_service_names(found)
+        self._check_ingress_paths(found)
         if self.platform == "docker" and self.postgres.mode == "inCluster":
             self._check_docker_postgres(found)
         if self.platform == "kubernetes":
@@ -130,6 +131,33 @@ class StackConfig(Model):
                 found(f"services[{i}].name", f"duplicate service name {shown(name)}")
             if name in ("postgres", "redis"):
                 found(f"services[{i}].name", f"{shown(name)} is taken by the data store")
+
+    def _check_ingress_paths(self, found: Findings) -> None:
+        """Each path prefix routed to one service: nginx (the Ingress controller's, and a Docker host's
+        proxy) refuses a duplicate location, and an Ingress or HTTPRoute holding one is ambiguous. A
+        service that leaves ingress.paths unset inherits ["/"]: the second such service collides."""
+        seen: dict[str, int] = {}
+        for i, s in enumerate(self.services):
+            if not s.ingress.enabled:
+                continue
+            inherited = "paths" not in s.ingress.model_fields_set
+            for j, path in enumerate(s.ingress.paths):
+                if path not in seen:
+                    seen[path] = i
+                    continue
+                first = shown(self.services[seen[path]].name)
+                fix = (
+                    f"give {shown(s.name)} its own ingress.paths (e.g. {shown([f'/{s.name}'])}), or set its "
+                    "ingress.enabled: false if it takes no external traffic"
+                )
+                if inherited:
+                    found(
+                        f"services[{i}].ingress.paths",
+                        f"unset, so it inherits {shown(list(s.ingress.paths))}, and {shown(path)} is already routed "
+                        f"to {first}: {fix}",
+                    )
+                else:
+                    found(f"services[{i}].ingress.paths[{j}]", f"{shown(path)} is already routed to {first}: {fix}")
 
     def _check_docker_postgres(self, found: Findings) -> None:
         """What Postgres on a Docker host can and cannot do: backups, restores."""
@@ -303,7 +331,6 @@ class StackConfig(Model):
 
     def _check_kubernetes_names(self, found: Findings) -> None:
         names = {s.name for s in self.services}
-        seen: dict[str, str] = {}
         for i, s in enumerate(self.services):
             # app.kubernetes.io/instance = <name>-<environment>, a label value (<= 63).
             instance = f"{s.name}-{self.environment}"
@@ -316,15 +343,6 @@ class StackConfig(Model):
             for j, peer in enumerate(s.allow_from):
                 if peer not in names:
                     found(f"services[{i}].allowFrom[{j}]", f"{shown(peer)} is not a service of this stack")
-            if not s.ingress.enabled:
-                continue
-            # nginx refuses duplicate locations and the Ingress would hold ambiguous rules.
-            for j, path in enumerate(s.ingress.paths):
-                if path in seen:
-                    found(
-                        f"services[{i}].ingress.paths[{j}]", f"{shown(path)} is already routed to {shown(seen[path])}"
-                    )
-                seen[path] = s.name
 
     def worst_case(self) -> dict[str, float]:
         """What the namespace holds at worst (capacity.worst_case)."""
