@@ -23,6 +23,7 @@ from preview.changes import blocked_messages, plain
 from preview.connectivity import connectivity
 from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
 from preview.exit_codes import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
+from preview.findings import locate_cut_paths
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
 from preview.helpers import Helpers
 from preview.masking import MASKER
@@ -33,6 +34,7 @@ from preview.policy import run_policy_pack
 from preview.policy_results import Violation
 from preview.promotion import drift, report_lines
 from preview.render import manifests, render_files, write_files
+from preview.stackfile import display
 from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
 from program.stack_config import PROJECT, TOP_LEVEL_KEYS, parse_stack_config, read_project_config
@@ -191,6 +193,9 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
 
     warnings = [f"secret {k} not in the environment: a placeholder was used" for k in inputs.placeholders]
     cut_paths = wiring.failures if wiring else []
+    if cut_paths:  # at the stack-file key of the service whose policy the path needs, with the fix
+        source = display(args.config_file) if args.config_file else f"Pulumi.{args.stack}.yaml"
+        cut_paths = locate_cut_paths(cut_paths, inputs.text, source, inputs.project, capture)
     warnings += [f"connectivity: {w}" for w in (wiring.warnings if wiring else [])]
     if args.format == "json":
         print(

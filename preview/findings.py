@@ -323,3 +323,26 @@ def locate_all(
     for v in violations:
         where = locate(v, lines, owners, fixes.get(v.policy, ""))
         v.line, v.key, v.fix = where.line, where.key, where.fix
+
+
+CUT_PATH_FIX = (
+    "give the path a rule: the service's allowFrom (who may call it), network.egress (where it may go), "
+    "or its networkPolicy as the platform renders it; an edit that removed the rule is what to revert"
+)
+
+
+def locate_cut_paths(
+    failures: list[str], text: str | None, source: str, project: str, capture: Capture | None
+) -> list[str]:
+    """Each path the connectivity analysis found admitted by no rule, as `FILE:LINE: key: failure;
+    fix: ...`: at the key of the service whose policy the path needs (the pack's own rule for it,
+    connectivity-paths-admitted, is located the same way)."""
+    lines = StackLines(text, project)
+    owners = Owners(capture, lines.services)
+    out = []
+    for failure in failures:
+        v = Violation("connectivity-paths-admitted", "mandatory", "high", "stack", "", failure, file=source)
+        where = locate(v, lines, owners, CUT_PATH_FIX)
+        v.line, v.key = where.line, where.key
+        out.append(f"{v.at}: {failure}; fix: {CUT_PATH_FIX}")
+    return out

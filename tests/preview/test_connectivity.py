@@ -102,11 +102,16 @@ def test_a_policy_edit_that_cuts_a_path_fails_the_preview_naming_the_path(tmp_pa
     out, err = capsys.readouterr()
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error: connectivity: ")]
+    # Each at the stack-file key the edit made (the line of services[agent-api].networkPolicy), with the fix.
+    edited = tmp_path / "Pulumi.prod.yaml"
+    line = next(i for i, t in enumerate(edited.read_text().splitlines(), 1) if t.strip().startswith("networkPolicy:"))
     assert (
-        "error: connectivity: Deployment/agent-api -> Pooler/postgres-pooler-rw:5432/TCP (env DATABASE_URL, to "
+        f"error: connectivity: {edited}:{line}: agent-platform:services[agent-api].networkPolicy: "
+        "Deployment/agent-api -> Pooler/postgres-pooler-rw:5432/TCP (env DATABASE_URL, to "
         "Service postgres-pooler-rw:5432) is admitted by no NetworkPolicy rule: it needs an egress rule in a "
-        "NetworkPolicy selecting Deployment/agent-api (only allow-dns, default-deny, namespace-wide, select it)"
-    ) in errors
+        "NetworkPolicy selecting Deployment/agent-api (only allow-dns, default-deny, namespace-wide, select it); "
+        "fix: give the path a rule"
+    ) in [e.split(": the service's allowFrom")[0] for e in errors]
     assert any("ingress controller (ingress-nginx) -> Deployment/agent-api:8000/TCP" in e for e in errors)
     # The pack says the same, as a mandatory violation.
     assert any("mandatory" in line and "connectivity-paths-admitted" in line for line in out.splitlines())
