@@ -114,3 +114,17 @@ def test_the_pull_request_comment_is_masked_too(tmp_path, capsys):
     assert comment.main([str(out), f"prod={part}"]) == 1
     assert CANARIES["anthropic"][:16] not in out.read_text() and "not shown" in out.read_text()
     assert "held an Anthropic API key" in capsys.readouterr().err
+
+
+def test_every_credential_shape_is_found_in_a_large_text_as_in_a_single_value():
+    """The whole-file search (a quick literal scan first, preview/masking.py's cost at 100 services)
+    finds every shape the settings know, at its place in a large rendered file."""
+    from tests.program.test_strict_input import CANARIES as EVERY_SHAPE
+
+    filler = '{"urn": "urn:pulumi:prod::agent-platform::kubernetes:apps/v1:Deployment::agent-api"}\n' * 2000
+    for canary in EVERY_SHAPE:
+        text = filler + f'  "value": "{canary}",\n' + filler
+        spans = credential_spans(text)
+        assert len(spans) == 1, canary[:12]
+        start, end, _what = spans[0]
+        assert text[start:end] in canary or canary in text[start:end], canary[:12]
