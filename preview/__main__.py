@@ -16,6 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from preview import stopping
 from preview.collector import freeze_after_bursts
 from preview.esc import ESC_VALUES_ENV
 from preview.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INVALID
@@ -24,6 +25,7 @@ from preview.masking import MASKER, MaskedStream
 from preview.output import OutputError, check_target
 from preview.pack_process import launch_pack, pack_dir_for
 from preview.phases import PhaseWorker
+from preview.stopping import Terminated
 
 # Pulumi stack names: letters, digits, '-', '_' and '.' (pulumi sdk/go/common/tokens ValidateStackName).
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -122,16 +124,6 @@ def main(argv: list[str] | None = None) -> int:
         helpers.close()
 
 
-class Terminated(KeyboardInterrupt):
-    """A SIGTERM, unwound as a Ctrl-C is (asyncio and the SDK let KeyboardInterrupt through): main()'s
-    finally blocks stop the phase worker and the pack and discard the staging directory."""
-
-
-def _terminate(_signum: int, _frame) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding: a second SIGTERM must not cut it short
-    raise Terminated
-
-
 def _masked(code: int) -> int:
     """The run's exit code, failed when anything had to be masked on its way out (preview/masking.py)."""
     problems = MASKER.problems()
@@ -143,11 +135,13 @@ def _masked(code: int) -> int:
 def run() -> int:
     """main(), with the only tracebacks left being bugs, and a line saying so."""
     freeze_after_bursts()  # this process ends with the preview
-    signal.signal(signal.SIGTERM, _terminate)
+    stopping.install()
     sys.stdout = MaskedStream(sys.stdout, "stdout")
     sys.stderr = MaskedStream(sys.stderr, "stderr")
     try:
-        return _masked(main())
+        code = main()
+        stopping.raise_if_stopped()  # a signal dropped where it was raised still stops the run
+        return _masked(code)
     except Terminated:
         print("error: terminated; nothing was replaced", file=sys.stderr)
         return 128 + signal.SIGTERM

@@ -14,6 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from preview.stopping import raise_if_stopped
+
 MARKER = ".agent-platform-preview"
 
 
@@ -66,7 +68,8 @@ def stage_for(out: Path) -> Path:
 
 
 def commit(stage: Path, out: Path) -> None:
-    """Mark the staged render and put it in place of the previous one."""
+    """Mark the staged render and put it in place of the previous one (unless a stop signal came)."""
+    raise_if_stopped()
     (stage / MARKER).write_text(json.dumps(sorted(_files_under(stage)), indent=1) + "\n")
     stage.chmod(0o755)  # mkdtemp makes it private; a render is meant to be read
     old = None

@@ -80,3 +80,28 @@ def test_the_scan_sees_a_marked_process_and_not_a_zombie():
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the drop this test makes
+def test_a_stop_signal_dropped_where_it_was_raised_still_stops_the_run(tmp_path, monkeypatch):
+    """Python drops an exception raised in a __del__ (as a signal handler's is when the signal lands
+    there): the run must still not replace --out, and must end as stopped (preview/stopping.py)."""
+    from preview import output, stopping
+
+    monkeypatch.setattr(stopping, "_received", [])
+    previous = signal.getsignal(signal.SIGINT)
+
+    class Finalized:
+        def __del__(self):
+            stopping.handle(signal.SIGINT, None)  # what the handler does when SIGINT lands in a __del__
+
+    try:
+        Finalized()  # collected at once: "Exception ignored in ... KeyboardInterrupt", and the run goes on
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    stage, out = output.stage_for(tmp_path / "out"), tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        output.commit(stage, out)
+    assert not out.exists()
+    with pytest.raises(KeyboardInterrupt):
+        stopping.raise_if_stopped()
