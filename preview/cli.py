@@ -8,20 +8,17 @@ about a second, which the other core spends starting them.
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import yaml
 
 from preview import sdk_internals
 from preview.capture import BadInput, capture_phase
-from preview.changes import blocked_messages, plain
+from preview.changes import blocked_messages
 from preview.connectivity import connectivity
-from preview.diff import BaseRenderError, diff_renders, format_json, format_markdown, format_text, render_at_revision
+from preview.diff import BaseRenderError, diff_renders, render_at_revision
 from preview.exit_codes import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
 from preview.findings import locate_cut_paths
 from preview.graph import compose_edges, graph_markdown, mermaid, traffic_edges, write_svg
@@ -31,11 +28,10 @@ from preview.output import OutputError, commit, discard, stage_for
 from preview.pack_process import PolicyRunError
 from preview.phases import PhaseError
 from preview.policy import run_policy_pack
-from preview.policy_results import Violation
-from preview.promotion import drift, report_lines
+from preview.promotion import drift
 from preview.render import manifests, render_files, write_files
+from preview.report import Outcome, refused_markdown
 from preview.stackfile import display
-from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
 from program.stack_config import PROJECT, TOP_LEVEL_KEYS, parse_stack_config, read_project_config
 
@@ -59,30 +55,64 @@ def stack_settings(inputs):
     return parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS})
 
 
-def _md(text: str) -> str:
-    """Text as markdown shows it, not as markup (messages quote names, globs and paths)."""
-    return re.sub(r"([\\`*_\[\]<>|#~])", r"\\\1", text)
+def validate(kube, stage: Path, versions: list[str]) -> list[Finding]:
+    """Every manifest against each Kubernetes version's schemas (and CRDs), the compose file by Compose."""
+    try:
+        findings: list[Finding] = validate_manifests([(m.file, m.obj) for m in kube], versions)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    if (stage / "docker-compose.yml").exists():
+        env_file = stage / "compose.env.example"
+        findings += validate_compose(stage / "docker-compose.yml", env_file if env_file.exists() else None)
+    return findings
 
 
-def finding_markdown(v: Violation) -> str:
-    """One policy finding for the PR comment: where the stack file sets it, what is wrong, the fix."""
-    mark = ":x:" if v.level == "mandatory" else ":warning:"
-    return (
-        f"- {mark} `{v.at}`: **{v.policy}** ({v.level}, {v.severity}, {'+'.join(v.phases)}) "
-        f"`{v.resource}`: {_md(v.message)}<br>Fix: {v.fix}"
-    )
+def policy(args: argparse.Namespace, project_dir: Path, capture, stage: Path, helpers: Helpers, source: str):
+    """The pack over both engine phases: the worker's preview phase and this process's up phase."""
+    assert helpers.worker is not None and helpers.pack is not None
+    pack, helpers.pack = helpers.pack, None  # the policy run stops it
+    try:
+        return run_policy_pack(
+            project_dir,
+            capture,
+            stage,
+            preview_result=helpers.worker.result,
+            pack=pack,
+            stack_file=args.config_file.resolve() if args.config_file else None,
+            source=source,
+        )
+    except (PolicyRunError, PhaseError) as error:
+        raise BadInput(str(error)) from None
 
 
-def summary_table(capture) -> str:
-    counts: Counter[tuple[str, str]] = Counter()
-    for r in capture.declared():
-        parent = capture.parent_of(r)
-        counts[(f"{parent.type.split(':')[-1]}/{parent.name}" if parent else "stack", r.kind)] += 1
-    width = max([len(c) for c, _ in counts] + [9])
-    lines = [f"{'component':<{width}}  {'kind':<24}  count"]
-    lines += [f"{c:<{width}}  {k:<24}  {n}" for (c, k), n in sorted(counts.items())]
-    lines.append(f"{'total':<{width}}  {'':<24}  {sum(counts.values())}")
-    return "\n".join(lines)
+def compared(args: argparse.Namespace, project_dir: Path, files: dict[str, str], settings):
+    """The diffs --against and --base ask for, and the promotion report of --against another stack."""
+    diffs = []
+    promotion_drift = None
+    if args.against:
+        other_inputs, _, _, other_files = render(project_dir, args.against, None)
+        other_settings = stack_settings(other_inputs)
+        if args.against != args.stack and settings is not None and other_settings is not None:
+            promotion_drift = drift(args.stack, settings, args.against, other_settings)
+        # Read as "what applying this render over OTHER would do": OTHER is the before side. Against
+        # another stack it is a promotion (environment labels fold); against the same stack
+        # (with --config-file) it is a real update of that stack.
+        promotion = args.against != args.stack
+        title = (
+            f"promote `{args.stack}` onto `{args.against}`: what `{args.against}` would become"
+            if promotion
+            else f"update of `{args.stack}` with {args.config_file or 'its stack file'}"
+        )
+        diffs.append((title, diff_renders(other_files, files, args.against, args.stack, promotion=promotion)))
+    if args.base:
+        try:
+            base_files = render_at_revision(project_dir, args.base, args.stack)
+        except BaseRenderError as error:
+            raise BadInput(str(error)) from None
+        diffs.append(
+            (f"{args.stack}: {args.base} -> working tree", diff_renders(base_files, files, args.base, "working-tree"))
+        )
+    return diffs, promotion_drift
 
 
 def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Helpers) -> int:
@@ -115,64 +145,16 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
 
         started = time.perf_counter()
         versions = args.k8s_versions or [*DEFAULT_K8S_VERSIONS, newest_version()]
-        try:
-            findings: list[Finding] = validate_manifests([(m.file, m.obj) for m in kube], versions)
-        except ValueError as error:
-            raise BadInput(str(error)) from None
-        if (stage / "docker-compose.yml").exists():
-            env_file = stage / "compose.env.example"
-            findings += validate_compose(stage / "docker-compose.yml", env_file if env_file.exists() else None)
+        findings = validate(kube, stage, versions)
         validate_seconds = time.perf_counter() - started
 
-        policy_failed = False
-        policy_lines: list[str] = []
         report = None
         if not args.no_policy:
-            assert helpers.worker is not None and helpers.pack is not None
-            pack, helpers.pack = helpers.pack, None  # the policy run stops it
-            try:
-                report = run_policy_pack(
-                    project_dir,
-                    capture,
-                    stage,
-                    preview_result=helpers.worker.result,
-                    pack=pack,
-                    stack_file=args.config_file.resolve() if args.config_file else None,
-                    source=inputs.source,
-                )
-            except (PolicyRunError, PhaseError) as error:
-                raise BadInput(str(error)) from None
-            policy_failed = report.mandatory_failed
-            policy_lines = report.table_lines(timed=args.format != "markdown")
+            report = policy(args, project_dir, capture, stage, helpers, inputs.source)
+        policy_failed = report is not None and report.mandatory_failed
+        policy_lines = report.table_lines(timed=args.format != "markdown") if report is not None else []
 
-        diffs = []
-        promotion_drift = None
-        if args.against:
-            other_inputs, _, _, other_files = render(project_dir, args.against, None)
-            other_settings = stack_settings(other_inputs)
-            if args.against != args.stack and settings is not None and other_settings is not None:
-                promotion_drift = drift(args.stack, settings, args.against, other_settings)
-            # Read as "what applying this render over OTHER would do": OTHER is the before side. Against
-            # another stack it is a promotion (environment labels fold); against the same stack
-            # (with --config-file) it is a real update of that stack.
-            promotion = args.against != args.stack
-            title = (
-                f"promote `{args.stack}` onto `{args.against}`: what `{args.against}` would become"
-                if promotion
-                else f"update of `{args.stack}` with {args.config_file or 'its stack file'}"
-            )
-            diffs.append((title, diff_renders(other_files, files, args.against, args.stack, promotion=promotion)))
-        if args.base:
-            try:
-                base_files = render_at_revision(project_dir, args.base, args.stack)
-            except BaseRenderError as error:
-                raise BadInput(str(error)) from None
-            diffs.append(
-                (
-                    f"{args.stack}: {args.base} -> working tree",
-                    diff_renders(base_files, files, args.base, "working-tree"),
-                )
-            )
+        diffs, promotion_drift = compared(args, project_dir, files, settings)
         MASKER.mask_tree(stage)
         commit(stage, out)
         stage = None
@@ -181,11 +163,7 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
         if args.format == "markdown":
-            # The PR comment says why this stack has no preview: each problem at its line, with its fix.
-            print(f"## agent-platform preview: `{args.stack}`\n")
-            print(":x: Nothing was rendered: the input was refused (exit 2).\n\n```text")
-            print("\n".join(f"error: {line}" for line in str(error).splitlines()))
-            print("```")
+            refused_markdown(args.stack, str(error).splitlines())
         return EXIT_BAD_INPUT
     finally:
         if stage is not None:
@@ -197,100 +175,24 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         source = display(args.config_file) if args.config_file else f"Pulumi.{args.stack}.yaml"
         cut_paths = locate_cut_paths(cut_paths, inputs.text, source, inputs.project, capture)
     warnings += [f"connectivity: {w}" for w in (wiring.warnings if wiring else [])]
-    if args.format == "json":
-        print(
-            json.dumps(
-                {
-                    "stack": args.stack,
-                    "out": str(out),
-                    "objects": len(kube),
-                    "resources": len(capture.resources),
-                    "renderSeconds": round(render_seconds, 3),
-                    "validateSeconds": round(validate_seconds, 3),
-                    "validation": [f.__dict__ for f in findings],
-                    "warnings": warnings,
-                    "policy": None
-                    if report is None
-                    else {
-                        "pack": report.pack,
-                        "version": report.version,
-                        "config": report.config_file,
-                        "phases": report.phases,
-                        "seconds": round(report.seconds, 3),
-                        "mandatoryFailed": report.mandatory_failed,
-                        "violations": [v.__dict__ for v in report.violations],
-                    },
-                    "diffs": [json.loads(format_json(d)) for _, d in diffs],
-                    "promotion": promotion_drift,
-                    "connectivity": None
-                    if wiring is None
-                    else [
-                        dict(zip(("from", "to", "port", "because", "admittedBy"), c.row(), strict=True))
-                        for c in wiring.checked
-                    ],
-                },
-                indent=2,
-                sort_keys=True,
-            )
-        )
-    elif args.format == "markdown":
-        status = "passed" if not findings and not policy_failed else "failed"
-        print(f"## agent-platform preview: `{args.stack}`\n")
-        if promotion_drift is not None:
-            print("```\n" + "\n".join(report_lines(promotion_drift)) + "\n```\n")
-        if "docker-compose.yml" in files:
-            services = len((yaml.safe_load(files["docker-compose.yml"]) or {}).get("services") or {})
-            print(f"Docker host: {services} Compose services; `docker compose config` {status}.\n")
-        else:
-            print(f"{len(kube)} Kubernetes objects; schema validation ({', '.join(versions)}) {status}.\n")
-        for w in warnings:
-            print(f"- :warning: {w}")
-        for f in findings:
-            print(f"- :x: `{f.line()}`")
-        for line in cut_paths:
-            print(f"- :x: connectivity: {line}")
-        if wiring is not None:
-            print(f"<details><summary>{wiring.summary()}</summary>\n")
-            print("\n".join(wiring.lines(markdown=True)))
-            print("\n</details>\n")
-        if report is not None:
-            # Open when a mandatory violation fails the preview: each finding at its stack-file key.
-            opened = " open" if report.mandatory_failed else ""
-            print(f"<details{opened}><summary>Policy pack: " + policy_lines[0].split(": ", 1)[-1] + "</summary>\n")
-            print("\n".join(finding_markdown(v) for v in report.violations) or "No violations.")
-            print("\n</details>\n")
-        for title, d in diffs:
-            print(format_markdown(d, title, summary=args.summary))
-    else:
-        if promotion_drift is not None:
-            print("\n".join(report_lines(promotion_drift)) + "\n")
-        if args.summary:
-            declared = capture.declared()
-            parents = {p.urn for p in map(capture.parent_of, declared) if p is not None}
-            print(f"{len(declared)} resources from {len(parents)} components")
-        else:
-            print(summary_table(capture))
-        checked = [f"{len(kube)} manifests against k8s {', '.join(versions)}"] if kube else []
-        if "docker-compose.yml" in files:
-            checked.append("docker-compose.yml with docker-compose config")
-        print(
-            f"\nrendered {len(files)} files to {out} in {render_seconds:.2f}s; validated {' and '.join(checked)} in "
-            f"{validate_seconds:.2f}s"
-        )
-        terminal = console()
-        for w in warnings:
-            say(terminal, f"warning: {w}", "warning")
-        for f in findings:
-            say(terminal, f"invalid: {f.line()}", "invalid")
-        if wiring is not None:
-            print(f"\n{wiring.summary()}")
-            for line in [] if args.summary and not cut_paths else wiring.lines():
-                print(f"  {line}")
-        for line in policy_lines:
-            say(terminal, line, policy_kind(line))
-        for title, d in diffs:
-            print(f"\n== {plain(title)}")
-            print(format_text(d, summary=args.summary), end="")
+    Outcome(
+        args,
+        out,
+        capture,
+        kube,
+        files,
+        wiring,
+        findings,
+        versions,
+        render_seconds,
+        validate_seconds,
+        report,
+        policy_lines,
+        diffs,
+        promotion_drift,
+        warnings,
+        cut_paths,
+    ).print()
     # A promotion compares two stacks' states, not an update of either: protection blocks only updates.
     blocked = [m for _, d in diffs if not d.promotion for m in blocked_messages(d.changes)]
     for m in blocked:
