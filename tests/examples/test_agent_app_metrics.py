@@ -55,6 +55,7 @@ def test_requests_by_status_and_latency_histogram(monkeypatch):
     except urllib.error.HTTPError as error:
         assert error.code == 404
     server.shutdown()
+    server.server_close()  # joins the handler threads: a request is counted after its response is sent
     text = app.metrics_text()
     assert 'agent_http_requests_total{status="200"} 1' in text
     assert 'agent_http_requests_total{status="404"} 1' in text
