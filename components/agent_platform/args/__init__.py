@@ -59,6 +59,7 @@ from agent_platform.args.stores import (
     RedisSettingsArgs,
     RestoreDrillArgs,
 )
+from agent_platform.args.tracing import TracingArgs
 from agent_platform.args.wiring import BackendArgs, PeerArgs, RouteArgs
 from agent_platform.args.workload import (
     AutoscalingArgs,
@@ -147,6 +148,7 @@ __all__ = [
     "SidecarProbeArgs",
     "TlsArgs",
     "TolerationArgs",
+    "TracingArgs",
     "ValueFromArgs",
     "VolumeMountArgs",
 ]
