@@ -29,7 +29,7 @@ from preview.output import OutputError, commit, discard, stage_for
 from preview.pack_process import PolicyRunError
 from preview.phases import PhaseError
 from preview.policy import run_policy_pack
-from preview.render import manifests, render_files, write_files
+from preview.render import grafana_files, manifests, render_files, write_files
 from preview.terminal import console, policy_kind, say
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
 from program.stack_config import TOP_LEVEL_KEYS, parse_stack_config, read_project_config
@@ -42,7 +42,9 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
     inputs, capture = capture_phase(project_dir, stack, config_file)
     MASKER.know(capture.secret_values)
     kube = manifests(capture)
-    return inputs, capture, kube, render_files(capture, kube)
+    values = read_project_config(inputs.config)
+    config = parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS})
+    return inputs, capture, kube, {**render_files(capture, kube), **grafana_files(config)}
 
 
 def summary_table(capture) -> str:

@@ -8,6 +8,7 @@ Only the keys a component needs are required; every other one has the secure def
 from agent_platform.args.cluster import (
     AlertThresholdsArgs,
     AvailabilityArgs,
+    DashboardsArgs,
     EgressRuleArgs,
     GatewayRefArgs,
     IngressSettingsArgs,
@@ -96,6 +97,7 @@ __all__ = [
     "CheckpointCleanupArgs",
     "ConfigMapKeyRefArgs",
     "ConnectionEnvArgs",
+    "DashboardsArgs",
     "DockerArgs",
     "DockerBackupArgs",
     "DockerPlatformArgs",
