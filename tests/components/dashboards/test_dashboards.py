@@ -4,7 +4,12 @@ program run."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
 from agent_platform.dashboards import build, dashboards, queries
 from agent_platform.dashboards.metrics import ALL_KNOWN, KNOWN, metric_names
 
@@ -98,3 +103,21 @@ def test_provisioning_loads_the_files_read_only():
     text = build.provisioning("Agent platform")
     assert 'folder: "Agent platform"' in text and "type: file" in text and "allowUiUpdates: false" in text
     assert f"path: {build.DASHBOARDS_PATH}" in text
+
+
+PROMTOOL = Path(sys.executable).parent / "promtool"
+
+
+@pytest.mark.skipif(not PROMTOOL.exists(), reason="promtool: tools/setup.sh --test installs it")
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_query_parses_as_promql(tmp_path, variant):
+    """Prometheus' own parser (promtool check rules) reads each query as a recording rule's expression."""
+    exprs = [e for m in dashboards(*VARIANTS[variant]).values() for _, e in queries(m)]
+    rules = {
+        "groups": [{"name": "dashboards", "rules": [{"record": f"q:{i}", "expr": e} for i, e in enumerate(exprs)]}]
+    }
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    result = subprocess.run([str(PROMTOOL), "check", "rules", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
