@@ -56,9 +56,14 @@ class AgentService(pulumi.ComponentResource):
         c = settings_of(AgentServiceConfig, args, AgentServiceArgs, where)
         # Tracing's variables join the service's env and secretEnv: its ConfigMap and Secret hold them.
         self.tracing = setting(Tracing, args, "tracing", where)
-        clash = sorted(set(self.tracing.reserved_names()) & (set(c.env) | set(c.secret_env)))
+        reserved = set(self.tracing.reserved_names())
+        clash = [
+            f"{key}.{n}"
+            for key, given in (("env", c.env), ("secretEnv", c.secret_env))
+            for n in sorted(reserved & set(given))
+        ]
         if clash:
-            raise ConfigError([f"env.{n}: is set by tracing; remove it, or turn tracing off" for n in clash], where)
+            raise ConfigError([f"{at}: is set by tracing; remove it, or turn tracing off" for at in clash], where)
         c = traced(c, self.tracing, args["environment"])
         self.config: AgentServiceConfig = c
         self._take_wiring(args, where)
