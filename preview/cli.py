@@ -29,7 +29,7 @@ from preview.pack_process import PolicyRunError
 from preview.phases import PhaseError
 from preview.policy import run_policy_pack
 from preview.promotion import drift
-from preview.render import manifests, render_files, write_files
+from preview.render import grafana_files, manifests, render_files, write_files
 from preview.report import Outcome, refused_markdown
 from preview.stackfile import display
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
@@ -43,7 +43,9 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
     inputs, capture = capture_phase(project_dir, stack, config_file)
     MASKER.know(capture.secret_values)
     kube = manifests(capture)
-    return inputs, capture, kube, render_files(capture, kube)
+    settings = stack_settings(inputs)  # None for another team's program: no dashboards of ours
+    grafana = grafana_files(settings) if settings is not None else {}
+    return inputs, capture, kube, {**render_files(capture, kube), **grafana}
 
 
 def stack_settings(inputs):

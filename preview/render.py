@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from agent_platform import dashboards
+from agent_platform.settings.stack import StackConfig
 
 from preview.compose import compose_document, env_example
 from preview.engine import REDACTED, Capture, CapturedResource
@@ -159,4 +161,19 @@ def render_files(capture: Capture, kube: list[Manifest] | None = None) -> dict[s
         files["docker-compose.yml"] = dump_yaml(doc, yaml.SafeDumper)
         files["compose.env.example"] = env_example(secrets)
     files["resources.json"] = json.dumps(resources_document(capture), indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def grafana_files(config: StackConfig) -> dict[str, str]:
+    """A Docker stack's Grafana provisioning (monitoring.dashboards): the dashboards' JSON under
+    grafana/dashboards/ and the provider that loads them, beside the compose file. Kubernetes
+    stacks carry the dashboards as ConfigMaps instead (k8s/monitoring.py)."""
+    m = config.monitoring
+    if config.platform != "docker" or not (m.enabled and m.dashboards.enabled):
+        return {}
+    files = {
+        f"grafana/dashboards/{name}": dashboards.as_text(model)
+        for name, model in dashboards.dashboards(config.environment, None, None).items()
+    }
+    files["grafana/provisioning/dashboards/agent-platform.yaml"] = dashboards.provisioning(m.dashboards.folder)
     return files

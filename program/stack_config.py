@@ -106,6 +106,9 @@ def _secret_references(values: dict[str, Any]) -> set[str]:
         conf = values.get(store)
         if isinstance(conf, dict) and isinstance(conf.get("externalUrlKey"), str):
             keys.add(conf["externalUrlKey"])
+    tracing = values.get("tracing")
+    if isinstance(tracing, dict):
+        keys |= {tracing[k] for k in ("headersKey", "apiKeyKey", "publicKeyKey") if isinstance(tracing.get(k), str)}
     return keys
 
 
@@ -188,6 +191,17 @@ def _secrets_named_like_settings(config: StackConfig) -> list[Problem]:
                     (store, "externalUrlKey"),
                 )
             )
+    for key in ("headers_key", "api_key_key", "public_key_key"):
+        name = getattr(config.tracing, key)
+        if name in TOP_LEVEL_KEYS:
+            alias = StackConfig.model_fields["tracing"].annotation.model_fields[key].alias
+            problems.append(
+                Problem(
+                    f"{PROJECT}:tracing.{alias}: {name!r} is a setting of this stack, not a secret key: name the "
+                    "secret something else",
+                    ("tracing", alias),
+                )
+            )
     return problems
 
 
@@ -200,7 +214,7 @@ def _top_level_hint(key: str) -> str:
     close = _closest_top_level(key)
     if close:
         return f" (did you mean {close}?)"
-    return " (not a setting, nor a secret named by secretEnv or externalUrlKey)"
+    return " (not a setting, nor a secret named by secretEnv, externalUrlKey or tracing)"
 
 
 def load_stack_config() -> StackConfig:

@@ -155,6 +155,13 @@ COMPONENTS = {
                 "Expose the metrics port to Prometheus: scrape annotations, or a metrics port on the Service for a "
                 "ServiceMonitor.",
             ),
+            (
+                "tracing",
+                "TracingArgs",
+                False,
+                "Where the service sends its traces: its variables join the ConfigMap and Secret, its NetworkPolicy "
+                "admits the endpoint's port. Default: off.",
+            ),
         ],
     ),
     "PostgresArgs": (

@@ -12,7 +12,10 @@ Contract (README, "The app contract"):
 - on SIGTERM stops accepting new connections and lets in-flight streams finish;
 - writes nothing outside /tmp (read-only root filesystem), runs as any non-root user;
 - with $METRICS_PORT set, serves GET /metrics there (Prometheus text format): requests by
-  status, a request duration histogram, database connections in use against the pool size;
+  status, a request duration histogram, database connections in use against the pool size,
+  streams in flight and a time-to-first-event histogram (a service that takes runs from a
+  queue also publishes agent_runs_pending, agent_workers and agent_workers_busy; this one has
+  no queue);
 - `app.py migrate` and `app.py cleanup-checkpoints --older-than-days N` for the platform's
   migration Job and cleanup CronJob.
 
@@ -55,6 +58,8 @@ requests_by_status: dict[str, int] = {}
 duration_buckets = [0] * len(BUCKETS)
 duration_sum = 0.0
 db_in_use = 0
+first_event_buckets = [0] * len(BUCKETS)
+first_event_sum = 0.0
 
 
 def observe(status: int, seconds: float) -> None:
@@ -65,6 +70,24 @@ def observe(status: int, seconds: float) -> None:
             if seconds <= bound:
                 duration_buckets[i] += 1
         duration_sum += seconds
+
+
+def observe_first_event(seconds: float) -> None:
+    """A stream's first event sent `seconds` after its request arrived."""
+    global first_event_sum
+    with metrics_lock:
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                first_event_buckets[i] += 1
+        first_event_sum += seconds
+
+
+def _histogram(name: str, buckets: list[int], total: float) -> list[str]:
+    lines = [f"# TYPE {name} histogram"]
+    for bound, count in zip(BUCKETS, buckets, strict=True):
+        le = "+Inf" if bound == float("inf") else repr(bound)
+        lines.append(f'{name}_bucket{{le="{le}"}} {count}')
+    return [*lines, f"{name}_sum {total}", f"{name}_count {buckets[-1]}"]
 
 
 def metrics_text() -> str:
@@ -82,7 +105,10 @@ def metrics_text() -> str:
             f"agent_db_connections_in_use {db_in_use}",
             "# TYPE agent_db_pool_size gauge",
             f"agent_db_pool_size {DB_POOL_SIZE}",
+            "# TYPE agent_streams_in_flight gauge",
+            f"agent_streams_in_flight {in_flight}",
         ]
+        lines += _histogram("agent_stream_first_event_seconds", first_event_buckets, first_event_sum)
     return "\n".join(lines) + "\n"
 
 
@@ -237,6 +263,8 @@ class Handler(BaseHTTPRequestHandler):
                 event = {"run": run_id, "token": i, "of": tokens, "replica": REPLICA}
                 self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                 self.wfile.flush()
+                if i == 1:
+                    observe_first_event(time.monotonic() - self._started)
                 checkpoint(run_id, tokens, i, "running" if i < tokens else "done")
             self.wfile.write(b"event: done\ndata: {}\n\n")
             self.wfile.flush()

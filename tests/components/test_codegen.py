@@ -155,3 +155,25 @@ def test_every_arg_of_every_component_reaches_the_schema_with_its_description():
         if not prop.description
     ]
     assert missing == []
+
+
+def test_a_service_handed_tracing_refuses_a_variable_tracing_sets():
+    """AgentService used on its own (no stack check before it): tracing's names are refused there too."""
+    with pytest.raises(ConfigError) as error:
+        AgentService(
+            "api",
+            {
+                "name": "api",
+                "image": "ghcr.io/a/b:1.0",
+                "namespace": "ns",
+                "environment": "dev",
+                "env": {"OTEL_SERVICE_NAME": "mine"},
+                "secret_env": {"LANGSMITH_API_KEY": "lsKey"},
+                "secret_values": {"lsKey": "x"},
+                "tracing": {"enabled": True, "provider": "langsmith", "api_key_key": "lsKey", "project": "p"},
+            },
+        )
+    assert str(error.value).splitlines() == [
+        "AgentService api: env.OTEL_SERVICE_NAME: is set by tracing; remove it, or turn tracing off",
+        "AgentService api: secretEnv.LANGSMITH_API_KEY: is set by tracing; remove it, or turn tracing off",
+    ]

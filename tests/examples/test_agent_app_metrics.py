@@ -72,3 +72,35 @@ def test_database_connections_in_use_are_counted(monkeypatch):
     conn.close()
     assert "agent_db_connections_in_use 0" in app.metrics_text()
     assert "agent_db_pool_size 10" in app.metrics_text()
+
+
+class FakeCache:
+    def incr(self, key):
+        pass
+
+
+def test_streams_in_flight_and_time_to_first_event(monkeypatch):
+    app = load_app(monkeypatch)
+    app.cache = FakeCache
+    server = ThreadingHTTPServer(("127.0.0.1", 0), app.Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    request = urllib.request.Request(f"{base}/runs/stream", data=b'{"tokens": 2, "interval": 0}', method="POST")
+    with urllib.request.urlopen(request) as stream:
+        assert b"event: done" in stream.read()
+    server.shutdown()
+    text = app.metrics_text()
+    assert "agent_streams_in_flight 0" in text
+    assert 'agent_stream_first_event_seconds_bucket{le="+Inf"} 1' in text
+    assert "agent_stream_first_event_seconds_count 1" in text
+
+
+def test_the_app_publishes_the_contract_the_dashboards_read(monkeypatch):
+    """Every app-contract metric the dashboards read (agent_platform.dashboards.metrics.APP) is in the
+    reference app's /metrics, but the queue and worker gauges of a service that takes runs from a queue."""
+    from agent_platform.dashboards.metrics import APP
+
+    app = load_app(monkeypatch)
+    app.observe(200, 0.1)  # a counter by status has no sample before its first request
+    published = {line.split("{")[0].split(" ")[0] for line in app.metrics_text().splitlines() if line[:1] != "#"}
+    assert APP - published == {"agent_runs_pending", "agent_workers", "agent_workers_busy"}

@@ -111,7 +111,7 @@ def test_the_circle_check_sees_a_hidden_circle():
     assert circles({"a": {"b"}, "b": set()}) == []
 
 
-SETTINGS_ORDER = "errors values base pod workload service stores cluster docker capacity stack locate".split()
+SETTINGS_ORDER = "errors values base pod workload service tracing stores cluster docker capacity stack locate".split()
 
 
 def test_the_settings_modules_import_only_those_before_them():

@@ -32,7 +32,14 @@ def test_wheel_holds_the_package_only_and_declares_its_dependencies(installed):
     assert metadata.startswith("agent_platform_components-")
     assert "agent_platform/args/components.py" in names and "agent_platform/k8s/agent_service.py" in names
     requires = {re.split(r"[<>=!~;\s]", r, maxsplit=1)[0] for r in meta.get_all("Requires-Dist")}
-    assert requires == {"pulumi", "pulumi-kubernetes", "pulumi-random", "pulumi-docker", "pydantic"}
+    assert requires == {
+        "pulumi",
+        "pulumi-kubernetes",
+        "pulumi-random",
+        "pulumi-docker",
+        "pydantic",
+        "grafana-foundation-sdk",
+    }
     import agent_platform
 
     assert meta["Version"] == agent_platform.__version__

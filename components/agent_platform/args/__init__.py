@@ -8,6 +8,7 @@ Only the keys a component needs are required; every other one has the secure def
 from agent_platform.args.cluster import (
     AlertThresholdsArgs,
     AvailabilityArgs,
+    DashboardsArgs,
     EgressRuleArgs,
     GatewayRefArgs,
     IngressSettingsArgs,
@@ -59,6 +60,7 @@ from agent_platform.args.stores import (
     RedisSettingsArgs,
     RestoreDrillArgs,
 )
+from agent_platform.args.tracing import TracingArgs
 from agent_platform.args.wiring import BackendArgs, PeerArgs, RouteArgs
 from agent_platform.args.workload import (
     AutoscalingArgs,
@@ -95,6 +97,7 @@ __all__ = [
     "CheckpointCleanupArgs",
     "ConfigMapKeyRefArgs",
     "ConnectionEnvArgs",
+    "DashboardsArgs",
     "DockerArgs",
     "DockerBackupArgs",
     "DockerPlatformArgs",
@@ -147,6 +150,7 @@ __all__ = [
     "SidecarProbeArgs",
     "TlsArgs",
     "TolerationArgs",
+    "TracingArgs",
     "ValueFromArgs",
     "VolumeMountArgs",
 ]

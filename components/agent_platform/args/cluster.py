@@ -144,6 +144,21 @@ class AlertThresholdsArgs(TypedDict, total=False):
     """Container restarts within 15 minutes. Default: `3`."""
 
 
+class DashboardsArgs(TypedDict, total=False):
+    """Grafana dashboards (the agent services, the data stores) as ConfigMaps the Grafana sidecar loads (grafana/helm-charts charts/grafana values.yaml `sidecar.dashboards`: label `grafana_dashboard`, `folderAnnotation`, `searchNamespace`), or on Docker as provisioning files."""
+
+    enabled: bool
+    """Render the two dashboards (needs monitoring.enabled): Kubernetes, ConfigMaps in the stack's namespace (set the sidecar's `searchNamespace` to it or `ALL`); Docker, Grafana provisioning files beside the compose file. Default: `false`."""
+    label: str
+    """The label the sidecar selects ConfigMaps by (`sidecar.dashboards.label`). Default: `"grafana_dashboard"`."""
+    label_value: str
+    """Its value (`sidecar.dashboards.labelValue`). Default: `"1"`."""
+    folder: str
+    """The Grafana folder the dashboards land in. Default: `"Agent platform"`."""
+    folder_annotation: str
+    """The annotation naming the folder (`sidecar.dashboards.folderAnnotation`, which the sidecar reads only when set in its values). Default: `"grafana_folder"`."""
+
+
 class MonitoringArgs(TypedDict, total=False):
     """Prometheus scraping of the app's metrics port and the alert rules (Prometheus Operator CRDs, opt-in)."""
 
@@ -161,6 +176,8 @@ class MonitoringArgs(TypedDict, total=False):
     """A PrometheusRule with the alerts (needs the operator). Default: `true`."""
     alerts: AlertThresholdsArgs
     """Alert thresholds. Default: see the package's configuration reference."""
+    dashboards: DashboardsArgs
+    """Grafana dashboards (off by default). Default: see the package's configuration reference."""
 
 
 class GatewayRefArgs(TypedDict, total=False):

@@ -45,6 +45,7 @@ from agent_platform.args.stores import (
     RedisSettingsArgs,
     RestoreDrillArgs,
 )
+from agent_platform.args.tracing import TracingArgs
 from agent_platform.args.wiring import BackendArgs, PeerArgs, RouteArgs
 from agent_platform.args.workload import (
     AutoscalingArgs,
@@ -166,6 +167,8 @@ class AgentServiceArgs(TypedDict, total=False):
     """Annotations added to every object."""
     monitoring: MonitoringArgs
     """Expose the metrics port to Prometheus: scrape annotations, or a metrics port on the Service for a ServiceMonitor."""
+    tracing: TracingArgs
+    """Where the service sends its traces: its variables join the ConfigMap and Secret, its NetworkPolicy admits the endpoint's port. Default: off."""
 
 
 class PostgresArgs(TypedDict, total=False):
@@ -375,6 +378,8 @@ class AgentPlatformArgs(TypedDict, total=False):
     """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
     monitoring: MonitoringArgs
     """Metrics scraping and alert rules (platform kubernetes). Default: see the package's configuration reference."""
+    tracing: TracingArgs
+    """Where every agent service sends its traces (OTLP, LangSmith or Langfuse); default off. Default: see the package's configuration reference."""
     exposure: str
     """How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both. One of: `ingress`, `gatewayApi`. Default: `"ingress"`."""
     gateway: Optional[GatewayRefArgs]
@@ -410,6 +415,8 @@ class DockerPlatformArgs(TypedDict, total=False):
     """Existing docker-registry Secrets in the namespace that every pod pulls with (platform kubernetes). Default: `[]`."""
     monitoring: MonitoringArgs
     """Metrics scraping and alert rules (platform kubernetes). Default: see the package's configuration reference."""
+    tracing: TracingArgs
+    """Where every agent service sends its traces (OTLP, LangSmith or Langfuse); default off. Default: see the package's configuration reference."""
     exposure: str
     """How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway (`gatewayApi`); `ingress` settings (host, timeouts, body size) apply to both. One of: `ingress`, `gatewayApi`. Default: `"ingress"`."""
     gateway: Optional[GatewayRefArgs]

@@ -20,6 +20,7 @@ from agent_platform.settings.docker import DockerConfig
 from agent_platform.settings.service import AgentServiceConfig
 from agent_platform.settings.stack import StackConfig
 from agent_platform.settings.stores import DatastoreBase
+from agent_platform.settings.tracing import traced
 from agent_platform.settings.values import with_registry
 from agent_platform.store_runtime import pg_isready, postgres_url, redis_server_options, redis_url
 
@@ -92,6 +93,10 @@ class DockerPlatform(pulumi.ComponentResource):
         self, s: AgentServiceConfig, database_url: pulumi.Input[str], redis_url: pulumi.Input[str]
     ) -> tuple[str, list[str], int, list[str]] | None:
         """A service's replicas (after its migration, each after the one before it); its proxy upstream."""
+        # Tracing's variables as the service's own: plain in the container's env, secret ones from the
+        # compose env file (preview/compose.py). The app reaches the endpoint through the frontend
+        # network, its one way out.
+        s = traced(s, self.config.tracing, self.config.environment)
         env: dict[str, pulumi.Input[str]] = {**s.platform_env(), **s.env}
         env.update(
             {

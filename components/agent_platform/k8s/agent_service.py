@@ -28,6 +28,7 @@ from agent_platform.labels import (
 from agent_platform.settings.cluster import Availability, Monitoring, NetworkConfig
 from agent_platform.settings.errors import ConfigError
 from agent_platform.settings.service import AgentServiceConfig
+from agent_platform.settings.tracing import Tracing, traced
 from agent_platform.settings.workload import Probe, ReleaseUnit
 
 apps = k8s.apps.v1
@@ -53,6 +54,17 @@ class AgentService(pulumi.ComponentResource):
         super().__init__("agent-platform:k8s:AgentService", resource_name, None, opts)
         where = f"AgentService {resource_name}"
         c = settings_of(AgentServiceConfig, args, AgentServiceArgs, where)
+        # Tracing's variables join the service's env and secretEnv: its ConfigMap and Secret hold them.
+        self.tracing = setting(Tracing, args, "tracing", where)
+        reserved = set(self.tracing.reserved_names())
+        clash = [
+            f"{key}.{n}"
+            for key, given in (("env", c.env), ("secretEnv", c.secret_env))
+            for n in sorted(reserved & set(given))
+        ]
+        if clash:
+            raise ConfigError([f"{at}: is set by tracing; remove it, or turn tracing off" for at in clash], where)
+        c = traced(c, self.tracing, args["environment"])
         self.config: AgentServiceConfig = c
         self._take_wiring(args, where)
         child = pulumi.ResourceOptions(parent=self)
@@ -586,6 +598,7 @@ class AgentService(pulumi.ComponentResource):
                 exposed=self.exposed,
                 callees=self.callees,
                 backends=self.backends,
+                tracing=self.tracing,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

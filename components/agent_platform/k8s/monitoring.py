@@ -12,9 +12,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from agent_platform import dashboards
 from agent_platform.k8s import pod
 from agent_platform.labels import PART_OF, SCRAPED
-from agent_platform.settings.cluster import Monitoring
+from agent_platform.settings.cluster import Dashboards, Monitoring
 
 METRICS = "metrics"
 
@@ -125,3 +126,28 @@ def prometheus_rule(
         },
         opts=opts,
     )
+
+
+def dashboard_config_maps(
+    name: str,
+    environment: str,
+    namespace: str,
+    cluster: str | None,
+    meta: pod.Metadata,
+    d: Dashboards,
+    opts: pulumi.ResourceOptions,
+) -> list[k8s.core.v1.ConfigMap]:
+    """One ConfigMap per dashboard, labelled for the Grafana sidecar and annotated with its folder."""
+    labelled = pod.Metadata(meta.namespace, {**meta.labels, d.label: d.label_value}, meta.annotations)
+    made = []
+    for file, model in dashboards.dashboards(environment, namespace, cluster).items():
+        key = f"{name}-dashboard-{file.removesuffix('.json')}"
+        made.append(
+            k8s.core.v1.ConfigMap(
+                key,
+                metadata=labelled(key, {d.folder_annotation: d.folder}),
+                data={file: dashboards.as_text(model)},
+                opts=opts,
+            )
+        )
+    return made

@@ -154,7 +154,7 @@ class AgentPlatform(pulumi.ComponentResource):
     def _monitoring(self, config: StackConfig, ns: pulumi.Input[str], in_ns: pulumi.ResourceOptions) -> None:
         """The app's ServiceMonitor and alerts, and the database's PodMonitor and alerts (CloudNativePG)."""
         m, env = config.monitoring, config.environment
-        if not (m.enabled and (m.service_monitor or m.prometheus_rule)):
+        if not m.enabled:
             return
         assert config.namespace is not None
         meta = pod.Metadata(
@@ -163,6 +163,13 @@ class AgentPlatform(pulumi.ComponentResource):
             self.common["annotations"],
         )
         after = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(parent=self))
+        if m.dashboards.enabled:
+            cluster = cloudnativepg.cluster_name(config.postgres) if config.postgres.mode == "cloudnativepg" else None
+            self.dashboards = monitoring.dashboard_config_maps(
+                "agent-platform", env, config.namespace.name, cluster, meta, m.dashboards, after
+            )
+        if not (m.service_monitor or m.prometheus_rule):
+            return
         if m.service_monitor:
             self.service_monitor = monitoring.service_monitor("agent-platform", config.namespace.name, meta, m, after)
         if m.prometheus_rule:

@@ -72,6 +72,7 @@ def service_wiring(
         # Its app port is reached by a caller or through the edge, else by no one.
         "serve": bool(s.allow_from) or routed,
         "monitoring": config.monitoring,
+        "tracing": config.tracing,
         "callees": [
             {"name": name, "port": t.port} for t in config.services if s.name in t.allow_from for name in pods[t.name]
         ],

@@ -20,7 +20,10 @@ from agent_platform.settings.values import (
     HostName,
     Int,
     Ipv4Address,
+    LabelValue,
+    MetadataKey,
     ObjectName,
+    PlainText,
     Port,
     Quantity,
     quantity_value,
@@ -264,6 +267,29 @@ class AlertThresholds(Model):
     crash_loop_restarts: Int = Field(3, ge=1, description="Container restarts within 15 minutes.")
 
 
+class Dashboards(Model):
+    """Grafana dashboards (the agent services, the data stores) as ConfigMaps the Grafana sidecar
+    loads (grafana/helm-charts charts/grafana values.yaml `sidecar.dashboards`: label
+    `grafana_dashboard`, `folderAnnotation`, `searchNamespace`), or on Docker as provisioning files."""
+
+    enabled: bool = Field(
+        False,
+        description="Render the two dashboards (needs monitoring.enabled): Kubernetes, ConfigMaps in the stack's "
+        "namespace (set the sidecar's `searchNamespace` to it or `ALL`); Docker, Grafana provisioning files beside "
+        "the compose file.",
+    )
+    label: MetadataKey = Field(
+        "grafana_dashboard", description="The label the sidecar selects ConfigMaps by (`sidecar.dashboards.label`)."
+    )
+    label_value: LabelValue = Field("1", description="Its value (`sidecar.dashboards.labelValue`).")
+    folder: PlainText = Field("Agent platform", description="The Grafana folder the dashboards land in.")
+    folder_annotation: MetadataKey = Field(
+        "grafana_folder",
+        description="The annotation naming the folder (`sidecar.dashboards.folderAnnotation`, which the sidecar "
+        "reads only when set in its values).",
+    )
+
+
 class Monitoring(Model):
     """Prometheus scraping of the app's metrics port and the alert rules (Prometheus Operator CRDs, opt-in)."""
 
@@ -283,11 +309,16 @@ class Monitoring(Model):
     )
     prometheus_rule: bool = Field(True, description="A PrometheusRule with the alerts (needs the operator).")
     alerts: AlertThresholds = Field(AlertThresholds(), description="Alert thresholds.")
+    dashboards: Dashboards = Field(Dashboards(), description="Grafana dashboards (off by default).")
 
     @check
     def _operator(self) -> Monitoring:
+        found = Findings()
         if self.prometheus_rule and not self.service_monitor and self.enabled:
-            raise rule("prometheusRule", "needs the Prometheus Operator, as serviceMonitor does: set both, or neither")
+            found("prometheusRule", "needs the Prometheus Operator, as serviceMonitor does: set both, or neither")
+        if self.dashboards.enabled and not self.enabled:
+            found("dashboards.enabled", "needs monitoring.enabled: the dashboards read the metrics it has scraped")
+        found.raise_any("Monitoring")
         return self
 
 

@@ -33,6 +33,7 @@ from agent_platform.settings.stores import (
     check_eviction,
     official_postgres_image,
 )
+from agent_platform.settings.tracing import Tracing
 from agent_platform.settings.values import DnsLabel, LabelValue, MetadataKey, ObjectName, PlainText, quantity_value
 
 
@@ -64,6 +65,9 @@ class StackConfig(Model):
         "(platform kubernetes).",
     )
     monitoring: Monitoring = Field(Monitoring(), description="Metrics scraping and alert rules (platform kubernetes).")
+    tracing: Tracing = Field(
+        Tracing(), description="Where every agent service sends its traces (OTLP, LangSmith or Langfuse); default off."
+    )
     exposure: Literal["ingress", "gatewayApi"] = Field(
         "ingress",
         description="How external traffic enters: an Ingress (`ingress`), or an HTTPRoute on an existing Gateway "
@@ -99,6 +103,7 @@ class StackConfig(Model):
         self._check_run_queue(found)
         self._check_service_names(found)
         self._check_ingress_paths(found)
+        self._check_tracing(found)
         if self.platform == "docker" and self.postgres.mode == "inCluster":
             self._check_docker_postgres(found)
         if self.platform == "kubernetes":
@@ -158,6 +163,32 @@ class StackConfig(Model):
                     )
                 else:
                     found(f"services[{i}].ingress.paths[{j}]", f"{shown(path)} is already routed to {first}: {fix}")
+
+    def _check_tracing(self, found: Findings) -> None:
+        """Tracing's variables set by no service itself, and its endpoint one the platform can reach."""
+        names = set(self.tracing.reserved_names())
+        if not names:
+            return
+        for i, s in enumerate(self.services):
+            for where, given in (("env", s.env), ("secretEnv", s.secret_env)):
+                for name in sorted(names & set(given)):
+                    found(
+                        f"services[{i}].{where}.{name}",
+                        f"is set by tracing (provider {self.tracing.provider}); remove it, or turn tracing off",
+                    )
+            for j, extra in enumerate(s.extra_env):
+                if extra.name in names:
+                    found(
+                        f"services[{i}].extraEnv[{j}].name",
+                        f"{shown(extra.name)} is set by tracing (provider {self.tracing.provider})",
+                    )
+            if s.drain.budget_env in names:
+                found(f"services[{i}].drain.budgetEnv", f"{shown(s.drain.budget_env)} is set by tracing")
+        if self.platform == "docker" and self.tracing.in_cluster_namespace() is not None:
+            found(
+                "tracing.endpoint",
+                f"{shown(self.tracing.url())} is a Kubernetes Service name: a Docker host does not resolve it",
+            )
 
     def _check_docker_postgres(self, found: Findings) -> None:
         """What Postgres on a Docker host can and cannot do: backups, restores."""
@@ -417,6 +448,7 @@ class StackConfig(Model):
         """Every key `secretEnv` and `externalUrlKey` name, wherever the values live."""
         keys = {k for s in self.services for k in s.secret_env.values()}
         keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
+        keys |= set(self.tracing.secret_keys())
         return sorted(keys)
 
     def secret_keys(self) -> list[str]:
@@ -426,6 +458,7 @@ class StackConfig(Model):
             return []
         keys = {k for s in self.services for k in s.secret_env.values()}
         keys |= {d.external_url_key for d in (self.postgres, self.redis) if d.external_url_key}
+        keys |= set(self.tracing.secret_keys())
         return sorted(keys)
 
 

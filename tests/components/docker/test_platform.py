@@ -11,7 +11,7 @@ import yaml
 from preview.compose import compose_document
 from preview.engine import ProgramError
 from preview.render import render_files
-from tests.conftest import ROOT, capture_with, shipped, unlined
+from tests.conftest import ROOT, capture_with, shipped, stack_file, unlined
 
 CONTAINER = "docker:index/container:Container"
 
@@ -348,3 +348,29 @@ def test_connection_variables_are_named_per_service_on_docker(tmp_path):
     assert {"DATABASE_URI", "REDIS_URI"} <= env and not {"DATABASE_URL", "REDIS_URL"} & env
     migration = {str(e).split("=", 1)[0] for e in c["agent-api-migrate"].raw_inputs["envs"]}
     assert "DATABASE_URI" in migration and "DATABASE_URL" not in migration
+
+
+def test_tracing_reaches_the_app_containers_only(tmp_path):
+    """Tracing's variables on every app replica (secret ones from the env file), on nothing else."""
+
+    def on(cfg):
+        cfg["agent-platform:tracing"] = {
+            "enabled": True,
+            "provider": "langfuse",
+            "endpoint": "https://langfuse.example.com",
+            "apiKeyKey": "langfuseSecretKey",
+            "publicKeyKey": "langfusePublicKey",
+        }
+
+    doc = compose_document(capture_with(tmp_path, "local", on))[0]
+    apps = {n: s for n, s in doc["services"].items() if "LANGFUSE_BASE_URL" in s.get("environment", {})}
+    # Every replica of every service, and no data store, proxy, backup or migration container.
+    services = stack_file("local")["config"]["agent-platform:services"]
+    assert sorted(apps) == sorted(f"{s['name']}-{i}" for s in services for i in range(1, s.get("replicas", 3) + 1))
+    for name, svc in apps.items():
+        env = svc["environment"]
+        assert env["OTEL_SERVICE_NAME"] == name.rsplit("-", 1)[0]
+        assert env["LANGFUSE_BASE_URL"] == env["LANGFUSE_HOST"] == "https://langfuse.example.com"
+        assert env["LANGFUSE_TRACING_ENVIRONMENT"] == "local"
+        for key in ("LANGFUSE_SECRET_KEY", "LANGFUSE_PUBLIC_KEY"):
+            assert env[key] == f"${{{key}:?set it in compose.env}}"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from agent_platform.k8s.backend import Backend
-from agent_platform.k8s.service_network_policy import spec
+from agent_platform.k8s.service_network_policy import egress_rules, spec
 from agent_platform.settings.cluster import Monitoring, NetworkConfig
+from agent_platform.settings.tracing import Tracing
 
 NETWORK = NetworkConfig.model_validate(
     {"egress": [{"cidr": "0.0.0.0/0", "exceptCidrs": ["10.0.0.0/8"], "ports": [443]}]}
@@ -60,3 +61,35 @@ def test_callees_are_reached_on_their_pods_port():
     [callee, _internet] = p.egress
     assert callee.to[0].pod_selector.match_labels["app.kubernetes.io/name"] == "runner"
     assert callee.ports[0].port == 9000
+
+
+def tracing(endpoint: str) -> Tracing:
+    return Tracing(enabled=True, endpoint=endpoint, insecure_reason=None)
+
+
+def ports_outside(p) -> list[tuple[str, list[str], list[int]]]:
+    return [
+        (r.to[0].ip_block.cidr, list(r.to[0].ip_block.except_ or []), [q.port for q in r.ports])
+        for r in p.egress
+        if r.to[0].ip_block
+    ]
+
+
+def test_tracing_outside_the_cluster_adds_its_port_alone_to_the_outside_world():
+    p = policy(tracing=tracing("https://otlp.example.com:4318"))
+    outside = ports_outside(p)
+    private = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]
+    assert outside == [("0.0.0.0/0", ["10.0.0.0/8"], [443]), ("0.0.0.0/0", private, [4318])]
+
+
+def test_tracing_on_a_port_the_egress_already_admits_adds_nothing():
+    assert ports_outside(policy(tracing=tracing("https://otlp.example.com"))) == ports_outside(policy())
+    assert egress_rules(NETWORK, Tracing()) == list(NETWORK.egress)
+
+
+def test_an_in_cluster_collector_is_admitted_by_its_namespace_and_port_only():
+    p = policy(tracing=tracing("http://otel-collector.observability.svc:4317"))
+    [collector] = [r for r in p.egress if r.to[0].namespace_selector]
+    assert collector.to[0].namespace_selector.match_labels == {"kubernetes.io/metadata.name": "observability"}
+    assert collector.to[0].pod_selector is None and [q.port for q in collector.ports] == [4317]
+    assert ports_outside(p) == ports_outside(policy())

@@ -69,3 +69,11 @@ def test_routes_carry_the_canarys_weight():
     [route] = [r for r in wiring.routes(config) if r["service"] == "agent-api"]
     assert route["canary_service"] == "agent-api-canary" and route["canary_weight"] == 10
     assert all("canary_service" not in r for r in wiring.routes(settings("prod")))
+
+
+def test_every_service_is_handed_the_stacks_tracing():
+    tracing = {"enabled": True, "endpoint": "https://otlp.example.com"}
+    config = settings("prod", lambda cfg: cfg.__setitem__("agent-platform:tracing", tracing))
+    pods = wiring.pods_of(config)
+    assert all(wiring.service_wiring(config, s, pods)[1]["tracing"] == config.tracing for s in config.services)
+    assert config.tracing.enabled
