@@ -35,8 +35,8 @@ class Panel:
     kind: str = "timeseries"
 
 
-def agent_panels(ns: str) -> list[Panel]:
-    """The agent services' panels; `ns` is the label matcher of the stack's namespace (none on Docker)."""
+def _traffic_panels(ns: str) -> list[Panel]:
+    """Requests, errors, latency."""
     sel = f"{ns}," if ns else ""
     req = f"agent_http_requests_total{{{ns}}}"
     by_service = "sum by (service)"
@@ -79,6 +79,13 @@ def agent_panels(ns: str) -> list[Panel]:
             "s",
             "AgentHighLatencyP95",
         ),
+    ]
+
+
+def _run_panels(ns: str) -> list[Panel]:
+    """Streams, the run queue and its workers."""
+    by_service = "sum by (service)"
+    return [
         Panel(
             "Streams in flight",
             "How many streamed runs are open now (each holds a connection until its last event).",
@@ -113,6 +120,13 @@ def agent_panels(ns: str) -> list[Panel]:
             ),
             "percent",
         ),
+    ]
+
+
+def _saturation_panels(ns: str) -> list[Panel]:
+    """The database pool, CPU, memory and restarts."""
+    sel = f"{ns}," if ns else ""
+    return [
         Panel(
             "Database pool in use",
             "How full each pod's database pool is: at 100% requests wait for a connection.",
@@ -166,92 +180,107 @@ def agent_panels(ns: str) -> list[Panel]:
     ]
 
 
-def store_panels(ns: str, cluster: str | None) -> list[Panel]:
-    """The data stores' panels: CloudNativePG's (when `cluster` is its Cluster) and Redis'."""
+def agent_panels(ns: str) -> list[Panel]:
+    """The agent services' panels; `ns` is the label matcher of the stack's namespace (none on Docker)."""
+    return _traffic_panels(ns) + _run_panels(ns) + _saturation_panels(ns)
+
+
+def _archive_panels(ns: str, cluster: str) -> list[Panel]:
+    """CloudNativePG's durability: WAL archiving and the last base backup."""
     sel = f"{ns}," if ns else ""
-    panels = []
-    if cluster is not None:
-        pg = f'{sel}pod=~"{cluster}-[0-9]+"'
-        claims = f'{sel}persistentvolumeclaim=~"{cluster}-[0-9]+.*"'
-        panels += [
-            Panel(
-                "WAL archiving",
-                "Does every WAL segment reach the object store: failures, and segments waiting to be archived.",
+    pg = f'{sel}pod=~"{cluster}-[0-9]+"'
+    return [
+        Panel(
+            "WAL archiving",
+            "Does every WAL segment reach the object store: failures, and segments waiting to be archived.",
+            (
+                (f"increase(cnpg_pg_stat_archiver_failed_count{{{pg}}}[10m])", "{{pod}} failed"),
+                (f'cnpg_collector_pg_wal_archive_status{{{pg},value="ready"}}', "{{pod}} waiting"),
+            ),
+            "short",
+            "PostgresWalArchiveFailing",
+        ),
+        Panel(
+            "Seconds since the last archived WAL",
+            "How much committed work the object store lacks should the volume be lost now.",
+            ((f"cnpg_pg_stat_archiver_seconds_since_last_archival{{{pg}}}", "{{pod}}"),),
+            "s",
+            "PostgresWalArchiveFailing",
+        ),
+        Panel(
+            "Age of the last base backup",
+            "How old the newest completed base backup is (a restore replays WAL from it).",
+            (
                 (
-                    (f"increase(cnpg_pg_stat_archiver_failed_count{{{pg}}}[10m])", "{{pod}} failed"),
-                    (f'cnpg_collector_pg_wal_archive_status{{{pg},value="ready"}}', "{{pod}} waiting"),
-                ),
-                "short",
-                "PostgresWalArchiveFailing",
-            ),
-            Panel(
-                "Seconds since the last archived WAL",
-                "How much committed work the object store lacks should the volume be lost now.",
-                ((f"cnpg_pg_stat_archiver_seconds_since_last_archival{{{pg}}}", "{{pod}}"),),
-                "s",
-                "PostgresWalArchiveFailing",
-            ),
-            Panel(
-                "Age of the last base backup",
-                "How old the newest completed base backup is (a restore replays WAL from it).",
-                (
-                    (
-                        f"time() - max({PLUGIN_LAST_BACKUP}{{{pg}}})",
-                        "last backup",
-                    ),
-                ),
-                "s",
-                "PostgresBackupTooOld",
-                kind="stat",
-            ),
-            Panel(
-                "Replication lag",
-                "How far each standby is behind the primary (a failover to it loses nothing in sync mode).",
-                (
-                    (f"max by (pod) (cnpg_pg_replication_lag{{{pg}}})", "{{pod}}"),
-                    (f"max(cnpg_pg_replication_streaming_replicas{{{pg}}})", "streaming standbys"),
-                ),
-                "s",
-                "PostgresReplicationLag",
-            ),
-            Panel(
-                "Instances up",
-                "Which instances answer their exporter (1 up, 0 down).",
-                ((f"cnpg_collector_up{{{pg}}}", "{{pod}}"),),
-            ),
-            Panel(
-                "Pooler (PgBouncer)",
-                "Are clients waiting for a server connection: active and waiting clients, server connections.",
-                (
-                    (f"sum(cnpg_pgbouncer_pools_cl_active{{{ns}}})", "clients active"),
-                    (f"sum(cnpg_pgbouncer_pools_cl_waiting{{{ns}}})", "clients waiting"),
-                    (f"sum(cnpg_pgbouncer_pools_sv_active{{{ns}}})", "server connections active"),
-                    (f"max(cnpg_pgbouncer_pools_maxwait{{{ns}}})", "longest wait (s)"),
+                    f"time() - max({PLUGIN_LAST_BACKUP}{{{pg}}})",
+                    "last backup",
                 ),
             ),
-            Panel(
-                "Volume used",
-                "How full each instance's volume is (WAL piles up there when archiving fails).",
+            "s",
+            "PostgresBackupTooOld",
+            kind="stat",
+        ),
+    ]
+
+
+def _serving_panels(ns: str, cluster: str) -> list[Panel]:
+    """CloudNativePG's serving: standbys, instances, the pooler, volumes, the restore drill."""
+    sel = f"{ns}," if ns else ""
+    pg = f'{sel}pod=~"{cluster}-[0-9]+"'
+    claims = f'{sel}persistentvolumeclaim=~"{cluster}-[0-9]+.*"'
+    return [
+        Panel(
+            "Replication lag",
+            "How far each standby is behind the primary (a failover to it loses nothing in sync mode).",
+            (
+                (f"max by (pod) (cnpg_pg_replication_lag{{{pg}}})", "{{pod}}"),
+                (f"max(cnpg_pg_replication_streaming_replicas{{{pg}}})", "streaming standbys"),
+            ),
+            "s",
+            "PostgresReplicationLag",
+        ),
+        Panel(
+            "Instances up",
+            "Which instances answer their exporter (1 up, 0 down).",
+            ((f"cnpg_collector_up{{{pg}}}", "{{pod}}"),),
+        ),
+        Panel(
+            "Pooler (PgBouncer)",
+            "Are clients waiting for a server connection: active and waiting clients, server connections.",
+            (
+                (f"sum(cnpg_pgbouncer_pools_cl_active{{{ns}}})", "clients active"),
+                (f"sum(cnpg_pgbouncer_pools_cl_waiting{{{ns}}})", "clients waiting"),
+                (f"sum(cnpg_pgbouncer_pools_sv_active{{{ns}}})", "server connections active"),
+                (f"max(cnpg_pgbouncer_pools_maxwait{{{ns}}})", "longest wait (s)"),
+            ),
+        ),
+        Panel(
+            "Volume used",
+            "How full each instance's volume is (WAL piles up there when archiving fails).",
+            (
                 (
-                    (
-                        f"100 * kubelet_volume_stats_used_bytes{{{claims}}} "
-                        f"/ kubelet_volume_stats_capacity_bytes{{{claims}}}",
-                        "{{persistentvolumeclaim}}",
-                    ),
+                    f"100 * kubelet_volume_stats_used_bytes{{{claims}}} "
+                    f"/ kubelet_volume_stats_capacity_bytes{{{claims}}}",
+                    "{{persistentvolumeclaim}}",
                 ),
-                "percent",
-                "PostgresVolumeFilling",
             ),
-            Panel(
-                "Restore drill",
-                "Did the latest scheduled restore drill fail (the backups may not restore).",
-                ((f'max(kube_job_status_failed{{{sel}job_name=~"{RESTORE_DRILL}-.*"}})', "failed"),),
-                "short",
-                "PostgresRestoreDrillFailed",
-                kind="stat",
-            ),
-        ]
-    panels += [
+            "percent",
+            "PostgresVolumeFilling",
+        ),
+        Panel(
+            "Restore drill",
+            "Did the latest scheduled restore drill fail (the backups may not restore).",
+            ((f'max(kube_job_status_failed{{{sel}job_name=~"{RESTORE_DRILL}-.*"}})', "failed"),),
+            "short",
+            "PostgresRestoreDrillFailed",
+            kind="stat",
+        ),
+    ]
+
+
+def _redis_panels(ns: str) -> list[Panel]:
+    """Redis' memory and evictions."""
+    return [
         Panel(
             "Redis memory against maxmemory",
             "How close Redis is to maxmemory, where it evicts (or refuses writes, for a run queue).",
@@ -270,7 +299,12 @@ def store_panels(ns: str, cluster: str | None) -> list[Panel]:
             "short",
         ),
     ]
-    return panels
+
+
+def store_panels(ns: str, cluster: str | None) -> list[Panel]:
+    """The data stores' panels: CloudNativePG's (when `cluster` is its Cluster) and Redis'."""
+    postgres = _archive_panels(ns, cluster) + _serving_panels(ns, cluster) if cluster is not None else []
+    return postgres + _redis_panels(ns)
 
 
 def _panel(p: Panel) -> Any:
