@@ -268,7 +268,10 @@ def test_an_esc_environment_is_reported_not_ignored(tmp_path):
         timeout=300,
     )
     assert result.returncode == 2
-    assert result.stderr.startswith(f"error: {stack}: environment: imports Pulumi ESC environments (acme/agents-prod)")
+    line = next(i for i, t in enumerate(stack.read_text().splitlines(), 1) if t.startswith("environment:"))
+    where = f"error: {stack}:{line}: environment:"
+    assert result.stderr.startswith(f"{where} imports acme/agents-prod, which only Pulumi ESC")
+    assert "--esc-values acme/agents-prod=" in result.stderr  # how to preview it offline (docs/deploying.md)
     assert not (tmp_path / "out").exists()
 
 
