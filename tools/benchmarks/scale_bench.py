@@ -135,7 +135,8 @@ def preview_cli(config: Path | None, out: Path) -> tuple[float, float, float, di
     cmd = [PYTHON, "-m", "preview", "prod", "--out", str(out), "--format", "json"]
     seconds, peak, result = measured(cmd + (["--config-file", str(config)] if config else []), cwd=ROOT)
     if result.returncode != 0:
-        raise SystemExit(f"preview failed for {config or 'prod'}: {result.stderr.strip().splitlines()[-1:]}")
+        tail = "\n".join(result.stderr.strip().splitlines()[-40:])  # a bug's traceback, whole
+        raise SystemExit(f"preview failed for {config or 'prod'} (exit {result.returncode}):\n{tail}")
     return seconds, peak, result.cpu, json.loads(result.stdout)  # type: ignore[attr-defined]
 
 
