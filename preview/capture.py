@@ -48,7 +48,7 @@ def stack_inputs(project_dir: Path, stack: str, config_file: Path | None = None)
         needed = ()
     inputs = add_required_secrets(inputs, needed)
     try:
-        check_stack(inputs.config, set(inputs.secret_keys), inputs.source)
+        inputs.settings = check_stack(inputs.config, set(inputs.secret_keys), inputs.source)
     except ConfigError as error:
         raise ProgramError("\n".join(located(error.problems, inputs.source, inputs.text, inputs.project))) from None
     return inputs

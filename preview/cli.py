@@ -33,7 +33,6 @@ from preview.render import grafana_files, manifests, render_files, write_files
 from preview.report import Outcome, refused_markdown
 from preview.stackfile import display
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
-from program.stack_config import PROJECT, TOP_LEVEL_KEYS, parse_stack_config, read_project_config
 
 DEFAULT_K8S_VERSIONS = ("1.29",)
 
@@ -49,12 +48,9 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
 
 
 def stack_settings(inputs):
-    """The stack's settings model (the program ran on this config, so it parses); None for another
-    team's program, which has a config of its own."""
-    if inputs.project != PROJECT:
-        return None
-    values = read_project_config(inputs.config)
-    return parse_stack_config({k: v for k, v in values.items() if k in TOP_LEVEL_KEYS})
+    """The stack's settings model, as the stack file's check validated it (the program ran on this
+    config); None for another team's program, which has a config of its own."""
+    return inputs.settings
 
 
 def validate(kube, stage: Path, versions: list[str]) -> list[Finding]:

@@ -48,6 +48,7 @@ class StackConfigInput:
     text: str | None = None  # the stack file as written, for the lines of config problems
     from_environment: list[str] = field(default_factory=list)  # keys only an ESC environment set
     declared_secrets: list[str] = field(default_factory=list)  # Pulumi.yaml's `secret: true` keys
+    settings: Any = None  # the validated StackConfig (preview/capture.py), once checked; None for another project
 
 
 def placeholder(key: str) -> str:
