@@ -47,6 +47,7 @@ def load_app(monkeypatch):
 def test_requests_by_status_and_latency_histogram(monkeypatch):
     app = load_app(monkeypatch)
     server = ThreadingHTTPServer(("127.0.0.1", 0), app.Handler)
+    server.daemon_threads = False  # so server_close() joins the handler threads (ThreadingHTTPServer's are daemons)
     Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     urllib.request.urlopen(f"{base}/healthz").read()
@@ -83,12 +84,14 @@ def test_streams_in_flight_and_time_to_first_event(monkeypatch):
     app = load_app(monkeypatch)
     app.cache = FakeCache
     server = ThreadingHTTPServer(("127.0.0.1", 0), app.Handler)
+    server.daemon_threads = False  # so server_close() joins the handler threads (ThreadingHTTPServer's are daemons)
     Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     request = urllib.request.Request(f"{base}/runs/stream", data=b'{"tokens": 2, "interval": 0}', method="POST")
     with urllib.request.urlopen(request) as stream:
         assert b"event: done" in stream.read()
     server.shutdown()
+    server.server_close()  # the stream's handler thread has ended: it is counted out of flight
     text = app.metrics_text()
     assert "agent_streams_in_flight 0" in text
     assert 'agent_stream_first_event_seconds_bucket{le="+Inf"} 1' in text
