@@ -242,7 +242,8 @@ def _check(project_dir: Path, stack: str, text: str, shown: str) -> None:
     from preview.engine import ProgramError
     from preview.stackfile import StackFileError, display
 
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=project_dir, delete=False) as tmp:
+    # Outside the project: a stopped check leaves nothing in the user's tree.
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="promote-check-", delete=False) as tmp:
         tmp.write(text)
     try:
         stack_inputs(project_dir, stack, Path(tmp.name))
@@ -290,8 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# {line}")
     if not args.dry_run:
         tmp = paths[args.target].with_name(f".{shown}.promote-{os.getpid()}")
-        tmp.write_text(after)
-        os.replace(tmp, paths[args.target])
+        try:
+            tmp.write_text(after)
+            os.replace(tmp, paths[args.target])  # whole or not at all
+        finally:
+            tmp.unlink(missing_ok=True)
         print(f"# wrote {shown}: review the diff above, then `venv/bin/python -m preview {args.target}`")
     return EXIT_OK
 
