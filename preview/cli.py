@@ -30,7 +30,7 @@ from preview.phases import PhaseError
 from preview.policy import run_policy_pack
 from preview.promotion import drift
 from preview.render import grafana_files, manifests, render_files, write_files
-from preview.report import Outcome, refused_markdown
+from preview.report import Outcome, refused_json, refused_markdown
 from preview.stackfile import display
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
 
@@ -162,6 +162,8 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
             print(f"error: {line}", file=sys.stderr)
         if args.format == "markdown":
             refused_markdown(args.stack, str(error).splitlines())
+        elif args.format == "json":
+            refused_json(args.stack, str(error).splitlines())
         return EXIT_BAD_INPUT
     finally:
         if stage is not None:

@@ -75,6 +75,11 @@ def summary_table(capture) -> str:
     return "\n".join(lines)
 
 
+def refused_json(stack: str, errors: list[str]) -> None:
+    """For tools, when the input was refused (exit 2): the stack and each problem, as stderr has them."""
+    print(json.dumps({"stack": stack, "refused": True, "errors": errors}, indent=2, sort_keys=True))
+
+
 def refused_markdown(stack: str, errors: list[str]) -> None:
     """The PR comment of a stack whose input was refused: each problem at its line, with its fix."""
     print(f"## agent-platform preview: `{stack}`\n")

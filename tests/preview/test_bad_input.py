@@ -386,3 +386,19 @@ def test_the_preview_reads_the_file_as_the_program_does(tmp_path, label, content
     bad.write_bytes(content)
     result = run_cli("dev", "--config-file", str(bad), "--no-policy", "--out", str(tmp_path / "out"))
     assert_bad_input(result, message.replace("{bad}", str(bad)))
+
+
+def test_refused_input_in_json_is_a_json_document_of_the_same_lines(tmp_path):
+    """A tool reading --format json gets a document on exit 2 too: the problems, as stderr has them."""
+    import json
+
+    bad = tmp_path / "Pulumi.dev.yaml"
+    bad.write_text("config:\n  agent-platform:services: 3\n")
+    result = run_cli(
+        "dev", "--config-file", str(bad), "--no-policy", "--out", str(tmp_path / "out"), "--format", "json"
+    )
+    assert result.returncode == 2
+    doc = json.loads(result.stdout)
+    assert doc["refused"] is True and doc["stack"] == "dev"
+    assert [f"error: {e}" for e in doc["errors"]] == result.stderr.splitlines()
+    assert any(":2: agent-platform:services:" in e for e in doc["errors"])

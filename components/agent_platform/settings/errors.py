@@ -163,7 +163,12 @@ def _random_token(token: str) -> bool:
     entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
     kinds = ["a" if c.islower() else "A" if c.isupper() else "0" if c.isdigit() else "+" for c in token]
     changes = sum(a != b for a, b in zip(kinds, kinds[1:], strict=False))
-    return entropy >= 4.0 and changes >= 0.4 * (len(token) - 1)
+    # Case changing inside a run of letters (a lower-case letter before an upper-case one): a random
+    # token has about one for every six characters; a path or a name of words has almost none, its
+    # capitals starting words after a separator (`/models/Llama-3-70B-Instruct/v2/weights`,
+    # `/tmp/pytest-of-root/pytest-215/test_x0/Pulumi.dev.yaml`, both taken for tokens without it).
+    humps = sum(a == "a" and b == "A" for a, b in zip(kinds, kinds[1:], strict=False))
+    return entropy >= 4.0 and changes >= 0.4 * (len(token) - 1) and humps >= 2
 
 
 def credential_shape(value: Any) -> str | None:
