@@ -126,10 +126,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _masked(code: int) -> int:
     """The run's exit code, failed when anything had to be masked on its way out (preview/masking.py)."""
-    problems = MASKER.problems()
-    for line in problems:
+    errors, warnings = MASKER.problems()
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    for line in errors:
         print(f"error: {line}", file=sys.stderr)
-    return max(code, EXIT_INVALID) if problems else code
+    return max(code, EXIT_INVALID) if errors else code
 
 
 def run() -> int:

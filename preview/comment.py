@@ -79,9 +79,12 @@ def main(argv: list[str]) -> int:
             return 2
     masker = Masker()  # the previews' markdown is masked already; the comment is posted publicly: once more
     Path(argv[0]).write_text(masker.mask(compose(parts), argv[0]))
-    for line in masker.problems():
+    errors, warnings = masker.problems()
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    for line in errors:
         print(f"error: {line}", file=sys.stderr)
-    return 1 if masker.found else 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 SECRET = "[secret]"
+RANDOM_TOKEN = "a long random token (an API key or password)"  # settings/errors.py's name for the guess
 # Secret values shorter than this are not searched for: "yes" or a port would mask unrelated text,
 # and a secret that short is refused or generated longer by the settings.
 MIN_SECRET = 8
@@ -61,17 +62,23 @@ class Masker:
             if masked != text:
                 path.write_text(masked)
 
-    def problems(self) -> list[str]:
-        """One line per place a value was masked, with the fix."""
-        seen, lines = set(), []
+    def problems(self) -> tuple[list[str], list[str]]:
+        """(errors, warnings): one line per place a value was masked, with the fix. A secret value or a
+        known credential shape fails the run; a long random token is a guess (a shape, not a key's
+        format): it is masked all the same, and said as a warning, so a path or a name that looks random
+        never fails a pipeline."""
+        seen: set[tuple[str, str]] = set()
+        errors, warnings = [], []
         for where, what in self.found:
-            if (where, what) not in seen:
-                seen.add((where, what))
-                lines.append(
-                    f"{where}: held {what}, not written (masked): find where it comes from (a stack-file value, "
-                    "an image, a label), keep it with `pulumi config set --secret <name>`, and rotate it"
-                )
-        return lines
+            if (where, what) in seen:
+                continue
+            seen.add((where, what))
+            line = (
+                f"{where}: held {what}, not written (masked): find where it comes from (a stack-file value, "
+                "an image, a label), keep it with `pulumi config set --secret <name>`, and rotate it"
+            )
+            (warnings if what == RANDOM_TOKEN else errors).append(line)
+        return errors, warnings
 
 
 MASKER = Masker()

@@ -27,7 +27,8 @@ def test_each_credential_shape_is_masked_where_it_stands_in_a_text(name):
     assert "OTHER: keep-me" in masked and "TOKEN:" in masked
     [(where, what)] = masker.found
     assert where == "kubernetes/x.yaml" and "not shown" in masked and what in masked
-    [line] = masker.problems()
+    errors, warnings = masker.problems()
+    [line] = errors + warnings
     assert line.startswith("kubernetes/x.yaml: held ") and "rotate it" in line and CANARIES[name][:14] not in line
 
 
@@ -128,3 +129,22 @@ def test_every_credential_shape_is_found_in_a_large_text_as_in_a_single_value():
         assert len(spans) == 1, canary[:12]
         start, end, _what = spans[0]
         assert text[start:end] in canary or canary in text[start:end], canary[:12]
+
+
+def test_a_random_looking_token_is_masked_but_only_warned_a_known_shape_fails_the_run(capsys, monkeypatch):
+    """A long random token is a guess from its shape: masked all the same, but said as a warning, so a
+    path or a name that happens to look random never fails a pipeline; a key's known format fails it."""
+    from agent_platform.settings import errors as settings_errors
+
+    from preview import masking
+
+    assert masking.RANDOM_TOKEN == settings_errors.RANDOM_TOKEN
+    masker = Masker()
+    monkeypatch.setattr(entry, "MASKER", masker)
+    token = "mK3pQz8RtW2nLx7YvB4cJh9FdS6gNa1E"
+    assert token not in masker.mask(f"id: {token}\n", "stdout")
+    assert entry._masked(0) == 0
+    assert capsys.readouterr().err.startswith("warning: stdout: held a long random token")
+    masker.mask(f"key: {CANARIES['github']}\n", "stdout")
+    assert entry._masked(0) == 1
+    assert "error: stdout: held a GitHub token" in capsys.readouterr().err

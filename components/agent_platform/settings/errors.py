@@ -155,6 +155,9 @@ _QUICK = [
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
 
 
+RANDOM_TOKEN = "a long random token (an API key or password)"  # a guess from the shape, not a key format
+
+
 def _random_token(token: str) -> bool:
     token = token[:4096]  # longer than any credential: its start tells
     if not (re.search(r"[a-z]", token) and re.search(r"[A-Z]", token) and re.search(r"[0-9]", token)):
@@ -179,7 +182,7 @@ def credential_shape(value: Any) -> str | None:
         if pattern.search(value):
             return what
     if any(_random_token(token) for token in _TOKEN.findall(value)):
-        return "a long random token (an API key or password)"
+        return RANDOM_TOKEN
     return None
 
 
@@ -199,7 +202,7 @@ def credential_spans(text: str) -> list[tuple[int, int, str]]:
             spans.append((match.start(), 0, end, what))
     for match in _TOKEN.finditer(text):
         if _random_token(match.group()):
-            spans.append((match.start(), 1, match.end(), "a long random token (an API key or password)"))
+            spans.append((match.start(), 1, match.end(), RANDOM_TOKEN))
     merged: list[tuple[int, int, str]] = []  # a known shape names a span it starts before or with
     for start, _rank, end, what in sorted(spans):
         if merged and start < merged[-1][1]:
