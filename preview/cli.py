@@ -42,15 +42,9 @@ def render(project_dir: Path, stack: str, config_file: Path | None):
     inputs, capture = capture_phase(project_dir, stack, config_file)
     MASKER.know(capture.secret_values)
     kube = manifests(capture)
-    settings = stack_settings(inputs)  # None for another team's program: no dashboards of ours
+    settings = inputs.settings  # None for another team's program: no dashboards of ours
     grafana = grafana_files(settings) if settings is not None else {}
     return inputs, capture, kube, {**render_files(capture, kube), **grafana}
-
-
-def stack_settings(inputs):
-    """The stack's settings model, as the stack file's check validated it (the program ran on this
-    config); None for another team's program, which has a config of its own."""
-    return inputs.settings
 
 
 def validate(kube, stage: Path, versions: list[str]) -> list[Finding]:
@@ -89,7 +83,7 @@ def compared(args: argparse.Namespace, project_dir: Path, files: dict[str, str],
     promotion_drift = None
     if args.against:
         other_inputs, _, _, other_files = render(project_dir, args.against, None)
-        other_settings = stack_settings(other_inputs)
+        other_settings = other_inputs.settings
         if args.against != args.stack and settings is not None and other_settings is not None:
             promotion_drift = drift(args.stack, settings, args.against, other_settings)
         # Read as "what applying this render over OTHER would do": OTHER is the before side. Against
@@ -126,7 +120,7 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         started = time.perf_counter()
         inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
         # The program ran on this config, so it parses; the paths are judged on the render.
-        settings = stack_settings(inputs)
+        settings = inputs.settings
         wiring = connectivity(kube, settings)
         edges = traffic_edges(kube)
         if "docker-compose.yml" in files:

@@ -35,20 +35,13 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _line_of(text: str | None, key: str) -> int:
-    for number, line in enumerate((text or "").splitlines(), 1):
-        if line.startswith(f"{key}:"):
-            return number
-    return 1
-
-
-def esc_pulumi_config(imports: Any, shown: str, text: str | None, project: str) -> dict[str, Any]:
+def esc_pulumi_config(imports: Any, at: str, project: str) -> dict[str, Any]:
     """The `pulumiConfig` of the ESC environments a stack file imports, merged in the order listed
     (later over earlier, as ESC composes them), each read from the JSON `esc env open NAME` prints
-    (`--esc-values NAME=FILE`). Keys without a namespace take the project's, as Pulumi's do."""
+    (`--esc-values NAME=FILE`). Keys without a namespace take the project's, as Pulumi's do. `at` is
+    where the stack file says `environment:` (`FILE:LINE`), for the messages."""
     if not imports:
         return {}
-    at = f"{shown}:{_line_of(text, 'environment')}"
     names = imports if isinstance(imports, list) else [imports]
     if not all(isinstance(n, str) and n for n in names):
         raise EscError(f"{at}: environment: must be a list of ESC environment names (project/name)")

@@ -22,6 +22,7 @@ from pulumi.runtime.config import get_config_env_key
 
 from preview.esc import EscError, esc_pulumi_config, merge_patch
 from program.stack_file import MAX_BYTES, scan, yaml_problem
+from program.stack_lines import StackLines
 
 
 class StackFileError(Exception):
@@ -159,7 +160,10 @@ def read_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         raise StackFileError(f"{shown}: no such stack file (stacks here: {', '.join(known) or 'none'})")
     stack_file, text = _load_yaml(path)
     try:
-        esc_config = esc_pulumi_config(stack_file.get("environment"), shown, text, project)
+        imports = stack_file.get("environment")
+        # The file is composed for its lines only when it imports environments.
+        at = f"{shown}:{StackLines(text, project).file_key('environment') or 1}" if imports else shown
+        esc_config = esc_pulumi_config(imports, at, project)
     except EscError as error:
         raise StackFileError(str(error)) from None
     raw = stack_file.get("config") or {}

@@ -43,15 +43,21 @@ class StackLines:
 
     def __init__(self, text: str | None, project: str) -> None:
         self.project = project
+        self.root: yaml.Node | None = None
         self.config: tuple[yaml.Node, yaml.Node] | None = None
         # Unreadable, or too deep to compose (libyaml's composer recurses): no line (program/stack_file.py).
         if text is None or scan(text) is not None:
             return
         try:
-            root = yaml.compose(text, Loader=_Loader)
+            self.root = yaml.compose(text, Loader=_Loader)
         except yaml.YAMLError:
             return
-        self.config = _entry(root, "config")
+        self.config = _entry(self.root, "config")
+
+    def file_key(self, key: str) -> int | None:
+        """The line of a key of the stack file itself, beside `config:` (`environment:`), or None."""
+        hit = _entry(self.root, key)
+        return hit[0].start_mark.line + 1 if hit else None
 
     def _walk(self, loc: tuple[Any, ...]) -> tuple[int, int, yaml.Node] | None:
         """(line, parts found, its value's node): the line of the deepest part of `loc` the file holds."""
