@@ -51,6 +51,10 @@ class CapturedResource:
     # analyzer_plugin.go marshals with KeepSecrets; pulumi-policy unwraps them to plaintext
     # before a rule runs). Never written out.
     wire_inputs: dict[str, Any] = field(repr=False, default_factory=dict)
+    # The same inputs as the Struct the SDK sent (RegisterResourceRequest.object): what the engine
+    # hands on to a pack, kept so that the pack's requests copy it (native code) instead of
+    # converting wire_inputs back. Never written out.
+    wire_struct: struct_pb2.Struct | None = field(repr=False, default=None)
     # The program's ignoreChanges (RegisterResourceRequest.ignoreChanges): the engine resets these
     # paths to their old values before the provider's Diff.
     ignore_changes: list[str] = field(default_factory=list)
@@ -259,9 +263,12 @@ class CaptureMonitor(mocks.MockMonitor):
                 response.object[key] = {sdk_internals.SIG_KEY: sdk_internals.SECRET_SIG, "value": value}
         secret_paths: list[str] = []
         redacted, raw = _unwrap(wire, "", secret_paths, self.secret_values)
+        wire_struct = struct_pb2.Struct()
+        wire_struct.CopyFrom(request.object)
         self.captured.append(
             CapturedResource(
                 wire_inputs=wire,
+                wire_struct=wire_struct,
                 ignore_changes=list(request.ignoreChanges),
                 property_dependencies={k: sorted(v.urns) for k, v in request.propertyDependencies.items()},
                 urn=response.urn,

@@ -80,6 +80,22 @@ def configure_request(
     return request
 
 
+# In an engine document: the Struct of each resource whose inputs are as the program sent them.
+WIRE_STRUCTS = "__wireStructs"
+
+
+class SentStructs(dict):
+    """urn -> (the inputs dict of the document, the Struct the program sent for it): a cache of the
+    conversion, valid while the document's resource holds that very dict, unchanged (an engine
+    document is read-only). A copy of a document is one to edit: it carries no cache."""
+
+    def __copy__(self) -> SentStructs:
+        return SentStructs()
+
+    def __deepcopy__(self, memo: dict) -> SentStructs:
+        return SentStructs()
+
+
 def _wire(value: Any) -> Any:
     """A document value as the engine sends it: unknowns as rpc.UNKNOWN."""
     if isinstance(value, dict):
@@ -95,17 +111,47 @@ def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
     return s
 
 
-def _outputs_struct(r: dict[str, Any], phase: str, inputs: dict[str, struct_pb2.Struct]) -> struct_pb2.Struct:
-    """outputs_for(r, phase) as a Struct. A Kubernetes object's outputs hold its inputs again under
-    `__inputs`: copied from the inputs' Struct (protobuf CopyFrom, native code) instead of converted twice."""
-    outputs = outputs_for(r, phase)
-    if outputs.get(INPUTS_KEY) is not r["inputs"]:
-        return _struct(outputs)
-    struct = _struct({k: v for k, v in outputs.items() if k != INPUTS_KEY})
-    if r["urn"] not in inputs:
-        inputs[r["urn"]] = _struct(r["inputs"])
-    struct.fields[INPUTS_KEY].struct_value.CopyFrom(inputs[r["urn"]])
+def _inputs_struct(r: dict[str, Any], inputs: dict[str, struct_pb2.Struct], wire: SentStructs) -> struct_pb2.Struct:
+    """r's inputs as a Struct, once per resource: the Struct the program sent when the document holds
+    its inputs as sent (engine_document), else converted."""
+    struct = inputs.get(r["urn"])
+    if struct is None:
+        sent = wire.get(r["urn"])
+        struct = inputs[r["urn"]] = sent[1] if sent is not None and sent[0] is r["inputs"] else _struct(r["inputs"])
     return struct
+
+
+def _outputs_struct(
+    r: dict[str, Any], phase: str, inputs: dict[str, struct_pb2.Struct], wire: SentStructs
+) -> struct_pb2.Struct:
+    """outputs_for(r, phase) as a Struct. Outputs are the inputs with a few keys set or removed
+    (preview/provider_outputs.py copies only the dicts it changes and shares every other value with the
+    inputs; a Kubernetes object holds its inputs again under `__inputs`): so the inputs' Struct is copied
+    (protobuf CopyFrom, native code) and only what differs is converted."""
+    given = r["inputs"]
+    base = _inputs_struct(r, inputs, wire)
+    struct = struct_pb2.Struct()
+    struct.CopyFrom(base)
+    outputs = outputs_for(r, phase)
+    if outputs.get(INPUTS_KEY) is given:
+        struct.fields[INPUTS_KEY].struct_value.CopyFrom(base)
+        outputs = {k: v for k, v in outputs.items() if k != INPUTS_KEY}
+    _patch(struct, outputs, given)
+    return struct
+
+
+def _patch(struct: struct_pb2.Struct, new: dict[str, Any], old: dict[str, Any]) -> None:
+    """Make `struct`, which holds `old`, hold `new`: a value `new` shares with `old` stays as it is."""
+    for key in old.keys() - new.keys():
+        del struct.fields[key]
+    for key, value in new.items():
+        before = old.get(key)
+        if value is before and key in old:
+            continue
+        if isinstance(value, dict) and isinstance(before, dict):
+            _patch(struct.fields[key].struct_value, value, before)
+        else:
+            struct.update({key: _wire(value)})
 
 
 def _label(r: dict[str, Any]) -> str:
@@ -141,19 +187,23 @@ def _as_engine_sends(document: dict[str, Any], capture: Capture) -> dict[str, An
     secret values holding the plaintext (pulumi/pulumi pkg/resource/plugin/analyzer_plugin.go
     marshals with KeepSecrets; pulumi-policy unwraps them before a rule runs), so a rule sees
     here what it sees in a real `pulumi up`. Kubernetes Secrets keep their rendered form."""
-    wire = {r.urn: r.wire_inputs for r in capture.resources if r.wire_inputs}
-    resources = [
-        {**r, "inputs": wire[r["urn"]]} if r["urn"] in wire and r["type"] != "kubernetes:core/v1:Secret" else r
-        for r in document["resources"]
+    sent = {r.urn: r for r in capture.resources if r.wire_inputs and r.type != "kubernetes:core/v1:Secret"}
+    resources = [{**r, "inputs": sent[r["urn"]].wire_inputs} if r["urn"] in sent else r for r in document["resources"]]
+    structs = SentStructs({urn: (r.wire_inputs, r.wire_struct) for urn, r in sent.items() if r.wire_struct is not None})
+    return {**document, "resources": resources, WIRE_STRUCTS: structs}
+
+
+def request_digest(r: dict[str, Any], provider: dict[str, Any] | None, inputs: struct_pb2.Struct) -> str:
+    """What an Analyze request is made of (the resource's document entry, its inputs as the Struct the
+    request carries, and its provider's entry), as a digest: the same digest, the same request, in any
+    process. A Struct's deterministic serialization orders its keys."""
+    parts = [
+        {k: v for k, v in r.items() if k != "inputs"},
+        None if provider is None else {k: v for k, v in provider.items() if k != "struct"},
     ]
-    return {**document, "resources": resources}
-
-
-def request_digest(r: dict[str, Any], provider: dict[str, Any] | None) -> str:
-    """What an Analyze request is made of (the resource's document entry and its provider's), as a
-    digest: the same digest, the same request, in any process."""
-    parts = [r, None if provider is None else {k: v for k, v in provider.items() if k != "struct"}]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode())
+    digest.update(inputs.SerializeToString(deterministic=True))
+    return digest.hexdigest()
 
 
 def _analyze_phase(
@@ -181,6 +231,7 @@ def _analyze_phase(
     analyzed = [r for r in custom if not r["type"].startswith("pulumi:providers:")]
     diagnostics = []
     inputs: dict[str, struct_pb2.Struct] = {}
+    wire: SentStructs = document.get(WIRE_STRUCTS) or SentStructs()
 
     def stack_request() -> analyzer_pb2.AnalyzeStackRequest:
         return analyzer_pb2.AnalyzeStackRequest(
@@ -188,7 +239,7 @@ def _analyze_phase(
                 analyzer_pb2.AnalyzerResource(
                     parent=r["parent"],
                     dependencies=r["dependencies"],
-                    **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs)),
+                    **_analyzer_resource(r, providers, _outputs_struct(r, phase, inputs, wire)),
                 )
                 for r in analyzed
             ]
@@ -207,14 +258,13 @@ def _analyze_phase(
     # round trips overlap; each answer depends only on its request, so they are the same either way.
     pending: list[tuple[dict[str, Any], str, Any]] = []
     for r in analyzed:
-        digest = request_digest(r, providers.get(r["provider"]))
+        properties = _inputs_struct(r, inputs, wire)
+        digest = request_digest(r, providers.get(r["provider"]), properties)
         earlier = answered.get(r["urn"])
         if earlier is not None and earlier[0] == digest:
             pending.append((r, digest, earlier[1]))
         else:
-            if r["urn"] not in inputs:
-                inputs[r["urn"]] = _struct(r["inputs"])
-            request = analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, inputs[r["urn"]]))
+            request = analyzer_pb2.AnalyzeRequest(**_analyzer_resource(r, providers, properties))
             pending.append((r, digest, stub.Analyze.future(request)))
     if stack_answer is None:
         stack = stack_request()  # built while the pack works through the requests above
