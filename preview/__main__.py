@@ -30,6 +30,9 @@ from preview.stopping import Terminated
 # Pulumi stack names: letters, digits, '-', '_' and '.' (pulumi sdk/go/common/tokens ValidateStackName).
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 K8S_VERSION = re.compile(r"^1\.\d{1,3}$")
+# Fork the phase worker (preview/phases.py) instead of starting an interpreter: set by run(), the entry
+# point of a CLI process; main() called in a process that may have used gRPC starts one.
+FORK_WORKER = False
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -111,14 +114,18 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[ESC_VALUES_ENV] = json.dumps({name: str(path.resolve()) for name, path in args.esc_values})
     helpers = Helpers()
     try:
-        if not args.no_policy and not args.render_only:
-            # The engine's two phases: a first `pulumi preview` (computed values unknown), then `up`. The
-            # preview phase is captured and analyzed beside this process's work, by its own pack.
-            helpers.worker = PhaseWorker(project_dir, args.stack, args.config_file)
+        # The engine's two phases: a first `pulumi preview` (computed values unknown), then `up`. The
+        # preview phase is captured and analyzed beside this process's work, by a worker with its own pack.
+        both_phases = not args.no_policy and not args.render_only
+        if both_phases:
             helpers.pack = launch_pack(pack_dir_for(project_dir))
-        # Imported once the worker and the pack are on their way (preview/cli.py: about a second).
+            if not FORK_WORKER:
+                helpers.worker = PhaseWorker(project_dir, args.stack, args.config_file)
+        # Imported once the pack (and a started worker) are on their way (preview/cli.py: about a second).
         from preview import cli
 
+        if both_phases and FORK_WORKER:  # forked with those imports made (preview/phases.py)
+            helpers.worker = PhaseWorker(project_dir, args.stack, args.config_file, fork=True)
         return cli.preview(args, project_dir, out, helpers)
     finally:
         helpers.close()
@@ -136,6 +143,8 @@ def _masked(code: int) -> int:
 
 def run() -> int:
     """main(), with the only tracebacks left being bugs, and a line saying so."""
+    global FORK_WORKER
+    FORK_WORKER = True  # this process is the CLI's own: nothing in it has used gRPC yet
     freeze_after_bursts()  # this process ends with the preview
     stopping.install()
     sys.stdout = MaskedStream(sys.stdout, "stdout")

@@ -63,9 +63,14 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    lifeline.hold()
+def serve(argv: list[str]) -> int:
+    """The worker's process, started (`python -m preview.phase_worker`) or forked (preview/phases.py)."""
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     freeze_after_bursts()  # this process ends with its phase
-    sys.exit(main(sys.argv[1:]))
+    return main(argv)
+
+
+if __name__ == "__main__":
+    lifeline.hold()
+    sys.exit(serve(sys.argv[1:]))

@@ -5,19 +5,23 @@ policy pack; every one of those steps is bound to one core (the Pulumi SDK's per
 the pack's per-policy loop). So the preview phase is captured and analyzed by a worker process
 with a pack of its own, while the CLI captures, renders, validates and analyzes the up phase.
 
-The worker (preview/phase_worker.py) is a fresh interpreter, not a fork: a process that has
-already used gRPC cannot safely use it again in a forked child (the tests run the CLI in-process
-after other gRPC work), and a fresh interpreter costs about a second of imports, spent while the
-CLI runs the program. It prints its findings as one JSON document, with its pack's answers, which the
-CLI's pack reuses for every request that is the same in the up phase; a bad input is one line on
-stderr and exit 2, which the CLI reports as its own. It and its pack stay in the CLI's process group
+The worker (preview/phase_worker.py) is forked from the CLI once the CLI has made its imports, when
+the CLI runs as its own process (`python -m preview`): it then starts with them, where a fresh
+interpreter spent about a second of a core importing them again (the same core the two program runs
+share). A process that has already used gRPC cannot safely use it in a forked child, so a CLI run
+in-process after other gRPC work (the tests do) starts a fresh interpreter instead. The worker prints
+its findings as one JSON document, with its pack's answers, which the CLI's pack reuses for every
+request that is the same in the up phase; a bad input is one line on stderr and exit 2, which the
+CLI reports as its own. It and its pack stay in the CLI's process group
 and hold lifelines (preview/lifeline.py): whatever stops the CLI stops them.
 
-This module is the CLI's side, light on purpose: the CLI starts the worker before its own imports.
+This module is the CLI's side, light on purpose: a CLI that starts a fresh worker starts it before
+its own imports.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -26,6 +30,13 @@ from pathlib import Path
 from preview import lifeline
 from preview.exit_codes import EXIT_BAD_INPUT
 from preview.policy_results import PhaseResult, Violation
+
+
+def _serve(argv: list[str]) -> int:
+    from preview import phase_worker  # in the forked child only
+
+    return phase_worker.serve(argv)
+
 
 STOP_SECONDS = 10.0  # how long close() lets the worker stop its pack before it kills the worker
 
@@ -37,12 +48,16 @@ class PhaseError(Exception):
 class PhaseWorker:
     """The preview phase of a stack, analyzed in a worker process started at construction."""
 
-    def __init__(self, project_dir: Path, stack: str, config_file: Path | None) -> None:
-        cmd = [sys.executable, "-m", "preview.phase_worker", str(project_dir), stack]
+    def __init__(self, project_dir: Path, stack: str, config_file: Path | None, fork: bool = False) -> None:
+        argv = [str(project_dir), stack]
         if config_file is not None:
-            cmd.append(str(config_file.resolve()))
-        self.process: subprocess.Popen | None = lifeline.Child(
-            cmd,
+            argv.append(str(config_file.resolve()))
+        self.process: subprocess.Popen | lifeline.Forked | None
+        if fork:
+            self.process = lifeline.Forked(functools.partial(_serve, argv))
+            return
+        self.process = lifeline.Child(
+            [sys.executable, "-m", "preview.phase_worker", *argv],
             cwd=Path(__file__).resolve().parent.parent,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
