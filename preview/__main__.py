@@ -116,16 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # The engine's two phases: a first `pulumi preview` (computed values unknown), then `up`. The
         # preview phase is captured and analyzed beside this process's work, by a worker with its own pack.
-        both_phases = not args.no_policy and not args.render_only
-        if both_phases:
+        if not args.no_policy and not args.render_only:
             helpers.pack = launch_pack(pack_dir_for(project_dir))
-            if not FORK_WORKER:
+            if FORK_WORKER:  # cli.preview forks it once its imports are made (preview/phases.py)
+                helpers.fork_worker = True
+            else:
                 helpers.worker = PhaseWorker(project_dir, args.stack, args.config_file)
         # Imported once the pack (and a started worker) are on their way (preview/cli.py: about a second).
         from preview import cli
 
-        if both_phases and FORK_WORKER:  # forked with those imports made (preview/phases.py)
-            helpers.worker = PhaseWorker(project_dir, args.stack, args.config_file, fork=True)
         return cli.preview(args, project_dir, out, helpers)
     finally:
         helpers.close()

@@ -6,7 +6,9 @@ One call from a stack name to what the program declares: config in, captured res
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from agent_platform.settings.errors import ConfigError
@@ -55,21 +57,25 @@ def stack_inputs(project_dir: Path, stack: str, config_file: Path | None = None)
 
 
 def capture_stack(
-    project_dir: Path, stack: str, config_file: Path | None = None, phase: str = "up"
+    project_dir: Path,
+    stack: str,
+    config_file: Path | None = None,
+    phase: str = "up",
+    inputs: StackConfigInput | None = None,
 ) -> tuple[StackConfigInput, Capture]:
-    inputs = stack_inputs(project_dir, stack, config_file)
+    """The stack's config read and checked (or `inputs`, already read), and the program run in `phase`."""
+    inputs = inputs or stack_inputs(project_dir, stack, config_file)
     return inputs, run_program(project_dir, inputs.project, stack, inputs.config, inputs.secret_keys, phase)
 
 
-def capture_phase(
-    project_dir: Path, stack: str, config_file: Path | None, phase: str = "up"
-) -> tuple[StackConfigInput, Capture]:
-    """capture_stack with config errors naming the file they came from, and bad input as BadInput."""
-    # Config errors name the file they came from (program/stack_config.py CONFIG_SOURCE_ENV).
+@contextlib.contextmanager
+def _named_source(stack: str, config_file: Path | None) -> Iterator[None]:
+    """Config errors name the file they came from (program/stack_config.py CONFIG_SOURCE_ENV), and bad
+    input is BadInput."""
     previous = os.environ.get(CONFIG_SOURCE_ENV)
     os.environ[CONFIG_SOURCE_ENV] = display(config_file) if config_file else f"Pulumi.{stack}.yaml"
     try:
-        return capture_stack(project_dir, stack, config_file, phase)
+        yield
     except (StackFileError, ProgramError) as error:
         raise BadInput(str(error)) from None
     finally:
@@ -77,3 +83,30 @@ def capture_phase(
             os.environ.pop(CONFIG_SOURCE_ENV, None)
         else:
             os.environ[CONFIG_SOURCE_ENV] = previous
+
+
+def checked_inputs(project_dir: Path, stack: str, config_file: Path | None) -> StackConfigInput:
+    """stack_inputs with config errors naming the file they came from, and bad input as BadInput."""
+    with _named_source(stack, config_file):
+        return stack_inputs(project_dir, stack, config_file)
+
+
+def capture_phase(
+    project_dir: Path,
+    stack: str,
+    config_file: Path | None,
+    phase: str = "up",
+    inputs: StackConfigInput | None = None,
+) -> tuple[StackConfigInput, Capture]:
+    """capture_stack with config errors naming the file they came from, and bad input as BadInput."""
+    with _named_source(stack, config_file):
+        return capture_stack(project_dir, stack, config_file, phase, inputs)
+
+
+def preload(inputs: StackConfigInput) -> None:
+    """Import the component modules this project's program will import for the stack (its platform's),
+    so that a process forked now starts with them (preview/phases.py). Another team's program: nothing."""
+    if inputs.settings is not None:
+        import agent_platform
+
+        getattr(agent_platform, "AgentPlatform" if inputs.settings.platform == "kubernetes" else "DockerPlatform")

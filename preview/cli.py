@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from preview import sdk_internals
-from preview.capture import BadInput, capture_phase
+from preview.capture import BadInput, capture_phase, checked_inputs, preload
 from preview.changes import blocked_messages
 from preview.connectivity import connectivity
 from preview.diff import BaseRenderError, diff_renders, render_at_revision
@@ -26,20 +26,20 @@ from preview.helpers import Helpers
 from preview.masking import MASKER
 from preview.output import OutputError, commit, discard, stage_for
 from preview.pack_process import PolicyRunError
-from preview.phases import PhaseError
+from preview.phases import PhaseError, PhaseWorker
 from preview.policy import run_policy_pack
 from preview.promotion import drift
 from preview.render import grafana_files, manifests, render_files, write_files
 from preview.report import Outcome, refused_json, refused_markdown
-from preview.stackfile import display
+from preview.stackfile import StackConfigInput, display
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
 
 DEFAULT_K8S_VERSIONS = ("1.29",)
 
 
-def render(project_dir: Path, stack: str, config_file: Path | None):
+def render(project_dir: Path, stack: str, config_file: Path | None, inputs: StackConfigInput | None = None):
     """The up phase (what is applied), rendered: manifests, compose file, resources.json."""
-    inputs, capture = capture_phase(project_dir, stack, config_file)
+    inputs, capture = capture_phase(project_dir, stack, config_file, inputs=inputs)
     MASKER.know(capture.secret_values)
     kube = manifests(capture)
     settings = inputs.settings  # None for another team's program: no dashboards of ours
@@ -118,7 +118,11 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         print(f"warning: {unverified}", file=sys.stderr)
     try:
         started = time.perf_counter()
-        inputs, capture, kube, files = render(project_dir, args.stack, args.config_file)
+        inputs = checked_inputs(project_dir, args.stack, args.config_file)
+        if helpers.fork_worker:  # the preview phase's worker, forked with the stack read and its modules
+            preload(inputs)
+            helpers.worker = PhaseWorker(project_dir, args.stack, args.config_file, inputs)
+        inputs, capture, kube, files = render(project_dir, args.stack, args.config_file, inputs)
         # The program ran on this config, so it parses; the paths are judged on the render.
         settings = inputs.settings
         wiring = connectivity(kube, settings)

@@ -12,6 +12,7 @@ from preview.phases import PhaseWorker
 class Helpers:
     worker: PhaseWorker | None = None
     pack: subprocess.Popen | None = None  # None once the policy run has taken it over
+    fork_worker: bool = False  # the CLI forks the worker once it has read the stack (preview/phases.py)
 
     def close(self) -> None:
         """Stop what still runs (the CLI failed, or was stopped, first); idempotent."""

@@ -24,6 +24,7 @@ from preview.exit_codes import EXIT_BAD_INPUT
 from preview.pack_process import PolicyRunError, launch_pack, pack_dir_for
 from preview.policy import analyze, engine_document
 from preview.policy_results import PhaseResult
+from preview.stackfile import StackConfigInput
 
 # The worker's pack while it runs, for _stop.
 _pack: subprocess.Popen | None = None
@@ -37,12 +38,13 @@ def _stop(signum: int, _frame) -> None:
     os._exit(128 + signum)
 
 
-def run(project_dir: Path, stack: str, config_file: Path | None) -> PhaseResult:
-    """Capture the preview phase and analyze it with a pack started first (it imports meanwhile)."""
+def run(project_dir: Path, stack: str, config_file: Path | None, inputs: StackConfigInput | None = None) -> PhaseResult:
+    """Capture the preview phase (with the stack `inputs` the CLI read, when forked) and analyze it with a
+    pack started first (it imports meanwhile)."""
     global _pack
     pack = _pack = launch_pack(pack_dir_for(project_dir))
     try:
-        _, capture = capture_phase(project_dir, stack, config_file, "preview")
+        _, capture = capture_phase(project_dir, stack, config_file, "preview", inputs)
     except BaseException:
         pack.kill()
         pack.wait()
@@ -50,10 +52,10 @@ def run(project_dir: Path, stack: str, config_file: Path | None) -> PhaseResult:
     return analyze(project_dir, stack, [("preview", engine_document(capture))], None, pack)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], inputs: StackConfigInput | None = None) -> int:
     project_dir, stack, *rest = argv
     try:
-        result = run(Path(project_dir), stack, Path(rest[0]) if rest else None)
+        result = run(Path(project_dir), stack, Path(rest[0]) if rest else None, inputs)
     except (BadInput, PolicyRunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -63,12 +65,12 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def serve(argv: list[str]) -> int:
+def serve(argv: list[str], inputs: StackConfigInput | None = None) -> int:
     """The worker's process, started (`python -m preview.phase_worker`) or forked (preview/phases.py)."""
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     freeze_after_bursts()  # this process ends with its phase
-    return main(argv)
+    return main(argv, inputs)
 
 
 if __name__ == "__main__":

@@ -26,16 +26,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from preview import lifeline
 from preview.exit_codes import EXIT_BAD_INPUT
 from preview.policy_results import PhaseResult, Violation
 
+if TYPE_CHECKING:
+    from preview.stackfile import StackConfigInput
 
-def _serve(argv: list[str]) -> int:
+
+def _serve(argv: list[str], inputs: StackConfigInput) -> int:
     from preview import phase_worker  # in the forked child only
 
-    return phase_worker.serve(argv)
+    return phase_worker.serve(argv, inputs)
 
 
 STOP_SECONDS = 10.0  # how long close() lets the worker stop its pack before it kills the worker
@@ -48,13 +52,16 @@ class PhaseError(Exception):
 class PhaseWorker:
     """The preview phase of a stack, analyzed in a worker process started at construction."""
 
-    def __init__(self, project_dir: Path, stack: str, config_file: Path | None, fork: bool = False) -> None:
+    def __init__(
+        self, project_dir: Path, stack: str, config_file: Path | None, inputs: StackConfigInput | None = None
+    ) -> None:
+        """Forked with the stack `inputs` the CLI has read (and checked), or started, reading them again."""
         argv = [str(project_dir), stack]
         if config_file is not None:
             argv.append(str(config_file.resolve()))
         self.process: subprocess.Popen | lifeline.Forked | None
-        if fork:
-            self.process = lifeline.Forked(functools.partial(_serve, argv))
+        if inputs is not None:
+            self.process = lifeline.Forked(functools.partial(_serve, argv, inputs))
             return
         self.process = lifeline.Child(
             [sys.executable, "-m", "preview.phase_worker", *argv],
