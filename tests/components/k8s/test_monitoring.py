@@ -67,7 +67,7 @@ def test_prod_without_alert_rules_fails_the_pack(tmp_path):
     from preview.policy import run_policy_pack
     from tests.conftest import ROOT
 
-    capture = capture_with(tmp_path, "prod", lambda cfg: cfg["agent-platform:monitoring"].update(enabled=False))
+    capture = capture_with(tmp_path, "prod", lambda cfg: cfg.update({"agent-platform:monitoring": {"enabled": False}}))
     report = run_policy_pack(ROOT, capture, tmp_path / "out")
     violations = sorted(v.message for v in report.violations if v.policy == "alert-rules-present")
     assert [m.split(" (")[0] for m in violations] == [

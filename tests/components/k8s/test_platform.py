@@ -52,6 +52,9 @@ PROD_ONLY = {
     ("ServiceAccount", "agent-api-jobs"),
     ("ServiceMonitor", "agent-platform"),
     ("PrometheusRule", "agent-platform"),
+    # monitoring.dashboards: the two dashboards, for the Grafana sidecar.
+    ("ConfigMap", "agent-platform-dashboard-agent-services"),
+    ("ConfigMap", "agent-platform-dashboard-data-stores"),
     # Nothing calls the runner (no allowFrom, no ingress): its Service carries only the metrics port
     # Prometheus scrapes, so dev, which does not scrape, has none.
     ("Service", "agent-runner"),
