@@ -43,8 +43,9 @@ def prod_out(tmp_path_factory) -> Path:
 def test_writes_manifests_resources_and_graph(prod_out):
     files = tree(prod_out)
     manifests = [f for f in files if f.startswith("kubernetes/")]
-    # 13 of them Postgres as CloudNativePG (docs/backups-kubernetes.md); agent-api-jobs runs its Job and CronJob
-    assert len(manifests) == 51
+    # 13 of them Postgres as CloudNativePG (docs/backups-kubernetes.md); agent-api-jobs runs its Job and CronJob;
+    # 2 the dashboards (monitoring.dashboards)
+    assert len(manifests) == 53
     assert manifests[0] == "kubernetes/001-namespace-agents-prod.yaml"
     kinds = [yaml.safe_load(files[f])["kind"] for f in manifests]
     assert kinds.index("Secret") < kinds.index("Deployment") < kinds.index("Service") < kinds.index("Ingress")

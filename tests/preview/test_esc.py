@@ -67,7 +67,8 @@ def test_the_environments_config_is_merged_under_the_stack_files_and_its_secret_
     report = json.loads(result.stdout)
     assert report["policy"]["mandatoryFailed"] is False  # the phase worker read the environment too
     assert not [w for w in report["warnings"] if "openaiApiKey" in w]  # the environment gave it
-    cluster = yaml.safe_load((out / "kubernetes" / "039-cluster-postgres.yaml").read_text())
+    (cluster_file,) = (out / "kubernetes").glob("*-cluster-postgres.yaml")
+    cluster = yaml.safe_load(cluster_file.read_text())
     assert cluster["spec"]["instances"] == 3  # the stack file's value wins
     assert cluster["spec"]["postgresql"]["parameters"]["max_connections"] == "321"  # only the environment's
     assert any("redis" in p.name for p in (out / "kubernetes").iterdir())  # a whole key from the environment
