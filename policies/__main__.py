@@ -213,7 +213,20 @@ def to_policy(rule: Rule):
     return ResourceValidationPolicy(validate=validate_resource, **common)
 
 
+def tune_collector() -> None:
+    """Python's cyclic collector, for a process that answers bursts of requests: what the imports made
+    (the SDK, the rules) is frozen out of its scans (gc.freeze), and it runs after 50,000 allocations
+    instead of 700. An AnalyzeStack turns every resource's properties into dicts at once; with the
+    defaults, collections over the growing heap took about a tenth of the pack's time (the preview
+    phase of 100 services, 1.9-2.8 -> 1.7-1.8 CPU s). Cycles are still collected."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 if __name__ == "__main__":
+    tune_collector()
     PolicyPack(
         name="agent-platform",
         policies=[to_policy(rule) for rule in ALL_RULES],
