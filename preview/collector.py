@@ -22,9 +22,14 @@ def freeze_after_bursts() -> None:
     at 100 services) to free memory the process never used again: about a second per run, and as much
     again at exit (the interpreter collects once more when it ends; frozen objects it does not visit).
     Peak memory is the same (the freed memory stayed with the process).
+
+    Between bursts (render, validation, the reports) the collector runs after 50,000 allocations
+    instead of 700: with the defaults it ran 706 times in a 100-service preview, 0.32-0.37 s of the
+    CLI's path; 5 times and 0.07 s so.
     """
     global _freeze_after_bursts
     _freeze_after_bursts = True
+    gc.set_threshold(50_000, 20, 100)
 
 
 @contextlib.contextmanager
