@@ -130,9 +130,11 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         if "docker-compose.yml" in files:
             edges += compose_edges(yaml.safe_load(files["docker-compose.yml"]))
         files["graph.md"] = graph_markdown(f"{capture.project} / {args.stack}", mermaid(capture, edges))
-        # Everything is written into a fresh staging dir, swapped in for `out` only at the end.
+        # Everything is written into a fresh staging dir, swapped in for `out` only at the end; the render
+        # masked as it is written (while the phase worker is still at work), the rest before the swap.
         stage = stage_for(out)
-        write_files(stage, files)
+        secrets_known = frozenset(MASKER.secrets)
+        write_files(stage, MASKER.mask_files(files))
         render_seconds = time.perf_counter() - started
         if args.render_only:
             commit(stage, out)
@@ -151,7 +153,8 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
         policy_lines = report.table_lines(timed=args.format != "markdown") if report is not None else []
 
         diffs, promotion_drift = compared(args, project_dir, files, settings)
-        MASKER.mask_tree(stage)
+        # A secret learnt since (another stack's, --against) is searched for in every file again.
+        MASKER.mask_tree(stage, masked=files if MASKER.secrets == secrets_known else ())
         commit(stage, out)
         stage = None
     except (BadInput, OutputError) as error:

@@ -12,6 +12,7 @@ shown, and the run fails, so a person removes it at its source and rotates it.
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from pathlib import Path
 from typing import TextIO
 
@@ -51,9 +52,16 @@ class Masker:
             last = end
         return "".join(parts) + text[last:]
 
-    def mask_tree(self, root: Path) -> None:
-        """Every text file under `root`, masked in place (the staging directory, before it is swapped in)."""
+    def mask_files(self, files: dict[str, str]) -> dict[str, str]:
+        """Each file's text (by its path under the output), masked, before it is written."""
+        return {where: self.mask(text, where) for where, text in files.items()}
+
+    def mask_tree(self, root: Path, masked: Collection[str] = ()) -> None:
+        """Every text file under `root`, masked in place (the staging directory, before it is swapped in),
+        but those given as `masked` (paths under `root`: mask_files has masked them as they were written)."""
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if str(path.relative_to(root)) in masked:
+                continue
             try:
                 text = path.read_text()
             except (UnicodeDecodeError, OSError):
