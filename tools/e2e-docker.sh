@@ -62,7 +62,7 @@ echo "$BASE: $(docker run --rm "$BASE" dpkg-query -W -f '${Package} ${Version}, 
 step "Monitoring base from Debian packages (Prometheus and the exporters)"
 # Its own package list, so the shared base stays as it is (a change to a list rebuilds that base only).
 MONITORING_BASE=agent-platform-e2e/base:bookworm-monitoring
-MONITORING_PACKAGES=python3,prometheus,prometheus-postgres-exporter,prometheus-redis-exporter,wget,ca-certificates
+MONITORING_PACKAGES=prometheus,prometheus-postgres-exporter,prometheus-redis-exporter,wget,ca-certificates
 if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$MONITORING_BASE" 2>/dev/null)" != "$MONITORING_PACKAGES" ]; then
   rm -rf "$WORK/rootfs-monitoring"
   debootstrap --variant=minbase --include="$MONITORING_PACKAGES" \
@@ -110,6 +110,17 @@ venv/bin/pip download --quiet --no-deps --require-hashes --only-binary=:all: --p
   -r images/aegra/requirements.lock -d "$AEGRA_CONTEXT/wheels" 2>&1 | grep -v "^WARNING: Location" || true
 echo "aegra wheels: $(find "$AEGRA_CONTEXT/wheels" -name '*.whl' | wc -l)"
 docker build -q -t agent-platform-e2e/aegra:1.0.0 "$AEGRA_CONTEXT"
+# The OTLP receiver of the Aegra tracing check (images/otlp-receiver), from its wheels the same way.
+RECEIVER_CONTEXT="$WORK/otlp-receiver-context"
+rm -rf "$RECEIVER_CONTEXT" && mkdir -p "$RECEIVER_CONTEXT/wheels"
+cp images/otlp-receiver/Dockerfile images/otlp-receiver/receiver.py "$RECEIVER_CONTEXT/"
+cp images/otlp-receiver/requirements.lock "$RECEIVER_CONTEXT/wheels/"
+venv/bin/pip download --quiet --no-deps --require-hashes --only-binary=:all: --python-version 3.13 \
+  --implementation cp --abi cp313 --abi abi3 --abi none \
+  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
+  --platform manylinux_2_34_x86_64 --platform linux_x86_64 --platform any \
+  -r images/otlp-receiver/requirements.lock -d "$RECEIVER_CONTEXT/wheels" 2>&1 | grep -v "^WARNING: Location" || true
+docker build -q -t agent-platform-e2e/otlp-receiver:1.0.0 "$RECEIVER_CONTEXT"
 docker build -q -t agent-platform-e2e/aegra:1.0.1 --label release=1.0.1 "$AEGRA_CONTEXT"
 
 step "Render the e2e stack"
