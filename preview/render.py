@@ -187,6 +187,7 @@ def grafana_files(config: StackConfig) -> dict[str, str]:
         postgres=config.postgres.mode == "inCluster",
         redis=config.redis.mode == "inCluster",
         holds_queues=config.redis.holds_queues or bool(config.redis_queue_services()),
+        backups=config.postgres.backup.enabled,
     )
     files = {f"grafana/dashboards/{name}": dashboards.as_text(model) for name, model in models.items()}
     files["grafana/provisioning/dashboards/agent-platform.yaml"] = dashboards.provisioning(m.dashboards.folder)

@@ -328,16 +328,27 @@ def docker_agent_panels(holds_queues: bool) -> list[Panel]:
     return _traffic_panels("") + runs[:2] + (runs[2:] if holds_queues else []) + [db_pool, up]
 
 
-def docker_postgres_panels() -> list[Panel]:
-    """Postgres on a Docker host: postgres_exporter and pgBackRest's backups."""
+def docker_postgres_panels(backups: bool) -> list[Panel]:
+    """Postgres on a Docker host: postgres_exporter, and pgBackRest's WAL archiving and base backups
+    when `backups` (postgres.backup.enabled: without it nothing is archived nor backed up)."""
+    up = Panel(
+        "Postgres up",
+        "Does postgres_exporter reach Postgres (1 yes, 0 no).",
+        (("min(pg_up)", "postgres"),),
+        "short",
+        "PostgresDown",
+    )
+    connections = Panel(
+        "Connections against max_connections",
+        "How many of Postgres' connections are taken: at max_connections new ones are refused.",
+        (("100 * sum(pg_stat_activity_count) / max(pg_settings_max_connections)", "used"),),
+        "percent",
+    )
+    return [up, *(_docker_backup_panels() if backups else []), connections]
+
+
+def _docker_backup_panels() -> list[Panel]:
     return [
-        Panel(
-            "Postgres up",
-            "Does postgres_exporter reach Postgres (1 yes, 0 no).",
-            (("min(pg_up)", "postgres"),),
-            "short",
-            "PostgresDown",
-        ),
         Panel(
             "WAL archiving",
             "Does every WAL segment reach the pgBackRest repository: archived and failed segments.",
@@ -363,12 +374,6 @@ def docker_postgres_panels() -> list[Panel]:
             "PostgresBackupTooOld",
             kind="stat",
         ),
-        Panel(
-            "Connections against max_connections",
-            "How many of Postgres' connections are taken: at max_connections new ones are refused.",
-            (("100 * sum(pg_stat_activity_count) / max(pg_settings_max_connections)", "used"),),
-            "percent",
-        ),
     ]
 
 
@@ -384,11 +389,13 @@ def docker_redis_panels() -> list[Panel]:
     return [up, *_redis_panels("")]
 
 
-def docker_dashboards(environment: str, postgres: bool, redis: bool, holds_queues: bool) -> dict[str, dict[str, Any]]:
+def docker_dashboards(
+    environment: str, postgres: bool, redis: bool, holds_queues: bool, backups: bool = True
+) -> dict[str, dict[str, Any]]:
     """File name -> dashboard JSON model of a Docker host: the agent services' and the data stores'
-    (the in-stack ones: `postgres`, `redis`)."""
+    (the in-stack ones: `postgres` with its `backups`, `redis`)."""
     tags = ["agent-platform", environment]
-    stores = (docker_postgres_panels() if postgres else []) + (docker_redis_panels() if redis else [])
+    stores = (docker_postgres_panels(backups) if postgres else []) + (docker_redis_panels() if redis else [])
     return {
         "agent-services.json": _dashboard(
             f"Agent services ({environment})", f"{AGENTS_UID}-{environment}", tags, docker_agent_panels(holds_queues)

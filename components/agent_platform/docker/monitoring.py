@@ -116,19 +116,21 @@ def alert_rules(config: StackConfig) -> list[Rule]:
         ),
     ]
     if config.postgres.mode == "inCluster":
-        rules += [
-            Rule("PostgresDown", 120, "critical", "min(pg_up)", "== 0", "postgres_exporter cannot reach Postgres"),
-            Rule(
-                "PostgresWalArchiveFailing",
-                300,
-                "critical",
-                "sum(increase(pg_stat_archiver_failed_count[10m]))",
-                "> 0",
-                "WAL segments fail to reach the pgBackRest repository: the commits since are not backed up",
-            ),
-        ]
+        rules.append(
+            Rule("PostgresDown", 120, "critical", "min(pg_up)", "== 0", "postgres_exporter cannot reach Postgres")
+        )
         if config.postgres.backup.enabled:
             hours = config.postgres.backup.max_age_hours
+            rules.append(
+                Rule(
+                    "PostgresWalArchiveFailing",
+                    300,
+                    "critical",
+                    "sum(increase(pg_stat_archiver_failed_count[10m]))",
+                    "> 0",
+                    "WAL segments fail to reach the pgBackRest repository: the commits since are not backed up",
+                )
+            )
             rules.append(
                 Rule(
                     "PostgresBackupTooOld",
@@ -215,9 +217,10 @@ def prometheus_config(config: StackConfig) -> str:
     )
 
 
-def postgres_exporter_queries() -> str:
-    """postgres_exporter's --extend.query-path file: the pgBackRest backup age."""
-    return yaml.safe_dump(PGBACKREST_QUERIES, sort_keys=False, width=200)
+def postgres_exporter_queries(config: StackConfig) -> str:
+    """postgres_exporter's --extend.query-path file: the pgBackRest backup age, with backups on
+    (postgres.backup.enabled); none without them."""
+    return yaml.safe_dump(PGBACKREST_QUERIES if config.postgres.backup.enabled else {}, sort_keys=False, width=200)
 
 
 def healthcheck(port: int, path: str = "/") -> list[str]:
@@ -263,5 +266,5 @@ def files(config: StackConfig) -> dict[str, str]:
     """The generated files by their path under prometheus/ in the preview's output."""
     out = {"prometheus/prometheus.yml": prometheus_config(config), "prometheus/rules.yml": rules_file(config)}
     if config.postgres.mode == "inCluster":
-        out["prometheus/postgres-exporter-queries.yaml"] = postgres_exporter_queries()
+        out["prometheus/postgres-exporter-queries.yaml"] = postgres_exporter_queries(config)
     return out

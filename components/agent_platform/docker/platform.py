@@ -22,7 +22,7 @@ from agent_platform.settings.stack import StackConfig
 from agent_platform.settings.stores import DatastoreBase
 from agent_platform.settings.tracing import traced
 from agent_platform.settings.values import with_registry
-from agent_platform.store_runtime import pg_isready, postgres_url, redis_server_options, redis_url
+from agent_platform.store_runtime import REDIS_PORT, pg_isready, postgres_url, redis_server_options, redis_url
 
 PROXY_PORT = 8080  # nginx-unprivileged listens here: non-root cannot bind below 1024
 
@@ -70,6 +70,7 @@ class DockerPlatform(pulumi.ComponentResource):
 
         self.datastores: list[docker.Container] = []
         self.postgres: docker.Container | None = None  # in-stack Postgres, which a migration waits for
+        self.redis: docker.Container | None = None  # in-stack Redis, which its exporter waits for
         self.postgres_password = self.redis_password = None
         self.backup_scheduler: docker.Container | None = None  # base backups on schedule (postgres.backup)
         self.backup_mounts: list[tuple[pulumi.Input[str], str]] = []  # (repository, socket) volumes
@@ -199,12 +200,12 @@ class DockerPlatform(pulumi.ComponentResource):
                         healthcheck=monitoring.healthcheck(monitoring.POSTGRES_EXPORTER_PORT),
                         networks=[(self.backend.name, ["postgres-exporter"])],
                         tmpfs=("/tmp", monitoring.QUERIES_DIR),
-                        files=[(monitoring.QUERIES_PATH, monitoring.postgres_exporter_queries())],
+                        files=[(monitoring.QUERIES_PATH, monitoring.postgres_exporter_queries(config))],
                     ),
                     pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=[self.postgres])),
                 )
             )
-        if config.redis.mode == "inCluster" and self.redis_password is not None:
+        if config.redis.mode == "inCluster" and self.redis is not None:
             exporters.append(
                 hardened_container(
                     ContainerSpec(
@@ -213,12 +214,13 @@ class DockerPlatform(pulumi.ComponentResource):
                         user=monitoring.NOBODY,
                         resources=m.exporter_resources,
                         # redis_exporter reads REDIS_ADDR and REDIS_PASSWORD (main.go lines 56, 58).
-                        env={"REDIS_ADDR": "redis://redis:6379", "REDIS_PASSWORD": self.redis_password},
+                        env={"REDIS_ADDR": f"redis://redis:{REDIS_PORT}", "REDIS_PASSWORD": self.redis_password},
                         command=monitoring.redis_exporter_command(),
                         healthcheck=monitoring.healthcheck(monitoring.REDIS_EXPORTER_PORT),
                         networks=[(self.backend.name, ["redis-exporter"])],
                     ),
-                    pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=self.datastores)),
+                    # Redis alone: what depends on Postgres is what its restore stops (tools/restore_docker.py).
+                    pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=[self.redis])),
                 )
             )
         self.monitoring_network = docker.Network("monitoring", name=f"{self.prefix}-monitoring", opts=self.child)
@@ -432,25 +434,24 @@ class DockerPlatform(pulumi.ComponentResource):
         password = self.redis_password = self._password("redis", c)
         # The password is read from the env at start: it is in no command line.
         server = " ".join(["exec redis-server", *redis_server_options(c), '--requirepass "$REDIS_PASSWORD"'])
-        self.datastores.append(
-            hardened_container(
-                ContainerSpec(
-                    name="redis",
-                    image=self._image(c.image),
-                    user=user,
-                    resources=c.resources,
-                    env={"REDIS_PASSWORD": password},
-                    command=["sh", "-c", server],
-                    healthcheck=[
-                        "CMD-SHELL",
-                        'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG',
-                    ],
-                    networks=[(self.backend.name, ["redis"])],
-                    volumes=self._volume("redis", c),
-                ),
-                pulumi.ResourceOptions.merge(
-                    self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect)
-                ),
-            )
+        self.redis = hardened_container(
+            ContainerSpec(
+                name="redis",
+                image=self._image(c.image),
+                user=user,
+                resources=c.resources,
+                env={"REDIS_PASSWORD": password},
+                command=["sh", "-c", server],
+                healthcheck=[
+                    "CMD-SHELL",
+                    'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG',
+                ],
+                networks=[(self.backend.name, ["redis"])],
+                volumes=self._volume("redis", c),
+            ),
+            pulumi.ResourceOptions.merge(
+                self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect)
+            ),
         )
+        self.datastores.append(self.redis)
         return pulumi.Output.secret(redis_url(password, "redis"))

@@ -185,7 +185,7 @@ def test_alert_for_seconds_overrides_every_for_and_only_when_set(settings):
 
 
 def test_backup_age_reads_pgbackrest_backup_info_from_the_repository(settings):
-    queries_file = yaml.safe_load(monitoring.postgres_exporter_queries())
+    queries_file = yaml.safe_load(monitoring.postgres_exporter_queries(settings))
     query = queries_file["pgbackrest"]["query"]
     assert "pg_read_file('/var/lib/pgbackrest/backup/agent/backup.info', 0, 16777216, true)" in query
     assert queries_file["pgbackrest"]["metrics"][0]["last_backup_stop_time_seconds"]["usage"] == "GAUGE"
@@ -218,3 +218,17 @@ def test_promtool_accepts_the_config_and_the_rules(tmp_path, settings):
         "SUCCESS: 8 rules found"
         in subprocess.run([str(PROMTOOL), "check", "rules", str(rules)], capture_output=True, text=True).stdout
     )
+
+
+def test_without_backups_no_archive_or_backup_alert_panel_or_query(settings):
+    off = settings.model_copy(
+        update={"postgres": settings.postgres.model_copy(update={"backup": settings.postgres.backup.model_copy(
+            update={"enabled": False})})}
+    )  # fmt: skip
+    alerts = {r.alert for r in monitoring.alert_rules(off)}
+    assert "PostgresDown" in alerts and not alerts & {"PostgresWalArchiveFailing", "PostgresBackupTooOld"}
+    assert yaml.safe_load(monitoring.postgres_exporter_queries(off)) == {}
+    titles = [
+        p["title"] for p in docker_dashboards("e2e", True, True, False, backups=False)["data-stores.json"]["panels"]
+    ]
+    assert titles[:2] == ["Postgres up", "Connections against max_connections"] and "WAL archiving" not in titles
