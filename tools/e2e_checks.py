@@ -814,7 +814,8 @@ class PulumiUpStack:
         self.ids: dict[str, str] = {}  # container name -> id, of what this run created
         self.made_networks: list[str] = []
         self.made_volumes: list[str] = []
-        proxy = next(r.raw_inputs for r in self.containers if r.raw_inputs.get("ports"))["ports"][0]
+        # The proxy's port by its name: Prometheus publishes one too (monitoring.enabled).
+        proxy = next(r.raw_inputs for r in self.containers if r.raw_inputs["name"] == "proxy")["ports"][0]
         self.host, self.port = proxy.get("ip") or "127.0.0.1", int(proxy["external"])
 
     request = Stack.request  # through the proxy, as for the Compose stack
