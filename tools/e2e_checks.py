@@ -608,8 +608,11 @@ def pulumi_up_checks(stack: Stack) -> None:
             touched = [e["timeNano"] for e in seen if e["Action"] == "start" and _step(e) not in ("", "info")]
             first_touch = min(touched, default=None)
             on_volume = [n for n in (*up.volume_users(data_volume), by_hand) if before[n]["Running"]]
+            # The replicas and postgres_exporter (monitoring.enabled) connect to Postgres.
             dependents = [
-                n for n in up.names() if n.startswith("agent-api-") and not n.endswith(("-migrate", "-backup"))
+                n
+                for n in up.names()
+                if (n.startswith("agent-api-") and not n.endswith(("-migrate", "-backup"))) or n == "postgres-exporter"
             ]
             problems = []
             for name in on_volume + dependents:
@@ -620,7 +623,7 @@ def pulumi_up_checks(stack: Stack) -> None:
                     problems.append(f"{name} was stopped only after the data was touched")
                 if not after[name]["Running"] or after[name]["StartedAt"] == before[name]["StartedAt"]:
                     problems.append(f"{name} was not started again ({after[name]['Status']})")
-            for name in ("redis", "proxy"):
+            for name in ("redis", "proxy", *(n for n in ("redis-exporter", "prometheus") if n in up.names())):
                 if after[name]["StartedAt"] != before[name]["StartedAt"]:
                     problems.append(f"{name} was restarted: it does not depend on Postgres")
             for name, state in before.items():
@@ -632,7 +635,8 @@ def pulumi_up_checks(stack: Stack) -> None:
             assert not missing, f"runs missing after restoring latest: {missing}\n{output}"
             return (
                 f"restored in {seconds:.1f}s, serving after {serving:.1f}s; stopped before the data was touched and "
-                f"started again: {', '.join(on_volume + dependents)}; redis, proxy and the exited ones untouched; "
+                f"started again: {', '.join(on_volume + dependents)}; redis, proxy, the other monitoring containers "
+                "and the exited ones untouched; "
                 f"all {len(statuses)} runs read back"
             )
 
