@@ -29,7 +29,7 @@ from preview.pack_process import PolicyRunError
 from preview.phases import PhaseError, PhaseWorker
 from preview.policy import run_policy_pack
 from preview.promotion import drift
-from preview.render import grafana_files, manifests, render_files, write_files
+from preview.render import grafana_files, manifests, prometheus_files, render_files, write_files
 from preview.report import Outcome, refused_json, refused_markdown
 from preview.stackfile import StackConfigInput, display
 from preview.validate import Finding, newest_version, validate_compose, validate_manifests
@@ -43,8 +43,8 @@ def render(project_dir: Path, stack: str, config_file: Path | None, inputs: Stac
     MASKER.know(capture.secret_values)
     kube = manifests(capture)
     settings = inputs.settings  # None for another team's program: no dashboards of ours
-    grafana = grafana_files(settings) if settings is not None else {}
-    return inputs, capture, kube, {**render_files(capture, kube), **grafana}
+    monitoring = {**grafana_files(settings), **prometheus_files(settings)} if settings is not None else {}
+    return inputs, capture, kube, {**render_files(capture, kube), **monitoring}
 
 
 def validate(kube, stage: Path, versions: list[str]) -> list[Finding]:

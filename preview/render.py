@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 from agent_platform import dashboards
+from agent_platform.docker import monitoring as docker_monitoring
 from agent_platform.settings.stack import StackConfig
 
 from preview.compose import compose_document, env_example
@@ -165,6 +166,15 @@ def render_files(capture: Capture, kube: list[Manifest] | None = None) -> dict[s
     return files
 
 
+def prometheus_files(config: StackConfig) -> dict[str, str]:
+    """A Docker stack's Prometheus files (monitoring.enabled): the config, the alert rules and the
+    postgres_exporter queries the containers are started with, under prometheus/ beside the compose
+    file, to read and to check with promtool."""
+    if config.platform != "docker" or not config.monitoring.enabled:
+        return {}
+    return docker_monitoring.files(config)
+
+
 def grafana_files(config: StackConfig) -> dict[str, str]:
     """A Docker stack's Grafana provisioning (monitoring.dashboards): the dashboards' JSON under
     grafana/dashboards/ and the provider that loads them, beside the compose file. Kubernetes
@@ -172,9 +182,14 @@ def grafana_files(config: StackConfig) -> dict[str, str]:
     m = config.monitoring
     if config.platform != "docker" or not (m.enabled and m.dashboards.enabled):
         return {}
-    files = {
-        f"grafana/dashboards/{name}": dashboards.as_text(model)
-        for name, model in dashboards.dashboards(config.environment, None, None).items()
-    }
+    # The Docker variant: panels of the exporters a Docker host runs (dashboards.docker_dashboards).
+    models = dashboards.docker_dashboards(
+        config.environment,
+        postgres=config.postgres.mode == "inCluster",
+        redis=config.redis.mode == "inCluster",
+        holds_queues=config.redis.holds_queues or bool(config.redis_queue_services()),
+        backups=config.postgres.backup.enabled,
+    )
+    files = {f"grafana/dashboards/{name}": dashboards.as_text(model) for name, model in models.items()}
     files["grafana/provisioning/dashboards/agent-platform.yaml"] = dashboards.provisioning(m.dashboards.folder)
     return files

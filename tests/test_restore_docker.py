@@ -91,15 +91,21 @@ def test_the_stack_read_from_the_program_s_compose_rendering():
     assert stack.pgdata_dir == "pgdata"
     assert stack.user == "70:70" and stack.db_name == "agent"
     assert "archive_mode=on" in stack.options
-    # What connects to Postgres: the replicas and one-shots, never Redis or the proxy.
+    # What connects to Postgres: the replicas, one-shots and postgres_exporter, never Redis, its
+    # exporter, Prometheus or the proxy.
     assert stack.dependents == [
         "agent-api-1",
         "agent-api-2",
         "agent-api-migrate",
         "agent-api-migrate-backup",
         "postgres-backup",
+        "postgres-exporter",
     ]
-    assert stack.networks == ["agent-platform-e2e-backend", "agent-platform-e2e-frontend"]
+    assert stack.networks == [
+        "agent-platform-e2e-backend",
+        "agent-platform-e2e-frontend",
+        "agent-platform-e2e-monitoring",  # Prometheus' own (monitoring.enabled)
+    ]
 
 
 def test_a_stack_without_backups_is_one_line():

@@ -59,6 +59,23 @@ if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$BASE" 2>
 fi
 echo "$BASE: $(docker run --rm "$BASE" dpkg-query -W -f '${Package} ${Version}, ' postgresql-15 pgbackrest)"
 
+step "Monitoring base from Debian packages (Prometheus and the exporters)"
+# Its own package list, so the shared base stays as it is (a change to a list rebuilds that base only).
+MONITORING_BASE=agent-platform-e2e/base:bookworm-monitoring
+MONITORING_PACKAGES=prometheus,prometheus-postgres-exporter,prometheus-redis-exporter,wget,ca-certificates
+if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$MONITORING_BASE" 2>/dev/null)" != "$MONITORING_PACKAGES" ]; then
+  rm -rf "$WORK/rootfs-monitoring"
+  debootstrap --variant=minbase --include="$MONITORING_PACKAGES" \
+    bookworm "$WORK/rootfs-monitoring" http://deb.debian.org/debian >"$WORK/debootstrap-monitoring.log" 2>&1 \
+    || { tail -5 "$WORK/debootstrap-monitoring.log"; exit 1; }
+  rm -rf "$WORK"/rootfs-monitoring/var/cache/apt/archives/*.deb "$WORK"/rootfs-monitoring/var/lib/apt/lists/*
+  tar -C "$WORK/rootfs-monitoring" -c . \
+    | docker import --change "LABEL packages=$MONITORING_PACKAGES" - "$MONITORING_BASE" >/dev/null
+  rm -rf "$WORK/rootfs-monitoring"
+fi
+echo "$MONITORING_BASE: $(docker run --rm "$MONITORING_BASE" dpkg-query -W -f '${Package} ${Version}, ' \
+  prometheus prometheus-postgres-exporter prometheus-redis-exporter)"
+
 step "Debian 13 base for Aegra (Python 3.13)"
 TRIXIE=agent-platform-e2e/base:trixie
 TRIXIE_PACKAGES=python3,python3-venv,ca-certificates,procps
@@ -75,7 +92,7 @@ echo "$TRIXIE: $(docker run --rm "$TRIXIE" python3 --version)"
 
 step "Images"
 docker build -q -t agent-platform-e2e/app:1.0.0 -f images/app/Dockerfile examples/agent-app
-for image in postgres redis nginx; do
+for image in postgres redis nginx prometheus postgres-exporter redis-exporter; do
   docker build -q -t "agent-platform-e2e/$image:1.0.0" "images/$image"
 done
 
@@ -93,6 +110,17 @@ venv/bin/pip download --quiet --no-deps --require-hashes --only-binary=:all: --p
   -r images/aegra/requirements.lock -d "$AEGRA_CONTEXT/wheels" 2>&1 | grep -v "^WARNING: Location" || true
 echo "aegra wheels: $(find "$AEGRA_CONTEXT/wheels" -name '*.whl' | wc -l)"
 docker build -q -t agent-platform-e2e/aegra:1.0.0 "$AEGRA_CONTEXT"
+# The OTLP receiver of the Aegra tracing check (images/otlp-receiver), from its wheels the same way.
+RECEIVER_CONTEXT="$WORK/otlp-receiver-context"
+rm -rf "$RECEIVER_CONTEXT" && mkdir -p "$RECEIVER_CONTEXT/wheels"
+cp images/otlp-receiver/Dockerfile images/otlp-receiver/receiver.py "$RECEIVER_CONTEXT/"
+cp images/otlp-receiver/requirements.lock "$RECEIVER_CONTEXT/wheels/"
+venv/bin/pip download --quiet --no-deps --require-hashes --only-binary=:all: --python-version 3.13 \
+  --implementation cp --abi cp313 --abi abi3 --abi none \
+  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
+  --platform manylinux_2_34_x86_64 --platform linux_x86_64 --platform any \
+  -r images/otlp-receiver/requirements.lock -d "$RECEIVER_CONTEXT/wheels" 2>&1 | grep -v "^WARNING: Location" || true
+docker build -q -t agent-platform-e2e/otlp-receiver:1.0.0 "$RECEIVER_CONTEXT"
 docker build -q -t agent-platform-e2e/aegra:1.0.1 --label release=1.0.1 "$AEGRA_CONTEXT"
 
 step "Render the e2e stack"

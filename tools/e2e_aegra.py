@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
 import sys
 import time
@@ -127,13 +128,86 @@ def check(name: str):
 HEALTHY = "aegra: every container healthy"
 
 
-def run_checks(stack: AegraStack, bumped: Path | None) -> None:
+RECEIVER_IMAGE = "agent-platform-e2e/otlp-receiver:1.0.0"  # images/otlp-receiver
+RECEIVER_ALIAS = "otlp-receiver"  # the host of tracing.endpoint in Pulumi.e2e-aegra.yaml
+
+
+class Receiver:
+    """The OTLP receiver (images/otlp-receiver) on the stack's frontend network, the network the
+    platform gives the app containers for their way out (tracing on Docker), hardened as every
+    container of the stack is (components/agent_platform/docker/container.py): read-only root, a
+    tmpfs of its own user, no capabilities, no-new-privileges, non-root, memory and CPU limits, a
+    health check. It prints each span it receives as a JSON line (`docker logs`)."""
+
+    def __init__(self, stack: AegraStack) -> None:
+        self.stack = stack
+        self.name = f"{stack.project}-otlp-receiver"
+        self.network = stack.doc["networks"]["frontend"]["name"]
+
+    def remove(self) -> None:
+        self.stack.docker("rm", "-f", self.name)
+
+    def start(self) -> str:
+        self.remove()  # one an earlier run left
+        started = self.stack.docker(
+            "run", "-d", "--name", self.name, "--network", self.network, "--network-alias", RECEIVER_ALIAS,
+            "--user", "65534:65534", "--read-only", "--tmpfs", "/tmp:rw,noexec,nosuid,size=16m,uid=65534,gid=65534",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--memory", "128m", "--cpus", "0.5",
+            "--health-cmd", "python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:4318/health')\"",
+            "--health-interval", "2s", "--health-retries", "10", RECEIVER_IMAGE,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr.strip()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            health = self.stack.docker("inspect", "-f", "{{.State.Health.Status}}", self.name).stdout.strip()
+            if health == "healthy":
+                return health
+            time.sleep(1)
+        raise AssertionError(f"{self.name} is {health}: {self.stack.docker('logs', self.name).stderr[-300:]}")
+
+    def spans(self) -> list[dict]:
+        out = self.stack.docker("logs", self.name).stdout
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def run_checks(stack: AegraStack, bumped: Path | None, receiver: Receiver) -> None:
     @check(HEALTHY)
     def _():
         return all_healthy(stack, stack.serving, tail=15)
 
     if not RESULTS[-1][1]:
         return
+
+    @check("aegra: an OTLP receiver (opentelemetry-proto) runs hardened on the frontend network")
+    def _():
+        return f"{receiver.name} {receiver.start()} on {receiver.network} as {RECEIVER_ALIAS}"
+
+    @check("aegra: a run's spans arrive at the OTLP receiver, with its service and run id")
+    def _():
+        async def go() -> str:
+            c = stack.client()
+            thread = await c.threads.create()
+            r = await c.runs.create(thread["thread_id"], GRAPH, input={"sleep": 0.1})
+            await c.runs.join(thread["thread_id"], r["run_id"])
+            return r["run_id"]
+
+        run_id = run(go())
+        # Aegra's BatchSpanProcessor sends a batch every 5 s (the SDK's default schedule delay), so a
+        # run's spans can arrive in more than one: wait until each step's is there (found by the
+        # first full e2e, whose first batch held step_1 alone).
+        deadline, mine, names = time.monotonic() + 60, [], []
+        while [n for n in STEPS if n in names] != STEPS and time.monotonic() < deadline:
+            time.sleep(2)
+            # aegra_api/services/worker_executor.py set_trace_context: the run's metadata on every span,
+            # as langfuse.trace.metadata.<key> (observability/span_enrichment.py).
+            mine = [s for s in receiver.spans() if s["attributes"].get("langfuse.trace.metadata.run_id") == run_id]
+            names = sorted({s["name"] for s in mine})
+        assert mine, f"no span of run {run_id} within 60s; received {len(receiver.spans())} span(s) in all"
+        services = {s["service"] for s in mine}
+        assert services == {"aegra"}, f"service.name of the run's spans: {services} (OTEL_SERVICE_NAME is aegra)"
+        traces = {s["trace_id"] for s in mine}
+        assert [n for n in STEPS if n in names] == STEPS, f"the run's spans name {names} after 60s: a step is missing"
+        return f"run {run_id[:8]}: {len(mine)} spans in {len(traces)} trace(s) from service aegra, each step among them"
 
     @check("aegra: `aegra db upgrade` ran once as the platform's migration, before any replica started")
     def _():
@@ -448,7 +522,12 @@ def main() -> int:
     ONLY.extend(args.only)
     stack = AegraStack(args.compose.resolve(), args.env_file.resolve())
     bumped = args.bumped.resolve() if args.bumped else None
-    failed = up_and_check(stack, lambda: run_checks(stack, bumped), "aegra: ", up_timeout=900)
+    receiver = Receiver(stack)
+    try:
+        failed = up_and_check(stack, lambda: run_checks(stack, bumped, receiver), "aegra: ", up_timeout=900)
+    finally:
+        if not args.keep:
+            receiver.remove()  # before the network it is on goes with the stack
     if not args.keep:
         stack.compose("down", "--volumes", "--remove-orphans", check=False, timeout=300)
     return 1 if failed else 0

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -299,6 +300,7 @@ def run_checks(stack: Stack) -> None:
         return "the app authenticated to Postgres and Redis with the URLs built from the generated passwords"
 
     backup_checks(stack)
+    monitoring_checks(stack)  # last: it deletes the backup stanza to make the backup-age alert fire
 
 
 # --- backups and point-in-time restore (postgres.backup; docs/backups-docker.md) ----------------
@@ -606,8 +608,11 @@ def pulumi_up_checks(stack: Stack) -> None:
             touched = [e["timeNano"] for e in seen if e["Action"] == "start" and _step(e) not in ("", "info")]
             first_touch = min(touched, default=None)
             on_volume = [n for n in (*up.volume_users(data_volume), by_hand) if before[n]["Running"]]
+            # The replicas and postgres_exporter (monitoring.enabled) connect to Postgres.
             dependents = [
-                n for n in up.names() if n.startswith("agent-api-") and not n.endswith(("-migrate", "-backup"))
+                n
+                for n in up.names()
+                if (n.startswith("agent-api-") and not n.endswith(("-migrate", "-backup"))) or n == "postgres-exporter"
             ]
             problems = []
             for name in on_volume + dependents:
@@ -618,7 +623,7 @@ def pulumi_up_checks(stack: Stack) -> None:
                     problems.append(f"{name} was stopped only after the data was touched")
                 if not after[name]["Running"] or after[name]["StartedAt"] == before[name]["StartedAt"]:
                     problems.append(f"{name} was not started again ({after[name]['Status']})")
-            for name in ("redis", "proxy"):
+            for name in ("redis", "proxy", *(n for n in ("redis-exporter", "prometheus") if n in up.names())):
                 if after[name]["StartedAt"] != before[name]["StartedAt"]:
                     problems.append(f"{name} was restarted: it does not depend on Postgres")
             for name, state in before.items():
@@ -630,7 +635,8 @@ def pulumi_up_checks(stack: Stack) -> None:
             assert not missing, f"runs missing after restoring latest: {missing}\n{output}"
             return (
                 f"restored in {seconds:.1f}s, serving after {serving:.1f}s; stopped before the data was touched and "
-                f"started again: {', '.join(on_volume + dependents)}; redis, proxy and the exited ones untouched; "
+                f"started again: {', '.join(on_volume + dependents)}; redis, proxy, the other monitoring containers "
+                "and the exited ones untouched; "
                 f"all {len(statuses)} runs read back"
             )
 
@@ -812,7 +818,8 @@ class PulumiUpStack:
         self.ids: dict[str, str] = {}  # container name -> id, of what this run created
         self.made_networks: list[str] = []
         self.made_volumes: list[str] = []
-        proxy = next(r.raw_inputs for r in self.containers if r.raw_inputs.get("ports"))["ports"][0]
+        # The proxy's port by its name: Prometheus publishes one too (monitoring.enabled).
+        proxy = next(r.raw_inputs for r in self.containers if r.raw_inputs["name"] == "proxy")["ports"][0]
         self.host, self.port = proxy.get("ip") or "127.0.0.1", int(proxy["external"])
 
     request = Stack.request  # through the proxy, as for the Compose stack
@@ -929,6 +936,181 @@ class PulumiUpStack:
         assert not problems, "; ".join(problems)
         return (
             f"removed {len(self.ids)} containers, {len(self.made_networks)} networks, {len(self.made_volumes)} volumes"
+        )
+
+
+# --- monitoring (monitoring.enabled; docs/observability.md) ----------------------------------------
+# An alert rule is `<query> <comparison> <number>` (agent_platform/docker/monitoring.py Rule.expr).
+RULE_EXPR = re.compile(r"^(?P<query>.+?)\s+(?P<op>>=|<=|==|!=|>|<)\s+(?P<threshold>-?[0-9.e+]+)$", re.S)
+
+
+class Prometheus:
+    """Prometheus' HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/) on its published port."""
+
+    def __init__(self, stack: Stack) -> None:
+        port = stack.doc["services"]["prometheus"]["ports"][0]
+        self.base = f"http://{port.get('host_ip') or '127.0.0.1'}:{port['published']}/api/v1"
+
+    def get(self, path: str, **params: str) -> dict:
+        url = f"{self.base}/{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = json.loads(response.read())
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def series(self, query: str) -> int:
+        """How many series the instant query returns now."""
+        return len(self.get("query", query=query)["result"])
+
+    def firing(self) -> list[dict]:
+        return [a for a in self.get("alerts")["alerts"] if a["state"] == "firing"]
+
+    def wait_firing(self, alert: str, timeout: float = 120, **labels: str) -> dict:
+        """The firing alert `alert` (with `labels`), waiting for it; fails naming what fires instead."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [
+                a
+                for a in self.firing()
+                if a["labels"].get("alertname") == alert and all(a["labels"].get(k) == v for k, v in labels.items())
+            ]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                names = sorted({a["labels"]["alertname"] for a in self.firing()})
+                raise AssertionError(f"{alert} {labels or ''} did not fire within {timeout:.0f}s; firing: {names}")
+            time.sleep(2)
+
+
+def empty_queries(prometheus: Prometheus, queries: list[tuple[str, str]]) -> list[str]:
+    """`where: query` of each query that returns no series: a metric no target publishes (a misspelt
+    name), a label no series has, or a query that is wrong."""
+    return [f"{where}: {query}" for where, query in queries if prometheus.series(query) == 0]
+
+
+def rendered_queries(stack: Stack) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(panel, query) of every dashboard the preview rendered beside the compose file, and (alert, the
+    expression's query without its threshold) of every rule in its prometheus/rules.yml."""
+    import yaml
+
+    out = stack.file.parent
+    panels = [
+        (f"{path.name}: {panel['title']}", target["expr"])
+        for path in sorted((out / "grafana" / "dashboards").glob("*.json"))
+        for panel in json.loads(path.read_text())["panels"]
+        for target in panel.get("targets", [])
+    ]
+    rules = []
+    for group in yaml.safe_load((out / "prometheus" / "rules.yml").read_text())["groups"]:
+        for rule in group["rules"]:
+            match = RULE_EXPR.match(rule["expr"].strip())
+            assert match, f"{rule['alert']}: not `<query> <comparison> <number>`: {rule['expr']}"
+            rules.append((rule["alert"], match["query"]))
+    return panels, rules
+
+
+def load(stack: Stack, streams: int = 6) -> str:
+    """Traffic through the proxy: streamed runs (requests, durations, first events, database
+    connections) and health checks."""
+    for _ in range(streams):
+        result = stream(stack, tokens=3, interval=0.1)
+        assert result["done"], "a stream did not finish"
+    for _ in range(20):
+        conn, response = stack.request("GET", "/healthz")
+        response.read()
+        conn.close()
+    return f"{streams} streams and 20 health checks"
+
+
+def monitoring_checks(stack: Stack) -> None:
+    if "prometheus" not in stack.doc["services"]:
+        return
+    prometheus = Prometheus(stack)
+    expected = len(stack.replicas) + sum(s in stack.doc["services"] for s in ("postgres-exporter", "redis-exporter"))
+
+    @check("Prometheus scrapes every replica and exporter")
+    def _():
+        deadline = time.monotonic() + 60
+        while True:
+            targets = prometheus.get("targets")["activeTargets"]
+            health = {t["scrapeUrl"]: t["health"] for t in targets}
+            if (len(health) == expected and set(health.values()) == {"up"}) or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert len(health) == expected and set(health.values()) == {"up"}, health
+        return f"{len(health)} targets up: {', '.join(sorted(health))}"
+
+    @check("Redis stopped: RedisDown fires and the app answers /readyz with 503 (5xx for the error panels)")
+    def _():
+        stack.compose("stop", "redis", timeout=120)
+        try:
+            statuses = []
+            for _ in range(10):
+                conn, response = stack.request("GET", "/readyz")
+                response.read()
+                conn.close()
+                statuses.append(response.status)
+            assert set(statuses) == {503}, f"/readyz with Redis stopped: {statuses}"
+            alert = prometheus.wait_firing("RedisDown")
+        finally:
+            stack.compose("start", "redis", timeout=120)
+        all_healthy(stack, ["redis", "redis-exporter"])
+        return f"10 x 503; RedisDown firing since {alert['activeAt']}"
+
+    @check("a replica stopped: AgentReplicaDown fires for it")
+    def _():
+        replica = stack.replicas[-1]
+        stack.compose("stop", replica, timeout=120)
+        try:
+            alert = prometheus.wait_firing("AgentReplicaDown", pod=replica)
+        finally:
+            stack.compose("start", replica, timeout=120)
+        all_healthy(stack, [replica])
+        return f"AgentReplicaDown firing for {replica} since {alert['activeAt']}; started again"
+
+    @check("a misspelt metric name returns no series, so the checks below would fail on it")
+    def _():
+        # The negative control: the check of every query is only as good as this.
+        misspelt = [("Requests (misspelt)", "sum(rate(agent_http_request_total[5m]))")]
+        assert empty_queries(prometheus, misspelt) == ["Requests (misspelt): sum(rate(agent_http_request_total[5m]))"]
+        return "agent_http_request_total (for agent_http_requests_total): no series, reported as empty"
+
+    panels, rules = rendered_queries(stack)
+
+    @check("under load, every dashboard query returns series")
+    def _():
+        done = load(stack)
+        time.sleep(12)  # two scrapes and evaluations at the e2e's 5 s
+        empty = empty_queries(prometheus, panels)
+        assert not empty, f"{len(empty)} of {len(panels)} queries return no series: {empty}"
+        return f"{done}; all {len(panels)} queries of {len({p.split(': ')[0] for p, _ in panels})} dashboards"
+
+    @check("under load, every alert expression (its query, without the threshold) returns series")
+    def _():
+        empty = empty_queries(prometheus, rules)
+        assert not empty, f"{len(empty)} of {len(rules)} alert queries return no series: {empty}"
+        return f"all {len(rules)}: {', '.join(a for a, _ in rules)}"
+
+    @check("the backup repository loses its backups: PostgresBackupTooOld and PostgresWalArchiveFailing fire")
+    def _():
+        # `pgbackrest stop` makes every archive-push fail; stanza-delete removes the backups and
+        # backup.info (the backup age's source): the repository as an operator could lose it.
+        backup = stack.container("postgres-backup")
+        result = stack.docker("exec", backup, "sh", "-c", "pgbackrest stop && pgbackrest stanza-delete --force")
+        assert result.returncode == 0, (result.stderr or result.stdout).strip().splitlines()[-1:]
+        age = prometheus.wait_firing("PostgresBackupTooOld")
+        # New WAL to archive (archive_timeout switches segments only after writes).
+        load(stack, streams=2)
+        switch = stack.docker(
+            "exec", stack.container("postgres"), "psql", "-h", "/var/run/postgresql", "-U",
+            stack.doc["services"]["postgres"]["environment"]["POSTGRES_USER"], "-d",
+            stack.doc["services"]["postgres"]["environment"]["POSTGRES_DB"], "-Atc", "SELECT pg_switch_wal()",
+        )  # fmt: skip
+        assert switch.returncode == 0, switch.stderr.strip()
+        wal = prometheus.wait_firing("PostgresWalArchiveFailing")
+        return (
+            f"PostgresBackupTooOld firing (age {float(age['value']):.0f}s: no backup left), "
+            f"PostgresWalArchiveFailing firing since {wal['activeAt']}"
         )
 
 

@@ -71,6 +71,7 @@ def test_the_alert_rules_read_only_known_metrics(tmp_path):
 
 def test_docker_provisioning_files_beside_the_compose_file():
     cfg = {k.split(":", 1)[1]: v for k, v in copy.deepcopy(stack_file("e2e")["config"]).items()}
+    cfg["monitoring"] = {"enabled": False}
     assert grafana_files(parse_stack_config(cfg)) == {}
     cfg["monitoring"] = {"enabled": True, "dashboards": {"enabled": True, "folder": "Agents (e2e)"}}
     files = grafana_files(parse_stack_config(cfg))
@@ -81,4 +82,14 @@ def test_docker_provisioning_files_beside_the_compose_file():
     ]
     assert 'folder: "Agents (e2e)"' in files["grafana/provisioning/dashboards/agent-platform.yaml"]
     model = json.loads(files["grafana/dashboards/data-stores.json"])
-    assert {t for t, _ in queries(model)} == {"Redis memory against maxmemory", "Redis evictions"}
+    # The Docker variant: postgres_exporter's and pgBackRest's panels, redis_exporter's (docker_dashboards).
+    assert {t for t, _ in queries(model)} == {
+        "Postgres up",
+        "WAL archiving",
+        "Seconds since the last archived WAL",
+        "Age of the last base backup",
+        "Connections against max_connections",
+        "Redis up",
+        "Redis memory against maxmemory",
+        "Redis evictions",
+    }

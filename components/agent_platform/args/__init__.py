@@ -31,7 +31,7 @@ from agent_platform.args.components import (
     PostgresArgs,
     RedisArgs,
 )
-from agent_platform.args.docker import DockerArgs, DockerBackupArgs, ProxyArgs
+from agent_platform.args.docker import DockerArgs, DockerBackupArgs, DockerMonitoringArgs, ProxyArgs
 from agent_platform.args.pod import (
     ConfigMapKeyRefArgs,
     EnvFromSourceArgs,
@@ -100,6 +100,7 @@ __all__ = [
     "DashboardsArgs",
     "DockerArgs",
     "DockerBackupArgs",
+    "DockerMonitoringArgs",
     "DockerPlatformArgs",
     "DrainArgs",
     "EgressRuleArgs",

@@ -163,7 +163,7 @@ class MonitoringArgs(TypedDict, total=False):
     """Prometheus scraping of the app's metrics port and the alert rules (Prometheus Operator CRDs, opt-in)."""
 
     enabled: bool
-    """Expose the metrics port to the monitoring namespace and have it scraped. Default: `false`."""
+    """Expose the metrics port to the monitoring namespace and have it scraped; on a Docker host, run Prometheus and the exporters (`docker.monitoring`). Default: `false`."""
     namespace: str
     """Namespace of Prometheus: the only one the NetworkPolicy admits to the metrics port. Default: `"monitoring"`."""
     port: int

@@ -7,7 +7,7 @@ Only the keys a component needs are required; every other one has the secure def
 
 # No `from __future__ import annotations`: the component provider's analyzer reads these
 # annotations as types, not strings.
-from typing import TypedDict
+from typing import Optional, TypedDict
 
 from agent_platform.args.pod import ResourcesArgs
 
@@ -21,6 +21,33 @@ class DockerBackupArgs(TypedDict, total=False):
     """pgBackRest `compress-type` of the repository (lz4: fastest restore). One of: `lz4`, `zst`, `gz`, `none`. Default: `"lz4"`."""
     resources: ResourcesArgs
     """CPU and memory limits of the backup containers (the scheduler and the one-shot base backup). Default: `{"limits": {"cpu": "1", "memory": "256Mi"}, "requests": {"cpu": "100m", "memory": "64Mi"}}`."""
+
+
+class DockerMonitoringArgs(TypedDict, total=False):
+    """Prometheus and the Postgres and Redis exporters on the Docker host, when `monitoring.enabled`. No image is assumed: each is named here, pinned like any other. The interface the containers expect is the upstream images' (prom/prometheus: `/bin/prometheus`; prometheus-community's postgres-exporter: `/bin/postgres_exporter`; oliver006/redis_exporter's alpine variant: `/redis_exporter`), each with `sh` (the generated config is written at start) and `wget` (the health check): images/README.md says how the e2e images keep it."""
+
+    prometheus_image: Optional[str]
+    """Prometheus image (`/bin/prometheus`, `sh`, `wget`); required with `monitoring.enabled`."""
+    postgres_exporter_image: Optional[str]
+    """postgres_exporter image (`/bin/postgres_exporter`, `sh`, `wget`); required with `monitoring.enabled` and an in-stack Postgres."""
+    redis_exporter_image: Optional[str]
+    """redis_exporter image (`/redis_exporter`, `sh`, `wget`: the upstream `-alpine` tags); required with `monitoring.enabled` and an in-stack Redis."""
+    host_port: int
+    """Host port Prometheus' web UI and HTTP API are published on. Default: `9090`."""
+    bind_address: str
+    """Host address Prometheus' port binds to; loopback unless you mean to expose it. Default: `"127.0.0.1"`."""
+    scrape_interval_seconds: int
+    """How often Prometheus scrapes each target (the scrape timeout: at most 10 s). Default: `15`."""
+    evaluation_interval_seconds: int
+    """How often Prometheus evaluates the alert rules. Default: `15`."""
+    alert_for_seconds: Optional[int]
+    """One `for` for every alert instead of each alert's own (docs/observability.md): for a test stack that must see an alert fire within minutes; leave unset in a real one."""
+    retention_days: int
+    """How long Prometheus keeps samples. Default: `15`."""
+    resources: ResourcesArgs
+    """CPU and memory limits of Prometheus. Default: `{"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "100m", "memory": "256Mi"}}`."""
+    exporter_resources: ResourcesArgs
+    """CPU and memory limits of each exporter. Default: `{"limits": {"cpu": "250m", "memory": "128Mi"}, "requests": {"cpu": "50m", "memory": "32Mi"}}`."""
 
 
 class ProxyArgs(TypedDict, total=False):
@@ -41,6 +68,8 @@ class DockerArgs(TypedDict, total=False):
 
     backup: DockerBackupArgs
     """Backups of Postgres on this host (pgBackRest; `postgres.backup`). Default: see the package's configuration reference."""
+    monitoring: DockerMonitoringArgs
+    """Prometheus and the exporters on this host (`monitoring.enabled`; docs/observability.md). Default: see the package's configuration reference."""
     host: str
     """Docker daemon address (`DOCKER_HOST` form). Default: `"unix:///var/run/docker.sock"`."""
     proxy: ProxyArgs

@@ -307,6 +307,103 @@ def store_panels(ns: str, cluster: str | None) -> list[Panel]:
     return postgres + _redis_panels(ns)
 
 
+# --- The Docker host (docker/monitoring.py): no kubelet, cAdvisor, kube-state-metrics or CloudNativePG
+# there, so its variant keeps the panels of the app contract and of the exporters it runs, and
+# replaces the others with what its Prometheus has: `up` for availability, postgres_exporter's
+# pg_stat_archiver and the pgBackRest query for durability. Every panel it renders has data.
+
+
+def docker_agent_panels(holds_queues: bool) -> list[Panel]:
+    """The agent services on a Docker host; the queue panels only where Redis holds run queues (a
+    service without a queue publishes no queue gauge, and its panel would stay empty)."""
+    runs = _run_panels("")
+    db_pool = _saturation_panels("")[0]
+    up = Panel(
+        "Replicas up",
+        "Which replicas answer Prometheus' scrape of their metrics port (1 up, 0 down or unreachable).",
+        (('min by (service, pod) (up{service!=""})', "{{pod}}"),),
+        "short",
+        "AgentReplicaDown",
+    )
+    return _traffic_panels("") + runs[:2] + (runs[2:] if holds_queues else []) + [db_pool, up]
+
+
+def docker_postgres_panels(backups: bool) -> list[Panel]:
+    """Postgres on a Docker host: postgres_exporter, and pgBackRest's WAL archiving and base backups
+    when `backups` (postgres.backup.enabled: without it nothing is archived nor backed up)."""
+    up = Panel(
+        "Postgres up",
+        "Does postgres_exporter reach Postgres (1 yes, 0 no).",
+        (("min(pg_up)", "postgres"),),
+        "short",
+        "PostgresDown",
+    )
+    connections = Panel(
+        "Connections against max_connections",
+        "How many of Postgres' connections are taken: at max_connections new ones are refused.",
+        (("100 * sum(pg_stat_activity_count) / max(pg_settings_max_connections)", "used"),),
+        "percent",
+    )
+    return [up, *(_docker_backup_panels() if backups else []), connections]
+
+
+def _docker_backup_panels() -> list[Panel]:
+    return [
+        Panel(
+            "WAL archiving",
+            "Does every WAL segment reach the pgBackRest repository: archived and failed segments.",
+            (
+                ("sum(increase(pg_stat_archiver_archived_count[10m]))", "archived"),
+                ("sum(increase(pg_stat_archiver_failed_count[10m]))", "failed"),
+            ),
+            "short",
+            "PostgresWalArchiveFailing",
+        ),
+        Panel(
+            "Seconds since the last archived WAL",
+            "How much committed work the repository lacks should the data volume be lost now.",
+            (("max(pg_stat_archiver_last_archive_age)", "seconds"),),
+            "s",
+            "PostgresWalArchiveFailing",
+        ),
+        Panel(
+            "Age of the last base backup",
+            "How old the newest completed base backup in the pgBackRest repository is (a restore replays WAL from it).",
+            (("time() - max(pgbackrest_last_backup_stop_time_seconds)", "last backup"),),
+            "s",
+            "PostgresBackupTooOld",
+            kind="stat",
+        ),
+    ]
+
+
+def docker_redis_panels() -> list[Panel]:
+    """Redis on a Docker host: the shared panels and whether the exporter reaches it."""
+    up = Panel(
+        "Redis up",
+        "Does redis_exporter reach Redis (1 yes, 0 no).",
+        (("min(redis_up)", "redis"),),
+        "short",
+        "RedisDown",
+    )
+    return [up, *_redis_panels("")]
+
+
+def docker_dashboards(
+    environment: str, postgres: bool, redis: bool, holds_queues: bool, backups: bool = True
+) -> dict[str, dict[str, Any]]:
+    """File name -> dashboard JSON model of a Docker host: the agent services' and the data stores'
+    (the in-stack ones: `postgres` with its `backups`, `redis`)."""
+    tags = ["agent-platform", environment]
+    stores = (docker_postgres_panels(backups) if postgres else []) + (docker_redis_panels() if redis else [])
+    return {
+        "agent-services.json": _dashboard(
+            f"Agent services ({environment})", f"{AGENTS_UID}-{environment}", tags, docker_agent_panels(holds_queues)
+        ),
+        "data-stores.json": _dashboard(f"Data stores ({environment})", f"{STORES_UID}-{environment}", tags, stores),
+    }
+
+
 def _panel(p: Panel) -> Any:
     builder = timeseries.Panel() if p.kind == "timeseries" else stat.Panel()
     description = p.answers + (f" Alert: {p.alert}." if p.alert else "")

@@ -85,11 +85,44 @@ PGBOUNCER = frozenset(
 
 # oliver006/redis_exporter exporter/exporter.go (metricMapGauges "used_memory" -> memory_used_bytes,
 # "maxmemory" -> memory_max_bytes; metricMapCounters "evicted_keys" -> evicted_keys_total;
-# "connected_clients"), under the exporter's default namespace "redis". No shipped stack runs it
-# yet (policies/rules/operations.py): these panels are empty until one scrapes Redis.
+# "connected_clients"), under the exporter's default namespace "redis"; read at v1.45.0, Debian
+# bookworm's prometheus-redis-exporter, which the Docker host runs (docker/monitoring.py), where the
+# same file also registers "up" (line 404, set in line 474: 1 when the last scrape reached Redis).
+# On Kubernetes no shipped stack runs it yet (policies/rules/operations.py).
 REDIS_EXPORTER = frozenset(
-    {"redis_memory_used_bytes", "redis_memory_max_bytes", "redis_evicted_keys_total", "redis_connected_clients"}
+    {
+        "redis_up",
+        "redis_memory_used_bytes",
+        "redis_memory_max_bytes",
+        "redis_evicted_keys_total",
+        "redis_connected_clients",
+    }
 )
+
+# prometheus-community/postgres_exporter v0.11.1 (Debian bookworm's prometheus-postgres-exporter),
+# which the Docker host runs: cmd/postgres_exporter/postgres_exporter.go, namespace "pg": "up"
+# (line 581: 1 when the last scrape reached Postgres); builtinMetricMaps (line 165 on), each column
+# named <view>_<column> (line 343): pg_stat_archiver (archived_count, failed_count, and
+# last_archive_age computed by the query of queries.go line 121), pg_stat_activity's count; and
+# pg_setting.go, each numeric setting as pg_settings_<name> (subsystem "settings").
+POSTGRES_EXPORTER = frozenset(
+    {
+        "pg_up",
+        "pg_stat_archiver_archived_count",
+        "pg_stat_archiver_failed_count",
+        "pg_stat_archiver_last_archive_age",
+        "pg_stat_activity_count",
+        "pg_settings_max_connections",
+    }
+)
+
+# The postgres_exporter query the Docker host adds (docker/monitoring.py PGBACKREST_QUERIES, named
+# <query>_<column> as above): the stop time of the newest base backup pgBackRest's backup.info lists.
+PGBACKREST = frozenset({"pgbackrest_last_backup_stop_time_seconds"})
+
+# Prometheus' own series for every target (prometheus scrape/scrape.go scrapeHealthMetricName "up": 1
+# when the target's last scrape succeeded), which the Docker host's availability alerts read.
+PROMETHEUS = frozenset({"up"})
 
 KNOWN: dict[str, frozenset[str]] = {
     "app contract": APP,
@@ -100,6 +133,9 @@ KNOWN: dict[str, frozenset[str]] = {
     "Barman Cloud plugin": BARMAN_CLOUD,
     "CloudNativePG PgBouncer": PGBOUNCER,
     "redis_exporter": REDIS_EXPORTER,
+    "postgres_exporter": POSTGRES_EXPORTER,
+    "pgBackRest (postgres_exporter query)": PGBACKREST,
+    "Prometheus": PROMETHEUS,
 }
 ALL_KNOWN = frozenset().union(*KNOWN.values())
 

@@ -13,7 +13,7 @@ import pulumi_random as random
 
 from agent_platform.args import DockerPlatformArgs
 from agent_platform.component_args import secret_value, stack_settings
-from agent_platform.docker import backup
+from agent_platform.docker import backup, monitoring
 from agent_platform.docker.container import ContainerSpec, hardened_container, one_shot_succeeded
 from agent_platform.docker.nginx import nginx_conf
 from agent_platform.settings.docker import DockerConfig
@@ -22,7 +22,7 @@ from agent_platform.settings.stack import StackConfig
 from agent_platform.settings.stores import DatastoreBase
 from agent_platform.settings.tracing import traced
 from agent_platform.settings.values import with_registry
-from agent_platform.store_runtime import pg_isready, postgres_url, redis_server_options, redis_url
+from agent_platform.store_runtime import REDIS_PORT, pg_isready, postgres_url, redis_server_options, redis_url
 
 PROXY_PORT = 8080  # nginx-unprivileged listens here: non-root cannot bind below 1024
 
@@ -70,6 +70,7 @@ class DockerPlatform(pulumi.ComponentResource):
 
         self.datastores: list[docker.Container] = []
         self.postgres: docker.Container | None = None  # in-stack Postgres, which a migration waits for
+        self.redis: docker.Container | None = None  # in-stack Redis, which its exporter waits for
         self.postgres_password = self.redis_password = None
         self.backup_scheduler: docker.Container | None = None  # base backups on schedule (postgres.backup)
         self.backup_mounts: list[tuple[pulumi.Input[str], str]] = []  # (repository, socket) volumes
@@ -84,6 +85,8 @@ class DockerPlatform(pulumi.ComponentResource):
             if upstream is not None:
                 upstreams.append(upstream)
         self._proxy(config, d, upstreams)
+        if config.monitoring.enabled:
+            self._monitoring(config, d)
 
         self.url = pulumi.Output.from_input(f"http://{d.proxy.bind_address}:{d.proxy.host_port}")
         self.service_names = pulumi.Output.from_input([s.name for s in config.services])
@@ -104,6 +107,8 @@ class DockerPlatform(pulumi.ComponentResource):
                 for name, key in s.secret_env.items()
             }
         )
+        if self.config.monitoring.enabled:
+            env["METRICS_PORT"] = str(self.config.monitoring.port)  # the app contract's metrics port
         if s.uses_postgres:
             env[s.url_env("postgres")] = database_url
         if s.uses_redis:
@@ -167,6 +172,79 @@ class DockerPlatform(pulumi.ComponentResource):
                 stop_grace_seconds=max(s.drain.termination_grace_seconds for s in config.services),
             ),
             pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=self.app_containers)),
+        )
+
+    def _monitoring(self, config: StackConfig, d: DockerConfig) -> None:
+        """Prometheus (docker/monitoring.py) and an exporter per in-stack store, on the backend network;
+        Prometheus also on a `monitoring` network of its own, which only publishes its port."""
+        m = d.monitoring
+        exporters: list[docker.Container] = []
+        if config.postgres.mode == "inCluster" and self.postgres is not None:
+            url = postgres_url(config.postgres, self.postgres_password, "postgres")
+            exporters.append(
+                hardened_container(
+                    ContainerSpec(
+                        name="postgres-exporter",
+                        image=self._image(m.postgres_exporter_image),
+                        user=monitoring.NOBODY,
+                        resources=m.exporter_resources,
+                        # The DSN holds the password: a secret, so it goes to the compose env file.
+                        env={
+                            "DATA_SOURCE_NAME": pulumi.Output.secret(
+                                pulumi.Output.concat(
+                                    url, f"?sslmode=disable&connect_timeout={monitoring.STORE_CONNECT_TIMEOUT_SECONDS}"
+                                )
+                            )
+                        },
+                        command=monitoring.postgres_exporter_command(),
+                        healthcheck=monitoring.healthcheck(monitoring.POSTGRES_EXPORTER_PORT),
+                        networks=[(self.backend.name, ["postgres-exporter"])],
+                        tmpfs=("/tmp", monitoring.QUERIES_DIR),
+                        files=[(monitoring.QUERIES_PATH, monitoring.postgres_exporter_queries(config))],
+                    ),
+                    pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=[self.postgres])),
+                )
+            )
+        if config.redis.mode == "inCluster" and self.redis is not None:
+            exporters.append(
+                hardened_container(
+                    ContainerSpec(
+                        name="redis-exporter",
+                        image=self._image(m.redis_exporter_image),
+                        user=monitoring.NOBODY,
+                        resources=m.exporter_resources,
+                        # redis_exporter reads REDIS_ADDR and REDIS_PASSWORD (main.go lines 56, 58).
+                        env={"REDIS_ADDR": f"redis://redis:{REDIS_PORT}", "REDIS_PASSWORD": self.redis_password},
+                        command=monitoring.redis_exporter_command(),
+                        healthcheck=monitoring.healthcheck(monitoring.REDIS_EXPORTER_PORT),
+                        networks=[(self.backend.name, ["redis-exporter"])],
+                    ),
+                    # Redis alone: what depends on Postgres is what its restore stops (tools/restore_docker.py).
+                    pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=[self.redis])),
+                )
+            )
+        self.monitoring_network = docker.Network("monitoring", name=f"{self.prefix}-monitoring", opts=self.child)
+        data = self._named_volume("prometheus-data", False)
+        self.prometheus = hardened_container(
+            ContainerSpec(
+                name="prometheus",
+                image=self._image(m.prometheus_image),
+                user=monitoring.NOBODY,
+                resources=m.resources,
+                command=monitoring.prometheus_command(config),
+                healthcheck=monitoring.healthcheck(monitoring.PROMETHEUS_PORT, "/-/ready"),
+                networks=[(self.backend.name, ["prometheus"]), (self.monitoring_network.name, ["prometheus"])],
+                tmpfs=("/tmp", monitoring.CONFIG_DIR),
+                files=[
+                    (monitoring.CONFIG_PATH, monitoring.prometheus_config(config)),
+                    (monitoring.RULES_PATH, monitoring.rules_file(config)),
+                ],
+                volumes=[(data.name, monitoring.DATA_PATH)],
+                ports=[(monitoring.PROMETHEUS_PORT, m.host_port, m.bind_address)],
+            ),
+            pulumi.ResourceOptions.merge(
+                self.child, pulumi.ResourceOptions(depends_on=[*exporters, *self.app_containers])
+            ),
         )
 
     # --- pieces ------------------------------------------------------------------------------
@@ -356,25 +434,24 @@ class DockerPlatform(pulumi.ComponentResource):
         password = self.redis_password = self._password("redis", c)
         # The password is read from the env at start: it is in no command line.
         server = " ".join(["exec redis-server", *redis_server_options(c), '--requirepass "$REDIS_PASSWORD"'])
-        self.datastores.append(
-            hardened_container(
-                ContainerSpec(
-                    name="redis",
-                    image=self._image(c.image),
-                    user=user,
-                    resources=c.resources,
-                    env={"REDIS_PASSWORD": password},
-                    command=["sh", "-c", server],
-                    healthcheck=[
-                        "CMD-SHELL",
-                        'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG',
-                    ],
-                    networks=[(self.backend.name, ["redis"])],
-                    volumes=self._volume("redis", c),
-                ),
-                pulumi.ResourceOptions.merge(
-                    self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect)
-                ),
-            )
+        self.redis = hardened_container(
+            ContainerSpec(
+                name="redis",
+                image=self._image(c.image),
+                user=user,
+                resources=c.resources,
+                env={"REDIS_PASSWORD": password},
+                command=["sh", "-c", server],
+                healthcheck=[
+                    "CMD-SHELL",
+                    'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG',
+                ],
+                networks=[(self.backend.name, ["redis"])],
+                volumes=self._volume("redis", c),
+            ),
+            pulumi.ResourceOptions.merge(
+                self.child, pulumi.ResourceOptions(protect=c.protect, retain_on_delete=c.protect)
+            ),
         )
+        self.datastores.append(self.redis)
         return pulumi.Output.secret(redis_url(password, "redis"))

@@ -293,7 +293,11 @@ class Dashboards(Model):
 class Monitoring(Model):
     """Prometheus scraping of the app's metrics port and the alert rules (Prometheus Operator CRDs, opt-in)."""
 
-    enabled: bool = Field(False, description="Expose the metrics port to the monitoring namespace and have it scraped.")
+    enabled: bool = Field(
+        False,
+        description="Expose the metrics port to the monitoring namespace and have it scraped; on a Docker host, run "
+        "Prometheus and the exporters (`docker.monitoring`).",
+    )
     namespace: DnsLabel = Field(
         "monitoring", description="Namespace of Prometheus: the only one the NetworkPolicy admits to the metrics port."
     )

@@ -62,9 +62,66 @@ class DockerBackupConfig(Model):
     )
 
 
+class DockerMonitoringConfig(Model):
+    """Prometheus and the Postgres and Redis exporters on the Docker host, when `monitoring.enabled`.
+
+    No image is assumed: each is named here, pinned like any other. The interface the containers
+    expect is the upstream images' (prom/prometheus: `/bin/prometheus`; prometheus-community's
+    postgres-exporter: `/bin/postgres_exporter`; oliver006/redis_exporter's alpine variant:
+    `/redis_exporter`), each with `sh` (the generated config is written at start) and `wget` (the
+    health check): images/README.md says how the e2e images keep it.
+    """
+
+    prometheus_image: Image | None = Field(
+        None, description="Prometheus image (`/bin/prometheus`, `sh`, `wget`); required with `monitoring.enabled`."
+    )
+    postgres_exporter_image: Image | None = Field(
+        None,
+        description="postgres_exporter image (`/bin/postgres_exporter`, `sh`, `wget`); required with "
+        "`monitoring.enabled` and an in-stack Postgres.",
+    )
+    redis_exporter_image: Image | None = Field(
+        None,
+        description="redis_exporter image (`/redis_exporter`, `sh`, `wget`: the upstream `-alpine` tags); required "
+        "with `monitoring.enabled` and an in-stack Redis.",
+    )
+    host_port: Port = Field(9090, description="Host port Prometheus' web UI and HTTP API are published on.")
+    bind_address: IpAddress = Field(
+        "127.0.0.1", description="Host address Prometheus' port binds to; loopback unless you mean to expose it."
+    )
+    scrape_interval_seconds: Int = Field(
+        15, ge=5, le=300, description="How often Prometheus scrapes each target (the scrape timeout: at most 10 s)."
+    )
+    evaluation_interval_seconds: Int = Field(
+        15, ge=1, le=300, description="How often Prometheus evaluates the alert rules."
+    )
+    alert_for_seconds: Int | None = Field(
+        None,
+        ge=0,
+        le=86400,
+        description="One `for` for every alert instead of each alert's own (docs/observability.md): for a test "
+        "stack that must see an alert fire within minutes; leave unset in a real one.",
+    )
+    retention_days: Int = Field(15, ge=1, le=3650, description="How long Prometheus keeps samples.")
+    resources: Resources = Field(
+        Resources(requests=ResourceAmounts(cpu="100m", memory="256Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")),
+        description="CPU and memory limits of Prometheus.",
+    )
+    exporter_resources: Resources = Field(
+        Resources(
+            requests=ResourceAmounts(cpu="50m", memory="32Mi"), limits=ResourceAmounts(cpu="250m", memory="128Mi")
+        ),
+        description="CPU and memory limits of each exporter.",
+    )
+
+
 class DockerConfig(Model):
     backup: DockerBackupConfig = Field(
         DockerBackupConfig(), description="Backups of Postgres on this host (pgBackRest; `postgres.backup`)."
+    )
+    monitoring: DockerMonitoringConfig = Field(
+        DockerMonitoringConfig(),
+        description="Prometheus and the exporters on this host (`monitoring.enabled`; docs/observability.md).",
     )
     host: str = Field("unix:///var/run/docker.sock", description="Docker daemon address (`DOCKER_HOST` form).")
     proxy: ProxyConfig = Field(ProxyConfig(), description="The nginx reverse proxy in front of the app replicas.")

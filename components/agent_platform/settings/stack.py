@@ -278,6 +278,25 @@ class StackConfig(Model):
         if not any(s.ingress.enabled for s in self.services):
             found("services", "no service has ingress.enabled: the proxy has nothing to route")
         self._check_docker_memory(found)
+        self._check_docker_monitoring(found)
+
+    def _check_docker_monitoring(self, found: Findings) -> None:
+        """With monitoring on, the image of Prometheus and of each in-stack store's exporter is named."""
+        if not self.monitoring.enabled:
+            return
+        m = self.docker_settings().monitoring
+        needed = [("prometheusImage", m.prometheus_image, "Prometheus")]
+        if self.postgres.mode == "inCluster":
+            needed.append(("postgresExporterImage", m.postgres_exporter_image, "postgres_exporter"))
+        if self.redis.mode == "inCluster":
+            needed.append(("redisExporterImage", m.redis_exporter_image, "redis_exporter"))
+        for key, image, what in needed:
+            if image is None:
+                found(
+                    f"docker.monitoring.{key}",
+                    f"monitoring.enabled runs {what} on the Docker host: name its image here, pinned "
+                    "(docs/observability.md says which interface it needs), or set monitoring.enabled to false",
+                )
 
     def _check_docker_services(self, found: Findings) -> None:
         """Per service, what only a cluster does, and the replicas one host runs."""
@@ -323,6 +342,11 @@ class StackConfig(Model):
         limited = [(f"services[{i}].resources", s.resources) for i, s in enumerate(self.services)]
         limited += [("docker.proxy.resources", docker.proxy.resources)]
         limited += [("docker.backup.resources", docker.backup.resources)]
+        if self.monitoring.enabled:
+            limited += [
+                ("docker.monitoring.resources", docker.monitoring.resources),
+                ("docker.monitoring.exporterResources", docker.monitoring.exporter_resources),
+            ]
         limited += [
             (f"{k}.resources", getattr(self, k).resources)
             for k in ("postgres", "redis")

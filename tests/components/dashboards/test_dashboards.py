@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from agent_platform.dashboards import build, dashboards, queries
+from agent_platform.dashboards import build, dashboards, docker_dashboards, queries
 from agent_platform.dashboards.metrics import ALL_KNOWN, KNOWN, metric_names
 
 VARIANTS = {
-    "kubernetes, CloudNativePG": ("prod", "agents-prod", "postgres"),
-    "kubernetes, in-cluster Postgres": ("dev", "agents-dev", None),
-    "docker": ("e2e", None, None),
+    "kubernetes, CloudNativePG": lambda: dashboards("prod", "agents-prod", "postgres"),
+    "kubernetes, in-cluster Postgres": lambda: dashboards("dev", "agents-dev", None),
+    "docker": lambda: docker_dashboards("e2e", postgres=True, redis=True, holds_queues=True),
 }
 
 
@@ -32,7 +32,7 @@ def unknown(models: dict) -> list[str]:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_query_names_only_published_metrics(variant):
-    models = dashboards(*VARIANTS[variant])
+    models = VARIANTS[variant]()
     assert all(queries(m) for m in models.values())
     assert unknown(models) == []
 
@@ -92,10 +92,12 @@ def test_every_panel_answers_a_question_and_names_its_alert():
 
 
 def test_docker_has_no_namespace_matcher_and_no_postgres_operator_panels():
-    models = dashboards("e2e", None, None)
+    models = docker_dashboards("e2e", postgres=True, redis=True, holds_queues=False)
     exprs = [e for m in models.values() for _, e in queries(m)]
     assert not [e for e in exprs if "namespace=" in e]
     assert not [e for e in exprs if "cnpg_" in e]
+    # Nor kube-state-metrics, the kubelet or cAdvisor: a Docker host has none of them.
+    assert not [e for e in exprs if any(p in e for p in ("kube_", "kubelet_", "container_"))]
     assert models["agent-services.json"]["uid"] == "agent-platform-agents-e2e"
 
 
@@ -112,7 +114,7 @@ PROMTOOL = Path(sys.executable).parent / "promtool"
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_query_parses_as_promql(tmp_path, variant):
     """Prometheus' own parser (promtool check rules) reads each query as a recording rule's expression."""
-    exprs = [e for m in dashboards(*VARIANTS[variant]).values() for _, e in queries(m)]
+    exprs = [e for m in VARIANTS[variant]().values() for _, e in queries(m)]
     rules = {
         "groups": [{"name": "dashboards", "rules": [{"record": f"q:{i}", "expr": e} for i, e in enumerate(exprs)]}]
     }
