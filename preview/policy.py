@@ -318,6 +318,7 @@ def analyze(
     config_path = config_file or policy_config_path(project_dir, stack)
     started = time.perf_counter()
     process = pack
+    channel = None
     try:
         config = load_policy_config(config_path)
         process = process or launch_pack(pack_dir)
@@ -348,8 +349,12 @@ def analyze(
                         message=message,
                     )
                 found[key].phases.append(phase)
-        channel.close()
     finally:
+        # Closed however the run ends: a channel left to the collector with calls in flight (a stop
+        # signal mid-analysis) blocked the CLI's exit in its finalizer (grpc _channel.py
+        # _ChannelCallState.__del__ waiting on a condition), with the pack already gone.
+        if channel is not None:
+            channel.close()
         if process is not None:
             process.kill()
             process.wait()
