@@ -13,7 +13,9 @@ import copy
 import functools
 
 import pytest
+from pulumi.runtime.proto import analyzer_pb2
 
+from preview import policy
 from preview.capture import capture_stack
 from preview.policy import WIRE_STRUCTS, SentStructs, _inputs_struct, _outputs_struct, _struct, engine_document
 from preview.provider_outputs import outputs_for
@@ -55,3 +57,41 @@ def test_an_edited_document_is_converted_again():
     replaced = {**same, "inputs": target["inputs"]}
     assert _inputs_struct(replaced, {}, original[WIRE_STRUCTS])["spec"]["replicas"] == 7
     assert _inputs_struct(same, {}, original[WIRE_STRUCTS])["spec"]["replicas"] != 7
+
+
+class LazyCall:
+    """An Analyze call in flight until its answer is read, as a gRPC future is."""
+
+    def __init__(self, stub: WindowStub) -> None:
+        self.stub = stub
+        stub.outstanding += 1
+        stub.most = max(stub.most, stub.outstanding)
+
+    def result(self):
+        self.stub.outstanding -= 1
+        return analyzer_pb2.AnalyzeResponse()
+
+
+class WindowStub:
+    """Analyze.future and AnalyzeStack as a gRPC stub has them, counting the calls not yet answered."""
+
+    def __init__(self) -> None:
+        self.outstanding = self.most = self.sent = 0
+
+
+def test_requests_in_flight_stay_within_the_window(monkeypatch):
+    """The pack's server cancelled requests past a few thousand in flight (preview/policy.py IN_FLIGHT):
+    however many resources a phase has, no more than the window is ever unanswered."""
+    doc = document("prod", "preview")
+    monkeypatch.setattr(policy, "IN_FLIGHT", 5)
+    stub = WindowStub()
+
+    def future(request, **_):
+        stub.sent += 1
+        return LazyCall(stub)
+
+    stub.Analyze = type("Analyze", (), {"future": staticmethod(future)})  # noqa: N815 - the gRPC method
+    stub.AnalyzeStack = lambda request, **_: analyzer_pb2.AnalyzeResponse()  # noqa: N815
+    policy._analyze_phase(stub, doc, "preview", {})
+    assert stub.sent == len(analyzed(doc)) > 5 * 4
+    assert stub.most == 5 and stub.outstanding == 0
