@@ -59,8 +59,9 @@ def validate(kube, stage: Path, versions: list[str]) -> list[Finding]:
     return findings
 
 
-def policy(args: argparse.Namespace, project_dir: Path, capture, stage: Path, helpers: Helpers, source: str):
-    """The pack over both engine phases: the worker's preview phase and this process's up phase."""
+def policy(args: argparse.Namespace, project_dir: Path, capture, stage: Path, helpers: Helpers, source: str, meanwhile):
+    """The pack over both engine phases: the worker's preview phase and this process's up phase;
+    `meanwhile()` runs while the pack answers the up phase's AnalyzeStack."""
     assert helpers.worker is not None and helpers.pack is not None
     pack, helpers.pack = helpers.pack, None  # the policy run stops it
     try:
@@ -72,6 +73,7 @@ def policy(args: argparse.Namespace, project_dir: Path, capture, stage: Path, he
             pack=pack,
             stack_file=args.config_file.resolve() if args.config_file else None,
             source=source,
+            meanwhile=meanwhile,
         )
     except (PolicyRunError, PhaseError) as error:
         raise BadInput(str(error)) from None
@@ -141,14 +143,19 @@ def preview(args: argparse.Namespace, project_dir: Path, out: Path, helpers: Hel
             return EXIT_OK
         write_svg(edges, stage / "graph.svg")
 
-        started = time.perf_counter()
         versions = args.k8s_versions or [*DEFAULT_K8S_VERSIONS, newest_version()]
-        findings = validate(kube, stage, versions)
-        validate_seconds = time.perf_counter() - started
+        validated: list[tuple[list[Finding], float]] = []
+
+        def validate_now() -> None:
+            started = time.perf_counter()
+            validated.append((validate(kube, stage, versions), time.perf_counter() - started))
 
         report = None
-        if not args.no_policy:
-            report = policy(args, project_dir, capture, stage, helpers, inputs.source)
+        if args.no_policy:
+            validate_now()
+        else:  # validated while the pack answers the up phase's AnalyzeStack
+            report = policy(args, project_dir, capture, stage, helpers, inputs.source, validate_now)
+        ((findings, validate_seconds),) = validated
         policy_failed = report is not None and report.mandatory_failed
         policy_lines = report.table_lines(timed=args.format != "markdown") if report is not None else []
 

@@ -253,10 +253,12 @@ def _analyze_phase(
 
     stack_answer = None
     if reuse is not None:
-        # AnalyzeStack first, while the other pack is still at work; its answers are read after it, and
-        # only the few requests this phase changed are sent (one large request in flight at a time).
-        stack_answer = stub.AnalyzeStack(stack_request())
+        # AnalyzeStack first, while the other pack is still at work: `reuse` is called while this pack
+        # answers it (its caller may do other work first); then only the few requests this phase
+        # changed are sent (one large request in flight at a time).
+        stack_call = stub.AnalyzeStack.future(stack_request())
         answered.update(reuse())
+        stack_answer = stack_call.result()
     # The engine asks a pack about one resource at a time: its deployment executor handles registration
     # events in one loop, and the step generator's analyzeAll runs only the analyzers in parallel
     # (pulumi/pulumi pkg/resource/deploy/deployment_executor.go, step_generator.go). Here every request
@@ -406,15 +408,17 @@ def run_policy_pack(
     pack: subprocess.Popen | None = None,
     stack_file: Path | None = None,
     source: str | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> PolicyReport:
     """Analyze the stack as the engine does in each phase it is given, and write the reports.
 
     `capture` is the up phase (what is applied: resources.json); `preview_capture`, when given,
     the dry run of a first `pulumi preview` (provider-computed values unknown), analyzed by the
     same pack first; or `preview_result`, which returns that phase as another pack process
-    analyzed it (the CLI runs it in a worker beside this one, and asks for it once it has rendered and
-    validated its own), with that pack's answers, reused here for every request the up phase sends
-    unchanged. A violation found in either phase fails the run, so one that only `up` would report is
+    analyzed it (the CLI runs it in a worker beside this one, and asks for it once it has rendered its
+    own), with that pack's answers, reused here for every request the up phase sends unchanged;
+    `meanwhile` is called first, while this pack answers the up phase's AnalyzeStack (the CLI validates
+    its manifests then). A violation found in either phase fails the run, so one that only `up` would report is
     caught before anything is applied.
 
     Each violation is located at the key of `stack_file` (default: the stack's own) that controls its
@@ -425,9 +429,13 @@ def run_policy_pack(
     def earlier_answers() -> dict[str, tuple[str, list]]:
         nonlocal earlier_phase
         assert preview_result is not None
+        if meanwhile is not None:
+            meanwhile()  # the caller's own work, while this pack answers the first AnalyzeStack
         earlier_phase = preview_result()
         return decode_answers(earlier_phase.answers)
 
+    if meanwhile is not None and preview_result is None:
+        meanwhile()  # no other pack's answers to wait for: first, then
     phases = [("preview", engine_document(preview_capture))] if preview_capture is not None else []
     phases.append(("up", engine_document(capture)))
     result = analyze(
