@@ -82,3 +82,20 @@ def test_an_invalid_object_fails_the_preview_validation(prod_objects):
     store["spec"]["retentionPolicy"] = "30 days"  # the CRD's pattern: ^[1-9][0-9]*[dwm]$
     findings = validate_manifests([("objectstore.yaml", store)], ["1.29"])
     assert [(f.path, f.file) for f in findings] == [("spec.retentionPolicy", "objectstore.yaml")]
+
+
+def test_the_cached_schemas_are_the_built_ones(tmp_path, monkeypatch):
+    """The strict schemas read from the cache are exactly those built from the vendored YAML; a cache
+    made from other CRDs (another digest) is not read, and a cache that cannot be read is made again."""
+    from preview import cnpg_crds
+
+    monkeypatch.setattr(cnpg_crds, "CACHE", tmp_path / "cache")
+    built = cnpg_crds._built_schemas()
+    assert cnpg_crds._schemas() == built  # made and written
+    (written,) = (tmp_path / "cache").iterdir()
+    assert cnpg_crds._schemas() == built  # read back
+    written.write_text("{not json")
+    assert cnpg_crds._schemas() == built  # unreadable: made again
+    stale = tmp_path / "cache" / "cloudnative-pg-000000000000000000000000.json"
+    stale.write_text("[]")
+    assert cnpg_crds._schemas() == built  # another digest's cache is never read
