@@ -91,7 +91,11 @@ def test_a_preview_interrupted_at_any_moment_exits(tmp_path):
             time.sleep(delay)
             cli.send_signal(signal.SIGINT)
             _, stderr = cli.communicate(timeout=60)  # a hang fails here
-            assert cli.returncode == 0 or "error: interrupted; nothing was replaced" in stderr, (delay, stderr)
+            # Done before the signal (0); stopped by it (its line); or, on a slow machine, stopped while the
+            # interpreter still started, before the CLI's handler was installed (Python exits by the signal).
+            stopped = "error: interrupted; nothing was replaced" in stderr or cli.returncode == -signal.SIGINT
+            assert cli.returncode == 0 or stopped, (delay, cli.returncode, stderr)
+            assert cli.returncode == 0 or not out.exists(), "nothing was written in place of --out"
             assert wait_until(lambda m=marker: not marked(m)), f"left behind after {delay}s: {marked(marker)}"
         finally:
             for pid in marked(marker):
