@@ -43,51 +43,41 @@ if ! docker info >/dev/null 2>&1; then
 fi
 docker version --format 'engine {{.Server.Version}}'
 
+# debian_base IMAGE SUITE PACKAGES ROOTFS: IMAGE as `docker import` of a minbase debootstrap of SUITE with
+# PACKAGES, in $WORK/ROOTFS (its log beside it). An image built from another package list (an older
+# checkout) is built again; the list is its `packages` label.
+debian_base() {
+  local image=$1 suite=$2 packages=$3 rootfs="$WORK/$4" log="$WORK/debootstrap${4#rootfs}.log"
+  if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$image" 2>/dev/null)" != "$packages" ]; then
+    rm -rf "$rootfs"
+    debootstrap --variant=minbase --include="$packages" \
+      "$suite" "$rootfs" http://deb.debian.org/debian >"$log" 2>&1 \
+      || { tail -5 "$log"; exit 1; }
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+    tar -C "$rootfs" -c . | docker import --change "LABEL packages=$packages" - "$image" >/dev/null
+    rm -rf "$rootfs"
+  fi
+}
+
 step "Base image from Debian packages"
 BASE=agent-platform-e2e/base:bookworm
 # pgbackrest: the Postgres image archives WAL with it and the backup containers run it.
 PACKAGES=python3,python3-psycopg2,python3-redis,postgresql-15,pgbackrest,redis-server,redis-tools,nginx-light,wget,procps,ca-certificates
-# A base built from another package list (an older checkout) is built again.
-if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$BASE" 2>/dev/null)" != "$PACKAGES" ]; then
-  rm -rf "$WORK/rootfs"
-  debootstrap --variant=minbase --include="$PACKAGES" \
-    bookworm "$WORK/rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 \
-    || { tail -5 "$WORK/debootstrap.log"; exit 1; }
-  rm -rf "$WORK"/rootfs/var/cache/apt/archives/*.deb "$WORK"/rootfs/var/lib/apt/lists/*
-  tar -C "$WORK/rootfs" -c . | docker import --change "LABEL packages=$PACKAGES" - "$BASE" >/dev/null
-  rm -rf "$WORK/rootfs"
-fi
+debian_base "$BASE" bookworm "$PACKAGES" rootfs
 echo "$BASE: $(docker run --rm "$BASE" dpkg-query -W -f '${Package} ${Version}, ' postgresql-15 pgbackrest)"
 
 step "Monitoring base from Debian packages (Prometheus and the exporters)"
 # Its own package list, so the shared base stays as it is (a change to a list rebuilds that base only).
 MONITORING_BASE=agent-platform-e2e/base:bookworm-monitoring
 MONITORING_PACKAGES=prometheus,prometheus-postgres-exporter,prometheus-redis-exporter,wget,ca-certificates
-if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$MONITORING_BASE" 2>/dev/null)" != "$MONITORING_PACKAGES" ]; then
-  rm -rf "$WORK/rootfs-monitoring"
-  debootstrap --variant=minbase --include="$MONITORING_PACKAGES" \
-    bookworm "$WORK/rootfs-monitoring" http://deb.debian.org/debian >"$WORK/debootstrap-monitoring.log" 2>&1 \
-    || { tail -5 "$WORK/debootstrap-monitoring.log"; exit 1; }
-  rm -rf "$WORK"/rootfs-monitoring/var/cache/apt/archives/*.deb "$WORK"/rootfs-monitoring/var/lib/apt/lists/*
-  tar -C "$WORK/rootfs-monitoring" -c . \
-    | docker import --change "LABEL packages=$MONITORING_PACKAGES" - "$MONITORING_BASE" >/dev/null
-  rm -rf "$WORK/rootfs-monitoring"
-fi
+debian_base "$MONITORING_BASE" bookworm "$MONITORING_PACKAGES" rootfs-monitoring
 echo "$MONITORING_BASE: $(docker run --rm "$MONITORING_BASE" dpkg-query -W -f '${Package} ${Version}, ' \
   prometheus prometheus-postgres-exporter prometheus-redis-exporter)"
 
 step "Debian 13 base for Aegra (Python 3.13)"
 TRIXIE=agent-platform-e2e/base:trixie
 TRIXIE_PACKAGES=python3,python3-venv,ca-certificates,procps
-if [ "$(docker image inspect -f '{{index .Config.Labels "packages"}}' "$TRIXIE" 2>/dev/null)" != "$TRIXIE_PACKAGES" ]; then
-  rm -rf "$WORK/rootfs-trixie"
-  debootstrap --variant=minbase --include="$TRIXIE_PACKAGES" \
-    trixie "$WORK/rootfs-trixie" http://deb.debian.org/debian >"$WORK/debootstrap-trixie.log" 2>&1 \
-    || { tail -5 "$WORK/debootstrap-trixie.log"; exit 1; }
-  rm -rf "$WORK"/rootfs-trixie/var/cache/apt/archives/*.deb "$WORK"/rootfs-trixie/var/lib/apt/lists/*
-  tar -C "$WORK/rootfs-trixie" -c . | docker import --change "LABEL packages=$TRIXIE_PACKAGES" - "$TRIXIE" >/dev/null
-  rm -rf "$WORK/rootfs-trixie"
-fi
+debian_base "$TRIXIE" trixie "$TRIXIE_PACKAGES" rootfs-trixie
 echo "$TRIXIE: $(docker run --rm "$TRIXIE" python3 --version)"
 
 step "Images"
